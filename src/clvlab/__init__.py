@@ -1,0 +1,83 @@
+"""clvlab: probabilistic customer-lifetime value, from a transaction log to a report.
+
+The public names below are imported lazily (PEP 562), so ``import clvlab`` is cheap and has
+no side effects; ``clvlab.BetaGeoFitter`` loads its module on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # data
+    "load_transactions": "clvlab.io",
+    "rfm_summary": "clvlab.rfm",
+    "calibration_holdout": "clvlab.rfm",
+    "validate_rfm": "clvlab.validation",
+    "simulate_transactions": "clvlab.simulate",
+    # models
+    "BetaGeoFitter": "clvlab.models.beta_geo",
+    "GammaGammaFitter": "clvlab.models.gamma_gamma",
+    "FormulaCLVBaseline": "clvlab.models.baseline",
+    "formula_clv": "clvlab.models.baseline",
+    "load_model": "clvlab.persistence",
+    # value
+    "customer_lifetime_value": "clvlab.clv",
+    "historical_clv": "clvlab.clv",
+    "acquisition_cost_ceiling": "clvlab.clv",
+    # evaluation
+    "evaluate": "clvlab.evaluation",
+    "Evaluation": "clvlab.evaluation",
+}
+
+_SUBMODULES = {
+    "datasets",
+    "exceptions",
+    "plotting",
+    "reporting",
+    "export",
+    "evaluation",
+    "models",
+    "clv",
+    "io",
+    "rfm",
+    "simulate",
+    "persistence",
+    "validation",
+}
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"clvlab.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'clvlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from clvlab import datasets, exceptions  # noqa: F401
+    from clvlab.clv import acquisition_cost_ceiling, customer_lifetime_value, historical_clv  # noqa: F401
+    from clvlab.evaluation import Evaluation, evaluate  # noqa: F401
+    from clvlab.io import load_transactions  # noqa: F401
+    from clvlab.models.baseline import FormulaCLVBaseline, formula_clv  # noqa: F401
+    from clvlab.models.beta_geo import BetaGeoFitter  # noqa: F401
+    from clvlab.models.gamma_gamma import GammaGammaFitter  # noqa: F401
+    from clvlab.persistence import load_model  # noqa: F401
+    from clvlab.rfm import calibration_holdout, rfm_summary  # noqa: F401
+    from clvlab.simulate import simulate_transactions  # noqa: F401
+    from clvlab.validation import validate_rfm  # noqa: F401

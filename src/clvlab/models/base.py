@@ -1,0 +1,545 @@
+"""Shared machinery of every clvlab model.
+
+:class:`BaseModel` gives the scikit-learn surface (``get_params`` / ``set_params``, fitted
+attributes ending in ``_``, ``NotFittedError`` before ``fit``) and JSON persistence.
+:class:`BaseFitter` adds maximum likelihood once for all parametric models: it optimises
+over unconstrained transformed parameters (logs by default) with the analytic gradient
+the subclass supplies, compresses identical customers into weights, judges convergence
+by the gradient norm (not by the optimiser's message), and derives the variance matrix,
+standard errors, confidence intervals, AIC and BIC.
+
+A subclass declares ``_param_names``, ``_data_columns`` and ``_model_name`` and implements
+``_loglik_and_grad`` (a thin wrapper around a pure function of
+:mod:`clvlab.models.likelihoods`) and ``_initial_params``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import inspect
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+
+from clvlab import _columns as C
+from clvlab._time import check_time_unit
+from clvlab.exceptions import ConvergenceError, ConvergenceWarning, NotFittedError
+from clvlab.validation import validate_rfm
+
+try:  # Python >= 3.11
+    from typing import Self
+except ImportError:  # pragma: no cover
+    from typing_extensions import Self
+
+__all__ = ["BaseModel", "BaseFitter", "MODEL_REGISTRY", "data_fingerprint"]
+
+#: Model classes by name, for :func:`clvlab.load_model`.
+MODEL_REGISTRY: dict[str, type[BaseModel]] = {}
+
+#: Gradient inf-norm (of the mean negative log-likelihood per customer, with respect to the
+#: transformed parameters) below which a fit counts as converged.
+GRADIENT_TOLERANCE = 1e-5
+
+
+def data_fingerprint(*arrays: np.ndarray) -> str:
+    """Short SHA-256 fingerprint of the numeric arrays a model was fitted on."""
+    h = hashlib.sha256()
+    for arr in arrays:
+        a = np.ascontiguousarray(np.asarray(arr, dtype=float))
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def resolve_time_unit(time_unit: str | None, data: Any) -> str:
+    """Pick the time unit: the explicit argument, else ``data.attrs['time_unit']``."""
+    if time_unit is not None:
+        return check_time_unit(time_unit)
+    attrs = getattr(data, "attrs", None) or {}
+    if C.ATTR_TIME_UNIT in attrs:
+        return check_time_unit(attrs[C.ATTR_TIME_UNIT])
+    raise ValueError(
+        "time_unit is unknown: the data carry no 'time_unit' attribute (set by "
+        "clvlab.rfm_summary). Pass it explicitly, e.g. fit(rfm, time_unit='W'), so every "
+        "horizon and discount rate is read in the right unit."
+    )
+
+
+class BaseModel:
+    """scikit-learn surface and JSON persistence shared by all models."""
+
+    _param_names: ClassVar[tuple[str, ...]] = ()
+    _model_name: ClassVar[str] = "model"
+    _format_version: ClassVar[int] = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        MODEL_REGISTRY[cls.__name__] = cls
+
+    # -- scikit-learn conventions ---------------------------------------------------
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [
+            p.name
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor options of this model (scikit-learn convention)."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params: Any) -> Self:
+        """Set constructor options; returns ``self``."""
+        valid = self._get_param_names()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(
+                    f"Invalid option {key!r} for {type(self).__name__}; valid: {', '.join(valid)}."
+                )
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        if getattr(self, "params_", None) is not None and hasattr(self, "params_"):
+            fitted = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+            return f"{type(self).__name__}({opts}) fitted: {fitted}"
+        return f"{type(self).__name__}({opts})"
+
+    def _check_is_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet. Call fit(rfm) first, or load a "
+                "saved model with clvlab.load_model(path)."
+            )
+
+    # -- persistence --------------------------------------------------------------
+    def _state_dict(self) -> dict[str, Any]:
+        """Fitted state as JSON-compatible values (subclasses extend)."""
+        return {}
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        """Restore the fitted state written by :meth:`_state_dict`."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted model as a JSON-compatible dict (see :mod:`clvlab.persistence`)."""
+        self._check_is_fitted()
+        from clvlab.persistence import model_to_dict
+
+        return model_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> Self:
+        """Rebuild a fitted model from :meth:`to_dict` output."""
+        from clvlab.persistence import model_from_dict
+
+        model = model_from_dict(payload)
+        if not isinstance(model, cls):
+            from clvlab.exceptions import ModelFileError
+
+            raise ModelFileError(
+                f"The saved model is a {type(model).__name__}, not a {cls.__name__}. "
+                "Use clvlab.load_model(path) to load any model."
+            )
+        return model
+
+    def save(self, path: str | Any) -> None:
+        """Write the fitted model to ``path`` as JSON (never pickle)."""
+        from clvlab.persistence import save_model
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path: str | Any) -> Self:
+        """Load a model of this class saved with :meth:`save`."""
+        from clvlab.persistence import load_model
+
+        model = load_model(path)
+        if not isinstance(model, cls):
+            from clvlab.exceptions import ModelFileError
+
+            raise ModelFileError(
+                f"{path} holds a {type(model).__name__}, not a {cls.__name__}. "
+                "Use clvlab.load_model(path) to load any model."
+            )
+        return model
+
+
+class BaseFitter(BaseModel):
+    """Maximum-likelihood fitter shared by the parametric models.
+
+    Parameters
+    ----------
+    penalizer_coef : float, default=0.0
+        L2 penalty on the parameters added to the mean negative log-likelihood per
+        customer (the same scaling as lifetimes). 0 gives the maximum-likelihood estimate.
+    ci_level : float, default=0.95
+        Confidence level of the intervals in :attr:`summary`.
+    """
+
+    _data_columns: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *, penalizer_coef: float = 0.0, ci_level: float = 0.95) -> None:
+        self.penalizer_coef = penalizer_coef
+        self.ci_level = ci_level
+
+    # -- hooks for subclasses -----------------------------------------------------
+    def _loglik_and_grad(
+        self, params: np.ndarray, data: Sequence[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row log-likelihood ``(n,)`` and its gradient ``(n, k)`` in natural parameters."""
+        raise NotImplementedError
+
+    def _initial_params(self, data: Sequence[np.ndarray], weights: np.ndarray) -> list[np.ndarray]:
+        """Starting points in natural parameters, the preferred one first (deterministic)."""
+        raise NotImplementedError
+
+    def _select(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Rows the model is fitted on (all by default; Gamma-Gamma keeps repeat buyers)."""
+        return frame
+
+    def _to_natural(self, theta: np.ndarray) -> np.ndarray:
+        """Map unconstrained parameters to natural ones (default: ``exp``)."""
+        return np.exp(theta)
+
+    def _natural_jacobian(self, theta: np.ndarray) -> np.ndarray:
+        """Diagonal of d natural / d theta."""
+        return np.exp(theta)
+
+    def _to_theta(self, params: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`_to_natural`."""
+        return np.log(params)
+
+    # -- fitting ------------------------------------------------------------------
+    def _validate_options(self) -> None:
+        pen = self.penalizer_coef
+        if not (isinstance(pen, (int, float)) and math.isfinite(pen) and pen >= 0):
+            raise ValueError(f"penalizer_coef must be a finite number >= 0; got {pen!r}.")
+        lvl = self.ci_level
+        if not (isinstance(lvl, (int, float)) and 0 < lvl < 1):
+            raise ValueError(f"ci_level must be between 0 and 1 (e.g. 0.95); got {lvl!r}.")
+
+    @staticmethod
+    def _check_weights(weights: Any, n: int) -> np.ndarray:
+        if weights is None:
+            return np.ones(n)
+        w = np.asarray(weights, dtype=float).reshape(-1)
+        if w.shape[0] != n:
+            raise ValueError(f"weights must have one entry per customer ({n}); got {w.shape[0]}.")
+        bad = ~np.isfinite(w) | (w < 0)
+        if bad.any():
+            raise ValueError(
+                f"weights must be finite and >= 0; {int(bad.sum())} are not "
+                f"(positions {', '.join(map(str, np.flatnonzero(bad)[:5]))})."
+            )
+        if w.sum() <= 0:
+            raise ValueError("weights sum to 0: at least one customer must carry weight.")
+        return w
+
+    @staticmethod
+    def _compress(
+        arrays: Sequence[np.ndarray], weights: np.ndarray
+    ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        """Merge identical rows, summing their weights."""
+        stacked = np.column_stack(arrays)
+        uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
+        w = np.bincount(inverse.reshape(-1), weights=weights, minlength=uniq.shape[0])
+        keep = w > 0
+        uniq, w = uniq[keep], w[keep]
+        return tuple(uniq[:, j].copy() for j in range(uniq.shape[1])), w
+
+    def _objective(
+        self, theta: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray, n_total: float
+    ) -> tuple[float, np.ndarray]:
+        """Penalised mean negative log-likelihood and its gradient in theta."""
+        params = self._to_natural(theta)
+        with np.errstate(all="ignore"):
+            ll, grad = self._loglik_and_grad(params, data)
+            total = float(weights @ ll)
+            g_nat = weights @ grad
+        if not np.isfinite(total) or not np.all(np.isfinite(g_nat)):
+            return np.inf, np.zeros_like(theta)
+        jac = self._natural_jacobian(theta)
+        pen = float(self.penalizer_coef)
+        value = -total / n_total + pen * float(params @ params)
+        gradient = -(g_nat * jac) / n_total + pen * 2.0 * params * jac
+        return value, gradient
+
+    def _minimise(
+        self, start: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray, n_total: float
+    ) -> optimize.OptimizeResult:
+        theta0 = self._to_theta(np.asarray(start, dtype=float))
+        res = optimize.minimize(
+            self._objective,
+            theta0,
+            args=(data, weights, n_total),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(-30.0, 30.0)] * len(theta0),
+            options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
+        )
+        # A few Newton steps on the exact gradient polish the optimum to machine precision
+        # (L-BFGS-B stops on relative function change, which is coarse for flat optima).
+        theta = res.x
+        value, grad = self._objective(theta, data, weights, n_total)
+        for _ in range(20):
+            if not np.isfinite(value) or np.max(np.abs(grad)) < 1e-12:
+                break
+            hess = self._numeric_hessian_theta(theta, data, weights, n_total)
+            try:
+                step = np.linalg.solve(hess, grad)
+            except np.linalg.LinAlgError:
+                break
+            if not np.all(np.isfinite(step)):
+                break
+            accepted = False
+            for scale in (1.0, 0.5, 0.25, 0.125):
+                cand = np.clip(theta - scale * step, -30.0, 30.0)
+                cval, cgrad = self._objective(cand, data, weights, n_total)
+                if np.isfinite(cval) and cval <= value + 1e-15 * abs(value):
+                    theta, value, grad, accepted = cand, cval, cgrad, True
+                    break
+            if not accepted:
+                break
+        res.x, res.fun, res.jac = theta, value, grad
+        return res
+
+    def _numeric_hessian_theta(
+        self, theta: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray, n_total: float
+    ) -> np.ndarray:
+        k = len(theta)
+        hess = np.empty((k, k))
+        for j in range(k):
+            h = 1e-5 * max(1.0, abs(theta[j]))
+            tp, tm = theta.copy(), theta.copy()
+            tp[j] += h
+            tm[j] -= h
+            hess[:, j] = (
+                self._objective(tp, data, weights, n_total)[1]
+                - self._objective(tm, data, weights, n_total)[1]
+            ) / (2 * h)
+        return 0.5 * (hess + hess.T)
+
+    def fit(
+        self,
+        data: Any,
+        *,
+        weights: Any = None,
+        time_unit: str | None = None,
+    ) -> Self:
+        """Fit the model by maximum likelihood.
+
+        Parameters
+        ----------
+        data : DataFrame or mapping
+            RFM summary with the model's columns, index ``customer_id`` (see
+            :func:`clvlab.rfm_summary`). Not modified and not stored on the model.
+        weights : array-like of shape (n_customers,), optional
+            Number of customers each row stands for (e.g. an aggregated table). Identical
+            rows are merged automatically in any case.
+        time_unit : {"D", "W", "M", "Y"}, optional
+            Unit of the recency and T columns. Defaults to ``data.attrs["time_unit"]``,
+            which :func:`clvlab.rfm_summary` sets.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_options()
+        frame = validate_rfm(data, require=self._data_columns, model=self._model_name)
+        unit = resolve_time_unit(time_unit, data)
+        w_all = self._check_weights(weights, len(frame))
+        frame, w_all = self._select_with_weights(frame, w_all)
+        arrays = tuple(frame[c].to_numpy(dtype=float) for c in self._data_columns)
+        data_u, w = self._compress(arrays, w_all)
+        n_total = float(w.sum())
+
+        starts = self._initial_params(data_u, w)
+        best: optimize.OptimizeResult | None = None
+        n_starts = 0
+        for start in starts:
+            n_starts += 1
+            res = self._minimise(start, data_u, w, n_total)
+            if np.isfinite(res.fun) and (best is None or res.fun < best.fun - 1e-12):
+                best = res
+            if best is not None and np.max(np.abs(best.jac)) < GRADIENT_TOLERANCE:
+                break  # further starts only if needed
+        if best is None or not np.isfinite(best.fun):
+            raise ConvergenceError(
+                f"{self._model_name} fit failed: the log-likelihood is not finite at any of "
+                f"{n_starts} starting points. Check the data for extreme values, or set "
+                "penalizer_coef > 0.",
+                result=best,
+            )
+        theta = best.x
+        params = self._to_natural(theta)
+        grad_norm = float(np.max(np.abs(best.jac)))
+        # log-likelihood change over the last Newton polish is folded into the gradient test;
+        # also record the change against a tiny step along -grad as a second witness.
+        converged = grad_norm < GRADIENT_TOLERANCE
+        ll_per_row, _ = self._loglik_and_grad(params, data_u)
+        log_likelihood = float(w @ ll_per_row)
+
+        cov = self._variance(theta, data_u, w, n_total)
+        self.params_ = pd.Series(params, index=list(self._param_names), name="estimate")
+        self.variance_matrix_ = pd.DataFrame(
+            cov, index=list(self._param_names), columns=list(self._param_names)
+        )
+        self.standard_errors_ = pd.Series(
+            np.sqrt(np.clip(np.diag(cov), 0, None)), index=list(self._param_names), name="se"
+        )
+        self.log_likelihood_ = log_likelihood
+        self.n_customers_ = int(round(n_total)) if float(n_total).is_integer() else n_total
+        self.n_unique_rows_ = int(len(w))
+        self.time_unit_ = unit
+        self.converged_ = bool(converged)
+        self.optimizer_result_ = {
+            "method": "L-BFGS-B on transformed parameters + Newton polish",
+            "gradient_inf_norm": grad_norm,
+            "gradient_tolerance": GRADIENT_TOLERANCE,
+            "n_starts": n_starts,
+            "n_iterations": int(getattr(best, "nit", -1)),
+            "message": str(getattr(best, "message", "")),
+            "objective": float(best.fun),
+        }
+        self.fit_date_ = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        self.data_fingerprint_ = data_fingerprint(*arrays, w_all)
+        self._theta_ = theta
+        if not converged:
+            warnings.warn(
+                f"{self._model_name} fit did not converge: gradient norm {grad_norm:.3g} "
+                f"exceeds {GRADIENT_TOLERANCE:g} after {n_starts} start(s) "
+                f"(optimiser: {self.optimizer_result_['message']}). The estimates may be off; "
+                "inspect optimizer_result_, or try penalizer_coef > 0.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def _select_with_weights(
+        self, frame: pd.DataFrame, weights: np.ndarray
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        selected = self._select(frame)
+        if selected is frame:
+            return frame, weights
+        mask = frame.index.isin(selected.index) if frame.index.is_unique else None
+        if mask is None:  # pragma: no cover - validate_rfm guarantees uniqueness
+            raise RuntimeError("customer_id must be unique")
+        return selected, weights[mask]
+
+    def _variance(
+        self, theta: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray, n_total: float
+    ) -> np.ndarray:
+        """Inverse Hessian of the total negative log-likelihood, in natural parameters."""
+        k = len(theta)
+        hess_theta = self._numeric_hessian_theta(theta, data, weights, n_total) * n_total
+        jac = self._natural_jacobian(theta)
+        # d2/dp2 = J^-1 H_theta J^-1 at the optimum (the gradient term vanishes there)
+        hess = hess_theta / np.outer(jac, jac)
+        hess = 0.5 * (hess + hess.T)
+        try:
+            cov = np.linalg.inv(hess)
+            if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) <= 0):
+                raise np.linalg.LinAlgError
+        except np.linalg.LinAlgError:
+            warnings.warn(
+                f"{self._model_name}: the Hessian is singular or not positive definite at the "
+                "estimate; standard errors are not available (NaN). The likelihood is flat in "
+                "some direction: more data or penalizer_coef > 0 may help.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+            cov = np.full((k, k), np.nan)
+        return 0.5 * (cov + cov.T)
+
+    # -- fitted summaries -----------------------------------------------------------
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Estimates with standard errors and ``ci_level`` confidence bounds.
+
+        The interval is a Wald interval on the optimisation scale (log for positive
+        parameters) mapped back, so bounds always respect the parameter's constraints.
+        """
+        self._check_is_fitted()
+        z = special.ndtri(0.5 + self.ci_level / 2)
+        theta = self._to_theta(self.params_.to_numpy())
+        jac = self._natural_jacobian(theta)
+        se = self.standard_errors_.to_numpy()
+        se_theta = se / jac
+        return pd.DataFrame(
+            {
+                "estimate": self.params_.to_numpy(),
+                "se": se,
+                "lower": self._to_natural(theta - z * se_theta),
+                "upper": self._to_natural(theta + z * se_theta),
+            },
+            index=pd.Index(list(self._param_names), name="parameter"),
+        )
+
+    @property
+    def aic_(self) -> float:
+        """Akaike information criterion, ``2k - 2 LL``."""
+        self._check_is_fitted()
+        return 2 * len(self._param_names) - 2 * self.log_likelihood_
+
+    @property
+    def bic_(self) -> float:
+        """Bayesian information criterion, ``k ln(n) - 2 LL`` with n customers."""
+        self._check_is_fitted()
+        return len(self._param_names) * math.log(self.n_customers_) - 2 * self.log_likelihood_
+
+    # -- helpers for predictors -----------------------------------------------------
+    def _params_array(self) -> np.ndarray:
+        self._check_is_fitted()
+        return self.params_.to_numpy(dtype=float)
+
+    def _prediction_frame(self, data: Any, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Validated RFM frame for a predictor (never modified)."""
+        self._check_is_fitted()
+        return validate_rfm(
+            data, require=tuple(columns or self._data_columns), model=self._model_name
+        )
+
+    # -- persistence hooks ---------------------------------------------------------
+    def _state_dict(self) -> dict[str, Any]:
+        return {
+            "params": {k: float(v) for k, v in self.params_.items()},
+            "variance_matrix": [
+                [None if not np.isfinite(x) else float(x) for x in row]
+                for row in self.variance_matrix_.to_numpy()
+            ],
+            "log_likelihood": self.log_likelihood_,
+            "n_customers": self.n_customers_,
+            "n_unique_rows": self.n_unique_rows_,
+            "converged": self.converged_,
+            "optimizer_result": self.optimizer_result_,
+        }
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        names = list(self._param_names)
+        params = state["params"]
+        self.params_ = pd.Series([float(params[n]) for n in names], index=names, name="estimate")
+        cov = np.array(
+            [[np.nan if x is None else float(x) for x in row] for row in state["variance_matrix"]],
+            dtype=float,
+        )
+        if cov.shape != (len(names), len(names)):
+            raise ValueError(f"variance_matrix must be {len(names)}x{len(names)}")
+        self.variance_matrix_ = pd.DataFrame(cov, index=names, columns=names)
+        self.standard_errors_ = pd.Series(
+            np.sqrt(np.clip(np.diag(cov), 0, None)), index=names, name="se"
+        )
+        self.log_likelihood_ = float(state["log_likelihood"])
+        self.n_customers_ = state["n_customers"]
+        self.n_unique_rows_ = int(state.get("n_unique_rows", 0))
+        self.converged_ = bool(state["converged"])
+        self.optimizer_result_ = dict(state.get("optimizer_result", {}))
+        self._theta_ = self._to_theta(self.params_.to_numpy())
