@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from clvlab._time import check_time_unit
 from clvlab.exceptions import ModelFileError
 
 __all__ = ["save_model", "load_model", "model_to_dict", "model_from_dict", "read_model_file"]
@@ -87,7 +88,8 @@ def model_from_dict(payload: Any, source: str = "the model data") -> Any:
     try:
         model = cls(**payload.get("options", {}))
         model._set_state(payload["state"])
-        model.time_unit_ = payload.get("time_unit")
+        unit = payload.get("time_unit")
+        model.time_unit_ = None if unit is None else check_time_unit(unit, "time_unit")
         model.fit_date_ = payload.get("fit_date")
         model.data_fingerprint_ = payload.get("data_fingerprint")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -122,9 +124,16 @@ def read_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
     """Write a fitted model to ``path`` as JSON; creates parent folders; returns the path."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(model_to_dict(model), indent=2, allow_nan=False)
-    p.write_text(text + "\n", encoding="utf-8")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    # write a sibling temporary file, then rename: a crash never leaves a half-written model
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text + "\n", encoding="utf-8")
+        os.replace(tmp, p)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return p
 
 

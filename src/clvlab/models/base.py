@@ -37,7 +37,7 @@ try:  # Python >= 3.11
 except ImportError:  # pragma: no cover
     from typing_extensions import Self
 
-__all__ = ["BaseModel", "BaseFitter", "MODEL_REGISTRY", "data_fingerprint"]
+__all__ = ["BaseModel", "BaseFitter", "SummaryTable", "MODEL_REGISTRY", "data_fingerprint"]
 
 #: Model classes by name, for :func:`clvlab.load_model`.
 MODEL_REGISTRY: dict[str, type[BaseModel]] = {}
@@ -45,6 +45,23 @@ MODEL_REGISTRY: dict[str, type[BaseModel]] = {}
 #: Gradient inf-norm (of the mean negative log-likelihood per customer, with respect to the
 #: transformed parameters) below which a fit counts as converged.
 GRADIENT_TOLERANCE = 1e-5
+
+#: Largest total log-likelihood gain a further Newton step may still promise at a
+#: converged optimum (a second, scale-free witness next to the gradient norm).
+LOGLIK_CHANGE_TOLERANCE = 1e-4
+
+
+def _newton_gain(grad: np.ndarray, hess: np.ndarray) -> float:
+    """``g' H^-1 g / 2``: objective decrease promised by a Newton step (inf if H not PD)."""
+    grad = np.asarray(grad, dtype=float)
+    if not np.all(np.isfinite(grad)) or not np.all(np.isfinite(hess)):
+        return math.inf
+    try:
+        chol = np.linalg.cholesky(0.5 * (hess + hess.T))
+    except np.linalg.LinAlgError:
+        return math.inf
+    y = np.linalg.solve(chol, grad)
+    return 0.5 * float(y @ y)
 
 
 def data_fingerprint(*arrays: np.ndarray) -> str:
@@ -69,6 +86,70 @@ def resolve_time_unit(time_unit: str | None, data: Any) -> str:
         "clvlab.rfm_summary). Pass it explicitly, e.g. fit(rfm, time_unit='W'), so every "
         "horizon and discount rate is read in the right unit."
     )
+
+
+class SummaryTable:
+    """A model summary for people: text for consoles, HTML for notebooks and reports.
+
+    Parameters
+    ----------
+    title : str
+        Heading, e.g. ``"BG/NBD (BetaGeoFitter)"``.
+    info : list of (str, str)
+        Model-level facts (customers, time unit, log-likelihood, ...), already formatted.
+    table : DataFrame
+        Per-parameter rows (for fitters: ``estimate, se, lower, upper``).
+    notes : list of str, optional
+        Footnotes (e.g. the confidence level, a convergence warning).
+    """
+
+    def __init__(
+        self,
+        title: str,
+        info: Sequence[tuple[str, str]],
+        table: pd.DataFrame,
+        notes: Sequence[str] = (),
+    ) -> None:
+        self.title = title
+        self.info = [(str(k), str(v)) for k, v in info]
+        self.table = table
+        self.notes = list(notes)
+
+    def as_text(self) -> str:
+        """Plain-text rendering (fixed width)."""
+        width_key = max((len(k) for k, _ in self.info), default=0)
+        lines = [self.title, "=" * len(self.title)]
+        lines += [f"{k:<{width_key}}  {v}" for k, v in self.info]
+        lines.append("")
+        lines.append(self.table.to_string(float_format=lambda v: f"{v:.6g}"))
+        lines += [f"Note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def as_html(self) -> str:
+        """HTML rendering (one ``<div>`` with a facts table and a parameter table)."""
+        from html import escape
+
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>"
+            for k, v in self.info
+        )
+        params = self.table.to_html(
+            float_format=lambda v: f"{v:.6g}", classes="clvlab-params", border=0
+        )
+        notes = "".join(f"<p class='clvlab-note'>{escape(n)}</p>" for n in self.notes)
+        return (
+            f"<div class='clvlab-summary'><h4>{escape(self.title)}</h4>"
+            f"<table class='clvlab-info'>{rows}</table>{params}{notes}</div>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.as_html()
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+    def __repr__(self) -> str:
+        return self.as_text()
 
 
 class BaseModel:
@@ -382,13 +463,17 @@ class BaseFitter(BaseModel):
         theta = best.x
         params = self._to_natural(theta)
         grad_norm = float(np.max(np.abs(best.jac)))
-        # log-likelihood change over the last Newton polish is folded into the gradient test;
-        # also record the change against a tiny step along -grad as a second witness.
-        converged = grad_norm < GRADIENT_TOLERANCE
-        ll_per_row, _ = self._loglik_and_grad(params, data_u)
+        with np.errstate(all="ignore"):
+            ll_per_row, _ = self._loglik_and_grad(params, data_u)
         log_likelihood = float(w @ ll_per_row)
+        hess_theta = self._numeric_hessian_theta(theta, data_u, w, n_total)
+        # Second witness besides the gradient: the log-likelihood gain a further full
+        # Newton step would promise, g' H^-1 g / 2 (total, not per customer). Near a true
+        # optimum it is ~0; a flat or indefinite surface makes it large or undefined.
+        ll_gain = _newton_gain(best.jac, hess_theta) * n_total
+        converged = grad_norm < GRADIENT_TOLERANCE and ll_gain < LOGLIK_CHANGE_TOLERANCE
 
-        cov = self._variance(theta, data_u, w, n_total)
+        cov = self._variance(theta, data_u, w, n_total, hess_theta=hess_theta)
         self.params_ = pd.Series(params, index=list(self._param_names), name="estimate")
         self.variance_matrix_ = pd.DataFrame(
             cov, index=list(self._param_names), columns=list(self._param_names)
@@ -405,6 +490,8 @@ class BaseFitter(BaseModel):
             "method": "L-BFGS-B on transformed parameters + Newton polish",
             "gradient_inf_norm": grad_norm,
             "gradient_tolerance": GRADIENT_TOLERANCE,
+            "predicted_loglik_gain": ll_gain,
+            "loglik_change_tolerance": LOGLIK_CHANGE_TOLERANCE,
             "n_starts": n_starts,
             "n_iterations": int(getattr(best, "nit", -1)),
             "message": str(getattr(best, "message", "")),
@@ -416,7 +503,8 @@ class BaseFitter(BaseModel):
         if not converged:
             warnings.warn(
                 f"{self._model_name} fit did not converge: gradient norm {grad_norm:.3g} "
-                f"exceeds {GRADIENT_TOLERANCE:g} after {n_starts} start(s) "
+                f"(tolerance {GRADIENT_TOLERANCE:g}), log-likelihood gain still available "
+                f"{ll_gain:.3g} (tolerance {LOGLIK_CHANGE_TOLERANCE:g}) after {n_starts} start(s) "
                 f"(optimiser: {self.optimizer_result_['message']}). The estimates may be off; "
                 "inspect optimizer_result_, or try penalizer_coef > 0.",
                 ConvergenceWarning,
@@ -436,11 +524,18 @@ class BaseFitter(BaseModel):
         return selected, weights[mask]
 
     def _variance(
-        self, theta: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray, n_total: float
+        self,
+        theta: np.ndarray,
+        data: Sequence[np.ndarray],
+        weights: np.ndarray,
+        n_total: float,
+        hess_theta: np.ndarray | None = None,
     ) -> np.ndarray:
         """Inverse Hessian of the total negative log-likelihood, in natural parameters."""
         k = len(theta)
-        hess_theta = self._numeric_hessian_theta(theta, data, weights, n_total) * n_total
+        if hess_theta is None:
+            hess_theta = self._numeric_hessian_theta(theta, data, weights, n_total)
+        hess_theta = hess_theta * n_total
         jac = self._natural_jacobian(theta)
         # d2/dp2 = J^-1 H_theta J^-1 at the optimum (the gradient term vanishes there)
         hess = hess_theta / np.outer(jac, jac)
@@ -496,6 +591,41 @@ class BaseFitter(BaseModel):
         self._check_is_fitted()
         return len(self._param_names) * math.log(self.n_customers_) - 2 * self.log_likelihood_
 
+    def summary_table(self) -> SummaryTable:
+        """Summary for people: ``as_text()``, ``as_html()`` and notebook display.
+
+        Returns
+        -------
+        SummaryTable
+            Facts (customers, time unit, log-likelihood, AIC, BIC, convergence, fit date,
+            data fingerprint) and the :attr:`summary` parameter table.
+        """
+        self._check_is_fitted()
+        from clvlab._time import UNIT_NAMES
+
+        unit = getattr(self, "time_unit_", None)
+        info = [
+            ("model", f"{self._model_name} ({type(self).__name__})"),
+            ("customers", f"{self.n_customers_:,}"),
+            ("time unit", f"{unit} ({UNIT_NAMES.get(unit, '?')})" if unit else "unknown"),
+            ("log-likelihood", f"{self.log_likelihood_:.4f}"),
+            ("AIC", f"{self.aic_:.4f}"),
+            ("BIC", f"{self.bic_:.4f}"),
+            ("converged", "yes" if self.converged_ else "NO"),
+            ("penalizer_coef", f"{self.penalizer_coef:g}"),
+            ("fitted", str(getattr(self, "fit_date_", None))),
+            ("data fingerprint", str(getattr(self, "data_fingerprint_", None))),
+        ]
+        notes = [
+            f"lower/upper: {self.ci_level:.0%} Wald intervals on the log scale "
+            "(bounds stay positive)."
+        ]
+        if not self.converged_:
+            notes.append("The optimiser did not meet the convergence criteria; see "
+                         "optimizer_result_.")
+        return SummaryTable(f"{self._model_name} ({type(self).__name__})", info,
+                            self.summary, notes)
+
     # -- helpers for predictors -----------------------------------------------------
     def _params_array(self) -> np.ndarray:
         self._check_is_fitted()
@@ -504,9 +634,19 @@ class BaseFitter(BaseModel):
     def _prediction_frame(self, data: Any, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Validated RFM frame for a predictor (never modified)."""
         self._check_is_fitted()
-        return validate_rfm(
+        frame = validate_rfm(
             data, require=tuple(columns or self._data_columns), model=self._model_name
         )
+        attrs = getattr(data, "attrs", None) or {}
+        unit = attrs.get(C.ATTR_TIME_UNIT)
+        fitted_unit = getattr(self, "time_unit_", None)
+        if unit is not None and fitted_unit is not None and unit != fitted_unit:
+            raise ValueError(
+                f"The data are in time unit {unit!r} but the model was fitted in "
+                f"{fitted_unit!r}; recency, T and every horizon must use the model's unit. "
+                f"Rebuild the summary with rfm_summary(..., time_unit={fitted_unit!r})."
+            )
+        return frame
 
     # -- persistence hooks ---------------------------------------------------------
     def _state_dict(self) -> dict[str, Any]:
@@ -524,9 +664,18 @@ class BaseFitter(BaseModel):
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
+        self._validate_options()
         names = list(self._param_names)
         params = state["params"]
-        self.params_ = pd.Series([float(params[n]) for n in names], index=names, name="estimate")
+        values = np.array([float(params[n]) for n in names], dtype=float)
+        with np.errstate(all="ignore"):
+            theta = self._to_theta(values)
+        if not np.all(np.isfinite(values)) or not np.all(np.isfinite(theta)):
+            raise ValueError(
+                f"parameters must be finite and inside their domain; got "
+                f"{dict(zip(names, values.tolist()))}"
+            )
+        self.params_ = pd.Series(values, index=names, name="estimate")
         cov = np.array(
             [[np.nan if x is None else float(x) for x in row] for row in state["variance_matrix"]],
             dtype=float,
