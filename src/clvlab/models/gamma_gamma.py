@@ -15,6 +15,7 @@ from clvlab.exceptions import (
     AssumptionWarning,
     DataQualityWarning,
     EmptyInputError,
+    ModelWarning,
     describe_offenders,
 )
 from clvlab.models.base import BaseFitter
@@ -37,6 +38,10 @@ __all__ = ["GammaGammaFitter", "CORRELATION_WARNING_THRESHOLD"]
 #: the dependence explains under 9% of the variance of spend, the regime in which Fader,
 #: Hardie & Lee (2005) accept the model (0.11 on CDNOW).
 CORRELATION_WARNING_THRESHOLD = 0.3
+
+#: ``q - 1`` below which the fit is reported as on the boundary: the data would put q <= 1
+#: (spend too heavy-tailed for a finite population mean), so the estimate sits at the edge.
+Q_BOUNDARY_TOLERANCE = 1e-6
 
 #: Smallest number of repeat buyers for which the correlation is computed.
 _MIN_FOR_CORRELATION = 3
@@ -255,6 +260,18 @@ class GammaGammaFitter(BaseFitter):
             )
         self.frequency_spend_correlation_ = info["correlation"]
         self._warn_correlation(stacklevel=3)
+        q = float(self.params_["q"])
+        if q - 1.0 < Q_BOUNDARY_TOLERANCE:
+            warnings.warn(
+                f"Gamma-Gamma: the estimate of q is at its lower bound (q - 1 = {q - 1.0:.2g}); "
+                "the spend data are too heavy-tailed for a finite population mean spend "
+                "(an unconstrained fit would give q <= 1 and negative or infinite values, as "
+                "in lifetimes). Expected spend stays finite and positive, but the population "
+                f"mean ({self.population_mean_spend():.4g}) is meaningless. Look for outliers "
+                "in monetary_value or cap them.",
+                ModelWarning,
+                stacklevel=2,
+            )
         return self
 
     def _warn_correlation(self, stacklevel: int) -> None:
