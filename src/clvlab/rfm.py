@@ -1,0 +1,578 @@
+"""Transaction log to RFM summary, and the calibration/holdout split.
+
+Definitions (used by :func:`rfm_summary` and :func:`calibration_holdout` alike)
+-------------------------------------------------------------------------------
+*Window.* ``observation_end`` (and ``calibration_end``) are calendar days; the window
+includes the whole of that day (a transaction's time of day is ignored). Transactions
+after ``observation_end`` are excluded with a counted
+:class:`~clvlab.exceptions.DataQualityWarning`.
+
+*Purchase.* Each transaction's calendar day is floored to the start of its
+``merge_period``: ``"D"`` the day, ``"W"`` the Monday of its Monday-to-Sunday week (the
+pandas ``W``/``W-SUN`` period), ``"M"`` the first of its calendar month, ``"Y"`` 1 January.
+All transactions of a customer within one merge period form **one purchase**, whose value
+is the sum of their amounts.
+
+*Ages.* ``recency`` is the age of the customer at the last purchase and ``T`` the age at
+``observation_end``, both measured from the first purchase, on floored timestamps
+(``observation_end`` is floored to its merge period too):
+
+- if ``merge_period == time_unit``: the difference of period ordinals, a whole number of
+  periods (calendar months/years for ``"M"``/``"Y"``); this is what lifetimes'
+  ``summary_data_from_transaction_data(freq=...)`` computes;
+- otherwise: the difference of the floored days divided by the unit length of
+  :mod:`clvlab._time` (7 days for ``"W"``, 365.2425/12 days for ``"M"`` ...), fractional.
+
+For ``"D"`` and ``"W"`` both rules give the same numbers; they differ only for the
+calendar units, whose lengths vary.
+
+*Counts and values.* ``frequency`` is the number of purchases minus one (the first
+purchase is not a repeat), stored as float holding whole numbers; ``monetary_value`` is
+the mean value of the repeat purchases (0 when there are none). With
+``include_first_transaction=True`` frequency counts every purchase and monetary value
+averages all of them (lifetimes' semantics; BG/NBD and Gamma-Gamma expect ``False``).
+
+The computation is a sequence of group-by aggregations -- (customer, period) -> purchase,
+then customer -> summary -- done with one sort and ``numpy`` segment reductions, so it
+ports directly to a Spark ``groupBy``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clvlab import _columns as C
+from clvlab import _time
+from clvlab.exceptions import (
+    DataQualityWarning,
+    EmptyInputError,
+    InvalidValueError,
+    MissingColumnsError,
+    NotATableError,
+    describe_offenders,
+)
+
+__all__ = ["rfm_summary", "calibration_holdout", "MERGE_PERIODS"]
+
+#: Supported merge periods (same codes as the time units).
+MERGE_PERIODS = ("D", "W", "M", "Y")
+
+#: Extra attrs key: whether frequency/monetary value count the first purchase.
+ATTR_INCLUDE_FIRST = "include_first_transaction"
+
+_EPOCH_WEEKDAY_SHIFT = 3  # 1970-01-01 is a Thursday; +3 days puts Mondays on multiples of 7
+
+
+# --------------------------------------------------------------------------------------
+# input checks
+# --------------------------------------------------------------------------------------
+def _check_unit(value: object, name: str) -> str:
+    try:
+        return _time.check_time_unit(value, name)
+    except ValueError as exc:
+        raise InvalidValueError(str(exc), column=None, rule=f"{name} in D, W, M, Y") from None
+
+
+def _rows(mask: np.ndarray) -> list[int]:
+    return [int(i) for i in np.flatnonzero(mask)[:5]]
+
+
+def _fail_rows(mask: np.ndarray, column: str, rule: str, hint: str) -> None:
+    rows = _rows(mask)
+    n_bad = int(mask.sum())
+    raise InvalidValueError(
+        f"{column}: {rule}; {n_bad} row(s) violate this (row positions "
+        f"{describe_offenders(rows, n_bad)}). {hint}",
+        column=column,
+        rule=rule,
+        offenders=rows,
+        n_offending=n_bad,
+    )
+
+
+@dataclass
+class _Log:
+    """Checked transaction arrays (positional, same length)."""
+
+    codes: np.ndarray  # int64 customer code, index into ``ids``
+    ids: pd.Index  # customer ids (str), sorted
+    day: np.ndarray  # int64 calendar day (days since 1970-01-01)
+    raw: np.ndarray  # datetime64 timestamps, original resolution
+    amount: np.ndarray  # float64
+
+
+def _check_transactions(tx: Any) -> _Log:
+    if not isinstance(tx, pd.DataFrame):
+        raise NotATableError(
+            "tx must be a pandas DataFrame of transactions with columns customer_id, date, "
+            f"amount; got {type(tx).__name__}. Load files with clvlab.load_transactions.",
+            rule="DataFrame",
+        )
+    required = (C.CUSTOMER_ID, C.DATE, C.AMOUNT)
+    missing = [c for c in required if c not in tx.columns]
+    if missing:
+        present = ", ".join(map(str, tx.columns)) or "(none)"
+        raise MissingColumnsError(
+            f"transactions lack column(s) {', '.join(missing)}; columns present: {present}. "
+            "Load the log with clvlab.load_transactions(src, customer_id=..., date=..., "
+            "amount=...) or rename the columns.",
+            column=missing[0],
+            rule="required column",
+        )
+    if len(tx) == 0:
+        raise EmptyInputError(
+            "transactions hold no rows; an RFM summary needs at least one transaction.",
+            rule="at least one row",
+        )
+    dates = tx[C.DATE]
+    if isinstance(dates.dtype, pd.DatetimeTZDtype):
+        raise InvalidValueError(
+            f"date must be tz-naive datetime64; found {dates.dtype}. Convert to local "
+            "calendar time first, e.g. tx['date'] = tx['date'].dt.tz_convert('Europe/Paris')"
+            ".dt.tz_localize(None).",
+            column=C.DATE,
+            rule="tz-naive datetime64",
+        )
+    if not pd.api.types.is_datetime64_dtype(dates.dtype):
+        raise InvalidValueError(
+            f"date must be datetime64; found dtype {dates.dtype}. Parse it with "
+            "clvlab.load_transactions or pd.to_datetime(tx['date'], format=...).",
+            column=C.DATE,
+            rule="datetime64",
+        )
+    raw = dates.to_numpy()
+    nat = np.isnat(raw)
+    if nat.any():
+        _fail_rows(nat, C.DATE, "must not be missing (NaT)",
+                   "Drop or repair these rows (clvlab.load_transactions reports them).")
+    amounts = tx[C.AMOUNT]
+    if not (pd.api.types.is_numeric_dtype(amounts.dtype)
+            and not pd.api.types.is_bool_dtype(amounts.dtype)):
+        raise InvalidValueError(
+            f"amount must be numeric; found dtype {amounts.dtype}. Convert it with "
+            "pd.to_numeric(tx['amount']) after fixing the offending entries.",
+            column=C.AMOUNT,
+            rule="numeric",
+        )
+    amount = amounts.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(amount)
+    if bad.any():
+        _fail_rows(bad, C.AMOUNT, "must be finite (no NaN or infinity)",
+                   "Drop or fill these rows before summarising.")
+    codes, uniques = pd.factorize(tx[C.CUSTOMER_ID], sort=True)
+    bad = codes < 0
+    if bad.any():
+        _fail_rows(bad, C.CUSTOMER_ID, "must not be missing",
+                   "Drop these rows or give them an id.")
+    ids = pd.Index(uniques).astype(str)
+    day = raw.astype("datetime64[D]").astype(np.int64)
+    return _Log(codes.astype(np.int64, copy=False), ids, day, raw, amount)
+
+
+def _parse_day(value: Any, name: str) -> int:
+    """Calendar day (days since epoch) of a date-like argument."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise InvalidValueError(
+            f"{name} must be a date (e.g. '1997-09-30' or a Timestamp); got {value!r} ({exc}).",
+            column=name,
+            rule="parseable date",
+        ) from None
+    if ts is pd.NaT or pd.isna(ts):
+        raise InvalidValueError(
+            f"{name} must be a date (e.g. '1997-09-30'); got {value!r}.",
+            column=name,
+            rule="parseable date",
+        )
+    if ts.tz is not None:
+        ts = ts.tz_localize(None)
+    return int(np.datetime64(ts.date(), "D").astype(np.int64))
+
+
+def _iso(day: int) -> str:
+    return str(np.datetime64(int(day), "D"))
+
+
+# --------------------------------------------------------------------------------------
+# periods and ages
+# --------------------------------------------------------------------------------------
+def _period_ordinal(day: np.ndarray, merge_period: str) -> np.ndarray:
+    """Ordinal of the merge period containing each calendar day (int64)."""
+    if merge_period == "D":
+        return day
+    if merge_period == "W":
+        return np.floor_divide(day + _EPOCH_WEEKDAY_SHIFT, 7)
+    unit = "datetime64[M]" if merge_period == "M" else "datetime64[Y]"
+    return day.astype("datetime64[D]").astype(unit).astype(np.int64)
+
+
+def _period_start_day(ordinal: np.ndarray, merge_period: str) -> np.ndarray:
+    """First calendar day (days since epoch) of each period ordinal."""
+    if merge_period == "D":
+        return ordinal
+    if merge_period == "W":
+        return ordinal * 7 - _EPOCH_WEEKDAY_SHIFT
+    unit = "datetime64[M]" if merge_period == "M" else "datetime64[Y]"
+    return ordinal.astype(unit).astype("datetime64[D]").astype(np.int64)
+
+
+def _age(later: np.ndarray, earlier: np.ndarray, merge_period: str, time_unit: str) -> np.ndarray:
+    """Age between two period ordinals in ``time_unit`` (see the module docstring)."""
+    later = np.asarray(later, dtype=np.int64)
+    earlier = np.asarray(earlier, dtype=np.int64)
+    if merge_period == time_unit:
+        return (later - earlier).astype(np.float64)
+    days = _period_start_day(later, merge_period) - _period_start_day(earlier, merge_period)
+    return days / _time.unit_days(time_unit)
+
+
+# --------------------------------------------------------------------------------------
+# the one aggregation, shared by the summary, the calibration and the holdout periods
+# --------------------------------------------------------------------------------------
+@dataclass
+class _Aggregate:
+    """Per-customer aggregates of one window (arrays aligned on ``code``, ascending)."""
+
+    code: np.ndarray  # customer codes present in the window
+    n_purchases: np.ndarray  # merged purchases
+    first_period: np.ndarray  # period ordinal of the first purchase
+    last_period: np.ndarray  # period ordinal of the last purchase
+    first_spend: np.ndarray  # value of the first purchase
+    total_spend: np.ndarray  # all spend in the window
+    repeat_spend: np.ndarray  # spend of purchases after the first
+    n_rows: np.ndarray  # raw transactions
+    first_raw: np.ndarray  # earliest raw timestamp
+    last_raw: np.ndarray  # latest raw timestamp
+
+
+def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggregate:
+    """Group rows by (customer, merge period) into purchases, then purchases by customer.
+
+    In SQL/Spark terms::
+
+        purchases = rows.groupBy(customer, period).agg(sum(amount), count(*), min(ts), max(ts))
+        customers = purchases.groupBy(customer).agg(count(*), min(period), max(period),
+                        sum(spend), sum(spend where period > min(period)), ...)
+    """
+    codes = log.codes[rows]
+    period = _period_ordinal(log.day[rows], merge_period)
+    amount = log.amount[rows]
+    raw = log.raw[rows].view(np.int64)
+    n = codes.size
+    if n == 0:
+        empty_i = np.empty(0, np.int64)
+        empty_f = np.empty(0, np.float64)
+        return _Aggregate(empty_i, empty_i, empty_i, empty_i, empty_f, empty_f, empty_f,
+                          empty_i, empty_i, empty_i)
+    pmin = int(period.min())
+    span = int(period.max()) - pmin + 1
+    if int(codes.max()) < (2**62) // span:
+        key = codes * span + (period - pmin)
+        order = np.argsort(key)
+        key = key[order]
+    else:  # pragma: no cover - astronomically many customers x periods
+        order = np.lexsort((period, codes))
+        key = None
+    codes_s = codes[order]
+    period_s = period[order]
+    if key is not None:
+        new_purchase = np.empty(n, dtype=bool)
+        new_purchase[0] = True
+        np.not_equal(key[1:], key[:-1], out=new_purchase[1:])
+    else:  # pragma: no cover
+        new_purchase = np.r_[True, (codes_s[1:] != codes_s[:-1]) | (period_s[1:] != period_s[:-1])]
+    p_start = np.flatnonzero(new_purchase)
+    # purchases: (customer, period) groups
+    p_code = codes_s[p_start]
+    p_period = period_s[p_start]
+    p_spend = np.add.reduceat(amount[order], p_start)
+    p_rows = np.diff(np.append(p_start, n))
+    raw_s = raw[order]
+    p_raw_min = np.minimum.reduceat(raw_s, p_start)
+    p_raw_max = np.maximum.reduceat(raw_s, p_start)
+    # customers: groups of purchases
+    n_p = p_start.size
+    new_customer = np.empty(n_p, dtype=bool)
+    new_customer[0] = True
+    np.not_equal(p_code[1:], p_code[:-1], out=new_customer[1:])
+    c_start = np.flatnonzero(new_customer)
+    c_last = np.append(c_start[1:], n_p) - 1
+    repeat_values = np.where(new_customer, 0.0, p_spend)  # adding exact zeros: no rounding
+    return _Aggregate(
+        code=p_code[c_start],
+        n_purchases=np.diff(np.append(c_start, n_p)),
+        first_period=p_period[c_start],
+        last_period=p_period[c_last],
+        first_spend=p_spend[c_start],
+        total_spend=np.add.reduceat(p_spend, c_start),
+        repeat_spend=np.add.reduceat(repeat_values, c_start),
+        n_rows=np.add.reduceat(p_rows, c_start),
+        first_raw=np.minimum.reduceat(p_raw_min, c_start),
+        last_raw=np.maximum.reduceat(p_raw_max, c_start),
+    )
+
+
+def _summary_frame(
+    log: _Log,
+    agg: _Aggregate,
+    end_day: int,
+    merge_period: str,
+    time_unit: str,
+    include_first_transaction: bool,
+) -> pd.DataFrame:
+    end_period = _period_ordinal(np.array([end_day], dtype=np.int64), merge_period)[0]
+    if include_first_transaction:
+        frequency = agg.n_purchases.astype(np.float64)
+        spend = agg.total_spend
+    else:
+        frequency = (agg.n_purchases - 1).astype(np.float64)
+        spend = agg.repeat_spend
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(frequency > 0, spend / np.where(frequency > 0, frequency, 1.0), 0.0)
+    recency = _age(agg.last_period, agg.first_period, merge_period, time_unit)
+    age_T = _age(np.full_like(agg.first_period, end_period), agg.first_period, merge_period,
+                 time_unit)
+    raw_dtype = log.raw.dtype
+    index = pd.Index(log.ids[agg.code], name=C.CUSTOMER_ID)
+    return pd.DataFrame(
+        {
+            C.FREQUENCY: frequency,
+            C.RECENCY: recency,
+            C.T: age_T,
+            C.MONETARY_VALUE: monetary,
+            C.TOTAL_SPEND: agg.total_spend,
+            C.N_TRANSACTIONS: agg.n_rows.astype(np.int64),
+            C.FIRST_PURCHASE: agg.first_raw.view(raw_dtype),
+            C.LAST_PURCHASE: agg.last_raw.view(raw_dtype),
+        },
+        index=index,
+    )
+
+
+def _excluded_warning(log: _Log, kept: np.ndarray, end_day: int, what: str) -> None:
+    """Warn (counted) about transactions after ``end_day`` and customers lost entirely."""
+    n_after = int(kept.size - np.count_nonzero(kept))
+    if n_after == 0:
+        return
+    seen = np.zeros(log.ids.size, dtype=bool)
+    seen[log.codes[kept]] = True
+    lost_codes = np.flatnonzero(~seen)
+    n_lost = int(lost_codes.size)
+    msg = (
+        f"{n_after} of {kept.size} transactions are dated after {what} {_iso(end_day)} and "
+        "were excluded from the summary"
+    )
+    if n_lost:
+        msg += (
+            f"; {n_lost} customer(s) whose first purchase is after {what} are therefore not "
+            f"in it (customer_id {describe_offenders(list(log.ids[lost_codes[:5]]), n_lost)})"
+        )
+    msg += f". Pass a later {what} to keep them."
+    warnings.warn(msg, DataQualityWarning, stacklevel=3)
+
+
+def _set_attrs(df: pd.DataFrame, time_unit: str, merge_period: str, end_day: int,
+               include_first: bool) -> None:
+    df.attrs[C.ATTR_TIME_UNIT] = time_unit
+    df.attrs[C.ATTR_MERGE_PERIOD] = merge_period
+    df.attrs[C.ATTR_OBSERVATION_END] = _iso(end_day)
+    df.attrs[ATTR_INCLUDE_FIRST] = bool(include_first)
+
+
+# --------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------
+def rfm_summary(
+    tx: pd.DataFrame,
+    time_unit: str = "W",
+    merge_period: str = "D",
+    observation_end: Any = None,
+    include_first_transaction: bool = False,
+) -> pd.DataFrame:
+    """Summarise a transaction log into one RFM row per customer.
+
+    See the module docstring for the exact definitions of window, purchase and ages.
+
+    Parameters
+    ----------
+    tx : DataFrame
+        Canonical transactions: ``customer_id``, ``date`` (tz-naive datetime64),
+        ``amount`` (finite numbers); extra columns are ignored.
+    time_unit : {"D", "W", "M", "Y"}, default="W"
+        Unit of ``recency`` and ``T`` (fixed lengths from :mod:`clvlab._time`).
+    merge_period : {"D", "W", "M", "Y"}, default="D"
+        Transactions of a customer within one such period count as one purchase.
+    observation_end : date-like, optional
+        Last calendar day observed (inclusive). Default: the day of the last transaction.
+        Later transactions are excluded with a counted ``DataQualityWarning``.
+    include_first_transaction : bool, default=False
+        Count the first purchase in ``frequency`` and ``monetary_value`` (lifetimes'
+        option of the same name). Keep ``False`` for BG/NBD and Gamma-Gamma.
+
+    Returns
+    -------
+    DataFrame
+        Index ``customer_id`` (str; rows sorted by the input ids, so integer ids
+        come in numeric order). Columns ``frequency`` (float, whole
+        numbers), ``recency`` and ``T`` (float, in ``time_unit``), ``monetary_value``
+        (mean repeat-purchase value, 0 if none), ``total_spend`` (all spend in the
+        window), ``n_transactions`` (int, raw rows), ``first_purchase`` and
+        ``last_purchase`` (raw timestamps of the earliest and latest transaction in the
+        window). ``attrs``: ``time_unit``, ``merge_period``, ``observation_end`` (ISO
+        date), ``include_first_transaction``.
+
+    Raises
+    ------
+    MissingColumnsError, InvalidValueError, EmptyInputError, NotATableError
+
+    Examples
+    --------
+    >>> from clvlab.datasets import load_cdnow
+    >>> rfm = rfm_summary(load_cdnow(sample=True), time_unit="W")
+    >>> rfm.loc["1", ["frequency", "recency", "T"]].round(2).tolist()
+    [3.0, 49.29, 77.86]
+    """
+    time_unit = _check_unit(time_unit, "time_unit")
+    merge_period = _check_unit(merge_period, "merge_period")
+    log = _check_transactions(tx)
+    end_day = int(log.day.max()) if observation_end is None else _parse_day(
+        observation_end, "observation_end")
+    kept = log.day <= end_day
+    if not kept.any():
+        raise EmptyInputError(
+            f"no transaction is on or before observation_end {_iso(end_day)} (the first is "
+            f"on {_iso(int(log.day.min()))}). Pass a later observation_end.",
+            column=C.DATE,
+            rule="transactions before observation_end",
+        )
+    if kept.all():
+        rows: np.ndarray | slice = slice(None)
+    else:
+        _excluded_warning(log, kept, end_day, "observation_end")
+        rows = np.flatnonzero(kept)
+    agg = _aggregate(log, rows, merge_period)
+    out = _summary_frame(log, agg, end_day, merge_period, time_unit, include_first_transaction)
+    _set_attrs(out, time_unit, merge_period, end_day, include_first_transaction)
+    return out
+
+
+def calibration_holdout(
+    tx: pd.DataFrame,
+    calibration_end: Any,
+    observation_end: Any,
+    time_unit: str = "W",
+    merge_period: str = "D",
+) -> pd.DataFrame:
+    """Split a log at ``calibration_end``: RFM of the calibration period plus holdout counts.
+
+    The calibration part is exactly ``rfm_summary(tx, time_unit, merge_period,
+    observation_end=calibration_end)`` restricted to customers whose first purchase is on
+    or before ``calibration_end``. The holdout covers the days after ``calibration_end``
+    up to and including ``observation_end``. Both periods use one aggregation; a
+    transaction belongs to the period of its calendar day and purchases are merged
+    *within* each period, so with ``merge_period="W"`` a week straddling
+    ``calibration_end`` can give one calibration purchase and one holdout purchase (as in
+    lifetimes' ``calibration_and_holdout_data``). ``duration_holdout`` is the age of
+    ``observation_end`` measured from ``calibration_end`` by the same rule as ``T``.
+
+    Parameters
+    ----------
+    tx : DataFrame
+        Canonical transactions (see :func:`rfm_summary`).
+    calibration_end : date-like
+        Last calendar day of the calibration period (inclusive).
+    observation_end : date-like
+        Last calendar day of the holdout period (inclusive); must be after
+        ``calibration_end``. Later transactions are excluded with a warning.
+    time_unit : {"D", "W", "M", "Y"}, default="W"
+        Unit of ``recency``, ``T`` and ``duration_holdout``.
+    merge_period : {"D", "W", "M", "Y"}, default="D"
+        Transactions within one such period count as one purchase.
+
+    Returns
+    -------
+    DataFrame
+        The calibration columns of :func:`rfm_summary` plus ``frequency_holdout``
+        (float, merged purchases in the holdout -- every purchase counts, there is no
+        "first" one), ``monetary_value_holdout`` (mean value per holdout purchase, 0 if
+        none), ``duration_holdout`` (float, ``time_unit``), ``total_spend_holdout`` and
+        ``n_transactions_holdout`` (int, raw rows). ``attrs``: as :func:`rfm_summary`,
+        with ``observation_end`` the end of the holdout, plus ``calibration_end``.
+
+    Raises
+    ------
+    InvalidValueError
+        ``calibration_end`` not before ``observation_end``, or an unparseable date.
+    EmptyInputError
+        No customer made a purchase by ``calibration_end``.
+    """
+    time_unit = _check_unit(time_unit, "time_unit")
+    merge_period = _check_unit(merge_period, "merge_period")
+    cal_day = _parse_day(calibration_end, "calibration_end")
+    end_day = _parse_day(observation_end, "observation_end")
+    if cal_day >= end_day:
+        raise InvalidValueError(
+            f"calibration_end ({_iso(cal_day)}) must be before observation_end "
+            f"({_iso(end_day)}); the holdout period would be empty. Swap or correct the dates.",
+            column="calibration_end",
+            rule="calibration_end < observation_end",
+        )
+    log = _check_transactions(tx)
+    in_window = log.day <= end_day
+    if not in_window.all():
+        _excluded_warning(log, in_window, end_day, "observation_end")
+    cal_rows = np.flatnonzero(log.day <= cal_day)
+    if cal_rows.size == 0:
+        raise EmptyInputError(
+            f"no transaction is on or before calibration_end {_iso(cal_day)} (the first is on "
+            f"{_iso(int(log.day.min()))}), so the calibration period has no customers. Pass a "
+            "later calibration_end.",
+            column=C.DATE,
+            rule="transactions before calibration_end",
+        )
+    hold_mask = in_window & (log.day > cal_day)
+    cal = _aggregate(log, cal_rows, merge_period)
+    in_cal = np.zeros(log.ids.size, dtype=bool)
+    in_cal[cal.code] = True
+    hold_rows = np.flatnonzero(hold_mask & in_cal[log.codes])
+    n_new_rows = int(np.count_nonzero(hold_mask)) - hold_rows.size
+    if n_new_rows:
+        new_codes = np.unique(log.codes[hold_mask & ~in_cal[log.codes]])
+        warnings.warn(
+            f"{new_codes.size} customer(s) with {n_new_rows} holdout transaction(s) made their "
+            f"first purchase after calibration_end {_iso(cal_day)} and are not in the "
+            "calibration/holdout frame (customer_id "
+            f"{describe_offenders(list(log.ids[new_codes[:5]]), new_codes.size)}). This is "
+            "expected when customers keep being acquired; model them as a later cohort.",
+            DataQualityWarning,
+            stacklevel=2,
+        )
+    hold = _aggregate(log, hold_rows, merge_period)
+    out = _summary_frame(log, cal, cal_day, merge_period, time_unit, False)
+    # align holdout aggregates (codes ascending, a subset of the calibration codes)
+    pos = np.searchsorted(cal.code, hold.code)
+    n = cal.code.size
+    freq_h = np.zeros(n)
+    spend_h = np.zeros(n)
+    rows_h = np.zeros(n, dtype=np.int64)
+    freq_h[pos] = hold.n_purchases
+    spend_h[pos] = hold.total_spend
+    rows_h[pos] = hold.n_rows
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mon_h = np.where(freq_h > 0, spend_h / np.where(freq_h > 0, freq_h, 1.0), 0.0)
+    p_cal, p_end = _period_ordinal(np.array([cal_day, end_day], dtype=np.int64), merge_period)
+    duration = float(_age(np.array([p_end]), np.array([p_cal]), merge_period, time_unit)[0])
+    out[C.FREQUENCY_HOLDOUT] = freq_h
+    out[C.MONETARY_VALUE_HOLDOUT] = mon_h
+    out[C.DURATION_HOLDOUT] = duration
+    out[C.TOTAL_SPEND_HOLDOUT] = spend_h
+    out[C.N_TRANSACTIONS_HOLDOUT] = rows_h
+    _set_attrs(out, time_unit, merge_period, end_day, False)
+    out.attrs[C.ATTR_CALIBRATION_END] = _iso(cal_day)
+    return out
