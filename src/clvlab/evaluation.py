@@ -1,0 +1,1382 @@
+"""Holdout evaluation: how good is the forecast, customer by customer.
+
+:func:`evaluate` compares what fitted models predict for a holdout period with what the
+customers actually did in it, on a calibration/holdout split built by
+:func:`clvlab.calibration_holdout`. It never fits: the caller fits the models on the
+calibration columns (``frequency``, ``recency``, ``T``, ``monetary_value``) first.
+
+The building blocks are public too, so a notebook can compute one diagnostic alone:
+metric functions on arrays (:func:`mean_absolute_error`, :func:`root_mean_squared_error`,
+:func:`mean_bias`, :func:`pearson_correlation`, :func:`spearman_correlation`,
+:func:`aggregate_percent_error`, :func:`top_decile_capture`), the binned conditional
+expectations (:func:`frequency_bins`, :func:`recency_bins`,
+:func:`conditional_expectations`), the calibration-histogram goodness of fit
+(:func:`frequency_histogram`, :func:`chi_square_test`) and the repeat-transaction
+tracking series (:func:`actual_tracking`, :func:`tracking`).
+
+Every computation is vectorised (bincount, sort, rank); a million customers take seconds.
+How to read each number and plot: ``docs/evaluation.md``.
+
+References
+----------
+.. [1] Fader, P. S., Hardie, B. G. S., & Lee, K. L. (2005). "Counting your customers" the
+   easy way: An alternative to the Pareto/NBD model. Marketing Science, 24(2), 275-284.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy import stats
+
+from clvlab import _columns as C
+from clvlab._time import UNIT_NAMES, check_time_unit, unit_days
+from clvlab.exceptions import (
+    ClvlabWarning,
+    DataQualityWarning,
+    InvalidValueError,
+    MissingColumnsError,
+    ModelWarning,
+    describe_offenders,
+)
+from clvlab.validation import validate_rfm
+
+__all__ = [
+    "Evaluation",
+    "ChiSquareResult",
+    "evaluate",
+    "mean_absolute_error",
+    "root_mean_squared_error",
+    "mean_bias",
+    "pearson_correlation",
+    "spearman_correlation",
+    "aggregate_percent_error",
+    "top_decile_capture",
+    "regression_metrics",
+    "frequency_bins",
+    "recency_bins",
+    "conditional_expectations",
+    "frequency_histogram",
+    "chi_square_test",
+    "actual_tracking",
+    "tracking",
+    "decile_table",
+]
+
+#: Column names of :attr:`Evaluation.customers`.
+ACTUAL_PURCHASES = "actual_purchases"
+ACTUAL_VALUE = "actual_value"
+PREDICTED_PURCHASES = "predicted_purchases"
+PREDICTED_SPEND = "predicted_spend"
+PREDICTED_VALUE = "predicted_value"
+BASELINE_PURCHASES = "baseline_purchases"
+BASELINE_VALUE = "baseline_value"
+PROBABILITY_ALIVE = "probability_alive"
+
+_METRIC_NAMES = ("mae", "rmse", "bias", "pearson", "spearman", "aggregate_pct_error")
+
+
+# ======================================================================================
+# metric functions on arrays
+# ======================================================================================
+
+
+def _pair(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Both arrays as finite 1-d floats of equal length, or a clear error."""
+    a = np.asarray(actual, dtype=float).reshape(-1)
+    p = np.asarray(predicted, dtype=float).reshape(-1)
+    if a.shape != p.shape:
+        raise InvalidValueError(
+            f"actual and predicted must have the same length; got {a.shape[0]} and "
+            f"{p.shape[0]}. Pass one value per customer for both.",
+            rule="equal lengths",
+        )
+    for name, arr in (("actual", a), ("predicted", p)):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            pos = np.flatnonzero(bad)
+            raise InvalidValueError(
+                f"{name} must be finite; {pos.size} values are NaN or infinite (positions "
+                f"{describe_offenders(pos[:5].tolist(), pos.size)}). Drop or fill these "
+                "customers before evaluating.",
+                column=name,
+                rule="finite",
+                offenders=pos[:5].tolist(),
+                n_offending=int(pos.size),
+            )
+    return a, p
+
+
+def mean_absolute_error(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> float:
+    """Mean of ``|predicted - actual|`` (NaN for empty input).
+
+    Parameters
+    ----------
+    actual, predicted : array-like of shape (n_customers,)
+        Observed and predicted values per customer, same units.
+
+    Returns
+    -------
+    float
+    """
+    a, p = _pair(actual, predicted)
+    return float(np.mean(np.abs(p - a))) if a.size else math.nan
+
+
+def root_mean_squared_error(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> float:
+    """Square root of the mean of ``(predicted - actual)**2`` (NaN for empty input).
+
+    Parameters
+    ----------
+    actual, predicted : array-like of shape (n_customers,)
+        Observed and predicted values per customer.
+
+    Returns
+    -------
+    float
+    """
+    a, p = _pair(actual, predicted)
+    return float(np.sqrt(np.mean((p - a) ** 2))) if a.size else math.nan
+
+
+def mean_bias(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> float:
+    """Mean of ``predicted - actual``: positive means the model over-predicts.
+
+    Parameters
+    ----------
+    actual, predicted : array-like of shape (n_customers,)
+        Observed and predicted values per customer.
+
+    Returns
+    -------
+    float
+    """
+    a, p = _pair(actual, predicted)
+    return float(np.mean(p - a)) if a.size else math.nan
+
+
+def pearson_correlation(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> float:
+    """Pearson correlation of ``actual`` and ``predicted``.
+
+    NaN (without a warning) when either has zero variance or fewer than two values, since
+    the correlation is undefined there.
+
+    Parameters
+    ----------
+    actual, predicted : array-like of shape (n_customers,)
+        Observed and predicted values per customer.
+
+    Returns
+    -------
+    float
+    """
+    a, p = _pair(actual, predicted)
+    if a.size < 2:
+        return math.nan
+    da, dp = a - a.mean(), p - p.mean()
+    denom = math.sqrt(float(da @ da) * float(dp @ dp))
+    if denom == 0.0:
+        return math.nan
+    return float(np.clip(float(da @ dp) / denom, -1.0, 1.0))
+
+
+def spearman_correlation(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> float:
+    """Spearman rank correlation: Pearson correlation of the average ranks (ties share rank).
+
+    Parameters
+    ----------
+    actual, predicted : array-like of shape (n_customers,)
+        Observed and predicted values per customer.
+
+    Returns
+    -------
+    float
+        NaN when either input is constant.
+    """
+    a, p = _pair(actual, predicted)
+    if a.size < 2:
+        return math.nan
+    return pearson_correlation(stats.rankdata(a), stats.rankdata(p))
+
+
+def aggregate_percent_error(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> float:
+    """Error of the total, in percent: ``100 * (sum(predicted) - sum(actual)) / sum(actual)``.
+
+    Parameters
+    ----------
+    actual, predicted : array-like of shape (n_customers,)
+        Observed and predicted values per customer.
+
+    Returns
+    -------
+    float
+        NaN when the actual total is 0.
+    """
+    a, p = _pair(actual, predicted)
+    total = float(a.sum())
+    if total == 0.0:
+        return math.nan
+    return 100.0 * (float(p.sum()) - total) / total
+
+
+def top_decile_capture(
+    actual: npt.ArrayLike, predicted: npt.ArrayLike, share: float = 0.10
+) -> float:
+    """Share of the actual total earned by the customers ranked top ``share`` by prediction.
+
+    Customers are ranked by ``predicted`` (highest first) and the top
+    ``share * n_customers`` of them (a fractional count is allowed) are selected. Customers
+    tied with the last one selected are taken *pro rata*: each tied customer counts with the
+    same weight, which is the expected capture under a random tie-break. So the result does
+    not depend on the order of the rows, and a constant prediction captures exactly
+    ``share`` of the total.
+
+    Parameters
+    ----------
+    actual : array-like of shape (n_customers,)
+        Observed value per customer in the holdout (e.g. spend), the thing to capture.
+    predicted : array-like of shape (n_customers,)
+        Score used for the ranking (predicted CLV or predicted purchases).
+    share : float, default=0.10
+        Fraction of customers selected, in (0, 1].
+
+    Returns
+    -------
+    float
+        In [0, 1] for non-negative ``actual``; NaN when the actual total is 0.
+    """
+    if not (isinstance(share, (int, float)) and 0 < share <= 1):
+        raise ValueError(f"share must be in (0, 1], e.g. 0.10 for the top decile; got {share!r}.")
+    a, p = _pair(actual, predicted)
+    total = float(a.sum())
+    if a.size == 0 or total == 0.0:
+        return math.nan
+    k = share * a.size  # number of customers selected (may be fractional)
+    order = np.argsort(-p, kind="stable")
+    p_sorted, a_sorted = p[order], a[order]
+    # group equal predictions: weight of a tie group = selected slots falling in it / size
+    starts = np.flatnonzero(np.r_[True, p_sorted[1:] != p_sorted[:-1]])
+    sizes = np.diff(np.r_[starts, a.size])
+    group_sum = np.add.reduceat(a_sorted, starts)
+    taken = np.clip(k - starts, 0.0, sizes)
+    return float((group_sum * taken / sizes).sum() / total)
+
+
+def regression_metrics(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> dict[str, float]:
+    """All per-customer accuracy metrics of one prediction, as a dict.
+
+    Parameters
+    ----------
+    actual, predicted : array-like of shape (n_customers,)
+        Observed and predicted values per customer.
+
+    Returns
+    -------
+    dict
+        Keys ``mae``, ``rmse``, ``bias``, ``pearson``, ``spearman``,
+        ``aggregate_pct_error`` (see the functions of the same meaning).
+    """
+    a, p = _pair(actual, predicted)
+    return {
+        "mae": mean_absolute_error(a, p),
+        "rmse": root_mean_squared_error(a, p),
+        "bias": mean_bias(a, p),
+        "pearson": pearson_correlation(a, p),
+        "spearman": spearman_correlation(a, p),
+        "aggregate_pct_error": aggregate_percent_error(a, p),
+    }
+
+
+# ======================================================================================
+# binned conditional expectations
+# ======================================================================================
+
+
+def frequency_bins(frequency: npt.ArrayLike, max_frequency: int = 7) -> pd.Categorical:
+    """Bin calibration frequencies as ``"0", "1", ..., "<max>+"`` (FHL 2005 Figure 3 uses 7+).
+
+    Parameters
+    ----------
+    frequency : array-like of shape (n_customers,)
+        Whole numbers of repeat purchases.
+    max_frequency : int, default=7
+        Frequencies at or above this value share the last bin.
+
+    Returns
+    -------
+    pandas.Categorical
+        Ordered categories ``"0" .. str(max_frequency - 1), f"{max_frequency}+"``.
+    """
+    if not (isinstance(max_frequency, (int, np.integer)) and max_frequency >= 1):
+        raise ValueError(f"max_frequency must be an integer >= 1; got {max_frequency!r}.")
+    f = np.asarray(frequency, dtype=float).reshape(-1)
+    codes = np.minimum(f, max_frequency).astype(np.int64)
+    labels = [str(i) for i in range(max_frequency)] + [f"{max_frequency}+"]
+    return pd.Categorical.from_codes(codes, categories=labels, ordered=True)
+
+
+def recency_bins(
+    frequency: npt.ArrayLike,
+    recency: npt.ArrayLike,
+    *,
+    n_bins: int = 6,
+    upper: float | None = None,
+) -> pd.Categorical:
+    """Bin customers by calibration recency, with one-time buyers in their own bin.
+
+    Customers with no repeat purchase (frequency 0, recency 0 by definition) go to the bin
+    ``"no repeat"``; the others fall in ``n_bins`` equal-width bins of recency over
+    ``[0, upper]``, labelled by their edges (``"[0, 6.5)"`` ... the last closed).
+
+    Parameters
+    ----------
+    frequency, recency : array-like of shape (n_customers,)
+        Calibration frequency and recency (recency in the split's time unit).
+    n_bins : int, default=6
+        Number of recency bins for repeat buyers.
+    upper : float, optional
+        Upper edge of the last bin; defaults to the largest recency.
+
+    Returns
+    -------
+    pandas.Categorical
+        Ordered categories ``"no repeat"`` then the recency bins.
+    """
+    if not (isinstance(n_bins, (int, np.integer)) and n_bins >= 1):
+        raise ValueError(f"n_bins must be an integer >= 1; got {n_bins!r}.")
+    f = np.asarray(frequency, dtype=float).reshape(-1)
+    r = np.asarray(recency, dtype=float).reshape(-1)
+    top = float(np.max(r)) if upper is None and r.size else float(upper or 0.0)
+    top = top if top > 0 else 1.0
+    edges = np.linspace(0.0, top, n_bins + 1)
+    codes = np.clip(np.searchsorted(edges, r, side="right") - 1, 0, n_bins - 1) + 1
+    codes = np.where(f > 0, codes, 0)
+    labels = ["no repeat"] + [
+        f"[{edges[i]:.3g}, {edges[i + 1]:.3g}{']' if i == n_bins - 1 else ')'}"
+        for i in range(n_bins)
+    ]
+    return pd.Categorical.from_codes(codes, categories=labels, ordered=True)
+
+
+def conditional_expectations(
+    bins: pd.Categorical,
+    actual: npt.ArrayLike,
+    predicted: Mapping[str, npt.ArrayLike],
+    *,
+    name: str = "bin",
+) -> pd.DataFrame:
+    """Mean actual and predicted holdout values per bin (empty bins are kept, with NaN means).
+
+    Parameters
+    ----------
+    bins : pandas.Categorical of length n_customers
+        Bin of each customer (see :func:`frequency_bins`, :func:`recency_bins`).
+    actual : array-like of shape (n_customers,)
+        Observed holdout value (e.g. purchases) per customer.
+    predicted : mapping of str to array-like
+        Column name -> predicted holdout value per customer, e.g.
+        ``{"predicted_purchases": ...}``.
+    name : str, default="bin"
+        Name of the index.
+
+    Returns
+    -------
+    DataFrame
+        Index: the bin labels; columns ``n_customers``, ``actual_purchases`` (named after
+        nothing but the mean of ``actual``) and one column per entry of ``predicted``.
+    """
+    codes = np.asarray(bins.codes)
+    k = len(bins.categories)
+    n = np.bincount(codes, minlength=k).astype(float)
+    out: dict[str, np.ndarray] = {"n_customers": n.astype(np.int64)}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a = np.asarray(actual, dtype=float).reshape(-1)
+        out[ACTUAL_PURCHASES] = np.bincount(codes, weights=a, minlength=k) / n
+        for col, values in predicted.items():
+            v = np.asarray(values, dtype=float).reshape(-1)
+            out[col] = np.bincount(codes, weights=v, minlength=k) / n
+    frame = pd.DataFrame(out, index=pd.Index(list(bins.categories), name=name))
+    return frame
+
+
+# ======================================================================================
+# calibration-period goodness of fit
+# ======================================================================================
+
+
+@dataclass(frozen=True)
+class ChiSquareResult:
+    """Pearson χ² test of the calibration frequency histogram.
+
+    Attributes
+    ----------
+    statistic : float
+        ``sum((observed - expected)**2 / expected)`` over the bins.
+    dof : int
+        Degrees of freedom: number of bins - 1 - number of fitted parameters.
+    p_value : float
+        Upper-tail probability of ``statistic`` under χ²(``dof``).
+    table : DataFrame
+        Index the frequency bins (``"0"`` .. ``"7+"``); columns ``observed``,
+        ``expected`` (customers) and ``contribution`` (each bin's term of the statistic).
+    """
+
+    statistic: float
+    dof: int
+    p_value: float
+    table: pd.DataFrame
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python form (for reports and JSON)."""
+        return {
+            "statistic": self.statistic,
+            "dof": self.dof,
+            "p_value": self.p_value,
+            "table": _frame_records(self.table),
+        }
+
+
+def frequency_histogram(model: Any, data: Any, max_frequency: int = 7) -> pd.DataFrame:
+    """Observed vs model-expected number of customers by calibration frequency.
+
+    The expected count in bin ``x`` is ``sum_i P(X(T_i) = x)`` over the customers, with
+    ``P(X(t) = x)`` the model's unconditional probability for a customer observed for ``t``
+    (eq. (8) in FHL 2005 for BG/NBD); customers differ in ``T``, so each contributes its own
+    probability. The last bin ``"<max>+"`` holds the rest, so observed and expected both sum
+    to the number of customers.
+
+    Parameters
+    ----------
+    model : fitted purchase model
+        Must provide ``probability_of_purchases(n, t)`` (e.g. :class:`clvlab.BetaGeoFitter`).
+    data : DataFrame
+        RFM summary (columns ``frequency``, ``T``), e.g. the calibration columns of a split.
+    max_frequency : int, default=7
+        Frequencies at or above this value share the last bin.
+
+    Returns
+    -------
+    DataFrame
+        Index ``frequency`` (bin labels); columns ``observed`` and ``expected``.
+    """
+    frame = validate_rfm(data, require=(C.FREQUENCY, C.T), model="frequency_histogram")
+    bins = frequency_bins(frame[C.FREQUENCY].to_numpy(), max_frequency)
+    observed = np.bincount(np.asarray(bins.codes), minlength=max_frequency + 1)
+    t_unique, t_count = np.unique(frame[C.T].to_numpy(dtype=float), return_counts=True)
+    expected = np.empty(max_frequency + 1)
+    for x in range(max_frequency):
+        prob = np.asarray(model.probability_of_purchases(x, t_unique), dtype=float)
+        prob = np.broadcast_to(prob, t_unique.shape)
+        expected[x] = float(t_count @ prob)
+    expected[max_frequency] = len(frame) - expected[:max_frequency].sum()
+    return pd.DataFrame(
+        {"observed": observed.astype(np.int64), "expected": expected},
+        index=pd.Index(list(bins.categories), name=C.FREQUENCY),
+    )
+
+
+def chi_square_test(histogram: pd.DataFrame, n_params: int = 4) -> ChiSquareResult:
+    """Pearson χ² goodness-of-fit test of an observed vs expected histogram.
+
+    Parameters
+    ----------
+    histogram : DataFrame
+        Columns ``observed`` and ``expected`` (e.g. from :func:`frequency_histogram`).
+    n_params : int, default=4
+        Number of parameters estimated from the same data (4 for BG/NBD); they are
+        subtracted from the degrees of freedom.
+
+    Returns
+    -------
+    ChiSquareResult
+        A warning of class :class:`~clvlab.exceptions.ModelWarning` is issued when some
+        bin expects fewer than 5 customers (the χ² approximation is then unreliable; use a
+        smaller ``max_frequency``).
+    """
+    for col in ("observed", "expected"):
+        if col not in histogram.columns:
+            raise MissingColumnsError(
+                f"histogram lacks column {col!r}; columns present: "
+                f"{', '.join(map(str, histogram.columns))}. Build it with frequency_histogram.",
+                column=col,
+                rule="required column",
+            )
+    obs = histogram["observed"].to_numpy(dtype=float)
+    exp = histogram["expected"].to_numpy(dtype=float)
+    dof = len(obs) - 1 - int(n_params)
+    if dof < 1:
+        raise ValueError(
+            f"The χ² test needs more bins than fitted parameters + 1; got {len(obs)} bins and "
+            f"{n_params} parameters. Use a larger max_frequency."
+        )
+    small = exp < 5
+    if small.any():
+        labels = [str(x) for x in histogram.index[small]]
+        warnings.warn(
+            f"χ² test: {int(small.sum())} frequency bins expect fewer than 5 customers "
+            f"({describe_offenders(labels, len(labels))}); the p-value is unreliable. Use a "
+            "smaller max_frequency to pool sparse bins.",
+            ModelWarning,
+            stacklevel=2,
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        contribution = np.where(exp > 0, (obs - exp) ** 2 / exp, np.where(obs > 0, np.inf, 0.0))
+    statistic = float(contribution.sum())
+    table = histogram[["observed", "expected"]].copy()
+    table["contribution"] = contribution
+    return ChiSquareResult(
+        statistic=statistic,
+        dof=dof,
+        p_value=float(stats.chi2.sf(statistic, dof)),
+        table=table,
+    )
+
+
+# ======================================================================================
+# tracking of repeat transactions over calendar time
+# ======================================================================================
+
+
+def _as_timestamp(value: Any, name: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        ts = pd.NaT
+    if ts is pd.NaT or pd.isna(ts):
+        raise InvalidValueError(
+            f"{name} must be a date (e.g. '1997-09-30'); got {value!r}. Build the split with "
+            "clvlab.calibration_holdout, which records it in split.attrs.",
+            column=name,
+            rule="a date",
+        )
+    return ts.tz_localize(None) if ts.tzinfo is not None else ts
+
+
+def _epoch_day(ts: pd.Timestamp) -> int:
+    return int(np.datetime64(ts.date(), "D").astype(np.int64))
+
+
+def _split_days(split: pd.DataFrame) -> tuple[int, int]:
+    """Calendar days (since 1970-01-01) of calibration_end and observation_end."""
+    attrs = getattr(split, "attrs", {}) or {}
+    missing = [k for k in (C.ATTR_CALIBRATION_END, C.ATTR_OBSERVATION_END) if k not in attrs]
+    if missing:
+        raise InvalidValueError(
+            f"The split carries no {' or '.join(missing)} in split.attrs, which tracking "
+            "needs. Build it with clvlab.calibration_holdout (it records both), or set "
+            "split.attrs['calibration_end'] and split.attrs['observation_end'].",
+            column=missing[0],
+            rule="split.attrs",
+        )
+    cal = _epoch_day(_as_timestamp(attrs[C.ATTR_CALIBRATION_END], C.ATTR_CALIBRATION_END))
+    end = _epoch_day(_as_timestamp(attrs[C.ATTR_OBSERVATION_END], C.ATTR_OBSERVATION_END))
+    return cal, end
+
+
+def _purchase_days(
+    transactions: pd.DataFrame, split: pd.DataFrame, merge_period: str, cal_day: int, end_day: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Days of the split customers' purchases, merged as :func:`calibration_holdout` does.
+
+    Transactions of one customer within one merge period *and* one of the two periods
+    (calibration, holdout) form one purchase, dated by its first transaction's day.
+
+    Returns
+    -------
+    first_day : ndarray of int, aligned with ``split.index``
+        Day of each customer's first purchase.
+    repeat_day : ndarray of int
+        Days of all repeat purchases up to ``end_day``.
+    repeat_holdout : ndarray of bool
+        Whether each repeat purchase falls in the holdout.
+    """
+    from clvlab.rfm import _check_transactions, _period_ordinal
+
+    log = _check_transactions(transactions)
+    wanted = pd.Index(split.index).astype(str)
+    pos = log.ids.get_indexer(wanted)
+    if (pos < 0).any():
+        missing = wanted[pos < 0]
+        raise InvalidValueError(
+            f"transactions hold no purchase for {len(missing)} customers of the split "
+            f"(customer_id {describe_offenders(list(missing[:5]), len(missing))}). Pass the "
+            "same transaction log the split was built from.",
+            column=C.CUSTOMER_ID,
+            rule="every split customer in transactions",
+            offenders=list(missing[:5]),
+            n_offending=len(missing),
+        )
+    member = np.zeros(log.ids.size, dtype=bool)
+    member[pos] = True
+    in_split = member[log.codes]
+    in_window = log.day <= end_day
+    keep = in_split & in_window
+    n_out = int(keep.size - np.count_nonzero(keep))
+    if n_out:
+        n_new = int(np.count_nonzero(~in_split))
+        n_late = int(np.count_nonzero(in_split & ~in_window))
+        warnings.warn(
+            f"tracking: {n_out} of {keep.size} transactions left out ({n_new} of customers "
+            f"not in the split, i.e. acquired after calibration_end, and {n_late} dated after "
+            "observation_end); tracking follows the calibration cohort over the split's "
+            "window.",
+            DataQualityWarning,
+            stacklevel=4,
+        )
+    code = log.codes[keep]
+    day = log.day[keep]
+    hold = day > cal_day
+    period = _period_ordinal(day, merge_period)
+    purchases = (
+        pd.DataFrame({"code": code, "hold": hold, "period": period, "day": day})
+        .groupby(["code", "hold", "period"], sort=True)["day"]
+        .min()
+        .reset_index()
+    )
+    p_code = purchases["code"].to_numpy()
+    p_hold = purchases["hold"].to_numpy()
+    p_day = purchases["day"].to_numpy()
+    # sorted by code, hold (False first), period: the first row of each code is its first
+    # calibration purchase (every split customer bought in calibration)
+    is_first = np.r_[True, p_code[1:] != p_code[:-1]]
+    first_by_code = np.zeros(log.ids.size, dtype=np.int64)
+    first_by_code[p_code[is_first]] = p_day[is_first]
+    return first_by_code[pos], p_day[~is_first], p_hold[~is_first]
+
+
+def actual_tracking(
+    transactions: pd.DataFrame,
+    split: pd.DataFrame,
+    *,
+    origin: Any = None,
+) -> pd.DataFrame:
+    """Actual repeat transactions of the split's customers per period of calendar time.
+
+    Periods are consecutive lengths of the split's time unit from ``origin`` (default: the
+    day of the earliest first purchase): period ``k`` covers ages ``[k-1, k)`` units after
+    the origin. A purchase (transactions merged per ``merge_period`` as in
+    :func:`clvlab.calibration_holdout`) has the age of the start of the day of its first
+    transaction; so "the end of period 39" in weeks is the end of day 273 after the origin.
+    The last period ends with ``observation_end``'s day; it may be shorter than one unit.
+    The counts add up to the split's ``frequency`` (calibration) and ``frequency_holdout``;
+    an error is raised if they don't (a different log).
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        The transaction log (columns ``customer_id``, ``date``, ``amount``) the split was
+        built from.
+    split : DataFrame
+        Output of :func:`clvlab.calibration_holdout` (its ``attrs`` give time unit, merge
+        period, calibration and observation end).
+    origin : date-like, optional
+        Start of period 1; on or before the first purchase.
+
+    Returns
+    -------
+    DataFrame
+        Index ``period`` (1, 2, ...); columns ``period_end`` (age at the end of the period,
+        in time units since ``origin``), ``date_end`` (last day of the period),
+        ``actual_incremental``, ``actual_cumulative`` (repeat transactions) and
+        ``in_holdout`` (the period ends after calibration_end). ``attrs`` hold ``origin``
+        (ISO date), ``time_unit``, ``calibration_boundary`` (age of the end of
+        calibration_end in time units since ``origin``) and ``first_purchase_age`` (array:
+        each customer's first-purchase age, aligned with the split, for the expected
+        tracking).
+    """
+    unit = _split_time_unit(split)
+    merge = check_time_unit((split.attrs or {}).get(C.ATTR_MERGE_PERIOD, "D"), "merge_period")
+    cal_day, end_day = _split_days(split)
+    first_day, rep_day, rep_hold = _purchase_days(transactions, split, merge, cal_day, end_day)
+    start = int(first_day.min()) if origin is None else _epoch_day(_as_timestamp(origin, "origin"))
+    if start > int(first_day.min()):
+        raise InvalidValueError(
+            f"origin {np.datetime64(start, 'D')} is after the first purchase "
+            f"({np.datetime64(int(first_day.min()), 'D')}); choose an origin on or before it.",
+            column="origin",
+            rule="origin <= first purchase",
+        )
+    udays = unit_days(unit)
+    horizon_age = (end_day + 1 - start) / udays
+    n_periods = max(1, int(math.ceil(horizon_age - 1e-9)))
+    ages = (rep_day - start) / udays
+    idx = np.minimum(np.floor(ages + 1e-9).astype(np.int64), n_periods - 1)
+    incremental = np.bincount(idx, minlength=n_periods)
+    period_end = np.minimum(np.arange(1, n_periods + 1, dtype=float), horizon_age)
+    boundary = (cal_day + 1 - start) / udays
+    end_days = start + np.ceil(period_end * udays - 1e-9).astype(np.int64) - 1
+    out = pd.DataFrame(
+        {
+            "period_end": period_end,
+            "date_end": pd.to_datetime(end_days.astype("datetime64[D]")),
+            "actual_incremental": incremental.astype(np.int64),
+            "actual_cumulative": np.cumsum(incremental).astype(np.int64),
+            "in_holdout": period_end > boundary + 1e-9,
+        },
+        index=pd.RangeIndex(1, n_periods + 1, name="period"),
+    )
+    out.attrs = {
+        "origin": str(np.datetime64(start, "D")),
+        C.ATTR_TIME_UNIT: unit,
+        "calibration_boundary": float(boundary),
+        "first_purchase_age": (first_day - start) / udays,
+    }
+    # consistency with the split: the log must give the split's repeat counts
+    checks = [(int(np.count_nonzero(~rep_hold)), float(split[C.FREQUENCY].sum()), "frequency")]
+    if C.FREQUENCY_HOLDOUT in split.columns:
+        checks.append(
+            (int(np.count_nonzero(rep_hold)), float(split[C.FREQUENCY_HOLDOUT].sum()),
+             "frequency_holdout")
+        )
+    for found, expected, what in checks:
+        if found != int(round(expected)):
+            raise InvalidValueError(
+                f"transactions give {found} repeat purchases where the split counts "
+                f"{int(round(expected))} ({what} summed). Pass the same transaction log the "
+                "split was built from.",
+                column=what,
+                rule="transactions consistent with split",
+            )
+    return out
+
+
+def _expected_cumulative(model: Any, first_ages: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Expected cumulative repeat transactions of a cohort at each of ``times``."""
+    return np.asarray(model.expected_cumulative_purchases(first_ages, times), dtype=float)
+
+
+def tracking(
+    transactions: pd.DataFrame,
+    split: pd.DataFrame,
+    purchase_model: Any,
+    *,
+    origin: Any = None,
+) -> pd.DataFrame:
+    """Actual and expected repeat transactions per period, across calibration and holdout.
+
+    The expected series is the model's forecast for the cohort: each customer starts
+    buying at their first purchase, and the expected cumulative repeat transactions at
+    calendar age ``s`` are ``sum_i E[X(s - a_i)]`` over customers with first-purchase age
+    ``a_i < s`` (FHL 2005, Figure 4). The calibration part is in-sample, the holdout part a
+    forecast.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        The transaction log the split was built from.
+    split : DataFrame
+        Output of :func:`clvlab.calibration_holdout`.
+    purchase_model : fitted purchase model
+        Provides ``expected_cumulative_purchases(first_purchase_ages, times)``.
+    origin : date-like, optional
+        Start of period 1 (default: the earliest first purchase).
+
+    Returns
+    -------
+    DataFrame
+        :func:`actual_tracking` plus ``expected_incremental`` and ``expected_cumulative``.
+    """
+    out = actual_tracking(transactions, split, origin=origin)
+    cum = _expected_cumulative(
+        purchase_model, out.attrs["first_purchase_age"], out["period_end"].to_numpy()
+    )
+    out["expected_cumulative"] = cum
+    out["expected_incremental"] = np.diff(np.r_[0.0, cum])
+    cols = [
+        "period_end",
+        "date_end",
+        "actual_incremental",
+        "expected_incremental",
+        "actual_cumulative",
+        "expected_cumulative",
+        "in_holdout",
+    ]
+    attrs = out.attrs
+    out = out[cols]
+    out.attrs = attrs
+    return out
+
+
+# ======================================================================================
+# deciles
+# ======================================================================================
+
+
+def decile_table(
+    actual: npt.ArrayLike, predicted: npt.ArrayLike, n_groups: int = 10
+) -> pd.DataFrame:
+    """Customers ranked by prediction into ``n_groups`` equal groups; predicted vs actual.
+
+    Group 1 holds the customers with the highest predictions. Customers are ranked by
+    ``predicted`` (ties in row order) and split by position, so groups differ in size by at
+    most one customer.
+
+    Parameters
+    ----------
+    actual : array-like of shape (n_customers,)
+        Observed holdout value per customer.
+    predicted : array-like of shape (n_customers,)
+        Predicted holdout value per customer.
+    n_groups : int, default=10
+        Number of groups.
+
+    Returns
+    -------
+    DataFrame
+        Index ``decile`` (1 = top); columns ``n_customers``, ``predicted_mean``,
+        ``actual_mean``, ``predicted_total``, ``actual_total``, ``actual_share`` (share
+        of the actual total).
+    """
+    a, p = _pair(actual, predicted)
+    order = np.argsort(-p, kind="stable")
+    group = np.empty(a.size, dtype=np.int64)
+    group[order] = (np.arange(a.size) * n_groups) // max(a.size, 1)
+    n = np.bincount(group, minlength=n_groups)
+    p_tot = np.bincount(group, weights=p, minlength=n_groups)
+    a_tot = np.bincount(group, weights=a, minlength=n_groups)
+    total = a.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = pd.DataFrame(
+            {
+                "n_customers": n,
+                "predicted_mean": p_tot / n,
+                "actual_mean": a_tot / n,
+                "predicted_total": p_tot,
+                "actual_total": a_tot,
+                "actual_share": a_tot / total if total != 0 else np.full(n_groups, np.nan),
+            },
+            index=pd.RangeIndex(1, n_groups + 1, name="decile"),
+        )
+    return out
+
+
+# ======================================================================================
+# Evaluation
+# ======================================================================================
+
+
+def _frame_records(frame: pd.DataFrame | None) -> list[dict[str, Any]] | None:
+    if frame is None:
+        return None
+    out = frame.reset_index()
+    records = out.to_dict(orient="records")
+    clean: list[dict[str, Any]] = []
+    for rec in records:
+        row: dict[str, Any] = {}
+        for k, v in rec.items():
+            if isinstance(v, (pd.Timestamp,)):
+                v = v.isoformat()
+            elif hasattr(v, "item") and callable(v.item):
+                v = v.item()
+            if isinstance(v, float) and not math.isfinite(v):
+                v = None
+            row[str(k)] = v
+        clean.append(row)
+    return clean
+
+
+@dataclass
+class Evaluation:
+    """Holdout evaluation of fitted models: metrics, binned expectations, tracking, deciles.
+
+    Built by :func:`evaluate`. Every table is a DataFrame with snake_case columns.
+
+    Attributes
+    ----------
+    metrics : DataFrame
+        One row per model (index ``model``). Columns, for holdout purchases (``purchases_``)
+        and holdout value (``value_``; spend x margin, or CLV): ``_mae``, ``_rmse``,
+        ``_bias`` (mean predicted - actual), ``_pearson``, ``_spearman``,
+        ``_aggregate_pct_error`` (100 (sum predicted - sum actual) / sum actual); then
+        ``top_decile_capture`` (share of the actual holdout value earned by the 10% of
+        customers the model ranks highest, by predicted value, else predicted purchases),
+        ``predicted_total_purchases``, ``actual_total_purchases``,
+        ``predicted_total_value``, ``actual_total_value``, ``n_customers``. NaN where a
+        model does not predict the quantity.
+    by_frequency : DataFrame
+        Index ``frequency`` (calibration frequency bins ``"0"`` .. ``"7+"``); columns
+        ``n_customers``, ``actual_purchases`` (mean holdout purchases),
+        ``predicted_purchases`` (mean conditional expectation) and, with a baseline that
+        predicts purchases, ``baseline_purchases``.
+    by_recency : DataFrame
+        The same by calibration recency bins (``"no repeat"`` then equal-width bins).
+    tracking : DataFrame or None
+        Per period of calendar time (index ``period``): ``period_end``, ``date_end``,
+        ``actual_incremental``, ``expected_incremental``, ``actual_cumulative``,
+        ``expected_cumulative``, ``in_holdout``. ``None`` without ``transactions``.
+        ``attrs["calibration_boundary"]`` marks the end of calibration (time units since
+        ``attrs["origin"]``).
+    deciles : DataFrame
+        Customers ranked by each model's predicted holdout value into 10 groups: columns
+        ``model``, ``decile`` (1 = top), ``n_customers``, ``predicted_mean``,
+        ``actual_mean``, ``predicted_total``, ``actual_total``, ``actual_share``.
+    chi_square : ChiSquareResult
+        χ² goodness of fit of the calibration frequency histogram.
+    customers : DataFrame
+        Per customer (index ``customer_id``): ``frequency``, ``recency``, ``T``,
+        ``actual_purchases``, ``actual_value``, ``predicted_purchases``,
+        ``probability_alive`` and, when available, ``predicted_spend``,
+        ``predicted_value``, ``baseline_purchases``, ``baseline_value``.
+    horizon : float
+        Length of the holdout period the predictions cover, in ``time_unit``.
+    time_unit : str
+        ``"D"``, ``"W"``, ``"M"`` or ``"Y"``.
+    discount_rate : float
+        Per-period discount rate applied to predicted value (0: undiscounted).
+    margin : float
+        Margin applied to spend (value = spend x margin) for actual and predicted.
+    """
+
+    metrics: pd.DataFrame
+    by_frequency: pd.DataFrame
+    by_recency: pd.DataFrame
+    tracking: pd.DataFrame | None
+    deciles: pd.DataFrame
+    chi_square: ChiSquareResult
+    customers: pd.DataFrame
+    horizon: float
+    time_unit: str
+    discount_rate: float = 0.0
+    margin: float = 1.0
+    notes: list[str] = field(default_factory=list)
+
+    # -- views -------------------------------------------------------------------------
+    def summary(self) -> str:
+        """Plain-text summary: the metrics table, χ² test and tracking end point."""
+        unit = UNIT_NAMES.get(self.time_unit, self.time_unit)
+        lines = [
+            f"Holdout evaluation over {self.horizon:g} {unit} "
+            f"({len(self.customers):,} customers)",
+            "",
+            _metrics_text(self.metrics),
+            "",
+            f"Calibration frequency histogram: chi2 = {self.chi_square.statistic:.2f}, "
+            f"dof = {self.chi_square.dof}, p = {self.chi_square.p_value:.3g}",
+        ]
+        if self.tracking is not None and len(self.tracking):
+            last = self.tracking.iloc[-1]
+            act, exp = float(last["actual_cumulative"]), float(last["expected_cumulative"])
+            pct = 100 * (exp - act) / act if act else math.nan
+            lines.append(
+                f"Cumulative repeat transactions at {float(last['period_end']):g} {unit}: "
+                f"actual {act:,.0f}, expected {exp:,.1f} ({pct:+.1f}%)"
+            )
+        lines.extend(self.notes)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        unit = UNIT_NAMES.get(self.time_unit, self.time_unit)
+        parts = [
+            f"<h4>Holdout evaluation over {self.horizon:g} {unit} "
+            f"({len(self.customers):,} customers)</h4>",
+            self.metrics.to_html(float_format=lambda v: f"{v:.4g}", na_rep="—"),
+            f"<p>Calibration frequency histogram: χ² = {self.chi_square.statistic:.2f}, "
+            f"dof = {self.chi_square.dof}, p = {self.chi_square.p_value:.3g}</p>",
+            "<h5>Mean holdout purchases by calibration frequency</h5>",
+            self.by_frequency.to_html(float_format=lambda v: f"{v:.3f}", na_rep="—"),
+        ]
+        return "\n".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every table as a list of records (JSON-compatible), plus scalars.
+
+        Returns
+        -------
+        dict
+            Keys ``horizon``, ``time_unit``, ``discount_rate``, ``margin``, ``metrics``,
+            ``by_frequency``, ``by_recency``, ``tracking``, ``deciles``, ``chi_square``,
+            ``notes``. Per-customer rows are left out (use :attr:`customers`).
+        """
+        tracking_records = _frame_records(self.tracking)
+        return {
+            "horizon": self.horizon,
+            "time_unit": self.time_unit,
+            "discount_rate": self.discount_rate,
+            "margin": self.margin,
+            "metrics": _frame_records(self.metrics),
+            "by_frequency": _frame_records(self.by_frequency),
+            "by_recency": _frame_records(self.by_recency),
+            "tracking": tracking_records,
+            "tracking_calibration_boundary": (
+                None if self.tracking is None else self.tracking.attrs.get("calibration_boundary")
+            ),
+            "deciles": _frame_records(self.deciles),
+            "chi_square": self.chi_square.to_dict(),
+            "notes": list(self.notes),
+        }
+
+
+def _metrics_text(metrics: pd.DataFrame) -> str:
+    show = {
+        "purchases_mae": "MAE purch.",
+        "purchases_rmse": "RMSE purch.",
+        "purchases_pearson": "r purch.",
+        "purchases_aggregate_pct_error": "agg % purch.",
+        "value_mae": "MAE value",
+        "value_rmse": "RMSE value",
+        "value_spearman": "rho value",
+        "value_aggregate_pct_error": "agg % value",
+        "top_decile_capture": "top 10%",
+    }
+    cols = [c for c in show if c in metrics.columns]
+    table = metrics[cols].rename(columns=show)
+    return table.to_string(float_format=lambda v: f"{v:.3f}", na_rep="-")
+
+
+# ======================================================================================
+# evaluate
+# ======================================================================================
+
+
+def _split_time_unit(split: pd.DataFrame) -> str:
+    attrs = getattr(split, "attrs", {}) or {}
+    if C.ATTR_TIME_UNIT not in attrs:
+        raise InvalidValueError(
+            "The split carries no time unit (split.attrs['time_unit']). Build it with "
+            "clvlab.calibration_holdout(..., time_unit='W'), or set split.attrs['time_unit'].",
+            column=C.ATTR_TIME_UNIT,
+            rule="split.attrs",
+        )
+    return check_time_unit(attrs[C.ATTR_TIME_UNIT])
+
+
+def _model_label(model: Any, default: str) -> str:
+    return str(getattr(model, "_model_name", None) or default)
+
+
+def _check_unit(model: Any, unit: str, role: str) -> None:
+    model_unit = getattr(model, "time_unit_", None)
+    if model_unit is not None and model_unit != unit:
+        raise InvalidValueError(
+            f"{role} was fitted with time_unit {model_unit!r} but the split is in {unit!r}; "
+            "its predictions would be read in the wrong unit. Fit it on the split's "
+            "calibration columns, or rebuild the split with the model's time unit.",
+            column=C.ATTR_TIME_UNIT,
+            rule="same time unit",
+        )
+
+
+def _series_values(values: Any, index: pd.Index, what: str) -> np.ndarray:
+    """Model output aligned to ``index`` as floats; non-finite values are an error."""
+    if isinstance(values, pd.Series):
+        if not values.index.equals(index):
+            values = values.reindex(index)
+        arr = values.to_numpy(dtype=float)
+    else:
+        arr = np.asarray(values, dtype=float).reshape(-1)
+        arr = np.broadcast_to(arr, (len(index),)) if arr.size == 1 else arr
+    if arr.shape[0] != len(index):
+        raise InvalidValueError(
+            f"{what} returned {arr.shape[0]} values for {len(index)} customers.",
+            rule="one value per customer",
+        )
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        ids = list(index[bad][:5])
+        raise InvalidValueError(
+            f"{what} is not finite for {int(bad.sum())} customers (customer_id "
+            f"{describe_offenders(ids, int(bad.sum()))}). Check these customers' data.",
+            rule="finite predictions",
+            offenders=ids,
+            n_offending=int(bad.sum()),
+        )
+    return np.array(arr, dtype=float)
+
+
+def _holdout_horizon(split: pd.DataFrame, horizon: float | None) -> float:
+    duration = split[C.DURATION_HOLDOUT].to_numpy(dtype=float)
+    uniq = np.unique(duration)
+    if horizon is None:
+        if uniq.size != 1:
+            raise InvalidValueError(
+                f"duration_holdout takes {uniq.size} different values; pass horizon= "
+                "explicitly (in the split's time unit).",
+                column=C.DURATION_HOLDOUT,
+                rule="one holdout length",
+            )
+        return float(uniq[0])
+    if not (isinstance(horizon, (int, float, np.number)) and math.isfinite(horizon)
+            and horizon > 0):
+        raise ValueError(f"horizon must be a positive number of time units; got {horizon!r}.")
+    if uniq.size and not np.allclose(uniq, horizon):
+        warnings.warn(
+            f"horizon={horizon:g} differs from the holdout length ({uniq[0]:g}); predictions "
+            "cover a different period than the actual holdout values they are compared with.",
+            ClvlabWarning,
+            stacklevel=3,
+        )
+    return float(horizon)
+
+
+def evaluate(
+    split: pd.DataFrame,
+    purchase_model: Any,
+    spend_model: Any = None,
+    baseline: Any = None,
+    *,
+    transactions: pd.DataFrame | None = None,
+    horizon: float | None = None,
+    discount_rate: float = 0.0,
+    margin: float = 1.0,
+    max_frequency: int = 7,
+    recency_bins_count: int = 6,
+) -> Evaluation:
+    """Compare fitted models' holdout predictions with what customers actually did.
+
+    Parameters
+    ----------
+    split : DataFrame
+        Output of :func:`clvlab.calibration_holdout`: calibration columns ``frequency``,
+        ``recency``, ``T``, ``monetary_value`` and holdout columns ``frequency_holdout``,
+        ``duration_holdout`` (and ``total_spend_holdout`` for value metrics); ``attrs``
+        give the time unit and the two end dates.
+    purchase_model : fitted BetaGeoFitter (or any model with the same predictors)
+        Fitted on the calibration columns. Used: ``expected_purchases(data, t)``,
+        ``probability_alive(data)``, ``probability_of_purchases(n, t)`` (χ² test) and
+        ``expected_cumulative_purchases(first_purchase_ages, times)`` (tracking).
+    spend_model : fitted GammaGammaFitter, optional
+        Gives ``expected_spend(data)``; predicted value = expected purchases over
+        ``horizon`` x expected spend x ``margin`` (or discounted CLV if ``discount_rate``
+        > 0, via :func:`clvlab.customer_lifetime_value`).
+    baseline : fitted FormulaCLVBaseline, optional
+        Its ``predict(data, horizon=..., discount_rate=...)`` is the baseline's predicted
+        value (x ``margin``); if it has ``expected_purchases(data, t)`` its purchase
+        predictions are scored too.
+    transactions : DataFrame, optional
+        The transaction log the split was built from; needed for :attr:`Evaluation.tracking`
+        (``None`` without it).
+    horizon : float, optional
+        Prediction horizon in the split's time unit; defaults to ``duration_holdout``.
+    discount_rate : float, default=0.0
+        Per-period discount rate for predicted value. The default 0 compares like with
+        like: actual holdout spend is undiscounted.
+    margin : float, default=1.0
+        Share of spend that is value; applied to actual and predicted value alike.
+    max_frequency : int, default=7
+        Last frequency bin (``"7+"``) for :attr:`Evaluation.by_frequency` and the χ² test.
+    recency_bins_count : int, default=6
+        Number of recency bins of repeat buyers in :attr:`Evaluation.by_recency`.
+
+    Returns
+    -------
+    Evaluation
+
+    Examples
+    --------
+    >>> import clvlab
+    >>> tx = clvlab.datasets.load_cdnow(sample=True)
+    >>> split = clvlab.calibration_holdout(tx, "1997-09-30", "1998-06-30", time_unit="W")
+    >>> bg = clvlab.BetaGeoFitter().fit(split)
+    >>> ev = clvlab.evaluate(split, bg, transactions=tx)  # doctest: +SKIP
+    >>> ev.metrics.loc[:, "purchases_pearson"]  # doctest: +SKIP
+    """
+    if not isinstance(split, pd.DataFrame):
+        raise TypeError(
+            "split must be the DataFrame returned by clvlab.calibration_holdout; got "
+            f"{type(split).__name__}."
+        )
+    frame = validate_rfm(split, require=(C.FREQUENCY, C.RECENCY, C.T), model="evaluate")
+    validate_rfm(
+        split, require=(C.FREQUENCY_HOLDOUT, C.DURATION_HOLDOUT), model="evaluate"
+    )
+    unit = _split_time_unit(split)
+    if not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin > 0):
+        raise ValueError(f"margin must be a positive number (e.g. 0.3 for 30%); got {margin!r}.")
+    if not (isinstance(discount_rate, (int, float)) and math.isfinite(discount_rate)
+            and discount_rate >= 0):
+        raise ValueError(
+            f"discount_rate must be a number >= 0 per {UNIT_NAMES[unit][:-1]}; got "
+            f"{discount_rate!r}."
+        )
+    _check_unit(purchase_model, unit, "purchase_model")
+    if spend_model is not None:
+        _check_unit(spend_model, unit, "spend_model")
+    if baseline is not None:
+        _check_unit(baseline, unit, "baseline")
+    t = _holdout_horizon(frame, horizon)
+    index = frame.index
+    notes: list[str] = []
+
+    # -- actuals -----------------------------------------------------------------------
+    actual_purchases = frame[C.FREQUENCY_HOLDOUT].to_numpy(dtype=float)
+    if C.TOTAL_SPEND_HOLDOUT in frame.columns:
+        actual_spend = frame[C.TOTAL_SPEND_HOLDOUT].to_numpy(dtype=float)
+    elif C.MONETARY_VALUE_HOLDOUT in frame.columns:
+        actual_spend = actual_purchases * frame[C.MONETARY_VALUE_HOLDOUT].to_numpy(dtype=float)
+    else:
+        actual_spend = None
+    if actual_spend is not None:
+        actual_spend = _series_values(actual_spend, index, "total_spend_holdout")
+    actual_value = None if actual_spend is None else actual_spend * margin
+
+    # -- predictions -------------------------------------------------------------------
+    p_name = _model_label(purchase_model, type(purchase_model).__name__)
+    pred_purchases = _series_values(
+        purchase_model.expected_purchases(frame, t), index, f"{p_name} expected_purchases"
+    )
+    p_alive = _series_values(
+        purchase_model.probability_alive(frame), index, f"{p_name} probability_alive"
+    )
+    customers = pd.DataFrame(
+        {
+            C.FREQUENCY: frame[C.FREQUENCY].to_numpy(dtype=float),
+            C.RECENCY: frame[C.RECENCY].to_numpy(dtype=float),
+            C.T: frame[C.T].to_numpy(dtype=float),
+            ACTUAL_PURCHASES: actual_purchases,
+            ACTUAL_VALUE: actual_value if actual_value is not None else np.nan,
+            PREDICTED_PURCHASES: pred_purchases,
+            PROBABILITY_ALIVE: p_alive,
+        },
+        index=index,
+    )
+    # (name, purchases prediction or None, value prediction or None)
+    rows: list[tuple[str, np.ndarray | None, np.ndarray | None]] = [
+        (p_name, pred_purchases, None)
+    ]
+    if spend_model is not None:
+        s_name = _model_label(spend_model, type(spend_model).__name__)
+        spend = _series_values(
+            spend_model.expected_spend(frame), index, f"{s_name} expected_spend"
+        )
+        if discount_rate > 0:
+            from clvlab.clv import customer_lifetime_value
+
+            value = _series_values(
+                customer_lifetime_value(
+                    purchase_model, spend_model, frame, horizon=t,
+                    discount_rate=discount_rate, margin=margin,
+                ),
+                index,
+                "customer_lifetime_value",
+            )
+        else:
+            value = pred_purchases * spend * margin
+        customers[PREDICTED_SPEND] = spend
+        customers[PREDICTED_VALUE] = value
+        rows.append((f"{p_name} + {s_name}", pred_purchases, value))
+    if baseline is not None:
+        b_name = _model_label(baseline, type(baseline).__name__)
+        b_value = _series_values(
+            baseline.predict(frame, horizon=t, discount_rate=discount_rate), index,
+            f"{b_name} predict",
+        ) * margin
+        b_purchases = None
+        if hasattr(baseline, "expected_purchases"):
+            b_purchases = _series_values(
+                baseline.expected_purchases(frame, t), index, f"{b_name} expected_purchases"
+            )
+            customers[BASELINE_PURCHASES] = b_purchases
+        customers[BASELINE_VALUE] = b_value
+        rows.append((b_name, b_purchases, b_value))
+
+    # -- metrics -----------------------------------------------------------------------
+    records = []
+    for name, purch, value in rows:
+        rec: dict[str, float] = {}
+        pm = regression_metrics(actual_purchases, purch) if purch is not None else {}
+        vm = (
+            regression_metrics(actual_value, value)
+            if value is not None and actual_value is not None
+            else {}
+        )
+        for m in _METRIC_NAMES:
+            rec[f"purchases_{m}"] = pm.get(m, math.nan)
+        for m in _METRIC_NAMES:
+            rec[f"value_{m}"] = vm.get(m, math.nan)
+        score = value if value is not None else purch
+        rec["top_decile_capture"] = (
+            top_decile_capture(actual_value, score)
+            if actual_value is not None and score is not None
+            else math.nan
+        )
+        rec["predicted_total_purchases"] = float(purch.sum()) if purch is not None else math.nan
+        rec["actual_total_purchases"] = float(actual_purchases.sum())
+        rec["predicted_total_value"] = float(value.sum()) if value is not None else math.nan
+        rec["actual_total_value"] = (
+            float(actual_value.sum()) if actual_value is not None else math.nan
+        )
+        rec["n_customers"] = float(len(index))
+        records.append(rec)
+    metrics = pd.DataFrame(records, index=pd.Index([r[0] for r in rows], name="model"))
+    metrics["n_customers"] = metrics["n_customers"].astype(np.int64)
+    if actual_value is not None:
+        notes.append(
+            "top_decile_capture of a perfect ranking (customers ranked by their actual "
+            f"holdout value): {top_decile_capture(actual_value, actual_value):.3f}"
+        )
+
+    # -- binned conditional expectations -------------------------------------------------
+    pred_cols = {PREDICTED_PURCHASES: pred_purchases}
+    if baseline is not None and BASELINE_PURCHASES in customers.columns:
+        pred_cols[BASELINE_PURCHASES] = customers[BASELINE_PURCHASES].to_numpy()
+    f_bins = frequency_bins(customers[C.FREQUENCY].to_numpy(), max_frequency)
+    by_frequency = conditional_expectations(
+        f_bins, actual_purchases, pred_cols, name=C.FREQUENCY
+    )
+    r_bins = recency_bins(
+        customers[C.FREQUENCY].to_numpy(),
+        customers[C.RECENCY].to_numpy(),
+        n_bins=recency_bins_count,
+        upper=float(customers[C.T].max()),
+    )
+    by_recency = conditional_expectations(r_bins, actual_purchases, pred_cols, name=C.RECENCY)
+
+    # -- deciles ---------------------------------------------------------------------------
+    decile_frames = []
+    if actual_value is not None:
+        for name, purch, value in rows:
+            score = value if value is not None else purch
+            if score is None:
+                continue
+            d = decile_table(actual_value, score).reset_index()
+            d.insert(0, "model", name)
+            decile_frames.append(d)
+    deciles = (
+        pd.concat(decile_frames, ignore_index=True)
+        if decile_frames
+        else pd.DataFrame(
+            columns=["model", "decile", "n_customers", "predicted_mean", "actual_mean",
+                     "predicted_total", "actual_total", "actual_share"]
+        )
+    )
+
+    # -- χ² of the calibration histogram -----------------------------------------------------
+    n_params = len(getattr(purchase_model, "_param_names", ())) or 4
+    hist = frequency_histogram(purchase_model, frame, max_frequency)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ModelWarning)
+        chi = chi_square_test(hist, n_params=n_params)
+    for w in caught:
+        warnings.warn(str(w.message), w.category, stacklevel=2)
+
+    # -- tracking -------------------------------------------------------------------------
+    track = None
+    if transactions is not None:
+        track = tracking(transactions, split, purchase_model)
+    else:
+        notes.append("tracking: not computed (pass transactions= to evaluate).")
+
+    return Evaluation(
+        metrics=metrics,
+        by_frequency=by_frequency,
+        by_recency=by_recency,
+        tracking=track,
+        deciles=deciles,
+        chi_square=chi,
+        customers=customers,
+        horizon=t,
+        time_unit=unit,
+        discount_rate=float(discount_rate),
+        margin=float(margin),
+        notes=notes,
+    )
