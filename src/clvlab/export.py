@@ -1,0 +1,687 @@
+"""Spreadsheet export: the per-customer predictions as an XLSX workbook and as CSV.
+
+The workbook is what a marketing team opens; the CSV is what a scheduler or another
+program reads. Both hold the same per-customer numbers as :func:`clvlab.scoring.score_customers`.
+
+Workbook layout (:func:`write_workbook`)
+----------------------------------------
+==================  ==================================================================
+sheet               content
+==================  ==================================================================
+Predictions         one row per customer (the scoring table); split over
+                    "Predictions (2)", "Predictions (3)", ... when there are more
+                    customers than an XLSX sheet holds (1,048,575 below the header)
+Parameters          one row per model parameter: model, parameter, estimate, se,
+                    lower, upper (confidence bounds)
+Holdout metrics     the holdout evaluation, or a note that there was none
+Deciles             predicted vs actual by decile of predicted purchases, or a note
+Data quality        what loading did to the input: check, action, count, examples
+About               how the numbers were made (horizon, discount rate, time unit, ...)
+==================  ==================================================================
+
+Every sheet has a formatted header row that stays frozen while scrolling, an autofilter,
+number formats (currency-like ``#,##0.00`` for money, ``0.0%`` for probabilities) and
+column widths fitted to the content. Numbers are written as numbers; missing or
+non-finite numbers become empty cells.
+
+Formula injection
+-----------------
+A text cell whose first character is ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return would be read as a formula by spreadsheet programs (CSV injection, OWASP). Every
+*text* cell written by this module -- customer ids, segment names, data-quality examples,
+metadata -- that starts with one of those characters gets a leading apostrophe ``'``, in
+the XLSX and in the CSV alike, so ``=HYPERLINK(...)`` arrives as the harmless text
+``'=HYPERLINK(...)``. Numeric cells are never altered. Control characters that XLSX
+cannot store (U+0000-U+0008, U+000B, U+000C, U+000E-U+001F) are replaced by U+FFFD in the
+workbook only; the CSV keeps them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clvlab import _columns as C
+from clvlab._time import UNIT_NAMES
+from clvlab.exceptions import ClvlabWarning, InvalidValueError, MissingColumnsError
+
+__all__ = [
+    "write_workbook",
+    "write_csv",
+    "neutralise_text",
+    "neutralise_series",
+    "prediction_labels",
+    "FORMULA_TRIGGERS",
+    "XLSX_MAX_ROWS",
+]
+
+#: First characters that make a spreadsheet program treat text as a formula (OWASP).
+FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+#: Prefix that neutralises such text.
+SAFE_PREFIX = "'"
+#: Rows in one XLSX worksheet (Excel's limit), header included.
+XLSX_MAX_ROWS = 1_048_576
+
+_ILLEGAL_XLSX_CHARS = "".join(chr(c) for c in [*range(0, 9), 11, 12, *range(14, 32)])
+_ILLEGAL_XLSX_TABLE = str.maketrans({ch: "\ufffd" for ch in _ILLEGAL_XLSX_CHARS})
+
+# -- column presentation -------------------------------------------------------------
+
+_FMT_COUNT = "#,##0"
+_FMT_MONEY = "#,##0.00"
+_FMT_AGE = "0.00"
+_FMT_PROB = "0.0%"
+_FMT_EXPECT = "0.000"
+_FMT_FLOAT = "0.0000"
+_FMT_DATE = "yyyy-mm-dd"
+
+# column -> (label template, number format); {unit} and {horizon} are filled in
+_PREDICTION_COLUMNS: dict[str, tuple[str, str | None]] = {
+    C.CUSTOMER_ID: ("Customer ID", None),
+    C.FREQUENCY: ("Repeat purchases", "0"),
+    C.RECENCY: ("Recency{unit}", _FMT_AGE),
+    C.T: ("Customer age T{unit}", _FMT_AGE),
+    C.MONETARY_VALUE: ("Avg. repeat purchase value", _FMT_MONEY),
+    "probability_alive": ("P(alive)", _FMT_PROB),
+    "expected_purchases": ("Expected purchases{horizon}", _FMT_EXPECT),
+    "expected_spend": ("Expected spend per purchase", _FMT_MONEY),
+    "clv": ("CLV{horizon}", _FMT_MONEY),
+    "clv_baseline": ("Baseline CLV{horizon}", _FMT_MONEY),
+    "historical_spend": ("Historical spend", _FMT_MONEY),
+    "segment": ("Segment", None),
+}
+
+_KNOWN_FORMATS: dict[str, str] = {
+    "count": _FMT_COUNT,
+    "n_customers": _FMT_COUNT,
+    "customers": _FMT_COUNT,
+    "estimate": _FMT_FLOAT,
+    "se": _FMT_FLOAT,
+    "lower": _FMT_FLOAT,
+    "upper": _FMT_FLOAT,
+}
+
+
+def prediction_labels(
+    columns: Iterable[str], *, time_unit: str | None = None, horizon: float | None = None
+) -> list[str]:
+    """Human-readable header labels for the Predictions sheet.
+
+    Parameters
+    ----------
+    columns : iterable of str
+        Column names of the scoring table (with ``customer_id`` first).
+    time_unit : str, optional
+        Time unit of recency, T and the horizon (``"D"``, ``"W"``, ``"M"``, ``"Y"``).
+    horizon : float, optional
+        Prediction horizon in ``time_unit``.
+
+    Returns
+    -------
+    list of str
+        E.g. ``"Expected purchases (next 52 weeks)"``; unknown columns keep their name.
+    """
+    unit_name = UNIT_NAMES.get(time_unit or "", time_unit)
+    unit = f" ({unit_name})" if unit_name else ""
+    if horizon is not None and unit_name:
+        horizon_txt = f" (next {_fmt_number(horizon)} {unit_name})"
+    elif horizon is not None:
+        horizon_txt = f" (next {_fmt_number(horizon)} periods)"
+    else:
+        horizon_txt = ""
+    out = []
+    for col in columns:
+        template = _PREDICTION_COLUMNS.get(col, (col, None))[0]
+        out.append(template.format(unit=unit, horizon=horizon_txt))
+    return out
+
+
+def _fmt_number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+# -- neutralising text ---------------------------------------------------------------
+
+
+def neutralise_text(value: str) -> str:
+    """Return ``value`` with a leading apostrophe if it would start a formula.
+
+    Parameters
+    ----------
+    value : str
+        Text destined for a spreadsheet cell.
+
+    Returns
+    -------
+    str
+        ``"'" + value`` when ``value`` starts with ``=``, ``+``, ``-``, ``@``, tab or
+        carriage return; otherwise ``value`` unchanged.
+
+    Examples
+    --------
+    >>> neutralise_text("=HYPERLINK(\\"http://x\\")")
+    '\\'=HYPERLINK("http://x")'
+    >>> neutralise_text("C-1042")
+    'C-1042'
+    """
+    if value and value[0] in FORMULA_TRIGGERS:
+        return SAFE_PREFIX + value
+    return value
+
+
+def neutralise_series(values: pd.Series | pd.Index) -> pd.Series:
+    """Vectorised :func:`neutralise_text` over text values (non-text becomes its ``str``).
+
+    Parameters
+    ----------
+    values : Series or Index
+        Text (or anything, converted with ``str``); missing values stay missing.
+
+    Returns
+    -------
+    Series of object
+        Same length and order; index ``0..n-1`` for an Index input.
+    """
+    s = pd.Series(values, copy=False) if isinstance(values, pd.Index) else values
+    missing = s.isna().to_numpy()
+    text = s.astype(object).where(~missing, None)
+    text = text.map(lambda v: v if v is None or isinstance(v, str) else str(v))
+    first = text.str[:1]
+    mask = first.isin(FORMULA_TRIGGERS).to_numpy()
+    if mask.any():
+        text = text.copy()
+        text[mask] = SAFE_PREFIX + text[mask]
+    return text.reset_index(drop=True) if isinstance(values, pd.Index) else text
+
+
+# -- CSV -----------------------------------------------------------------------------
+
+
+def _check_scores(scores: Any) -> pd.DataFrame:
+    if not isinstance(scores, pd.DataFrame):
+        raise TypeError(
+            "scores must be a pandas DataFrame from clvlab.scoring.score_customers; "
+            f"got {type(scores).__name__}."
+        )
+    if len(scores.columns) == 0:
+        raise MissingColumnsError(
+            "scores hold no columns; build them with clvlab.scoring.score_customers.",
+            rule="at least one column",
+        )
+    if not scores.index.is_unique:
+        dup = scores.index[scores.index.duplicated()].unique()
+        raise InvalidValueError(
+            f"customer_id (the index of scores) must be unique; {len(dup)} ids repeat "
+            f"({', '.join(map(str, dup[:5]))}). Score each customer once.",
+            column=C.CUSTOMER_ID,
+            rule="unique",
+            offenders=list(dup[:5]),
+            n_offending=len(dup),
+        )
+    return scores
+
+
+def _safe_table(frame: pd.DataFrame, index_name: str | None) -> pd.DataFrame:
+    """Copy of ``frame`` with the index as first column and every text cell neutralised."""
+    name = index_name or frame.index.name or C.CUSTOMER_ID
+    out = {name: neutralise_series(frame.index)}
+    for col in frame.columns:
+        s = frame[col]
+        if _is_text(s):
+            out[str(col)] = neutralise_series(s).reset_index(drop=True)
+        else:
+            out[str(col)] = s.reset_index(drop=True)
+    return pd.DataFrame(out)
+
+
+def _is_text(s: pd.Series) -> bool:
+    return not (
+        pd.api.types.is_numeric_dtype(s)
+        or pd.api.types.is_bool_dtype(s)
+        or pd.api.types.is_datetime64_any_dtype(s)
+    )
+
+
+def write_csv(path: str | os.PathLike[str], scores: pd.DataFrame) -> Path:
+    """Write the scoring table as CSV (UTF-8, comma-separated, one row per customer).
+
+    All customers are written, whatever their number. The first column is
+    ``customer_id``; the others keep the snake_case names of the scoring table, so the
+    file reads back with ``pd.read_csv(path, index_col="customer_id")``. Numbers keep
+    full precision; text cells are neutralised against formula injection (see module
+    docstring).
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination ``.csv`` file; parent folders are created.
+    scores : DataFrame
+        Scoring table indexed by ``customer_id`` (:func:`clvlab.scoring.score_customers`).
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    scores = _check_scores(scores)
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    table = _safe_table(scores, scores.index.name)
+    table.to_csv(p, index=False, encoding="utf-8", lineterminator="\n")
+    return p
+
+
+# -- XLSX ----------------------------------------------------------------------------
+
+
+class _SheetSpec:
+    """A table to write: header labels, columns (as lists) and number formats."""
+
+    def __init__(
+        self,
+        title: str,
+        labels: Sequence[str],
+        columns: Sequence[list[Any]],
+        formats: Sequence[str | None],
+        note: str | None = None,
+    ) -> None:
+        self.title = title
+        self.labels = list(labels)
+        self.columns = list(columns)
+        self.formats = list(formats)
+        self.note = note
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+
+def _cell_values(s: pd.Series) -> list[Any]:
+    """Column values as Python objects fit for openpyxl (neutralised text, None for gaps)."""
+    if pd.api.types.is_bool_dtype(s):
+        return [None if pd.isna(v) else bool(v) for v in s.tolist()]
+    if pd.api.types.is_datetime64_any_dtype(s):
+        dt = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
+        return [None if pd.isna(v) else v.to_pydatetime() for v in dt.tolist()]
+    if pd.api.types.is_numeric_dtype(s):
+        arr = s.to_numpy(dtype=float, na_value=np.nan)
+        obj = arr.astype(object)
+        obj[~np.isfinite(arr)] = None
+        if pd.api.types.is_integer_dtype(s):
+            ints = s.to_numpy(dtype=float, na_value=np.nan)
+            ok = np.isfinite(ints)
+            obj[ok] = ints[ok].astype(np.int64).astype(object)
+        return obj.tolist()
+    text = neutralise_series(s)
+    return [
+        None if v is None else (v.translate(_ILLEGAL_XLSX_TABLE) if isinstance(v, str) else v)
+        for v in text.tolist()
+    ]
+
+
+def _default_format(col: str, s: pd.Series) -> str | None:
+    if col in _KNOWN_FORMATS:
+        return _KNOWN_FORMATS[col]
+    if pd.api.types.is_bool_dtype(s):
+        return None
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return _FMT_DATE
+    if pd.api.types.is_integer_dtype(s):
+        return _FMT_COUNT
+    if pd.api.types.is_numeric_dtype(s):
+        return _FMT_FLOAT
+    return None
+
+
+def _frame_spec(
+    title: str,
+    frame: pd.DataFrame,
+    *,
+    labels: Sequence[str] | None = None,
+    formats: Mapping[str, str | None] | None = None,
+    include_index: bool = False,
+) -> _SheetSpec:
+    if include_index:
+        frame = frame.reset_index()
+    formats = dict(formats or {})
+    cols = [str(c) for c in frame.columns]
+    columns = [_cell_values(frame.iloc[:, j]) for j in range(frame.shape[1])]
+    fmts = [
+        formats[c] if c in formats else _default_format(c, frame.iloc[:, j])
+        for j, c in enumerate(cols)
+    ]
+    return _SheetSpec(title, labels if labels is not None else cols, columns, fmts)
+
+
+def _note_spec(title: str, note: str) -> _SheetSpec:
+    return _SheetSpec(title, ["Note"], [[neutralise_text(note)]], [None], note=note)
+
+
+def _parameters_frame(parameters: Any) -> pd.DataFrame:
+    """Normalise ``parameters`` to columns model, parameter, estimate, se, lower, upper."""
+    if parameters is None:
+        return pd.DataFrame(columns=["model", "parameter", "estimate", "se", "lower", "upper"])
+    if isinstance(parameters, pd.DataFrame):
+        items: list[tuple[str, Any]] = [("", parameters)]
+    elif isinstance(parameters, Mapping):
+        items = list(parameters.items())
+    else:
+        raise TypeError(
+            "parameters must be a DataFrame (a model's summary) or a mapping of model name "
+            f"to summary DataFrame; got {type(parameters).__name__}."
+        )
+    parts = []
+    for name, table in items:
+        if hasattr(table, "summary") and not isinstance(table, pd.DataFrame):
+            table = table.summary  # a fitted model
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(
+                f"parameters[{name!r}] must be a summary DataFrame or a fitted model; got "
+                f"{type(table).__name__}."
+            )
+        t = table.copy()
+        t.index = t.index.astype(str)
+        t = t.reset_index(names="parameter")
+        t.insert(0, "model", str(name))
+        parts.append(t)
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if (out["model"] == "").all():
+        out = out.drop(columns="model")
+    return out
+
+
+def _metrics_frame(metrics: Any) -> pd.DataFrame:
+    if isinstance(metrics, pd.DataFrame):
+        return metrics.reset_index() if _has_named_index(metrics) else metrics
+    if isinstance(metrics, pd.Series):
+        return metrics.rename("value").reset_index(names="metric")
+    if isinstance(metrics, Mapping):
+        return pd.DataFrame(
+            {"metric": [str(k) for k in metrics], "value": [_scalar(v) for v in metrics.values()]}
+        )
+    raise TypeError(
+        "metrics must be a DataFrame, Series or mapping of metric name to value "
+        f"(e.g. Evaluation.metrics); got {type(metrics).__name__}."
+    )
+
+
+def _scalar(v: Any) -> Any:
+    if isinstance(v, (int, float, str, bool)) or v is None:
+        return v
+    if hasattr(v, "item"):
+        return v.item()
+    return str(v)
+
+
+def _has_named_index(frame: pd.DataFrame) -> bool:
+    return any(n is not None for n in frame.index.names) or not isinstance(
+        frame.index, pd.RangeIndex
+    )
+
+
+def _data_quality_frame(data_quality: Any) -> pd.DataFrame:
+    if isinstance(data_quality, pd.DataFrame):
+        frame = data_quality.copy()
+    else:
+        rows = list(data_quality)
+        frame = pd.DataFrame(rows)
+    for col in frame.columns:
+        if frame[col].dtype == object:
+            frame[col] = frame[col].map(_join_examples)
+    return frame
+
+
+def _join_examples(v: Any) -> Any:
+    if isinstance(v, (list, tuple, set, np.ndarray)):
+        return ", ".join(str(x) for x in v)
+    return v
+
+
+def _metadata_frame(metadata: Mapping[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "item": [str(k) for k in metadata],
+            "value": [_metadata_value(v) for v in metadata.values()],
+        }
+    )
+
+
+def _metadata_value(v: Any) -> str:
+    if isinstance(v, float) and math.isfinite(v):
+        return f"{v:.10g}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(map(str, v))
+    return str(v)
+
+
+def _column_width(label: str, values: list[Any], fmt: str | None) -> float:
+    sample = values[:2000]
+    longest = len(label)
+    for v in sample:
+        if v is None:
+            continue
+        if isinstance(v, float):
+            n = len(f"{v:,.2f}") if fmt and "0.0000" not in fmt else len(f"{v:.4f}")
+        else:
+            n = len(str(v))
+        longest = max(longest, n)
+    return float(min(max(longest + 2, 8), 60))
+
+
+def _write_sheet(wb: Any, spec: _SheetSpec, header_font: Any, header_fill: Any) -> None:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment
+    from openpyxl.utils import get_column_letter
+
+    ws = wb.create_sheet(spec.title)
+    n_cols = max(len(spec.labels), 1)
+    for j, label in enumerate(spec.labels):
+        letter = get_column_letter(j + 1)
+        values = spec.columns[j] if j < len(spec.columns) else []
+        width = _column_width(label, values, spec.formats[j] if j < len(spec.formats) else None)
+        if spec.note is not None:
+            width = 100.0
+        ws.column_dimensions[letter].width = width
+    ws.freeze_panes = "A2"
+    header = []
+    for label in spec.labels:
+        cell = WriteOnlyCell(ws, value=neutralise_text(str(label)))
+        cell.font = header_font
+        cell.fill = header_fill
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+        header.append(cell)
+    ws.append(header)
+    if spec.note is None:
+        ws.auto_filter.ref = f"A1:{get_column_letter(n_cols)}{spec.n_rows + 1}"
+    # one reusable styled cell per column: openpyxl serialises a row on append
+    cells = []
+    for fmt in spec.formats:
+        cell = WriteOnlyCell(ws)
+        if fmt:
+            cell.number_format = fmt
+        if spec.note is not None:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        cells.append(cell)
+    for row in zip(*spec.columns):
+        for cell, value in zip(cells, row):
+            # text was neutralised, so openpyxl never takes a string for a formula
+            cell.value = value
+        ws.append(cells)
+
+
+def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
+    if n == 0:
+        yield 0, 0
+        return
+    for start in range(0, n, size):
+        yield start, min(start + size, n)
+
+
+def write_workbook(
+    path: str | os.PathLike[str],
+    scores: pd.DataFrame,
+    *,
+    parameters: Any = None,
+    metrics: Any = None,
+    deciles: pd.DataFrame | None = None,
+    data_quality: Any = None,
+    metadata: Mapping[str, Any] | None = None,
+    max_rows_per_sheet: int = XLSX_MAX_ROWS,
+) -> Path:
+    """Write the predictions and their context as a formatted XLSX workbook.
+
+    Sheets, in order: Predictions (split over several sheets if needed), Parameters,
+    Holdout metrics, Deciles, Data quality, About -- see the module docstring. Written
+    with openpyxl's streaming (write-only) mode, so memory stays flat for a million
+    customers.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination ``.xlsx`` file; parent folders are created.
+    scores : DataFrame
+        Scoring table indexed by ``customer_id`` (:func:`clvlab.scoring.score_customers`).
+        Known columns get readable labels and number formats; other columns are written
+        as they are.
+    parameters : DataFrame or mapping, optional
+        Parameter estimates: one model's ``summary`` (index parameter; columns estimate,
+        se, lower, upper), or a mapping of model name to such a summary or to a fitted
+        model (its ``summary`` is used).
+    metrics : DataFrame, Series or mapping, optional
+        Holdout metrics (e.g. ``Evaluation.metrics``). ``None`` writes a note that the
+        models were not evaluated on a holdout period.
+    deciles : DataFrame, optional
+        Predicted vs actual by decile (e.g. ``Evaluation.deciles``); ``None`` writes a note.
+    data_quality : list of dict or DataFrame, optional
+        The data-quality log of :func:`clvlab.load_transactions`
+        (``tx.attrs["data_quality"]``: dicts with check, action, count, examples).
+    metadata : mapping, optional
+        Facts shown on the About sheet (horizon, discount rate, time unit, source file,
+        ...). The keys ``time_unit`` and ``horizon``, if present, are also used in the
+        Predictions headers (e.g. "CLV (next 52 weeks)").
+    max_rows_per_sheet : int, default=1048576
+        Rows per Predictions sheet including the header (Excel's limit by default).
+        Customers beyond it continue on "Predictions (2)", ... with a
+        :class:`~clvlab.exceptions.ClvlabWarning` and a note on the About sheet; no
+        customer is dropped.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    TypeError
+        ``scores`` is not a DataFrame, or another argument has the wrong type.
+    InvalidValueError
+        Duplicate customer ids.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+
+    scores = _check_scores(scores)
+    if int(max_rows_per_sheet) < 2:
+        raise ValueError(f"max_rows_per_sheet must be >= 2; got {max_rows_per_sheet!r}.")
+    per_sheet = int(max_rows_per_sheet) - 1
+    metadata = dict(metadata or {})
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+
+    wb = Workbook(write_only=True)
+    header_font = Font(bold=True, color="FFFFFF")
+    header_fill = PatternFill("solid", fgColor="1F4E78")
+
+    # Predictions
+    index_name = scores.index.name or C.CUSTOMER_ID
+    columns = [index_name, *[str(c) for c in scores.columns]]
+    labels = prediction_labels(
+        columns, time_unit=metadata.get("time_unit"), horizon=metadata.get("horizon")
+    )
+    formats: list[str | None] = [None]
+    values: list[list[Any]] = [_cell_values(pd.Series(scores.index, copy=False))]
+    for col in scores.columns:
+        s = scores[col]
+        fmt = _PREDICTION_COLUMNS.get(str(col), (None, None))[1]
+        formats.append(fmt if fmt is not None else _default_format(str(col), s))
+        values.append(_cell_values(s))
+    n = len(scores)
+    n_sheets = max(1, math.ceil(n / per_sheet))
+    if n_sheets > 1:
+        msg = (
+            f"{n:,} customers exceed the {per_sheet:,} rows one XLSX sheet holds; the "
+            f"predictions continue over {n_sheets} sheets (Predictions, Predictions (2), ...). "
+            "The CSV export holds them all in one table."
+        )
+        warnings.warn(msg, ClvlabWarning, stacklevel=2)
+        metadata["Note"] = msg
+    for k, (lo, hi) in enumerate(_chunks(n, per_sheet)):
+        title = "Predictions" if k == 0 else f"Predictions ({k + 1})"
+        spec = _SheetSpec(title, labels, [v[lo:hi] for v in values], formats)
+        _write_sheet(wb, spec, header_font, header_fill)
+    del values
+
+    # Parameters
+    params = _parameters_frame(parameters)
+    if len(params):
+        _write_sheet(wb, _frame_spec("Parameters", params), header_font, header_fill)
+    else:
+        _write_sheet(
+            wb, _note_spec("Parameters", "No parameter estimates were given."),
+            header_font, header_fill,
+        )
+
+    # Holdout metrics
+    if metrics is None:
+        spec = _note_spec(
+            "Holdout metrics",
+            "No holdout period: the models were fitted on the whole log and not evaluated. "
+            "Give a calibration end (clvlab run --calibration-end DATE) to evaluate them.",
+        )
+    else:
+        spec = _frame_spec("Holdout metrics", _metrics_frame(metrics))
+    _write_sheet(wb, spec, header_font, header_fill)
+
+    # Deciles
+    if deciles is None:
+        spec = _note_spec("Deciles", "No holdout period, so no decile comparison.")
+    else:
+        if not isinstance(deciles, pd.DataFrame):
+            raise TypeError(
+                f"deciles must be a DataFrame (e.g. Evaluation.deciles); got "
+                f"{type(deciles).__name__}."
+            )
+        frame = deciles.reset_index() if _has_named_index(deciles) else deciles
+        spec = _frame_spec("Deciles", frame)
+    _write_sheet(wb, spec, header_font, header_fill)
+
+    # Data quality
+    if data_quality is None:
+        spec = _note_spec("Data quality", "No data-quality log was given.")
+    else:
+        dq = _data_quality_frame(data_quality)
+        spec = (
+            _frame_spec("Data quality", dq)
+            if len(dq)
+            else _note_spec("Data quality", "Loading changed nothing: every row passed all checks.")
+        )
+    _write_sheet(wb, spec, header_font, header_fill)
+
+    # About
+    about = {
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "customers": n,
+        **metadata,
+    }
+    _write_sheet(wb, _frame_spec("About", _metadata_frame(about)), header_font, header_fill)
+
+    wb.save(p)
+    return p

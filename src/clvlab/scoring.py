@@ -1,0 +1,451 @@
+"""Per-customer scoring table and marketing segments.
+
+:func:`score_customers` puts every per-customer number of a fitted pipeline in one
+table -- the RFM summary, P(alive), expected purchases and spend, CLV, the formula
+baseline's CLV, historical spend and a segment. The report, the spreadsheet and the CSV
+all take their numbers from this one table, so they agree everywhere.
+
+:func:`assign_segments` turns the table into five segments a marketer can act on. The
+rules are plain thresholds on CLV, historical spend and P(alive), computed in one
+vectorised pass (a million customers take well under a second) and deterministic: the
+same table gives the same segments whatever its row order.
+
+Segments
+--------
+With ``clv_hi`` / ``clv_lo`` the ``value_quantiles`` (default 0.8 and 0.5) of ``clv``
+over all customers, ``hist_hi`` the upper quantile of ``historical_spend``, and
+``active`` meaning ``probability_alive >= alive_threshold`` (default 0.5):
+
+========================  ========================================================  ===========================
+segment                   rule                                                      typical action
+========================  ========================================================  ===========================
+Champions                 high value (``clv >= clv_hi`` or                          retain, reward, upsell
+                          ``historical_spend >= hist_hi``) and active
+High value, at risk       high value and not active                                 win-back campaign
+Promising                 not high value, ``clv >= clv_lo``, active                 nurture, second purchase
+Needs attention           not high value, ``clv >= clv_lo``, not active             re-engage, cheap reminder
+Lapsed / low value        not high value and ``clv < clv_lo``                       low-cost channels only
+========================  ========================================================  ===========================
+
+Value uses *predicted* CLV and *historical* spend alike, so a customer who spent a lot
+but has probably left (low P(alive), hence low CLV) is flagged "High value, at risk"
+rather than lost among the low-value ones. P(alive) uses a fixed probability rather
+than a quantile, because "more likely alive than not" means the same in every data
+set; note that BG/NBD gives P(alive) = 1 to customers without a repeat purchase, so
+one-time buyers are never "at risk" -- their low CLV places them in the lower segments.
+Missing values (NaN) never satisfy a threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clvlab import _columns as C
+from clvlab.exceptions import InvalidValueError, MissingColumnsError
+from clvlab.validation import validate_rfm
+
+__all__ = [
+    "score_customers",
+    "assign_segments",
+    "segment_summary",
+    "SCORE_COLUMNS",
+    "SEGMENTS",
+    "PROBABILITY_ALIVE",
+    "EXPECTED_PURCHASES",
+    "EXPECTED_SPEND",
+    "CLV",
+    "CLV_BASELINE",
+    "HISTORICAL_SPEND",
+    "SEGMENT",
+]
+
+# -- column names of the scoring table (besides the RFM columns) -------------------------
+PROBABILITY_ALIVE = "probability_alive"
+EXPECTED_PURCHASES = "expected_purchases"
+EXPECTED_SPEND = "expected_spend"
+CLV = "clv"
+CLV_BASELINE = "clv_baseline"
+HISTORICAL_SPEND = "historical_spend"
+SEGMENT = "segment"
+
+#: Columns of :func:`score_customers`, in order (index: ``customer_id``).
+SCORE_COLUMNS: tuple[str, ...] = (
+    C.FREQUENCY,
+    C.RECENCY,
+    C.T,
+    C.MONETARY_VALUE,
+    PROBABILITY_ALIVE,
+    EXPECTED_PURCHASES,
+    EXPECTED_SPEND,
+    CLV,
+    CLV_BASELINE,
+    HISTORICAL_SPEND,
+    SEGMENT,
+)
+
+CHAMPIONS = "Champions"
+AT_RISK = "High value, at risk"
+PROMISING = "Promising"
+NEEDS_ATTENTION = "Needs attention"
+LAPSED = "Lapsed / low value"
+
+#: Segment names, most valuable first (the categories of :func:`assign_segments`).
+SEGMENTS: tuple[str, ...] = (CHAMPIONS, AT_RISK, PROMISING, NEEDS_ATTENTION, LAPSED)
+
+
+def _check_fraction(value: Any, name: str, *, open_low: bool = False) -> float:
+    ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+    if ok:
+        v = float(value)
+        ok = math.isfinite(v) and (v > 0 if open_low else v >= 0) and v <= 1
+    if not ok:
+        bound = "0 < x <= 1" if open_low else "0 <= x <= 1"
+        raise ValueError(f"{name} must be a number with {bound}; got {value!r}.")
+    return float(value)
+
+
+def _quantile(values: np.ndarray, q: float) -> float:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return math.inf  # nothing can reach it
+    return float(np.quantile(finite, q))
+
+
+def assign_segments(
+    scores: pd.DataFrame,
+    *,
+    value_quantiles: Sequence[float] = (0.5, 0.8),
+    alive_threshold: float = 0.5,
+) -> pd.Series:
+    """Assign each customer to one of five actionable segments (see the module docstring).
+
+    Parameters
+    ----------
+    scores : DataFrame
+        One row per customer with columns ``clv`` and ``probability_alive`` and,
+        optionally, ``historical_spend`` (e.g. from :func:`score_customers`).
+    value_quantiles : (float, float), default=(0.5, 0.8)
+        Lower and upper quantiles of ``clv`` (and upper quantile of ``historical_spend``)
+        that separate low, middle and high value. With the default the top 20% by CLV or
+        by historical spend are "high value" and the bottom half by CLV, unless high by
+        history, is "Lapsed / low value".
+    alive_threshold : float, default=0.5
+        A customer is active when ``probability_alive >= alive_threshold``.
+
+    Returns
+    -------
+    Series
+        Ordered categorical named ``segment`` with categories :data:`SEGMENTS`, indexed
+        like ``scores``; ``attrs["thresholds"]`` records the CLV, historical-spend and
+        P(alive) cut-offs used.
+
+    Raises
+    ------
+    MissingColumnsError
+        ``clv`` or ``probability_alive`` is absent.
+    ValueError
+        Quantiles not ``0 <= low <= high <= 1`` or a threshold outside [0, 1].
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({"clv": [500.0, 400.0, 40.0, 30.0, 1.0],
+    ...                        "probability_alive": [0.9, 0.2, 0.8, 0.1, 0.9]})
+    >>> assign_segments(scores, value_quantiles=(0.4, 0.7)).tolist()
+    ['Champions', 'High value, at risk', 'Promising', 'Needs attention', 'Lapsed / low value']
+    """
+    if not isinstance(scores, pd.DataFrame):
+        raise TypeError(f"scores must be a DataFrame; got {type(scores).__name__}.")
+    missing = [c for c in (CLV, PROBABILITY_ALIVE) if c not in scores.columns]
+    if missing:
+        raise MissingColumnsError(
+            f"assign_segments needs column(s) {', '.join(missing)}; columns present: "
+            f"{', '.join(map(str, scores.columns)) or '(none)'}. Build the table with "
+            "clvlab.scoring.score_customers.",
+            column=missing[0],
+            rule="required column",
+        )
+    if len(value_quantiles) != 2:
+        raise ValueError(
+            f"value_quantiles must be two numbers (low, high); got {value_quantiles!r}."
+        )
+    q_lo = _check_fraction(value_quantiles[0], "value_quantiles[0]")
+    q_hi = _check_fraction(value_quantiles[1], "value_quantiles[1]")
+    if q_lo > q_hi:
+        raise ValueError(f"value_quantiles must be increasing; got {value_quantiles!r}.")
+    alive_cut = _check_fraction(alive_threshold, "alive_threshold")
+
+    clv = pd.to_numeric(scores[CLV], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    alive = pd.to_numeric(scores[PROBABILITY_ALIVE], errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan
+    )
+    clv_hi, clv_lo = _quantile(clv, q_hi), _quantile(clv, q_lo)
+    high = clv >= clv_hi
+    hist_hi = math.nan
+    if HISTORICAL_SPEND in scores.columns:
+        hist = pd.to_numeric(scores[HISTORICAL_SPEND], errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        )
+        if np.isfinite(hist).any():
+            hist_hi = _quantile(hist, q_hi)
+            high |= hist >= hist_hi
+    middle = ~high & (clv >= clv_lo)
+    active = alive >= alive_cut
+
+    codes = np.full(len(scores), SEGMENTS.index(LAPSED), dtype=np.int8)
+    codes[middle & ~active] = SEGMENTS.index(NEEDS_ATTENTION)
+    codes[middle & active] = SEGMENTS.index(PROMISING)
+    codes[high & ~active] = SEGMENTS.index(AT_RISK)
+    codes[high & active] = SEGMENTS.index(CHAMPIONS)
+    dtype = pd.CategoricalDtype(list(SEGMENTS), ordered=True)
+    out = pd.Series(
+        pd.Categorical.from_codes(codes, dtype=dtype), index=scores.index, name=SEGMENT
+    )
+    out.attrs["thresholds"] = {
+        "clv_high": clv_hi,
+        "clv_low": clv_lo,
+        "historical_spend_high": hist_hi,
+        "probability_alive": alive_cut,
+        "value_quantiles": [q_lo, q_hi],
+    }
+    return out
+
+
+def segment_summary(scores: pd.DataFrame) -> pd.DataFrame:
+    """Count, share and value of each segment (for reports and the end-of-run summary).
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Output of :func:`score_customers` (needs ``segment`` and ``clv``; uses
+        ``historical_spend`` and ``probability_alive`` when present).
+
+    Returns
+    -------
+    DataFrame
+        Index ``segment`` (all five, in :data:`SEGMENTS` order, empty ones included);
+        columns ``n_customers``, ``share_customers``, ``total_clv``, ``share_clv``,
+        ``mean_clv``, ``mean_probability_alive``, ``total_historical_spend``.
+    """
+    if SEGMENT not in scores.columns or CLV not in scores.columns:
+        raise MissingColumnsError(
+            "segment_summary needs the columns segment and clv (from score_customers).",
+            column=SEGMENT if SEGMENT not in scores.columns else CLV,
+            rule="required column",
+        )
+    seg = pd.Categorical(scores[SEGMENT], categories=list(SEGMENTS), ordered=True)
+    frame = pd.DataFrame(
+        {
+            SEGMENT: seg,
+            CLV: scores[CLV].to_numpy(dtype=float),
+            PROBABILITY_ALIVE: (
+                scores[PROBABILITY_ALIVE].to_numpy(dtype=float)
+                if PROBABILITY_ALIVE in scores.columns
+                else np.nan
+            ),
+            HISTORICAL_SPEND: (
+                scores[HISTORICAL_SPEND].to_numpy(dtype=float)
+                if HISTORICAL_SPEND in scores.columns
+                else np.nan
+            ),
+        }
+    )
+    g = frame.groupby(SEGMENT, observed=False)
+    out = pd.DataFrame(
+        {
+            "n_customers": g.size().astype(np.int64),
+            "total_clv": g[CLV].sum(min_count=0),
+            "mean_clv": g[CLV].mean(),
+            "mean_probability_alive": g[PROBABILITY_ALIVE].mean(),
+            "total_historical_spend": g[HISTORICAL_SPEND].sum(min_count=1),
+        }
+    ).reindex(list(SEGMENTS))
+    out["n_customers"] = out["n_customers"].fillna(0).astype(np.int64)
+    total_n = int(out["n_customers"].sum())
+    total_clv = float(np.nansum(frame[CLV].to_numpy()))
+    out.insert(1, "share_customers", out["n_customers"] / total_n if total_n else np.nan)
+    out.insert(3, "share_clv", out["total_clv"] / total_clv if total_clv else np.nan)
+    out.index.name = SEGMENT
+    return out
+
+
+def _aligned(values: Any, index: pd.Index, what: str) -> np.ndarray:
+    """Model output as floats aligned to ``index`` (by label when it is a Series)."""
+    if isinstance(values, pd.Series):
+        if not values.index.equals(index):
+            missing = ~index.isin(values.index)
+            if missing.any():
+                ids = list(index[missing][:5])
+                raise InvalidValueError(
+                    f"{what} lacks {int(missing.sum())} of the customers being scored "
+                    f"(customer_id {', '.join(map(str, ids))}). Pass values for every "
+                    "customer of rfm, indexed by customer_id.",
+                    column=C.CUSTOMER_ID,
+                    rule="one value per customer",
+                    offenders=ids,
+                    n_offending=int(missing.sum()),
+                )
+            values = values.reindex(index)
+        return values.to_numpy(dtype=float, na_value=np.nan)
+    arr = np.asarray(values, dtype=float).reshape(-1)
+    if arr.size == 1:
+        return np.full(len(index), float(arr[0]))
+    if arr.size != len(index):
+        raise InvalidValueError(
+            f"{what} has {arr.size} values for {len(index)} customers.",
+            rule="one value per customer",
+        )
+    return arr
+
+
+def score_customers(
+    rfm: pd.DataFrame,
+    purchase_model: Any,
+    spend_model: Any,
+    baseline: Any = None,
+    *,
+    horizon: float,
+    discount_rate: float,
+    margin: float = 1.0,
+    historical: pd.Series | None = None,
+    value_quantiles: Sequence[float] = (0.5, 0.8),
+    alive_threshold: float = 0.5,
+) -> pd.DataFrame:
+    """Score every customer: P(alive), expected purchases and spend, CLV, baseline, segment.
+
+    Parameters
+    ----------
+    rfm : DataFrame
+        RFM summary indexed by ``customer_id`` (:func:`clvlab.rfm_summary`): columns
+        ``frequency``, ``recency``, ``T``, ``monetary_value``; ``total_spend`` is used
+        for historical spend when present.
+    purchase_model : fitted BetaGeoFitter
+        Gives ``probability_alive`` and ``expected_purchases`` over ``horizon``.
+    spend_model : fitted GammaGammaFitter
+        Gives ``expected_spend`` (expected value of one future purchase).
+    baseline : fitted FormulaCLVBaseline, optional
+        Its ``predict(rfm, horizon=..., discount_rate=...)`` times ``margin`` is
+        ``clv_baseline`` (the same convention as :func:`clvlab.evaluate`); NaN without one.
+    horizon : float
+        Prediction horizon in the models' time unit (``purchase_model.time_unit_``),
+        e.g. 52 for a year in weeks.
+    discount_rate : float
+        Discount rate per time unit, e.g. ``1.1 ** (7 / 365.2425) - 1`` for 10% a year
+        in weeks. 0 gives undiscounted CLV.
+    margin : float, default=1.0
+        Share of spend that is profit; CLV and baseline CLV are value = spend x margin.
+    historical : Series, optional
+        Historical spend per customer (indexed by ``customer_id``). Default: the RFM
+        summary's ``total_spend`` (all spend in the observed window, first purchase
+        included, no margin), else NaN.
+    value_quantiles, alive_threshold
+        Segment thresholds, passed to :func:`assign_segments`.
+
+    Returns
+    -------
+    DataFrame
+        Index ``customer_id`` (as in ``rfm``); columns :data:`SCORE_COLUMNS`:
+        ``frequency``, ``recency``, ``T``, ``monetary_value`` (copied from ``rfm``),
+        ``probability_alive``, ``expected_purchases`` (in the next ``horizon``),
+        ``expected_spend`` (per purchase), ``clv`` (discounted, x margin, from
+        :func:`clvlab.customer_lifetime_value`), ``clv_baseline``, ``historical_spend``
+        and ``segment``. ``attrs`` records horizon, discount rate, margin, time unit and
+        the segment thresholds.
+
+    Raises
+    ------
+    MissingColumnsError, InvalidValueError
+        Bad RFM data (via :func:`clvlab.validate_rfm`).
+    ValueError
+        A horizon, discount rate or margin out of range, or models fitted in different
+        time units.
+    """
+    from clvlab.clv import customer_lifetime_value
+
+    frame = validate_rfm(rfm, require=(C.FREQUENCY, C.RECENCY, C.T), model="scoring")
+    if C.MONETARY_VALUE not in frame.columns:
+        raise MissingColumnsError(
+            "score_customers needs monetary_value (mean repeat-purchase value) for the "
+            "spend model; build the summary with clvlab.rfm_summary.",
+            column=C.MONETARY_VALUE,
+            rule="required column",
+        )
+    if not (isinstance(horizon, (int, float, np.number)) and math.isfinite(horizon)
+            and horizon >= 0):
+        raise ValueError(f"horizon must be a number of time units >= 0; got {horizon!r}.")
+    if not (isinstance(margin, (int, float, np.number)) and math.isfinite(margin)
+            and margin > 0):
+        raise ValueError(f"margin must be a positive number (e.g. 0.3 for 30%); got {margin!r}.")
+    unit = getattr(purchase_model, "time_unit_", None)
+    for other, role in ((spend_model, "spend_model"), (baseline, "baseline")):
+        other_unit = getattr(other, "time_unit_", None) if other is not None else None
+        if unit is not None and other_unit is not None and other_unit != unit:
+            raise ValueError(
+                f"{role} was fitted in time unit {other_unit!r} but purchase_model in "
+                f"{unit!r}; fit both on the same RFM summary."
+            )
+
+    index = frame.index
+    p_alive = _aligned(purchase_model.probability_alive(frame), index, "probability_alive")
+    purchases = _aligned(
+        purchase_model.expected_purchases(frame, horizon), index, "expected_purchases"
+    )
+    spend = _aligned(spend_model.expected_spend(frame), index, "expected_spend")
+    clv = _aligned(
+        customer_lifetime_value(
+            purchase_model, spend_model, frame, horizon=horizon,
+            discount_rate=discount_rate, margin=margin,
+        ),
+        index,
+        "customer_lifetime_value",
+    )
+    if baseline is not None:
+        base = _aligned(
+            baseline.predict(frame, horizon=horizon, discount_rate=discount_rate),
+            index,
+            "baseline CLV",
+        ) * margin
+    else:
+        base = np.full(len(index), np.nan)
+    if historical is not None:
+        hist = _aligned(historical, index, "historical")
+    elif C.TOTAL_SPEND in frame.columns:
+        hist = frame[C.TOTAL_SPEND].to_numpy(dtype=float, na_value=np.nan)
+    else:
+        hist = np.full(len(index), np.nan)
+
+    scores = pd.DataFrame(
+        {
+            C.FREQUENCY: frame[C.FREQUENCY].to_numpy(dtype=float),
+            C.RECENCY: frame[C.RECENCY].to_numpy(dtype=float),
+            C.T: frame[C.T].to_numpy(dtype=float),
+            C.MONETARY_VALUE: frame[C.MONETARY_VALUE].to_numpy(dtype=float, na_value=np.nan),
+            PROBABILITY_ALIVE: p_alive,
+            EXPECTED_PURCHASES: purchases,
+            EXPECTED_SPEND: spend,
+            CLV: clv,
+            CLV_BASELINE: base,
+            HISTORICAL_SPEND: hist,
+        },
+        index=index.copy(),
+    )
+    scores.index.name = C.CUSTOMER_ID
+    segments = assign_segments(
+        scores, value_quantiles=value_quantiles, alive_threshold=alive_threshold
+    )
+    scores[SEGMENT] = segments.array
+    scores.attrs.update(
+        {
+            "horizon": float(horizon),
+            "discount_rate": float(discount_rate),
+            "margin": float(margin),
+            "time_unit": unit,
+            "segment_thresholds": segments.attrs["thresholds"],
+        }
+    )
+    return scores
