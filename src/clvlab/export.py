@@ -167,8 +167,8 @@ def neutralise_text(value: str) -> str:
 
     Examples
     --------
-    >>> neutralise_text("=HYPERLINK(\\"http://x\\")")
-    '\\'=HYPERLINK("http://x")'
+    >>> neutralise_text("=SUM(A1:A9)")
+    "'=SUM(A1:A9)"
     >>> neutralise_text("C-1042")
     'C-1042'
     """
@@ -510,8 +510,8 @@ def _write_sheet(wb: Any, spec: _SheetSpec, header_font: Any, header_fill: Any) 
         if spec.note is not None:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
         cells.append(cell)
-    for row in zip(*spec.columns):
-        for cell, value in zip(cells, row):
+    for row in zip(*spec.columns, strict=True):
+        for cell, value in zip(cells, row, strict=True):
             # text was neutralised, so openpyxl never takes a string for a formula
             cell.value = value
         ws.append(cells)

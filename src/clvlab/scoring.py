@@ -16,16 +16,16 @@ With ``clv_hi`` / ``clv_lo`` the ``value_quantiles`` (default 0.8 and 0.5) of ``
 over all customers, ``hist_hi`` the upper quantile of ``historical_spend``, and
 ``active`` meaning ``probability_alive >= alive_threshold`` (default 0.5):
 
-========================  ========================================================  ===========================
-segment                   rule                                                      typical action
-========================  ========================================================  ===========================
-Champions                 high value (``clv >= clv_hi`` or                          retain, reward, upsell
-                          ``historical_spend >= hist_hi``) and active
-High value, at risk       high value and not active                                 win-back campaign
-Promising                 not high value, ``clv >= clv_lo``, active                 nurture, second purchase
-Needs attention           not high value, ``clv >= clv_lo``, not active             re-engage, cheap reminder
-Lapsed / low value        not high value and ``clv < clv_lo``                       low-cost channels only
-========================  ========================================================  ===========================
+=====================  ===============================================  ====================
+segment                rule                                             typical action
+=====================  ===============================================  ====================
+Champions              high value (``clv >= clv_hi`` or                 retain, reward
+                       ``historical_spend >= hist_hi``) and active
+High value, at risk    high value and not active                        win-back campaign
+Promising              not high value, ``clv >= clv_lo``, active        nurture
+Needs attention        not high value, ``clv >= clv_lo``, not active    re-engage cheaply
+Lapsed / low value     not high value and ``clv < clv_lo``              low-cost channels
+=====================  ===============================================  ====================
 
 Value uses *predicted* CLV and *historical* spend alike, so a customer who spent a lot
 but has probably left (low P(alive), hence low CLV) is flagged "High value, at risk"
@@ -156,7 +156,7 @@ def assign_segments(
     >>> import pandas as pd
     >>> scores = pd.DataFrame({"clv": [500.0, 400.0, 40.0, 30.0, 1.0],
     ...                        "probability_alive": [0.9, 0.2, 0.8, 0.1, 0.9]})
-    >>> assign_segments(scores, value_quantiles=(0.4, 0.7)).tolist()
+    >>> assign_segments(scores, value_quantiles=(0.2, 0.6)).tolist()
     ['Champions', 'High value, at risk', 'Promising', 'Needs attention', 'Lapsed / low value']
     """
     if not isinstance(scores, pd.DataFrame):
