@@ -1,0 +1,411 @@
+"""Tests of clvlab.evaluation: metric functions, binning, χ², tracking and evaluate().
+
+Reference numbers come from Fader, Hardie & Lee (2005), "Counting your customers the easy
+way" (FHL 2005), on the CDNOW 1/10 sample split 39 + 39 weeks, and from lifetimes 0.11.3
+run in the same test (the archived reference implementation, used only as an oracle).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+import clvlab
+from clvlab import evaluation as ev
+from clvlab.exceptions import (
+    ClvlabWarning,
+    DataQualityWarning,
+    InvalidValueError,
+    MissingColumnsError,
+    ModelWarning,
+)
+
+CAL_END, OBS_END = "1997-09-30", "1998-06-30"
+
+
+# --------------------------------------------------------------------------------------
+# fixtures: the FHL 2005 CDNOW study
+# --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cdnow_tx() -> pd.DataFrame:
+    """CDNOW 1/10 sample transaction log."""
+    return clvlab.datasets.load_cdnow(sample=True)
+
+
+@pytest.fixture(scope="module")
+def cdnow_split(cdnow_tx: pd.DataFrame) -> pd.DataFrame:
+    """FHL 2005 split: calibration to 1997-09-30, holdout to 1998-06-30, weeks."""
+    return clvlab.calibration_holdout(cdnow_tx, CAL_END, OBS_END, time_unit="W")
+
+
+@pytest.fixture(scope="module")
+def bg(cdnow_split: pd.DataFrame):
+    """BG/NBD fitted on the calibration columns."""
+    return clvlab.BetaGeoFitter().fit(cdnow_split)
+
+
+@pytest.fixture(scope="module")
+def gg(cdnow_split: pd.DataFrame):
+    """Gamma-Gamma fitted on the calibration columns."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ClvlabWarning)
+        return clvlab.GammaGammaFitter().fit(cdnow_split)
+
+
+@pytest.fixture(scope="module")
+def evaluation(cdnow_split, cdnow_tx, bg, gg) -> ev.Evaluation:
+    """evaluate() on the FHL 2005 study with BG/NBD and Gamma-Gamma."""
+    return ev.evaluate(cdnow_split, bg, gg, transactions=cdnow_tx)
+
+
+@pytest.fixture(scope="module")
+def lifetimes_bg(bg):
+    """lifetimes' BetaGeoFitter carrying clvlab's estimates (no lifetimes fit)."""
+    lifetimes = pytest.importorskip("lifetimes")
+    model = lifetimes.BetaGeoFitter()
+    model.params_ = pd.Series(bg.params_.to_dict())
+    return model
+
+
+# --------------------------------------------------------------------------------------
+# metric functions on arrays
+# --------------------------------------------------------------------------------------
+def test_error_metrics_hand_computed():
+    """MAE, RMSE, bias and aggregate % error match values worked out by hand."""
+    actual = [0.0, 2.0, 4.0]
+    predicted = [1.0, 1.0, 7.0]  # errors +1, -1, +3
+    np.testing.assert_allclose(ev.mean_absolute_error(actual, predicted), 5 / 3, rtol=1e-15)
+    np.testing.assert_allclose(ev.root_mean_squared_error(actual, predicted), np.sqrt(11 / 3),
+                               rtol=1e-15)
+    np.testing.assert_allclose(ev.mean_bias(actual, predicted), 1.0, rtol=1e-15)
+    np.testing.assert_allclose(ev.aggregate_percent_error(actual, predicted), 50.0, rtol=1e-15)
+
+
+def test_correlations_match_scipy(rng):
+    """Pearson and Spearman (with ties) equal scipy.stats on the same data (rtol 1e-12)."""
+    actual = rng.poisson(1.0, size=500).astype(float)  # many ties
+    predicted = actual + rng.normal(0, 1, size=500)
+    np.testing.assert_allclose(ev.pearson_correlation(actual, predicted),
+                               stats.pearsonr(actual, predicted)[0], rtol=1e-12)
+    np.testing.assert_allclose(ev.spearman_correlation(actual, predicted),
+                               stats.spearmanr(actual, predicted)[0], rtol=1e-12)
+
+
+def test_correlation_undefined_is_nan_without_warning():
+    """A constant input gives NaN correlations and no RuntimeWarning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(ev.pearson_correlation([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]))
+        assert np.isnan(ev.spearman_correlation([1.0, 2.0, 3.0], [5.0, 5.0, 5.0]))
+        assert np.isnan(ev.aggregate_percent_error([0.0, 0.0], [1.0, 2.0]))
+
+
+def test_top_decile_capture_hand_computed():
+    """The top 10% of 10 customers is the single best-ranked one: its share of the total."""
+    actual = np.array([50.0, 0, 0, 0, 0, 0, 0, 0, 0, 50.0])
+    predicted = np.arange(10, 0, -1, dtype=float)  # customer 0 ranked first
+    assert ev.top_decile_capture(actual, predicted) == pytest.approx(0.5, rel=1e-15)
+    assert ev.top_decile_capture(actual, -predicted) == pytest.approx(0.5, rel=1e-15)
+    assert ev.top_decile_capture(actual, predicted, share=0.2) == pytest.approx(0.5, rel=1e-15)
+
+
+def test_top_decile_capture_ties_are_pro_rata():
+    """Ties at the cut share the selection evenly; a constant score captures exactly 10%."""
+    actual = np.array([10.0, 0.0, 30.0, 60.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    assert ev.top_decile_capture(actual, np.ones(10)) == pytest.approx(0.10, rel=1e-12)
+    # customers 0 and 2 tie at the top: 1 slot shared -> (10 + 30) / 2 / 100
+    score = np.array([5.0, 1, 5.0, 1, 1, 1, 1, 1, 1, 1])
+    assert ev.top_decile_capture(actual, score) == pytest.approx(0.20, rel=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0, 1e4), st.floats(-1e3, 1e3)), min_size=1, max_size=60),
+    st.randoms(use_true_random=False),
+)
+def test_top_decile_capture_properties(pairs, rnd):
+    """Capture is in [0, 1], order-independent, and never beats the perfect ranking."""
+    actual = np.array([p[0] for p in pairs])
+    score = np.array([p[1] for p in pairs])
+    if actual.sum() == 0:
+        assert np.isnan(ev.top_decile_capture(actual, score))
+        return
+    value = ev.top_decile_capture(actual, score)
+    assert -1e-12 <= value <= 1 + 1e-12
+    perm = list(range(len(pairs)))
+    rnd.shuffle(perm)
+    np.testing.assert_allclose(ev.top_decile_capture(actual[perm], score[perm]), value,
+                               rtol=1e-9, atol=1e-12)
+    assert value <= ev.top_decile_capture(actual, actual) + 1e-9
+
+
+def test_metric_input_errors_name_the_problem():
+    """Unequal lengths and NaN raise InvalidValueError (a ValueError) saying what and where."""
+    with pytest.raises(InvalidValueError, match="same length; got 2 and 3"):
+        ev.mean_absolute_error([1, 2], [1, 2, 3])
+    with pytest.raises(ValueError, match=r"predicted must be finite; 1 values .*positions 1"):
+        ev.regression_metrics([1, 2, 3], [1, np.nan, 3])
+    with pytest.raises(ValueError, match="share must be in"):
+        ev.top_decile_capture([1.0], [1.0], share=0)
+
+
+# --------------------------------------------------------------------------------------
+# bins, deciles, χ²
+# --------------------------------------------------------------------------------------
+def test_frequency_bins_and_conditional_expectations_match_groupby(rng):
+    """Bins are 0..6, 7+; bin means equal a pandas groupby of the same data."""
+    freq = rng.poisson(2.0, size=1000).astype(float)
+    actual = rng.poisson(1.0, size=1000).astype(float)
+    pred = rng.gamma(1.0, size=1000)
+    bins = ev.frequency_bins(freq, 7)
+    assert list(bins.categories) == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    table = ev.conditional_expectations(bins, actual, {"predicted_purchases": pred})
+    ref = pd.DataFrame({"b": np.minimum(freq, 7), "a": actual, "p": pred}).groupby("b").mean()
+    present = table["n_customers"].to_numpy() > 0
+    np.testing.assert_allclose(table.loc[present, "actual_purchases"], ref["a"], rtol=1e-12)
+    np.testing.assert_allclose(table.loc[present, "predicted_purchases"], ref["p"], rtol=1e-12)
+    assert table["n_customers"].sum() == 1000
+
+
+def test_recency_bins_put_one_time_buyers_apart():
+    """Frequency-0 customers go to 'no repeat'; repeat buyers to equal-width recency bins."""
+    bins = ev.recency_bins([0, 1, 2, 3], [0.0, 1.0, 5.0, 10.0], n_bins=2, upper=10.0)
+    assert list(bins.categories) == ["no repeat", "[0, 5)", "[5, 10]"]
+    assert list(bins) == ["no repeat", "[0, 5)", "[5, 10]", "[5, 10]"]
+
+
+def test_decile_table_partitions_customers(rng):
+    """Deciles hold every customer once, sizes differ by <= 1, decile 1 predicts highest."""
+    pred = rng.gamma(0.5, 10, size=1003)
+    actual = pred * rng.gamma(2, 0.5, size=1003)
+    table = ev.decile_table(actual, pred)
+    assert table["n_customers"].sum() == 1003
+    assert table["n_customers"].max() - table["n_customers"].min() <= 1
+    np.testing.assert_allclose(table["actual_total"].sum(), actual.sum(), rtol=1e-12)
+    np.testing.assert_allclose(table["actual_share"].sum(), 1.0, rtol=1e-12)
+    assert np.all(np.diff(table["predicted_mean"].to_numpy()) <= 0)
+
+
+def test_chi_square_matches_scipy():
+    """Statistic and p-value equal scipy.stats.chisquare with ddof = fitted parameters."""
+    hist = pd.DataFrame({"observed": [50, 30, 15, 5, 10, 10],
+                         "expected": [48.0, 33.0, 14.0, 6.0, 9.0, 10.0]})
+    result = ev.chi_square_test(hist, n_params=2)
+    ref = stats.chisquare(hist["observed"], hist["expected"], ddof=2)
+    np.testing.assert_allclose(result.statistic, ref.statistic, rtol=1e-12)
+    np.testing.assert_allclose(result.p_value, ref.pvalue, rtol=1e-12)
+    assert result.dof == 3
+    np.testing.assert_allclose(result.table["contribution"].sum(), result.statistic, rtol=1e-12)
+
+
+def test_chi_square_warns_on_sparse_bins_and_rejects_too_few():
+    """Expected counts below 5 give a ModelWarning; too few bins a clear ValueError."""
+    hist = pd.DataFrame({"observed": [50, 30, 15, 3, 2, 1],
+                         "expected": [48.0, 33.0, 14.0, 3.0, 2.0, 1.0]})
+    with pytest.warns(ModelWarning, match="3 frequency bins expect fewer than 5"):
+        ev.chi_square_test(hist, n_params=1)
+    with pytest.raises(ValueError, match="more bins than fitted parameters"):
+        ev.chi_square_test(hist.iloc[:4], n_params=4)
+
+
+# --------------------------------------------------------------------------------------
+# FHL 2005 on CDNOW
+# --------------------------------------------------------------------------------------
+def test_cdnow_correlation_predicted_vs_actual_holdout(evaluation):
+    """Correlation of predicted and actual holdout purchases is 0.626 (FHL 2005), rtol 1e-3."""
+    r = evaluation.metrics.loc["BG/NBD", "purchases_pearson"]
+    np.testing.assert_allclose(r, 0.626, rtol=1e-3)
+
+
+def test_cdnow_conditional_expectations_by_frequency(evaluation, cdnow_tx, lifetimes_bg):
+    """FHL 2005 Figure 3: actual and predicted mean holdout purchases for x = 0..6, 7+.
+
+    Figure 3 is a chart without a table, so its series are reproduced independently in the
+    same test: actual means from lifetimes' calibration_and_holdout_data (exact), predicted
+    from lifetimes' conditional expectations at the same parameters (rtol 1e-6). The
+    printed actual means are the data's (the figure's solid line): 0.237 for x = 0 up to
+    6.36 for 7+.
+    """
+    from lifetimes.utils import calibration_and_holdout_data
+
+    ch = calibration_and_holdout_data(cdnow_tx, "customer_id", "date",
+                                      calibration_period_end=CAL_END,
+                                      observation_period_end=OBS_END,
+                                      freq="D", freq_multiplier=7, monetary_value_col="amount")
+    pred = lifetimes_bg.conditional_expected_number_of_purchases_up_to_time(
+        39, ch["frequency_cal"], ch["recency_cal"], ch["T_cal"])
+    ref = pd.DataFrame({"b": np.minimum(ch["frequency_cal"], 7),
+                        "actual": ch["frequency_holdout"], "pred": pred}).groupby("b")
+    table = evaluation.by_frequency
+    assert list(table.index) == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    np.testing.assert_array_equal(table["n_customers"], ref.size().to_numpy())
+    np.testing.assert_allclose(table["actual_purchases"], ref["actual"].mean(), rtol=1e-12)
+    np.testing.assert_allclose(table["predicted_purchases"], ref["pred"].mean(), rtol=1e-6)
+    np.testing.assert_allclose(
+        table["actual_purchases"],
+        [0.2367, 0.6970, 1.3925, 1.5600, 2.5323, 2.9474, 3.8621, 6.3594], atol=5e-5)
+
+
+def test_cdnow_cumulative_tracking_week_78(evaluation, cdnow_tx, lifetimes_bg):
+    """Week 78: actual 4,339 repeat transactions, the model about 4% under (FHL 2005).
+
+    Every week also equals lifetimes' expected_cumulative_transactions (daily dates,
+    freq_multiplier=7) run in the same test: actual exactly, expected to rtol 1e-6.
+    """
+    from lifetimes.utils import expected_cumulative_transactions
+
+    track = evaluation.tracking
+    assert len(track) == 78
+    last = track.iloc[-1]
+    assert last["actual_cumulative"] == 4339
+    np.testing.assert_allclose(last["expected_cumulative"] / 4339 - 1, -0.04, atol=0.005)
+    ref = expected_cumulative_transactions(lifetimes_bg, cdnow_tx, "date", "customer_id",
+                                           78 * 7, freq="D", freq_multiplier=7)
+    np.testing.assert_array_equal(track["actual_cumulative"], ref["actual"].to_numpy())
+    np.testing.assert_allclose(track["expected_cumulative"], ref["predicted"], rtol=1e-6)
+
+
+def test_cdnow_tracking_boundary_and_split_totals(evaluation, cdnow_split):
+    """Calibration ends at week 39 with sum(frequency) repeat purchases; increments add up."""
+    track = evaluation.tracking
+    assert track.attrs["calibration_boundary"] == pytest.approx(39.0, abs=1e-12)
+    assert track["in_holdout"].sum() == 39
+    at_39 = track.loc[39, "actual_cumulative"]
+    assert at_39 == cdnow_split["frequency"].sum() == 2457
+    np.testing.assert_array_equal(track["actual_incremental"].cumsum(), track["actual_cumulative"])
+    np.testing.assert_allclose(track["expected_incremental"].cumsum(),
+                               track["expected_cumulative"], rtol=1e-12)
+    assert track.loc[78, "date_end"] == pd.Timestamp(OBS_END)
+    assert track.loc[39, "date_end"] == pd.Timestamp(CAL_END)
+
+
+def test_cdnow_chi_square_expected_counts_match_lifetimes(evaluation, cdnow_split, lifetimes_bg):
+    """Expected histogram = sum over customers of P(X(T_i) = x), as lifetimes gives (rtol 1e-6)."""
+    t_unique, count = np.unique(cdnow_split["T"].to_numpy(), return_counts=True)
+    expected = [sum(c * float(lifetimes_bg.probability_of_n_purchases_up_to_time(t, x))
+                    for t, c in zip(t_unique, count)) for x in range(7)]
+    table = evaluation.chi_square.table
+    np.testing.assert_allclose(table["expected"].iloc[:7], expected, rtol=1e-6)
+    np.testing.assert_allclose(table["expected"].sum(), 2357, rtol=1e-12)
+    assert table["observed"].sum() == 2357
+    assert table.loc["0", "observed"] == 1411
+    assert evaluation.chi_square.dof == 3
+    assert 0.0 < evaluation.chi_square.p_value <= 1.0
+
+
+def test_cdnow_metrics_table_rows_and_consistency(evaluation, cdnow_split):
+    """One row per model; totals and metrics agree with the per-customer frame."""
+    m = evaluation.metrics
+    assert list(m.index) == ["BG/NBD", "BG/NBD + Gamma-Gamma"]
+    for col in ("purchases_mae", "purchases_rmse", "purchases_bias", "purchases_pearson",
+                "purchases_spearman", "purchases_aggregate_pct_error", "value_mae",
+                "value_rmse", "value_bias", "value_pearson", "value_spearman",
+                "value_aggregate_pct_error", "top_decile_capture"):
+        assert col in m.columns
+    assert np.isnan(m.loc["BG/NBD", "value_mae"])
+    cust = evaluation.customers
+    row = m.loc["BG/NBD + Gamma-Gamma"]
+    np.testing.assert_allclose(row["actual_total_value"], cdnow_split["total_spend_holdout"].sum(),
+                               rtol=1e-12)
+    np.testing.assert_allclose(row["predicted_total_value"], cust["predicted_value"].sum(),
+                               rtol=1e-12)
+    np.testing.assert_allclose(
+        row["value_mae"], np.mean(np.abs(cust["predicted_value"] - cust["actual_value"])),
+        rtol=1e-12)
+    np.testing.assert_allclose(
+        cust["predicted_value"], cust["predicted_purchases"] * cust["predicted_spend"], rtol=1e-12)
+    assert row["actual_total_purchases"] == 1882
+    assert 0.1 < row["top_decile_capture"] < 1.0
+    # the deciles' top group is the same selection as the top-decile capture (no ties there)
+    top = evaluation.deciles.query("model == 'BG/NBD + Gamma-Gamma' and decile == 1")
+    np.testing.assert_allclose(top["actual_share"].iloc[0], row["top_decile_capture"], atol=2e-3)
+
+
+def test_evaluation_views_are_serialisable(evaluation):
+    """summary() names the key figures; to_dict() is strict JSON; HTML has the table."""
+    text = evaluation.summary()
+    assert "39 weeks" in text and "4,339" in text and "BG/NBD + Gamma-Gamma" in text
+    payload = json.dumps(evaluation.to_dict(), allow_nan=False)
+    back = json.loads(payload)
+    assert back["time_unit"] == "W" and len(back["tracking"]) == 78
+    assert "<table" in evaluation._repr_html_()
+
+
+def test_evaluate_without_transactions_skips_tracking(cdnow_split, bg):
+    """Without a transaction log, tracking is None and a note says why."""
+    result = ev.evaluate(cdnow_split, bg)
+    assert result.tracking is None
+    assert any("transactions=" in n for n in result.notes)
+    assert list(result.metrics.index) == ["BG/NBD"]
+
+
+def test_evaluate_does_not_modify_inputs(cdnow_split, bg, gg, cdnow_tx):
+    """evaluate leaves the split and the log unchanged."""
+    split = cdnow_split.copy()
+    tx = cdnow_tx.copy()
+    ev.evaluate(split, bg, gg, transactions=tx)
+    pd.testing.assert_frame_equal(split, cdnow_split)
+    pd.testing.assert_frame_equal(tx, cdnow_tx)
+
+
+# --------------------------------------------------------------------------------------
+# errors
+# --------------------------------------------------------------------------------------
+def test_evaluate_requires_holdout_columns(cdnow_split, bg):
+    """A plain RFM summary (no holdout columns) is rejected with the missing column named."""
+    with pytest.raises(MissingColumnsError, match="frequency_holdout"):
+        ev.evaluate(cdnow_split.drop(columns=["frequency_holdout"]), bg)
+
+
+def test_evaluate_rejects_time_unit_mismatch(cdnow_split, bg):
+    """A model fitted in weeks cannot score a split in days."""
+    split = cdnow_split.copy()
+    split.attrs = {**cdnow_split.attrs, "time_unit": "D"}
+    with pytest.raises(InvalidValueError, match="fitted with time_unit 'W' but the split is in 'D'"):
+        ev.evaluate(split, bg)
+
+
+def test_evaluate_rejects_a_different_transaction_log(cdnow_split, cdnow_tx, bg):
+    """A log that does not give the split's counts is an error, not a wrong tracking plot."""
+    holdout_rows = cdnow_tx.index[cdnow_tx["date"] > pd.Timestamp(CAL_END)][:50]
+    tx = cdnow_tx.drop(index=holdout_rows)
+    with pytest.raises(InvalidValueError, match="repeat purchases where the split counts"):
+        ev.evaluate(cdnow_split, bg, transactions=tx)
+    other = cdnow_tx[cdnow_tx["customer_id"] != "1"]
+    with pytest.raises(InvalidValueError, match="no purchase for 1 customers.*'1'"):
+        ev.evaluate(cdnow_split, bg, transactions=other)
+
+
+def test_evaluate_counts_left_out_transactions(cdnow_split, cdnow_tx, bg):
+    """Transactions of customers outside the split are left out with a counted warning."""
+    extra = pd.DataFrame({"customer_id": ["new"] * 2,
+                          "date": pd.to_datetime(["1997-11-01", "1997-12-01"]),
+                          "amount": [10.0, 20.0], "quantity": [1, 1]})
+    tx = pd.concat([cdnow_tx, extra], ignore_index=True)
+    with pytest.warns(DataQualityWarning, match="2 of 6921 transactions left out"):
+        result = ev.evaluate(cdnow_split, bg, transactions=tx)
+    assert result.tracking["actual_cumulative"].iloc[-1] == 4339
+
+
+def test_evaluate_warns_when_horizon_differs(cdnow_split, bg):
+    """A horizon other than the holdout length is allowed but flagged."""
+    with pytest.warns(ClvlabWarning, match="differs from the holdout length"):
+        result = ev.evaluate(cdnow_split, bg, horizon=52)
+    assert result.horizon == 52
+    with pytest.raises(ValueError, match="horizon must be a positive number"):
+        ev.evaluate(cdnow_split, bg, horizon=-1)
+
+
+def test_evaluate_validates_margin_and_discount(cdnow_split, bg):
+    """margin and discount_rate out of range raise ValueError naming the argument."""
+    with pytest.raises(ValueError, match="margin must be a positive number"):
+        ev.evaluate(cdnow_split, bg, margin=0)
+    with pytest.raises(ValueError, match="discount_rate must be a number >= 0 per week"):
+        ev.evaluate(cdnow_split, bg, discount_rate=-0.1)
