@@ -1,0 +1,145 @@
+"""Benchmark: clvlab.rfm_summary vs lifetimes' summary_data_from_transaction_data.
+
+Simulates one transaction log (clvlab.simulate_transactions, CDNOW parameters, cut to
+exactly ``--n-transactions`` rows), writes it to Parquet, then runs each tool in its own
+subprocess on the same file: the subprocess loads the log, calls the tool once (timed with
+``time.perf_counter``) and reports its peak resident memory (``resource.getrusage``,
+``ru_maxrss``), which counts every C allocation of numpy/pandas. The resident memory
+just before the call (``VmRSS``) is also recorded, so "peak - start" is the extra memory
+the summary needed on top of the loaded log.
+
+Both tools compute the same definition: day-merged purchases, ages in days
+(``rfm_summary(tx, time_unit="D", merge_period="D")`` vs ``freq="D"`` with
+``monetary_value_col``); the script checks that their outputs agree.
+
+Usage::
+
+    python benchmarks/bench_rfm.py --n-transactions 10_000_000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WORKER = r"""
+import json, resource, sys, time, warnings
+import pandas as pd
+tool, src, out = sys.argv[1], sys.argv[2], sys.argv[3]
+tx = pd.read_parquet(src)
+def current_rss_kib():
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+rss_load = current_rss_kib()
+t0 = time.perf_counter()
+if tool == "clvlab":
+    from clvlab.rfm import rfm_summary
+    res = rfm_summary(tx, time_unit="D", merge_period="D")
+elif tool == "lifetimes":
+    warnings.simplefilter("ignore")
+    from lifetimes.utils import summary_data_from_transaction_data
+    res = summary_data_from_transaction_data(tx, "customer_id", "date",
+                                             monetary_value_col="amount", freq="D")
+else:
+    res = None
+elapsed = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if res is not None:
+    res = res[["frequency", "recency", "T", "monetary_value"]].copy()
+    res.index = res.index.astype(str)
+    res.sort_index().to_parquet(out)
+print(json.dumps({"seconds": elapsed, "peak_kib": peak, "load_kib": rss_load,
+                  "customers": 0 if res is None else len(res)}))
+"""
+
+
+def run_tool(tool: str, src: Path, out: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-c", WORKER, tool, str(src), str(out)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{tool} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def make_log(n_transactions: int, seed: int):
+    import numpy as np
+
+    from clvlab.simulate import simulate_transactions
+
+    pilot = simulate_transactions(50_000, random_state=seed)
+    per_customer = len(pilot) / 50_000
+    n_customers = int(np.ceil(n_transactions / per_customer * 1.05))
+    tx = simulate_transactions(n_customers, random_state=seed)
+    while len(tx) < n_transactions:  # unlucky draw: grow by 10 %
+        n_customers = int(n_customers * 1.1)
+        tx = simulate_transactions(n_customers, random_state=seed)
+    return tx.iloc[:n_transactions].reset_index(drop=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-transactions", type=lambda s: int(s.replace("_", "")),
+                        default=10_000_000, help="rows of the simulated log (default 10M)")
+    parser.add_argument("--seed", type=int, default=2005)
+    parser.add_argument("--skip-lifetimes", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+
+    import numpy as np
+    import pandas as pd
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        src = tmp_path / "tx.parquet"
+        t0 = time.perf_counter()
+        tx = make_log(args.n_transactions, args.seed)
+        sim_seconds = time.perf_counter() - t0
+        n_cust = tx["customer_id"].nunique()
+        tx.to_parquet(src)
+        del tx
+        print(f"log: {args.n_transactions:,} transactions, {n_cust:,} customers "
+              f"(simulated in {sim_seconds:.1f} s)", flush=True)
+
+        results = {}
+        results["clvlab"] = run_tool("clvlab", src, tmp_path / "clvlab.parquet")
+        print(f"clvlab done in {results['clvlab']['seconds']:.2f} s", flush=True)
+        if not args.skip_lifetimes:
+            results["lifetimes"] = run_tool("lifetimes", src, tmp_path / "lifetimes.parquet")
+            ours = pd.read_parquet(tmp_path / "clvlab.parquet")
+            ref = pd.read_parquet(tmp_path / "lifetimes.parquet").reindex(ours.index)
+            for col in ("frequency", "recency", "T"):
+                np.testing.assert_array_equal(ours[col].to_numpy(), ref[col].to_numpy())
+            np.testing.assert_allclose(ours["monetary_value"], ref["monetary_value"], rtol=1e-9)
+            print("outputs agree (frequency/recency/T exactly, monetary_value rtol 1e-9)")
+
+    print()
+    print(f"{'tool':<10} {'seconds':>9} {'peak RSS MiB':>13} {'RSS at start MiB':>17} "
+          f"{'peak - start MiB':>17}")
+    for tool in ("clvlab", "lifetimes"):
+        if tool in results:
+            r = results[tool]
+            peak, start = r["peak_kib"] / 1024, r["load_kib"] / 1024
+            print(f"{tool:<10} {r['seconds']:>9.2f} {peak:>13.0f} {start:>17.0f} "
+                  f"{peak - start:>17.0f}")
+    if "lifetimes" in results:
+        c, lt = results["clvlab"], results["lifetimes"]
+        print(f"\nspeed-up: {lt['seconds'] / c['seconds']:.1f}x; peak-memory ratio "
+              f"(clvlab/lifetimes): {c['peak_kib'] / lt['peak_kib']:.2f}")
+    if args.json:
+        payload = {"n_transactions": args.n_transactions, "n_customers": int(n_cust),
+                   "cpu_count": os.cpu_count(), **results}
+        args.json.write_text(json.dumps(payload, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
