@@ -111,7 +111,7 @@ def _ts(value: Any) -> str:
 
 def _show(value: Any) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return "(blank)"
+        return "(blank or NaN)"
     if isinstance(value, pd.Timestamp):
         return str(value)
     return repr(_plain(value))
@@ -215,6 +215,8 @@ def _read_csv(
                 _, sep, header = best
         else:
             header = _read_header(path, sep, encoding)
+        if not set(need) <= set(header):  # let the caller report the missing columns
+            return pd.DataFrame(columns=header), header, sep
         usecols = None if keep_extra else [c for c in header if c in need]
         dtype = {c: object for c in need[:2] if c in header}  # ids and dates stay text
         frame = pd.read_csv(
@@ -240,6 +242,8 @@ def _read_parquet(path: Path, need: list[str], keep_extra: bool) -> pd.DataFrame
         ) from None
     try:
         names = pq.read_schema(path).names
+        if not set(need) <= set(names):  # let the caller report the missing columns
+            return pd.DataFrame(columns=names)
         columns = None if keep_extra else [c for c in names if c in need]
         return pq.read_table(path, columns=columns).to_pandas()
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... on corrupt files
@@ -272,7 +276,7 @@ def _read_xlsx(path: Path, sheet_name: str | int) -> pd.DataFrame:
                 rule="sheet exists",
             )
         try:
-            return book.parse(sheet_name, dtype=object)
+            return pd.read_excel(book, sheet_name=sheet_name, dtype=object)
         except Exception as exc:
             raise NotATableError(
                 f"Sheet {sheet_name!r} of {path.name} could not be read as a table "
@@ -372,7 +376,7 @@ def _check_columns(
 
 def _blank_mask(values: pd.Series) -> np.ndarray:
     """Mark raw values that are missing or only whitespace."""
-    mask = values.isna().to_numpy()
+    mask = np.array(values.isna(), dtype=bool)
     if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
         text = values[~mask]
         is_str = text.map(lambda v: isinstance(v, str)) if values.dtype == object else None
@@ -645,7 +649,9 @@ def _parse_amounts(raw: pd.Series, name: str, pos: np.ndarray, rows: _Rows,
     if pd.api.types.is_numeric_dtype(dtype):
         values = raw.to_numpy(dtype=float, na_value=np.nan)
     elif pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
-        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        values = np.array(
+            pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        )
         retry = np.isnan(values) & ~_blank_mask(raw)
         if pd.api.types.is_object_dtype(dtype):  # numbers stored as objects (XLSX) are fine as they are
             retry &= ~raw.map(lambda v: isinstance(v, (int, float, np.number))).to_numpy(bool)
@@ -1027,10 +1033,10 @@ def load_transactions(
                                                             amounts[sel], 0)).sum())
             returned_matched = float(-amounts[sel][matched_local].sum())
             discarded = returned_matched - absorbed + float(-amounts[sel][orphan_local].sum())
+            before = set(codes[sel][amounts[sel] > 0])
             amounts = amounts.copy()
             amounts[sel] = np.where(amounts[sel] > 0, netted, amounts[sel])
             drop_local = (amounts[sel] < 0) | gone
-            before = set(codes[sel])
             keep[sel[drop_local]] = False
             lost = len(before) - len(set(codes[keep]))
             n_orphan, n_gone, n_red = int(orphan_local.sum()), int(gone.sum()), int(
