@@ -1149,9 +1149,9 @@ def evaluate(
         ``horizon`` x expected spend x ``margin`` (or discounted CLV if ``discount_rate``
         > 0, via :func:`clvlab.customer_lifetime_value`).
     baseline : fitted FormulaCLVBaseline, optional
-        Its ``predict(data, horizon=..., discount_rate=...)`` is the baseline's predicted
-        value (x ``margin``); if it has ``expected_purchases(data, t)`` its purchase
-        predictions are scored too.
+        ``predict(data, horizon=..., discount_rate=..., margin=..., components=True)``
+        gives the baseline's predicted value (``clv_baseline``) and purchases
+        (``expected_purchases``: rate x min(lifespan, horizon)), both scored.
     transactions : DataFrame, optional
         The transaction log the split was built from; needed for :attr:`Evaluation.tracking`
         (``None`` without it).
@@ -1266,16 +1266,19 @@ def evaluate(
         rows.append((f"{p_name} + {s_name}", pred_purchases, value))
     if baseline is not None:
         b_name = _model_label(baseline, type(baseline).__name__)
-        b_value = _series_values(
-            baseline.predict(frame, horizon=t, discount_rate=discount_rate), index,
-            f"{b_name} predict",
-        ) * margin
+        b_out = baseline.predict(frame, horizon=t, discount_rate=discount_rate, margin=margin,
+                                 components=True)
         b_purchases = None
-        if hasattr(baseline, "expected_purchases"):
-            b_purchases = _series_values(
-                baseline.expected_purchases(frame, t), index, f"{b_name} expected_purchases"
-            )
-            customers[BASELINE_PURCHASES] = b_purchases
+        if isinstance(b_out, pd.DataFrame):
+            value_col = "clv_baseline" if "clv_baseline" in b_out.columns else b_out.columns[-1]
+            b_value = _series_values(b_out[value_col], index, f"{b_name} predict")
+            if "expected_purchases" in b_out.columns:
+                b_purchases = _series_values(
+                    b_out["expected_purchases"], index, f"{b_name} expected purchases"
+                )
+                customers[BASELINE_PURCHASES] = b_purchases
+        else:
+            b_value = _series_values(b_out, index, f"{b_name} predict")
         customers[BASELINE_VALUE] = b_value
         rows.append((b_name, b_purchases, b_value))
 
