@@ -1,0 +1,386 @@
+"""Tests of clvlab.clv: discounted CLV, acquisition-cost ceiling, historical CLV."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import clvlab
+from clvlab.clv import (
+    acquisition_cost_ceiling,
+    customer_lifetime_value,
+    discount_schedule,
+    historical_clv,
+)
+from clvlab.exceptions import InvalidValueError, NotFittedError
+from clvlab.models.beta_geo import BetaGeoFitter
+from clvlab.models.gamma_gamma import GammaGammaFitter
+
+
+@pytest.fixture(scope="module")
+def cdnow():
+    """CDNOW 1/10 sample summary in weeks as lifetimes ships it (the setup of the issue's figures)."""
+    from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
+
+    df = load_cdnow_summary_data_with_monetary_value()
+    df.index = df.index.astype(str)
+    df.index.name = "customer_id"
+    df.attrs["time_unit"] = "W"
+    return df
+
+
+@pytest.fixture(scope="module")
+def models(cdnow):
+    """BG/NBD on all 2,357 customers and Gamma-Gamma on the 946 repeat buyers (no penalty)."""
+    return BetaGeoFitter().fit(cdnow), GammaGammaFitter().fit(cdnow)
+
+
+@pytest.fixture(scope="module")
+def cdnow_tx():
+    """The CDNOW 1/10 sample transaction log."""
+    return clvlab.datasets.load_cdnow(sample=True)
+
+
+class _LinearPurchases:
+    """Duck-typed purchase model with E[X(t)] = rate * t for everyone (closed-form checks)."""
+
+    time_unit_ = "W"
+
+    def __init__(self, rate, shape=None):
+        self.rate, self.shape = rate, shape
+
+    def _e(self, t):
+        t = np.asarray(t, dtype=float)
+        return self.rate * t if self.shape is None else 1.0 - np.exp(-self.shape * t)
+
+    def expected_purchases(self, data, t):
+        return pd.Series(self._e(t) * np.ones(len(data)), index=data.index)
+
+    def expected_purchases_new_customer(self, t):
+        return self._e(t)
+
+
+class _UnitSpend:
+    def expected_spend(self, data):
+        return pd.Series(1.0, index=data.index)
+
+    def population_mean_spend(self):
+        return 1.0
+
+
+# ----------------------------------------------------------------------------------------
+# lifetimes compatibility (the issue's reference figures)
+# ----------------------------------------------------------------------------------------
+def test_lifetimes_mode_reproduces_the_issue_figures(cdnow, models):
+    """36.2785, 4.63747, 8.34409 x3: BG/NBD + GG fitted (no penalty) on lifetimes' weekly CDNOW summary, 12 lifetimes months of 4.345 weeks, 0.01/month."""
+    bg, gg = models
+    clv = customer_lifetime_value(bg, gg, cdnow, horizon=12, discount_rate=0.01, method="lifetimes")
+    np.testing.assert_allclose(
+        clv.iloc[:5], [36.2785, 4.63747, 8.34409, 8.34409, 8.34409], rtol=2e-6
+    )
+
+
+def test_lifetimes_mode_equals_lifetimes_for_every_customer(cdnow, models):
+    """Equals lifetimes' GammaGammaFitter.customer_lifetime_value(freq='W') run here, rtol 1e-5 (own fits) and 1e-9 (same parameters)."""
+    from lifetimes import BetaGeoFitter as LBG
+    from lifetimes import GammaGammaFitter as LGG
+
+    bg, gg = models
+    f, r, T, m = (cdnow[c] for c in ("frequency", "recency", "T", "monetary_value"))
+    lbg = LBG().fit(f, r, T)
+    lgg = LGG().fit(f[f > 0], m[f > 0])
+    theirs = lgg.customer_lifetime_value(lbg, f, r, T, m, time=12, discount_rate=0.01, freq="W")
+    ours = customer_lifetime_value(bg, gg, cdnow, 12, 0.01, method="lifetimes")
+    np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-5)
+    lbg.params_ = bg.params_.copy()
+    lgg.params_ = gg.params_.copy()
+    theirs = lgg.customer_lifetime_value(lbg, f, r, T, m, time=12, discount_rate=0.01, freq="W")
+    np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-9)
+
+
+def test_lifetimes_mode_daily_uses_30_day_months(cdnow_tx):
+    """On daily data lifetimes' month is 30 days; lifetimes (freq='D', same parameters) agrees to rtol 1e-9."""
+    from lifetimes import BetaGeoFitter as LBG
+    from lifetimes import GammaGammaFitter as LGG
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rfm = clvlab.rfm_summary(cdnow_tx, time_unit="D", observation_end="1997-09-30")
+        bg, gg = BetaGeoFitter().fit(rfm), GammaGammaFitter().fit(rfm)
+    ours = customer_lifetime_value(bg, gg, rfm, 6, 0.02, method="lifetimes")
+    lbg, lgg = LBG(), LGG()
+    lbg.params_, lgg.params_ = bg.params_.copy(), gg.params_.copy()
+    lbg.predict = lbg.conditional_expected_number_of_purchases_up_to_time  # what lifetimes' fit sets
+    f, r, T, m = (rfm[c] for c in ("frequency", "recency", "T", "monetary_value"))
+    theirs = lgg.customer_lifetime_value(lbg, f, r, T, m, time=6, discount_rate=0.02, freq="D")
+    np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-9)
+
+
+# ----------------------------------------------------------------------------------------
+# identities
+# ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["continuous", "periods"])
+def test_zero_discount_is_purchases_times_spend_times_margin(cdnow, models, method):
+    """discount 0 => CLV = E[purchases over horizon] x E[spend] x margin (rtol 1e-12)."""
+    bg, gg = models
+    clv = customer_lifetime_value(bg, gg, cdnow, 39, 0.0, margin=0.3, method=method)
+    expected = bg.expected_purchases(cdnow, 39) * gg.expected_spend(cdnow) * 0.3
+    np.testing.assert_allclose(clv.to_numpy(), expected.to_numpy(), rtol=1e-12)
+
+
+def test_clv_falls_with_rate_and_grows_with_horizon(cdnow, models):
+    """CLV strictly falls as the discount rate rises and grows with the horizon, for every customer."""
+    bg, gg = models
+    sub = cdnow.iloc[::50]
+    by_rate = [customer_lifetime_value(bg, gg, sub, 52, d).to_numpy() for d in (0, 0.002, 0.01, 0.05)]
+    assert all((a > b).all() for a, b in zip(by_rate, by_rate[1:]))
+    by_h = [customer_lifetime_value(bg, gg, sub, h, 0.002).to_numpy() for h in (0, 4, 26, 52, 520)]
+    assert (by_h[0] == 0).all()
+    assert all((a < b).all() for a, b in zip(by_h, by_h[1:]))
+
+
+def test_margin_scales_clv(cdnow, models):
+    """CLV is proportional to the margin."""
+    bg, gg = models
+    full = customer_lifetime_value(bg, gg, cdnow, 52, 0.002)
+    part = customer_lifetime_value(bg, gg, cdnow, 52, 0.002, margin=0.25)
+    np.testing.assert_allclose(part.to_numpy(), 0.25 * full.to_numpy(), rtol=1e-14)
+
+
+def test_output_shape_index_and_no_mutation(cdnow, models):
+    """Returns a Series 'clv' indexed like the data, finite and >= 0, leaving the data untouched."""
+    bg, gg = models
+    before = cdnow.copy()
+    clv = customer_lifetime_value(bg, gg, cdnow, 52, 0.002)
+    pd.testing.assert_frame_equal(cdnow, before)
+    assert clv.name == "clv" and clv.index.equals(cdnow.index)
+    assert np.isfinite(clv).all() and (clv >= 0).all()
+
+
+def test_components_are_consistent(cdnow, models):
+    """components=True gives purchases, discounted purchases and spend whose product is clv."""
+    bg, gg = models
+    comp = customer_lifetime_value(bg, gg, cdnow, 52, 0.002, margin=0.5, components=True)
+    assert list(comp.columns) == [
+        "expected_purchases", "discounted_purchases", "expected_spend", "clv"
+    ]
+    np.testing.assert_allclose(
+        comp["clv"], 0.5 * comp["discounted_purchases"] * comp["expected_spend"], rtol=1e-14
+    )
+    assert (comp["discounted_purchases"] < comp["expected_purchases"]).all()
+    np.testing.assert_allclose(comp["expected_purchases"], bg.expected_purchases(cdnow, 52), rtol=1e-14)
+
+
+def test_continuous_matches_fine_stieltjes_sum(cdnow, models):
+    """Continuous discounting equals a 20,000-step midpoint Riemann-Stieltjes sum (rtol 1e-7)."""
+    bg, gg = models
+    head = cdnow.head(6)
+    from clvlab.models.likelihoods import bgnbd_expected_purchases
+
+    ts = np.linspace(0, 52, 20_001)
+    E = np.column_stack(
+        [
+            bgnbd_expected_purchases(bg.params_.to_numpy(), ts, *(np.full_like(ts, v) for v in row))
+            for row in head[["frequency", "recency", "T"]].to_numpy()
+        ]
+    )
+    mid = (ts[1:] + ts[:-1]) / 2
+    ref = ((E[1:] - E[:-1]) * (1.01 ** -mid)[:, None]).sum(axis=0)
+    ref *= gg.expected_spend(head).to_numpy()
+    clv = customer_lifetime_value(bg, gg, head, 52, 0.01)
+    np.testing.assert_allclose(clv.to_numpy(), ref, rtol=1e-7)
+
+
+@pytest.mark.parametrize("d,horizon", [(0.01, 52.0), (0.05, 520.0), (0.5, 300.0), (1e-6, 3.0)])
+def test_continuous_schedule_is_exact_on_closed_forms(d, horizon):
+    """Against closed forms: E=t gives (1-(1+d)^-H)/ln(1+d); E=1-e^-kt gives k/(k+delta)(1-e^-(k+delta)H) (rtol 1e-10)."""
+    times, w = discount_schedule(horizon, d)
+    delta = math.log1p(d)
+    np.testing.assert_allclose(w @ times, -math.expm1(-delta * horizon) / delta, rtol=1e-10)
+    k = 0.07
+    exact = k / (k + delta) * -math.expm1(-(k + delta) * horizon)
+    np.testing.assert_allclose(w @ (1 - np.exp(-k * times)), exact, rtol=1e-10)
+
+
+def test_periods_schedule_is_end_of_period_sum():
+    """method='periods' is sum_k [E(k)-E(k-1)] (1+d)^-k, last step at a fractional horizon."""
+    times, w = discount_schedule(3.5, 0.1, "periods")
+    np.testing.assert_allclose(times, [1, 2, 3, 3.5])
+    E = lambda t: np.sqrt(t)  # noqa: E731
+    pts = np.array([0, 1, 2, 3, 3.5])
+    direct = np.sum(np.diff(E(pts)) * 1.1 ** -pts[1:])
+    np.testing.assert_allclose(w @ E(times), direct, rtol=1e-14)
+
+
+def test_time_unit_converts_horizon_and_rate(cdnow, models):
+    """horizon 1 year at 10% a year equals 52.1775 weeks at 1.1**(1/52.1775)-1 a week (rtol 1e-12)."""
+    bg, gg = models
+    yearly = customer_lifetime_value(bg, gg, cdnow.head(20), 1, 0.10, time_unit="Y")
+    weeks = 365.2425 / 7
+    weekly = customer_lifetime_value(bg, gg, cdnow.head(20), weeks, 1.1 ** (1 / weeks) - 1)
+    np.testing.assert_allclose(yearly.to_numpy(), weekly.to_numpy(), rtol=1e-12)
+
+
+def test_edge_frequencies_stay_finite(models):
+    """Customers with frequency 0, 1, 300 and 20,000 get finite, non-negative CLV."""
+    bg, gg = models
+    data = pd.DataFrame(
+        {
+            "frequency": [0.0, 1.0, 300.0, 20_000.0],
+            "recency": [0.0, 10.0, 70.0, 77.9],
+            "T": [78.0, 78.0, 78.0, 78.0],
+            "monetary_value": [0.0, 1e-6, 25.0, 1e7],
+        },
+        index=pd.Index(list("abcd"), name="customer_id"),
+    )
+    clv = customer_lifetime_value(bg, gg, data, 52, 0.002)
+    assert np.isfinite(clv).all() and (clv >= 0).all()
+    assert clv["d"] > clv["c"] > 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    d1=st.floats(0, 0.2), d2=st.floats(0, 0.2), h=st.floats(0.5, 200), m=st.floats(0, 3)
+)
+def test_clv_monotone_in_rate_property(d1, d2, h, m):
+    """For any horizon and margin, a higher discount rate never gives a higher CLV (hypothesis)."""
+    model = _LinearPurchases(0.3)
+    data = pd.DataFrame({"frequency": [1.0], "recency": [1.0], "T": [2.0], "monetary_value": [5.0]})
+    lo, hi = sorted((d1, d2))
+    a = customer_lifetime_value(model, _UnitSpend(), data, h, lo, m).iloc[0]
+    b = customer_lifetime_value(model, _UnitSpend(), data, h, hi, m).iloc[0]
+    assert b <= a * (1 + 1e-12) + 1e-15
+
+
+# ----------------------------------------------------------------------------------------
+# errors
+# ----------------------------------------------------------------------------------------
+def test_bad_arguments_are_clear_errors(cdnow, models):
+    """Negative rate, NaN horizon, string margin and unknown method raise messages naming the argument."""
+    bg, gg = models
+    with pytest.raises(ValueError, match="discount_rate must be a finite number >= 0"):
+        customer_lifetime_value(bg, gg, cdnow, 52, -0.1)
+    with pytest.raises(ValueError, match="horizon must be a finite number"):
+        customer_lifetime_value(bg, gg, cdnow, float("nan"), 0.01)
+    with pytest.raises(TypeError, match="margin must be a number"):
+        customer_lifetime_value(bg, gg, cdnow, 52, 0.01, margin="30%")
+    with pytest.raises(ValueError, match="method must be one of"):
+        customer_lifetime_value(bg, gg, cdnow, 52, 0.01, method="monthly")
+
+
+def test_time_unit_mismatch_is_rejected(cdnow, models):
+    """Data in days scored by a weekly model raise InvalidValueError naming both units."""
+    bg, gg = models
+    daily = cdnow.copy()
+    daily.attrs["time_unit"] = "D"
+    with pytest.raises(InvalidValueError, match="time unit 'D' but the purchase model was fitted in 'W'"):
+        customer_lifetime_value(bg, gg, daily, 52, 0.01)
+
+
+def test_lifetimes_mode_limits(cdnow, models):
+    """method='lifetimes' refuses fractional months and an explicit time_unit."""
+    bg, gg = models
+    with pytest.raises(ValueError, match="whole number of months"):
+        customer_lifetime_value(bg, gg, cdnow, 12.5, 0.01, method="lifetimes")
+    with pytest.raises(ValueError, match="do not pass time_unit"):
+        customer_lifetime_value(bg, gg, cdnow, 12, 0.01, method="lifetimes", time_unit="M")
+
+
+def test_unfitted_models_raise(cdnow, models):
+    """An unfitted purchase or spend model raises NotFittedError."""
+    bg, gg = models
+    with pytest.raises(NotFittedError):
+        customer_lifetime_value(BetaGeoFitter(), gg, cdnow, 52, 0.01)
+    with pytest.raises(NotFittedError):
+        customer_lifetime_value(bg, GammaGammaFitter(), cdnow, 52, 0.01)
+
+
+def test_bad_rfm_values_are_reported(cdnow, models):
+    """A negative monetary_value is reported with the column and the customer id."""
+    bg, gg = models
+    bad = cdnow.head(3).copy()
+    bad.loc["2", "monetary_value"] = -5.0
+    with pytest.raises(InvalidValueError, match=r"monetary_value: must be >= 0; 1 customer .*'2'"):
+        customer_lifetime_value(bg, gg, bad, 52, 0.01)
+
+
+# ----------------------------------------------------------------------------------------
+# acquisition-cost ceiling
+# ----------------------------------------------------------------------------------------
+def test_ceiling_at_zero_discount_is_first_plus_repeat_purchases(models):
+    """d = 0: ceiling = margin x S x (1 + E[X(H)]) with S the population mean spend (rtol 1e-12)."""
+    bg, gg = models
+    s = gg.population_mean_spend()
+    got = acquisition_cost_ceiling(bg, gg, 52, 0.0, margin=0.4)
+    np.testing.assert_allclose(got, 0.4 * s * (1 + bg.expected_purchases_new_customer(52)), rtol=1e-12)
+    without = acquisition_cost_ceiling(bg, gg, 52, 0.0, margin=0.4, include_first_purchase=False)
+    np.testing.assert_allclose(got - without, 0.4 * s, rtol=1e-12)
+    custom = acquisition_cost_ceiling(bg, gg, 52, 0.0, margin=0.4, first_purchase_value=50.0)
+    np.testing.assert_allclose(custom - without, 0.4 * 50.0, rtol=1e-12)
+
+
+def test_ceiling_equals_clv_of_a_just_acquired_customer(models):
+    """Without the first purchase, the ceiling equals the CLV of a customer with x=0, t_x=0, T=0 (rtol 1e-10)."""
+    bg, gg = models
+    newcomer = pd.DataFrame(
+        {"frequency": [0.0], "recency": [0.0], "T": [0.0], "monetary_value": [0.0]}
+    )
+    clv = customer_lifetime_value(bg, gg, newcomer, 104, 0.003).iloc[0]
+    ceiling = acquisition_cost_ceiling(bg, gg, 104, 0.003, include_first_purchase=False)
+    np.testing.assert_allclose(ceiling, clv, rtol=1e-10)
+
+
+def test_ceiling_falls_with_rate_and_matches_closed_form():
+    """With E[X(t)] = 0.5 t and S = 1 the ceiling is 1 + 0.5 (1-(1+d)^-H)/ln(1+d)."""
+    got = acquisition_cost_ceiling(_LinearPurchases(0.5), _UnitSpend(), 10, 0.05)
+    exact = 1 + 0.5 * -math.expm1(-math.log1p(0.05) * 10) / math.log1p(0.05)
+    np.testing.assert_allclose(got, exact, rtol=1e-12)
+    assert acquisition_cost_ceiling(_LinearPurchases(0.5), _UnitSpend(), 10, 0.10) < got
+
+
+# ----------------------------------------------------------------------------------------
+# historical CLV
+# ----------------------------------------------------------------------------------------
+def test_historical_clv_whole_log_matches_direct_sums(cdnow_tx):
+    """Whole-log total_spend equals a direct groupby sum of amounts and rfm_summary's column."""
+    hist = historical_clv(cdnow_tx, margin=0.5)
+    direct = cdnow_tx.groupby("customer_id")["amount"].sum()
+    np.testing.assert_allclose(hist["total_spend"], direct.loc[hist.index], rtol=1e-12)
+    np.testing.assert_allclose(hist["historical_clv"], 0.5 * hist["total_spend"], rtol=1e-15)
+    assert len(hist) == 2357
+    assert hist["n_transactions"].sum() == len(cdnow_tx) == 6919
+    rfm = clvlab.rfm_summary(cdnow_tx)
+    pd.testing.assert_series_equal(hist["total_spend"], rfm["total_spend"])
+
+
+def test_historical_clv_split_matches_direct_sums(cdnow_tx):
+    """Calibration and holdout spend equal direct sums on each side of 1997-09-30 (to 1998-06-30)."""
+    hist = historical_clv(cdnow_tx, calibration_end="1997-09-30")
+    cal = cdnow_tx[cdnow_tx["date"] <= "1997-09-30"].groupby("customer_id")["amount"].sum()
+    hold = cdnow_tx[cdnow_tx["date"] > "1997-09-30"].groupby("customer_id")["amount"].sum()
+    np.testing.assert_allclose(hist["total_spend"], cal.loc[hist.index], rtol=1e-12)
+    np.testing.assert_allclose(
+        hist["total_spend_holdout"], hold.reindex(hist.index, fill_value=0.0), rtol=1e-12
+    )
+    np.testing.assert_allclose(hist["historical_clv_holdout"], hist["total_spend_holdout"])
+    np.testing.assert_allclose(hist["duration_holdout"], 273 / 7, rtol=1e-12)
+    assert hist.attrs["calibration_end"].startswith("1997-09-30")
+
+
+def test_predicted_and_historical_holdout_value_are_comparable(cdnow_tx):
+    """CLV over the holdout (discount 0) and realised holdout spend are on one index and scale (within 25% in total)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rfm = clvlab.calibration_holdout(cdnow_tx, "1997-09-30", "1998-06-30")
+    bg, gg = BetaGeoFitter().fit(rfm), GammaGammaFitter().fit(rfm)
+    hist = historical_clv(cdnow_tx, calibration_end="1997-09-30", observation_end="1998-06-30")
+    pred = customer_lifetime_value(bg, gg, rfm, float(rfm["duration_holdout"].iloc[0]), 0.0)
+    assert pred.index.equals(hist.index)
+    ratio = pred.sum() / hist["historical_clv_holdout"].sum()
+    assert 0.75 < ratio < 1.25
