@@ -409,3 +409,41 @@ def test_evaluate_validates_margin_and_discount(cdnow_split, bg):
         ev.evaluate(cdnow_split, bg, margin=0)
     with pytest.raises(ValueError, match="discount_rate must be a number >= 0 per week"):
         ev.evaluate(cdnow_split, bg, discount_rate=-0.1)
+
+
+def test_evaluate_scores_the_formula_baseline(cdnow_split, bg, gg, cdnow_tx):
+    """The baseline gets its own row, scored on its own purchases and value predictions."""
+    base = clvlab.FormulaCLVBaseline().fit(cdnow_split)
+    result = ev.evaluate(cdnow_split, bg, gg, base, transactions=cdnow_tx)
+    assert list(result.metrics.index) == ["BG/NBD", "BG/NBD + Gamma-Gamma", "Formula CLV baseline"]
+    ref = base.predict(cdnow_split, horizon=39, components=True)
+    cust = result.customers
+    np.testing.assert_allclose(cust["baseline_value"], ref["clv_baseline"], rtol=1e-12)
+    np.testing.assert_allclose(cust["baseline_purchases"], ref["expected_purchases"], rtol=1e-12)
+    row = result.metrics.loc["Formula CLV baseline"]
+    np.testing.assert_allclose(
+        row["value_rmse"],
+        np.sqrt(np.mean((cust["baseline_value"] - cust["actual_value"]) ** 2)), rtol=1e-12)
+    assert "baseline_purchases" in result.by_frequency.columns
+    # the formula gives one-time buyers no future purchases at all
+    assert result.by_frequency.loc["0", "baseline_purchases"] == 0.0
+
+
+def test_evaluate_applies_margin_to_actual_and_predicted(cdnow_split, bg, gg):
+    """margin scales actual and predicted value alike, so % errors and ranks do not change."""
+    one = ev.evaluate(cdnow_split, bg, gg)
+    half = ev.evaluate(cdnow_split, bg, gg, margin=0.5)
+    row1, row2 = one.metrics.iloc[1], half.metrics.iloc[1]
+    np.testing.assert_allclose(row2["value_mae"], 0.5 * row1["value_mae"], rtol=1e-12)
+    np.testing.assert_allclose(row2["value_aggregate_pct_error"],
+                               row1["value_aggregate_pct_error"], rtol=1e-12)
+    np.testing.assert_allclose(row2["top_decile_capture"], row1["top_decile_capture"], rtol=1e-12)
+
+
+def test_evaluate_discounted_value_is_lower(cdnow_split, bg, gg):
+    """With a positive discount rate predicted value uses customer_lifetime_value and drops."""
+    plain = ev.evaluate(cdnow_split, bg, gg)
+    disc = ev.evaluate(cdnow_split, bg, gg, discount_rate=0.01)
+    ref = clvlab.customer_lifetime_value(bg, gg, cdnow_split, horizon=39, discount_rate=0.01)
+    np.testing.assert_allclose(disc.customers["predicted_value"], ref, rtol=1e-12)
+    assert (disc.customers["predicted_value"] < plain.customers["predicted_value"]).all()
