@@ -428,8 +428,10 @@ class FormulaCLVBaseline(BaseModel):
         h_calendar = h * LIFETIMES_MONTH[self.time_unit_] if method == "lifetimes" else h
         active = min(lifespan, h_calendar)
         if method == "continuous":
-            delta = math.log1p(d)
-            per_rate = active if delta == 0 else -math.expm1(-delta * active) / delta
+            # active x (1 - e^-x) / x with x = ln(1+d) x active, written to stay exact when
+            # x underflows (tiny rates or horizons): the factor tends to 1
+            x = math.log1p(d) * active
+            per_rate = active if x == 0 else active * (-math.expm1(-x) / x)
         else:
             times, weights = discount_schedule(h, d, method, self.time_unit_)
             per_rate = float(weights @ np.minimum(times, lifespan)) if times.size else 0.0
