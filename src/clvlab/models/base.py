@@ -46,6 +46,9 @@ MODEL_REGISTRY: dict[str, type[BaseModel]] = {}
 #: transformed parameters) below which a fit counts as converged.
 GRADIENT_TOLERANCE = 1e-5
 
+#: Box on the transformed (log) parameters: natural values within exp(+-30).
+THETA_BOUND = 30.0
+
 #: Largest total log-likelihood gain a further Newton step may still promise at a
 #: converged optimum (a second, scale-free witness next to the gradient norm).
 LOGLIK_CHANGE_TOLERANCE = 1e-4
@@ -329,13 +332,33 @@ class BaseFitter(BaseModel):
     def _compress(
         arrays: Sequence[np.ndarray], weights: np.ndarray
     ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-        """Merge identical rows, summing their weights."""
-        stacked = np.column_stack(arrays)
-        uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
-        w = np.bincount(inverse.reshape(-1), weights=weights, minlength=uniq.shape[0])
+        """Merge identical rows, summing their weights (rows with weight 0 are dropped).
+
+        Hash-based (``pd.factorize`` per column, then on the combined code), so it is
+        linear in the number of rows; the order of the merged rows is irrelevant to the fit.
+        """
+        n = len(weights)
+        if n == 0:
+            return tuple(np.asarray(a, dtype=float) for a in arrays), np.asarray(weights, float)
+        key = np.zeros(n, dtype=np.int64)
+        span = 1
+        for arr in arrays:
+            codes, uniques = pd.factorize(np.asarray(arr, dtype=float), sort=False)
+            k = max(len(uniques), 1)
+            if span > (2**62) // k:  # re-factorize the partial key to keep it small
+                key, partial = pd.factorize(key, sort=False)
+                key = key.astype(np.int64)
+                span = max(len(partial), 1)
+            key = key * k + codes
+            span *= k
+        inverse, uniques = pd.factorize(key, sort=False)
+        m = len(uniques)
+        rep = np.empty(m, dtype=np.intp)
+        rep[inverse] = np.arange(n)
+        w = np.bincount(inverse, weights=weights, minlength=m)
         keep = w > 0
-        uniq, w = uniq[keep], w[keep]
-        return tuple(uniq[:, j].copy() for j in range(uniq.shape[1])), w
+        rep, w = rep[keep], w[keep]
+        return tuple(np.asarray(a, dtype=float)[rep] for a in arrays), w
 
     def _objective(
         self, theta: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray, n_total: float
@@ -364,7 +387,7 @@ class BaseFitter(BaseModel):
             args=(data, weights, n_total),
             jac=True,
             method="L-BFGS-B",
-            bounds=[(-30.0, 30.0)] * len(theta0),
+            bounds=[(-THETA_BOUND, THETA_BOUND)] * len(theta0),
             options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
         )
         # A few Newton steps on the exact gradient polish the optimum to machine precision
@@ -383,7 +406,7 @@ class BaseFitter(BaseModel):
                 break
             accepted = False
             for scale in (1.0, 0.5, 0.25, 0.125):
-                cand = np.clip(theta - scale * step, -30.0, 30.0)
+                cand = np.clip(theta - scale * step, -THETA_BOUND, THETA_BOUND)
                 cval, cgrad = self._objective(cand, data, weights, n_total)
                 if np.isfinite(cval) and cval <= value + 1e-15 * abs(value):
                     theta, value, grad, accepted = cand, cval, cgrad, True
@@ -471,7 +494,16 @@ class BaseFitter(BaseModel):
         # Newton step would promise, g' H^-1 g / 2 (total, not per customer). Near a true
         # optimum it is ~0; a flat or indefinite surface makes it large or undefined.
         ll_gain = _newton_gain(best.jac, hess_theta) * n_total
-        converged = grad_norm < GRADIENT_TOLERANCE and ll_gain < LOGLIK_CHANGE_TOLERANCE
+        # a parameter pinned at the optimiser's box is not an interior optimum, however
+        # small the gradient there: the data do not identify it
+        at_bound = [
+            name for name, th in zip(self._param_names, theta) if abs(th) >= THETA_BOUND - 0.01
+        ]
+        converged = (
+            grad_norm < GRADIENT_TOLERANCE
+            and ll_gain < LOGLIK_CHANGE_TOLERANCE
+            and not at_bound
+        )
 
         cov = self._variance(theta, data_u, w, n_total, hess_theta=hess_theta)
         self.params_ = pd.Series(params, index=list(self._param_names), name="estimate")
@@ -492,6 +524,7 @@ class BaseFitter(BaseModel):
             "gradient_tolerance": GRADIENT_TOLERANCE,
             "predicted_loglik_gain": ll_gain,
             "loglik_change_tolerance": LOGLIK_CHANGE_TOLERANCE,
+            "parameters_at_bound": at_bound,
             "n_starts": n_starts,
             "n_iterations": int(getattr(best, "nit", -1)),
             "message": str(getattr(best, "message", "")),
@@ -504,7 +537,10 @@ class BaseFitter(BaseModel):
             warnings.warn(
                 f"{self._model_name} fit did not converge: gradient norm {grad_norm:.3g} "
                 f"(tolerance {GRADIENT_TOLERANCE:g}), log-likelihood gain still available "
-                f"{ll_gain:.3g} (tolerance {LOGLIK_CHANGE_TOLERANCE:g}) after {n_starts} start(s) "
+                f"{ll_gain:.3g} (tolerance {LOGLIK_CHANGE_TOLERANCE:g})"
+                + (f", parameter(s) {', '.join(at_bound)} at the edge of the search box "
+                   "(the data do not identify them)" if at_bound else "")
+                + f" after {n_starts} start(s) "
                 f"(optimiser: {self.optimizer_result_['message']}). The estimates may be off; "
                 "inspect optimizer_result_, or try penalizer_coef > 0.",
                 ConvergenceWarning,

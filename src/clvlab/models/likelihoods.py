@@ -7,6 +7,9 @@ customer, in log space wherever it matters for stability. The model classes in
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 from scipy import special
@@ -27,16 +30,66 @@ BGNBD_PARAM_NAMES = ("r", "alpha", "a", "b")
 #: form divides by a - 1; the function itself is smooth there).
 _A_NEAR_ONE = 1e-6
 
+#: Lower parameter of the transformed 2F1 from which its power series is used directly.
+_SERIES_MIN_C = 30.0
+
 
 def _bgnbd_unpack(params: npt.ArrayLike) -> tuple[float, float, float, float]:
     r, alpha, a, b = (float(v) for v in np.asarray(params, dtype=float).reshape(-1)[:4])
     return r, alpha, a, b
 
 
+def _softplus(v: np.ndarray) -> np.ndarray:
+    """``log(1 + exp(v))`` without overflow (faster than ``np.logaddexp(0, v)``)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.maximum(v, 0.0) + np.log1p(np.exp(-np.abs(v)))
+    return np.where(np.isneginf(v), 0.0, out)
+
+
+def _sigmoid(v: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-v))``; exact limits 0 and 1 at -inf and +inf."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-v))
+
+
+def _per_frequency(x: np.ndarray, *functions: Callable[[np.ndarray], np.ndarray]) -> list[np.ndarray]:
+    """Apply ``functions`` to ``x``, via a lookup table when ``x`` holds few whole numbers.
+
+    Frequencies are whole numbers with a small range, so special functions of ``x`` alone
+    (log-gamma, digamma, ...) are computed once per distinct value and gathered: on a
+    million customers this is much faster than evaluating them per customer.
+    """
+    if x.size >= 1024:
+        top = float(x.max()) if x.size else 0.0
+        if 0 <= top < x.size / 4 and float(x.min()) >= 0:
+            xi = x.astype(np.intp)
+            if np.array_equal(xi, x):
+                grid = np.arange(int(top) + 1, dtype=float)
+                return [np.take(f(grid), xi) for f in functions]
+    return [f(x) for f in functions]
+
+
+def _bgnbd_arrays(
+    frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x, tx, age = np.broadcast_arrays(
+        np.asarray(frequency, dtype=float), np.asarray(recency, dtype=float),
+        np.asarray(T, dtype=float),
+    )
+    return x, tx, age
+
+
+def _bgnbd_D(r: float, alpha: float, a: float, b: float, x: np.ndarray, log_bx1: np.ndarray,
+             log_aT: np.ndarray, log_atx: np.ndarray) -> np.ndarray:
+    """``D = ln a - ln(b+x-1) + (r+x) ln((alpha+T)/(alpha+t_x))``, ``-inf`` where x = 0."""
+    D = (math.log(a) - log_bx1) + (r + x) * (log_aT - log_atx)
+    return np.where(x > 0, D, -np.inf)
+
+
 def _bgnbd_log_terms(
     params: npt.ArrayLike, frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike
 ) -> tuple[np.ndarray, ...]:
-    """Pieces shared by the likelihood, its gradient and P(alive) (Hardie's rewrite).
+    """Pieces shared by the likelihood and P(alive) (Hardie's rewrite).
 
     ``ll = A1 + A2 + A3 + log(1 + [x > 0] exp(D))`` with
     ``A1 = lnG(r+x) - lnG(r) + r ln(alpha)``, ``A2 = ln B(a, b+x) - ln B(a, b)``,
@@ -44,17 +97,10 @@ def _bgnbd_log_terms(
     ``D = ln a - ln(b+x-1) + (r+x) ln((alpha+T)/(alpha+t_x))``.
     """
     r, alpha, a, b = _bgnbd_unpack(params)
-    x, tx, T = np.broadcast_arrays(
-        np.asarray(frequency, dtype=float), np.asarray(recency, dtype=float),
-        np.asarray(T, dtype=float),
-    )
-    repeat = x > 0
-    # b + x - 1 > 0 whenever x >= 1; the x = 0 rows use a harmless placeholder
-    bx1 = np.where(repeat, b + x - 1.0, 1.0)
-    log_ratio = np.log(alpha + T) - np.log(alpha + tx)  # >= 0 since t_x <= T
-    D = np.log(a) - np.log(bx1) + (r + x) * log_ratio
-    D = np.where(repeat, D, -np.inf)
-    return x, tx, T, repeat, bx1, D
+    x, tx, age = _bgnbd_arrays(frequency, recency, T)
+    (log_bx1,) = _per_frequency(x, lambda v: np.log(np.where(v > 0, b + v - 1.0, 1.0)))
+    D = _bgnbd_D(r, alpha, a, b, x, log_bx1, np.log(alpha + age), np.log(alpha + tx))
+    return x, tx, age, D
 
 
 def bgnbd_log_likelihood(
@@ -85,17 +131,16 @@ def bgnbd_log_likelihood(
         Log-likelihood of each customer (a log density in the purchase times, so it can be
         positive for heavy buyers).
     """
-    r, alpha, a, b = _bgnbd_unpack(params)
-    x, tx, T, repeat, bx1, D = _bgnbd_log_terms(params, frequency, recency, T)
-    A1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-    A2 = special.betaln(a, b + x) - special.betaln(a, b)
-    A3 = -(r + x) * np.log(alpha + T)
-    return A1 + A2 + A3 + np.logaddexp(0.0, D)
+    return bgnbd_log_likelihood_grad(params, frequency, recency, T, gradient=False)[0]
 
 
 def bgnbd_log_likelihood_grad(
-    params: npt.ArrayLike, frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike
-) -> tuple[np.ndarray, np.ndarray]:
+    params: npt.ArrayLike,
+    frequency: npt.ArrayLike,
+    recency: npt.ArrayLike,
+    T: npt.ArrayLike,
+    gradient: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Per-customer BG/NBD log-likelihood and its analytic gradient.
 
     Parameters
@@ -104,6 +149,8 @@ def bgnbd_log_likelihood_grad(
         ``(r, alpha, a, b)``.
     frequency, recency, T : array-like of shape (n,)
         As in :func:`bgnbd_log_likelihood`.
+    gradient : bool, default=True
+        Also compute the gradient (else ``None`` is returned in its place).
 
     Returns
     -------
@@ -113,23 +160,41 @@ def bgnbd_log_likelihood_grad(
         Derivatives of ``ll`` with respect to ``(r, alpha, a, b)`` (natural parameters).
     """
     r, alpha, a, b = _bgnbd_unpack(params)
-    x, tx, T, repeat, bx1, D = _bgnbd_log_terms(params, frequency, recency, T)
-    x, tx, T, repeat, bx1, D = (np.ravel(v) for v in (x, tx, T, repeat, bx1, D))
-    A1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-    A2 = special.betaln(a, b + x) - special.betaln(a, b)
-    A3 = -(r + x) * np.log(alpha + T)
-    ll = A1 + A2 + A3 + np.logaddexp(0.0, D)
-    # weight of the "dropped out after the last purchase" component: expit(D) (0 if x = 0)
-    w2 = special.expit(D)
-    log_ratio = np.log(alpha + T) - np.log(alpha + tx)
-    psi_ab = special.digamma(a + b)
-    psi_abx = special.digamma(a + b + x)
-    d_r = special.digamma(r + x) - special.digamma(r) + np.log(alpha) - np.log(alpha + T)
-    d_r = d_r + w2 * log_ratio
-    d_alpha = r / alpha - (r + x) / (alpha + T) + w2 * (r + x) * (1.0 / (alpha + T) - 1.0 / (alpha + tx))
-    d_a = psi_ab - psi_abx + w2 / a
-    d_b = special.digamma(b + x) - special.digamma(b) + psi_ab - psi_abx - w2 / bx1
-    return ll, np.column_stack([d_r, d_alpha, d_a, d_b])
+    x, tx, age = _bgnbd_arrays(frequency, recency, T)
+    shape = x.shape
+    x, tx, age = (np.ravel(v) for v in (x, tx, age))
+    fns: list[Callable[[np.ndarray], np.ndarray]] = [
+        lambda v: np.log(np.where(v > 0, b + v - 1.0, 1.0)),
+        lambda v: special.gammaln(r + v) + special.betaln(a, b + v),
+    ]
+    if gradient:
+        fns += [
+            lambda v: special.digamma(r + v),
+            lambda v: special.digamma(b + v) - special.digamma(a + b + v),
+            lambda v: special.digamma(a + b + v),
+            lambda v: 1.0 / np.where(v > 0, b + v - 1.0, 1.0),
+        ]
+    tables = _per_frequency(x, *fns)
+    log_bx1, lg = tables[0], tables[1]
+    log_aT = np.log(alpha + age)
+    log_atx = np.log(alpha + tx)
+    D = _bgnbd_D(r, alpha, a, b, x, log_bx1, log_aT, log_atx)
+    const = -special.gammaln(r) + r * math.log(alpha) - special.betaln(a, b)
+    ll = lg + const - (r + x) * log_aT + _softplus(D)
+    if not gradient:
+        return ll.reshape(shape), None
+    psi_rx, psi_bx_abx, psi_abx, inv_bx1 = tables[2:]
+    # weight of the "dropped out after the last purchase" component: expit(D), 0 if x = 0
+    w2 = _sigmoid(D)
+    psi_ab = float(special.digamma(a + b))
+    inv_aT = 1.0 / (alpha + age)
+    rx = r + x
+    grad = np.empty((4, x.size)).T  # column-major (n, 4): contiguous columns
+    grad[:, 0] = (psi_rx - special.digamma(r) + math.log(alpha)) - log_aT + w2 * (log_aT - log_atx)
+    grad[:, 1] = r / alpha - rx * inv_aT + (w2 * rx) * (inv_aT - 1.0 / (alpha + tx))
+    grad[:, 2] = (psi_ab - psi_abx) + w2 * (1.0 / a)
+    grad[:, 3] = (psi_bx_abx + (psi_ab - special.digamma(b))) - w2 * inv_bx1
+    return ll.reshape(shape), grad
 
 
 def bgnbd_probability_alive(
@@ -153,7 +218,40 @@ def bgnbd_probability_alive(
         Probabilities in [0, 1].
     """
     *_, D = _bgnbd_log_terms(params, frequency, recency, T)
-    return special.expit(-D)
+    return _sigmoid(-D)
+
+
+def _hyp_g_series(
+    A: np.ndarray, B: np.ndarray, C: np.ndarray, z: np.ndarray, max_terms: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``G = (2F1(A, B; C; z) - 1) / B`` by its power series, vectorised.
+
+    ``G = sum_{n>=1} (A)_n (B+1)_{n-1} z^n / ((C)_n n!)``: no division by ``B``, so it is
+    exact at ``B = 0``. Summation stops for an element once the remaining tail, bounded by
+    ``|term| rho / (1 - rho)`` with ``rho = max(current term ratio, z) < 1``, is below
+    ``1e-17`` of the sum. Returns ``(G, converged)``.
+    """
+    A, B, C, z = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (A, B, C, z)))
+    shape = A.shape
+    A, B, C, z = (v.reshape(-1) for v in (A, B, C, z))
+    total = A * z / C
+    term = total.copy()
+    done = np.zeros(total.shape, dtype=bool)
+    idx = np.flatnonzero(np.ones(total.shape, dtype=bool))
+    for n in range(1, max_terms + 1):
+        if idx.size == 0:
+            break
+        ratio = (A[idx] + n) * (B[idx] + n) / ((C[idx] + n) * (n + 1.0)) * z[idx]
+        term[idx] = term[idx] * ratio
+        total[idx] += term[idx]
+        rho = np.maximum(np.abs(ratio), z[idx])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tail = np.abs(term[idx]) * rho / (1.0 - rho)
+        finished = (rho < 1.0) & (tail <= 1e-17 * np.abs(total[idx]))
+        finished |= term[idx] == 0.0
+        done[idx[finished]] = True
+        idx = idx[~finished]
+    return total.reshape(shape), done.reshape(shape)
 
 
 def _hyp_bracket(r: float, alpha: float, a: float, b: float, t: np.ndarray,
@@ -163,24 +261,50 @@ def _hyp_bracket(r: float, alpha: float, a: float, b: float, t: np.ndarray,
     With ``z = t/(alpha+T+t)`` and Euler's transformation
     ``2F1(A, B; C; z) = (1-z)^(C-A-B) 2F1(C-A, C-B; C; z)`` the bracket becomes
     ``[1 - (1-z)^(a-1) F] / (a-1)`` with ``F = 2F1(a+b-1-r, a-1; a+b+x-1; z)``: small upper
-    parameters, a lower parameter that grows with x, so the series is benign where the
+    parameters and a lower parameter that grows with x, so it stays finite where the
     direct form overflows. Writing ``F = 1 + (a-1) G`` and ``L = ln(1-z)`` gives
-    ``-L exprel((a-1) L) - (1-z)^(a-1) G`` with no division by ``a - 1`` except inside G,
-    which is evaluated at ``a = 1 +- h`` and interpolated when ``|a - 1| < h``.
+    ``-L exprel((a-1) L) - (1-z)^(a-1) G``.
+
+    ``G`` comes from its own power series (exact at ``a = 1``) wherever that converges
+    within a few hundred terms -- in particular for large ``x``, where scipy's ``hyp2f1``
+    can return inf/NaN (lower parameter large, ``z`` near 1, ``C-A-B`` integer). Elsewhere
+    (small ``x`` with ``z`` near 1) scipy's ``hyp2f1`` is used, with ``(F-1)/(a-1)``
+    interpolated across ``|a-1| < 1e-6``; a last series pass with many terms covers any
+    element scipy leaves non-finite.
     """
+    shape = np.shape(x)
+    t, x, age = (np.atleast_1d(v).reshape(-1) for v in (t, x, age))
     L = np.log(alpha + age) - np.log(alpha + age + t)  # ln(1 - z) <= 0
     z = -np.expm1(L)
-    def g(a_: float) -> np.ndarray:
-        F = special.hyp2f1(a_ + b - 1.0 - r, a_ - 1.0, a_ + b + x - 1.0, z)
-        return (F - 1.0) / (a_ - 1.0)
+    A = a + b - 1.0 - r
+    C = a + b + x - 1.0
+    near_one = abs(a - 1.0) < _A_NEAR_ONE
+    # series where it is fast (large lower parameter) or needed (a ~ 1)
+    use_series = np.ones(C.shape, dtype=bool) if near_one else C >= _SERIES_MIN_C
+    G = np.full(C.shape, np.nan)
+    if use_series.any():
+        G_s, ok = _hyp_g_series(A, a - 1.0, C[use_series], z[use_series], max_terms=300)
+        G[use_series] = np.where(ok, G_s, np.nan)
+    rest = np.isnan(G)
+    if rest.any():
+        zr, Cr = z[rest], C[rest]
 
-    if abs(a - 1.0) >= _A_NEAR_ONE:
-        G = g(a)
-    else:
-        lo, hi = 1.0 - _A_NEAR_ONE, 1.0 + _A_NEAR_ONE
-        frac = (a - lo) / (hi - lo)
-        G = (1.0 - frac) * g(lo) + frac * g(hi)
-    return -L * special.exprel((a - 1.0) * L) - np.exp((a - 1.0) * L) * G
+        def g_scipy(a_: float) -> np.ndarray:
+            F = special.hyp2f1(A, a_ - 1.0, Cr, zr)
+            return (F - 1.0) / (a_ - 1.0)
+
+        if not near_one:
+            G_rest = g_scipy(a)
+        else:
+            lo, hi = 1.0 - _A_NEAR_ONE, 1.0 + _A_NEAR_ONE
+            frac = (a - lo) / (hi - lo)
+            G_rest = (1.0 - frac) * g_scipy(lo) + frac * g_scipy(hi)
+        bad = ~np.isfinite(G_rest)
+        if bad.any():
+            G_rest[bad], _ = _hyp_g_series(A, a - 1.0, Cr[bad], zr[bad], max_terms=200_000)
+        G[rest] = G_rest
+    out = -L * special.exprel((a - 1.0) * L) - np.exp((a - 1.0) * L) * G
+    return out.reshape(shape)
 
 
 def bgnbd_expected_purchases(
