@@ -290,7 +290,7 @@ def test_cdnow_chi_square_expected_counts_match_lifetimes(evaluation, cdnow_spli
     """Expected histogram = sum over customers of P(X(T_i) = x), as lifetimes gives (rtol 1e-6)."""
     t_unique, count = np.unique(cdnow_split["T"].to_numpy(), return_counts=True)
     expected = [sum(c * float(lifetimes_bg.probability_of_n_purchases_up_to_time(t, x))
-                    for t, c in zip(t_unique, count)) for x in range(7)]
+                    for t, c in zip(t_unique, count, strict=True)) for x in range(7)]
     table = evaluation.chi_square.table
     np.testing.assert_allclose(table["expected"].iloc[:7], expected, rtol=1e-6)
     np.testing.assert_allclose(table["expected"].sum(), 2357, rtol=1e-12)
@@ -368,7 +368,8 @@ def test_evaluate_rejects_time_unit_mismatch(cdnow_split, bg):
     """A model fitted in weeks cannot score a split in days."""
     split = cdnow_split.copy()
     split.attrs = {**cdnow_split.attrs, "time_unit": "D"}
-    with pytest.raises(InvalidValueError, match="fitted with time_unit 'W' but the split is in 'D'"):
+    with pytest.raises(InvalidValueError,
+                       match="fitted with time_unit 'W' but the split is in 'D'"):
         ev.evaluate(split, bg)
 
 

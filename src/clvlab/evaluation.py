@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -748,7 +748,7 @@ def actual_tracking(
 
 
 def _expected_cumulative(model: Any, first_ages: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Expected cumulative repeat transactions of a cohort at each of ``times``."""
+    """Return the expected cumulative repeat transactions of a cohort at ``times``."""
     return np.asarray(model.expected_cumulative_purchases(first_ages, times), dtype=float)
 
 
@@ -812,7 +812,7 @@ def tracking(
 def decile_table(
     actual: npt.ArrayLike, predicted: npt.ArrayLike, n_groups: int = 10
 ) -> pd.DataFrame:
-    """Customers ranked by prediction into ``n_groups`` equal groups; predicted vs actual.
+    """Rank customers by prediction into ``n_groups`` equal groups; predicted vs actual.
 
     Group 1 holds the customers with the highest predictions. Customers are ranked by
     ``predicted`` (ties in row order) and split by position, so groups differ in size by at
@@ -1284,7 +1284,7 @@ def evaluate(
 
     # -- metrics -----------------------------------------------------------------------
     records = []
-    for name, purch, value in rows:
+    for _name, purch, value in rows:
         rec: dict[str, float] = {}
         pm = regression_metrics(actual_purchases, purch) if purch is not None else {}
         vm = (

@@ -108,7 +108,7 @@ def _check_evaluation(evaluation: Any, what: str) -> Evaluation:
 def plot_frequency_histogram(
     model: Any, data: Any, *, max_frequency: int = 7, ax: Axes | None = None
 ) -> Axes:
-    """Customers by number of repeat purchases in calibration: actual vs model.
+    """Plot customers by number of repeat purchases in calibration: actual vs model.
 
     Bars of the observed histogram next to the model's expected counts
     (:func:`clvlab.evaluation.frequency_histogram`); the title gives the χ² test.
@@ -216,7 +216,7 @@ def plot_frequency_recency_matrix(
     max_recency: float | None = None,
     ax: Axes | None = None,
 ) -> Axes:
-    """Expected purchases in the next ``t`` for every (frequency, recency) of an age-``T`` customer.
+    """Plot expected purchases in the next ``t`` by frequency and recency at age ``T``.
 
     Parameters
     ----------
