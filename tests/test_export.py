@@ -357,9 +357,16 @@ def test_libreoffice_opens_the_workbook(tmp_path, hostile_scores):
     with open(outdir / "p.csv", newline="", encoding="utf-8", errors="replace") as fh:
         rows = list(csv.reader(fh))
     assert len(rows) == len(hostile_scores) + 1
-    for row, cid in zip(rows[1:], hostile_scores.index, strict=True):
-        # LibreOffice shows the apostrophe-prefixed text, never a computed formula value
-        assert row[0].lstrip("'") == neutralise_text(cid).lstrip("'") or row[0] == cid
+    assert rows[0][0] == "Customer ID"
+    # LibreOffice shows the stored, apostrophe-prefixed text -- never a formula's result
+    # (XML reading turns a CR into LF, as any XLSX reader does)
+    ids = [r[0] for r in rows[1:]]
+    assert ids == [neutralise_text(i).replace("\r", "\n") for i in hostile_scores.index]
+    # the CSV holds the displayed values: CLV with 2 decimals and thousands separators
+    clv = np.array([float(r[8].replace(",", "")) for r in rows[1:]])
+    np.testing.assert_allclose(clv, hostile_scores["clv"].to_numpy(), rtol=0, atol=0.005 + 1e-9)
+    freq = np.array([float(r[1]) for r in rows[1:]])
+    np.testing.assert_array_equal(freq, hostile_scores["frequency"].to_numpy())
 
 
 def test_no_warning_for_a_normal_workbook(tmp_path, hostile_scores):
