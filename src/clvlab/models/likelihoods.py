@@ -372,33 +372,60 @@ def bgnbd_expected_purchases_new_customer(params: npt.ArrayLike, t: npt.ArrayLik
     return bgnbd_expected_purchases(params, t, zero, zero, zero)
 
 
+def _log_nb_tail_sum(r: np.ndarray, n: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``log sum_{k>=0} prod_{j<k} q (r+n+j)/(n+1+j)`` = ``log[P(N >= n) / P(N = n)]``.
+
+    For a negative binomial ``N`` (shape ``r``, success probability ``1 - q``); used in the
+    far right tail, where the ratios are below 1 and the series converges geometrically.
+    Elements whose series does not settle within the iteration cap get NaN.
+    """
+    total = np.ones(n.shape)
+    term = np.ones(n.shape)
+    done = np.zeros(n.shape, dtype=bool)
+    idx = np.arange(n.size)
+    for k in range(100_000):
+        if idx.size == 0:
+            break
+        ratio = q[idx] * (r[idx] + n[idx] + k) / (n[idx] + 1.0 + k)
+        term[idx] *= ratio
+        total[idx] += term[idx]
+        rho = np.maximum(ratio, q[idx])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            finished = (rho < 1) & (term[idx] * rho / (1 - rho) <= 1e-17 * total[idx])
+        done[idx[finished]] = True
+        idx = idx[~finished]
+    return np.where(done, np.log(total), np.nan)
+
+
 def _bgnbd_log_pmf_new(r: npt.ArrayLike, alpha: npt.ArrayLike, a: float, b: npt.ArrayLike,
                        n: np.ndarray, t: np.ndarray) -> np.ndarray:
     """log P(X(t) = n) for a new customer (eq. (8) of FHL), all in log space.
 
-    ``r``, ``alpha`` and ``b`` may be arrays (posterior parameters per customer).
+    ``r``, ``alpha`` and ``b`` may be arrays (posterior parameters per customer). The
+    negative-binomial tail ``1 - sum_{j<n} NB(j)`` of the second term is the regularised
+    incomplete beta ``I_q(n, r)``; where that underflows (far right tail) it is
+    ``NB(n) x`` a geometrically convergent ratio series, in log space.
     """
-    n, t = np.broadcast_arrays(np.asarray(n, dtype=float), np.asarray(t, dtype=float))
-    log_p0 = np.log(alpha) - np.log(alpha + t)  # ln(alpha/(alpha+t))
-    log_q = np.log(t) - np.log(alpha + t)  # ln(t/(alpha+t)); -inf at t = 0
-    # log NB pmf: Gamma(r+n)/(Gamma(r) n!) p0^r q^n  (0 * -inf -> 0 at n = 0)
-    nb_log_pmf = (special.gammaln(r + n) - special.gammaln(r) - special.gammaln(n + 1.0)
-                  + r * log_p0 + special.xlogy(n, np.exp(log_q)))
-    nb_log_pmf = np.where(n == 0, r * log_p0, nb_log_pmf)
-    term1 = special.betaln(a, b + n) - special.betaln(a, b) + nb_log_pmf
-    # P(NB >= n) = I_q(n, r): regularised incomplete beta; underflow-safe fallback uses
-    # P(NB >= n) = pmf(n) 2F1(1, r+n; n+1; q) (sum of the tail ratios), in log space.
-    repeat = n > 0
-    n_safe = np.where(repeat, n, 1.0)
-    q = np.exp(log_q)
-    with np.errstate(divide="ignore"):
+    n, t, r, alpha, b = np.broadcast_arrays(*(np.asarray(v, dtype=float)
+                                              for v in (n, t, r, alpha, b)))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_p0 = np.log(alpha) - np.log(alpha + t)  # ln(alpha/(alpha+t))
+        q = t / (alpha + t)
+        # log NB pmf: Gamma(r+n)/(Gamma(r) n!) p0^r q^n  (xlogy: 0 * log 0 = 0 at n = 0)
+        nb_log_pmf = (special.gammaln(r + n) - special.gammaln(r) - special.gammaln(n + 1.0)
+                      + r * log_p0 + special.xlogy(n, q))
+        term1 = special.betaln(a, b + n) - special.betaln(a, b) + nb_log_pmf
+        repeat = (n > 0) & (t > 0)
+        n_safe = np.where(repeat, n, 1.0)
         log_sf = np.log(special.betainc(n_safe, r, q))
-    tail = nb_log_pmf + np.log(special.hyp2f1(1.0, r + n_safe, n_safe + 1.0, q))
-    log_sf = np.where(log_sf > -650.0, log_sf, tail)
-    bn1 = np.where(repeat, b + n - 1.0, 1.0)
-    term2 = special.betaln(a + 1.0, bn1) - special.betaln(a, b) + log_sf
-    term2 = np.where(repeat & (t > 0), term2, -np.inf)
-    out = np.logaddexp(term1, term2)
+        deep = repeat & ~(log_sf > -650.0)
+        if deep.any():
+            log_sf = log_sf.copy()
+            log_sf[deep] = nb_log_pmf[deep] + _log_nb_tail_sum(r[deep], n[deep], q[deep])
+        bn1 = np.where(repeat, b + n - 1.0, 1.0)
+        term2 = special.betaln(a + 1.0, bn1) - special.betaln(a, b) + log_sf
+        term2 = np.where(repeat, term2, -np.inf)
+        out = np.logaddexp(term1, term2)
     # at t = 0 nobody has purchased yet
     return np.where(t > 0, out, np.where(n == 0, 0.0, -np.inf))
 
@@ -463,12 +490,14 @@ def bgnbd_log_conditional_probability_of_purchases(
     n, t, x, tx, age = np.broadcast_arrays(*(np.asarray(v, dtype=float)
                                              for v in (n, t, frequency, recency, T)))
     *_, D = _bgnbd_log_terms(params, x, tx, age)
-    log_alive = -np.logaddexp(0.0, D)  # log expit(-D)
-    log_dead = -np.logaddexp(0.0, -D)  # log expit(D); -inf when x = 0
+    log_alive = -_softplus(D)  # log expit(-D)
+    log_dead = -_softplus(-D)  # log expit(D); -inf when x = 0
     # new-customer pmf with the posterior parameters (r, alpha, b vary by row)
     log_new = _bgnbd_log_pmf_new(r + x, alpha + age, a, b + x, n, t)
     alive_part = log_alive + log_new
-    return np.where(n == 0, np.logaddexp(alive_part, log_dead), alive_part)
+    with np.errstate(invalid="ignore"):
+        with_dead = np.logaddexp(alive_part, log_dead)
+    return np.where(n == 0, with_dead, alive_part)
 
 # ======================================================================================
 # Gamma-Gamma (spend per purchase) -- Fader, Hardie & Lee (2005), Colombo & Jiang (1999)
