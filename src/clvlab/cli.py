@@ -162,6 +162,18 @@ def _is_input_error(exc: BaseException) -> bool:
     )
 
 
+def _cli_hint(message: str) -> str:
+    """Translate the library's keyword-argument advice into command-line options."""
+    hints = []
+    if "customer_id=" in message or "amount=" in message:
+        hints.append("--customer-id COLUMN --date COLUMN --amount COLUMN")
+    if "date_format=" in message:
+        hints.append("--date-format '%d/%m/%Y' (strftime codes)")
+    if "sep=" in message:
+        hints.append("--sep ';'")
+    return f"\nOn the command line: {'; '.join(hints)}." if hints else ""
+
+
 def _handle_errors(func: F) -> F:
     """Turn exceptions into a message on stderr and an exit code (traceback with --debug)."""
 
@@ -182,7 +194,7 @@ def _handle_errors(func: F) -> F:
             name = type(exc).__name__
             message = str(exc) or name
             if input_error:
-                typer.echo(f"clvlab: error: {message}", err=True)
+                typer.echo(f"clvlab: error: {message}{_cli_hint(message)}", err=True)
             else:
                 typer.echo(
                     f"clvlab: internal error ({name}): {message}\nThis is a bug in clvlab or "

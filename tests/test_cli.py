@@ -1,0 +1,385 @@
+"""End-to-end tests of the ``clvlab`` command, called as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+import clvlab
+from clvlab.cli import DEFAULT_FILES, _reporting_module
+from clvlab.scoring import SCORE_COLUMNS, score_customers
+
+WEEKLY_10PCT = 1.1 ** (7 / 365.2425) - 1  # the documented default discount rate in weeks
+NUMERIC = [c for c in SCORE_COLUMNS if c != "segment"]
+REPORTING = _reporting_module() is not None
+
+
+def _cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "120"}
+    return subprocess.run(
+        [sys.executable, "-m", "clvlab", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def _quiet_api(func, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", clvlab.exceptions.ClvlabWarning)
+        return func(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def sample_files(tmp_path_factory):
+    """The CDNOW sample as CSV with its own column names, split into two sets of customers."""
+    root = tmp_path_factory.mktemp("data")
+    tx = clvlab.datasets.load_cdnow(sample=True)
+    raw = pd.DataFrame(
+        {
+            "Customer": tx["customer_id"],
+            "OrderDate": tx["date"].dt.strftime("%d/%m/%Y"),
+            "Revenue": tx["amount"],
+        }
+    )
+    first = raw["Customer"].astype(int) <= 1500
+    paths = {"all": root / "all.csv", "a": root / "a.csv", "b": root / "b.csv"}
+    raw.to_csv(paths["all"], index=False)
+    raw[first].to_csv(paths["a"], index=False)
+    raw[~first].to_csv(paths["b"], index=False)
+    return paths
+
+
+COLUMN_OPTS = (
+    "--customer-id",
+    "Customer",
+    "--date",
+    "OrderDate",
+    "--amount",
+    "Revenue",
+    "--date-format",
+    "%d/%m/%Y",
+)
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    """``clvlab run --sample --out DIR`` once, shared by the tests that read its outputs."""
+    cwd = tmp_path_factory.mktemp("run")
+    result = _cli("run", "--sample", "--out", "out", cwd=cwd)
+    return cwd / "out", result
+
+
+def _api_sample_scores():
+    """The same pipeline through the Python API: FHL split fit, scored as of the end."""
+    tx = clvlab.load_transactions(clvlab.datasets.load_cdnow(sample=True))
+    split = _quiet_api(clvlab.calibration_holdout, tx, "1997-09-30", "1998-06-30", time_unit="W")
+    bg = _quiet_api(clvlab.BetaGeoFitter().fit, split)
+    gg = _quiet_api(clvlab.GammaGammaFitter().fit, split)
+    base = _quiet_api(clvlab.FormulaCLVBaseline().fit, split)
+    rfm = _quiet_api(clvlab.rfm_summary, tx, time_unit="W", observation_end="1998-06-30")
+    return _quiet_api(score_customers, rfm, bg, gg, base, horizon=52.0, discount_rate=WEEKLY_10PCT)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"customer_id": str}).set_index("customer_id")
+
+
+# -- clvlab run ----------------------------------------------------------------------
+
+
+def test_run_succeeds_and_writes_the_documented_files(sample_run):
+    """run --sample exits 0 and writes spreadsheet, CSV and the three models under --out."""
+    out, result = sample_run
+    assert result.returncode == 0, result.stderr
+    for key in ("xlsx", "csv", "bgnbd", "gamma_gamma", "baseline"):
+        assert (out / DEFAULT_FILES[key]).is_file(), key
+    if REPORTING:
+        assert (out / DEFAULT_FILES["report_html"]).is_file()
+        assert (out / DEFAULT_FILES["report_pdf"]).is_file()
+    else:
+        assert "report is not available" in result.stderr
+
+
+def test_run_predictions_equal_the_api(sample_run):
+    """The CSV of run --sample equals the API pipeline on the same data (rtol=1e-9)."""
+    out, _ = sample_run
+    got = _read_csv(out / DEFAULT_FILES["csv"])
+    want = _api_sample_scores()
+    assert got.index.tolist() == want.index.tolist()
+    np.testing.assert_allclose(got[NUMERIC].to_numpy(), want[NUMERIC].to_numpy(), rtol=1e-9)
+    assert got["segment"].tolist() == want["segment"].astype(str).tolist()
+
+
+def test_run_workbook_equals_the_csv(sample_run):
+    """The workbook's Predictions sheet holds the CSV's numbers (16 significant digits)."""
+    out, _ = sample_run
+    csv_scores = _read_csv(out / DEFAULT_FILES["csv"])
+    wb = load_workbook(out / DEFAULT_FILES["xlsx"], read_only=True)
+    rows = list(wb["Predictions"].iter_rows(values_only=True))
+    assert rows[0][0] == "Customer ID"
+    body = pd.DataFrame(rows[1:], columns=["customer_id", *SCORE_COLUMNS]).set_index("customer_id")
+    assert body.index.tolist() == csv_scores.index.tolist()
+    np.testing.assert_allclose(
+        body[NUMERIC].to_numpy(dtype=float), csv_scores[NUMERIC].to_numpy(), rtol=2e-15
+    )
+    assert wb.sheetnames[:6] == [
+        "Predictions",
+        "Parameters",
+        "Holdout metrics",
+        "Deciles",
+        "Data quality",
+        "About",
+    ]
+    metrics = list(wb["Holdout metrics"].iter_rows(values_only=True))
+    assert metrics[0][0] == "metric" and "BG/NBD" in metrics[0]
+
+
+def test_run_saved_models_reproduce_the_fit(sample_run):
+    """The saved BG/NBD reloads with the FHL (2005) CDNOW estimates (rtol=1e-2)."""
+    out, _ = sample_run
+    bg = clvlab.load_model(out / DEFAULT_FILES["bgnbd"])
+    # Fader, Hardie & Lee (2005): r=0.243, alpha=4.414, a=0.793, b=2.426
+    np.testing.assert_allclose(
+        bg.params_[["r", "alpha", "a", "b"]].to_numpy(), [0.243, 4.414, 0.793, 2.426], rtol=1e-2
+    )
+    assert bg.time_unit_ == "W"
+
+
+def test_run_summary_gives_paths_and_headline_numbers(sample_run):
+    """The closing summary names the customers, CLV totals, holdout metric and file paths."""
+    out, result = sample_run
+    text = result.stdout
+    assert "2,357" in text
+    assert "predicted CLV, next 52 weeks" in text
+    assert "formula baseline CLV" in text and "historical spend" in text
+    assert "holdout" in text
+    assert "clv-predictions.xlsx" in text and "bgnbd.json" in text
+    total = _read_csv(out / DEFAULT_FILES["csv"])["clv"].sum()
+    assert f"{total:,.2f}" in text
+    assert "Traceback" not in result.stderr
+
+
+# -- fit / predict / rfm / export / report ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fitted_dir(tmp_path_factory, sample_files):
+    """clvlab fit on file A (custom column names and date format), quiet."""
+    cwd = tmp_path_factory.mktemp("fit")
+    result = _cli("fit", str(sample_files["a"]), *COLUMN_OPTS, "--quiet", cwd=cwd)
+    return cwd, result
+
+
+def test_fit_quiet_saves_models_and_prints_nothing(fitted_dir):
+    """fit --quiet exits 0, writes models/*.json in the working folder, stdout empty."""
+    cwd, result = fitted_dir
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "✓" not in result.stderr
+    for key in ("bgnbd", "gamma_gamma", "baseline"):
+        assert (cwd / DEFAULT_FILES[key]).is_file()
+
+
+def test_predict_on_a_new_file_equals_the_api(fitted_dir, sample_files):
+    """predict --model on file B gives the numbers of load_model + score_customers (1e-12)."""
+    cwd, _ = fitted_dir
+    models = [cwd / DEFAULT_FILES[k] for k in ("bgnbd", "gamma_gamma", "baseline")]
+    args = [
+        "predict",
+        str(sample_files["b"]),
+        *COLUMN_OPTS,
+        "--horizon",
+        "26",
+        "--margin",
+        "0.3",
+        "-o",
+        "pred.csv",
+    ]
+    for m in models:
+        args += ["--model", str(m)]
+    result = _cli(*args, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    got = _read_csv(cwd / "pred.csv")
+
+    bg, gg, base = (clvlab.load_model(m) for m in models)
+    tx = _quiet_api(
+        clvlab.load_transactions,
+        sample_files["b"],
+        customer_id="Customer",
+        date="OrderDate",
+        amount="Revenue",
+        date_format="%d/%m/%Y",
+    )
+    rfm = _quiet_api(clvlab.rfm_summary, tx, time_unit="W")
+    want = _quiet_api(
+        score_customers, rfm, bg, gg, base, horizon=26.0, discount_rate=WEEKLY_10PCT, margin=0.3
+    )
+    assert got.index.tolist() == want.index.tolist()
+    assert int(got.index[0]) > 1500  # customers of file B only
+    np.testing.assert_allclose(got[NUMERIC].to_numpy(), want[NUMERIC].to_numpy(), rtol=1e-12)
+
+
+def test_predict_without_models_explains_what_is_missing(tmp_path, sample_files):
+    """predict with no saved models exits 2 and says which file is missing."""
+    result = _cli("predict", str(sample_files["b"]), *COLUMN_OPTS, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "No model file" in result.stderr and "bgnbd.json" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_rfm_command_equals_rfm_summary(tmp_path, sample_files):
+    """clvlab rfm writes the same table as clvlab.rfm_summary."""
+    result = _cli(
+        "rfm",
+        str(sample_files["all"]),
+        *COLUMN_OPTS,
+        "--time-unit",
+        "D",
+        "-o",
+        "rfm.csv",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    got = pd.read_csv(tmp_path / "rfm.csv", dtype={"customer_id": str}).set_index("customer_id")
+    tx = _quiet_api(
+        clvlab.load_transactions,
+        sample_files["all"],
+        customer_id="Customer",
+        date="OrderDate",
+        amount="Revenue",
+        date_format="%d/%m/%Y",
+    )
+    want = _quiet_api(clvlab.rfm_summary, tx, time_unit="D")
+    cols = ["frequency", "recency", "T", "monetary_value", "total_spend"]
+    np.testing.assert_allclose(got[cols].to_numpy(), want[cols].to_numpy(), rtol=1e-12)
+    assert "2,357 customers" in result.stdout
+
+
+def test_export_with_holdout_writes_metrics(sample_run, sample_files, tmp_path):
+    """export with --calibration-end evaluates saved models and fills Holdout metrics."""
+    out, _ = sample_run
+    result = _cli(
+        "export",
+        str(sample_files["all"]),
+        *COLUMN_OPTS,
+        "--model",
+        str(out / DEFAULT_FILES["bgnbd"]),
+        "--model",
+        str(out / DEFAULT_FILES["gamma_gamma"]),
+        "--calibration-end",
+        "1997-09-30",
+        "--observation-end",
+        "1998-06-30",
+        "--out",
+        "exp",
+        "--quiet",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    wb = load_workbook(tmp_path / "exp" / DEFAULT_FILES["xlsx"], read_only=True)
+    metrics = list(wb["Holdout metrics"].iter_rows(values_only=True))
+    assert metrics[0][:3] == ("metric", "BG/NBD", "BG/NBD + Gamma-Gamma")
+    assert (tmp_path / "exp" / DEFAULT_FILES["csv"]).is_file()
+
+
+def test_report_command(sample_run, sample_files, tmp_path):
+    """report writes HTML and PDF, or says clearly that reporting is unavailable."""
+    out, _ = sample_run
+    result = _cli(
+        "report",
+        str(sample_files["all"]),
+        *COLUMN_OPTS,
+        "--model",
+        str(out / DEFAULT_FILES["bgnbd"]),
+        "--model",
+        str(out / DEFAULT_FILES["gamma_gamma"]),
+        "--out",
+        "rep",
+        "--quiet",
+        cwd=tmp_path,
+    )
+    if REPORTING:
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / "rep" / DEFAULT_FILES["report_html"]).stat().st_size > 0
+        assert (tmp_path / "rep" / DEFAULT_FILES["report_pdf"]).stat().st_size > 0
+    else:
+        assert result.returncode == 2
+        assert "not available" in result.stderr
+
+
+# -- errors --------------------------------------------------------------------------
+
+
+def test_bad_csv_exits_2_with_a_readable_message(tmp_path):
+    """A CSV without the amount column: exit 2, the message names it, no traceback."""
+    (tmp_path / "bad.csv").write_text("customer_id,date,price\n1,2024-01-01,5\n")
+    result = _cli("run", "bad.csv", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "amount" in result.stderr and "price" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "--debug" in result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    """--debug prints the traceback of an input error (still exit 2)."""
+    (tmp_path / "bad.csv").write_text("customer_id,date,price\n1,2024-01-01,5\n")
+    result = _cli("run", "bad.csv", "--debug", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr
+
+
+def test_missing_input_file(tmp_path):
+    """A missing input file exits 2 with its name in the message."""
+    result = _cli("fit", "nowhere.csv", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "nowhere.csv" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--time-unit", "day"], "--time-unit"),
+        (["--margin", "-1"], "--margin"),
+        (["--discount-rate", "0.01", "--annual-discount-rate", "0.1"], "not both"),
+    ],
+)
+def test_bad_options_exit_2(tmp_path, args, needle):
+    """Invalid option values exit 2 before any work, naming the option."""
+    result = _cli("run", "--sample", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert needle in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "models").exists()
+
+
+def test_console_script_is_installed():
+    """The clvlab console script exists and lists the six commands."""
+    exe = shutil.which("clvlab") or str(Path(sys.executable).with_name("clvlab"))
+    if not Path(exe).exists():
+        pytest.skip("clvlab console script not installed (package not pip-installed)")
+    result = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for command in ("run", "rfm", "fit", "predict", "report", "export"):
+        assert command in result.stdout
+
+
+@pytest.mark.slow
+def test_run_without_arguments_uses_the_full_cdnow_log(tmp_path):
+    """Bare ``clvlab run`` scores the 23,570 CDNOW customers into ./reports and ./models."""
+    result = _cli("run", "--no-report", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    scores = _read_csv(tmp_path / DEFAULT_FILES["csv"])
+    assert len(scores) == 23_570
+    assert (tmp_path / DEFAULT_FILES["bgnbd"]).is_file()
+    assert "23,570" in result.stdout
