@@ -294,6 +294,21 @@ def regression_metrics(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> dict[
     }
 
 
+def _metrics_from_ranks(
+    actual: np.ndarray, predicted: np.ndarray, rank_actual: np.ndarray, rank_pred: np.ndarray
+) -> dict[str, float]:
+    """:func:`regression_metrics` with precomputed average ranks (for repeated use)."""
+    a, p = _pair(actual, predicted)
+    return {
+        "mae": mean_absolute_error(a, p),
+        "rmse": root_mean_squared_error(a, p),
+        "bias": mean_bias(a, p),
+        "pearson": pearson_correlation(a, p),
+        "spearman": pearson_correlation(rank_actual, rank_pred) if a.size >= 2 else math.nan,
+        "aggregate_pct_error": aggregate_percent_error(a, p),
+    }
+
+
 # ======================================================================================
 # binned conditional expectations
 # ======================================================================================
@@ -632,17 +647,17 @@ def _purchase_days(
         )
     code = log.codes[keep]
     day = log.day[keep]
-    hold = day > cal_day
+    hold = (day > cal_day).astype(np.int64)
     period = _period_ordinal(day, merge_period)
-    purchases = (
-        pd.DataFrame({"code": code, "hold": hold, "period": period, "day": day})
-        .groupby(["code", "hold", "period"], sort=True)["day"]
-        .min()
-        .reset_index()
-    )
-    p_code = purchases["code"].to_numpy()
-    p_hold = purchases["hold"].to_numpy()
-    p_day = purchases["day"].to_numpy()
+    # one purchase per (customer, calibration/holdout, merge period): a single int64 key
+    # (a group-by in Spark terms), dated by its earliest day
+    span = int(period.max() - period.min()) + 1 if period.size else 1
+    key = (code * 2 + hold) * span + (period - (period.min() if period.size else 0))
+    order = np.lexsort((day, key))
+    key_sorted = key[order]
+    starts = np.r_[True, key_sorted[1:] != key_sorted[:-1]] if key.size else np.zeros(0, bool)
+    first_rows = order[starts]
+    p_code, p_hold, p_day = code[first_rows], hold[first_rows].astype(bool), day[first_rows]
     # sorted by code, hold (False first), period: the first row of each code is its first
     # calibration purchase (every split customer bought in calibration)
     is_first = np.r_[True, p_code[1:] != p_code[:-1]]
@@ -1283,15 +1298,26 @@ def evaluate(
         rows.append((b_name, b_purchases, b_value))
 
     # -- metrics -----------------------------------------------------------------------
+    # (the same arrays recur across rows: compute each metric set and each rank once)
+    memo: dict[tuple[int, int], dict[str, float]] = {}
+    ranks: dict[int, np.ndarray] = {}
+
+    def scored(actual: np.ndarray | None, pred: np.ndarray | None) -> dict[str, float]:
+        if actual is None or pred is None:
+            return {}
+        k = (id(actual), id(pred))
+        if k not in memo:
+            for arr in (actual, pred):
+                if id(arr) not in ranks:
+                    ranks[id(arr)] = stats.rankdata(arr)
+            memo[k] = _metrics_from_ranks(actual, pred, ranks[id(actual)], ranks[id(pred)])
+        return memo[k]
+
     records = []
     for _name, purch, value in rows:
         rec: dict[str, float] = {}
-        pm = regression_metrics(actual_purchases, purch) if purch is not None else {}
-        vm = (
-            regression_metrics(actual_value, value)
-            if value is not None and actual_value is not None
-            else {}
-        )
+        pm = scored(actual_purchases, purch)
+        vm = scored(actual_value, value)
         for m in _METRIC_NAMES:
             rec[f"purchases_{m}"] = pm.get(m, math.nan)
         for m in _METRIC_NAMES:
