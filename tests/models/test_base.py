@@ -1,0 +1,194 @@
+"""BaseModel / BaseFitter machinery, checked on a toy model with a closed-form MLE."""
+
+from __future__ import annotations
+
+import warnings
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clvlab.exceptions import ConvergenceWarning, NotFittedError
+from clvlab.models.base import (
+    MODEL_REGISTRY,
+    BaseFitter,
+    SummaryTable,
+    _newton_gain,
+    data_fingerprint,
+    resolve_time_unit,
+)
+
+
+class ToyPoissonFitter(BaseFitter):
+    """x ~ Poisson(lam * T): MLE lam = sum x / sum T, var(lam) = lam^2 / sum x."""
+
+    _param_names: ClassVar[tuple[str, ...]] = ("lam",)
+    _data_columns: ClassVar[tuple[str, ...]] = ("frequency", "T")
+    _model_name: ClassVar[str] = "toy Poisson"
+
+    def _loglik_and_grad(self, params, data):
+        x, T = data
+        lam = params[0]
+        ll = x * np.log(lam * T) - lam * T
+        return ll, (x / lam - T)[:, None]
+
+    def _initial_params(self, data, weights):
+        return [np.array([1.0])]
+
+
+def _toy_data(rng, n=500):
+    T = rng.uniform(1, 10, n)
+    x = rng.poisson(0.7 * T).astype(float)
+    frame = pd.DataFrame({"frequency": x, "T": T},
+                         index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"))
+    frame.attrs["time_unit"] = "W"
+    return frame
+
+
+def test_mle_and_variance_equal_closed_form(rng):
+    """The fitted rate and its variance equal sum x / sum T and lam^2 / sum x (rtol 1e-6)."""
+    d = _toy_data(rng)
+    model = ToyPoissonFitter().fit(d)
+    lam = d["frequency"].sum() / d["T"].sum()
+    np.testing.assert_allclose(model.params_["lam"], lam, rtol=1e-10)
+    np.testing.assert_allclose(model.variance_matrix_.loc["lam", "lam"],
+                               lam**2 / d["frequency"].sum(), rtol=1e-6)
+    assert model.converged_
+    assert model.optimizer_result_["gradient_inf_norm"] < 1e-8
+
+
+def test_summary_interval_is_log_scale_wald(rng):
+    """lower/upper = lam exp(-+ z se/lam) with z the normal quantile of ci_level."""
+    model = ToyPoissonFitter(ci_level=0.9).fit(_toy_data(rng))
+    s = model.summary.loc["lam"]
+    z = 1.6448536269514722
+    np.testing.assert_allclose(s["lower"], s["estimate"] * np.exp(-z * s["se"] / s["estimate"]),
+                               rtol=1e-12)
+    np.testing.assert_allclose(s["upper"], s["estimate"] * np.exp(z * s["se"] / s["estimate"]),
+                               rtol=1e-12)
+
+
+def test_compress_merges_identical_rows_and_sums_weights(rng):
+    """_compress keeps one row per distinct tuple, weights summed, zero weights dropped."""
+    x = rng.integers(0, 3, 1000).astype(float)
+    T = rng.integers(1, 4, 1000).astype(float)
+    w = rng.uniform(0, 2, 1000)
+    w[:10] = 0.0
+    (ux, uT), uw = BaseFitter._compress((x, T), w)
+    assert len(set(zip(ux, uT))) == len(ux) <= 9
+    for a, b, weight in zip(ux, uT, uw):
+        np.testing.assert_allclose(weight, w[(x == a) & (T == b)].sum(), rtol=1e-12)
+    np.testing.assert_allclose(uw.sum(), w.sum(), rtol=1e-12)
+
+
+def test_weights_scale_loglik_not_estimate(rng):
+    """Uniform weights of 3 leave the estimate unchanged and triple the log-likelihood."""
+    d = _toy_data(rng)
+    a = ToyPoissonFitter().fit(d)
+    b = ToyPoissonFitter().fit(d, weights=np.full(len(d), 3.0))
+    np.testing.assert_allclose(b.params_, a.params_, rtol=1e-9)
+    np.testing.assert_allclose(b.log_likelihood_, 3 * a.log_likelihood_, rtol=1e-12)
+    assert b.n_customers_ == 3 * len(d)
+
+
+@pytest.mark.parametrize(
+    "weights, message",
+    [(np.ones(3), "one entry per customer"), (-np.ones(500), "finite and >= 0"),
+     (np.zeros(500), "sum to 0")],
+)
+def test_bad_weights_rejected(rng, weights, message):
+    """Wrong-length, negative and all-zero weights raise ValueError with the rule."""
+    with pytest.raises(ValueError, match=message):
+        ToyPoissonFitter().fit(_toy_data(rng), weights=weights)
+
+
+@pytest.mark.parametrize("options, message", [({"penalizer_coef": -1}, "penalizer_coef"),
+                                              ({"ci_level": 1.5}, "ci_level")])
+def test_bad_options_rejected(rng, options, message):
+    """Invalid constructor options are rejected at fit with the option's name."""
+    with pytest.raises(ValueError, match=message):
+        ToyPoissonFitter(**options).fit(_toy_data(rng))
+
+
+def test_get_set_params_follow_scikit_learn():
+    """get_params lists constructor options; set_params returns self and rejects unknowns."""
+    model = ToyPoissonFitter(penalizer_coef=0.5)
+    assert model.get_params() == {"penalizer_coef": 0.5, "ci_level": 0.95}
+    assert model.set_params(ci_level=0.8) is model and model.ci_level == 0.8
+    with pytest.raises(ValueError, match="Invalid option 'alpha'"):
+        model.set_params(alpha=0.1)
+
+
+def test_unfitted_model_has_no_fitted_attributes():
+    """__init__ sets no fitted attribute; summary raises NotFittedError."""
+    model = ToyPoissonFitter()
+    assert not hasattr(model, "params_")
+    with pytest.raises(NotFittedError):
+        model.summary  # noqa: B018
+    assert "fitted" not in repr(model)
+
+
+def test_subclasses_register_for_loading():
+    """Every subclass is registered by name for clvlab.load_model."""
+    assert MODEL_REGISTRY["ToyPoissonFitter"] is ToyPoissonFitter
+
+
+def test_fingerprint_changes_with_data(rng):
+    """The data fingerprint is stable for equal data and differs when one value changes."""
+    d = _toy_data(rng)
+    a = ToyPoissonFitter().fit(d).data_fingerprint_
+    assert ToyPoissonFitter().fit(d).data_fingerprint_ == a
+    d2 = d.copy()
+    d2.iloc[0, 0] += 1
+    assert ToyPoissonFitter().fit(d2).data_fingerprint_ != a
+    assert data_fingerprint(np.arange(3.0)) != data_fingerprint(np.arange(3.0).reshape(3, 1))
+
+
+def test_time_unit_resolution():
+    """time_unit: explicit argument wins, else data.attrs, else a clear error."""
+    frame = pd.DataFrame({"T": [1.0]})
+    frame.attrs["time_unit"] = "D"
+    assert resolve_time_unit(None, frame) == "D"
+    assert resolve_time_unit("W", frame) == "W"
+    with pytest.raises(ValueError, match="time_unit must be one of"):
+        resolve_time_unit("week", frame)
+    with pytest.raises(ValueError, match="time_unit is unknown"):
+        resolve_time_unit(None, pd.DataFrame({"T": [1.0]}))
+
+
+def test_newton_gain():
+    """g'H^-1 g/2 for a positive-definite H; inf for an indefinite one."""
+    g = np.array([1.0, 2.0])
+    np.testing.assert_allclose(_newton_gain(g, np.diag([2.0, 4.0])), 0.5 * (0.5 + 1.0))
+    assert _newton_gain(g, np.diag([1.0, -1.0])) == np.inf
+
+
+def test_unidentified_parameter_warns(rng):
+    """All-zero counts push lam to the edge of the box: ConvergenceWarning, converged_ False."""
+    d = _toy_data(rng)
+    d["frequency"] = 0.0
+    with pytest.warns(ConvergenceWarning, match="lam"):
+        model = ToyPoissonFitter().fit(d)
+    assert not model.converged_
+    assert model.optimizer_result_["parameters_at_bound"] == ["lam"]
+
+
+def test_summary_table_object(rng):
+    """summary_table() gives a SummaryTable whose text and HTML carry the facts and estimates."""
+    model = ToyPoissonFitter().fit(_toy_data(rng))
+    table = model.summary_table()
+    assert isinstance(table, SummaryTable)
+    text = table.as_text()
+    assert "toy Poisson" in text and "lam" in text and "W (weeks)" in text
+    assert f"{model.log_likelihood_:.4f}" in text
+    html = table.as_html()
+    assert html.startswith("<div") and "<table" in html and "lam" in html
+    assert str(table) == text
+
+
+def test_no_warning_on_clean_fit(rng):
+    """A well-posed fit emits no warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ToyPoissonFitter().fit(_toy_data(rng))
