@@ -727,11 +727,11 @@ def _check_choice(value: str, name: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def _row_examples(rows: _Rows, pos: np.ndarray, ids: np.ndarray, dates: np.ndarray,
+def _row_examples(rows: _Rows, pos: np.ndarray, ids: pd.Series, dates: np.ndarray,
                   amounts: np.ndarray, mask: np.ndarray) -> list[str]:
     sel = np.flatnonzero(mask)[:_N_EXAMPLES]
     return [
-        f"{w}: customer {ids[i]!r}, {_ts(dates[i])}, amount {amounts[i]:g}"
+        f"{w}: customer {ids.iloc[i]!r}, {_ts(dates[i])}, amount {amounts[i]:g}"
         for w, i in zip(rows.describe(pos[sel]), sel, strict=True)
     ]
 
@@ -745,7 +745,8 @@ def _net_returns(
     and the mask of purchases fully returned (net <= 0).
     """
     ret = np.flatnonzero(amounts < 0)
-    pur = np.flatnonzero(amounts > 0)
+    returning = np.bincount(codes[ret], minlength=int(codes.max()) + 1) > 0
+    pur = np.flatnonzero((amounts > 0) & returning[codes])  # only customers with returns
     t = dates.view(np.int64)
     left = pd.DataFrame({"code": codes[ret], "t": t[ret], "amt": -amounts[ret], "r": ret})
     right = pd.DataFrame({"code": codes[pur], "t": t[pur], "amt": amounts[pur], "p": pur})
@@ -769,6 +770,28 @@ def _net_returns(
     tol = 1e-9 * np.maximum(1.0, np.abs(amounts))
     gone = (amounts > 0) & (reduction > 0) & (netted <= tol)
     return target, netted, gone
+
+
+def _exact_duplicates(
+    codes: np.ndarray, dates: np.ndarray, amounts: np.ndarray, order: np.ndarray
+) -> np.ndarray:
+    """Mark rows repeating an earlier row's customer, date and amount (first one unmarked).
+
+    ``order`` sorts the rows by customer then date, so candidates are the (usually few)
+    rows that share customer and timestamp with a neighbour; only those are hashed.
+    """
+    t = dates.view(np.int64)
+    cs, ts = codes[order], t[order]
+    same = np.zeros(len(order), dtype=bool)
+    same[1:] = (cs[1:] == cs[:-1]) & (ts[1:] == ts[:-1])
+    run = same.copy()
+    run[:-1] |= same[1:]
+    cand = np.sort(order[run])  # input order, so "first" is the first in the source
+    dup = np.zeros(len(codes), dtype=bool)
+    if cand.size:
+        key = pd.DataFrame({"c": codes[cand], "t": t[cand], "a": amounts[cand]})
+        dup[cand] = key.duplicated(keep="first").to_numpy()
+    return dup
 
 
 # --------------------------------------------------------------------------- public
@@ -938,16 +961,16 @@ def load_transactions(
             rule="at least one row",
         )
 
-    ids = _parse_ids(frame[customer_id], customer_id, pos, rows).to_numpy(dtype=object)
+    ids = _parse_ids(frame[customer_id], customer_id, pos, rows)
     dates = _parse_dates(frame[date], date, date_format, timezone, pos, rows, report)
     amounts = _parse_amounts(frame[amount], amount, pos, rows, report)
     codes, uniques = pd.factorize(ids)
     keep = np.ones(len(ids), dtype=bool)
+    # output order: customer (numeric when all ids are digits), then date; ties in input order
+    order = np.lexsort((dates.view(np.int64), _id_rank(uniques)[codes]))
 
     # ---- duplicates
-    key = pd.DataFrame({"c": codes, "t": dates.view(np.int64), "a": amounts})
-    dup = key.duplicated(keep="first").to_numpy()
-    del key
+    dup = _exact_duplicates(codes, dates, amounts, order)
     if dup.any():
         n = int(dup.sum())
         ex = _row_examples(rows, pos, ids, dates, amounts, dup)
@@ -1033,12 +1056,13 @@ def load_transactions(
                                                             amounts[sel], 0)).sum())
             returned_matched = float(-amounts[sel][matched_local].sum())
             discarded = returned_matched - absorbed + float(-amounts[sel][orphan_local].sum())
-            before = set(codes[sel][amounts[sel] > 0])
+            n_uniq = len(uniques)
+            had = np.bincount(codes[sel][amounts[sel] > 0], minlength=n_uniq) > 0
             amounts = amounts.copy()
             amounts[sel] = np.where(amounts[sel] > 0, netted, amounts[sel])
             drop_local = (amounts[sel] < 0) | gone
             keep[sel[drop_local]] = False
-            lost = len(before) - len(set(codes[keep]))
+            lost = int((had & ~(np.bincount(codes[keep], minlength=n_uniq) > 0)).sum())
             n_orphan, n_gone, n_red = int(orphan_local.sum()), int(gone.sum()), int(
                 reduced_local.sum())
             detail = (f"{_plural(n_red, 'purchase')} reduced, {_plural(n_gone, 'purchase')} "
@@ -1060,13 +1084,10 @@ def load_transactions(
             rule="at least one row",
         )
 
-    # ---- order: customer (numeric when all ids are digits), then date, stable
-    rank = _id_rank(uniques)
-    sel = np.flatnonzero(keep)
-    order = sel[np.lexsort((dates[sel].view(np.int64), rank[codes[sel]]))]
+    order = order[keep[order]]
     out = pd.DataFrame(
         {
-            C.CUSTOMER_ID: pd.array(ids[order], dtype="str"),
+            C.CUSTOMER_ID: ids.array.take(order),
             C.DATE: dates[order],
             C.AMOUNT: amounts[order],
         }
@@ -1082,14 +1103,14 @@ def load_transactions(
     return out
 
 
-def _id_rank(uniques: np.ndarray) -> np.ndarray:
+def _id_rank(uniques: Any) -> np.ndarray:
     """Sort rank of each unique id: numeric if all are digit strings, else text order."""
     u = pd.Series(uniques, dtype="str")
-    digits = u.str.fullmatch(r"\d{1,18}").all()
-    if digits:
-        order = np.lexsort((u.to_numpy(dtype=object), u.astype(np.int64).to_numpy()))
+    if len(u) and bool(u.str.fullmatch(r"\d{1,18}").all()):
+        # numeric order; equal numbers ("7", "007") differ only in leading zeros
+        order = np.lexsort((u.str.len().to_numpy(dtype=np.int64), u.astype(np.int64).to_numpy()))
     else:
-        order = np.argsort(u.to_numpy(dtype=object), kind="stable")
+        order = u.argsort(kind="stable").to_numpy()
     rank = np.empty(len(u), dtype=np.int64)
     rank[order] = np.arange(len(u))
     return rank
