@@ -164,12 +164,23 @@ def _check_transactions(tx: Any) -> _Log:
     if bad.any():
         _fail_rows(bad, C.AMOUNT, "must be finite (no NaN or infinity)",
                    "Drop or fill these rows before summarising.")
-    codes, uniques = pd.factorize(tx[C.CUSTOMER_ID], sort=True)
+    # factorize unsorted (hashing), then sort only the distinct ids: ~2x faster than
+    # factorize(sort=True) on millions of string ids
+    codes, uniques = pd.factorize(tx[C.CUSTOMER_ID])
     bad = codes < 0
     if bad.any():
         _fail_rows(bad, C.CUSTOMER_ID, "must not be missing",
                    "Drop these rows or give them an id.")
-    ids = pd.Index(uniques).astype(str)
+    uniques = pd.Index(uniques)
+    try:
+        id_order = uniques.argsort()
+    except TypeError:  # mixed types, e.g. ints and strings: order as text
+        uniques = uniques.astype(str)
+        id_order = uniques.argsort()
+    rank = np.empty(id_order.size, dtype=np.int64)
+    rank[id_order] = np.arange(id_order.size, dtype=np.int64)
+    codes = rank[codes]
+    ids = uniques[id_order].astype(str)
     day = raw.astype("datetime64[D]").astype(np.int64)
     return _Log(codes.astype(np.int64, copy=False), ids, day, raw, amount)
 
@@ -256,9 +267,10 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
 
     In SQL/Spark terms::
 
-        purchases = rows.groupBy(customer, period).agg(sum(amount), count(*), min(ts), max(ts))
+        purchases = rows.groupBy(customer, period).agg(sum(amount), count(*))
         customers = purchases.groupBy(customer).agg(count(*), min(period), max(period),
-                        sum(spend), sum(spend where period > min(period)), ...)
+                        sum(spend), sum(spend where period > min(period)), sum(rows))
+        stamps = rows.groupBy(customer).agg(min(ts), max(ts))
     """
     codes = log.codes[rows]
     period = _period_ordinal(log.day[rows], merge_period)
@@ -273,29 +285,29 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
     pmin = int(period.min())
     span = int(period.max()) - pmin + 1
     if int(codes.max()) < (2**62) // span:
-        key = codes * span + (period - pmin)
+        key = codes * span  # one int64 key per row: (customer, period), built in place
+        key += period
+        key -= pmin
         order = np.argsort(key)
         key = key[order]
-    else:  # pragma: no cover - astronomically many customers x periods
-        order = np.lexsort((period, codes))
-        key = None
-    codes_s = codes[order]
-    period_s = period[order]
-    if key is not None:
         new_purchase = np.empty(n, dtype=bool)
         new_purchase[0] = True
         np.not_equal(key[1:], key[:-1], out=new_purchase[1:])
-    else:  # pragma: no cover
-        new_purchase = np.r_[True, (codes_s[1:] != codes_s[:-1]) | (period_s[1:] != period_s[:-1])]
-    p_start = np.flatnonzero(new_purchase)
+        p_start = np.flatnonzero(new_purchase)
+        p_key = key[p_start]
+        del key, new_purchase
+        p_code = p_key // span
+        p_period = p_key - p_code * span + pmin
+    else:  # pragma: no cover - astronomically many customers x periods
+        order = np.lexsort((period, codes))
+        codes_s, period_s = codes[order], period[order]
+        p_start = np.flatnonzero(np.r_[True, (codes_s[1:] != codes_s[:-1])
+                                       | (period_s[1:] != period_s[:-1])])
+        p_code, p_period = codes_s[p_start], period_s[p_start]
+        del codes_s, period_s
     # purchases: (customer, period) groups
-    p_code = codes_s[p_start]
-    p_period = period_s[p_start]
     p_spend = np.add.reduceat(amount[order], p_start)
-    p_rows = np.diff(np.append(p_start, n))
-    raw_s = raw[order]
-    p_raw_min = np.minimum.reduceat(raw_s, p_start)
-    p_raw_max = np.maximum.reduceat(raw_s, p_start)
+    p_rows = np.diff(p_start, append=n)
     # customers: groups of purchases
     n_p = p_start.size
     new_customer = np.empty(n_p, dtype=bool)
@@ -304,17 +316,20 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
     c_start = np.flatnonzero(new_customer)
     c_last = np.append(c_start[1:], n_p) - 1
     repeat_values = np.where(new_customer, 0.0, p_spend)  # adding exact zeros: no rounding
+    raw_s = raw[order]
+    del order
+    row_start = p_start[c_start]  # first sorted row of each customer
     return _Aggregate(
         code=p_code[c_start],
-        n_purchases=np.diff(np.append(c_start, n_p)),
+        n_purchases=np.diff(c_start, append=n_p),
         first_period=p_period[c_start],
         last_period=p_period[c_last],
         first_spend=p_spend[c_start],
         total_spend=np.add.reduceat(p_spend, c_start),
         repeat_spend=np.add.reduceat(repeat_values, c_start),
         n_rows=np.add.reduceat(p_rows, c_start),
-        first_raw=np.minimum.reduceat(p_raw_min, c_start),
-        last_raw=np.maximum.reduceat(p_raw_max, c_start),
+        first_raw=np.minimum.reduceat(raw_s, row_start),
+        last_raw=np.maximum.reduceat(raw_s, row_start),
     )
 
 
