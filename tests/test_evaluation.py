@@ -448,3 +448,28 @@ def test_evaluate_discounted_value_is_lower(cdnow_split, bg, gg):
     ref = clvlab.customer_lifetime_value(bg, gg, cdnow_split, horizon=39, discount_rate=0.01)
     np.testing.assert_allclose(disc.customers["predicted_value"], ref, rtol=1e-12)
     assert (disc.customers["predicted_value"] < plain.customers["predicted_value"]).all()
+
+
+def test_tracking_warning_points_at_the_caller(cdnow_split, cdnow_tx, bg):
+    """The left-out-transactions warning is attributed to the user's line, not clvlab's."""
+    extra = pd.DataFrame({"customer_id": ["new"], "date": pd.to_datetime(["1997-11-01"]),
+                          "amount": [10.0], "quantity": [1]})
+    tx = pd.concat([cdnow_tx, extra], ignore_index=True)
+    with pytest.warns(DataQualityWarning) as record:
+        ev.actual_tracking(tx, cdnow_split)
+    assert record[0].filename == __file__
+    with pytest.warns(DataQualityWarning) as record:
+        ev.evaluate(cdnow_split, bg, transactions=tx)
+    assert record[0].filename == __file__
+
+
+def test_evaluate_requires_split_attrs(cdnow_split, bg, cdnow_tx):
+    """A split without time unit or dates in attrs is rejected with what to do."""
+    bare = cdnow_split.copy()
+    bare.attrs = {}
+    with pytest.raises(InvalidValueError, match="no time unit"):
+        ev.evaluate(bare, bg)
+    partial = cdnow_split.copy()
+    partial.attrs = {"time_unit": "W"}
+    with pytest.raises(InvalidValueError, match="calibration_end or observation_end"):
+        ev.evaluate(partial, bg, transactions=cdnow_tx)

@@ -559,6 +559,17 @@ def chi_square_test(histogram: pd.DataFrame, n_params: int = 4) -> ChiSquareResu
 # ======================================================================================
 
 
+def _user_stacklevel() -> int:
+    """Stack level of the first caller outside this module (for ``warnings.warn``)."""
+    import sys
+
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename == __file__:
+        level += 1
+        frame = frame.f_back
+    return level
+
+
 def _as_timestamp(value: Any, name: str) -> pd.Timestamp:
     try:
         ts = pd.Timestamp(value)
@@ -643,7 +654,7 @@ def _purchase_days(
             "observation_end); tracking follows the calibration cohort over the split's "
             "window.",
             DataQualityWarning,
-            stacklevel=4,
+            stacklevel=_user_stacklevel(),
         )
     code = log.codes[keep]
     day = log.day[keep]
@@ -701,11 +712,16 @@ def actual_tracking(
         in time units since ``origin``), ``date_end`` (last day of the period),
         ``actual_incremental``, ``actual_cumulative`` (repeat transactions) and
         ``in_holdout`` (the period ends after calibration_end). ``attrs`` hold ``origin``
-        (ISO date), ``time_unit``, ``calibration_boundary`` (age of the end of
-        calibration_end in time units since ``origin``) and ``first_purchase_age`` (array:
-        each customer's first-purchase age, aligned with the split, for the expected
-        tracking).
+        (ISO date), ``time_unit`` and ``calibration_boundary`` (age of the end of
+        calibration_end in time units since ``origin``).
     """
+    return _actual_tracking(transactions, split, origin)[0]
+
+
+def _actual_tracking(
+    transactions: pd.DataFrame, split: pd.DataFrame, origin: Any
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return :func:`actual_tracking` and each customer's first-purchase age (time units)."""
     unit = _split_time_unit(split)
     merge = check_time_unit((split.attrs or {}).get(C.ATTR_MERGE_PERIOD, "D"), "merge_period")
     cal_day, end_day = _split_days(split)
@@ -741,7 +757,6 @@ def actual_tracking(
         "origin": str(np.datetime64(start, "D")),
         C.ATTR_TIME_UNIT: unit,
         "calibration_boundary": float(boundary),
-        "first_purchase_age": (first_day - start) / udays,
     }
     # consistency with the split: the log must give the split's repeat counts
     checks = [(int(np.count_nonzero(~rep_hold)), float(split[C.FREQUENCY].sum()), "frequency")]
@@ -759,7 +774,7 @@ def actual_tracking(
                 column=what,
                 rule="transactions consistent with split",
             )
-    return out
+    return out, (first_day - start) / udays
 
 
 def _expected_cumulative(model: Any, first_ages: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -798,10 +813,8 @@ def tracking(
     DataFrame
         :func:`actual_tracking` plus ``expected_incremental`` and ``expected_cumulative``.
     """
-    out = actual_tracking(transactions, split, origin=origin)
-    cum = _expected_cumulative(
-        purchase_model, out.attrs["first_purchase_age"], out["period_end"].to_numpy()
-    )
+    out, first_ages = _actual_tracking(transactions, split, origin)
+    cum = _expected_cumulative(purchase_model, first_ages, out["period_end"].to_numpy())
     out["expected_cumulative"] = cum
     out["expected_incremental"] = np.diff(np.r_[0.0, cum])
     cols = [
