@@ -294,6 +294,13 @@ def test_binary_junk_is_not_a_table(tmp_path):
         load_transactions(path)
 
 
+def test_surplus_field_is_an_error_not_a_silent_split(tmp_path):
+    """An unquoted '1,234.50' in a comma-separated file raises instead of reading amount 1."""
+    path = _write(tmp_path, "customer_id,date,amount\na,2024-01-01,1\nb,2024-01-02,1,234.50\n")
+    with pytest.raises(NotATableError, match=r"Expected 3 fields in line 3, saw 4.*must be quoted"):
+        load_transactions(path)
+
+
 def test_latin1_text_suggests_encoding(tmp_path):
     """A non-UTF-8 text file raises NotATableError suggesting encoding=; it loads with it."""
     path = tmp_path / "latin.csv"
@@ -508,6 +515,18 @@ def test_blank_lines_skipped_with_warning(tmp_path):
     assert tx["customer_id"].tolist() == ["a", "b", "c"]
     with pytest.raises(InvalidValueError, match=r"line 6: 'bad'"):
         load_transactions(_write(tmp_path, text.replace("2024-01-03", "bad")))
+
+
+def test_mixed_aware_and_naive_datetime_objects():
+    """An object column mixing tz-aware and naive Timestamps converts only the aware ones."""
+    frame = pd.DataFrame({
+        "customer_id": ["a", "b"],
+        "date": [pd.Timestamp("2024-01-01 23:00", tz="US/Eastern"), pd.Timestamp("2024-01-01 10:00")],
+        "amount": [1.0, 2.0],
+    })
+    with pytest.warns(DataQualityWarning, match="1 row without a time zone was taken to be in UTC"):
+        tx = load_transactions(frame)
+    assert tx["date"].tolist() == pd.to_datetime(["2024-01-02 04:00", "2024-01-01 10:00"]).tolist()
 
 
 def test_second_date_format_recorded():

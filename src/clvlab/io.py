@@ -189,8 +189,10 @@ def _csv_error(path: Path, exc: Exception, encoding: str) -> Exception:
             rule=f"{encoding} text",
         )
     return NotATableError(
-        f"{path.name} could not be parsed as a delimited table: {exc}. Check the delimiter "
-        "(sep=) and the quoting around that line.",
+        f"{path.name} could not be parsed as a delimited table: {' '.join(str(exc).split())}. "
+        "Check the delimiter "
+        "(sep=) and the quoting around that line (an amount such as 1,234.50 must be quoted "
+        "in a comma-separated file).",
         rule="delimited table",
     )
 
@@ -217,18 +219,20 @@ def _read_csv(
             header = _read_header(path, sep, encoding)
         if not set(need) <= set(header):  # let the caller report the missing columns
             return pd.DataFrame(columns=header), header, sep
-        usecols = None if keep_extra else [c for c in header if c in need]
-        dtype = {c: object for c in need[:2] if c in header}  # ids and dates stay text
+        dtype = {c: object for c in need[:2]}  # ids and dates stay text
+        # no usecols: with it pandas silently ignores surplus fields on a line (an unquoted
+        # "1,234.50" would become amount 1); without it such a line is an error
         frame = pd.read_csv(
             path,
             sep=sep,
             encoding=encoding,
-            usecols=usecols,
             dtype=dtype,
             skip_blank_lines=False,  # keeps row position == line number - 2
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         raise _csv_error(path, exc, encoding) from None
+    if not keep_extra:
+        frame = frame[[c for c in frame.columns if c in need]]
     return frame, header, sep
 
 
@@ -619,8 +623,9 @@ def _record_tz(report: _Report, name: str, tz: str, wall: pd.Series, local: pd.S
     ex = [f"{d}: {pd.Timestamp(a)} -> {pd.Timestamp(b)}" for d, a, b in zip(
         rows.describe(pos[shifted][:_N_EXAMPLES]), w[shifted][:_N_EXAMPLES],
         loc[shifted][:_N_EXAMPLES], strict=True)]
-    naive_note = (f"; {_plural(n_naive, 'row')} without a time zone were taken to be in {tz} "
-                  "already and left unchanged" if n_naive else "")
+    naive_note = (f"; {_plural(n_naive, 'row')} without a time zone "
+                  f"{'was' if n_naive == 1 else 'were'} taken to be in {tz} already and left "
+                  "unchanged" if n_naive else "")
     report.add(
         "time zones",
         f"converted to {tz}, then zone information dropped",
