@@ -473,3 +473,36 @@ def test_evaluate_requires_split_attrs(cdnow_split, bg, cdnow_tx):
     partial.attrs = {"time_unit": "W"}
     with pytest.raises(InvalidValueError, match="calibration_end or observation_end"):
         ev.evaluate(partial, bg, transactions=cdnow_tx)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.floats(0, 50), st.floats(0, 50)),
+             min_size=1, max_size=80),
+    st.integers(1, 10),
+)
+def test_binned_means_and_deciles_preserve_totals(rows, max_frequency):
+    """Bins and deciles partition the customers: counts and totals are preserved exactly."""
+    freq = np.array([r[0] for r in rows], dtype=float)
+    actual = np.array([r[1] for r in rows])
+    pred = np.array([r[2] for r in rows])
+    table = ev.conditional_expectations(ev.frequency_bins(freq, max_frequency), actual,
+                                        {"predicted_purchases": pred})
+    n = table["n_customers"].to_numpy()
+    assert n.sum() == len(rows) and len(table) == max_frequency + 1
+    filled = n > 0
+    np.testing.assert_allclose((table["actual_purchases"][filled] * n[filled]).sum(),
+                               actual.sum(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose((table["predicted_purchases"][filled] * n[filled]).sum(),
+                               pred.sum(), rtol=1e-9, atol=1e-9)
+    deciles = ev.decile_table(actual, pred)
+    assert deciles["n_customers"].sum() == len(rows)
+    np.testing.assert_allclose(deciles["predicted_total"].sum(), pred.sum(), rtol=1e-9,
+                               atol=1e-9)
+
+
+def test_evaluation_repr_is_short(evaluation):
+    """repr names models, size and horizon without dumping the tables."""
+    text = repr(evaluation)
+    assert text.startswith("Evaluation(models=[BG/NBD, BG/NBD + Gamma-Gamma]")
+    assert "customers=2357" in text and "horizon=39 weeks" in text and len(text) < 200

@@ -1002,6 +1002,15 @@ class Evaluation:
     def __str__(self) -> str:
         return self.summary()
 
+    def __repr__(self) -> str:
+        models = ", ".join(map(str, self.metrics.index))
+        unit = UNIT_NAMES.get(self.time_unit, self.time_unit)
+        has_tracking = "yes" if self.tracking is not None else "no"
+        return (
+            f"Evaluation(models=[{models}], customers={len(self.customers)}, "
+            f"horizon={self.horizon:g} {unit}, tracking={has_tracking})"
+        )
+
     def _repr_html_(self) -> str:
         unit = UNIT_NAMES.get(self.time_unit, self.time_unit)
         parts = [
