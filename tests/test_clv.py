@@ -25,7 +25,7 @@ from clvlab.models.gamma_gamma import GammaGammaFitter
 
 @pytest.fixture(scope="module")
 def cdnow():
-    """CDNOW 1/10 sample summary in weeks as lifetimes ships it (the setup of the issue's figures)."""
+    """CDNOW 1/10 sample summary in weeks as lifetimes ships it (setup of the issue's figures)."""
     from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
 
     df = load_cdnow_summary_data_with_monetary_value()
@@ -78,7 +78,7 @@ class _UnitSpend:
 # lifetimes compatibility (the issue's reference figures)
 # ----------------------------------------------------------------------------------------
 def test_lifetimes_mode_reproduces_the_issue_figures(cdnow, models):
-    """36.2785, 4.63747, 8.34409 x3: BG/NBD + GG fitted (no penalty) on lifetimes' weekly CDNOW summary, 12 lifetimes months of 4.345 weeks, 0.01/month."""
+    """Issue figures: BG+GG unpenalised on lifetimes' weekly CDNOW, 12 x 4.345 weeks, 1%/month."""
     bg, gg = models
     clv = customer_lifetime_value(bg, gg, cdnow, horizon=12, discount_rate=0.01, method="lifetimes")
     np.testing.assert_allclose(
@@ -87,7 +87,7 @@ def test_lifetimes_mode_reproduces_the_issue_figures(cdnow, models):
 
 
 def test_lifetimes_mode_equals_lifetimes_for_every_customer(cdnow, models):
-    """Equals lifetimes' GammaGammaFitter.customer_lifetime_value(freq='W') run here, rtol 1e-5 (own fits) and 1e-9 (same parameters)."""
+    """Equals lifetimes' customer_lifetime_value(freq='W'): own fits 1e-5, same params 1e-9."""
     from lifetimes import BetaGeoFitter as LBG
     from lifetimes import GammaGammaFitter as LGG
 
@@ -105,7 +105,7 @@ def test_lifetimes_mode_equals_lifetimes_for_every_customer(cdnow, models):
 
 
 def test_lifetimes_mode_daily_uses_30_day_months(cdnow_tx):
-    """On daily data lifetimes' month is 30 days; lifetimes (freq='D', same parameters) agrees to rtol 1e-9."""
+    """Daily data: lifetimes' 30-day month; lifetimes (freq='D', same params) agrees to 1e-9."""
     from lifetimes import BetaGeoFitter as LBG
     from lifetimes import GammaGammaFitter as LGG
 
@@ -116,7 +116,9 @@ def test_lifetimes_mode_daily_uses_30_day_months(cdnow_tx):
     ours = customer_lifetime_value(bg, gg, rfm, 6, 0.02, method="lifetimes")
     lbg, lgg = LBG(), LGG()
     lbg.params_, lgg.params_ = bg.params_.copy(), gg.params_.copy()
-    lbg.predict = lbg.conditional_expected_number_of_purchases_up_to_time  # what lifetimes' fit sets
+    lbg.predict = (
+        lbg.conditional_expected_number_of_purchases_up_to_time
+    )  # what lifetimes' fit sets
     f, r, T, m = (rfm[c] for c in ("frequency", "recency", "T", "monetary_value"))
     theirs = lgg.customer_lifetime_value(lbg, f, r, T, m, time=6, discount_rate=0.02, freq="D")
     np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-9)
@@ -135,14 +137,16 @@ def test_zero_discount_is_purchases_times_spend_times_margin(cdnow, models, meth
 
 
 def test_clv_falls_with_rate_and_grows_with_horizon(cdnow, models):
-    """CLV strictly falls as the discount rate rises and grows with the horizon, for every customer."""
+    """CLV strictly falls as the rate rises and grows with the horizon, for every customer."""
     bg, gg = models
     sub = cdnow.iloc[::50]
-    by_rate = [customer_lifetime_value(bg, gg, sub, 52, d).to_numpy() for d in (0, 0.002, 0.01, 0.05)]
-    assert all((a > b).all() for a, b in zip(by_rate, by_rate[1:]))
+    by_rate = [
+        customer_lifetime_value(bg, gg, sub, 52, d).to_numpy() for d in (0, 0.002, 0.01, 0.05)
+    ]
+    assert all((a > b).all() for a, b in zip(by_rate, by_rate[1:], strict=False))
     by_h = [customer_lifetime_value(bg, gg, sub, h, 0.002).to_numpy() for h in (0, 4, 26, 52, 520)]
     assert (by_h[0] == 0).all()
-    assert all((a < b).all() for a, b in zip(by_h, by_h[1:]))
+    assert all((a < b).all() for a, b in zip(by_h, by_h[1:], strict=False))
 
 
 def test_margin_scales_clv(cdnow, models):
@@ -168,13 +172,18 @@ def test_components_are_consistent(cdnow, models):
     bg, gg = models
     comp = customer_lifetime_value(bg, gg, cdnow, 52, 0.002, margin=0.5, components=True)
     assert list(comp.columns) == [
-        "expected_purchases", "discounted_purchases", "expected_spend", "clv"
+        "expected_purchases",
+        "discounted_purchases",
+        "expected_spend",
+        "clv",
     ]
     np.testing.assert_allclose(
         comp["clv"], 0.5 * comp["discounted_purchases"] * comp["expected_spend"], rtol=1e-14
     )
     assert (comp["discounted_purchases"] < comp["expected_purchases"]).all()
-    np.testing.assert_allclose(comp["expected_purchases"], bg.expected_purchases(cdnow, 52), rtol=1e-14)
+    np.testing.assert_allclose(
+        comp["expected_purchases"], bg.expected_purchases(cdnow, 52), rtol=1e-14
+    )
 
 
 def test_continuous_matches_fine_stieltjes_sum(cdnow, models):
@@ -191,7 +200,7 @@ def test_continuous_matches_fine_stieltjes_sum(cdnow, models):
         ]
     )
     mid = (ts[1:] + ts[:-1]) / 2
-    ref = ((E[1:] - E[:-1]) * (1.01 ** -mid)[:, None]).sum(axis=0)
+    ref = ((E[1:] - E[:-1]) * (1.01**-mid)[:, None]).sum(axis=0)
     ref *= gg.expected_spend(head).to_numpy()
     clv = customer_lifetime_value(bg, gg, head, 52, 0.01)
     np.testing.assert_allclose(clv.to_numpy(), ref, rtol=1e-7)
@@ -199,7 +208,7 @@ def test_continuous_matches_fine_stieltjes_sum(cdnow, models):
 
 @pytest.mark.parametrize("d,horizon", [(0.01, 52.0), (0.05, 520.0), (0.5, 300.0), (1e-6, 3.0)])
 def test_continuous_schedule_is_exact_on_closed_forms(d, horizon):
-    """Against closed forms: E=t gives (1-(1+d)^-H)/ln(1+d); E=1-e^-kt gives k/(k+delta)(1-e^-(k+delta)H) (rtol 1e-10)."""
+    """Quadrature is exact (1e-10) for E = t and E = 1 - exp(-kt) (closed-form integrals)."""
     times, w = discount_schedule(horizon, d)
     delta = math.log1p(d)
     np.testing.assert_allclose(w @ times, -math.expm1(-delta * horizon) / delta, rtol=1e-10)
@@ -219,7 +228,7 @@ def test_periods_schedule_is_end_of_period_sum():
 
 
 def test_time_unit_converts_horizon_and_rate(cdnow, models):
-    """horizon 1 year at 10% a year equals 52.1775 weeks at 1.1**(1/52.1775)-1 a week (rtol 1e-12)."""
+    """1 year at 10% a year equals 52.1775 weeks at 1.1**(1/52.1775)-1 a week (rtol 1e-12)."""
     bg, gg = models
     yearly = customer_lifetime_value(bg, gg, cdnow.head(20), 1, 0.10, time_unit="Y")
     weeks = 365.2425 / 7
@@ -245,9 +254,7 @@ def test_edge_frequencies_stay_finite(models):
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    d1=st.floats(0, 0.2), d2=st.floats(0, 0.2), h=st.floats(0.5, 200), m=st.floats(0, 3)
-)
+@given(d1=st.floats(0, 0.2), d2=st.floats(0, 0.2), h=st.floats(0.5, 200), m=st.floats(0, 3))
 def test_clv_monotone_in_rate_property(d1, d2, h, m):
     """For any horizon and margin, a higher discount rate never gives a higher CLV (hypothesis)."""
     model = _LinearPurchases(0.3)
@@ -262,7 +269,7 @@ def test_clv_monotone_in_rate_property(d1, d2, h, m):
 # errors
 # ----------------------------------------------------------------------------------------
 def test_bad_arguments_are_clear_errors(cdnow, models):
-    """Negative rate, NaN horizon, string margin and unknown method raise messages naming the argument."""
+    """Negative rate, NaN horizon, text margin, unknown method: messages name the argument."""
     bg, gg = models
     with pytest.raises(ValueError, match="discount_rate must be a finite number >= 0"):
         customer_lifetime_value(bg, gg, cdnow, 52, -0.1)
@@ -279,7 +286,9 @@ def test_time_unit_mismatch_is_rejected(cdnow, models):
     bg, gg = models
     daily = cdnow.copy()
     daily.attrs["time_unit"] = "D"
-    with pytest.raises(InvalidValueError, match="time unit 'D' but the purchase model was fitted in 'W'"):
+    with pytest.raises(
+        InvalidValueError, match="time unit 'D' but the purchase model was fitted in 'W'"
+    ):
         customer_lifetime_value(bg, gg, daily, 52, 0.01)
 
 
@@ -318,7 +327,9 @@ def test_ceiling_at_zero_discount_is_first_plus_repeat_purchases(models):
     bg, gg = models
     s = gg.population_mean_spend()
     got = acquisition_cost_ceiling(bg, gg, 52, 0.0, margin=0.4)
-    np.testing.assert_allclose(got, 0.4 * s * (1 + bg.expected_purchases_new_customer(52)), rtol=1e-12)
+    np.testing.assert_allclose(
+        got, 0.4 * s * (1 + bg.expected_purchases_new_customer(52)), rtol=1e-12
+    )
     without = acquisition_cost_ceiling(bg, gg, 52, 0.0, margin=0.4, include_first_purchase=False)
     np.testing.assert_allclose(got - without, 0.4 * s, rtol=1e-12)
     custom = acquisition_cost_ceiling(bg, gg, 52, 0.0, margin=0.4, first_purchase_value=50.0)
@@ -326,7 +337,7 @@ def test_ceiling_at_zero_discount_is_first_plus_repeat_purchases(models):
 
 
 def test_ceiling_equals_clv_of_a_just_acquired_customer(models):
-    """Without the first purchase, the ceiling equals the CLV of a customer with x=0, t_x=0, T=0 (rtol 1e-10)."""
+    """Without the first purchase the ceiling is the CLV of x=0, t_x=0, T=0 (rtol 1e-10)."""
     bg, gg = models
     newcomer = pd.DataFrame(
         {"frequency": [0.0], "recency": [0.0], "T": [0.0], "monetary_value": [0.0]}
@@ -360,7 +371,7 @@ def test_historical_clv_whole_log_matches_direct_sums(cdnow_tx):
 
 
 def test_historical_clv_split_matches_direct_sums(cdnow_tx):
-    """Calibration and holdout spend equal direct sums on each side of 1997-09-30 (to 1998-06-30)."""
+    """Calibration and holdout spend equal direct sums on each side of 1997-09-30."""
     hist = historical_clv(cdnow_tx, calibration_end="1997-09-30")
     cal = cdnow_tx[cdnow_tx["date"] <= "1997-09-30"].groupby("customer_id")["amount"].sum()
     hold = cdnow_tx[cdnow_tx["date"] > "1997-09-30"].groupby("customer_id")["amount"].sum()
@@ -374,7 +385,7 @@ def test_historical_clv_split_matches_direct_sums(cdnow_tx):
 
 
 def test_predicted_and_historical_holdout_value_are_comparable(cdnow_tx):
-    """CLV over the holdout (discount 0) and realised holdout spend are on one index and scale (within 25% in total)."""
+    """Holdout CLV (d = 0) and realised holdout spend share index and scale (total within 25%)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rfm = clvlab.calibration_holdout(cdnow_tx, "1997-09-30", "1998-06-30")

@@ -1,4 +1,4 @@
-"""Customer lifetime value: discounted expected future value, history, acquisition ceiling.
+r"""Customer lifetime value: discounted expected future value, history, acquisition ceiling.
 
 Every horizon and every discount rate is expressed in a stated time unit -- by default the
 purchase model's ``time_unit_`` -- and nothing here assumes a month of 30 days. The
@@ -9,17 +9,18 @@ Discounting is one linear operation on a customer's expected cumulative purchase
 
 .. math::
 
-    \\mathrm{CLV} = \\text{margin} \\times \\text{spend}
-        \\times \\int_0^H (1+d)^{-t}\\, dE(t)
+    \mathrm{CLV} = \text{margin} \times \text{spend}
+        \times \int_0^H (1+d)^{-t}\, dE(t)
 
 with ``d`` the discount rate per time unit and ``H`` the horizon. ``method`` says how the
 integral is evaluated:
 
 ``"continuous"`` (default)
     Exactly (purchases discounted at the instant they are expected), by parts,
-    ``(1+d)^{-H} E(H) + \\ln(1+d) \\int_0^H (1+d)^{-t} E(t)\\,dt``, with composite
+    ``(1+d)^{-H} E(H) + \ln(1+d) \int_0^H (1+d)^{-t} E(t)\,dt``, with composite
     Gauss-Legendre quadrature (16 nodes per panel, one panel per 4 units of
-    ``H ln(1+d)``); relative error below 1e-10 for the smooth ``E(t)`` of BG/NBD.
+    ``H ln(1+d)``); against a 16,000-node reference the relative error for BG/NBD on
+    CDNOW is below 5e-10 for horizons of 1 to 5,200 weeks and rates of 0.2% to 50%.
 ``"periods"``
     End-of-period discounting in whole time units:
     ``sum_k [E(t_k) - E(t_{k-1})] (1+d)^{-t_k}``, ``t_k = min(k, H)``.
@@ -129,7 +130,7 @@ def discount_schedule(
     method: str = "continuous",
     time_unit: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Times and weights that turn cumulative expected purchases into discounted purchases.
+    """Return times and weights that turn cumulative expected purchases into discounted ones.
 
     For any cumulative expectation ``E(t)`` with ``E(0) = 0``, the discounted number of
     purchases over the horizon is ``sum_j weights[j] * E(times[j])``.
@@ -198,7 +199,7 @@ def _discounted_purchases(
     shape: tuple[int, ...],
 ) -> np.ndarray:
     out = np.zeros(shape)
-    for t, w in zip(times, weights):
+    for t, w in zip(times, weights, strict=True):
         out += w * np.asarray(expected(float(t)), dtype=float)
     return out
 
@@ -218,7 +219,7 @@ def customer_lifetime_value(
     method: str = "continuous",
     components: bool = False,
 ) -> pd.Series | pd.DataFrame:
-    """Expected discounted value of each customer's future purchases over ``horizon``.
+    """Compute the expected discounted value of each customer's purchases over ``horizon``.
 
     ``CLV = margin x E[spend per purchase] x sum_j w_j E[X(t_j) | history]``: the
     purchase model's expected repeat purchases, discounted by :func:`discount_schedule`,
@@ -334,7 +335,7 @@ def acquisition_cost_ceiling(
     include_first_purchase: bool = True,
     first_purchase_value: float | None = None,
 ) -> float:
-    """The most it is worth paying to acquire one new customer: their expected CLV.
+    """Compute the most worth paying to acquire one new customer: their expected CLV.
 
     For a customer acquired now (first purchase at time 0, undiscounted):
 
@@ -406,7 +407,7 @@ def historical_clv(
     time_unit: str = "W",
     merge_period: str = "D",
 ) -> pd.DataFrame:
-    """What each customer actually spent: the realised value to set predictions against.
+    """Tabulate what each customer actually spent: the value to set predictions against.
 
     Computed by :func:`clvlab.rfm_summary` (whole log) or
     :func:`clvlab.calibration_holdout` (split log), so the totals are the same numbers

@@ -70,7 +70,9 @@ def test_formula_clv_broadcasts_arrays():
 @pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])
 def test_formula_clv_rejects_negative_and_non_finite(bad):
     """Negative, NaN or infinite inputs raise InvalidValueError naming the argument and count."""
-    with pytest.raises(InvalidValueError, match=r"purchases_per_year must be finite and >= 0; 1 value"):
+    with pytest.raises(
+        InvalidValueError, match=r"purchases_per_year must be finite and >= 0; 1 value"
+    ):
         formula_clv(100, [10, bad], 2)
 
 
@@ -78,16 +80,15 @@ def test_formula_clv_rejects_negative_and_non_finite(bad):
 # FormulaCLVBaseline: definitions
 # ----------------------------------------------------------------------------------------
 def test_given_lifespan_without_discount_is_the_formula(rfm):
-    """With lifespan 2 years, no discount and horizon = lifespan, predict = formula_clv per customer."""
+    """Lifespan 2 years, d = 0, horizon = lifespan: predict equals formula_clv per customer."""
     base = FormulaCLVBaseline(lifespan=2).fit(rfm)
     comp = base.predict(rfm, components=True)
     ppy = comp["purchase_rate"] * WEEKS_PER_YEAR
-    np.testing.assert_allclose(
-        comp["clv_baseline"], formula_clv(comp["aov"], ppy, 2.0), rtol=1e-12
-    )
+    np.testing.assert_allclose(comp["clv_baseline"], formula_clv(comp["aov"], ppy, 2.0), rtol=1e-12)
     # regular customer: AOV 1000/10 = 100, 9 repeats in 52 weeks
-    np.testing.assert_allclose(comp.loc["reg", "clv_baseline"], 100 * 9 / 52 * 2 * WEEKS_PER_YEAR,
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        comp.loc["reg", "clv_baseline"], 100 * 9 / 52 * 2 * WEEKS_PER_YEAR, rtol=1e-12
+    )
 
 
 def test_per_customer_definitions(rfm):
@@ -96,7 +97,9 @@ def test_per_customer_definitions(rfm):
     comp = base.predict(rfm, horizon=10, components=True)
     np.testing.assert_allclose(comp["aov"], [100.0, 30.0, 55.0, 22.5], rtol=1e-14)
     cohort_rate = 12.0 / 152.0
-    np.testing.assert_allclose(comp["purchase_rate"], [9 / 52, 0.0, cohort_rate, 3 / 60], rtol=1e-14)
+    np.testing.assert_allclose(
+        comp["purchase_rate"], [9 / 52, 0.0, cohort_rate, 3 / 60], rtol=1e-14
+    )
     np.testing.assert_allclose(base.params_["purchase_rate"], cohort_rate, rtol=1e-14)
     np.testing.assert_allclose(base.params_["aov"], 1175.0 / 16.0, rtol=1e-14)
     np.testing.assert_allclose(comp["expected_purchases"], comp["purchase_rate"] * 10, rtol=1e-14)
@@ -127,7 +130,7 @@ def test_horizon_truncates_at_lifespan(rfm):
 
 
 def test_discounting_matches_probabilistic_clv_number_for_number(rfm):
-    """For a constant purchase rate, baseline and customer_lifetime_value agree (same horizon, rate, unit; rtol 1e-10)."""
+    """At a constant purchase rate, baseline and customer_lifetime_value agree (rtol 1e-10)."""
 
     class ConstantRate:
         time_unit_ = "W"
@@ -143,7 +146,9 @@ def test_discounting_matches_probabilistic_clv_number_for_number(rfm):
     reg = rfm.loc[["reg"]]
     for method in ("continuous", "periods"):
         b = base.predict(reg, horizon=52, discount_rate=0.003, margin=0.3, method=method)
-        p = customer_lifetime_value(ConstantRate(), FixedSpend(), reg, 52, 0.003, 0.3, method=method)
+        p = customer_lifetime_value(
+            ConstantRate(), FixedSpend(), reg, 52, 0.003, 0.3, method=method
+        )
         np.testing.assert_allclose(b.to_numpy(), p.to_numpy(), rtol=1e-10)
     b = base.predict(reg, horizon=1, discount_rate=0.1, time_unit="Y")
     p = customer_lifetime_value(ConstantRate(), FixedSpend(), reg, 1, 0.1, time_unit="Y")
@@ -172,7 +177,7 @@ def test_lifespan_estimate_from_retention(rfm):
 
 
 def test_no_churn_gives_unbounded_lifespan_with_warning(rfm):
-    """If nobody lapsed, the lifespan is infinite with a ModelWarning; predict then needs a horizon."""
+    """Nobody lapsed: infinite lifespan with a ModelWarning; predict then needs a horizon."""
     with pytest.warns(ModelWarning, match="estimated lifespan is unbounded"):
         base = FormulaCLVBaseline(churn_window=5, lifespan_unit="Y").fit(rfm)
     assert math.isinf(base.params_["lifespan"])
@@ -182,7 +187,7 @@ def test_no_churn_gives_unbounded_lifespan_with_warning(rfm):
 
 
 def test_cdnow_estimate_is_finite_and_documented_figures(cdnow_rfm):
-    """On CDNOW (to 1997-09-30) the estimate is finite: 1,629 churned, AOV ~36, ~1.66 repeat purchases a year."""
+    """CDNOW to 1997-09-30: 1,629 churned, AOV 35.96, 1.66 repeat purchases a year."""
     base = FormulaCLVBaseline().fit(cdnow_rfm)
     assert base.n_churned_ == 1629
     np.testing.assert_allclose(base.params_["aov"], 35.96, rtol=1e-3)
@@ -195,7 +200,7 @@ def test_cdnow_estimate_is_finite_and_documented_figures(cdnow_rfm):
 # surface: summary, persistence, inputs, errors
 # ----------------------------------------------------------------------------------------
 def test_summary_and_summary_table(rfm):
-    """summary has estimate/se/lower/upper rows aov, purchase_rate, lifespan; the table says how lifespan was set."""
+    """summary has the fitted-model columns; summary_table says how the lifespan was set."""
     base = FormulaCLVBaseline(lifespan=2).fit(rfm)
     s = base.summary
     assert list(s.index) == ["aov", "purchase_rate", "lifespan"]
@@ -269,13 +274,20 @@ def test_no_spend_information_is_an_error():
 
 @settings(max_examples=60, deadline=None)
 @given(
-    h1=st.floats(0, 500), h2=st.floats(0, 500), d1=st.floats(0, 0.1), d2=st.floats(0, 0.1),
+    h1=st.floats(0, 500),
+    h2=st.floats(0, 500),
+    d1=st.floats(0, 0.1),
+    d2=st.floats(0, 0.1),
 )
 def test_value_monotone_in_horizon_and_rate(h1, h2, d1, d2):
     """Baseline CLV never falls with a longer horizon nor rises with a higher rate (hypothesis)."""
     df = pd.DataFrame(
-        {"frequency": [4.0, 0.0], "recency": [20.0, 0.0], "T": [30.0, 10.0],
-         "total_spend": [250.0, 40.0]}
+        {
+            "frequency": [4.0, 0.0],
+            "recency": [20.0, 0.0],
+            "T": [30.0, 10.0],
+            "total_spend": [250.0, 40.0],
+        }
     )
     base = FormulaCLVBaseline(lifespan=3).fit(df, time_unit="W")
     (ha, hb), (da, db) = sorted((h1, h2)), sorted((d1, d2))

@@ -64,7 +64,7 @@ def test_params_match_hardie_on_cdnow(fitted):
 
 
 def test_params_and_loglik_match_lifetimes_fit(cdnow, fitted):
-    """Estimates and log-likelihood equal lifetimes' fit on the same repeat buyers (lifetimes run here)."""
+    """Estimates and log-likelihood equal lifetimes' fit on the same buyers (lifetimes run here)."""
     from lifetimes import GammaGammaFitter as LifetimesGG
 
     rep = cdnow[cdnow["frequency"] > 0]
@@ -76,7 +76,7 @@ def test_params_and_loglik_match_lifetimes_fit(cdnow, fitted):
 
 
 def test_counts_exclusions_on_cdnow(fitted):
-    """946 repeat buyers are fitted, the 1,411 one-time buyers counted as excluded (CDNOW sample)."""
+    """946 repeat buyers are fitted and the 1,411 one-time buyers counted as excluded (CDNOW)."""
     assert fitted.n_customers_ == 946
     assert fitted.n_excluded_ == 1411
     assert "946 repeat buyers of 2357" in fitted.exclusion_note_
@@ -93,7 +93,7 @@ def test_frequency_spend_correlation_on_cdnow(cdnow, fitted):
 
 
 def test_expected_spend_equals_lifetimes_for_every_customer(cdnow, fitted):
-    """expected_spend equals lifetimes' conditional_expected_average_profit of its own fit, rtol 1e-6."""
+    """expected_spend equals lifetimes' conditional_expected_average_profit (rtol 1e-6)."""
     from lifetimes import GammaGammaFitter as LifetimesGG
 
     rep = cdnow[cdnow["frequency"] > 0]
@@ -106,7 +106,7 @@ def test_expected_spend_equals_lifetimes_for_every_customer(cdnow, fitted):
 
 
 def test_expected_spend_first_customers_and_population_mean(cdnow, fitted):
-    """Customers 1-3 get 24.65, 18.91, 35.17 (Hardie's spreadsheet); one-time buyers get p v / (q - 1)."""
+    """Customers 1-3 get 24.65, 18.91, 35.17 (Hardie); one-timers get p v / (q - 1)."""
     spend = fitted.expected_spend(cdnow.head(5))
     np.testing.assert_allclose(spend.iloc[:3], [24.65, 18.91, 35.17], rtol=0, atol=0.01)
     p, q, v = fitted.params_
@@ -122,7 +122,7 @@ def test_prediction_does_not_mutate_input(cdnow, fitted):
 
 
 def test_parameter_recovery(rng):
-    """Simulated repeat buyers (p=4, q=5, v=30; 20,000 customers) give back the parameters within 10%."""
+    """Simulated buyers (p=4, q=5, v=30; 20,000 customers) give back the parameters within 10%."""
     data = _simulate(rng, 20_000, 4.0, 5.0, 30.0)
     gg = GammaGammaFitter().fit(data, time_unit="W")
     np.testing.assert_allclose(gg.params_.to_numpy(), [4.0, 5.0, 30.0], rtol=0.1)
@@ -131,7 +131,7 @@ def test_parameter_recovery(rng):
 
 
 def test_q_stays_above_one_on_heavy_tailed_spend(rng):
-    """When spend is so heavy-tailed that the unconstrained MLE would put q < 1, q stays > 1 and spend is finite."""
+    """Spend so heavy-tailed that lifetimes finds q < 1: ours stays > 1, warns; spend finite."""
     data = _simulate(rng, 3000, 3.0, 0.6, 10.0, max_x=4)
     from lifetimes import GammaGammaFitter as LifetimesGG
 
@@ -164,11 +164,12 @@ def test_weights_equal_duplicated_rows(rng):
 
 
 def test_assumption_warning_when_spend_tracks_frequency(rng):
-    """Spend rising with frequency (r ~ 0.8) triggers an AssumptionWarning naming the correlation."""
+    """Spend rising with frequency (nu ~ x^-0.8, r = 0.58) raises an AssumptionWarning."""
     x = rng.integers(1, 30, size=500).astype(float)
-    m = 5.0 * x * rng.gamma(20.0, 1 / 20.0, size=500)
+    nu = rng.gamma(4.0, 1 / 20.0, size=500) / x**0.8
+    m = rng.gamma(3.0 * x, 1.0 / (nu * x))
     data = pd.DataFrame({"frequency": x, "monetary_value": m})
-    with pytest.warns(AssumptionWarning, match=r"correlation is 0\.\d\d"):
+    with pytest.warns(AssumptionWarning, match=r"correlation is 0\.58"):
         gg = GammaGammaFitter().fit(data, time_unit="W")
     assert gg.frequency_spend_correlation_ > CORRELATION_WARNING_THRESHOLD
 
@@ -176,7 +177,9 @@ def test_assumption_warning_when_spend_tracks_frequency(rng):
 def test_no_repeat_buyers_is_a_clear_error():
     """Only one-time buyers raise EmptyInputError that counts them."""
     data = pd.DataFrame({"frequency": [0.0, 0.0], "monetary_value": [0.0, 0.0]})
-    with pytest.raises(EmptyInputError, match=r"none of the 2 customers qualify \(2 have frequency 0"):
+    with pytest.raises(
+        EmptyInputError, match=r"none of the 2 customers qualify \(2 have frequency 0"
+    ):
         GammaGammaFitter().fit(data, time_unit="W")
 
 
@@ -204,12 +207,16 @@ def test_negative_spend_and_missing_column_are_rejected():
 def test_not_fitted_error():
     """Predicting before fit raises NotFittedError."""
     with pytest.raises(NotFittedError, match="not fitted"):
-        GammaGammaFitter().expected_spend(pd.DataFrame({"frequency": [1.0], "monetary_value": [2.0]}))
+        GammaGammaFitter().expected_spend(
+            pd.DataFrame({"frequency": [1.0], "monetary_value": [2.0]})
+        )
 
 
 def test_time_unit_unknown_is_none():
     """Without attrs or an explicit unit, time_unit_ is None (spend has no time dimension)."""
-    data = pd.DataFrame({"frequency": [1.0, 2.0, 5.0, 3.0], "monetary_value": [3.0, 10.0, 4.0, 7.0]})
+    data = pd.DataFrame(
+        {"frequency": [1.0, 2.0, 5.0, 3.0], "monetary_value": [3.0, 10.0, 4.0, 7.0]}
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gg = GammaGammaFitter().fit(data)
@@ -267,3 +274,26 @@ def test_expected_spend_finite_positive_on_any_valid_input(x, m):
     data.loc[data["frequency"] == 0, "monetary_value"] = 0.0
     spend = gg.expected_spend(data)
     assert np.isfinite(spend).all() and (spend > 0).all()
+
+
+def test_fit_on_clvlab_rfm_summary_of_cdnow():
+    """clvlab's RFM of CDNOW (to 1997-09-30): 946 buyers; Hardie's p, q, v to 1e-3."""
+    import clvlab
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rfm = clvlab.rfm_summary(
+            clvlab.datasets.load_cdnow(sample=True), observation_end="1997-09-30"
+        )
+    gg = GammaGammaFitter().fit(rfm)
+    assert gg.n_customers_ == 946 and gg.n_excluded_ == 1411 and gg.time_unit_ == "W"
+    np.testing.assert_allclose(gg.params_.to_numpy(), [6.2488, 3.7446, 15.4477], rtol=1e-3)
+    np.testing.assert_allclose(gg.frequency_spend_correlation_, 0.11, atol=0.005)
+
+
+def test_summary_table_reports_exclusions_and_correlation(fitted):
+    """summary_table shows the excluded count, the correlation and its threshold, the mean spend."""
+    text = fitted.summary_table().as_text()
+    assert "1,411" in text
+    assert "0.114 (warning above |r| > 0.3)" in text
+    assert "35.17" in text

@@ -28,7 +28,7 @@ def cdnow():
 
 
 def test_loglik_matches_lifetimes_on_cdnow(cdnow):
-    """Summed log-likelihood equals lifetimes' objective at the same parameters (lifetimes run here)."""
+    """Summed log-likelihood equals lifetimes' objective at the same parameters (run here)."""
     from lifetimes import GammaGammaFitter as LifetimesGG
 
     rep = cdnow[cdnow["frequency"] > 0]
@@ -42,9 +42,10 @@ def test_loglik_matches_lifetimes_on_cdnow(cdnow):
 
 
 def test_loglik_is_the_mixture_density_from_first_principles():
-    """exp(loglik) equals the integral over nu of Gamma(px, nu x) x Gamma(q, v) (numerical quadrature)."""
+    """exp(loglik) equals the integral over nu of Gamma(px, nu x) x Gamma(q, v) (quadrature)."""
     p, q, v = 2.5, 3.2, 12.0
     for x, m in [(1.0, 7.0), (4.0, 30.0), (12.0, 2.5)]:
+
         def integrand(nu, x=x, m=m):
             return stats.gamma.pdf(m, a=p * x, scale=1 / (nu * x)) * stats.gamma.pdf(
                 nu, a=q, scale=1 / v
@@ -80,7 +81,7 @@ def test_gradient_matches_central_differences(rng):
 
 
 def test_loglik_and_grad_agrees_with_loglik_and_scalar_with_vector():
-    """The value from gg_loglik_and_grad equals gg_loglik, and one-customer calls equal the vector call."""
+    """gg_loglik_and_grad's value equals gg_loglik; one-customer calls equal the vector call."""
     x = np.array([1.0, 2.0, 7.0])
     m = np.array([10.0, 3.5, 80.0])
     ll, grad = gg_loglik_and_grad(HARDIE, x, m)
@@ -91,7 +92,7 @@ def test_loglik_and_grad_agrees_with_loglik_and_scalar_with_vector():
 
 
 def test_expected_spend_first_customers_match_hardie_spreadsheet(cdnow):
-    """Customers 1-3 get 24.65, 18.91, 35.17 (Hardie note 025 spreadsheet, 2 decimals, 24.6586 shown truncated)."""
+    """Customers 1-3 get 24.65, 18.91, 35.17 (Hardie note 025 spreadsheet, to the cent)."""
     head = cdnow.head(3)
     spend = gg_expected_spend(
         (6.24880, 3.74459, 15.44775), head["frequency"], head["monetary_value"]
@@ -101,8 +102,8 @@ def test_expected_spend_first_customers_match_hardie_spreadsheet(cdnow):
 
 def test_expected_spend_equals_lifetimes_for_every_customer(cdnow):
     """Equals lifetimes' conditional_expected_average_profit at the same parameters (rtol 1e-12)."""
-    from lifetimes import GammaGammaFitter as LifetimesGG
     import pandas as pd
+    from lifetimes import GammaGammaFitter as LifetimesGG
 
     lg = LifetimesGG()
     lg.params_ = pd.Series(HARDIE, index=["p", "q", "v"])
@@ -129,7 +130,7 @@ def test_population_mean_is_infinite_without_q_above_one():
 @pytest.mark.parametrize("x", [1.0, 300.0, 20_000.0])
 @pytest.mark.parametrize("m", [1e-9, 1.0, 1e9])
 def test_loglik_and_spend_are_finite_at_extremes(x, m):
-    """Log-likelihood, gradient and expected spend stay finite at frequency 1/300/20,000 and tiny/huge spend."""
+    """Log-likelihood, gradient, spend finite at frequency 1/300/20,000 and tiny/huge spend."""
     ll, grad = gg_loglik_and_grad(HARDIE, [x], [m])
     assert np.isfinite(ll).all() and np.isfinite(grad).all()
     spend = gg_expected_spend(HARDIE, [x], [m])[0]
@@ -151,7 +152,7 @@ def test_expected_spend_tends_to_own_mean_for_heavy_buyers():
     m=st.floats(1e-8, 1e8),
 )
 def test_expected_spend_finite_positive_and_between_prior_and_own_mean(p, q_minus_1, v, x, m):
-    """For any q > 1 and valid input, expected spend is finite, > 0 and between the population and own mean."""
+    """Any q > 1, valid input: spend finite, > 0, between the population and own mean."""
     params = (p, 1.0 + q_minus_1, v)
     spend = gg_expected_spend(params, [float(x)], [m])[0]
     assert np.isfinite(spend) and spend > 0

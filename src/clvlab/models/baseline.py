@@ -39,7 +39,7 @@ def formula_clv(
     purchases_per_year: npt.ArrayLike,
     lifespan_years: npt.ArrayLike,
 ) -> float | np.ndarray:
-    """The textbook formula: ``average_order_value x purchases_per_year x lifespan_years``.
+    """Compute the textbook formula ``average_order_value x purchases_per_year x lifespan_years``.
 
     No discounting, no margin: multiply by a margin yourself, or use
     :class:`FormulaCLVBaseline` for discounting and horizons.
@@ -72,7 +72,9 @@ def formula_clv(
         try:
             arr = np.asarray(value, dtype=float)
         except (TypeError, ValueError):
-            raise TypeError(f"{name} must be a number or array of numbers; got {value!r}.") from None
+            raise TypeError(
+                f"{name} must be a number or array of numbers; got {value!r}."
+            ) from None
         bad = ~np.isfinite(arr) | (arr < 0)
         if bad.any():
             first = arr.reshape(-1)[np.flatnonzero(bad.reshape(-1))[:3]].tolist()
@@ -349,7 +351,7 @@ class FormulaCLVBaseline(BaseModel):
         method: str = "continuous",
         components: bool = False,
     ) -> pd.Series | pd.DataFrame:
-        """Formula CLV of each customer over a horizon, comparable with the probabilistic CLV.
+        """Compute each customer's formula CLV over a horizon, comparable with the model CLV.
 
         Takes the same ``horizon``, ``discount_rate``, ``margin``, ``time_unit`` and
         ``method`` as :func:`clvlab.customer_lifetime_value`: discounted purchases are

@@ -18,7 +18,7 @@ from clvlab.exceptions import (
     ModelWarning,
     describe_offenders,
 )
-from clvlab.models.base import BaseFitter
+from clvlab.models.base import BaseFitter, SummaryTable
 from clvlab.models.likelihoods import (
     gg_expected_spend,
     gg_loglik_and_grad,
@@ -287,9 +287,27 @@ class GammaGammaFitter(BaseFitter):
                 stacklevel=stacklevel,
             )
 
+    def summary_table(self) -> SummaryTable:
+        """Summary for people, with the exclusions and the independence check added."""
+        table = super().summary_table()
+        r = self.frequency_spend_correlation_
+        table.info.insert(2, ("excluded", f"{self.n_excluded_:,} (frequency 0 or no spend)"))
+        table.info.insert(
+            3,
+            (
+                "corr(frequency, spend)",
+                "n/a" if not np.isfinite(r) else
+                f"{r:.3f} (warning above |r| > {CORRELATION_WARNING_THRESHOLD})",
+            ),
+        )
+        table.info.insert(4, ("population mean spend", f"{self.population_mean_spend():.4f}"))
+        table.notes.append("q = 1 + exp(theta) > 1, so the population mean spend is finite; "
+                           "q's interval is built on log(q - 1).")
+        return table
+
     # -- predictors -------------------------------------------------------------------------
     def population_mean_spend(self) -> float:
-        """Expected spend per purchase of a customer drawn from the population.
+        """Return the expected spend per purchase of a customer drawn from the population.
 
         ``p v / (q - 1)`` (Hardie note 025, eq. (4)); finite because ``q > 1``.
 
