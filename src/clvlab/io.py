@@ -658,7 +658,7 @@ def _parse_amounts(raw: pd.Series, name: str, pos: np.ndarray, rows: _Rows,
             pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         )
         retry = np.isnan(values) & ~_blank_mask(raw)
-        if pd.api.types.is_object_dtype(dtype):  # numbers stored as objects (XLSX) are fine as they are
+        if pd.api.types.is_object_dtype(dtype):  # numbers held as objects (XLSX) are fine
             retry &= ~raw.map(lambda v: isinstance(v, (int, float, np.number))).to_numpy(bool)
         if retry.any():
             sub = raw[retry].astype(str)
