@@ -197,7 +197,9 @@ class BetaGeoFitter(BaseFitter):
     def _initial_params(self, data: Sequence[np.ndarray], weights: np.ndarray) -> list[np.ndarray]:
         frequency, _, T = data
         # purchase-rate scale from the pooled rate: r/alpha ~ sum(x) / sum(T)
-        rate = float(weights @ frequency) / max(float(weights @ T), 1e-12)
+        rate = float(np.einsum("i,i->", weights, frequency)) / max(
+            float(np.einsum("i,i->", weights, T)), 1e-12
+        )
         alpha0 = 1.0 / max(rate, 1e-6)
         alpha0 = float(np.clip(alpha0, 1e-6, 1e6))
         return [

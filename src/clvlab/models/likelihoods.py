@@ -42,14 +42,20 @@ def _bgnbd_unpack(params: npt.ArrayLike) -> tuple[float, float, float, float]:
 def _softplus(v: np.ndarray) -> np.ndarray:
     """``log(1 + exp(v))`` without overflow (faster than ``np.logaddexp(0, v)``)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        out = np.maximum(v, 0.0) + np.log1p(np.exp(-np.abs(v)))
-    return np.where(np.isneginf(v), 0.0, out)
+        return np.maximum(v, 0.0) + np.log1p(np.exp(-np.abs(v)))
 
 
 def _sigmoid(v: np.ndarray) -> np.ndarray:
     """``1 / (1 + exp(-v))``; exact limits 0 and 1 at -inf and +inf."""
     with np.errstate(over="ignore"):
         return 1.0 / (1.0 + np.exp(-v))
+
+
+def _softplus_sigmoid(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``softplus(v)`` and ``sigmoid(v)`` sharing one exponential."""
+    e = np.exp(-np.abs(v))  # in [0, 1]
+    inv = 1.0 / (1.0 + e)
+    return np.maximum(v, 0.0) + np.log1p(e), np.where(v >= 0, inv, e * inv)
 
 
 def _per_frequency(x: np.ndarray, *functions: Callable[[np.ndarray], np.ndarray]) -> list[np.ndarray]:
@@ -180,12 +186,12 @@ def bgnbd_log_likelihood_grad(
     log_atx = np.log(alpha + tx)
     D = _bgnbd_D(r, alpha, a, b, x, log_bx1, log_aT, log_atx)
     const = -special.gammaln(r) + r * math.log(alpha) - special.betaln(a, b)
-    ll = lg + const - (r + x) * log_aT + _softplus(D)
+    # w2: weight of the "dropped out after the last purchase" component, expit(D) (0 if x = 0)
+    soft, w2 = _softplus_sigmoid(D)
+    ll = lg + const - (r + x) * log_aT + soft
     if not gradient:
         return ll.reshape(shape), None
     psi_rx, psi_bx_abx, psi_abx, inv_bx1 = tables[2:]
-    # weight of the "dropped out after the last purchase" component: expit(D), 0 if x = 0
-    w2 = _sigmoid(D)
     psi_ab = float(special.digamma(a + b))
     inv_aT = 1.0 / (alpha + age)
     rx = r + x
