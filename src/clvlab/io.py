@@ -219,7 +219,7 @@ def _read_csv(
             header = _read_header(path, sep, encoding)
         if not set(need) <= set(header):  # let the caller report the missing columns
             return pd.DataFrame(columns=header), header, sep
-        dtype = {c: object for c in need[:2]}  # ids and dates stay text
+        dtype = {c: "str" for c in need[:2]}  # ids and dates stay text
         # no usecols: with it pandas silently ignores surplus fields on a line (an unquoted
         # "1,234.50" would become amount 1); without it such a line is an error
         frame = pd.read_csv(
