@@ -1,0 +1,1169 @@
+"""Build the report context: every number, table and figure of the report, once.
+
+:func:`build_context` turns the fitted models, the scoring table and (optionally) the
+holdout evaluation into a plain dictionary -- strings, lists of rows and PNG bytes. Both
+renderers (:func:`clvlab.reporting.render_html` and :func:`clvlab.reporting.render_pdf`)
+only lay that dictionary out; they compute and format nothing themselves, so the HTML
+and the PDF show the same numbers, formatted the same way.
+
+Structure of the context (all values are plain Python objects):
+
+``title``, ``subtitle``, ``generated`` (ISO timestamp, UTC), ``has_holdout`` (bool)
+    Header of the report.
+``numbers``
+    Key figures as formatted strings (``total_clv``, ``total_clv_baseline``,
+    ``historical_spend``, ``past_window_value``, ``acquisition_cost_ceiling``,
+    ``n_customers``, ``n_transactions``, ``repeat_rate`` ...), the same strings the
+    report prints.
+``values``
+    The same key figures as floats (NaN when not available), for tests and scripts.
+``sections``
+    List of ``{"id", "title", "blocks"}``; ``id`` is the HTML anchor. Each block is a
+    dict with ``kind`` among
+
+    - ``"kpis"``: ``items`` = list of ``{"label", "value", "note"}``;
+    - ``"paragraph"``: ``text``;
+    - ``"bullets"``: ``items`` (list of str);
+    - ``"heading"``: ``text`` (a subsection title);
+    - ``"facts"``: ``rows`` = list of ``[label, value]``;
+    - ``"table"``: ``columns``, ``rows`` (lists of str), ``align`` (``"l"``/``"r"``
+      per column), ``id_column`` (index of a customer-id column or ``None``),
+      ``caption`` and ``note``;
+    - ``"figure"``: ``png`` (bytes), ``caption``, ``alt``.
+
+Every string that comes from the user (customer ids, data-quality examples, metadata)
+is kept as text; the HTML renderer escapes it (jinja2 autoescape) and the PDF renderer
+draws it as text, so nothing in the data can become markup. Control characters are
+replaced by visible ``\\xNN`` escapes here, once, so both formats show the same id.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import math
+import re
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clvlab import _columns as C
+from clvlab._time import UNIT_NAMES, unit_days
+from clvlab.exceptions import DataQualityWarning, InvalidValueError, MissingColumnsError
+
+__all__ = ["build_context", "SECTION_IDS", "FIGURE_DPI"]
+
+#: Anchors of the report sections, in order (holdout only with an evaluation).
+SECTION_IDS: tuple[str, ...] = (
+    "summary",
+    "data",
+    "rfm",
+    "models",
+    "holdout",
+    "clv-vs-history",
+    "top-customers",
+    "segments",
+    "methodology",
+    "reproducibility",
+)
+
+#: Resolution of the embedded PNG figures (dots per inch).
+FIGURE_DPI = 130
+
+_DASH = "—"
+
+#: What a marketer can do with each segment of :func:`clvlab.scoring.assign_segments`.
+_SEGMENT_ACTIONS: dict[str, str] = {
+    "Champions": "Retain and reward: loyalty perks, early access, referrals.",
+    "High value, at risk": "Win back now: personal outreach, a reason to return.",
+    "Promising": "Nurture: recommendations, second-purchase offers.",
+    "Needs attention": "Re-engage cheaply: reminders, low-cost e-mail.",
+    "Lapsed / low value": "Low-cost channels only; do not overspend.",
+}
+
+
+# ======================================================================================
+# formatting (one place, so HTML and PDF agree)
+# ======================================================================================
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt_money(value: Any) -> str:
+    """Currency amount with thousands separators and 2 decimals (``"1,234.56"``)."""
+    return f"{float(value):,.2f}" if _finite(value) else _DASH
+
+
+def fmt_int(value: Any) -> str:
+    """Whole number with thousands separators."""
+    return f"{int(round(float(value))):,}" if _finite(value) else _DASH
+
+
+def fmt_num(value: Any, digits: int = 3) -> str:
+    """Fixed-point number with ``digits`` decimals and thousands separators."""
+    return f"{float(value):,.{digits}f}" if _finite(value) else _DASH
+
+
+def fmt_sig(value: Any, digits: int = 4) -> str:
+    """Number with ``digits`` significant digits."""
+    return f"{float(value):.{digits}g}" if _finite(value) else _DASH
+
+
+def fmt_pct(value: Any, digits: int = 1, sign: bool = False) -> str:
+    """A share (0.25) as a percentage (``"25.0%"``)."""
+    if not _finite(value):
+        return _DASH
+    return f"{100 * float(value):+.{digits}f}%" if sign else f"{100 * float(value):.{digits}f}%"
+
+
+def fmt_pct_points(value: Any, digits: int = 1) -> str:
+    """An already-percent number (-12.1) with a sign (``"-12.1%"``)."""
+    return f"{float(value):+.{digits}f}%" if _finite(value) else _DASH
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def clean_text(value: Any) -> str:
+    """User text as a display string: control characters become visible ``\\xNN``."""
+    text = str(value)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+# ======================================================================================
+# blocks
+# ======================================================================================
+
+
+def _table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    align: Sequence[str] | None = None,
+    id_column: int | None = None,
+    caption: str = "",
+    note: str = "",
+) -> dict[str, Any]:
+    align = list(align) if align is not None else ["l"] + ["r"] * (len(columns) - 1)
+    return {
+        "kind": "table",
+        "columns": [str(c) for c in columns],
+        "rows": [[str(v) for v in row] for row in rows],
+        "align": align,
+        "id_column": id_column,
+        "caption": caption,
+        "note": note,
+    }
+
+
+def _para(text: str) -> dict[str, Any]:
+    return {"kind": "paragraph", "text": text}
+
+
+def _bullets(items: Sequence[str]) -> dict[str, Any]:
+    return {"kind": "bullets", "items": [str(i) for i in items]}
+
+
+def _heading(text: str) -> dict[str, Any]:
+    return {"kind": "heading", "text": text}
+
+
+def _facts(rows: Sequence[Sequence[str]]) -> dict[str, Any]:
+    return {"kind": "facts", "rows": [[str(a), str(b)] for a, b in rows]}
+
+
+def _figure(
+    draw: Callable[[Any], Any], caption: str, *, figsize: tuple[float, float] = (7.0, 4.2)
+) -> dict[str, Any] | None:
+    """Run a ``clvlab.plotting`` function on a fresh Axes and keep the PNG bytes.
+
+    Uses a bare :class:`matplotlib.figure.Figure` (no pyplot state, nothing left open).
+    A figure that cannot be drawn is left out with a note instead of failing the report.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax = fig.add_subplot()
+    try:
+        with warnings.catch_warnings():
+            # plotting's own numerical caveats are reported in the text of the report
+            warnings.simplefilter("ignore", RuntimeWarning)
+            draw(ax)
+    except (ValueError, TypeError, KeyError) as exc:
+        return _para(f"Figure not available ({caption}): {clean_text(exc)}")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
+    return {"kind": "figure", "png": buf.getvalue(), "caption": caption, "alt": caption}
+
+
+# ======================================================================================
+# inputs
+# ======================================================================================
+
+
+def _model_name(model: Any, default: str) -> str:
+    return str(getattr(model, "_model_name", None) or default)
+
+
+def _check_scores(scores: pd.DataFrame) -> None:
+    from clvlab.scoring import SCORE_COLUMNS
+
+    if not isinstance(scores, pd.DataFrame):
+        raise TypeError(
+            f"scores must be the DataFrame of clvlab.scoring.score_customers; got "
+            f"{type(scores).__name__}."
+        )
+    missing = [c for c in SCORE_COLUMNS if c not in scores.columns]
+    if missing:
+        raise MissingColumnsError(
+            f"scores lack column(s) {', '.join(missing)}; columns present: "
+            f"{', '.join(map(str, scores.columns)) or '(none)'}. Build them with "
+            "clvlab.scoring.score_customers(rfm, purchase_model, spend_model, baseline, ...).",
+            column=missing[0],
+            rule="scoring table columns",
+        )
+
+
+def _resolve_option(name: str, given: Any, attrs: Mapping[str, Any]) -> float | None:
+    stored = attrs.get(name)
+    if given is None:
+        return None if stored is None else float(stored)
+    if not _finite(given):
+        raise ValueError(f"{name} must be a finite number; got {given!r}.")
+    if stored is not None and not math.isclose(float(given), float(stored), rel_tol=1e-9):
+        raise ValueError(
+            f"{name}={given!r} differs from the {name} the scores were computed with "
+            f"({stored!r}); the report would mix two settings. Omit {name} or rescore."
+        )
+    return float(given)
+
+
+# ======================================================================================
+# past-window comparison (no holdout)
+# ======================================================================================
+
+
+def _past_window(
+    transactions: pd.DataFrame | None,
+    scores: pd.DataFrame,
+    observation_end: str | None,
+    horizon: float,
+    unit: str,
+    margin: float,
+    merge_period: str,
+) -> dict[str, Any]:
+    """Spend of the scored customers in the ``horizon`` before ``observation_end``.
+
+    Uses :func:`clvlab.historical_clv` with the window start as calibration end, so the
+    spend is counted by the same rules as every other historical number. Customers
+    whose first purchase falls inside the window are not comparable (part of their
+    history is their acquisition) and are left out of the comparison, with a count.
+    """
+    from clvlab.clv import historical_clv
+
+    if transactions is None:
+        return {"available": False, "reason": "no transaction log was passed (transactions=)"}
+    if observation_end is None:
+        return {"available": False, "reason": "the observation end is unknown"}
+    n_days = int(round(horizon * unit_days(unit)))
+    end = pd.Timestamp(observation_end).normalize()
+    start = end - pd.Timedelta(days=n_days)  # last day before the window
+    first_day = pd.to_datetime(transactions[C.DATE]).min().normalize()
+    if n_days < 1 or start < first_day:
+        return {
+            "available": False,
+            "reason": (
+                f"the log starts {first_day.date()}, less than {horizon:g} "
+                f"{UNIT_NAMES[unit]} before {end.date()}"
+            ),
+        }
+    with warnings.catch_warnings():
+        # rows after observation_end were already counted when the RFM summary was built
+        warnings.simplefilter("ignore", DataQualityWarning)
+        hist = historical_clv(
+            transactions,
+            observation_end=end,
+            calibration_end=start,
+            margin=margin,
+            time_unit=unit,
+            merge_period=merge_period,
+        )
+    common = scores.index.intersection(hist.index)
+    past = hist.loc[common, "historical_clv_holdout"].to_numpy(dtype=float)
+    return {
+        "available": True,
+        "start": str((start + pd.Timedelta(days=1)).date()),
+        "end": str(end.date()),
+        "n_days": n_days,
+        "index": common,
+        "value": past,
+        "n_new": int(len(scores) - len(common)),
+    }
+
+
+def _past_window_evaluation(
+    scores: pd.DataFrame, past: dict[str, Any], purchase_name: str, spend_name: str,
+    baseline_name: str, horizon: float, unit: str, discount_rate: float, margin: float,
+) -> Any:
+    """An :class:`~clvlab.evaluation.Evaluation` of next-window CLV against past-window value.
+
+    Only the value columns, metrics and deciles are filled: enough for
+    :func:`clvlab.plotting.plot_clv_scatter` and :func:`~clvlab.plotting.plot_decile_bars`.
+    """
+    from clvlab import evaluation as E
+    from clvlab.scoring import CLV, CLV_BASELINE, EXPECTED_PURCHASES, PROBABILITY_ALIVE
+
+    idx = past["index"]
+    sub = scores.loc[idx]
+    actual = np.asarray(past["value"], dtype=float)
+    pred = sub[CLV].to_numpy(dtype=float)
+    base = sub[CLV_BASELINE].to_numpy(dtype=float)
+    has_base = bool(np.isfinite(base).all())
+    customers = pd.DataFrame(
+        {
+            C.FREQUENCY: sub[C.FREQUENCY].to_numpy(dtype=float),
+            C.RECENCY: sub[C.RECENCY].to_numpy(dtype=float),
+            C.T: sub[C.T].to_numpy(dtype=float),
+            E.ACTUAL_PURCHASES: np.nan,
+            E.ACTUAL_VALUE: actual,
+            E.PREDICTED_PURCHASES: sub[EXPECTED_PURCHASES].to_numpy(dtype=float),
+            E.PROBABILITY_ALIVE: sub[PROBABILITY_ALIVE].to_numpy(dtype=float),
+            E.PREDICTED_VALUE: pred,
+        },
+        index=idx,
+    )
+    rows: list[tuple[str, np.ndarray | None]] = [
+        (purchase_name, None), (f"{purchase_name} + {spend_name}", pred)
+    ]
+    if has_base:
+        customers[E.BASELINE_VALUE] = base
+        rows.append((baseline_name, base))
+    records, deciles = [], []
+    for name, value in rows:
+        rec = {f"value_{k}": v for k, v in
+               (E.regression_metrics(actual, value).items() if value is not None else [])}
+        rec["top_decile_capture"] = (
+            E.top_decile_capture(actual, value) if value is not None else math.nan
+        )
+        rec["predicted_total_value"] = float(value.sum()) if value is not None else math.nan
+        rec["actual_total_value"] = float(actual.sum())
+        records.append(rec)
+        if value is not None:
+            d = E.decile_table(actual, value).reset_index()
+            d.insert(0, "model", name)
+            deciles.append(d)
+    metrics = pd.DataFrame(records, index=pd.Index([r[0] for r in rows], name="model"))
+    empty = pd.DataFrame()
+    chi = E.ChiSquareResult(math.nan, 0, math.nan, empty)
+    return E.Evaluation(
+        metrics=metrics, by_frequency=empty, by_recency=empty, tracking=None,
+        deciles=pd.concat(deciles, ignore_index=True), chi_square=chi, customers=customers,
+        horizon=float(horizon), time_unit=unit, discount_rate=float(discount_rate),
+        margin=float(margin),
+    )
+
+
+# ======================================================================================
+# sections
+# ======================================================================================
+
+
+def _decile_rows(table: pd.DataFrame) -> list[list[str]]:
+    return [
+        [
+            fmt_int(r["decile"]),
+            fmt_int(r["n_customers"]),
+            fmt_money(r["predicted_mean"]),
+            fmt_money(r["actual_mean"]),
+            fmt_money(r["predicted_total"]),
+            fmt_money(r["actual_total"]),
+            fmt_pct(r["actual_share"]),
+        ]
+        for _, r in table.iterrows()
+    ]
+
+
+def _quantile_rows(frame: pd.DataFrame, columns: Sequence[tuple[str, str, Any]]) -> list[list[str]]:
+    out = []
+    for col, label, mask in columns:
+        v = frame[col].to_numpy(dtype=float)
+        if mask is not None:
+            v = v[mask]
+        v = v[np.isfinite(v)]
+        if v.size == 0:
+            out.append([label, "0"] + [_DASH] * 6)
+            continue
+        q = np.quantile(v, [0.0, 0.25, 0.5, 0.75, 0.9, 1.0])
+        out.append([label, fmt_int(v.size), fmt_num(v.mean(), 2)] + [fmt_num(x, 2) for x in q[1:]])
+    return out
+
+
+def _summary_rows(summary: pd.DataFrame, digits: int = 4) -> list[list[str]]:
+    return [
+        [str(name), fmt_sig(r["estimate"], digits), fmt_sig(r["se"], 3),
+         fmt_sig(r["lower"], digits), fmt_sig(r["upper"], digits)]
+        for name, r in summary.iterrows()
+    ]
+
+
+def build_context(
+    purchase_model: Any,
+    spend_model: Any,
+    rfm: pd.DataFrame,
+    *,
+    baseline: Any = None,
+    evaluation: Any = None,
+    scores: pd.DataFrame | None = None,
+    transactions: pd.DataFrame | None = None,
+    data_quality: Sequence[Mapping[str, Any]] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    horizon: float | None = None,
+    discount_rate: float | None = None,
+    margin: float | None = None,
+    calibration_end: str | None = None,
+    title: str = "Customer lifetime value report",
+    top_n: int = 25,
+    figures: bool = True,
+) -> dict[str, Any]:
+    """Gather everything the report shows into one plain dictionary.
+
+    Parameters
+    ----------
+    purchase_model : fitted BetaGeoFitter
+        The purchase model (fitted on the calibration period when there is a holdout).
+    spend_model : fitted GammaGammaFitter
+        The spend model.
+    rfm : DataFrame
+        RFM summary of the customers being scored (:func:`clvlab.rfm_summary`, as of the
+        observation end), indexed by ``customer_id``; ``attrs`` give the time unit and
+        the observation end.
+    baseline : fitted FormulaCLVBaseline, optional
+        The formula baseline, compared everywhere with the probabilistic model.
+    evaluation : Evaluation, optional
+        Holdout evaluation (:func:`clvlab.evaluate`). Without it the holdout sections are
+        left out and predicted CLV is compared with the value of an equal past window.
+    scores : DataFrame, optional
+        :func:`clvlab.scoring.score_customers` of ``rfm``. Computed here when omitted
+        (then ``horizon`` and ``discount_rate`` are required).
+    transactions : DataFrame, optional
+        The canonical transaction log (:func:`clvlab.load_transactions`). Needed for the
+        equal-past-window comparison; its ``attrs["data_quality"]`` is the default of
+        ``data_quality``.
+    data_quality : list of dict, optional
+        Records ``{check, action, count, examples}`` from loading.
+    metadata : mapping, optional
+        Extra settings shown in the reproducibility stamp (source, options...). Values
+        are shown as text.
+    horizon : float, optional
+        CLV horizon in the models' time unit; default ``scores.attrs["horizon"]``.
+    discount_rate : float, optional
+        Discount rate per time unit; default ``scores.attrs["discount_rate"]``.
+    margin : float, optional
+        Share of spend that is profit; default ``scores.attrs["margin"]``, else 1.
+    calibration_end : str, optional
+        Last day of the calibration period (ISO date), shown with the holdout; default
+        ``metadata["calibration_end"]``, else the observation end minus the holdout length.
+    title : str, default="Customer lifetime value report"
+        Report title (escaped like any user text).
+    top_n : int, default=25
+        Number of customers in the top-customers table.
+    figures : bool, default=True
+        Draw the figures (``False`` gives a text-only context, faster).
+
+    Returns
+    -------
+    dict
+        The report context (see the module docstring); read by
+        :func:`clvlab.reporting.render_html` and :func:`clvlab.reporting.render_pdf`.
+
+    Raises
+    ------
+    MissingColumnsError
+        ``scores`` lack a column of :data:`clvlab.scoring.SCORE_COLUMNS`.
+    ValueError
+        ``horizon``/``discount_rate``/``margin`` contradict the scores, or are missing
+        when ``scores`` is omitted; ``top_n`` is not a positive integer.
+    """
+    from clvlab import __version__
+    from clvlab import plotting as P
+    from clvlab.clv import acquisition_cost_ceiling
+    from clvlab.evaluation import Evaluation, chi_square_test, frequency_histogram
+    from clvlab.models.base import data_fingerprint
+    from clvlab.scoring import (
+        CLV,
+        CLV_BASELINE,
+        EXPECTED_PURCHASES,
+        EXPECTED_SPEND,
+        HISTORICAL_SPEND,
+        PROBABILITY_ALIVE,
+        SEGMENT,
+        score_customers,
+        segment_summary,
+    )
+
+    if not isinstance(rfm, pd.DataFrame):
+        raise TypeError(f"rfm must be the DataFrame of clvlab.rfm_summary; got {type(rfm).__name__}.")
+    if evaluation is not None and not isinstance(evaluation, Evaluation):
+        raise TypeError(
+            f"evaluation must be the Evaluation of clvlab.evaluate; got {type(evaluation).__name__}."
+        )
+    if isinstance(top_n, bool) or not isinstance(top_n, (int, np.integer)) or top_n < 1:
+        raise ValueError(f"top_n must be a positive integer; got {top_n!r}.")
+    unit = str(getattr(purchase_model, "time_unit_", None) or rfm.attrs.get(C.ATTR_TIME_UNIT, "W"))
+    units = UNIT_NAMES.get(unit, unit)
+    one_unit = units[:-1]
+
+    if scores is None:
+        if horizon is None or discount_rate is None:
+            raise ValueError(
+                "Pass scores= (clvlab.scoring.score_customers) or both horizon= and "
+                f"discount_rate= (in {units}) so the report can score the customers."
+            )
+        scores = score_customers(
+            rfm, purchase_model, spend_model, baseline, horizon=horizon,
+            discount_rate=discount_rate, margin=1.0 if margin is None else margin,
+        )
+    _check_scores(scores)
+    attrs = scores.attrs or {}
+    horizon = _resolve_option("horizon", horizon, attrs)
+    discount_rate = _resolve_option("discount_rate", discount_rate, attrs)
+    margin = _resolve_option("margin", margin, attrs)
+    if horizon is None or discount_rate is None:
+        raise ValueError(
+            "The scores carry no horizon/discount_rate (scores.attrs); pass horizon= and "
+            "discount_rate= as used to compute them."
+        )
+    margin = 1.0 if margin is None else margin
+    if data_quality is None:
+        data_quality = (transactions.attrs.get("data_quality", []) if transactions is not None
+                        else [])
+    metadata = dict(metadata or {})
+    p_name = _model_name(purchase_model, "purchase model")
+    s_name = _model_name(spend_model, "spend model")
+    b_name = _model_name(baseline, "Formula CLV baseline") if baseline is not None else None
+    has_holdout = evaluation is not None
+    obs_end = rfm.attrs.get(C.ATTR_OBSERVATION_END) or metadata.get("observation_end")
+    cal_end = None
+    if evaluation is not None:
+        cal_end = calibration_end or metadata.get("calibration_end")
+        if cal_end is None and obs_end is not None:
+            # the holdout is the last `horizon` time units before the observation end
+            days = int(round(evaluation.horizon * unit_days(evaluation.time_unit)))
+            cal_end = str((pd.Timestamp(obs_end) - pd.Timedelta(days=days)).date())
+    horizon_label = f"{horizon:g} {one_unit if horizon == 1 else units}"
+    annual = (1 + discount_rate) ** (365.2425 / unit_days(unit)) - 1
+
+    # -- key figures ---------------------------------------------------------------------
+    n_customers = len(scores)
+    clv = scores[CLV].to_numpy(dtype=float)
+    total_clv = float(np.nansum(clv))
+    base_vals = scores[CLV_BASELINE].to_numpy(dtype=float)
+    total_base = float(np.sum(base_vals)) if np.isfinite(base_vals).any() else math.nan
+    hist_vals = scores[HISTORICAL_SPEND].to_numpy(dtype=float)
+    total_hist = float(np.nansum(hist_vals)) if np.isfinite(hist_vals).any() else math.nan
+    freq = rfm[C.FREQUENCY].to_numpy(dtype=float)
+    repeat_rate = float((freq > 0).mean()) if len(freq) else math.nan
+    if transactions is not None:
+        n_tx = len(transactions)
+    elif C.N_TRANSACTIONS in rfm.columns:
+        n_tx = int(rfm[C.N_TRANSACTIONS].sum())
+    else:
+        n_tx = math.nan
+    try:
+        ceiling = acquisition_cost_ceiling(purchase_model, spend_model, horizon, discount_rate,
+                                           margin)
+    except (ValueError, TypeError, AttributeError) as exc:  # reported, not fatal
+        ceiling = math.nan
+        ceiling_error = clean_text(exc)
+    else:
+        ceiling_error = ""
+    past = _past_window(transactions, scores, obs_end, horizon, unit, margin,
+                        str(rfm.attrs.get(C.ATTR_MERGE_PERIOD, "D")))
+    past_total = float(np.sum(past["value"])) if past["available"] else math.nan
+    past_clv = (float(np.nansum(scores.loc[past["index"], CLV].to_numpy(dtype=float)))
+                if past["available"] else math.nan)
+
+    values: dict[str, float] = {
+        "total_clv": total_clv,
+        "total_clv_baseline": total_base,
+        "historical_spend": total_hist,
+        "past_window_value": past_total,
+        "past_window_clv": past_clv,
+        "acquisition_cost_ceiling": ceiling,
+        "n_customers": float(n_customers),
+        "n_transactions": float(n_tx),
+        "repeat_rate": repeat_rate,
+        "mean_clv": total_clv / n_customers if n_customers else math.nan,
+        "horizon": horizon,
+        "discount_rate": discount_rate,
+        "margin": margin,
+    }
+    numbers = {
+        "total_clv": fmt_money(total_clv),
+        "total_clv_baseline": fmt_money(total_base),
+        "historical_spend": fmt_money(total_hist),
+        "past_window_value": fmt_money(past_total),
+        "past_window_clv": fmt_money(past_clv),
+        "acquisition_cost_ceiling": fmt_money(ceiling),
+        "n_customers": fmt_int(n_customers),
+        "n_transactions": fmt_int(n_tx),
+        "repeat_rate": fmt_pct(repeat_rate),
+        "mean_clv": fmt_money(values["mean_clv"]),
+        "horizon": horizon_label,
+    }
+    holdout_metrics = None
+    value_row = None
+    if has_holdout:
+        holdout_metrics = evaluation.metrics
+        names = list(holdout_metrics.index)
+        value_row = names[1] if len(names) > 1 and _finite(
+            holdout_metrics.iloc[1].get("predicted_total_value", math.nan)) else None
+        first = holdout_metrics.iloc[0]
+        values["holdout_purchases_error_pct"] = float(first["purchases_aggregate_pct_error"])
+        numbers["holdout_purchases_error_pct"] = fmt_pct_points(first["purchases_aggregate_pct_error"])
+        if value_row is not None:
+            vr = holdout_metrics.loc[value_row]
+            values["holdout_predicted_value"] = float(vr["predicted_total_value"])
+            values["holdout_actual_value"] = float(vr["actual_total_value"])
+            values["holdout_value_error_pct"] = float(vr["value_aggregate_pct_error"])
+            numbers["holdout_predicted_value"] = fmt_money(vr["predicted_total_value"])
+            numbers["holdout_actual_value"] = fmt_money(vr["actual_total_value"])
+            numbers["holdout_value_error_pct"] = fmt_pct_points(vr["value_aggregate_pct_error"])
+
+    sections: list[dict[str, Any]] = []
+
+    def section(sid: str, stitle: str, blocks: list[dict[str, Any] | None]) -> None:
+        sections.append({"id": sid, "title": stitle,
+                         "blocks": [b for b in blocks if b is not None]})
+
+    def fig(draw: Callable[[Any], Any], caption: str,
+            figsize: tuple[float, float] = (7.0, 4.2)) -> dict[str, Any] | None:
+        return _figure(draw, caption, figsize=figsize) if figures else None
+
+    # -- caveats ---------------------------------------------------------------------------
+    caveats: list[str] = []
+    if not has_holdout:
+        caveats.append(
+            "No holdout period: the forecast has not been checked against purchases it did "
+            "not see. Compare it with the past window below, and re-run with a calibration "
+            "end date to validate it."
+        )
+    elif value_row is not None:
+        err = values["holdout_value_error_pct"]
+        caveats.append(
+            f"In the holdout check the model {'under' if err < 0 else 'over'}-predicted total "
+            f"value by {abs(err):.1f}% ({numbers['holdout_predicted_value']} predicted vs "
+            f"{numbers['holdout_actual_value']} actual); read the totals with that margin "
+            "of error."
+        )
+    for model, mname in ((purchase_model, p_name), (spend_model, s_name)):
+        if getattr(model, "converged_", True) is False:
+            caveats.append(f"The {mname} fit did not fully converge: its estimates may be off.")
+    corr = getattr(spend_model, "frequency_spend_correlation_", math.nan)
+    if _finite(corr) and abs(corr) >= 0.3:
+        caveats.append(
+            f"Spend per purchase correlates with purchase frequency (r = {corr:.2f}); the "
+            "Gamma-Gamma model assumes they are independent, so spend predictions are biased."
+        )
+    dq_total = sum(int(r.get("count", 0)) for r in data_quality)
+    if dq_total:
+        caveats.append(
+            f"Data-quality checks flagged {dq_total:,} transaction rows at load (see Data "
+            "overview); check how they were handled."
+        )
+    caveats.append(
+        f"CLV counts repeat purchases of today's customers over the next {horizon_label} "
+        "only: no new customers, no value beyond the horizon, and the assumption that "
+        "customers behave as in the past (no change in prices, marketing or seasonality)."
+    )
+    if margin == 1.0:
+        caveats.append("Margin 1: values are revenue, not profit. Pass a margin for profit.")
+
+    # -- 1 summary -------------------------------------------------------------------------
+    kpis = [
+        {"label": f"Predicted CLV, next {horizon_label}", "value": numbers["total_clv"],
+         "note": f"{numbers['n_customers']} customers, mean {numbers['mean_clv']}"},
+        {"label": "Formula baseline CLV", "value": numbers["total_clv_baseline"],
+         "note": "simple average-order-value formula" if baseline is not None else "no baseline"},
+        {"label": "Historical spend (whole period)", "value": numbers["historical_spend"],
+         "note": "first purchases included"},
+        {"label": "Acquisition-cost ceiling", "value": numbers["acquisition_cost_ceiling"],
+         "note": "per new customer"},
+    ]
+    if has_holdout and value_row is not None:
+        kpis.insert(2, {"label": "Holdout check: value error",
+                        "value": numbers["holdout_value_error_pct"],
+                        "note": f"{numbers['holdout_predicted_value']} predicted vs "
+                                f"{numbers['holdout_actual_value']} actual"})
+    elif past["available"]:
+        kpis.insert(2, {"label": f"Value in the past {horizon_label}",
+                        "value": numbers["past_window_value"],
+                        "note": f"same customers, {past['start']} to {past['end']}"})
+    sentences = [
+        f"The {numbers['n_customers']} customers are expected to bring {numbers['total_clv']} "
+        f"over the next {horizon_label} (discounted at {fmt_pct(annual)} a year, margin "
+        f"{margin:g}); the formula baseline says {numbers['total_clv_baseline']}."
+    ]
+    if past["available"]:
+        ratio = past_clv / past_total if past_total else math.nan
+        sentences.append(
+            f"The same customers brought {numbers['past_window_value']} in the past "
+            f"{horizon_label} ({past['start']} to {past['end']}); the forecast for them is "
+            f"{numbers['past_window_clv']}, {fmt_pct(ratio, 0)} of that."
+        )
+    if has_holdout and value_row is not None:
+        sentences.append(
+            f"Checked on a {evaluation.horizon:g}-{one_unit} holdout the model was fitted "
+            f"without, it predicted {numbers['holdout_predicted_value']} against "
+            f"{numbers['holdout_actual_value']} actually spent "
+            f"({numbers['holdout_value_error_pct']})."
+        )
+    sentences.append(
+        f"Paying more than {numbers['acquisition_cost_ceiling']} to acquire a customer like "
+        f"these loses money in expectation over {horizon_label}"
+        + (" (first purchase included)." if _finite(ceiling) else f": {ceiling_error}.")
+    )
+    section("summary", "Summary", [
+        {"kind": "kpis", "items": kpis},
+        _para(" ".join(sentences)),
+        _heading("Key caveats"),
+        _bullets(caveats),
+    ])
+
+    # -- 2 data overview ------------------------------------------------------------------------
+    first = (pd.to_datetime(rfm[C.FIRST_PURCHASE]).min() if C.FIRST_PURCHASE in rfm.columns
+             else (pd.to_datetime(transactions[C.DATE]).min() if transactions is not None else None))
+    period = f"{first.date() if first is not None and not pd.isna(first) else '?'} to {obs_end or '?'}"
+    facts = [
+        ["Source", clean_text(metadata.get("source", (transactions.attrs.get("source")
+                                                         if transactions is not None else None)
+                                           or "not stated"))],
+        ["Period observed", period],
+        ["Calibration end (holdout after it)", str(cal_end) if has_holdout and cal_end else
+         "none: no holdout"],
+        ["Customers", numbers["n_customers"]],
+        ["Transactions", numbers["n_transactions"]],
+        ["Repeat buyers (at least one repeat purchase)", numbers["repeat_rate"]],
+        ["Total spend", numbers["historical_spend"]],
+        ["Mean spend per customer", fmt_money(total_hist / n_customers if n_customers else math.nan)],
+        ["Time unit", f"{unit} ({units})"],
+    ]
+    dq_rows = [
+        [clean_text(r.get("check", "")), fmt_int(r.get("count", 0)),
+         clean_text(r.get("action", "")),
+         clean_text("; ".join(map(str, list(r.get("examples", []))[:2])))]
+        for r in data_quality
+    ]
+    section("data", "Data overview", [
+        _facts(facts),
+        _heading("Data-quality checks at load"),
+        _table(["Check", "Rows", "Action", "Examples"], dq_rows, align=["l", "r", "l", "l"],
+               caption="What loading found and did (counted, never silent).")
+        if dq_rows else _para("The load checks found nothing to report: the log is clean."),
+    ])
+
+    # -- 3 RFM distributions -----------------------------------------------------------------
+    fit_data = evaluation.customers if has_holdout else rfm
+    repeat_mask = freq > 0
+    qcols: list[tuple[str, str, Any]] = [
+        (C.FREQUENCY, "Frequency (repeat purchases)", None),
+        (C.RECENCY, f"Recency ({units}, repeat buyers)", repeat_mask),
+        (C.T, f"Age T ({units})", None),
+        (C.MONETARY_VALUE, "Mean repeat-purchase value", repeat_mask),
+    ]
+    if C.TOTAL_SPEND in rfm.columns:
+        qcols.append((C.TOTAL_SPEND, "Total spend", None))
+    section("rfm", "RFM distributions", [
+        _para(
+            "Frequency is the number of repeat purchases (purchases after the first, one per "
+            f"day), recency the customer's age at the last purchase and T the age at the end "
+            f"of the period, both in {units}; monetary value is the mean value of repeat "
+            f"purchases. Figures as of {obs_end or 'the end of the log'}."
+        ),
+        _table(["Quantity", "Customers", "Mean", "25%", "Median", "75%", "90%", "Max"],
+               _quantile_rows(rfm, qcols)),
+        fig(lambda ax: P.plot_frequency_histogram(purchase_model, fit_data, ax=ax),
+            "Customers by number of repeat purchases in the "
+            + ("calibration period" if has_holdout else "observed period")
+            + f": actual vs {p_name}."),
+        fig(lambda ax: P.plot_clv_distribution(
+                rfm.loc[repeat_mask, C.MONETARY_VALUE].to_numpy(dtype=float), ax=ax,
+                label="Mean repeat-purchase value"),
+            "Mean repeat-purchase value of repeat buyers (log scale)."),
+    ])
+
+    # -- 4 models ----------------------------------------------------------------------------
+    if has_holdout:
+        chi = evaluation.chi_square
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sparse-bin caveat: the p-value is shown as is
+            chi = chi_square_test(frequency_histogram(purchase_model, rfm),
+                                  n_params=len(getattr(purchase_model, "_param_names", ())) or 4)
+    ci = getattr(purchase_model, "ci_level", 0.95)
+    pm_facts = [
+        ["Customers", fmt_int(getattr(purchase_model, "n_customers_", math.nan))],
+        ["Log-likelihood", fmt_num(getattr(purchase_model, "log_likelihood_", math.nan), 2)],
+        ["AIC / BIC", f"{fmt_num(getattr(purchase_model, 'aic_', math.nan), 2)} / "
+                      f"{fmt_num(getattr(purchase_model, 'bic_', math.nan), 2)}"],
+        ["Converged", "yes" if getattr(purchase_model, "converged_", False) else "NO"],
+        ["Frequency histogram fit", f"chi-square {fmt_num(chi.statistic, 2)}, dof {chi.dof}, "
+                                    f"p = {fmt_sig(chi.p_value, 3)}"],
+    ]
+    sm_facts = [
+        ["Repeat buyers used", fmt_int(getattr(spend_model, "n_customers_", math.nan))],
+        ["Customers left out (no repeat purchase or zero spend)",
+         fmt_int(getattr(spend_model, "n_excluded_", math.nan))],
+        ["Log-likelihood", fmt_num(getattr(spend_model, "log_likelihood_", math.nan), 2)],
+        ["Converged", "yes" if getattr(spend_model, "converged_", False) else "NO"],
+        ["Correlation of frequency and spend (should be near 0)", fmt_num(corr, 3)],
+        ["Mean spend per purchase (population)",
+         fmt_money(spend_model.population_mean_spend())],
+    ]
+    param_cols = ["Parameter", "Estimate", "Std. error", f"{ci:.0%} lower", f"{ci:.0%} upper"]
+    model_blocks: list[dict[str, Any] | None] = [
+        _para(
+            f"{p_name} describes how often customers buy while active (purchase rate: "
+            f"Gamma(r, alpha) across customers) and when they drop out (after each purchase, "
+            f"with probability p ~ Beta(a, b)). {s_name} describes the value of a purchase "
+            f"(Gamma(p, v) with the mean varying as Gamma(q, ...)). Intervals are Wald "
+            f"intervals on the log scale."
+        ),
+        _heading(f"{p_name} (purchases)"),
+        _table(param_cols, _summary_rows(purchase_model.summary)),
+        _facts(pm_facts),
+        _heading(f"{s_name} (spend per purchase)"),
+        _table(param_cols, _summary_rows(spend_model.summary)),
+        _facts(sm_facts),
+    ]
+    if baseline is not None:
+        bsum = baseline.summary
+        model_blocks += [
+            _heading(f"{b_name} (for comparison)"),
+            _para("The baseline multiplies average order value, purchase rate and a lifespan: "
+                  "the formula many teams use, with no uncertainty (no standard errors)."),
+            _table(["Parameter", "Estimate"],
+                   [[str(k), fmt_sig(v, 4)] for k, v in bsum["estimate"].items()]),
+        ]
+    model_blocks += [
+        fig(lambda ax: P.plot_probability_alive_matrix(purchase_model, fit_data, ax=ax),
+            "Probability a customer is still active, by frequency and recency."),
+        fig(lambda ax: P.plot_purchase_rate_heterogeneity(purchase_model, ax=ax),
+            "How purchase rates differ across customers."),
+        fig(lambda ax: P.plot_dropout_heterogeneity(purchase_model, ax=ax),
+            "How the chance of dropping out after a purchase differs across customers."),
+    ]
+    section("models", "Model parameters and fit", model_blocks)
+
+    # -- 5 holdout ----------------------------------------------------------------------------
+    if has_holdout:
+        m = evaluation.metrics
+        metric_rows_spec = [
+            ("purchases_mae", "Purchases: mean absolute error", 3),
+            ("purchases_rmse", "Purchases: RMSE", 3),
+            ("purchases_bias", "Purchases: mean bias", 3),
+            ("purchases_pearson", "Purchases: Pearson r", 3),
+            ("purchases_spearman", "Purchases: Spearman rho", 3),
+            ("purchases_aggregate_pct_error", "Purchases: aggregate error %", None),
+            ("predicted_total_purchases", "Purchases: predicted total", 1),
+            ("actual_total_purchases", "Purchases: actual total", 0),
+            ("value_mae", "Value: mean absolute error", 2),
+            ("value_rmse", "Value: RMSE", 2),
+            ("value_bias", "Value: mean bias", 2),
+            ("value_spearman", "Value: Spearman rho", 3),
+            ("value_aggregate_pct_error", "Value: aggregate error %", None),
+            ("predicted_total_value", "Value: predicted total", 2),
+            ("actual_total_value", "Value: actual total", 2),
+            ("top_decile_capture", "Share of value in top 10% by prediction", -1),
+        ]
+        if value_row is not None:  # its purchase columns repeat the purchase model's
+            m = m.drop(index=m.index[0])
+        mrows = []
+        for col, label, digits in metric_rows_spec:
+            if col not in m.columns:
+                continue
+            row = [label]
+            for name in m.index:
+                v = m.loc[name, col]
+                if digits is None:
+                    row.append(fmt_pct_points(v))
+                elif digits == -1:
+                    row.append(fmt_pct(v))
+                elif col in ("predicted_total_value", "actual_total_value", "value_mae",
+                             "value_rmse", "value_bias"):
+                    row.append(fmt_money(v))
+                else:
+                    row.append(fmt_num(v, digits))
+            mrows.append(row)
+        track_text = ""
+        if evaluation.tracking is not None and len(evaluation.tracking):
+            last = evaluation.tracking.iloc[-1]
+            act, exp = float(last["actual_cumulative"]), float(last["expected_cumulative"])
+            track_text = (
+                f" At the end of the holdout the customers had made {fmt_int(act)} repeat "
+                f"purchases in all; {p_name} expected {fmt_num(exp, 1)} "
+                f"({fmt_pct_points(100 * (exp - act) / act if act else math.nan)})."
+            )
+        section("holdout", "Holdout validation", [
+            _para(
+                f"The models were fitted on purchases up to {cal_end} and asked to predict the "
+                f"next {evaluation.horizon:g} {units} (to {obs_end}), which they had not seen. "
+                f"The table compares each model's predictions with what the "
+                f"{fmt_int(len(evaluation.customers))} customers actually did; lower errors and "
+                f"higher correlations are better." + track_text
+            ),
+            _table(["Metric", *map(str, m.index)], mrows,
+                   caption="Holdout metrics: probabilistic model vs formula baseline "
+                           "(a dash: the model does not predict that quantity)."),
+            fig(lambda ax: P.plot_tracking(evaluation, ax=ax),
+                "Cumulative repeat purchases, actual vs expected, through calibration and "
+                "holdout.") if evaluation.tracking is not None else
+            _para("Tracking plot not available: the evaluation was run without the "
+                  "transaction log."),
+            fig(lambda ax: P.plot_conditional_expectations(evaluation, ax=ax),
+                "Mean holdout purchases by number of calibration purchases (conditional "
+                "expectations)."),
+        ])
+
+    # -- 6 predicted vs historical ------------------------------------------------------------
+    cmp_blocks: list[dict[str, Any] | None] = []
+    totals = [
+        ["Predicted CLV, next " + horizon_label + ", all customers", numbers["total_clv"]],
+        ["Formula baseline CLV, same horizon", numbers["total_clv_baseline"]],
+        ["Historical spend, whole observed period", numbers["historical_spend"]],
+    ]
+    if past["available"]:
+        totals += [
+            [f"Value in the past {horizon_label} ({past['start']} to {past['end']}), "
+             "customers already known at its start", numbers["past_window_value"]],
+            ["Predicted CLV of those same customers", numbers["past_window_clv"]],
+        ]
+    if has_holdout and value_row is not None:
+        totals += [
+            [f"Holdout ({evaluation.horizon:g} {units}): predicted value, {value_row}",
+             numbers["holdout_predicted_value"]],
+            ["Holdout: actual value", numbers["holdout_actual_value"]],
+        ]
+        if b_name is not None and b_name in evaluation.metrics.index:
+            totals.append(["Holdout: predicted value, " + b_name,
+                           fmt_money(evaluation.metrics.loc[b_name, "predicted_total_value"])])
+    cmp_blocks.append(_facts(totals))
+    cmp_eval = None
+    decile_caption = ""
+    if has_holdout and value_row is not None:
+        cmp_eval = evaluation
+        cmp_blocks.insert(0, _para(
+            f"The fair test of a forecast is money it did not see: here predicted value over "
+            f"the {evaluation.horizon:g}-{one_unit} holdout (undiscounted, margin {margin:g}) "
+            f"against what customers actually spent in it. Customers are ranked by predicted "
+            f"value into ten equal groups (decile 1 = highest)."
+        ))
+        decile_caption = f"Holdout value by decile of predicted value ({value_row})."
+    elif past["available"]:
+        cmp_eval = _past_window_evaluation(
+            scores, past, p_name, s_name, b_name or "Formula CLV baseline", horizon, unit,
+            discount_rate, margin)
+        cmp_blocks.insert(0, _para(
+            f"Without a holdout, the forecast for the next {horizon_label} is set against "
+            f"what the same customers brought in the past {horizon_label} ({past['start']} "
+            f"to {past['end']}, spend x margin {margin:g}). This is not a validation: the "
+            f"models saw that period, and predicted CLV is discounted while past value is "
+            f"not. {fmt_int(past['n_new'])} customers who first bought inside the window "
+            f"are left out of this comparison. Customers are ranked by predicted CLV into "
+            f"ten equal groups (decile 1 = highest)."
+        ))
+        decile_caption = f"Past-window value by decile of predicted CLV ({p_name} + {s_name})."
+    else:
+        cmp_blocks.insert(0, _para(
+            f"No holdout and no equal past window to compare with ({past['reason']}); only "
+            "the totals are shown."
+        ))
+    if cmp_eval is not None:
+        vname = value_row if has_holdout else f"{p_name} + {s_name}"
+        dtab = cmp_eval.deciles[cmp_eval.deciles["model"] == vname]
+        actual_label = "actual" if has_holdout else "past"
+        cmp_blocks.append(_table(
+            ["Decile", "Customers", "Predicted mean", f"{actual_label.capitalize()} mean",
+             "Predicted total", f"{actual_label.capitalize()} total",
+             f"Share of {actual_label} total"],
+            _decile_rows(dtab), caption=decile_caption))
+        past_mode = not has_holdout
+
+        def _relabel(ax: Any) -> None:
+            if past_mode:
+                ax.set_xlabel(f"Predicted CLV, next {horizon_label}")
+                ax.set_ylabel(f"Value in the past {horizon_label}")
+
+        def _deciles(ax: Any) -> None:
+            P.plot_decile_bars(cmp_eval, model=vname, ax=ax)
+            if past_mode:
+                ax.set_ylabel(f"Mean per customer ({horizon_label})")
+                ax.set_title("Predicted CLV vs past-window value by decile")
+                for text in ax.get_legend().get_texts():
+                    if text.get_text() == "Actual":
+                        text.set_text(f"Past {horizon_label}")
+
+        def _scatter(ax: Any) -> None:
+            P.plot_clv_scatter(cmp_eval, model=vname, ax=ax)
+            _relabel(ax)
+            if past_mode:
+                ax.set_title("Predicted CLV vs past-window value per customer")
+
+        cmp_blocks.append(fig(_deciles, decile_caption.rstrip(".") + ": means per customer."))
+        cmp_blocks.append(fig(_scatter, "One point per customer; the dashed line is a "
+                                        "perfect match.", figsize=(6.2, 5.0)))
+    cmp_blocks.append(fig(lambda ax: P.plot_clv_distribution(clv, ax=ax),
+                          f"Distribution of predicted CLV over the next {horizon_label}."))
+    section("clv-vs-history", "Predicted vs historical CLV", cmp_blocks)
+
+    # -- 7 top customers -------------------------------------------------------------------------
+    top = scores.sort_values(CLV, ascending=False, kind="stable").head(int(top_n))
+    top_rows = [
+        [clean_text(cid), fmt_num(r[PROBABILITY_ALIVE], 3), fmt_num(r[EXPECTED_PURCHASES], 2),
+         fmt_money(r[EXPECTED_SPEND]), fmt_money(r[CLV]), fmt_money(r[CLV_BASELINE]),
+         fmt_money(r[HISTORICAL_SPEND]), clean_text(r[SEGMENT])]
+        for cid, r in top.iterrows()
+    ]
+    top_share = float(np.nansum(top[CLV].to_numpy(dtype=float))) / total_clv if total_clv else math.nan
+    section("top-customers", "Top customers", [
+        _para(
+            f"The {len(top)} customers with the highest predicted CLV hold "
+            f"{fmt_pct(top_share)} of the total. Expected purchases and CLV cover the next "
+            f"{horizon_label}; expected spend is per purchase; historical spend is everything "
+            "they spent in the observed period."
+        ),
+        _table(["Customer id", "P(alive)", "Exp. purchases", "Exp. spend", "CLV",
+                "Baseline CLV", "Hist. spend", "Segment"], top_rows,
+               align=["l", "r", "r", "r", "r", "r", "r", "l"], id_column=0),
+    ])
+
+    # -- 8 segments ----------------------------------------------------------------------------
+    seg = segment_summary(scores)
+    thr = attrs.get("segment_thresholds", {}) or {}
+    seg_rows = [
+        [str(name), fmt_int(r["n_customers"]), fmt_pct(r["share_customers"]),
+         fmt_money(r["total_clv"]), fmt_pct(r["share_clv"]), fmt_num(r["mean_probability_alive"], 2),
+         _SEGMENT_ACTIONS.get(str(name), "")]
+        for name, r in seg.iterrows()
+    ]
+    qhi = (thr.get("value_quantiles") or [0.5, 0.8])[1]
+    section("segments", "Segments to act on", [
+        _para(
+            f"High value means predicted CLV of at least {fmt_money(thr.get('clv_high'))} or "
+            f"historical spend of at least {fmt_money(thr.get('historical_spend_high'))} (the "
+            f"top {fmt_pct(1 - qhi, 0)} by either); active means P(alive) of at least "
+            f"{fmt_num(thr.get('probability_alive', 0.5), 2)}. 'High value, at risk' "
+            f"customers spent a lot but have probably stopped buying: the first list for a "
+            "win-back campaign."
+        ),
+        _table(["Segment", "Customers", "Share", "Total CLV", "Share of CLV", "Mean P(alive)",
+                "What to do"], seg_rows, align=["l", "r", "r", "r", "r", "r", "l"]),
+    ])
+
+    # -- 9 methodology ---------------------------------------------------------------------------
+    section("methodology", "Methodology and assumptions", [
+        _bullets([
+            f"Each customer's purchase history is summarised by frequency, recency and age, "
+            f"in {units}; purchases on the same day count as one.",
+            f"{p_name} (Fader, Hardie and Lee 2005): while active, a customer buys at a "
+            "steady random rate; after each purchase they may drop out for good; rates and "
+            "dropout chances differ across customers. From this come P(alive) and the "
+            "expected number of future purchases.",
+            f"{s_name} (Fader, Hardie and Lee 2005; Colombo and Jiang 1999): the value of a "
+            "customer's purchases varies around their own mean, which differs across "
+            "customers and does not depend on how often they buy. First purchases are "
+            "left out; customers without repeat purchases get the population mean.",
+            f"CLV = margin x expected spend per purchase x expected purchases over the next "
+            f"{horizon_label}, each purchase discounted at {fmt_num(discount_rate, 6)} per "
+            f"{one_unit} ({fmt_pct(annual)} a year) at the moment it is expected.",
+            "The formula baseline (average order value x purchase rate x lifespan) is "
+            "computed over the same horizon and discounting, so the two can be compared.",
+            "The acquisition-cost ceiling is the expected CLV of a brand-new customer "
+            "(first purchase at the population mean spend, plus expected repeat purchases).",
+            ("Holdout validation: the models are fitted on the calibration period only and "
+             "their predictions for the holdout are compared with what happened.")
+            if has_holdout else
+            ("No holdout: the models are fitted on the whole log; the comparison with the "
+             "past window is a plausibility check, not a validation."),
+            "Parameters are maximum-likelihood estimates; intervals reflect sampling "
+            "uncertainty only, not model error.",
+        ]),
+    ])
+
+    # -- 10 reproducibility -------------------------------------------------------------------------
+    scored_fp = data_fingerprint(*(rfm[c].to_numpy(dtype=float) for c in C.RFM_COLUMNS
+                                   if c in rfm.columns))
+    now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+
+    def params_text(model: Any) -> str:
+        return ", ".join(f"{k} = {fmt_sig(v, 6)}" for k, v in model.params_.items())
+
+    stamp = [
+        ["clvlab version", __version__],
+        ["Generated (UTC)", now.isoformat()],
+        ["Scored data fingerprint", scored_fp],
+        [f"{p_name} fitted on (fingerprint, date)",
+         f"{getattr(purchase_model, 'data_fingerprint_', '?')}, "
+         f"{getattr(purchase_model, 'fit_date_', '?')}"],
+        [f"{s_name} fitted on (fingerprint, date)",
+         f"{getattr(spend_model, 'data_fingerprint_', '?')}, "
+         f"{getattr(spend_model, 'fit_date_', '?')}"],
+        [f"{p_name} parameters", params_text(purchase_model)],
+        [f"{s_name} parameters", params_text(spend_model)],
+    ]
+    if baseline is not None:
+        stamp.append([f"{b_name} parameters", params_text(baseline)])
+    stamp += [
+        ["Time unit", f"{unit} ({units})"],
+        ["Horizon", horizon_label],
+        ["Discount rate", f"{discount_rate:.6g} per {one_unit}"],
+        ["Margin", f"{margin:g}"],
+        ["Observation end", str(obs_end or "?")],
+        ["Calibration end", str(cal_end) if has_holdout and cal_end else "none"],
+    ]
+    shown = {"clvlab_version", "time_unit", "horizon", "discount_rate", "margin",
+             "observation_end", "calibration_end"}
+    for key, value in metadata.items():
+        if str(key) in shown:
+            continue
+        stamp.append([clean_text(key), clean_text(value)])
+    section("reproducibility", "Reproducibility", [
+        _para("Everything needed to reproduce this report: the same data (fingerprint), "
+              "the same software version and these settings."),
+        _facts(stamp),
+    ])
+
+    subtitle = (
+        f"{numbers['n_customers']} customers, observed to {obs_end or '?'}; "
+        f"CLV over the next {horizon_label}"
+        + (f"; holdout check after {cal_end}" if has_holdout and cal_end else "; no holdout")
+    )
+    return {
+        "title": clean_text(title),
+        "subtitle": subtitle,
+        "generated": now.isoformat(),
+        "clvlab_version": __version__,
+        "has_holdout": has_holdout,
+        "numbers": numbers,
+        "values": values,
+        "sections": sections,
+    }
+
+
+def _check_context(context: Any) -> Mapping[str, Any]:
+    """Reject anything that is not a context from :func:`build_context` (clear message)."""
+    if not isinstance(context, Mapping) or "sections" not in context or "title" not in context:
+        raise InvalidValueError(
+            "context must be the dict returned by clvlab.reporting.build_context(...); got "
+            f"{type(context).__name__}.",
+            rule="report context",
+        )
+    return context
