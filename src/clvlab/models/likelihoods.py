@@ -313,6 +313,53 @@ def _hyp_bracket(r: float, alpha: float, a: float, b: float, t: np.ndarray,
     return out.reshape(shape)
 
 
+def _small_codes(col: np.ndarray) -> tuple[np.ndarray | None, int]:
+    """Whole numbers in ``[0, size)`` are their own codes (cheaper than hashing)."""
+    lo, hi = float(col.min()), float(col.max())
+    if lo >= 0 and hi < col.size:
+        codes = col.astype(np.intp)
+        if np.array_equal(codes, col):
+            return codes, int(hi) + 1
+    return None, 0
+
+
+def _on_distinct_rows(
+    func: Callable[..., np.ndarray], *columns: np.ndarray, min_size: int = 4096
+) -> np.ndarray:
+    """Evaluate ``func(*columns)`` once per distinct row of ``columns`` and scatter back.
+
+    The hypergeometric part of E[X(t) | history] depends on (t, x, T) only, and RFM data
+    built from dated transactions repeat those combinations heavily (whole purchase
+    counts, ages on a daily grid), so a million customers often need only thousands of
+    evaluations. Falls back to direct evaluation when rows are mostly distinct.
+    """
+    shape = np.shape(columns[0])
+    flat = [np.ravel(c) for c in columns]
+    n = flat[0].size
+    if n < min_size:
+        return func(*flat).reshape(shape)
+    import pandas as pd  # hash-based factorisation: linear time
+
+    key = np.zeros(n, dtype=np.int64)
+    span = 1
+    for col in flat:
+        codes, k = _small_codes(col)
+        if codes is None:
+            codes, uniques = pd.factorize(col, sort=False)
+            k = max(len(uniques), 1)
+        if span * k > n * 4 or span > (2**62) // k:
+            return func(*flat).reshape(shape)  # mostly distinct: not worth it
+        key = key * k + codes
+        span *= k
+    inverse, uniques = pd.factorize(key, sort=False)
+    if len(uniques) > n // 2:
+        return func(*flat).reshape(shape)
+    rep = np.empty(len(uniques), dtype=np.intp)
+    rep[inverse] = np.arange(n)
+    values = func(*(c[rep] for c in flat))
+    return np.take(values, inverse).reshape(shape)
+
+
 def bgnbd_expected_purchases(
     params: npt.ArrayLike,
     t: npt.ArrayLike,
@@ -348,12 +395,21 @@ def bgnbd_expected_purchases(
         Expected repeat purchases, >= 0; 0 at ``t = 0``.
     """
     r, alpha, a, b = _bgnbd_unpack(params)
+    t_in = t
     t, x, tx, age = np.broadcast_arrays(
         np.asarray(t, dtype=float), np.asarray(frequency, dtype=float),
         np.asarray(recency, dtype=float), np.asarray(T, dtype=float),
     )
     p_alive = bgnbd_probability_alive(params, x, tx, age)
-    bracket = _hyp_bracket(r, alpha, a, b, t, x, age)
+    t_in = np.asarray(t_in, dtype=float)
+    if t_in.ndim == 0:  # one horizon for everybody: distinct (x, T) pairs suffice
+        bracket = _on_distinct_rows(
+            lambda xx, aa: _hyp_bracket(r, alpha, a, b, t_in, xx, aa), x, age
+        )
+    else:
+        bracket = _on_distinct_rows(
+            lambda tt, xx, aa: _hyp_bracket(r, alpha, a, b, tt, xx, aa), t, x, age
+        )
     out = p_alive * (a + b + x - 1.0) * bracket
     return np.where(t > 0, np.maximum(out, 0.0), 0.0)
 
