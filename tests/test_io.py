@@ -219,6 +219,19 @@ def test_unparseable_dates(tmp_path, date_format):
         load_transactions(path, date_format=date_format)
 
 
+@pytest.mark.parametrize("dates", [["2024-01-01", "9999-01-01"],
+                                   ["2024-01-01 10:00", "2024-01-02", "9999-01-01"]])
+def test_out_of_range_date_is_an_error_not_an_overflow(dates):
+    """A date past 2262 raises InvalidValueError instead of silently wrapping around."""
+    frame = pd.DataFrame({"customer_id": list("abc")[: len(dates)], "date": dates, "amount": 1.0})
+    expected = (
+        r"'date' \(date\): dates must lie between .*1 value does not "
+        rf"\(index label {len(dates) - 1}: '9999-01-01'\)"
+    )
+    with pytest.raises(InvalidValueError, match=expected):
+        load_transactions(frame)
+
+
 def test_blank_date(tmp_path):
     """A missing date raises InvalidValueError with its line number."""
     path = _write(tmp_path, "customer_id,date,amount\na,2024-01-01,1\nb,,2\n")

@@ -434,7 +434,8 @@ def _parse_ids(raw: pd.Series, name: str, pos: np.ndarray, rows: _Rows) -> pd.Se
 
 # --------------------------------------------------------------------------- dates
 def _to_ns(values: pd.Series | pd.DatetimeIndex) -> np.ndarray:
-    return np.asarray(values, dtype="datetime64[ns]")
+    # pandas checks the bounds; np.asarray(..., "datetime64[ns]") would silently overflow
+    return pd.Series(values, copy=False).astype("datetime64[ns]").to_numpy()
 
 
 def _parse_naive_strings(
@@ -540,7 +541,8 @@ def _parse_dates(
         naive_vals, guessed_naive = _parse_naive_strings(text[~aware], fmt)
         good = naive_vals.notna().to_numpy()
         idx = np.flatnonzero(~aware)
-        result[idx[good]] = _to_ns(naive_vals[good])
+        result[idx[good]] = _checked_ns(naive_vals[good], text[~aware][good], name,
+                                        pos[idx[good]], rows)
         ok[idx[good]] = True
         guessed[idx] = guessed_naive
     if aware.any():
@@ -549,7 +551,7 @@ def _parse_dates(
         good = utc.notna().to_numpy()
         idx = np.flatnonzero(aware)
         local = utc[good].dt.tz_convert(tz).dt.tz_localize(None)
-        result[idx[good]] = _to_ns(local)
+        result[idx[good]] = _checked_ns(local, sub[good], name, pos[idx[good]], rows)
         ok[idx[good]] = True
         wall, _ = _parse_naive_strings(sub[good].str.replace(_TZ_STRIP_RE, "", regex=True), None)
         _record_tz(report, name, tz, wall, local, np.ones(int(good.sum()), bool), pos[idx[good]],
@@ -593,13 +595,13 @@ def _checked_ns(values: pd.Series, raw: pd.Series, name: str, pos: np.ndarray,
     try:
         return _to_ns(values)
     except (pd.errors.OutOfBoundsDatetime, OverflowError, ValueError):
-        lo, hi = pd.Timestamp.min, pd.Timestamp.max
-        arr = values.to_numpy()
-        bad = (arr < np.datetime64(lo.value, "ns")) | (arr > np.datetime64(hi.value, "ns"))
+        arr = np.asarray(values)  # in a coarser unit than ns, so no overflow here
+        bad = (arr < np.datetime64("1677-09-22")) | (arr > np.datetime64("2262-04-11"))
         n = int(bad.sum())
         where = rows.describe(pos[bad][:_N_EXAMPLES])
         raise InvalidValueError(
-            f"Column {name!r} (date): dates must lie between {lo.date()} and {hi.date()}; "
+            f"Column {name!r} (date): dates must lie between 1677-09-22 and 2262-04-11 "
+            "(the range of datetime64[ns]); "
             f"{_plural(n, 'value')} {'does' if n == 1 else 'do'} not "
             f"({_examples(where, list(raw[bad][:_N_EXAMPLES]), n)}). Fix these dates.",
             column=name,
