@@ -200,6 +200,20 @@ def test_wrong_delimiter_detected(tmp_path):
         load_transactions(frame)
 
 
+def test_repeated_column_name_rejected():
+    """A DataFrame with the amount column twice raises InvalidValueError naming it."""
+    frame = pd.DataFrame([["a", "2024-01-01", 1, 2]],
+                         columns=["customer_id", "date", "amount", "amount"])
+    with pytest.raises(InvalidValueError, match="Column 'amount' appears 2 times"):
+        load_transactions(frame)
+
+
+def test_categorical_columns_load():
+    """Categorical id and date columns load like their text values."""
+    frame = _clean_frame().astype({"customer_id": "category", "date": "category"})
+    pd.testing.assert_frame_equal(_load_quiet(frame), _load_quiet(_clean_frame()))
+
+
 def test_tab_separated_txt_autodetected(tmp_path):
     """A tab-separated .txt file is read without sep= (delimiter guessed from the header)."""
     path = _write(tmp_path, CLEAN_CSV.replace(",", "\t"), "tx.txt")

@@ -343,6 +343,15 @@ def _check_columns(
     present = [str(c) for c in frame.columns]
     missing = [(role, name) for role, name in wanted.items() if name not in frame.columns]
     if not missing:
+        repeated = [name for name in wanted.values() if (frame.columns == name).sum() > 1]
+        if repeated:
+            raise InvalidValueError(
+                f"Column {repeated[0]!r} appears {int((frame.columns == repeated[0]).sum())} "
+                "times; each of the customer id, date and amount columns must appear once. "
+                "Rename or drop the extra copies.",
+                column=repeated[0],
+                rule="unique column names",
+            )
         return
     parts = []
     lowered = {p.lower().strip(): p for p in present}
@@ -494,6 +503,8 @@ def _parse_dates(
             offenders=rows.labels(pos[blank][:_N_EXAMPLES]),
             n_offending=n,
         )
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        raw = raw.astype(raw.cat.categories.dtype)
     dtype = raw.dtype
     if isinstance(dtype, pd.DatetimeTZDtype):
         local = raw.dt.tz_convert(tz).dt.tz_localize(None)
