@@ -94,7 +94,8 @@ def model_from_dict(payload: Any, source: str = "the model data") -> Any:
         model.data_fingerprint_ = payload.get("data_fingerprint")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelFileError(
-            f"{source} is a corrupt {name} file ({type(exc).__name__}: {exc}). Refit and save again."
+            f"{source} is a corrupt {name} file ({type(exc).__name__}: {exc}). "
+            "Refit and save again."
         ) from None
     return model
 

@@ -76,8 +76,8 @@ def test_compress_merges_identical_rows_and_sums_weights(rng):
     w = rng.uniform(0, 2, 1000)
     w[:10] = 0.0
     (ux, uT), uw = BaseFitter._compress((x, T), w)
-    assert len(set(zip(ux, uT))) == len(ux) <= 9
-    for a, b, weight in zip(ux, uT, uw):
+    assert len(set(zip(ux, uT, strict=True))) == len(ux) <= 9
+    for a, b, weight in zip(ux, uT, uw, strict=True):
         np.testing.assert_allclose(weight, w[(x == a) & (T == b)].sum(), rtol=1e-12)
     np.testing.assert_allclose(uw.sum(), w.sum(), rtol=1e-12)
 

@@ -291,8 +291,8 @@ def test_probability_of_purchases_sums_to_one_with_mean_eq_9():
     for t in (1.0, 52.0, 200.0):
         p = np.exp(lk.bgnbd_log_probability_of_purchases(CDNOW, n, t))
         np.testing.assert_allclose(p.sum(), 1.0, rtol=1e-9)
-        np.testing.assert_allclose((n * p).sum(), lk.bgnbd_expected_purchases_new_customer(CDNOW, t),
-                                   rtol=1e-9)
+        mean = lk.bgnbd_expected_purchases_new_customer(CDNOW, t)
+        np.testing.assert_allclose((n * p).sum(), mean, rtol=1e-9)
 
 
 def test_probability_of_purchases_at_t_zero():

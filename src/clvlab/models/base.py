@@ -206,7 +206,7 @@ class BaseModel:
         ]
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Constructor options of this model (scikit-learn convention)."""
+        """Return the constructor options of this model (scikit-learn convention)."""
         return {name: getattr(self, name) for name in self._get_param_names()}
 
     def set_params(self, **params: Any) -> Self:
@@ -243,7 +243,7 @@ class BaseModel:
         """Restore the fitted state written by :meth:`_state_dict`."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The fitted model as a JSON-compatible dict (see :mod:`clvlab.persistence`)."""
+        """Return the fitted model as a JSON-compatible dict (see :mod:`clvlab.persistence`)."""
         self._check_is_fitted()
         from clvlab.persistence import model_to_dict
 
@@ -312,7 +312,7 @@ class BaseFitter(BaseModel):
         raise NotImplementedError
 
     def _initial_params(self, data: Sequence[np.ndarray], weights: np.ndarray) -> list[np.ndarray]:
-        """Starting points in natural parameters, the preferred one first (deterministic)."""
+        """Return starting points in natural parameters, preferred first (deterministic)."""
         raise NotImplementedError
 
     def _select(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -590,7 +590,9 @@ class BaseFitter(BaseModel):
         # a parameter pinned at the optimiser's box is not an interior optimum, however
         # small the gradient there: the data do not identify it
         at_bound = [
-            name for name, th in zip(self._param_names, theta) if abs(th) >= THETA_BOUND - 0.01
+            name
+            for name, th in zip(self._param_names, theta, strict=True)
+            if abs(th) >= THETA_BOUND - 0.01
         ]
         converged = (
             grad_norm < GRADIENT_TOLERANCE
@@ -765,7 +767,7 @@ class BaseFitter(BaseModel):
         return self.params_.to_numpy(dtype=float)
 
     def _prediction_frame(self, data: Any, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """Validated RFM frame for a predictor (never modified)."""
+        """Return the validated RFM frame for a predictor (never modified)."""
         self._check_is_fitted()
         frame = validate_rfm(
             data, require=tuple(columns or self._data_columns), model=self._model_name
@@ -806,7 +808,7 @@ class BaseFitter(BaseModel):
         if not np.all(np.isfinite(values)) or not np.all(np.isfinite(theta)):
             raise ValueError(
                 f"parameters must be finite and inside their domain; got "
-                f"{dict(zip(names, values.tolist()))}"
+                f"{dict(zip(names, values.tolist(), strict=True))}"
             )
         self.params_ = pd.Series(values, index=names, name="estimate")
         cov = np.array(

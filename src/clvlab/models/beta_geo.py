@@ -219,7 +219,7 @@ class BetaGeoFitter(BaseFitter):
         )
 
     def expected_purchases(self, data: Any, t: float | npt.ArrayLike) -> pd.Series:
-        """Expected repeat purchases in the next ``t`` given each history, eq. (10) of [1]_.
+        """Predict repeat purchases in the next ``t`` given each history, eq. (10) of [1]_.
 
         Parameters
         ----------
@@ -332,7 +332,7 @@ class BetaGeoFitter(BaseFitter):
         weights: npt.ArrayLike | None = None,
         origin: Any = None,
     ) -> pd.Series:
-        """Expected cumulative repeat purchases of a cohort over calendar time (tracking).
+        """Predict cumulative repeat purchases of a cohort over calendar time (tracking).
 
         ``sum_i w_i E[X(tau - s_i)]`` over customers ``i`` with first purchase at ``s_i``
         (0 before it), as in the cumulative tracking plot of [1]_ (Figure 3).

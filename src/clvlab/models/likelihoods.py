@@ -58,7 +58,9 @@ def _softplus_sigmoid(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum(v, 0.0) + np.log1p(e), np.where(v >= 0, inv, e * inv)
 
 
-def _per_frequency(x: np.ndarray, *functions: Callable[[np.ndarray], np.ndarray]) -> list[np.ndarray]:
+def _per_frequency(
+    x: np.ndarray, *functions: Callable[[np.ndarray], np.ndarray]
+) -> list[np.ndarray]:
     """Apply ``functions`` to ``x``, via a lookup table when ``x`` holds few whole numbers.
 
     Frequencies are whole numbers with a small range, so special functions of ``x`` alone
@@ -461,7 +463,7 @@ def _log_nb_tail_sum(r: np.ndarray, n: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 def _bgnbd_log_pmf_new(r: npt.ArrayLike, alpha: npt.ArrayLike, a: float, b: npt.ArrayLike,
                        n: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """log P(X(t) = n) for a new customer (eq. (8) of FHL), all in log space.
+    """Compute log P(X(t) = n) for a new customer (eq. (8) of FHL), all in log space.
 
     ``r``, ``alpha`` and ``b`` may be arrays (posterior parameters per customer). The
     negative-binomial tail ``1 - sum_{j<n} NB(j)`` of the second term is the regularised
@@ -495,7 +497,7 @@ def _bgnbd_log_pmf_new(r: npt.ArrayLike, alpha: npt.ArrayLike, a: float, b: npt.
 def bgnbd_log_probability_of_purchases(
     params: npt.ArrayLike, n: npt.ArrayLike, t: npt.ArrayLike
 ) -> np.ndarray:
-    """log P(X(t) = n) for a new customer, eq. (8) of FHL (2005), in log space.
+    """Compute log P(X(t) = n) for a new customer, eq. (8) of FHL (2005), in log space.
 
     Finite where lifetimes overflows (it returns NaN at n = 200): the negative-binomial
     tail in the second term is the regularised incomplete beta function
@@ -516,7 +518,8 @@ def bgnbd_log_probability_of_purchases(
         Log-probabilities (``-inf`` where the probability is exactly 0).
     """
     r, alpha, a, b = _bgnbd_unpack(params)
-    return _bgnbd_log_pmf_new(r, alpha, a, b, np.asarray(n, dtype=float), np.asarray(t, dtype=float))
+    n_arr, t_arr = np.asarray(n, dtype=float), np.asarray(t, dtype=float)
+    return _bgnbd_log_pmf_new(r, alpha, a, b, n_arr, t_arr)
 
 
 def bgnbd_log_conditional_probability_of_purchases(
@@ -527,7 +530,7 @@ def bgnbd_log_conditional_probability_of_purchases(
     recency: npt.ArrayLike,
     T: npt.ArrayLike,
 ) -> np.ndarray:
-    """log P(X(T, T+t] = n | x, t_x, T) for customers with a history.
+    """Compute log P(X(T, T+t] = n | x, t_x, T) for customers with a history.
 
     A customer alive at ``T`` behaves like a new customer with posterior parameters
     ``(r+x, alpha+T, a, b+x)`` (memoryless purchases, dropout only after purchases); a
