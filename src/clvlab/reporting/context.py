@@ -430,7 +430,7 @@ def build_context(
     margin: float | None = None,
     calibration_end: str | None = None,
     title: str = "Customer lifetime value report",
-    top_n: int = 25,
+    top_n: int = 20,
     figures: bool = True,
 ) -> dict[str, Any]:
     """Gather everything the report shows into one plain dictionary.
@@ -473,7 +473,7 @@ def build_context(
         ``metadata["calibration_end"]``, else the observation end minus the holdout length.
     title : str, default="Customer lifetime value report"
         Report title (escaped like any user text).
-    top_n : int, default=25
+    top_n : int, default=20
         Number of customers in the top-customers table.
     figures : bool, default=True
         Draw the figures (``False`` gives a text-only context, faster).
@@ -976,9 +976,11 @@ def build_context(
             f"what the same customers brought in the past {horizon_label} ({past['start']} "
             f"to {past['end']}, spend x margin {margin:g}). This is not a validation: the "
             f"models saw that period, and predicted CLV is discounted while past value is "
-            f"not. {fmt_int(past['n_new'])} customers who first bought inside the window "
-            f"are left out of this comparison. Customers are ranked by predicted CLV into "
-            f"ten equal groups (decile 1 = highest)."
+            f"not. "
+            + (f"{fmt_int(past['n_new'])} customers who first bought inside the window are "
+               "left out of this comparison. " if past["n_new"] else "")
+            + "Customers are ranked by predicted CLV into ten equal groups (decile 1 = "
+            "highest)."
         ))
         decile_caption = f"Past-window value by decile of predicted CLV ({p_name} + {s_name})."
     else:

@@ -107,7 +107,7 @@ class _Writer:
         pdf.set_text_color(*color)
         pdf.set_x(pdf.l_margin)
         pdf.multi_cell(self.width, h or size * 0.5, self.clean(text), new_x="LMARGIN",
-                       new_y="NEXT")
+                       new_y="NEXT", align="L")
 
     # -- blocks ----------------------------------------------------------------------------
     def section_title(self, title: str, first: bool) -> None:
@@ -137,7 +137,8 @@ class _Writer:
         for item in items:
             pdf.set_x(pdf.l_margin)
             pdf.cell(5, 4.8, "•")
-            pdf.multi_cell(self.width - 5, 4.8, self.clean(item), new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(self.width - 5, 4.8, self.clean(item), new_x="LMARGIN", new_y="NEXT",
+                           align="L")
             pdf.ln(0.8)
         pdf.ln(1)
 
@@ -167,7 +168,8 @@ class _Writer:
                 pdf.set_xy(x + 3, y + 14)
                 pdf.set_font(_FAMILY, "", 7)
                 pdf.set_text_color(*_MUTED)
-                pdf.multi_cell(w - 4, 3.2, self.clean(item["note"]), max_line_height=3.2)
+                pdf.multi_cell(w - 4, 3.2, self.clean(item["note"]), max_line_height=3.2,
+                               align="L")
             pdf.set_xy(pdf.l_margin, y + h + gap)
         pdf.ln(1)
 
