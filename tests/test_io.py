@@ -464,6 +464,7 @@ def test_negative_amounts_net_default():
     with pytest.warns(DataQualityWarning, match=expected) as rec:
         tx = load_transactions(_returns_frame())
     assert len(rec) == 1
+    assert rec[0].filename == __file__  # stacklevel=2 points at the caller
     # a: -100 removes the 100 purchase (exact match), -4 reduces the 10 to 6;
     # b: orphan return dropped; c: -30 wipes out the 20 (10 discarded), customer c vanishes
     assert tx["customer_id"].tolist() == ["a"]

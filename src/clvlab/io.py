@@ -726,7 +726,7 @@ def _parse_amounts(raw: pd.Series, name: str, pos: np.ndarray, rows: _Rows,
             f"Column {name!r} (amount): must be a finite number; {_plural(n, 'value')} "
             f"{'is' if n == 1 else 'are'} blank, NaN, infinite or not a number "
             f"({_examples(where, list(raw[bad][:_N_EXAMPLES]), n)}). Plain numbers such as "
-            "1234.50, '$1,234.50' or '-12.50' are read; fix or remove the other rows before "
+            "1234.50, '$1,234.50' or '-12.50' are read; fix or remove these rows before "
             "loading.",
             column=name,
             rule="finite number",
