@@ -330,6 +330,8 @@ def test_negative_or_nan_horizon_rejected(cdnow_bgnbd, cdnow_rfm):
         cdnow_bgnbd.expected_purchases_new_customer(np.nan)
     with pytest.raises(ValueError, match="whole number"):
         cdnow_bgnbd.probability_of_purchases(1.5, 10)
+    with pytest.raises(ValueError, match="one value per customer"):
+        cdnow_bgnbd.expected_purchases(cdnow_rfm, [1.0, 2.0])
 
 
 def test_time_unit_mismatch_rejected(cdnow_bgnbd, cdnow_rfm):

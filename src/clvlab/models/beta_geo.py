@@ -38,6 +38,16 @@ def _check_horizon(t: Any, name: str = "t") -> np.ndarray:
     return arr
 
 
+def _check_per_customer(arr: np.ndarray, n_customers: int, name: str = "t") -> np.ndarray:
+    """A scalar, or one value per customer."""
+    if arr.ndim == 0 or (arr.ndim == 1 and arr.shape[0] == n_customers):
+        return arr
+    raise ValueError(
+        f"{name} must be a single number or hold one value per customer ({n_customers}); "
+        f"got shape {arr.shape}."
+    )
+
+
 def _check_counts(n: Any) -> np.ndarray:
     arr = np.asarray(n, dtype=float)
     bad = ~np.isfinite(arr) | (arr < 0) | (arr != np.floor(arr))
@@ -234,7 +244,7 @@ class BetaGeoFitter(BaseFitter):
             ``expected_purchases``, indexed like ``data``; 0 at ``t = 0``.
         """
         frame, x, tx, T = self._histories(data)
-        horizon = _check_horizon(t)
+        horizon = _check_per_customer(_check_horizon(t), len(frame))
         values = lk.bgnbd_expected_purchases(self._params_array(), horizon, x, tx, T)
         return pd.Series(values, index=frame.index, name="expected_purchases")
 
@@ -302,7 +312,8 @@ class BetaGeoFitter(BaseFitter):
         if counts.ndim != 0:
             raise ValueError("n must be a single whole number here; loop over n for several.")
         log_p = lk.bgnbd_log_conditional_probability_of_purchases(
-            self._params_array(), counts, _check_horizon(t), x, tx, T
+            self._params_array(), counts, _check_per_customer(_check_horizon(t), len(frame)),
+            x, tx, T,
         )
         return pd.Series(np.exp(log_p), index=frame.index, name="probability_of_purchases")
 

@@ -225,8 +225,18 @@ def bgnbd_probability_alive(
     ndarray
         Probabilities in [0, 1].
     """
-    *_, D = _bgnbd_log_terms(params, frequency, recency, T)
-    return _sigmoid(-D)
+    r, alpha, a, b = _bgnbd_unpack(params)
+    x, tx, age = _bgnbd_arrays(frequency, recency, T)
+    shape = x.shape
+    x, tx, age = (np.ravel(v) for v in (x, tx, age))
+    out = np.ones(x.shape)
+    repeat = x > 0  # the others are alive with certainty: skip their arithmetic
+    xr, txr, ager = x[repeat], tx[repeat], age[repeat]
+    # D = ln(a/(b+x-1)) + (r+x) ln((alpha+T)/(alpha+t_x)); one log1p instead of two logs
+    D = np.log(a / (b + xr - 1.0)) + (r + xr) * np.log1p((ager - txr) / (alpha + txr))
+    with np.errstate(over="ignore"):
+        out[repeat] = 1.0 / (1.0 + np.exp(D))
+    return out.reshape(shape)
 
 
 def _hyp_g_series(
