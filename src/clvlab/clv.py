@@ -291,7 +291,18 @@ def customer_lifetime_value(
     h, d = _to_model_unit(horizon, discount_rate, time_unit, unit, method)
     times, weights = discount_schedule(h, d, method, unit)
 
-    spend = np.asarray(spend_model.expected_spend(frame), dtype=float)
+    spend_out = spend_model.expected_spend(frame)
+    if isinstance(spend_out, pd.Series) and not spend_out.index.equals(frame.index):
+        spend_out = spend_out.reindex(frame.index)
+    spend = np.asarray(spend_out, dtype=float)
+    if spend.shape != (len(frame),) or not np.all(np.isfinite(spend)):
+        raise InvalidValueError(
+            f"{type(spend_model).__name__}.expected_spend must give one finite value per "
+            f"customer ({len(frame)}); got shape {spend.shape} with "
+            f"{int(np.size(spend) - np.isfinite(spend).sum())} non-finite values.",
+            column=C.MONETARY_VALUE,
+            rule="finite expected spend per customer",
+        )
     # Compress customers with identical (frequency, recency, T): E(t) depends only on them.
     hist = frame[[C.FREQUENCY, C.RECENCY, C.T]]
     codes = hist.groupby(list(hist.columns), sort=False).ngroup().to_numpy()

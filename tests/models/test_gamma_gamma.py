@@ -297,3 +297,12 @@ def test_summary_table_reports_exclusions_and_correlation(fitted):
     assert "1,411" in text
     assert "0.114 (warning above |r| > 0.3)" in text
     assert "35.17" in text
+
+
+def test_expected_spend_accepts_any_time_unit(cdnow, fitted):
+    """Spend has no time dimension: data in days are scored by a model fitted on weeks."""
+    daily = cdnow.head(5).copy()
+    daily.attrs["time_unit"] = "D"
+    pd.testing.assert_series_equal(
+        fitted.expected_spend(daily), fitted.expected_spend(cdnow.head(5))
+    )

@@ -13,6 +13,7 @@ import pandas as pd
 from clvlab import _columns as C
 from clvlab.exceptions import (
     AssumptionWarning,
+    ConvergenceWarning,
     DataQualityWarning,
     EmptyInputError,
     ModelWarning,
@@ -24,6 +25,7 @@ from clvlab.models.likelihoods import (
     gg_loglik_and_grad,
     gg_population_mean_spend,
 )
+from clvlab.validation import validate_rfm
 
 try:  # Python >= 3.11
     from typing import Self
@@ -234,13 +236,21 @@ class GammaGammaFitter(BaseFitter):
         known = time_unit if time_unit is not None else attrs.get(C.ATTR_TIME_UNIT)
         self._selection_info = {}
         try:
-            # the base class requires a unit; spend has none, so "D" is a placeholder that
-            # is replaced below when the data do not say which unit they are in.
-            super().fit(data, weights=weights, time_unit=known if known is not None else "D")
+            # The base class requires a unit; spend has none, so "D" is a placeholder that
+            # is replaced below when the data do not say which unit they are in. Its warnings
+            # are collected here and re-issued below so they point at the caller's line.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                super().fit(data, weights=weights, time_unit=known if known is not None else "D")
         finally:
             info = self._selection_info
             del self._selection_info
         self.time_unit_ = known
+        at_bound = float(self.params_["q"]) - 1.0 < Q_BOUNDARY_TOLERANCE
+        for w in caught:
+            if at_bound and issubclass(w.category, ConvergenceWarning):
+                continue  # explained by the boundary warning below
+            warnings.warn(w.message, w.category, stacklevel=2)
         n_one, n_zero = info["n_one_time"], info["n_zero_spend"]
         self.n_excluded_ = n_one + n_zero
         self.exclusion_note_ = (
@@ -261,12 +271,13 @@ class GammaGammaFitter(BaseFitter):
         self.frequency_spend_correlation_ = info["correlation"]
         self._warn_correlation(stacklevel=3)
         q = float(self.params_["q"])
-        if q - 1.0 < Q_BOUNDARY_TOLERANCE:
+        if at_bound:
             warnings.warn(
-                f"Gamma-Gamma: the estimate of q is at its lower bound (q - 1 = {q - 1.0:.2g}); "
-                "the spend data are too heavy-tailed for a finite population mean spend "
-                "(an unconstrained fit would give q <= 1 and negative or infinite values, as "
-                "in lifetimes). Expected spend stays finite and positive, but the population "
+                f"Gamma-Gamma: the estimate of q is at its lower bound (q - 1 = {q - 1.0:.2g}), "
+                "so the likelihood has no interior optimum: the spend "
+                "data are too heavy-tailed for a finite population mean spend (an "
+                "unconstrained fit would give q <= 1 and negative or infinite values, as in "
+                "lifetimes). Expected spend stays finite and positive, but the population "
                 f"mean ({self.population_mean_spend():.4g}) is meaningless. Look for outliers "
                 "in monetary_value or cap them.",
                 ModelWarning,
@@ -306,6 +317,13 @@ class GammaGammaFitter(BaseFitter):
         return table
 
     # -- predictors -------------------------------------------------------------------------
+    def _prediction_frame(self, data: Any, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Return the validated frame; unlike purchase models, any time unit is fine for spend."""
+        self._check_is_fitted()
+        return validate_rfm(
+            data, require=tuple(columns or self._data_columns), model=self._model_name
+        )
+
     def population_mean_spend(self) -> float:
         """Return the expected spend per purchase of a customer drawn from the population.
 
