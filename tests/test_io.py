@@ -170,6 +170,8 @@ def test_cdnow_loads_unchanged():
         "possible duplicate rows (same customer, date and amount)": 255,
         "zero amounts": 80,
     }
+    extra = _load_quiet(cdnow, keep_extra=True)
+    assert extra["quantity"].tolist() == cdnow["quantity"].tolist()
 
 
 # --------------------------------------------------------------------------- errors
