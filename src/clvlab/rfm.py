@@ -263,73 +263,79 @@ class _Aggregate:
 
 
 def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggregate:
-    """Group rows by (customer, merge period) into purchases, then purchases by customer.
+    """Per-customer aggregates of the given rows, purchases merged per ``merge_period``.
 
-    In SQL/Spark terms::
+    Every quantity is a group-by aggregation, so the step ports to Spark as is::
 
-        purchases = rows.groupBy(customer, period).agg(sum(amount), count(*))
-        customers = purchases.groupBy(customer).agg(count(*), min(period), max(period),
-                        sum(spend), sum(spend where period > min(period)), sum(rows))
-        stamps = rows.groupBy(customer).agg(min(ts), max(ts))
+        per_customer = rows.groupBy(customer).agg(
+            count(*), sum(amount), min(ts), max(ts),
+            min(period), max(period), countDistinct(period))
+        repeat_spend = rows.join(per_customer, customer)
+                           .where(period != first_period).groupBy(customer).agg(sum(amount))
+
+    Locally the distinct (customer, period) pairs come from one in-place ``np.sort`` of
+    an int64 key (no argsort, no gathers of the rows); sums are ``np.bincount`` and
+    extremes ``np.minimum.at``/``np.maximum.at`` over the rows in input order.
     """
     codes = log.codes[rows]
     period = _period_ordinal(log.day[rows], merge_period)
     amount = log.amount[rows]
     raw = log.raw[rows].view(np.int64)
-    n = codes.size
-    if n == 0:
+    m = log.ids.size
+    if codes.size == 0:
         empty_i = np.empty(0, np.int64)
         empty_f = np.empty(0, np.float64)
         return _Aggregate(empty_i, empty_i, empty_i, empty_i, empty_f, empty_f, empty_f,
                           empty_i, empty_i, empty_i)
+    # distinct purchases = distinct (customer, period) pairs, sorted by customer then period
     pmin = int(period.min())
     span = int(period.max()) - pmin + 1
     if int(codes.max()) < (2**62) // span:
-        key = codes * span  # one int64 key per row: (customer, period), built in place
+        key = codes * span  # built and sorted in place
         key += period
         key -= pmin
-        order = np.argsort(key)
-        key = key[order]
-        new_purchase = np.empty(n, dtype=bool)
-        new_purchase[0] = True
-        np.not_equal(key[1:], key[:-1], out=new_purchase[1:])
-        p_start = np.flatnonzero(new_purchase)
-        p_key = key[p_start]
-        del key, new_purchase
+        key.sort()
+        distinct = np.empty(key.size, dtype=bool)
+        distinct[0] = True
+        np.not_equal(key[1:], key[:-1], out=distinct[1:])
+        p_key = key[distinct]
+        del key, distinct
         p_code = p_key // span
         p_period = p_key - p_code * span + pmin
     else:  # pragma: no cover - astronomically many customers x periods
         order = np.lexsort((period, codes))
-        codes_s, period_s = codes[order], period[order]
-        p_start = np.flatnonzero(np.r_[True, (codes_s[1:] != codes_s[:-1])
-                                       | (period_s[1:] != period_s[:-1])])
-        p_code, p_period = codes_s[p_start], period_s[p_start]
-        del codes_s, period_s
-    # purchases: (customer, period) groups
-    p_spend = np.add.reduceat(amount[order], p_start)
-    p_rows = np.diff(p_start, append=n)
-    # customers: groups of purchases
-    n_p = p_start.size
-    new_customer = np.empty(n_p, dtype=bool)
+        c_s, t_s = codes[order], period[order]
+        distinct = np.r_[True, (c_s[1:] != c_s[:-1]) | (t_s[1:] != t_s[:-1])]
+        p_code, p_period = c_s[distinct], t_s[distinct]
+    new_customer = np.empty(p_code.size, dtype=bool)
     new_customer[0] = True
     np.not_equal(p_code[1:], p_code[:-1], out=new_customer[1:])
     c_start = np.flatnonzero(new_customer)
-    c_last = np.append(c_start[1:], n_p) - 1
-    repeat_values = np.where(new_customer, 0.0, p_spend)  # adding exact zeros: no rounding
-    raw_s = raw[order]
-    del order
-    row_start = p_start[c_start]  # first sorted row of each customer
+    c_last = np.append(c_start[1:], p_code.size) - 1
+    present = p_code[c_start]  # customers in these rows, ascending
+    first_period = np.zeros(m, dtype=np.int64)
+    first_period[present] = p_period[c_start]
+    # per-customer sums over the rows (bincount adds in input order)
+    total = np.bincount(codes, weights=amount, minlength=m)
+    repeat_amount = np.where(period != first_period[codes], amount, 0.0)
+    repeat = np.bincount(codes, weights=repeat_amount, minlength=m)
+    del repeat_amount
+    n_rows = np.bincount(codes, minlength=m)
+    first_raw = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_raw, codes, raw)
+    last_raw = np.full(m, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last_raw, codes, raw)
     return _Aggregate(
-        code=p_code[c_start],
-        n_purchases=np.diff(c_start, append=n_p),
+        code=present,
+        n_purchases=np.diff(c_start, append=p_code.size),
         first_period=p_period[c_start],
         last_period=p_period[c_last],
-        first_spend=p_spend[c_start],
-        total_spend=np.add.reduceat(p_spend, c_start),
-        repeat_spend=np.add.reduceat(repeat_values, c_start),
-        n_rows=np.add.reduceat(p_rows, c_start),
-        first_raw=np.minimum.reduceat(raw_s, row_start),
-        last_raw=np.maximum.reduceat(raw_s, row_start),
+        first_spend=total[present] - repeat[present],
+        total_spend=total[present],
+        repeat_spend=repeat[present],
+        n_rows=n_rows[present],
+        first_raw=first_raw[present],
+        last_raw=last_raw[present],
     )
 
 
