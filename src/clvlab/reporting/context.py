@@ -1,4 +1,4 @@
-"""Build the report context: every number, table and figure of the report, once.
+r"""Build the report context: every number, table and figure of the report, once.
 
 :func:`build_context` turns the fitted models, the scoring table and (optionally) the
 holdout evaluation into a plain dictionary -- strings, lists of rows and PNG bytes. Both
@@ -113,19 +113,19 @@ def fmt_num(value: Any, digits: int = 3) -> str:
 
 
 def fmt_sig(value: Any, digits: int = 4) -> str:
-    """Number with ``digits`` significant digits."""
+    """Format with ``digits`` significant digits."""
     return f"{float(value):.{digits}g}" if _finite(value) else _DASH
 
 
 def fmt_pct(value: Any, digits: int = 1, sign: bool = False) -> str:
-    """A share (0.25) as a percentage (``"25.0%"``)."""
+    """Format a share (0.25) as a percentage (``"25.0%"``)."""
     if not _finite(value):
         return _DASH
     return f"{100 * float(value):+.{digits}f}%" if sign else f"{100 * float(value):.{digits}f}%"
 
 
 def fmt_pct_points(value: Any, digits: int = 1) -> str:
-    """An already-percent number (-12.1) with a sign (``"-12.1%"``)."""
+    """Format an already-percent number (-12.1) with a sign (``"-12.1%"``)."""
     return f"{float(value):+.{digits}f}%" if _finite(value) else _DASH
 
 
@@ -133,7 +133,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def clean_text(value: Any) -> str:
-    """User text as a display string: control characters become visible ``\\xNN``."""
+    r"""User text as a display string: control characters become visible ``\\xNN``."""
     text = str(value)
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
@@ -313,7 +313,7 @@ def _past_window_evaluation(
     scores: pd.DataFrame, past: dict[str, Any], purchase_name: str, spend_name: str,
     baseline_name: str, horizon: float, unit: str, discount_rate: float, margin: float,
 ) -> Any:
-    """An :class:`~clvlab.evaluation.Evaluation` of next-window CLV against past-window value.
+    """Evaluate next-window CLV against past-window value, as an ``Evaluation``.
 
     Only the value columns, metrics and deciles are filled: enough for
     :func:`clvlab.plotting.plot_clv_scatter` and :func:`~clvlab.plotting.plot_decile_bars`.
@@ -510,10 +510,13 @@ def build_context(
     )
 
     if not isinstance(rfm, pd.DataFrame):
-        raise TypeError(f"rfm must be the DataFrame of clvlab.rfm_summary; got {type(rfm).__name__}.")
+        raise TypeError(
+            f"rfm must be the DataFrame of clvlab.rfm_summary; got {type(rfm).__name__}."
+        )
     if evaluation is not None and not isinstance(evaluation, Evaluation):
         raise TypeError(
-            f"evaluation must be the Evaluation of clvlab.evaluate; got {type(evaluation).__name__}."
+            "evaluation must be the Evaluation of clvlab.evaluate; got "
+            f"{type(evaluation).__name__}."
         )
     if isinstance(top_n, bool) or not isinstance(top_n, (int, np.integer)) or top_n < 1:
         raise ValueError(f"top_n must be a positive integer; got {top_n!r}.")
@@ -628,7 +631,9 @@ def build_context(
             holdout_metrics.iloc[1].get("predicted_total_value", math.nan)) else None
         first = holdout_metrics.iloc[0]
         values["holdout_purchases_error_pct"] = float(first["purchases_aggregate_pct_error"])
-        numbers["holdout_purchases_error_pct"] = fmt_pct_points(first["purchases_aggregate_pct_error"])
+        numbers["holdout_purchases_error_pct"] = fmt_pct_points(
+            first["purchases_aggregate_pct_error"]
+        )
         if value_row is not None:
             vr = holdout_metrics.loc[value_row]
             values["holdout_predicted_value"] = float(vr["predicted_total_value"])
@@ -739,9 +744,14 @@ def build_context(
     ])
 
     # -- 2 data overview ------------------------------------------------------------------------
-    first = (pd.to_datetime(rfm[C.FIRST_PURCHASE]).min() if C.FIRST_PURCHASE in rfm.columns
-             else (pd.to_datetime(transactions[C.DATE]).min() if transactions is not None else None))
-    period = f"{first.date() if first is not None and not pd.isna(first) else '?'} to {obs_end or '?'}"
+    if C.FIRST_PURCHASE in rfm.columns:
+        first_day = pd.to_datetime(rfm[C.FIRST_PURCHASE]).min()
+    elif transactions is not None:
+        first_day = pd.to_datetime(transactions[C.DATE]).min()
+    else:
+        first_day = None
+    known_start = first_day is not None and not pd.isna(first_day)
+    period = f"{first_day.date() if known_start else '?'} to {obs_end or '?'}"
     facts = [
         ["Source", clean_text(metadata.get("source", (transactions.attrs.get("source")
                                                          if transactions is not None else None)
@@ -753,7 +763,8 @@ def build_context(
         ["Transactions", numbers["n_transactions"]],
         ["Repeat buyers (at least one repeat purchase)", numbers["repeat_rate"]],
         ["Total spend", numbers["historical_spend"]],
-        ["Mean spend per customer", fmt_money(total_hist / n_customers if n_customers else math.nan)],
+        ["Mean spend per customer",
+         fmt_money(total_hist / n_customers if n_customers else math.nan)],
         ["Time unit", f"{unit} ({units})"],
     ]
     dq_rows = [
@@ -1034,7 +1045,8 @@ def build_context(
          fmt_money(r[HISTORICAL_SPEND]), clean_text(r[SEGMENT])]
         for cid, r in top.iterrows()
     ]
-    top_share = float(np.nansum(top[CLV].to_numpy(dtype=float))) / total_clv if total_clv else math.nan
+    top_total = float(np.nansum(top[CLV].to_numpy(dtype=float)))
+    top_share = top_total / total_clv if total_clv else math.nan
     section("top-customers", "Top customers", [
         _para(
             f"The {len(top)} customers with the highest predicted CLV hold "
@@ -1052,7 +1064,8 @@ def build_context(
     thr = attrs.get("segment_thresholds", {}) or {}
     seg_rows = [
         [str(name), fmt_int(r["n_customers"]), fmt_pct(r["share_customers"]),
-         fmt_money(r["total_clv"]), fmt_pct(r["share_clv"]), fmt_num(r["mean_probability_alive"], 2),
+         fmt_money(r["total_clv"]), fmt_pct(r["share_clv"]),
+         fmt_num(r["mean_probability_alive"], 2),
          _SEGMENT_ACTIONS.get(str(name), "")]
         for name, r in seg.iterrows()
     ]
@@ -1100,7 +1113,7 @@ def build_context(
         ]),
     ])
 
-    # -- 10 reproducibility -------------------------------------------------------------------------
+    # -- 10 reproducibility -------------------------------------------------------------------
     scored_fp = data_fingerprint(*(rfm[c].to_numpy(dtype=float) for c in C.RFM_COLUMNS
                                    if c in rfm.columns))
     now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
