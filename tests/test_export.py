@@ -372,3 +372,42 @@ def test_no_warning_for_a_normal_workbook(tmp_path, hostile_scores):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         write_workbook(tmp_path / "p.xlsx", hostile_scores)
+
+
+def test_streamed_rows_span_several_chunks(tmp_path, rng, monkeypatch):
+    """Rows streamed in several chunks read back complete and in order."""
+    import clvlab.export as export
+
+    monkeypatch.setattr(export, "_FAST_CHUNK", 7)
+    scores = _scores([f"id{i}" for i in range(30)], rng)
+    scores.iloc[0, 3] = np.nan  # a gap in the template row
+    write_workbook(tmp_path / "p.xlsx", scores)
+    ws, rows = _sheet_rows(tmp_path / "p.xlsx", "Predictions")
+    assert [r[0].value for r in rows[1:]] == scores.index.tolist()
+    assert [r[0].row for r in rows[1:]] == list(range(2, 32))
+    got = np.array([np.nan if r[4].value is None else r[4].value for r in rows[1:]])
+    np.testing.assert_allclose(got, scores["monetary_value"], rtol=1e-15, equal_nan=True)
+    assert all(r[5].number_format == "0.0%" for r in rows[1:])
+
+
+def test_text_with_markup_and_spaces_round_trips(tmp_path, rng):
+    """Ids with &, <, >, quotes and surrounding spaces read back exactly."""
+    ids = ["a&b", "<tag>", ' "q" ', "  lead", "trail  ", "é∑😀"]
+    scores = _scores(ids, rng)
+    write_workbook(tmp_path / "p.xlsx", scores)
+    _, rows = _sheet_rows(tmp_path / "p.xlsx", "Predictions")
+    assert [r[0].value for r in rows[1:]] == ids
+
+
+def test_other_column_types_use_openpyxl_for_every_row(tmp_path, rng):
+    """A datetime or boolean column is written cell by cell, with the same layout."""
+    scores = _scores(["a", "b", "c"], rng)
+    scores["first_purchase"] = pd.to_datetime(["2024-01-01", "2024-02-01", None])
+    scores["flag"] = [True, False, True]
+    write_workbook(tmp_path / "p.xlsx", scores)
+    ws, rows = _sheet_rows(tmp_path / "p.xlsx", "Predictions")
+    assert [c.value for c in rows[0]][-2:] == ["first_purchase", "flag"]
+    assert rows[1][-2].value == pd.Timestamp("2024-01-01").to_pydatetime()
+    assert rows[3][-2].value is None
+    assert [r[-1].value for r in rows[1:]] == [True, False, True]
+    assert ws.auto_filter.ref == "A1:N4"
