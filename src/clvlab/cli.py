@@ -569,8 +569,10 @@ def _write_report(
             baseline=models.baseline,
             evaluation=evaluation,
             scores=scores,
+            transactions=prep.tx,
             data_quality=prep.tx.attrs.get("data_quality", []),
             metadata=_metadata(prep, scores, settings),
+            calibration_end=prep.calibration_end,
         )
     with ui.step("Writing the HTML report"):
         reporting.render_html(context, paths["report_html"])
