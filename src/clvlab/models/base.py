@@ -20,6 +20,7 @@ import datetime as _dt
 import hashlib
 import inspect
 import math
+import sys
 import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -33,9 +34,9 @@ from clvlab._time import check_time_unit
 from clvlab.exceptions import ConvergenceError, ConvergenceWarning, NotFittedError
 from clvlab.validation import validate_rfm
 
-try:  # Python >= 3.11
+if sys.version_info >= (3, 11):
     from typing import Self
-except ImportError:  # pragma: no cover
+else:  # pragma: no cover
     from typing_extensions import Self
 
 __all__ = ["BaseModel", "BaseFitter", "SummaryTable", "MODEL_REGISTRY", "data_fingerprint"]
@@ -190,6 +191,11 @@ class BaseModel:
     _param_names: ClassVar[tuple[str, ...]] = ()
     _model_name: ClassVar[str] = "model"
     _format_version: ClassVar[int] = 1
+
+    # fitted metadata shared by every model (declared for type checkers; set by fit/load)
+    time_unit_: str | None
+    fit_date_: str | None
+    data_fingerprint_: str | None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

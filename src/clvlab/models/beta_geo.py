@@ -39,7 +39,7 @@ def _check_horizon(t: Any, name: str = "t") -> np.ndarray:
 
 
 def _check_per_customer(arr: np.ndarray, n_customers: int, name: str = "t") -> np.ndarray:
-    """A scalar, or one value per customer."""
+    """Check that a horizon is a scalar or holds one value per customer."""
     if arr.ndim == 0 or (arr.ndim == 1 and arr.shape[0] == n_customers):
         return arr
     raise ValueError(
@@ -202,7 +202,9 @@ class BetaGeoFitter(BaseFitter):
         self, params: np.ndarray, data: Sequence[np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray]:
         frequency, recency, T = data
-        return lk.bgnbd_log_likelihood_grad(params, frequency, recency, T)
+        ll, grad = lk.bgnbd_log_likelihood_grad(params, frequency, recency, T)
+        assert grad is not None  # gradient=True
+        return ll, grad
 
     def _initial_params(self, data: Sequence[np.ndarray], weights: np.ndarray) -> list[np.ndarray]:
         frequency, _, T = data
@@ -387,6 +389,14 @@ class BetaGeoFitter(BaseFitter):
         index = pd.Index(np.asarray(times).reshape(-1), name="time")
         return pd.Series(out, index=index, name="expected_cumulative_purchases")
 
+    def _days_per_unit(self) -> float:
+        if self.time_unit_ is None:
+            raise ValueError(
+                "This model carries no time unit, so dates cannot be converted; pass ages "
+                "as numbers in the unit the model was fitted in."
+            )
+        return unit_days(self.time_unit_)
+
     def _as_calendar(self, values: Any, origin: Any, reference: Any, name: str) -> np.ndarray:
         """Numbers in ``time_unit_`` from the origin (dates converted, numbers kept)."""
         arr = np.asarray(values).reshape(-1)
@@ -414,7 +424,7 @@ class BetaGeoFitter(BaseFitter):
                 )
             origin_ts = pd.to_datetime(ref).min()
         days = np.asarray((dates - origin_ts) / pd.Timedelta(days=1), dtype=float)
-        return days / unit_days(self.time_unit_)
+        return days / self._days_per_unit()
 
     def probability_alive_history(
         self,
@@ -456,7 +466,7 @@ class BetaGeoFitter(BaseFitter):
         if arr.size == 0:
             raise ValueError("purchases is empty: pass at least the first purchase.")
         dates_given = _is_datelike(arr)
-        days_per_unit = unit_days(self.time_unit_)
+        days_per_unit = self._days_per_unit()
         if dates_given:
             try:
                 dates = pd.to_datetime(arr).normalize()
