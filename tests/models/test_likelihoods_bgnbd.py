@@ -223,6 +223,24 @@ def test_lifetimes_returns_nan_where_ours_matches_mpmath():
     np.testing.assert_allclose(ours, _mp_expected(params, 1000.0, 300, 52.0, 52.0), rtol=1e-9)
 
 
+def test_expected_purchases_distinct_row_path_equals_direct(rng):
+    """Large inputs (evaluated once per distinct (t, x, T)) equal row-by-row evaluation."""
+    n = 20_000
+    x = rng.integers(0, 60, n).astype(float)
+    T = rng.integers(0, 40 * 7, n) / 7
+    tx = np.where(x > 0, np.floor(rng.uniform(0, 1, n) * T * 7) / 7, 0.0)
+    t = rng.choice([1.0, 13.0, 52.0], n)
+    for horizon in (52.0, t):
+        big = lk.bgnbd_expected_purchases(CDNOW, horizon, x, tx, T)
+        h = np.broadcast_to(horizon, (n,))
+        small = np.concatenate([
+            lk.bgnbd_expected_purchases(CDNOW, h[i:i + 1000], x[i:i + 1000], tx[i:i + 1000],
+                                        T[i:i + 1000])
+            for i in range(0, n, 1000)
+        ])
+        np.testing.assert_allclose(big, small, rtol=1e-13, atol=0)
+
+
 def test_expected_purchases_zero_at_t_zero_and_nondecreasing():
     """E[X(t)|history] is 0 at t = 0 and never decreases in t."""
     t = np.linspace(0, 500, 401)[:, None]

@@ -354,22 +354,34 @@ def _on_distinct_rows(
 
     key = np.zeros(n, dtype=np.int64)
     span = 1
+    levels: list[tuple[np.ndarray, int]] = []  # (distinct values, count) per column
     for col in flat:
         codes, k = _small_codes(col)
         if codes is None:
             codes, uniques = pd.factorize(col, sort=False)
             k = max(len(uniques), 1)
-        if span * k > n * 4 or span > (2**62) // k:
+            values_j = np.asarray(uniques, dtype=float)
+        else:
+            values_j = np.arange(k, dtype=float)
+        if span * k > n * 4:
             return func(*flat).reshape(shape)  # mostly distinct: not worth it
         key = key * k + codes
         span *= k
-    inverse, uniques = pd.factorize(key, sort=False)
-    if len(uniques) > n // 2:
+        levels.append((values_j, k))
+    # the key is dense in [0, span) with span <= 4 n: count, then index the occupied cells
+    occupied = np.flatnonzero(np.bincount(key, minlength=span))
+    if occupied.size > n // 2:
         return func(*flat).reshape(shape)
-    rep = np.empty(len(uniques), dtype=np.intp)
-    rep[inverse] = np.arange(n)
-    values = func(*(c[rep] for c in flat))
-    return np.take(values, inverse).reshape(shape)
+    lookup = np.empty(span, dtype=np.intp)
+    lookup[occupied] = np.arange(occupied.size)
+    # decode each occupied key back into its column values (last column varies fastest)
+    distinct: list[np.ndarray] = []
+    rest = occupied
+    for values_j, k in reversed(levels):
+        distinct.append(values_j[rest % k])
+        rest = rest // k
+    out = func(*reversed(distinct))
+    return np.take(out, np.take(lookup, key)).reshape(shape)
 
 
 def bgnbd_expected_purchases(
