@@ -277,6 +277,15 @@ def test_probability_alive_history_matches_cut_histories(cdnow_bgnbd):
     np.testing.assert_allclose(last["recency"], (dates[-1] - dates[0]).days / 7)
 
 
+def test_probability_alive_history_rejects_bad_end(cdnow_bgnbd):
+    """end before the last purchase, or a number with dates, is rejected."""
+    dates = pd.to_datetime(["1997-01-03", "1997-05-01"])
+    with pytest.raises(ValueError, match="before the last purchase"):
+        cdnow_bgnbd.probability_alive_history(dates, end="1997-02-01")
+    with pytest.raises(TypeError, match="end must be a date"):
+        cdnow_bgnbd.probability_alive_history(dates, end=30.0)
+
+
 def test_probability_alive_history_numeric_ages(cdnow_bgnbd):
     """Numeric ages work, P(alive) jumps up at a purchase and decays in between."""
     path = cdnow_bgnbd.probability_alive_history([0.0, 5.0, 6.0], end=30.0, n_points=61)

@@ -369,6 +369,11 @@ class BetaGeoFitter(BaseFitter):
         -------
         Series
             ``expected_cumulative_purchases`` indexed by ``times``.
+
+        Notes
+        -----
+        Work grows with (distinct first-purchase times) x (times); ages repeat across
+        cohorts on a daily grid and are evaluated once each, so daily dates are cheap.
         """
         self._check_is_fitted()
         starts = self._as_calendar(first_purchase, origin, first_purchase, "first_purchase")
@@ -474,6 +479,11 @@ class BetaGeoFitter(BaseFitter):
                 raise ValueError(f"purchases could not be read as dates ({exc}).") from None
             if dates.isna().any():
                 raise ValueError(f"purchases hold {int(dates.isna().sum())} missing date(s).")
+            if end is not None and isinstance(end, (int, float, np.number)):
+                raise TypeError(
+                    "purchases are dates, so end must be a date too (e.g. '1997-09-30'); "
+                    f"got the number {end!r}."
+                )
             first = dates.min()
             ages = np.unique(np.asarray((dates - first) / pd.Timedelta(days=1), dtype=float))
             ages = ages / days_per_unit
