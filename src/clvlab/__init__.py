@@ -29,6 +29,8 @@ _EXPORTS: dict[str, str] = {
     "customer_lifetime_value": "clvlab.clv",
     "historical_clv": "clvlab.clv",
     "acquisition_cost_ceiling": "clvlab.clv",
+    "score_customers": "clvlab.scoring",
+    "assign_segments": "clvlab.scoring",
     # evaluation
     "evaluate": "clvlab.evaluation",
     "Evaluation": "clvlab.evaluation",
@@ -46,6 +48,7 @@ _SUBMODULES = {
     "io",
     "rfm",
     "simulate",
+    "scoring",
     "persistence",
     "validation",
 }
@@ -79,5 +82,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from clvlab.models.gamma_gamma import GammaGammaFitter  # noqa: F401
     from clvlab.persistence import load_model  # noqa: F401
     from clvlab.rfm import calibration_holdout, rfm_summary  # noqa: F401
+    from clvlab.scoring import assign_segments, score_customers  # noqa: F401
     from clvlab.simulate import simulate_transactions  # noqa: F401
     from clvlab.validation import validate_rfm  # noqa: F401
