@@ -45,13 +45,14 @@ import math
 import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from clvlab import _columns as C
-from clvlab._time import UNIT_NAMES, unit_days
+from clvlab._time import GREGORIAN_YEAR_DAYS, UNIT_NAMES, unit_days
 from clvlab.exceptions import DataQualityWarning, InvalidValueError, MissingColumnsError
 
 __all__ = ["build_context", "SECTION_IDS", "FIGURE_DPI"]
@@ -414,6 +415,690 @@ def _summary_rows(summary: pd.DataFrame, digits: int = 4) -> list[list[str]]:
     ]
 
 
+# ======================================================================================
+# resolved inputs, shared by the section builders
+# ======================================================================================
+
+
+@dataclass
+class _Study:
+    """Everything the sections read, resolved and checked once by :func:`build_context`."""
+
+    purchase_model: Any
+    spend_model: Any
+    baseline: Any
+    evaluation: Any
+    rfm: pd.DataFrame
+    scores: pd.DataFrame
+    transactions: pd.DataFrame | None
+    data_quality: list[Mapping[str, Any]]
+    metadata: dict[str, Any]
+    unit: str
+    horizon: float
+    discount_rate: float
+    margin: float
+    obs_end: str | None
+    cal_end: str | None
+    top_n: int
+    figures: bool
+    p_name: str = ""
+    s_name: str = ""
+    b_name: str | None = None
+    value_row: str | None = None
+    past: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, float] = field(default_factory=dict)
+    numbers: dict[str, str] = field(default_factory=dict)
+    ceiling_error: str = ""
+
+    @property
+    def has_holdout(self) -> bool:
+        return self.evaluation is not None
+
+    @property
+    def units(self) -> str:
+        return UNIT_NAMES.get(self.unit, self.unit)
+
+    @property
+    def one_unit(self) -> str:
+        return self.units[:-1]
+
+    @property
+    def horizon_label(self) -> str:
+        return f"{self.horizon:g} {self.one_unit if self.horizon == 1 else self.units}"
+
+    @property
+    def annual_rate(self) -> float:
+        return (1 + self.discount_rate) ** (GREGORIAN_YEAR_DAYS / unit_days(self.unit)) - 1
+
+    @property
+    def fit_data(self) -> pd.DataFrame:
+        """The customers the purchase model was fitted on: calibration, else the RFM."""
+        return self.evaluation.customers if self.has_holdout else self.rfm
+
+    def figure(self, draw: Callable[[Any], Any], caption: str,
+               figsize: tuple[float, float] = (7.0, 4.2)) -> dict[str, Any] | None:
+        return _figure(draw, caption, figsize=figsize) if self.figures else None
+
+
+def _section(sid: str, title: str, blocks: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
+    return {"id": sid, "title": title, "blocks": [b for b in blocks if b is not None]}
+
+
+def _key_figures(st: _Study) -> None:
+    """Totals shown in several sections: ``st.values`` (floats), ``st.numbers`` (text)."""
+    from clvlab.clv import acquisition_cost_ceiling
+    from clvlab.scoring import CLV, CLV_BASELINE, HISTORICAL_SPEND
+
+    scores, rfm = st.scores, st.rfm
+    n = len(scores)
+    total_clv = float(np.nansum(scores[CLV].to_numpy(dtype=float)))
+    base = scores[CLV_BASELINE].to_numpy(dtype=float)
+    total_base = float(np.sum(base)) if np.isfinite(base).any() else math.nan
+    hist = scores[HISTORICAL_SPEND].to_numpy(dtype=float)
+    total_hist = float(np.nansum(hist)) if np.isfinite(hist).any() else math.nan
+    freq = rfm[C.FREQUENCY].to_numpy(dtype=float)
+    if st.transactions is not None:
+        n_tx: float = len(st.transactions)
+    elif C.N_TRANSACTIONS in rfm.columns:
+        n_tx = int(rfm[C.N_TRANSACTIONS].sum())
+    else:
+        n_tx = math.nan
+    try:
+        ceiling = acquisition_cost_ceiling(st.purchase_model, st.spend_model, st.horizon,
+                                           st.discount_rate, st.margin)
+    except (ValueError, TypeError, AttributeError) as exc:  # shown in the report, not fatal
+        ceiling = math.nan
+        st.ceiling_error = clean_text(exc)
+    past = st.past
+    past_total = float(np.sum(past["value"])) if past["available"] else math.nan
+    past_clv = (float(np.nansum(scores.loc[past["index"], CLV].to_numpy(dtype=float)))
+                if past["available"] else math.nan)
+    st.values.update({
+        "total_clv": total_clv,
+        "total_clv_baseline": total_base,
+        "historical_spend": total_hist,
+        "past_window_value": past_total,
+        "past_window_clv": past_clv,
+        "acquisition_cost_ceiling": ceiling,
+        "n_customers": float(n),
+        "n_transactions": float(n_tx),
+        "repeat_rate": float((freq > 0).mean()) if len(freq) else math.nan,
+        "mean_clv": total_clv / n if n else math.nan,
+        "mean_spend": total_hist / n if n else math.nan,
+        "horizon": st.horizon,
+        "discount_rate": st.discount_rate,
+        "margin": st.margin,
+    })
+    v = st.values
+    st.numbers.update({
+        "total_clv": fmt_money(total_clv),
+        "total_clv_baseline": fmt_money(total_base),
+        "historical_spend": fmt_money(total_hist),
+        "past_window_value": fmt_money(past_total),
+        "past_window_clv": fmt_money(past_clv),
+        "acquisition_cost_ceiling": fmt_money(ceiling),
+        "n_customers": fmt_int(n),
+        "n_transactions": fmt_int(n_tx),
+        "repeat_rate": fmt_pct(v["repeat_rate"]),
+        "mean_clv": fmt_money(v["mean_clv"]),
+        "horizon": st.horizon_label,
+    })
+    if st.has_holdout:
+        metrics = st.evaluation.metrics
+        names = list(metrics.index)
+        if len(names) > 1 and _finite(metrics.iloc[1].get("predicted_total_value", math.nan)):
+            st.value_row = str(names[1])  # purchase model + spend model
+        err = float(metrics.iloc[0]["purchases_aggregate_pct_error"])
+        v["holdout_purchases_error_pct"] = err
+        st.numbers["holdout_purchases_error_pct"] = fmt_pct_points(err)
+        if st.value_row is not None:
+            row = metrics.loc[st.value_row]
+            v["holdout_predicted_value"] = float(row["predicted_total_value"])
+            v["holdout_actual_value"] = float(row["actual_total_value"])
+            v["holdout_value_error_pct"] = float(row["value_aggregate_pct_error"])
+            st.numbers["holdout_predicted_value"] = fmt_money(row["predicted_total_value"])
+            st.numbers["holdout_actual_value"] = fmt_money(row["actual_total_value"])
+            st.numbers["holdout_value_error_pct"] = fmt_pct_points(
+                row["value_aggregate_pct_error"]
+            )
+
+
+# ======================================================================================
+# sections
+# ======================================================================================
+
+
+def _caveats(st: _Study) -> list[str]:
+    num, out = st.numbers, []
+    if not st.has_holdout:
+        out.append(
+            "No holdout period: the forecast has not been checked against purchases it did "
+            "not see. Compare it with the past window below, and re-run with a calibration "
+            "end date to validate it."
+        )
+    elif st.value_row is not None:
+        err = st.values["holdout_value_error_pct"]
+        out.append(
+            f"In the holdout check the model {'under' if err < 0 else 'over'}-predicted total "
+            f"value by {abs(err):.1f}% ({num['holdout_predicted_value']} predicted vs "
+            f"{num['holdout_actual_value']} actual); read the totals with that margin of "
+            "error."
+        )
+    for model, name in ((st.purchase_model, st.p_name), (st.spend_model, st.s_name)):
+        if getattr(model, "converged_", True) is False:
+            out.append(f"The {name} fit did not fully converge: its estimates may be off.")
+    corr = getattr(st.spend_model, "frequency_spend_correlation_", math.nan)
+    if _finite(corr) and abs(corr) >= 0.3:
+        out.append(
+            f"Spend per purchase correlates with purchase frequency (r = {corr:.2f}); the "
+            "Gamma-Gamma model assumes they are independent, so spend predictions are biased."
+        )
+    flagged = sum(int(r.get("count", 0)) for r in st.data_quality)
+    if flagged:
+        out.append(
+            f"Data-quality checks flagged {flagged:,} transaction rows at load (see Data "
+            "overview); check how they were handled."
+        )
+    out.append(
+        f"CLV counts repeat purchases of today's customers over the next {st.horizon_label} "
+        "only: no new customers, no value beyond the horizon, and the assumption that "
+        "customers behave as in the past (no change in prices, marketing or seasonality)."
+    )
+    if st.margin == 1.0:
+        out.append("Margin 1: values are revenue, not profit. Pass a margin for profit.")
+    return out
+
+
+def _summary_section(st: _Study) -> dict[str, Any]:
+    num, past, h = st.numbers, st.past, st.horizon_label
+    kpis = [
+        {"label": f"Predicted CLV, next {h}", "value": num["total_clv"],
+         "note": f"{num['n_customers']} customers, mean {num['mean_clv']}"},
+        {"label": "Formula baseline CLV", "value": num["total_clv_baseline"],
+         "note": "simple average-order-value formula" if st.baseline is not None
+         else "no baseline given"},
+        {"label": "Historical spend (whole period)", "value": num["historical_spend"],
+         "note": "first purchases included"},
+        {"label": "Acquisition-cost ceiling", "value": num["acquisition_cost_ceiling"],
+         "note": "per new customer"},
+    ]
+    if st.value_row is not None:
+        kpis.insert(2, {"label": "Holdout check: value error",
+                        "value": num["holdout_value_error_pct"],
+                        "note": f"{num['holdout_predicted_value']} predicted vs "
+                                f"{num['holdout_actual_value']} actual"})
+    elif past["available"]:
+        kpis.insert(2, {"label": f"Value in the past {h}", "value": num["past_window_value"],
+                        "note": f"same customers, {past['start']} to {past['end']}"})
+    sentences = [
+        f"The {num['n_customers']} customers are expected to bring {num['total_clv']} over "
+        f"the next {h} (discounted at {fmt_pct(st.annual_rate)} a year, margin "
+        f"{st.margin:g}); the formula baseline says {num['total_clv_baseline']}."
+    ]
+    if past["available"]:
+        v = st.values
+        past_value = v["past_window_value"]
+        ratio = v["past_window_clv"] / past_value if past_value else math.nan
+        sentences.append(
+            f"The same customers brought {num['past_window_value']} in the past {h} "
+            f"({past['start']} to {past['end']}); the forecast for them is "
+            f"{num['past_window_clv']}, {fmt_pct(ratio, 0)} of that."
+        )
+    if st.value_row is not None:
+        sentences.append(
+            f"Checked on a {st.evaluation.horizon:g}-{st.one_unit} holdout the model was "
+            f"fitted without, it predicted {num['holdout_predicted_value']} against "
+            f"{num['holdout_actual_value']} actually spent ({num['holdout_value_error_pct']})."
+        )
+    sentences.append(
+        f"Paying more than {num['acquisition_cost_ceiling']} to acquire a customer like these "
+        f"loses money in expectation over {h}"
+        + (f": {st.ceiling_error}." if st.ceiling_error else " (first purchase included).")
+    )
+    return _section("summary", "Summary", [
+        {"kind": "kpis", "items": kpis},
+        _para(" ".join(sentences)),
+        _heading("Key caveats"),
+        _bullets(_caveats(st)),
+    ])
+
+
+def _data_section(st: _Study) -> dict[str, Any]:
+    rfm, tx, num = st.rfm, st.transactions, st.numbers
+    if C.FIRST_PURCHASE in rfm.columns:
+        first_day = pd.to_datetime(rfm[C.FIRST_PURCHASE]).min()
+    elif tx is not None:
+        first_day = pd.to_datetime(tx[C.DATE]).min()
+    else:
+        first_day = None
+    known_start = first_day is not None and not pd.isna(first_day)
+    source = st.metadata.get("source") or (tx.attrs.get("source") if tx is not None else None)
+    facts = [
+        ["Source", clean_text(source or "not stated")],
+        ["Period observed",
+         f"{first_day.date() if known_start else '?'} to {st.obs_end or '?'}"],
+        ["Calibration end (holdout after it)",
+         str(st.cal_end) if st.has_holdout and st.cal_end else "none: no holdout"],
+        ["Customers", num["n_customers"]],
+        ["Transactions", num["n_transactions"]],
+        ["Repeat buyers (at least one repeat purchase)", num["repeat_rate"]],
+        ["Total spend", num["historical_spend"]],
+        ["Mean spend per customer", fmt_money(st.values["mean_spend"])],
+        ["Time unit", f"{st.unit} ({st.units})"],
+    ]
+    dq_rows = [
+        [clean_text(r.get("check", "")), fmt_int(r.get("count", 0)),
+         clean_text(r.get("action", "")),
+         clean_text("; ".join(map(str, list(r.get("examples", []))[:2])))]
+        for r in st.data_quality
+    ]
+    return _section("data", "Data overview", [
+        _facts(facts),
+        _heading("Data-quality checks at load"),
+        _table(["Check", "Rows", "Action", "Examples"], dq_rows, align=["l", "r", "l", "l"],
+               caption="What loading found and did (counted, never silent).")
+        if dq_rows else _para("The load checks found nothing to report: the log is clean."),
+    ])
+
+
+def _rfm_section(st: _Study) -> dict[str, Any]:
+    from clvlab import plotting as P
+
+    rfm = st.rfm
+    repeat = rfm[C.FREQUENCY].to_numpy(dtype=float) > 0
+    rows: list[tuple[str, str, Any]] = [
+        (C.FREQUENCY, "Frequency (repeat purchases)", None),
+        (C.RECENCY, f"Recency ({st.units}, repeat buyers)", repeat),
+        (C.T, f"Age T ({st.units})", None),
+        (C.MONETARY_VALUE, "Mean repeat-purchase value", repeat),
+    ]
+    if C.TOTAL_SPEND in rfm.columns:
+        rows.append((C.TOTAL_SPEND, "Total spend", None))
+    period = "calibration period" if st.has_holdout else "observed period"
+    return _section("rfm", "RFM distributions", [
+        _para(
+            "Frequency is the number of repeat purchases (purchases after the first, one per "
+            "day), recency the customer's age at the last purchase and T the age at the end "
+            f"of the period, both in {st.units}; monetary value is the mean value of repeat "
+            f"purchases. Figures as of {st.obs_end or 'the end of the log'}."
+        ),
+        _table(["Quantity", "Customers", "Mean", "25%", "Median", "75%", "90%", "Max"],
+               _quantile_rows(rfm, rows)),
+        st.figure(lambda ax: P.plot_frequency_histogram(st.purchase_model, st.fit_data, ax=ax),
+                  f"Customers by number of repeat purchases in the {period}: actual vs "
+                  f"{st.p_name}."),
+        st.figure(lambda ax: P.plot_clv_distribution(
+                      rfm.loc[repeat, C.MONETARY_VALUE].to_numpy(dtype=float), ax=ax,
+                      label="Mean repeat-purchase value"),
+                  "Mean repeat-purchase value of repeat buyers (log scale)."),
+    ])
+
+
+def _models_section(st: _Study) -> dict[str, Any]:
+    from clvlab import plotting as P
+    from clvlab.evaluation import chi_square_test, frequency_histogram
+
+    pm, sm = st.purchase_model, st.spend_model
+    if st.has_holdout:
+        chi = st.evaluation.chi_square
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sparse-bin caveat: the p-value is shown as is
+            chi = chi_square_test(frequency_histogram(pm, st.rfm),
+                                  n_params=len(getattr(pm, "_param_names", ())) or 4)
+    ci = getattr(pm, "ci_level", 0.95)
+    corr = getattr(sm, "frequency_spend_correlation_", math.nan)
+    pm_facts = [
+        ["Customers", fmt_int(getattr(pm, "n_customers_", math.nan))],
+        ["Log-likelihood", fmt_num(getattr(pm, "log_likelihood_", math.nan), 2)],
+        ["AIC / BIC", f"{fmt_num(getattr(pm, 'aic_', math.nan), 2)} / "
+                      f"{fmt_num(getattr(pm, 'bic_', math.nan), 2)}"],
+        ["Converged", "yes" if getattr(pm, "converged_", False) else "NO"],
+        ["Frequency histogram fit", f"chi-square {fmt_num(chi.statistic, 2)}, dof {chi.dof}, "
+                                    f"p = {fmt_sig(chi.p_value, 3)}"],
+    ]
+    sm_facts = [
+        ["Repeat buyers used", fmt_int(getattr(sm, "n_customers_", math.nan))],
+        ["Customers left out (no repeat purchase or zero spend)",
+         fmt_int(getattr(sm, "n_excluded_", math.nan))],
+        ["Log-likelihood", fmt_num(getattr(sm, "log_likelihood_", math.nan), 2)],
+        ["Converged", "yes" if getattr(sm, "converged_", False) else "NO"],
+        ["Correlation of frequency and spend (should be near 0)", fmt_num(corr, 3)],
+        ["Mean spend per purchase (population)", fmt_money(sm.population_mean_spend())],
+    ]
+    cols = ["Parameter", "Estimate", "Std. error", f"{ci:.0%} lower", f"{ci:.0%} upper"]
+    blocks: list[dict[str, Any] | None] = [
+        _para(
+            f"{st.p_name} describes how often customers buy while active (purchase rate: "
+            "Gamma(r, alpha) across customers) and when they drop out (after each purchase, "
+            f"with probability p ~ Beta(a, b)). {st.s_name} describes the value of a purchase "
+            "(Gamma(p, v) with the mean varying as Gamma(q, ...)). Intervals are Wald "
+            "intervals on the log scale."
+        ),
+        _heading(f"{st.p_name} (purchases)"),
+        _table(cols, _summary_rows(pm.summary)),
+        _facts(pm_facts),
+        _heading(f"{st.s_name} (spend per purchase)"),
+        _table(cols, _summary_rows(sm.summary)),
+        _facts(sm_facts),
+    ]
+    if st.baseline is not None:
+        blocks += [
+            _heading(f"{st.b_name} (for comparison)"),
+            _para("The baseline multiplies average order value, purchase rate and a lifespan: "
+                  "the formula many teams use, with no uncertainty (no standard errors)."),
+            _table(["Parameter", "Estimate"],
+                   [[str(k), fmt_sig(v, 4)] for k, v in st.baseline.summary["estimate"].items()]),
+        ]
+    blocks += [
+        st.figure(lambda ax: P.plot_probability_alive_matrix(pm, st.fit_data, ax=ax),
+                  "Probability a customer is still active, by frequency and recency."),
+        st.figure(lambda ax: P.plot_purchase_rate_heterogeneity(pm, ax=ax),
+                  "How purchase rates differ across customers."),
+        st.figure(lambda ax: P.plot_dropout_heterogeneity(pm, ax=ax),
+                  "How the chance of dropping out after a purchase differs across customers."),
+    ]
+    return _section("models", "Model parameters and fit", blocks)
+
+
+#: Rows of the holdout metrics table: (column of Evaluation.metrics, label, format).
+_METRIC_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("purchases_mae", "Purchases: mean absolute error", fmt_num),
+    ("purchases_rmse", "Purchases: RMSE", fmt_num),
+    ("purchases_bias", "Purchases: mean bias", fmt_num),
+    ("purchases_pearson", "Purchases: Pearson r", fmt_num),
+    ("purchases_spearman", "Purchases: Spearman rho", fmt_num),
+    ("purchases_aggregate_pct_error", "Purchases: aggregate error %", fmt_pct_points),
+    ("predicted_total_purchases", "Purchases: predicted total", lambda v: fmt_num(v, 1)),
+    ("actual_total_purchases", "Purchases: actual total", fmt_int),
+    ("value_mae", "Value: mean absolute error", fmt_money),
+    ("value_rmse", "Value: RMSE", fmt_money),
+    ("value_bias", "Value: mean bias", fmt_money),
+    ("value_spearman", "Value: Spearman rho", fmt_num),
+    ("value_aggregate_pct_error", "Value: aggregate error %", fmt_pct_points),
+    ("predicted_total_value", "Value: predicted total", fmt_money),
+    ("actual_total_value", "Value: actual total", fmt_money),
+    ("top_decile_capture", "Share of value in top 10% by prediction", fmt_pct),
+)
+
+
+def _holdout_section(st: _Study) -> dict[str, Any]:
+    from clvlab import plotting as P
+
+    ev = st.evaluation
+    metrics = ev.metrics
+    if st.value_row is not None:  # its purchase columns repeat the purchase model's
+        metrics = metrics.drop(index=metrics.index[0])
+    rows = [
+        [label, *(fmt(metrics.loc[name, col]) for name in metrics.index)]
+        for col, label, fmt in _METRIC_ROWS
+        if col in metrics.columns
+    ]
+    track_text = ""
+    if ev.tracking is not None and len(ev.tracking):
+        last = ev.tracking.iloc[-1]
+        act, exp = float(last["actual_cumulative"]), float(last["expected_cumulative"])
+        track_text = (
+            f" At the end of the holdout the customers had made {fmt_int(act)} repeat "
+            f"purchases in all; {st.p_name} expected {fmt_num(exp, 1)} "
+            f"({fmt_pct_points(100 * (exp - act) / act if act else math.nan)})."
+        )
+    return _section("holdout", "Holdout validation", [
+        _para(
+            f"The models were fitted on purchases up to {st.cal_end} and asked to predict the "
+            f"next {ev.horizon:g} {st.units} (to {st.obs_end}), which they had not seen. The "
+            "table compares each model's predictions with what the "
+            f"{fmt_int(len(ev.customers))} customers actually did; lower errors and higher "
+            "correlations are better." + track_text
+        ),
+        _table(["Metric", *map(str, metrics.index)], rows,
+               caption="Holdout metrics: probabilistic model vs formula baseline "
+                       "(a dash: the model does not predict that quantity)."),
+        st.figure(lambda ax: P.plot_tracking(ev, ax=ax),
+                  "Cumulative repeat purchases, actual vs expected, through calibration and "
+                  "holdout.")
+        if ev.tracking is not None else
+        _para("Tracking plot not available: the evaluation was run without the transaction "
+              "log."),
+        st.figure(lambda ax: P.plot_conditional_expectations(ev, ax=ax),
+                  "Mean holdout purchases by number of calibration purchases (conditional "
+                  "expectations)."),
+    ])
+
+
+def _comparison_section(st: _Study) -> dict[str, Any]:
+    from clvlab import plotting as P
+    from clvlab.scoring import CLV
+
+    num, past, h = st.numbers, st.past, st.horizon_label
+    totals = [
+        [f"Predicted CLV, next {h}, all customers", num["total_clv"]],
+        ["Formula baseline CLV, same horizon", num["total_clv_baseline"]],
+        ["Historical spend, whole observed period", num["historical_spend"]],
+    ]
+    if past["available"]:
+        totals += [
+            [f"Value in the past {h} ({past['start']} to {past['end']}), customers already "
+             "known at its start", num["past_window_value"]],
+            ["Predicted CLV of those same customers", num["past_window_clv"]],
+        ]
+    if st.value_row is not None:
+        metrics = st.evaluation.metrics
+        totals += [
+            [f"Holdout ({st.evaluation.horizon:g} {st.units}): predicted value, "
+             f"{st.value_row}", num["holdout_predicted_value"]],
+            ["Holdout: actual value", num["holdout_actual_value"]],
+        ]
+        if st.b_name is not None and st.b_name in metrics.index:
+            totals.append([f"Holdout: predicted value, {st.b_name}",
+                           fmt_money(metrics.loc[st.b_name, "predicted_total_value"])])
+    value_name = f"{st.p_name} + {st.s_name}"
+    if st.value_row is not None:
+        cmp_eval, value_name = st.evaluation, st.value_row
+        intro = (
+            "The fair test of a forecast is money it did not see: here predicted value over "
+            f"the {st.evaluation.horizon:g}-{st.one_unit} holdout (undiscounted, margin "
+            f"{st.margin:g}) against what customers actually spent in it. Customers are ranked "
+            "by predicted value into ten equal groups (decile 1 = highest)."
+        )
+        caption = f"Holdout value by decile of predicted value ({value_name})"
+    elif past["available"]:
+        cmp_eval = _past_window_evaluation(
+            st.scores, past, st.p_name, st.s_name, st.b_name or "Formula CLV baseline",
+            st.horizon, st.unit, st.discount_rate, st.margin)
+        intro = (
+            f"Without a holdout, the forecast for the next {h} is set against what the same "
+            f"customers brought in the past {h} ({past['start']} to {past['end']}, spend x "
+            f"margin {st.margin:g}). This is not a validation: the models saw that period, "
+            "and predicted CLV is discounted while past value is not. "
+            + (f"{fmt_int(past['n_new'])} customers who first bought inside the window are "
+               "left out of this comparison. " if past["n_new"] else "")
+            + "Customers are ranked by predicted CLV into ten equal groups (decile 1 = "
+            "highest)."
+        )
+        caption = f"Past-window value by decile of predicted CLV ({value_name})"
+    else:
+        cmp_eval = None
+        intro = (f"No holdout and no equal past window to compare with ({past['reason']}); "
+                 "only the totals are shown.")
+        caption = ""
+    blocks: list[dict[str, Any] | None] = [_para(intro), _facts(totals)]
+    if cmp_eval is not None:
+        past_mode = not st.has_holdout
+        word = "past" if past_mode else "actual"
+        deciles = cmp_eval.deciles[cmp_eval.deciles["model"] == value_name]
+        blocks.append(_table(
+            ["Decile", "Customers", "Predicted mean", f"{word.capitalize()} mean",
+             "Predicted total", f"{word.capitalize()} total", f"Share of {word} total"],
+            _decile_rows(deciles), caption=caption + "."))
+
+        def deciles_plot(ax: Any) -> None:
+            P.plot_decile_bars(cmp_eval, model=value_name, ax=ax)
+            if past_mode:  # the plot speaks of a holdout: say what is compared instead
+                ax.set_ylabel(f"Mean per customer ({h})")
+                ax.set_title("Predicted CLV vs past-window value by decile")
+                for text in ax.get_legend().get_texts():
+                    if text.get_text() == "Actual":
+                        text.set_text(f"Past {h}")
+
+        def scatter_plot(ax: Any) -> None:
+            P.plot_clv_scatter(cmp_eval, model=value_name, ax=ax)
+            if past_mode:
+                ax.set_xlabel(f"Predicted CLV, next {h}")
+                ax.set_ylabel(f"Value in the past {h}")
+                ax.set_title("Predicted CLV vs past-window value per customer")
+
+        blocks.append(st.figure(deciles_plot, caption + ": means per customer."))
+        blocks.append(st.figure(scatter_plot, "One point per customer; the dashed line is a "
+                                              "perfect match.", figsize=(6.2, 5.0)))
+    clv = st.scores[CLV].to_numpy(dtype=float)
+    blocks.append(st.figure(lambda ax: P.plot_clv_distribution(clv, ax=ax),
+                            f"Distribution of predicted CLV over the next {h}."))
+    return _section("clv-vs-history", "Predicted vs historical CLV", blocks)
+
+
+def _top_customers_section(st: _Study) -> dict[str, Any]:
+    from clvlab.scoring import (
+        CLV,
+        CLV_BASELINE,
+        EXPECTED_PURCHASES,
+        EXPECTED_SPEND,
+        HISTORICAL_SPEND,
+        PROBABILITY_ALIVE,
+        SEGMENT,
+    )
+
+    top = st.scores.sort_values(CLV, ascending=False, kind="stable").head(st.top_n)
+    rows = [
+        [clean_text(cid), fmt_num(r[PROBABILITY_ALIVE], 3), fmt_num(r[EXPECTED_PURCHASES], 2),
+         fmt_money(r[EXPECTED_SPEND]), fmt_money(r[CLV]), fmt_money(r[CLV_BASELINE]),
+         fmt_money(r[HISTORICAL_SPEND]), clean_text(r[SEGMENT])]
+        for cid, r in top.iterrows()
+    ]
+    total = st.values["total_clv"]
+    share = float(np.nansum(top[CLV].to_numpy(dtype=float))) / total if total else math.nan
+    return _section("top-customers", "Top customers", [
+        _para(
+            f"The {len(top)} customers with the highest predicted CLV hold {fmt_pct(share)} "
+            f"of the total. Expected purchases and CLV cover the next {st.horizon_label}; "
+            "expected spend is per purchase; historical spend is everything they spent in the "
+            "observed period."
+        ),
+        _table(["Customer id", "P(alive)", "Exp. purchases", "Exp. spend", "CLV",
+                "Baseline CLV", "Hist. spend", "Segment"], rows,
+               align=["l", "r", "r", "r", "r", "r", "r", "l"], id_column=0),
+    ])
+
+
+def _segments_section(st: _Study) -> dict[str, Any]:
+    from clvlab.scoring import segment_summary
+
+    seg = segment_summary(st.scores)
+    thr = (st.scores.attrs or {}).get("segment_thresholds", {}) or {}
+    rows = [
+        [str(name), fmt_int(r["n_customers"]), fmt_pct(r["share_customers"]),
+         fmt_money(r["total_clv"]), fmt_pct(r["share_clv"]),
+         fmt_num(r["mean_probability_alive"], 2), _SEGMENT_ACTIONS.get(str(name), "")]
+        for name, r in seg.iterrows()
+    ]
+    q_high = (thr.get("value_quantiles") or [0.5, 0.8])[1]
+    return _section("segments", "Segments to act on", [
+        _para(
+            f"High value means predicted CLV of at least {fmt_money(thr.get('clv_high'))} or "
+            f"historical spend of at least {fmt_money(thr.get('historical_spend_high'))} (the "
+            f"top {fmt_pct(1 - q_high, 0)} by either); active means P(alive) of at least "
+            f"{fmt_num(thr.get('probability_alive', 0.5), 2)}. 'High value, at risk' "
+            "customers spent a lot but have probably stopped buying: the first list for a "
+            "win-back campaign."
+        ),
+        _table(["Segment", "Customers", "Share", "Total CLV", "Share of CLV", "Mean P(alive)",
+                "What to do"], rows, align=["l", "r", "r", "r", "r", "r", "l"]),
+    ])
+
+
+def _methodology_section(st: _Study) -> dict[str, Any]:
+    return _section("methodology", "Methodology and assumptions", [
+        _bullets([
+            "Each customer's purchase history is summarised by frequency, recency and age, "
+            f"in {st.units}; purchases on the same day count as one.",
+            f"{st.p_name} (Fader, Hardie and Lee 2005): while active, a customer buys at a "
+            "steady random rate; after each purchase they may drop out for good; rates and "
+            "dropout chances differ across customers. From this come P(alive) and the "
+            "expected number of future purchases.",
+            f"{st.s_name} (Fader, Hardie and Lee 2005; Colombo and Jiang 1999): the value of "
+            "a customer's purchases varies around their own mean, which differs across "
+            "customers and does not depend on how often they buy. First purchases are left "
+            "out; customers without repeat purchases get the population mean.",
+            "CLV = margin x expected spend per purchase x expected purchases over the next "
+            f"{st.horizon_label}, each purchase discounted at {fmt_num(st.discount_rate, 6)} "
+            f"per {st.one_unit} ({fmt_pct(st.annual_rate)} a year) at the moment it is "
+            "expected.",
+            "The formula baseline (average order value x purchase rate x lifespan) is "
+            "computed over the same horizon and discounting, so the two can be compared.",
+            "The acquisition-cost ceiling is the expected CLV of a brand-new customer (first "
+            "purchase at the population mean spend, plus expected repeat purchases).",
+            ("Holdout validation: the models are fitted on the calibration period only and "
+             "their predictions for the holdout are compared with what happened.")
+            if st.has_holdout else
+            ("No holdout: the models are fitted on the whole log; the comparison with the "
+             "past window is a plausibility check, not a validation."),
+            "Parameters are maximum-likelihood estimates; intervals reflect sampling "
+            "uncertainty only, not model error.",
+        ]),
+    ])
+
+
+#: Metadata keys the stamp already shows from the resolved settings.
+_STAMPED = frozenset({"clvlab_version", "time_unit", "horizon", "discount_rate", "margin",
+                      "observation_end", "calibration_end"})
+
+
+def _reproducibility_section(st: _Study, version: str, generated: str) -> dict[str, Any]:
+    from clvlab.models.base import data_fingerprint
+
+    fingerprint = data_fingerprint(*(st.rfm[c].to_numpy(dtype=float) for c in C.RFM_COLUMNS
+                                     if c in st.rfm.columns))
+
+    def params_text(model: Any) -> str:
+        return ", ".join(f"{k} = {fmt_sig(v, 6)}" for k, v in model.params_.items())
+
+    def fitted(model: Any) -> str:
+        return (f"{getattr(model, 'data_fingerprint_', '?')}, "
+                f"{getattr(model, 'fit_date_', '?')}")
+
+    stamp = [
+        ["clvlab version", version],
+        ["Generated (UTC)", generated],
+        ["Scored data fingerprint", fingerprint],
+        [f"{st.p_name} fitted on (fingerprint, date)", fitted(st.purchase_model)],
+        [f"{st.s_name} fitted on (fingerprint, date)", fitted(st.spend_model)],
+        [f"{st.p_name} parameters", params_text(st.purchase_model)],
+        [f"{st.s_name} parameters", params_text(st.spend_model)],
+    ]
+    if st.baseline is not None:
+        stamp.append([f"{st.b_name} parameters", params_text(st.baseline)])
+    stamp += [
+        ["Time unit", f"{st.unit} ({st.units})"],
+        ["Horizon", st.horizon_label],
+        ["Discount rate", f"{st.discount_rate:.6g} per {st.one_unit}"],
+        ["Margin", f"{st.margin:g}"],
+        ["Observation end", str(st.obs_end or "?")],
+        ["Calibration end", str(st.cal_end) if st.has_holdout and st.cal_end else "none"],
+    ]
+    stamp += [[clean_text(k), clean_text(v)] for k, v in st.metadata.items()
+              if str(k) not in _STAMPED]
+    return _section("reproducibility", "Reproducibility", [
+        _para("Everything needed to reproduce this report: the same data (fingerprint), the "
+              "same software version and these settings."),
+        _facts(stamp),
+    ])
+
+
+# ======================================================================================
+# build_context
+# ======================================================================================
+
+
 def build_context(
     purchase_model: Any,
     spend_model: Any,
@@ -448,7 +1133,7 @@ def build_context(
     baseline : fitted FormulaCLVBaseline, optional
         The formula baseline, compared everywhere with the probabilistic model.
     evaluation : Evaluation, optional
-        Holdout evaluation (:func:`clvlab.evaluate`). Without it the holdout sections are
+        Holdout evaluation (:func:`clvlab.evaluate`). Without it the holdout section is
         left out and predicted CLV is compared with the value of an equal past window.
     scores : DataFrame, optional
         :func:`clvlab.scoring.score_customers` of ``rfm``. Computed here when omitted
@@ -460,8 +1145,8 @@ def build_context(
     data_quality : list of dict, optional
         Records ``{check, action, count, examples}`` from loading.
     metadata : mapping, optional
-        Extra settings shown in the reproducibility stamp (source, options...). Values
-        are shown as text.
+        Extra settings shown in the reproducibility stamp (``source`` also in the data
+        overview). Values are shown as text.
     horizon : float, optional
         CLV horizon in the models' time unit; default ``scores.attrs["horizon"]``.
     discount_rate : float, optional
@@ -491,23 +1176,24 @@ def build_context(
     ValueError
         ``horizon``/``discount_rate``/``margin`` contradict the scores, or are missing
         when ``scores`` is omitted; ``top_n`` is not a positive integer.
+    TypeError
+        ``rfm`` is not a DataFrame or ``evaluation`` not an ``Evaluation``.
+
+    Examples
+    --------
+    >>> import clvlab
+    >>> from clvlab import reporting
+    >>> tx = clvlab.load_transactions(clvlab.datasets.load_cdnow(sample=True))
+    >>> rfm = clvlab.rfm_summary(tx, time_unit="W")
+    >>> bg = clvlab.BetaGeoFitter().fit(rfm)
+    >>> gg = clvlab.GammaGammaFitter().fit(rfm)  # doctest: +SKIP
+    >>> ctx = reporting.build_context(bg, gg, rfm, transactions=tx, horizon=52,
+    ...                               discount_rate=0.0018)  # doctest: +SKIP
+    >>> reporting.render_html(ctx, "report.html")  # doctest: +SKIP
     """
     from clvlab import __version__
-    from clvlab import plotting as P
-    from clvlab.clv import acquisition_cost_ceiling
-    from clvlab.evaluation import Evaluation, chi_square_test, frequency_histogram
-    from clvlab.models.base import data_fingerprint
-    from clvlab.scoring import (
-        CLV,
-        CLV_BASELINE,
-        EXPECTED_PURCHASES,
-        EXPECTED_SPEND,
-        HISTORICAL_SPEND,
-        PROBABILITY_ALIVE,
-        SEGMENT,
-        score_customers,
-        segment_summary,
-    )
+    from clvlab.evaluation import Evaluation
+    from clvlab.scoring import score_customers
 
     if not isinstance(rfm, pd.DataFrame):
         raise TypeError(
@@ -520,15 +1206,14 @@ def build_context(
         )
     if isinstance(top_n, bool) or not isinstance(top_n, (int, np.integer)) or top_n < 1:
         raise ValueError(f"top_n must be a positive integer; got {top_n!r}.")
-    unit = str(getattr(purchase_model, "time_unit_", None) or rfm.attrs.get(C.ATTR_TIME_UNIT, "W"))
-    units = UNIT_NAMES.get(unit, unit)
-    one_unit = units[:-1]
-
+    unit = str(getattr(purchase_model, "time_unit_", None)
+               or rfm.attrs.get(C.ATTR_TIME_UNIT, "W"))
     if scores is None:
         if horizon is None or discount_rate is None:
             raise ValueError(
                 "Pass scores= (clvlab.scoring.score_customers) or both horizon= and "
-                f"discount_rate= (in {units}) so the report can score the customers."
+                f"discount_rate= (in {UNIT_NAMES.get(unit, unit)}) so the report can score "
+                "the customers."
             )
         scores = score_customers(
             rfm, purchase_model, spend_model, baseline, horizon=horizon,
@@ -544,15 +1229,10 @@ def build_context(
             "The scores carry no horizon/discount_rate (scores.attrs); pass horizon= and "
             "discount_rate= as used to compute them."
         )
-    margin = 1.0 if margin is None else margin
     if data_quality is None:
-        data_quality = (transactions.attrs.get("data_quality", []) if transactions is not None
-                        else [])
+        data_quality = (transactions.attrs.get("data_quality", [])
+                        if transactions is not None else [])
     metadata = dict(metadata or {})
-    p_name = _model_name(purchase_model, "purchase model")
-    s_name = _model_name(spend_model, "spend model")
-    b_name = _model_name(baseline, "Formula CLV baseline") if baseline is not None else None
-    has_holdout = evaluation is not None
     obs_end = rfm.attrs.get(C.ATTR_OBSERVATION_END) or metadata.get("observation_end")
     cal_end = None
     if evaluation is not None:
@@ -561,615 +1241,50 @@ def build_context(
             # the holdout is the last `horizon` time units before the observation end
             days = int(round(evaluation.horizon * unit_days(evaluation.time_unit)))
             cal_end = str((pd.Timestamp(obs_end) - pd.Timedelta(days=days)).date())
-    horizon_label = f"{horizon:g} {one_unit if horizon == 1 else units}"
-    annual = (1 + discount_rate) ** (365.2425 / unit_days(unit)) - 1
 
-    # -- key figures ---------------------------------------------------------------------
-    n_customers = len(scores)
-    clv = scores[CLV].to_numpy(dtype=float)
-    total_clv = float(np.nansum(clv))
-    base_vals = scores[CLV_BASELINE].to_numpy(dtype=float)
-    total_base = float(np.sum(base_vals)) if np.isfinite(base_vals).any() else math.nan
-    hist_vals = scores[HISTORICAL_SPEND].to_numpy(dtype=float)
-    total_hist = float(np.nansum(hist_vals)) if np.isfinite(hist_vals).any() else math.nan
-    freq = rfm[C.FREQUENCY].to_numpy(dtype=float)
-    repeat_rate = float((freq > 0).mean()) if len(freq) else math.nan
-    if transactions is not None:
-        n_tx = len(transactions)
-    elif C.N_TRANSACTIONS in rfm.columns:
-        n_tx = int(rfm[C.N_TRANSACTIONS].sum())
-    else:
-        n_tx = math.nan
-    try:
-        ceiling = acquisition_cost_ceiling(purchase_model, spend_model, horizon, discount_rate,
-                                           margin)
-    except (ValueError, TypeError, AttributeError) as exc:  # reported, not fatal
-        ceiling = math.nan
-        ceiling_error = clean_text(exc)
-    else:
-        ceiling_error = ""
-    past = _past_window(transactions, scores, obs_end, horizon, unit, margin,
-                        str(rfm.attrs.get(C.ATTR_MERGE_PERIOD, "D")))
-    past_total = float(np.sum(past["value"])) if past["available"] else math.nan
-    past_clv = (float(np.nansum(scores.loc[past["index"], CLV].to_numpy(dtype=float)))
-                if past["available"] else math.nan)
-
-    values: dict[str, float] = {
-        "total_clv": total_clv,
-        "total_clv_baseline": total_base,
-        "historical_spend": total_hist,
-        "past_window_value": past_total,
-        "past_window_clv": past_clv,
-        "acquisition_cost_ceiling": ceiling,
-        "n_customers": float(n_customers),
-        "n_transactions": float(n_tx),
-        "repeat_rate": repeat_rate,
-        "mean_clv": total_clv / n_customers if n_customers else math.nan,
-        "horizon": horizon,
-        "discount_rate": discount_rate,
-        "margin": margin,
-    }
-    numbers = {
-        "total_clv": fmt_money(total_clv),
-        "total_clv_baseline": fmt_money(total_base),
-        "historical_spend": fmt_money(total_hist),
-        "past_window_value": fmt_money(past_total),
-        "past_window_clv": fmt_money(past_clv),
-        "acquisition_cost_ceiling": fmt_money(ceiling),
-        "n_customers": fmt_int(n_customers),
-        "n_transactions": fmt_int(n_tx),
-        "repeat_rate": fmt_pct(repeat_rate),
-        "mean_clv": fmt_money(values["mean_clv"]),
-        "horizon": horizon_label,
-    }
-    holdout_metrics = None
-    value_row = None
-    if has_holdout:
-        holdout_metrics = evaluation.metrics
-        names = list(holdout_metrics.index)
-        value_row = names[1] if len(names) > 1 and _finite(
-            holdout_metrics.iloc[1].get("predicted_total_value", math.nan)) else None
-        first = holdout_metrics.iloc[0]
-        values["holdout_purchases_error_pct"] = float(first["purchases_aggregate_pct_error"])
-        numbers["holdout_purchases_error_pct"] = fmt_pct_points(
-            first["purchases_aggregate_pct_error"]
-        )
-        if value_row is not None:
-            vr = holdout_metrics.loc[value_row]
-            values["holdout_predicted_value"] = float(vr["predicted_total_value"])
-            values["holdout_actual_value"] = float(vr["actual_total_value"])
-            values["holdout_value_error_pct"] = float(vr["value_aggregate_pct_error"])
-            numbers["holdout_predicted_value"] = fmt_money(vr["predicted_total_value"])
-            numbers["holdout_actual_value"] = fmt_money(vr["actual_total_value"])
-            numbers["holdout_value_error_pct"] = fmt_pct_points(vr["value_aggregate_pct_error"])
-
-    sections: list[dict[str, Any]] = []
-
-    def section(sid: str, stitle: str, blocks: list[dict[str, Any] | None]) -> None:
-        sections.append({"id": sid, "title": stitle,
-                         "blocks": [b for b in blocks if b is not None]})
-
-    def fig(draw: Callable[[Any], Any], caption: str,
-            figsize: tuple[float, float] = (7.0, 4.2)) -> dict[str, Any] | None:
-        return _figure(draw, caption, figsize=figsize) if figures else None
-
-    # -- caveats ---------------------------------------------------------------------------
-    caveats: list[str] = []
-    if not has_holdout:
-        caveats.append(
-            "No holdout period: the forecast has not been checked against purchases it did "
-            "not see. Compare it with the past window below, and re-run with a calibration "
-            "end date to validate it."
-        )
-    elif value_row is not None:
-        err = values["holdout_value_error_pct"]
-        caveats.append(
-            f"In the holdout check the model {'under' if err < 0 else 'over'}-predicted total "
-            f"value by {abs(err):.1f}% ({numbers['holdout_predicted_value']} predicted vs "
-            f"{numbers['holdout_actual_value']} actual); read the totals with that margin "
-            "of error."
-        )
-    for model, mname in ((purchase_model, p_name), (spend_model, s_name)):
-        if getattr(model, "converged_", True) is False:
-            caveats.append(f"The {mname} fit did not fully converge: its estimates may be off.")
-    corr = getattr(spend_model, "frequency_spend_correlation_", math.nan)
-    if _finite(corr) and abs(corr) >= 0.3:
-        caveats.append(
-            f"Spend per purchase correlates with purchase frequency (r = {corr:.2f}); the "
-            "Gamma-Gamma model assumes they are independent, so spend predictions are biased."
-        )
-    dq_total = sum(int(r.get("count", 0)) for r in data_quality)
-    if dq_total:
-        caveats.append(
-            f"Data-quality checks flagged {dq_total:,} transaction rows at load (see Data "
-            "overview); check how they were handled."
-        )
-    caveats.append(
-        f"CLV counts repeat purchases of today's customers over the next {horizon_label} "
-        "only: no new customers, no value beyond the horizon, and the assumption that "
-        "customers behave as in the past (no change in prices, marketing or seasonality)."
+    st = _Study(
+        purchase_model=purchase_model, spend_model=spend_model, baseline=baseline,
+        evaluation=evaluation, rfm=rfm, scores=scores, transactions=transactions,
+        data_quality=list(data_quality), metadata=metadata, unit=unit, horizon=horizon,
+        discount_rate=discount_rate, margin=1.0 if margin is None else margin,
+        obs_end=None if obs_end is None else str(obs_end),
+        cal_end=None if cal_end is None else str(cal_end), top_n=int(top_n),
+        figures=bool(figures),
+        p_name=_model_name(purchase_model, "purchase model"),
+        s_name=_model_name(spend_model, "spend model"),
+        b_name=_model_name(baseline, "Formula CLV baseline") if baseline is not None else None,
     )
-    if margin == 1.0:
-        caveats.append("Margin 1: values are revenue, not profit. Pass a margin for profit.")
-
-    # -- 1 summary -------------------------------------------------------------------------
-    kpis = [
-        {"label": f"Predicted CLV, next {horizon_label}", "value": numbers["total_clv"],
-         "note": f"{numbers['n_customers']} customers, mean {numbers['mean_clv']}"},
-        {"label": "Formula baseline CLV", "value": numbers["total_clv_baseline"],
-         "note": "simple average-order-value formula" if baseline is not None else "no baseline"},
-        {"label": "Historical spend (whole period)", "value": numbers["historical_spend"],
-         "note": "first purchases included"},
-        {"label": "Acquisition-cost ceiling", "value": numbers["acquisition_cost_ceiling"],
-         "note": "per new customer"},
+    st.past = _past_window(transactions, scores, st.obs_end, st.horizon, unit, st.margin,
+                           str(rfm.attrs.get(C.ATTR_MERGE_PERIOD, "D")))
+    _key_figures(st)
+    generated = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    sections = [
+        _summary_section(st),
+        _data_section(st),
+        _rfm_section(st),
+        _models_section(st),
+        _holdout_section(st) if st.has_holdout else None,
+        _comparison_section(st),
+        _top_customers_section(st),
+        _segments_section(st),
+        _methodology_section(st),
+        _reproducibility_section(st, __version__, generated),
     ]
-    if has_holdout and value_row is not None:
-        kpis.insert(2, {"label": "Holdout check: value error",
-                        "value": numbers["holdout_value_error_pct"],
-                        "note": f"{numbers['holdout_predicted_value']} predicted vs "
-                                f"{numbers['holdout_actual_value']} actual"})
-    elif past["available"]:
-        kpis.insert(2, {"label": f"Value in the past {horizon_label}",
-                        "value": numbers["past_window_value"],
-                        "note": f"same customers, {past['start']} to {past['end']}"})
-    sentences = [
-        f"The {numbers['n_customers']} customers are expected to bring {numbers['total_clv']} "
-        f"over the next {horizon_label} (discounted at {fmt_pct(annual)} a year, margin "
-        f"{margin:g}); the formula baseline says {numbers['total_clv_baseline']}."
-    ]
-    if past["available"]:
-        ratio = past_clv / past_total if past_total else math.nan
-        sentences.append(
-            f"The same customers brought {numbers['past_window_value']} in the past "
-            f"{horizon_label} ({past['start']} to {past['end']}); the forecast for them is "
-            f"{numbers['past_window_clv']}, {fmt_pct(ratio, 0)} of that."
-        )
-    if has_holdout and value_row is not None:
-        sentences.append(
-            f"Checked on a {evaluation.horizon:g}-{one_unit} holdout the model was fitted "
-            f"without, it predicted {numbers['holdout_predicted_value']} against "
-            f"{numbers['holdout_actual_value']} actually spent "
-            f"({numbers['holdout_value_error_pct']})."
-        )
-    sentences.append(
-        f"Paying more than {numbers['acquisition_cost_ceiling']} to acquire a customer like "
-        f"these loses money in expectation over {horizon_label}"
-        + (" (first purchase included)." if _finite(ceiling) else f": {ceiling_error}.")
-    )
-    section("summary", "Summary", [
-        {"kind": "kpis", "items": kpis},
-        _para(" ".join(sentences)),
-        _heading("Key caveats"),
-        _bullets(caveats),
-    ])
-
-    # -- 2 data overview ------------------------------------------------------------------------
-    if C.FIRST_PURCHASE in rfm.columns:
-        first_day = pd.to_datetime(rfm[C.FIRST_PURCHASE]).min()
-    elif transactions is not None:
-        first_day = pd.to_datetime(transactions[C.DATE]).min()
-    else:
-        first_day = None
-    known_start = first_day is not None and not pd.isna(first_day)
-    period = f"{first_day.date() if known_start else '?'} to {obs_end or '?'}"
-    facts = [
-        ["Source", clean_text(metadata.get("source", (transactions.attrs.get("source")
-                                                         if transactions is not None else None)
-                                           or "not stated"))],
-        ["Period observed", period],
-        ["Calibration end (holdout after it)", str(cal_end) if has_holdout and cal_end else
-         "none: no holdout"],
-        ["Customers", numbers["n_customers"]],
-        ["Transactions", numbers["n_transactions"]],
-        ["Repeat buyers (at least one repeat purchase)", numbers["repeat_rate"]],
-        ["Total spend", numbers["historical_spend"]],
-        ["Mean spend per customer",
-         fmt_money(total_hist / n_customers if n_customers else math.nan)],
-        ["Time unit", f"{unit} ({units})"],
-    ]
-    dq_rows = [
-        [clean_text(r.get("check", "")), fmt_int(r.get("count", 0)),
-         clean_text(r.get("action", "")),
-         clean_text("; ".join(map(str, list(r.get("examples", []))[:2])))]
-        for r in data_quality
-    ]
-    section("data", "Data overview", [
-        _facts(facts),
-        _heading("Data-quality checks at load"),
-        _table(["Check", "Rows", "Action", "Examples"], dq_rows, align=["l", "r", "l", "l"],
-               caption="What loading found and did (counted, never silent).")
-        if dq_rows else _para("The load checks found nothing to report: the log is clean."),
-    ])
-
-    # -- 3 RFM distributions -----------------------------------------------------------------
-    fit_data = evaluation.customers if has_holdout else rfm
-    repeat_mask = freq > 0
-    qcols: list[tuple[str, str, Any]] = [
-        (C.FREQUENCY, "Frequency (repeat purchases)", None),
-        (C.RECENCY, f"Recency ({units}, repeat buyers)", repeat_mask),
-        (C.T, f"Age T ({units})", None),
-        (C.MONETARY_VALUE, "Mean repeat-purchase value", repeat_mask),
-    ]
-    if C.TOTAL_SPEND in rfm.columns:
-        qcols.append((C.TOTAL_SPEND, "Total spend", None))
-    section("rfm", "RFM distributions", [
-        _para(
-            "Frequency is the number of repeat purchases (purchases after the first, one per "
-            f"day), recency the customer's age at the last purchase and T the age at the end "
-            f"of the period, both in {units}; monetary value is the mean value of repeat "
-            f"purchases. Figures as of {obs_end or 'the end of the log'}."
-        ),
-        _table(["Quantity", "Customers", "Mean", "25%", "Median", "75%", "90%", "Max"],
-               _quantile_rows(rfm, qcols)),
-        fig(lambda ax: P.plot_frequency_histogram(purchase_model, fit_data, ax=ax),
-            "Customers by number of repeat purchases in the "
-            + ("calibration period" if has_holdout else "observed period")
-            + f": actual vs {p_name}."),
-        fig(lambda ax: P.plot_clv_distribution(
-                rfm.loc[repeat_mask, C.MONETARY_VALUE].to_numpy(dtype=float), ax=ax,
-                label="Mean repeat-purchase value"),
-            "Mean repeat-purchase value of repeat buyers (log scale)."),
-    ])
-
-    # -- 4 models ----------------------------------------------------------------------------
-    if has_holdout:
-        chi = evaluation.chi_square
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # sparse-bin caveat: the p-value is shown as is
-            chi = chi_square_test(frequency_histogram(purchase_model, rfm),
-                                  n_params=len(getattr(purchase_model, "_param_names", ())) or 4)
-    ci = getattr(purchase_model, "ci_level", 0.95)
-    pm_facts = [
-        ["Customers", fmt_int(getattr(purchase_model, "n_customers_", math.nan))],
-        ["Log-likelihood", fmt_num(getattr(purchase_model, "log_likelihood_", math.nan), 2)],
-        ["AIC / BIC", f"{fmt_num(getattr(purchase_model, 'aic_', math.nan), 2)} / "
-                      f"{fmt_num(getattr(purchase_model, 'bic_', math.nan), 2)}"],
-        ["Converged", "yes" if getattr(purchase_model, "converged_", False) else "NO"],
-        ["Frequency histogram fit", f"chi-square {fmt_num(chi.statistic, 2)}, dof {chi.dof}, "
-                                    f"p = {fmt_sig(chi.p_value, 3)}"],
-    ]
-    sm_facts = [
-        ["Repeat buyers used", fmt_int(getattr(spend_model, "n_customers_", math.nan))],
-        ["Customers left out (no repeat purchase or zero spend)",
-         fmt_int(getattr(spend_model, "n_excluded_", math.nan))],
-        ["Log-likelihood", fmt_num(getattr(spend_model, "log_likelihood_", math.nan), 2)],
-        ["Converged", "yes" if getattr(spend_model, "converged_", False) else "NO"],
-        ["Correlation of frequency and spend (should be near 0)", fmt_num(corr, 3)],
-        ["Mean spend per purchase (population)",
-         fmt_money(spend_model.population_mean_spend())],
-    ]
-    param_cols = ["Parameter", "Estimate", "Std. error", f"{ci:.0%} lower", f"{ci:.0%} upper"]
-    model_blocks: list[dict[str, Any] | None] = [
-        _para(
-            f"{p_name} describes how often customers buy while active (purchase rate: "
-            f"Gamma(r, alpha) across customers) and when they drop out (after each purchase, "
-            f"with probability p ~ Beta(a, b)). {s_name} describes the value of a purchase "
-            f"(Gamma(p, v) with the mean varying as Gamma(q, ...)). Intervals are Wald "
-            f"intervals on the log scale."
-        ),
-        _heading(f"{p_name} (purchases)"),
-        _table(param_cols, _summary_rows(purchase_model.summary)),
-        _facts(pm_facts),
-        _heading(f"{s_name} (spend per purchase)"),
-        _table(param_cols, _summary_rows(spend_model.summary)),
-        _facts(sm_facts),
-    ]
-    if baseline is not None:
-        bsum = baseline.summary
-        model_blocks += [
-            _heading(f"{b_name} (for comparison)"),
-            _para("The baseline multiplies average order value, purchase rate and a lifespan: "
-                  "the formula many teams use, with no uncertainty (no standard errors)."),
-            _table(["Parameter", "Estimate"],
-                   [[str(k), fmt_sig(v, 4)] for k, v in bsum["estimate"].items()]),
-        ]
-    model_blocks += [
-        fig(lambda ax: P.plot_probability_alive_matrix(purchase_model, fit_data, ax=ax),
-            "Probability a customer is still active, by frequency and recency."),
-        fig(lambda ax: P.plot_purchase_rate_heterogeneity(purchase_model, ax=ax),
-            "How purchase rates differ across customers."),
-        fig(lambda ax: P.plot_dropout_heterogeneity(purchase_model, ax=ax),
-            "How the chance of dropping out after a purchase differs across customers."),
-    ]
-    section("models", "Model parameters and fit", model_blocks)
-
-    # -- 5 holdout ----------------------------------------------------------------------------
-    if has_holdout:
-        m = evaluation.metrics
-        metric_rows_spec = [
-            ("purchases_mae", "Purchases: mean absolute error", 3),
-            ("purchases_rmse", "Purchases: RMSE", 3),
-            ("purchases_bias", "Purchases: mean bias", 3),
-            ("purchases_pearson", "Purchases: Pearson r", 3),
-            ("purchases_spearman", "Purchases: Spearman rho", 3),
-            ("purchases_aggregate_pct_error", "Purchases: aggregate error %", None),
-            ("predicted_total_purchases", "Purchases: predicted total", 1),
-            ("actual_total_purchases", "Purchases: actual total", 0),
-            ("value_mae", "Value: mean absolute error", 2),
-            ("value_rmse", "Value: RMSE", 2),
-            ("value_bias", "Value: mean bias", 2),
-            ("value_spearman", "Value: Spearman rho", 3),
-            ("value_aggregate_pct_error", "Value: aggregate error %", None),
-            ("predicted_total_value", "Value: predicted total", 2),
-            ("actual_total_value", "Value: actual total", 2),
-            ("top_decile_capture", "Share of value in top 10% by prediction", -1),
-        ]
-        if value_row is not None:  # its purchase columns repeat the purchase model's
-            m = m.drop(index=m.index[0])
-        mrows = []
-        for col, label, digits in metric_rows_spec:
-            if col not in m.columns:
-                continue
-            row = [label]
-            for name in m.index:
-                v = m.loc[name, col]
-                if digits is None:
-                    row.append(fmt_pct_points(v))
-                elif digits == -1:
-                    row.append(fmt_pct(v))
-                elif col in ("predicted_total_value", "actual_total_value", "value_mae",
-                             "value_rmse", "value_bias"):
-                    row.append(fmt_money(v))
-                else:
-                    row.append(fmt_num(v, digits))
-            mrows.append(row)
-        track_text = ""
-        if evaluation.tracking is not None and len(evaluation.tracking):
-            last = evaluation.tracking.iloc[-1]
-            act, exp = float(last["actual_cumulative"]), float(last["expected_cumulative"])
-            track_text = (
-                f" At the end of the holdout the customers had made {fmt_int(act)} repeat "
-                f"purchases in all; {p_name} expected {fmt_num(exp, 1)} "
-                f"({fmt_pct_points(100 * (exp - act) / act if act else math.nan)})."
-            )
-        section("holdout", "Holdout validation", [
-            _para(
-                f"The models were fitted on purchases up to {cal_end} and asked to predict the "
-                f"next {evaluation.horizon:g} {units} (to {obs_end}), which they had not seen. "
-                f"The table compares each model's predictions with what the "
-                f"{fmt_int(len(evaluation.customers))} customers actually did; lower errors and "
-                f"higher correlations are better." + track_text
-            ),
-            _table(["Metric", *map(str, m.index)], mrows,
-                   caption="Holdout metrics: probabilistic model vs formula baseline "
-                           "(a dash: the model does not predict that quantity)."),
-            fig(lambda ax: P.plot_tracking(evaluation, ax=ax),
-                "Cumulative repeat purchases, actual vs expected, through calibration and "
-                "holdout.") if evaluation.tracking is not None else
-            _para("Tracking plot not available: the evaluation was run without the "
-                  "transaction log."),
-            fig(lambda ax: P.plot_conditional_expectations(evaluation, ax=ax),
-                "Mean holdout purchases by number of calibration purchases (conditional "
-                "expectations)."),
-        ])
-
-    # -- 6 predicted vs historical ------------------------------------------------------------
-    cmp_blocks: list[dict[str, Any] | None] = []
-    totals = [
-        ["Predicted CLV, next " + horizon_label + ", all customers", numbers["total_clv"]],
-        ["Formula baseline CLV, same horizon", numbers["total_clv_baseline"]],
-        ["Historical spend, whole observed period", numbers["historical_spend"]],
-    ]
-    if past["available"]:
-        totals += [
-            [f"Value in the past {horizon_label} ({past['start']} to {past['end']}), "
-             "customers already known at its start", numbers["past_window_value"]],
-            ["Predicted CLV of those same customers", numbers["past_window_clv"]],
-        ]
-    if has_holdout and value_row is not None:
-        totals += [
-            [f"Holdout ({evaluation.horizon:g} {units}): predicted value, {value_row}",
-             numbers["holdout_predicted_value"]],
-            ["Holdout: actual value", numbers["holdout_actual_value"]],
-        ]
-        if b_name is not None and b_name in evaluation.metrics.index:
-            totals.append(["Holdout: predicted value, " + b_name,
-                           fmt_money(evaluation.metrics.loc[b_name, "predicted_total_value"])])
-    cmp_blocks.append(_facts(totals))
-    cmp_eval = None
-    decile_caption = ""
-    if has_holdout and value_row is not None:
-        cmp_eval = evaluation
-        cmp_blocks.insert(0, _para(
-            f"The fair test of a forecast is money it did not see: here predicted value over "
-            f"the {evaluation.horizon:g}-{one_unit} holdout (undiscounted, margin {margin:g}) "
-            f"against what customers actually spent in it. Customers are ranked by predicted "
-            f"value into ten equal groups (decile 1 = highest)."
-        ))
-        decile_caption = f"Holdout value by decile of predicted value ({value_row})."
-    elif past["available"]:
-        cmp_eval = _past_window_evaluation(
-            scores, past, p_name, s_name, b_name or "Formula CLV baseline", horizon, unit,
-            discount_rate, margin)
-        cmp_blocks.insert(0, _para(
-            f"Without a holdout, the forecast for the next {horizon_label} is set against "
-            f"what the same customers brought in the past {horizon_label} ({past['start']} "
-            f"to {past['end']}, spend x margin {margin:g}). This is not a validation: the "
-            f"models saw that period, and predicted CLV is discounted while past value is "
-            f"not. "
-            + (f"{fmt_int(past['n_new'])} customers who first bought inside the window are "
-               "left out of this comparison. " if past["n_new"] else "")
-            + "Customers are ranked by predicted CLV into ten equal groups (decile 1 = "
-            "highest)."
-        ))
-        decile_caption = f"Past-window value by decile of predicted CLV ({p_name} + {s_name})."
-    else:
-        cmp_blocks.insert(0, _para(
-            f"No holdout and no equal past window to compare with ({past['reason']}); only "
-            "the totals are shown."
-        ))
-    if cmp_eval is not None:
-        vname = value_row if has_holdout else f"{p_name} + {s_name}"
-        dtab = cmp_eval.deciles[cmp_eval.deciles["model"] == vname]
-        actual_label = "actual" if has_holdout else "past"
-        cmp_blocks.append(_table(
-            ["Decile", "Customers", "Predicted mean", f"{actual_label.capitalize()} mean",
-             "Predicted total", f"{actual_label.capitalize()} total",
-             f"Share of {actual_label} total"],
-            _decile_rows(dtab), caption=decile_caption))
-        past_mode = not has_holdout
-
-        def _relabel(ax: Any) -> None:
-            if past_mode:
-                ax.set_xlabel(f"Predicted CLV, next {horizon_label}")
-                ax.set_ylabel(f"Value in the past {horizon_label}")
-
-        def _deciles(ax: Any) -> None:
-            P.plot_decile_bars(cmp_eval, model=vname, ax=ax)
-            if past_mode:
-                ax.set_ylabel(f"Mean per customer ({horizon_label})")
-                ax.set_title("Predicted CLV vs past-window value by decile")
-                for text in ax.get_legend().get_texts():
-                    if text.get_text() == "Actual":
-                        text.set_text(f"Past {horizon_label}")
-
-        def _scatter(ax: Any) -> None:
-            P.plot_clv_scatter(cmp_eval, model=vname, ax=ax)
-            _relabel(ax)
-            if past_mode:
-                ax.set_title("Predicted CLV vs past-window value per customer")
-
-        cmp_blocks.append(fig(_deciles, decile_caption.rstrip(".") + ": means per customer."))
-        cmp_blocks.append(fig(_scatter, "One point per customer; the dashed line is a "
-                                        "perfect match.", figsize=(6.2, 5.0)))
-    cmp_blocks.append(fig(lambda ax: P.plot_clv_distribution(clv, ax=ax),
-                          f"Distribution of predicted CLV over the next {horizon_label}."))
-    section("clv-vs-history", "Predicted vs historical CLV", cmp_blocks)
-
-    # -- 7 top customers -------------------------------------------------------------------------
-    top = scores.sort_values(CLV, ascending=False, kind="stable").head(int(top_n))
-    top_rows = [
-        [clean_text(cid), fmt_num(r[PROBABILITY_ALIVE], 3), fmt_num(r[EXPECTED_PURCHASES], 2),
-         fmt_money(r[EXPECTED_SPEND]), fmt_money(r[CLV]), fmt_money(r[CLV_BASELINE]),
-         fmt_money(r[HISTORICAL_SPEND]), clean_text(r[SEGMENT])]
-        for cid, r in top.iterrows()
-    ]
-    top_total = float(np.nansum(top[CLV].to_numpy(dtype=float)))
-    top_share = top_total / total_clv if total_clv else math.nan
-    section("top-customers", "Top customers", [
-        _para(
-            f"The {len(top)} customers with the highest predicted CLV hold "
-            f"{fmt_pct(top_share)} of the total. Expected purchases and CLV cover the next "
-            f"{horizon_label}; expected spend is per purchase; historical spend is everything "
-            "they spent in the observed period."
-        ),
-        _table(["Customer id", "P(alive)", "Exp. purchases", "Exp. spend", "CLV",
-                "Baseline CLV", "Hist. spend", "Segment"], top_rows,
-               align=["l", "r", "r", "r", "r", "r", "r", "l"], id_column=0),
-    ])
-
-    # -- 8 segments ----------------------------------------------------------------------------
-    seg = segment_summary(scores)
-    thr = attrs.get("segment_thresholds", {}) or {}
-    seg_rows = [
-        [str(name), fmt_int(r["n_customers"]), fmt_pct(r["share_customers"]),
-         fmt_money(r["total_clv"]), fmt_pct(r["share_clv"]),
-         fmt_num(r["mean_probability_alive"], 2),
-         _SEGMENT_ACTIONS.get(str(name), "")]
-        for name, r in seg.iterrows()
-    ]
-    qhi = (thr.get("value_quantiles") or [0.5, 0.8])[1]
-    section("segments", "Segments to act on", [
-        _para(
-            f"High value means predicted CLV of at least {fmt_money(thr.get('clv_high'))} or "
-            f"historical spend of at least {fmt_money(thr.get('historical_spend_high'))} (the "
-            f"top {fmt_pct(1 - qhi, 0)} by either); active means P(alive) of at least "
-            f"{fmt_num(thr.get('probability_alive', 0.5), 2)}. 'High value, at risk' "
-            f"customers spent a lot but have probably stopped buying: the first list for a "
-            "win-back campaign."
-        ),
-        _table(["Segment", "Customers", "Share", "Total CLV", "Share of CLV", "Mean P(alive)",
-                "What to do"], seg_rows, align=["l", "r", "r", "r", "r", "r", "l"]),
-    ])
-
-    # -- 9 methodology ---------------------------------------------------------------------------
-    section("methodology", "Methodology and assumptions", [
-        _bullets([
-            f"Each customer's purchase history is summarised by frequency, recency and age, "
-            f"in {units}; purchases on the same day count as one.",
-            f"{p_name} (Fader, Hardie and Lee 2005): while active, a customer buys at a "
-            "steady random rate; after each purchase they may drop out for good; rates and "
-            "dropout chances differ across customers. From this come P(alive) and the "
-            "expected number of future purchases.",
-            f"{s_name} (Fader, Hardie and Lee 2005; Colombo and Jiang 1999): the value of a "
-            "customer's purchases varies around their own mean, which differs across "
-            "customers and does not depend on how often they buy. First purchases are "
-            "left out; customers without repeat purchases get the population mean.",
-            f"CLV = margin x expected spend per purchase x expected purchases over the next "
-            f"{horizon_label}, each purchase discounted at {fmt_num(discount_rate, 6)} per "
-            f"{one_unit} ({fmt_pct(annual)} a year) at the moment it is expected.",
-            "The formula baseline (average order value x purchase rate x lifespan) is "
-            "computed over the same horizon and discounting, so the two can be compared.",
-            "The acquisition-cost ceiling is the expected CLV of a brand-new customer "
-            "(first purchase at the population mean spend, plus expected repeat purchases).",
-            ("Holdout validation: the models are fitted on the calibration period only and "
-             "their predictions for the holdout are compared with what happened.")
-            if has_holdout else
-            ("No holdout: the models are fitted on the whole log; the comparison with the "
-             "past window is a plausibility check, not a validation."),
-            "Parameters are maximum-likelihood estimates; intervals reflect sampling "
-            "uncertainty only, not model error.",
-        ]),
-    ])
-
-    # -- 10 reproducibility -------------------------------------------------------------------
-    scored_fp = data_fingerprint(*(rfm[c].to_numpy(dtype=float) for c in C.RFM_COLUMNS
-                                   if c in rfm.columns))
-    now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
-
-    def params_text(model: Any) -> str:
-        return ", ".join(f"{k} = {fmt_sig(v, 6)}" for k, v in model.params_.items())
-
-    stamp = [
-        ["clvlab version", __version__],
-        ["Generated (UTC)", now.isoformat()],
-        ["Scored data fingerprint", scored_fp],
-        [f"{p_name} fitted on (fingerprint, date)",
-         f"{getattr(purchase_model, 'data_fingerprint_', '?')}, "
-         f"{getattr(purchase_model, 'fit_date_', '?')}"],
-        [f"{s_name} fitted on (fingerprint, date)",
-         f"{getattr(spend_model, 'data_fingerprint_', '?')}, "
-         f"{getattr(spend_model, 'fit_date_', '?')}"],
-        [f"{p_name} parameters", params_text(purchase_model)],
-        [f"{s_name} parameters", params_text(spend_model)],
-    ]
-    if baseline is not None:
-        stamp.append([f"{b_name} parameters", params_text(baseline)])
-    stamp += [
-        ["Time unit", f"{unit} ({units})"],
-        ["Horizon", horizon_label],
-        ["Discount rate", f"{discount_rate:.6g} per {one_unit}"],
-        ["Margin", f"{margin:g}"],
-        ["Observation end", str(obs_end or "?")],
-        ["Calibration end", str(cal_end) if has_holdout and cal_end else "none"],
-    ]
-    shown = {"clvlab_version", "time_unit", "horizon", "discount_rate", "margin",
-             "observation_end", "calibration_end"}
-    for key, value in metadata.items():
-        if str(key) in shown:
-            continue
-        stamp.append([clean_text(key), clean_text(value)])
-    section("reproducibility", "Reproducibility", [
-        _para("Everything needed to reproduce this report: the same data (fingerprint), "
-              "the same software version and these settings."),
-        _facts(stamp),
-    ])
-
     subtitle = (
-        f"{numbers['n_customers']} customers, observed to {obs_end or '?'}; "
-        f"CLV over the next {horizon_label}"
-        + (f"; holdout check after {cal_end}" if has_holdout and cal_end else "; no holdout")
+        f"{st.numbers['n_customers']} customers, observed to {st.obs_end or '?'}; CLV over "
+        f"the next {st.horizon_label}"
+        + (f"; holdout check after {st.cal_end}" if st.has_holdout and st.cal_end
+           else "; no holdout")
     )
     return {
         "title": clean_text(title),
         "subtitle": subtitle,
-        "generated": now.isoformat(),
+        "generated": generated,
         "clvlab_version": __version__,
-        "has_holdout": has_holdout,
-        "numbers": numbers,
-        "values": values,
-        "sections": sections,
+        "has_holdout": st.has_holdout,
+        "numbers": dict(st.numbers),
+        "values": dict(st.values),
+        "sections": [s for s in sections if s is not None],
     }
 
 

@@ -46,7 +46,7 @@ def _png_data_uri(data: bytes) -> str:
 
 
 def _css() -> str:
-    return resources.files("clvlab.reporting").joinpath("templates", _CSS).read_text("utf-8")
+    return (resources.files("clvlab.reporting") / "templates" / _CSS).read_text("utf-8")
 
 
 def render_html(context: dict[str, Any], path: str | os.PathLike[str] | None = None) -> str:
