@@ -229,14 +229,18 @@ def bgnbd_probability_alive(
     x, tx, age = _bgnbd_arrays(frequency, recency, T)
     shape = x.shape
     x, tx, age = (np.ravel(v) for v in (x, tx, age))
-    out = np.ones(x.shape)
-    repeat = x > 0  # the others are alive with certainty: skip their arithmetic
-    xr, txr, ager = x[repeat], tx[repeat], age[repeat]
-    # D = ln(a/(b+x-1)) + (r+x) ln((alpha+T)/(alpha+t_x)); one log1p instead of two logs
-    D = np.log(a / (b + xr - 1.0)) + (r + xr) * np.log1p((ager - txr) / (alpha + txr))
+    # D = ln(a/(b+x-1)) + (r+x) ln(1 + (T-t_x)/(alpha+t_x)), in place (one buffer)
+    D = age - tx
+    D /= alpha + tx
+    np.log1p(D, out=D)
+    D *= r + x
+    D += np.log(a / (b + np.maximum(x, 1.0) - 1.0))
     with np.errstate(over="ignore"):
-        out[repeat] = 1.0 / (1.0 + np.exp(D))
-    return out.reshape(shape)
+        np.exp(D, out=D)
+    D += 1.0
+    np.reciprocal(D, out=D)
+    D[x == 0] = 1.0  # no repeat purchase: alive with certainty
+    return D.reshape(shape)
 
 
 def _hyp_g_series(
