@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import pandas as pd
 import pytest
 
 import clvlab
-
-#: FHL (2005), Table 2: BG/NBD estimates on the 2,357-customer CDNOW sample (weeks).
-FHL_PARAMS = {"r": 0.2426, "alpha": 4.4135, "a": 0.7929, "b": 2.4258}
 
 
 @pytest.fixture(scope="session")
@@ -51,9 +47,3 @@ def cdnow_rfm_lifetimes() -> pd.DataFrame:
 def cdnow_bgnbd(cdnow_rfm: pd.DataFrame) -> clvlab.BetaGeoFitter:
     """BetaGeoFitter fitted on :func:`cdnow_rfm` (shared; tests must not modify it)."""
     return clvlab.BetaGeoFitter().fit(cdnow_rfm)
-
-
-@pytest.fixture(scope="session")
-def fhl_params() -> np.ndarray:
-    """FHL Table 2 parameters as an array ``(r, alpha, a, b)``."""
-    return np.array(list(FHL_PARAMS.values()))
