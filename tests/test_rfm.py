@@ -219,7 +219,7 @@ def test_all_transactions_on_one_day():
     tx = _tx([("a", "2021-06-01", 1.0), ("b", "2021-06-01 09:00", 2.0),
               ("a", "2021-06-01 18:00", 3.0)])
     rfm = rfm_summary(tx, time_unit="W")
-    assert list(rfm.index) == ["a", "b"]
+    assert list(rfm.index) == ["a", "b"]  # order of first appearance
     assert (rfm[RFM4].to_numpy() == 0).all()
     assert rfm[C.TOTAL_SPEND].tolist() == [4.0, 2.0]
     assert rfm[C.N_TRANSACTIONS].tolist() == [2, 1]
@@ -252,7 +252,9 @@ def test_output_schema_attrs_and_validates(cdnow_sample):
     pd.testing.assert_frame_equal(cdnow_sample, before)
     assert list(rfm.columns) == [C.FREQUENCY, C.RECENCY, C.T, C.MONETARY_VALUE, C.TOTAL_SPEND,
                                  C.N_TRANSACTIONS, C.FIRST_PURCHASE, C.LAST_PURCHASE]
-    assert rfm.index.name == C.CUSTOMER_ID and rfm.index.is_monotonic_increasing
+    assert rfm.index.name == C.CUSTOMER_ID
+    # customers in order of first appearance (the file is ordered by customer)
+    assert list(rfm.index) == list(cdnow_sample[C.CUSTOMER_ID].unique())
     assert pd.api.types.is_string_dtype(rfm.index.dtype)
     assert all(rfm[c].dtype == np.float64 for c in RFM4 + [C.TOTAL_SPEND])
     assert rfm[C.N_TRANSACTIONS].dtype == np.int64
@@ -263,12 +265,21 @@ def test_output_schema_attrs_and_validates(cdnow_sample):
 
 
 def test_integer_customer_ids_become_strings():
-    """Non-string ids become strings, ordered by the original values (7 before 12)."""
-    tx = pd.DataFrame({C.CUSTOMER_ID: [7, 7, 12], C.DATE: pd.to_datetime(
+    """Non-string ids become strings, customers in order of first appearance."""
+    tx = pd.DataFrame({C.CUSTOMER_ID: [12, 7, 12], C.DATE: pd.to_datetime(
         ["2020-01-01", "2020-01-03", "2020-01-02"]), C.AMOUNT: [1.0, 2.0, 3.0]})
     rfm = rfm_summary(tx, time_unit="D")
-    assert list(rfm.index) == ["7", "12"]
-    assert rfm.loc["7", C.FREQUENCY] == 1
+    assert list(rfm.index) == ["12", "7"]
+    assert rfm.loc["12", C.FREQUENCY] == 1 and rfm.loc["7", C.FREQUENCY] == 0
+
+
+def test_ids_colliding_as_text_raise():
+    """Ids that differ only by type (1 and "1") raise instead of merging two customers."""
+    tx = pd.DataFrame({C.CUSTOMER_ID: pd.Series([1, "1"], dtype=object),
+                       C.DATE: pd.to_datetime(["2020-01-01", "2020-01-02"]),
+                       C.AMOUNT: [1.0, 2.0]})
+    with pytest.raises(InvalidValueError, match="distinct ids become equal as text"):
+        rfm_summary(tx)
 
 
 # ----------------------------------------------------------------------------- properties
@@ -313,8 +324,9 @@ def test_rfm_invariants(tx, unit, merge, end_offset, rnd):
     assert (rfm[C.N_TRANSACTIONS] >= f + 1).all()
     np.testing.assert_allclose(rfm[C.TOTAL_SPEND].sum(), window[C.AMOUNT].sum(), rtol=1e-9)
     assert rfm[C.N_TRANSACTIONS].sum() == len(window)
-    pd.testing.assert_frame_equal(rfm[RFM4 + [C.N_TRANSACTIONS]],
-                                  shuffled[RFM4 + [C.N_TRANSACTIONS]], rtol=1e-12)
+    cols = RFM4 + [C.N_TRANSACTIONS, C.FIRST_PURCHASE, C.LAST_PURCHASE]
+    pd.testing.assert_frame_equal(rfm[cols].sort_index(), shuffled[cols].sort_index(),
+                                  rtol=1e-12)
     validate_rfm(rfm, require=RFM4)
 
 
