@@ -118,6 +118,20 @@ def test_fit_accepts_mapping_of_arrays(cdnow_rfm):
     np.testing.assert_allclose(a.params_, BetaGeoFitter().fit(cdnow_rfm).params_, rtol=1e-10)
 
 
+def test_penalizer_matches_lifetimes(cdnow_rfm_lifetimes):
+    """penalizer_coef=0.1 gives lifetimes' penalised estimates (same run, rtol 1e-4)."""
+    import lifetimes
+
+    d = cdnow_rfm_lifetimes
+    ours = BetaGeoFitter(penalizer_coef=0.1).fit(d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = lifetimes.BetaGeoFitter(penalizer_coef=0.1).fit(
+            d["frequency"], d["recency"], d["T"])
+    np.testing.assert_allclose(ours.params_[NAMES].to_numpy(),
+                               theirs.params_[NAMES].to_numpy(), rtol=1e-4)
+
+
 def test_penalizer_shrinks_parameters(cdnow_rfm):
     """penalizer_coef > 0 lowers the sum of squared parameters and the log-likelihood."""
     plain = BetaGeoFitter().fit(cdnow_rfm)

@@ -321,6 +321,14 @@ class BaseFitter(BaseModel):
         """Return starting points in natural parameters, preferred first (deterministic)."""
         raise NotImplementedError
 
+    def _penalty_scale(self, data: Sequence[np.ndarray]) -> np.ndarray | None:
+        """Per-parameter factors applied before the L2 penalty (``None``: penalise as is).
+
+        Subclasses use it to reproduce lifetimes' scaling, which penalises time-scale
+        parameters in units where the oldest customer's age is 1.
+        """
+        return None
+
     def _select(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Rows the model is fitted on (all by default; Gamma-Gamma keeps repeat buyers)."""
         return frame
@@ -410,8 +418,14 @@ class BaseFitter(BaseModel):
             return np.inf, np.zeros_like(theta)
         jac = self._natural_jacobian(theta)
         pen = float(self.penalizer_coef)
-        value = -total / n_total + pen * float(params @ params)
-        gradient = -(g_nat * jac) / n_total + pen * 2.0 * params * jac
+        if pen == 0.0:
+            return -total / n_total, -(g_nat * jac) / n_total
+        scale = getattr(self, "_penalty_scale_", None)
+        scaled = params if scale is None else params * scale
+        value = -total / n_total + pen * float(scaled @ scaled)
+        gradient = -(g_nat * jac) / n_total + pen * 2.0 * scaled * (
+            jac if scale is None else scale * jac
+        )
         return value, gradient
 
     def _newton(
@@ -535,6 +549,7 @@ class BaseFitter(BaseModel):
         arrays = tuple(frame[c].to_numpy(dtype=float) for c in self._data_columns)
         data_u, w = self._compress(arrays, w_all)
         n_total = float(w.sum())
+        self._penalty_scale_ = self._penalty_scale(data_u)
 
         with _single_threaded_blas():
             return self._fit_compressed(data, arrays, data_u, w, w_all, n_total, unit)

@@ -149,8 +149,10 @@ class BetaGeoFitter(BaseFitter):
     Parameters
     ----------
     penalizer_coef : float, default=0.0
-        L2 penalty on ``(r, alpha, a, b)`` added to the mean negative log-likelihood per
-        customer, the same scaling as lifetimes' ``penalizer_coef``. 0 = maximum likelihood.
+        L2 penalty ``penalizer_coef * (r^2 + (alpha/max T)^2 + a^2 + b^2)`` added to the mean
+        negative log-likelihood per customer: exactly lifetimes' ``penalizer_coef`` (which
+        measures alpha in units of the oldest customer's age), so the same value gives the
+        same estimates. 0 = maximum likelihood.
     ci_level : float, default=0.95
         Confidence level of the intervals in :attr:`summary`.
 
@@ -219,6 +221,12 @@ class BetaGeoFitter(BaseFitter):
             np.array([0.3, 0.3 * alpha0, 0.5, 2.0]),
             np.array([3.0, 3.0 * alpha0, 3.0, 10.0]),
         ]
+
+    def _penalty_scale(self, data: Sequence[np.ndarray]) -> np.ndarray:
+        # lifetimes penalises alpha in time units where the oldest customer's age is 1
+        T = data[2]
+        max_T = float(np.max(T)) if len(T) else 1.0
+        return np.array([1.0, 1.0 / max_T if max_T > 0 else 1.0, 1.0, 1.0])
 
     # -- predictors -------------------------------------------------------------------
     def _histories(self, data: Any) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
