@@ -272,3 +272,72 @@ def test_clean_text_has_no_control_characters(text):
     assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in out)
     if text.isprintable() and "\u2028" not in text and "\u2029" not in text:
         assert out == text
+
+
+def test_log_shorter_than_horizon_says_why(plain_study):
+    """A horizon longer than the log leaves no past window; the report says why."""
+    s = plain_study
+    scores = score_customers(s.rfm, s.bg, s.gg, s.base, horizon=100, discount_rate=0.0)
+    ctx = reporting.build_context(s.bg, s.gg, s.rfm, baseline=s.base, scores=scores,
+                                  transactions=s.tx, figures=False)
+    text = _blocks(ctx, "clv-vs-history", "paragraph")[0]["text"]
+    assert "the log starts 1997-01-01, less than 100 weeks before 1998-06-30" in text
+    assert ctx["numbers"]["past_window_value"] == "—"
+
+
+def test_clean_log_says_so(plain_study):
+    """With no data-quality records the overview says the log is clean (no empty table)."""
+    s = plain_study
+    ctx = reporting.build_context(s.bg, s.gg, s.rfm, scores=s.scores, data_quality=[],
+                                  figures=False)
+    assert not _blocks(ctx, "data", "table")
+    assert any("the log is clean" in b["text"] for b in _blocks(ctx, "data", "paragraph"))
+
+
+def test_figures_false_draws_nothing(plain_study):
+    """figures=False gives a context without figure blocks but with every table."""
+    s = plain_study
+    ctx = reporting.build_context(s.bg, s.gg, s.rfm, baseline=s.base, scores=s.scores,
+                                  transactions=s.tx, figures=False)
+    kinds = {b["kind"] for sec in ctx["sections"] for b in sec["blocks"]}
+    assert "figure" not in kinds and "table" in kinds
+
+
+def test_stamp_records_versions_and_settings(holdout_study):
+    """The reproducibility stamp has version, fingerprints, parameters and settings."""
+    s = holdout_study
+    stamp = dict(_blocks(s.ctx, "reproducibility", "facts")[0]["rows"])
+    assert stamp["clvlab version"] == clvlab.__version__
+    assert stamp["Horizon"] == "52 weeks"
+    assert stamp["Calibration end"] == "1997-09-30"
+    assert stamp["Observation end"] == "1998-06-30"
+    assert s.bg.data_fingerprint_ in stamp["BG/NBD fitted on (fingerprint, date)"]
+    assert stamp["BG/NBD parameters"].startswith(f"r = {s.bg.params_['r']:.6g}")
+    assert stamp["source"] == "CDNOW <b>1/10</b> sample"  # text; escaped by the renderer
+
+
+def test_daily_units_in_labels(cdnow_tx):
+    """Models in days: the horizon reads '365 days' and the past window is 365 days."""
+    tx = cdnow_tx
+    rfm = clvlab.rfm_summary(tx, time_unit="D", observation_end="1998-06-30")
+    bg = clvlab.BetaGeoFitter().fit(rfm)
+    gg = clvlab.GammaGammaFitter().fit(rfm)
+    scores = score_customers(rfm, bg, gg, None, horizon=365, discount_rate=0.0)
+    ctx = reporting.build_context(bg, gg, rfm, scores=scores, transactions=tx, figures=False)
+    assert ctx["numbers"]["horizon"] == "365 days"
+    text = _blocks(ctx, "clv-vs-history", "paragraph")[0]["text"]
+    assert "past 365 days (1997-07-01 to 1998-06-30," in text
+
+
+def test_no_warnings_on_clean_study(holdout_study):
+    """Building and rendering a report of a sound study issues no warning."""
+    import warnings
+
+    s = holdout_study
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ctx = reporting.build_context(s.bg, s.gg, s.rfm, baseline=s.base, evaluation=s.ev,
+                                      scores=s.scores, transactions=s.tx, figures=False)
+        reporting.render_html(ctx)
+        reporting.render_pdf(ctx)
+    assert [str(w.message) for w in caught] == []
