@@ -174,6 +174,29 @@ def test_degenerate_data_warn_instead_of_false_convergence():
     assert not model.converged_
 
 
+@pytest.mark.parametrize("params", [(0.24, 4.4, 0.79, 2.4), (2.0, 10.0, 3.0, 0.8),
+                                    (5.0, 1.0, 1.5, 20.0), (0.5, 0.5, 0.5, 0.5)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_no_false_convergence_alarm_on_simulated_data(params, seed):
+    """Well-posed simulated data (5,000 customers) fit without any warning, converged_."""
+    T = np.random.default_rng(seed).integers(7, 52 * 7, 5000) / 7
+    rfm = simulate_bgnbd_rfm(params, T, random_state=seed + 10, time_unit="W")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = BetaGeoFitter().fit(rfm)
+    assert model.converged_
+
+
+def test_boundary_estimate_tries_all_starts_and_warns():
+    """When the Beta collapses (a, b -> inf) every start is tried and the fit warns."""
+    T = np.random.default_rng(0).integers(7, 52 * 7, 5000) / 7
+    rfm = simulate_bgnbd_rfm((0.1, 50.0, 0.3, 10.0), T, random_state=10, time_unit="W")
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        model = BetaGeoFitter().fit(rfm)
+    assert not model.converged_
+    assert model.optimizer_result_["n_starts"] == 3
+
+
 def test_good_fit_raises_no_warning(cdnow_rfm):
     """A well-posed fit (CDNOW) emits no warning at all."""
     with warnings.catch_warnings():

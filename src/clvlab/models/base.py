@@ -581,13 +581,15 @@ class BaseFitter(BaseModel):
             except (ValueError, np.linalg.LinAlgError, FloatingPointError):
                 pass
         best: optimize.OptimizeResult | None = None
+        check: dict[str, Any] = {}
         n_starts = 0
         for start, warm in starts:
             n_starts += 1
             res = self._minimise(start, data_u, w, n_total, warm=warm)
             if np.isfinite(res.fun) and (best is None or res.fun < best.fun - 1e-12):
                 best = res
-            if best is not None and np.max(np.abs(best.jac)) < GRADIENT_TOLERANCE:
+                check = self._assess(best, data_u, w, n_total)
+            if check.get("converged"):
                 break  # further starts only if needed
         if best is None or not np.isfinite(best.fun):
             raise ConvergenceError(
@@ -598,29 +600,12 @@ class BaseFitter(BaseModel):
             )
         theta = best.x
         params = self._to_natural(theta)
-        grad_norm = float(np.max(np.abs(best.jac)))
         with np.errstate(all="ignore"):
             ll_per_row, _ = self._loglik_and_grad(params, data_u)
         log_likelihood = float(np.einsum("i,i->", w, ll_per_row))
-        hess_theta = self._numeric_hessian_theta(theta, data_u, w, n_total)
-        # Second witness besides the gradient: the log-likelihood gain a further full
-        # Newton step would promise, g' H^-1 g / 2 (total, not per customer). Near a true
-        # optimum it is ~0; a flat or indefinite surface makes it large or undefined.
-        ll_gain, step_norm = _newton_gain(best.jac, hess_theta)
-        ll_gain *= n_total
-        # a parameter pinned at the optimiser's box is not an interior optimum, however
-        # small the gradient there: the data do not identify it
-        at_bound = [
-            name
-            for name, th in zip(self._param_names, theta, strict=True)
-            if abs(th) >= THETA_BOUND - 0.01
-        ]
-        converged = (
-            grad_norm < GRADIENT_TOLERANCE
-            and ll_gain < LOGLIK_CHANGE_TOLERANCE
-            and step_norm < STEP_TOLERANCE
-            and not at_bound
-        )
+        hess_theta = check["hessian"]
+        grad_norm, ll_gain, step_norm = check["grad_norm"], check["ll_gain"], check["step_norm"]
+        at_bound, converged = check["at_bound"], check["converged"]
 
         cov = self._variance(theta, data_u, w, n_total, hess_theta=hess_theta)
         self.params_ = pd.Series(params, index=list(self._param_names), name="estimate")
@@ -667,6 +652,47 @@ class BaseFitter(BaseModel):
                 stacklevel=3,  # fit -> _fit_compressed -> here
             )
         return self
+
+    def _assess(
+        self,
+        res: optimize.OptimizeResult,
+        data: Sequence[np.ndarray],
+        weights: np.ndarray,
+        n_total: float,
+    ) -> dict[str, Any]:
+        """Convergence checks at an optimiser's result.
+
+        Converged means all of: gradient inf-norm (mean objective, log parameters) below
+        ``GRADIENT_TOLERANCE``; the total log-likelihood gain a further Newton step would
+        promise, ``g' H^-1 g / 2``, below ``LOGLIK_CHANGE_TOLERANCE``; that step below
+        ``STEP_TOLERANCE`` on the log scale; no parameter at the edge of the search box.
+        A flat or indefinite surface (unidentified parameter, estimate sliding to a
+        boundary) fails the second or third test even when the gradient is tiny.
+        """
+        theta = res.x
+        hess = self._numeric_hessian_theta(theta, data, weights, n_total)
+        grad_norm = float(np.max(np.abs(res.jac)))
+        gain, step_norm = _newton_gain(res.jac, hess)
+        ll_gain = gain * n_total
+        at_bound = [
+            name
+            for name, th in zip(self._param_names, theta, strict=True)
+            if abs(th) >= THETA_BOUND - 0.01
+        ]
+        converged = (
+            grad_norm < GRADIENT_TOLERANCE
+            and ll_gain < LOGLIK_CHANGE_TOLERANCE
+            and step_norm < STEP_TOLERANCE
+            and not at_bound
+        )
+        return {
+            "hessian": hess,
+            "grad_norm": grad_norm,
+            "ll_gain": ll_gain,
+            "step_norm": step_norm,
+            "at_bound": at_bound,
+            "converged": bool(converged),
+        }
 
     def _select_with_weights(
         self, frame: pd.DataFrame, weights: np.ndarray
