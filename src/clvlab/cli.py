@@ -627,6 +627,11 @@ def _summary(
             headline.add_row(
                 "holdout: correlation of purchases", f"{first['purchases_pearson']:.3f}"
             )
+        if "value_aggregate_pct_error" in metrics.columns:
+            # model vs baseline on holdout value: the comparison the report is about
+            for name, err in metrics["value_aggregate_pct_error"].items():
+                if isinstance(err, float) and math.isfinite(err):
+                    headline.add_row(f"holdout: aggregate value error ({name})", f"{err:+.1f}%")
     else:
         headline.add_row("holdout", "none (fitted on everything)")
     out.print(headline)
