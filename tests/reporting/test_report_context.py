@@ -341,3 +341,30 @@ def test_no_warnings_on_clean_study(holdout_study):
         reporting.render_html(ctx)
         reporting.render_pdf(ctx)
     assert [str(w.message) for w in caught] == []
+
+
+def test_holdout_without_value_predictions(holdout_study):
+    """An evaluation without a spend model: purchase metrics only, value vs the past window."""
+    import warnings
+
+    s = holdout_study
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", clvlab.exceptions.ClvlabWarning)
+        ev = clvlab.evaluate(s.split, s.bg, transactions=s.tx)
+    ctx = reporting.build_context(s.bg, s.gg, s.rfm, evaluation=ev, scores=s.scores,
+                                  transactions=s.tx, figures=False)
+    metrics = _blocks(ctx, "holdout", "table")[0]
+    assert metrics["columns"] == ["Metric", "BG/NBD"]
+    assert "holdout_value_error_pct" not in ctx["numbers"]
+    text = _blocks(ctx, "clv-vs-history", "paragraph")[0]["text"]
+    assert text.startswith("The holdout evaluation has no value predictions")
+    assert _blocks(ctx, "clv-vs-history", "table")[0]["columns"][3] == "Past mean"
+
+
+def test_summary_without_baseline(hostile_study):
+    """Without a baseline the summary does not quote one and its KPI says so."""
+    summary = hostile_study.ctx["sections"][0]
+    text = next(b["text"] for b in summary["blocks"] if b["kind"] == "paragraph")
+    assert "formula baseline" not in text
+    kpi = next(k for k in summary["blocks"][0]["items"] if k["label"] == "Formula baseline CLV")
+    assert kpi["note"] == "no baseline given"

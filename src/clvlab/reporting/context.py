@@ -633,7 +633,9 @@ def _summary_section(st: _Study) -> dict[str, Any]:
     sentences = [
         f"The {num['n_customers']} customers are expected to bring {num['total_clv']} over "
         f"the next {h} (discounted at {fmt_pct(st.annual_rate)} a year, margin "
-        f"{st.margin:g}); the formula baseline says {num['total_clv_baseline']}."
+        f"{st.margin:g})"
+        + (f"; the formula baseline says {num['total_clv_baseline']}."
+           if st.baseline is not None else ".")
     ]
     if past["available"]:
         v = st.values
@@ -906,8 +908,10 @@ def _comparison_section(st: _Study) -> dict[str, Any]:
         cmp_eval = _past_window_evaluation(
             st.scores, past, st.p_name, st.s_name, st.b_name or "Formula CLV baseline",
             st.horizon, st.unit, st.discount_rate, st.margin)
+        opening = ("Without a holdout," if not st.has_holdout else
+                   "The holdout evaluation has no value predictions (no spend model), so")
         intro = (
-            f"Without a holdout, the forecast for the next {h} is set against what the same "
+            f"{opening} the forecast for the next {h} is set against what the same "
             f"customers brought in the past {h} ({past['start']} to {past['end']}, spend x "
             f"margin {st.margin:g}). This is not a validation: the models saw that period, "
             "and predicted CLV is discounted while past value is not. "
@@ -919,12 +923,13 @@ def _comparison_section(st: _Study) -> dict[str, Any]:
         caption = f"Past-window value by decile of predicted CLV ({value_name})"
     else:
         cmp_eval = None
-        intro = (f"No holdout and no equal past window to compare with ({past['reason']}); "
+        missing = "holdout value predictions" if st.has_holdout else "holdout"
+        intro = (f"No {missing} and no equal past window to compare with ({past['reason']}); "
                  "only the totals are shown.")
         caption = ""
     blocks: list[dict[str, Any] | None] = [_para(intro), _facts(totals)]
     if cmp_eval is not None:
-        past_mode = not st.has_holdout
+        past_mode = st.value_row is None  # compared with the past window, not the holdout
         word = "past" if past_mode else "actual"
         deciles = cmp_eval.deciles[cmp_eval.deciles["model"] == value_name]
         blocks.append(_table(
