@@ -45,12 +45,6 @@ def _softplus(v: np.ndarray) -> np.ndarray:
         return np.maximum(v, 0.0) + np.log1p(np.exp(-np.abs(v)))
 
 
-def _sigmoid(v: np.ndarray) -> np.ndarray:
-    """``1 / (1 + exp(-v))``; exact limits 0 and 1 at -inf and +inf."""
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-v))
-
-
 def _softplus_sigmoid(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``softplus(v)`` and ``sigmoid(v)`` sharing one exponential."""
     e = np.exp(-np.abs(v))  # in [0, 1]
