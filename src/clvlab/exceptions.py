@@ -104,7 +104,7 @@ class NotATableError(DataValidationError):
 
 
 class InvalidValueError(DataValidationError):
-    """Values in a column break a rule: unparseable dates, blank ids, NaN amounts, recency > T ..."""
+    """Values in a column break a rule: bad dates, blank ids, NaN amounts, recency > T ..."""
 
 
 class NotFittedError(ClvlabError, ValueError, AttributeError):

@@ -1,7 +1,20 @@
-"""Model classes (code). Saved fitted models (artefacts) live in the top-level ``models/`` folder."""
+"""Model classes (code).
+
+Saved fitted models (artefacts, JSON) live in the repository's top-level ``models/`` folder.
+"""
 
 from __future__ import annotations
 
 from clvlab.models.base import BaseFitter, BaseModel
+from clvlab.models.baseline import FormulaCLVBaseline, formula_clv
+from clvlab.models.beta_geo import BetaGeoFitter
+from clvlab.models.gamma_gamma import GammaGammaFitter
 
-__all__ = ["BaseFitter", "BaseModel"]
+__all__ = [
+    "BaseFitter",
+    "BaseModel",
+    "BetaGeoFitter",
+    "FormulaCLVBaseline",
+    "GammaGammaFitter",
+    "formula_clv",
+]

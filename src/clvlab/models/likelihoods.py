@@ -671,7 +671,7 @@ def gg_loglik_and_grad(
 
 
 def gg_population_mean_spend(params: object) -> float:
-    """Population mean spend per purchase, ``p v / (q - 1)``.
+    """Return the population mean spend per purchase, ``p v / (q - 1)``.
 
     Parameters
     ----------
