@@ -32,9 +32,11 @@ the mean value of the repeat purchases (0 when there are none). With
 ``include_first_transaction=True`` frequency counts every purchase and monetary value
 averages all of them (lifetimes' semantics; BG/NBD and Gamma-Gamma expect ``False``).
 
-The computation is a sequence of group-by aggregations -- (customer, period) -> purchase,
-then customer -> summary -- done with one sort and ``numpy`` segment reductions, so it
-ports directly to a Spark ``groupBy``.
+The computation is a set of per-customer group-by aggregations (count, sum, min, max,
+count of distinct periods, and the sum over rows outside the first period), done locally
+with one hash of the ids, one in-place sort of an int64 key and ``numpy`` bincounts, so it
+ports directly to a Spark ``groupBy``. Customers appear in order of first appearance in
+the log.
 """
 
 from __future__ import annotations
