@@ -39,7 +39,6 @@ import contextlib
 import dataclasses
 import functools
 import math
-import sys
 import time
 import traceback
 import warnings
@@ -1161,4 +1160,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()
