@@ -411,3 +411,51 @@ def test_other_column_types_use_openpyxl_for_every_row(tmp_path, rng):
     assert rows[3][-2].value is None
     assert [r[-1].value for r in rows[1:]] == [True, False, True]
     assert ws.auto_filter.ref == "A1:N4"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(max_size=6),
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.integers(-(2**62), 2**62),
+        ),
+        min_size=1,
+        max_size=15,
+        unique_by=lambda t: t[0],
+    )
+)
+def test_fast_csv_writer_matches_pandas_byte_for_byte(tmp_path_factory, rows):
+    """The fast CSV writer gives exactly pandas' to_csv output (quoting, floats, NaN)."""
+    ids, floats, ints = (list(x) for x in zip(*rows, strict=True))
+    scores = pd.DataFrame(
+        {
+            "clv": np.array(floats, dtype=float),
+            "n": np.array(ints, dtype=np.int64),
+            "segment": pd.Categorical(["a,b"] * len(ids)),
+        },
+        index=pd.Index(ids, name="customer_id"),
+    )
+    folder = tmp_path_factory.mktemp("fast")
+    write_csv(folder / "fast.csv", scores)
+    from clvlab.export import _safe_table
+
+    _safe_table(scores, "customer_id").to_csv(
+        folder / "pandas.csv", index=False, encoding="utf-8", lineterminator="\r\n"
+    )
+    assert (folder / "fast.csv").read_bytes() == (folder / "pandas.csv").read_bytes()
+
+
+def test_csv_with_dates_falls_back_to_pandas(tmp_path):
+    """Columns the fast writer does not handle (dates) are written by pandas."""
+    table = pd.DataFrame(
+        {"first_purchase": pd.to_datetime(["2024-01-01", "2024-02-03"]), "flag": [True, False]},
+        index=pd.Index(["=a", "b"], name="customer_id"),
+    )
+    write_csv(tmp_path / "p.csv", table)
+    assert (tmp_path / "p.csv").read_text(encoding="utf-8").splitlines() == [
+        "customer_id,first_purchase,flag",
+        "'=a,2024-01-01,True",
+        "b,2024-02-03,False",
+    ]
