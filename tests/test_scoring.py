@@ -319,3 +319,14 @@ def test_segment_summary_adds_up(scores):
     counts = scores["segment"].value_counts()
     for name in SEGMENTS:
         assert summary.loc[name, "n_customers"] == counts.get(name, 0)
+
+
+def test_discounting_never_raises_clv(fitted, scores):
+    """CLV at 10% a year is positive and below the undiscounted CLV for every customer."""
+    rfm, bg, gg, base = fitted
+    flat = score_customers(rfm, bg, gg, base, horizon=HORIZON, discount_rate=0.0)
+    assert (scores["clv"] > 0).all()
+    assert (scores["clv"] <= flat["clv"]).all()
+    # over one year at 10% the discount factor is at most 1 and at least 1/1.1
+    assert (scores["clv"] >= flat["clv"] / 1.1 * (1 - 1e-12)).all()
+    assert ((scores["probability_alive"] >= 0) & (scores["probability_alive"] <= 1)).all()
