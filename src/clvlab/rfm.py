@@ -187,7 +187,7 @@ def _check_transactions(tx: Any) -> _Log:
                 column=C.CUSTOMER_ID, rule="unique as text", offenders=list(dup[:5]),
                 n_offending=len(dup),
             )
-    day = raw.astype("datetime64[D]").astype(np.int64)
+    day = raw.astype("datetime64[D]").view(np.int64)
     return _Log(codes.astype(np.int64, copy=False), ids, day, raw, amount)
 
 
@@ -260,7 +260,6 @@ class _Aggregate:
     n_purchases: np.ndarray  # merged purchases
     first_period: np.ndarray  # period ordinal of the first purchase
     last_period: np.ndarray  # period ordinal of the last purchase
-    first_spend: np.ndarray  # value of the first purchase
     total_spend: np.ndarray  # all spend in the window
     repeat_spend: np.ndarray  # spend of purchases after the first
     n_rows: np.ndarray  # raw transactions
@@ -291,8 +290,8 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
     if codes.size == 0:
         empty_i = np.empty(0, np.int64)
         empty_f = np.empty(0, np.float64)
-        return _Aggregate(empty_i, empty_i, empty_i, empty_i, empty_f, empty_f, empty_f,
-                          empty_i, empty_i, empty_i)
+        return _Aggregate(empty_i, empty_i, empty_i, empty_i, empty_f, empty_f, empty_i,
+                          empty_i, empty_i)
     # distinct purchases = distinct (customer, period) pairs, sorted by customer then period
     pmin = int(period.min())
     span = int(period.max()) - pmin + 1
@@ -307,41 +306,58 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
         p_key = key[distinct]
         del key, distinct
         p_code = p_key // span
-        p_period = p_key - p_code * span + pmin
+        p_period = None  # derived from p_key where needed
     else:  # pragma: no cover - astronomically many customers x periods
         order = np.lexsort((period, codes))
         c_s, t_s = codes[order], period[order]
+        del order
         distinct = np.r_[True, (c_s[1:] != c_s[:-1]) | (t_s[1:] != t_s[:-1])]
         p_code, p_period = c_s[distinct], t_s[distinct]
-    new_customer = np.empty(p_code.size, dtype=bool)
+        del c_s, t_s, distinct
+    n_p = p_code.size
+    new_customer = np.empty(n_p, dtype=bool)
     new_customer[0] = True
     np.not_equal(p_code[1:], p_code[:-1], out=new_customer[1:])
     c_start = np.flatnonzero(new_customer)
-    c_last = np.append(c_start[1:], p_code.size) - 1
+    del new_customer
+    c_last = np.append(c_start[1:], n_p) - 1
     present = p_code[c_start]  # customers in these rows, ascending
-    first_period = np.zeros(m, dtype=np.int64)
-    first_period[present] = p_period[c_start]
+    del p_code
+    if p_period is None:
+        first_p = p_key[c_start] - present * span + pmin
+        last_p = p_key[c_last] - present * span + pmin
+        del p_key
+    else:  # pragma: no cover
+        first_p, last_p = p_period[c_start], p_period[c_last]
+        del p_period
+    n_purchases = np.diff(c_start, append=n_p)
+    all_present = present.size == m  # then every per-code array is already aligned
+    first_period = first_p if all_present else np.zeros(m, dtype=np.int64)
+    if not all_present:
+        first_period[present] = first_p
     # per-customer sums over the rows (bincount adds in input order)
     total = np.bincount(codes, weights=amount, minlength=m)
-    repeat_amount = np.where(period != first_period[codes], amount, 0.0)
-    repeat = np.bincount(codes, weights=repeat_amount, minlength=m)
-    del repeat_amount
+    is_repeat = period != first_period[codes]
+    repeat = np.bincount(codes, weights=np.where(is_repeat, amount, 0.0), minlength=m)
+    del is_repeat
     n_rows = np.bincount(codes, minlength=m)
     first_raw = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(first_raw, codes, raw)
     last_raw = np.full(m, np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(last_raw, codes, raw)
+    if not all_present:
+        total, repeat, n_rows = total[present], repeat[present], n_rows[present]
+        first_raw, last_raw = first_raw[present], last_raw[present]
     return _Aggregate(
         code=present,
-        n_purchases=np.diff(c_start, append=p_code.size),
-        first_period=p_period[c_start],
-        last_period=p_period[c_last],
-        first_spend=total[present] - repeat[present],
-        total_spend=total[present],
-        repeat_spend=repeat[present],
-        n_rows=n_rows[present],
-        first_raw=first_raw[present],
-        last_raw=last_raw[present],
+        n_purchases=n_purchases,
+        first_period=first_p,
+        last_period=last_p,
+        total_spend=total,
+        repeat_spend=repeat,
+        n_rows=n_rows,
+        first_raw=first_raw,
+        last_raw=last_raw,
     )
 
 
