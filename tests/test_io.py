@@ -702,3 +702,19 @@ def test_property_netting_conserves_value(rows):
     total = tx["amount"].sum()
     assert purchases - returns - 1e-9 <= total <= purchases + 1e-9
     assert set(tx["customer_id"]) <= set(frame["customer_id"])
+
+
+def test_ids_that_look_like_missing_markers_are_kept(tmp_path):
+    """Customer ids 'NA' and 'null' are real ids in a CSV, not missing values."""
+    path = tmp_path / "na_ids.csv"
+    path.write_text(
+        "customer_id,date,amount\nNA,2024-01-01,10\nnull,2024-01-02,5\nNA,2024-01-03,NA\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InvalidValueError, match="amount"):
+        load_transactions(path)  # the NA amount is still missing
+    path.write_text(
+        "customer_id,date,amount\nNA,2024-01-01,10\nnull,2024-01-02,5\n", encoding="utf-8"
+    )
+    tx = load_transactions(path)
+    assert sorted(tx["customer_id"]) == ["NA", "null"]

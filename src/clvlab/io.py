@@ -197,6 +197,13 @@ def _csv_error(path: Path, exc: Exception, encoding: str) -> Exception:
     )
 
 
+# pandas' default missing-value markers, applied to every column but the customer id
+_NA_MARKERS = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)
+
+
 def _read_csv(
     path: Path, ext: str, sep: str | None, encoding: str, need: list[str], keep_extra: bool
 ) -> tuple[pd.DataFrame, list[str], str | None]:
@@ -220,6 +227,9 @@ def _read_csv(
         if not set(need) <= set(header):  # let the caller report the missing columns
             return pd.DataFrame(columns=header), header, sep
         dtype = {c: "str" for c in need[:2]}  # ids and dates stay text
+        # customer ids are never read as missing values: "NA" or "null" can be real ids
+        # (an empty id still fails the blank-id check); other columns keep pandas' markers
+        na_values = {c: list(_NA_MARKERS) for c in header if c != need[0]}
         # no usecols: with it pandas silently ignores surplus fields on a line (an unquoted
         # "1,234.50" would become amount 1); without it such a line is an error
         frame = pd.read_csv(
@@ -227,6 +237,8 @@ def _read_csv(
             sep=sep,
             encoding=encoding,
             dtype=dtype,
+            keep_default_na=False,
+            na_values=na_values,
             skip_blank_lines=False,  # keeps row position == line number - 2
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
@@ -963,7 +975,17 @@ def load_transactions(
     pos = np.arange(n_read, dtype=np.int64)
     if rows.kind != "index" and n_read:
         # blank lines / empty worksheet rows: every column missing
-        empty = frame.isna().all(axis=1).to_numpy()
+        # (an id column read with keep_default_na=False holds "" there instead of NaN)
+        empty = np.ones(len(frame), dtype=bool)
+        for col in frame.columns:
+            values = frame[col]
+            missing = values.isna().to_numpy(dtype=bool)
+            if not (pd.api.types.is_numeric_dtype(values)
+                    or pd.api.types.is_datetime64_any_dtype(values)):
+                missing = missing | values.eq("").to_numpy(dtype=bool, na_value=True)
+            empty &= missing
+            if not empty.any():
+                break
         if empty.any():
             n = int(empty.sum())
             where = rows.describe(pos[empty][:_N_EXAMPLES])
