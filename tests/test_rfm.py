@@ -282,6 +282,18 @@ def test_ids_colliding_as_text_raise():
         rfm_summary(tx)
 
 
+def test_object_string_ids_and_row_labels_in_errors():
+    """Object-dtype string ids give a str index; errors name the frame's own row labels."""
+    tx = _good()
+    tx[C.CUSTOMER_ID] = tx[C.CUSTOMER_ID].astype(object)
+    rfm = rfm_summary(tx)
+    assert pd.api.types.is_string_dtype(rfm.index.dtype) and rfm.index.dtype != object
+    tx.index = ["r1", "r2", "r3"]
+    tx.loc["r3", C.AMOUNT] = np.nan
+    with pytest.raises(InvalidValueError, match=r"1 row\(s\) violate this \(index 'r3'\)"):
+        rfm_summary(tx)
+
+
 # ----------------------------------------------------------------------------- properties
 @st.composite
 def transaction_logs(draw):
@@ -406,9 +418,9 @@ def _good() -> pd.DataFrame:
         (lambda d: d.assign(date=d[C.DATE].dt.tz_localize("UTC")), InvalidValueError,
          "tz-naive"),
         (lambda d: d.assign(date=d[C.DATE].where(d.index != 1)), InvalidValueError,
-         r"date: must not be missing \(NaT\); 1 row\(s\) violate this \(row positions 1\)"),
+         r"date: must not be missing \(NaT\); 1 row\(s\) violate this \(index 1\)"),
         (lambda d: d.assign(amount=[1.0, np.nan, np.inf]), InvalidValueError,
-         r"amount: must be finite.*2 row\(s\).*row positions 1, 2"),
+         r"amount: must be finite.*2 row\(s\).*index 1, 2"),
         (lambda d: d.assign(amount=["1", "2", "x"]), InvalidValueError, "amount must be numeric"),
         (lambda d: d.assign(customer_id=["a", None, "c"]), InvalidValueError,
          r"customer_id: must not be missing; 1 row\(s\)"),
@@ -416,7 +428,7 @@ def _good() -> pd.DataFrame:
     ],
 )
 def test_bad_transactions_raise_clear_errors(mutate, exc, match):
-    """Malformed logs raise a clvlab ValueError naming column, rule, count and rows."""
+    """Malformed logs raise a clvlab ValueError naming column, rule, count and row labels."""
     with pytest.raises(exc, match=match) as info:
         rfm_summary(mutate(_good()))
     assert isinstance(info.value, ValueError)

@@ -80,15 +80,11 @@ def _check_unit(value: object, name: str) -> str:
         raise InvalidValueError(str(exc), column=None, rule=f"{name} in D, W, M, Y") from None
 
 
-def _rows(mask: np.ndarray) -> list[int]:
-    return [int(i) for i in np.flatnonzero(mask)[:5]]
-
-
-def _fail_rows(mask: np.ndarray, column: str, rule: str, hint: str) -> None:
-    rows = _rows(mask)
+def _fail_rows(index: pd.Index, mask: np.ndarray, column: str, rule: str, hint: str) -> None:
+    rows = list(index[np.flatnonzero(mask)[:5]])
     n_bad = int(mask.sum())
     raise InvalidValueError(
-        f"{column}: {rule}; {n_bad} row(s) violate this (row positions "
+        f"{column}: {rule}; {n_bad} row(s) violate this (index "
         f"{describe_offenders(rows, n_bad)}). {hint}",
         column=column,
         rule=rule,
@@ -150,7 +146,7 @@ def _check_transactions(tx: Any) -> _Log:
     raw = dates.to_numpy()
     nat = np.isnat(raw)
     if nat.any():
-        _fail_rows(nat, C.DATE, "must not be missing (NaT)",
+        _fail_rows(tx.index, nat, C.DATE, "must not be missing (NaT)",
                    "Drop or repair these rows (clvlab.load_transactions reports them).")
     amounts = tx[C.AMOUNT]
     if not (pd.api.types.is_numeric_dtype(amounts.dtype)
@@ -164,7 +160,7 @@ def _check_transactions(tx: Any) -> _Log:
     amount = amounts.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~np.isfinite(amount)
     if bad.any():
-        _fail_rows(bad, C.AMOUNT, "must be finite (no NaN or infinity)",
+        _fail_rows(tx.index, bad, C.AMOUNT, "must be finite (no NaN or infinity)",
                    "Drop or fill these rows before summarising.")
     # codes in order of first appearance (hashing only; sorting millions of distinct string
     # ids would cost as much again). A log from load_transactions is sorted by customer,
@@ -172,13 +168,13 @@ def _check_transactions(tx: Any) -> _Log:
     codes, uniques = pd.factorize(tx[C.CUSTOMER_ID])
     bad = codes < 0
     if bad.any():
-        _fail_rows(bad, C.CUSTOMER_ID, "must not be missing",
+        _fail_rows(tx.index, bad, C.CUSTOMER_ID, "must not be missing",
                    "Drop these rows or give them an id.")
     ids = pd.Index(uniques)
-    if not pd.api.types.is_string_dtype(ids.dtype) or not all(
-            isinstance(x, str) for x in ids[:1]):
+    if ids.dtype == object or not pd.api.types.is_string_dtype(ids.dtype):
+        all_text = ids.inferred_type == "string"
         ids = ids.astype(str)
-        if not ids.is_unique:  # e.g. 1 and "1", or 1 and 1.0, in one object column
+        if not all_text and not ids.is_unique:  # e.g. 1 and "1" in one object column
             dup = ids[ids.duplicated()].unique()
             raise InvalidValueError(
                 f"customer_id: distinct ids become equal as text ({len(dup)} case(s): "
