@@ -17,28 +17,17 @@ from clvlab.clv import (
     customer_lifetime_value,
     discount_schedule,
     historical_clv,
+    per_period_rate,
 )
-from clvlab.exceptions import InvalidValueError, NotFittedError
+from clvlab.exceptions import DataQualityWarning, InvalidValueError, NotFittedError
 from clvlab.models.beta_geo import BetaGeoFitter
 from clvlab.models.gamma_gamma import GammaGammaFitter
 
 
 @pytest.fixture(scope="module")
-def cdnow():
-    """CDNOW 1/10 sample summary in weeks as lifetimes ships it (setup of the issue's figures)."""
-    from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
-
-    df = load_cdnow_summary_data_with_monetary_value()
-    df.index = df.index.astype(str)
-    df.index.name = "customer_id"
-    df.attrs["time_unit"] = "W"
-    return df
-
-
-@pytest.fixture(scope="module")
-def models(cdnow):
+def models(cdnow_summary):
     """BG/NBD on all 2,357 customers and Gamma-Gamma on the 946 repeat buyers (no penalty)."""
-    return BetaGeoFitter().fit(cdnow), GammaGammaFitter().fit(cdnow)
+    return BetaGeoFitter().fit(cdnow_summary), GammaGammaFitter().fit(cdnow_summary)
 
 
 @pytest.fixture(scope="module")
@@ -77,26 +66,28 @@ class _UnitSpend:
 # ----------------------------------------------------------------------------------------
 # lifetimes compatibility (the issue's reference figures)
 # ----------------------------------------------------------------------------------------
-def test_lifetimes_mode_reproduces_the_issue_figures(cdnow, models):
+def test_lifetimes_mode_reproduces_the_issue_figures(cdnow_summary, models):
     """Issue figures: BG+GG unpenalised on lifetimes' weekly CDNOW, 12 x 4.345 weeks, 1%/month."""
     bg, gg = models
-    clv = customer_lifetime_value(bg, gg, cdnow, horizon=12, discount_rate=0.01, method="lifetimes")
+    clv = customer_lifetime_value(
+        bg, gg, cdnow_summary, horizon=12, discount_rate=0.01, method="lifetimes"
+    )
     np.testing.assert_allclose(
         clv.iloc[:5], [36.2785, 4.63747, 8.34409, 8.34409, 8.34409], rtol=2e-6
     )
 
 
-def test_lifetimes_mode_equals_lifetimes_for_every_customer(cdnow, models):
+def test_lifetimes_mode_equals_lifetimes_for_every_customer(cdnow_summary, models):
     """Equals lifetimes' customer_lifetime_value(freq='W'): own fits 1e-5, same params 1e-9."""
     from lifetimes import BetaGeoFitter as LBG
     from lifetimes import GammaGammaFitter as LGG
 
     bg, gg = models
-    f, r, T, m = (cdnow[c] for c in ("frequency", "recency", "T", "monetary_value"))
+    f, r, T, m = (cdnow_summary[c] for c in ("frequency", "recency", "T", "monetary_value"))
     lbg = LBG().fit(f, r, T)
     lgg = LGG().fit(f[f > 0], m[f > 0])
     theirs = lgg.customer_lifetime_value(lbg, f, r, T, m, time=12, discount_rate=0.01, freq="W")
-    ours = customer_lifetime_value(bg, gg, cdnow, 12, 0.01, method="lifetimes")
+    ours = customer_lifetime_value(bg, gg, cdnow_summary, 12, 0.01, method="lifetimes")
     np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-5)
     lbg.params_ = bg.params_.copy()
     lgg.params_ = gg.params_.copy()
@@ -128,18 +119,18 @@ def test_lifetimes_mode_daily_uses_30_day_months(cdnow_tx):
 # identities
 # ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["continuous", "periods"])
-def test_zero_discount_is_purchases_times_spend_times_margin(cdnow, models, method):
+def test_zero_discount_is_purchases_times_spend_times_margin(cdnow_summary, models, method):
     """discount 0 => CLV = E[purchases over horizon] x E[spend] x margin (rtol 1e-12)."""
     bg, gg = models
-    clv = customer_lifetime_value(bg, gg, cdnow, 39, 0.0, margin=0.3, method=method)
-    expected = bg.expected_purchases(cdnow, 39) * gg.expected_spend(cdnow) * 0.3
+    clv = customer_lifetime_value(bg, gg, cdnow_summary, 39, 0.0, margin=0.3, method=method)
+    expected = bg.expected_purchases(cdnow_summary, 39) * gg.expected_spend(cdnow_summary) * 0.3
     np.testing.assert_allclose(clv.to_numpy(), expected.to_numpy(), rtol=1e-12)
 
 
-def test_clv_falls_with_rate_and_grows_with_horizon(cdnow, models):
+def test_clv_falls_with_rate_and_grows_with_horizon(cdnow_summary, models):
     """CLV strictly falls as the rate rises and grows with the horizon, for every customer."""
     bg, gg = models
-    sub = cdnow.iloc[::50]
+    sub = cdnow_summary.iloc[::50]
     by_rate = [
         customer_lifetime_value(bg, gg, sub, 52, d).to_numpy() for d in (0, 0.002, 0.01, 0.05)
     ]
@@ -149,28 +140,28 @@ def test_clv_falls_with_rate_and_grows_with_horizon(cdnow, models):
     assert all((a < b).all() for a, b in zip(by_h, by_h[1:], strict=False))
 
 
-def test_margin_scales_clv(cdnow, models):
+def test_margin_scales_clv(cdnow_summary, models):
     """CLV is proportional to the margin."""
     bg, gg = models
-    full = customer_lifetime_value(bg, gg, cdnow, 52, 0.002)
-    part = customer_lifetime_value(bg, gg, cdnow, 52, 0.002, margin=0.25)
+    full = customer_lifetime_value(bg, gg, cdnow_summary, 52, 0.002)
+    part = customer_lifetime_value(bg, gg, cdnow_summary, 52, 0.002, margin=0.25)
     np.testing.assert_allclose(part.to_numpy(), 0.25 * full.to_numpy(), rtol=1e-14)
 
 
-def test_output_shape_index_and_no_mutation(cdnow, models):
+def test_output_shape_index_and_no_mutation(cdnow_summary, models):
     """Returns a Series 'clv' indexed like the data, finite and >= 0, leaving the data untouched."""
     bg, gg = models
-    before = cdnow.copy()
-    clv = customer_lifetime_value(bg, gg, cdnow, 52, 0.002)
-    pd.testing.assert_frame_equal(cdnow, before)
-    assert clv.name == "clv" and clv.index.equals(cdnow.index)
+    before = cdnow_summary.copy()
+    clv = customer_lifetime_value(bg, gg, cdnow_summary, 52, 0.002)
+    pd.testing.assert_frame_equal(cdnow_summary, before)
+    assert clv.name == "clv" and clv.index.equals(cdnow_summary.index)
     assert np.isfinite(clv).all() and (clv >= 0).all()
 
 
-def test_components_are_consistent(cdnow, models):
+def test_components_are_consistent(cdnow_summary, models):
     """components=True gives purchases, discounted purchases and spend whose product is clv."""
     bg, gg = models
-    comp = customer_lifetime_value(bg, gg, cdnow, 52, 0.002, margin=0.5, components=True)
+    comp = customer_lifetime_value(bg, gg, cdnow_summary, 52, 0.002, margin=0.5, components=True)
     assert list(comp.columns) == [
         "expected_purchases",
         "discounted_purchases",
@@ -182,14 +173,14 @@ def test_components_are_consistent(cdnow, models):
     )
     assert (comp["discounted_purchases"] < comp["expected_purchases"]).all()
     np.testing.assert_allclose(
-        comp["expected_purchases"], bg.expected_purchases(cdnow, 52), rtol=1e-14
+        comp["expected_purchases"], bg.expected_purchases(cdnow_summary, 52), rtol=1e-14
     )
 
 
-def test_continuous_matches_fine_stieltjes_sum(cdnow, models):
+def test_continuous_matches_fine_stieltjes_sum(cdnow_summary, models):
     """Continuous discounting equals a 20,000-step midpoint Riemann-Stieltjes sum (rtol 1e-7)."""
     bg, gg = models
-    head = cdnow.head(6)
+    head = cdnow_summary.head(6)
     from clvlab.models.likelihoods import bgnbd_expected_purchases
 
     ts = np.linspace(0, 52, 20_001)
@@ -227,12 +218,12 @@ def test_periods_schedule_is_end_of_period_sum():
     np.testing.assert_allclose(w @ E(times), direct, rtol=1e-14)
 
 
-def test_time_unit_converts_horizon_and_rate(cdnow, models):
+def test_time_unit_converts_horizon_and_rate(cdnow_summary, models):
     """1 year at 10% a year equals 52.1775 weeks at 1.1**(1/52.1775)-1 a week (rtol 1e-12)."""
     bg, gg = models
-    yearly = customer_lifetime_value(bg, gg, cdnow.head(20), 1, 0.10, time_unit="Y")
+    yearly = customer_lifetime_value(bg, gg, cdnow_summary.head(20), 1, 0.10, time_unit="Y")
     weeks = 365.2425 / 7
-    weekly = customer_lifetime_value(bg, gg, cdnow.head(20), weeks, 1.1 ** (1 / weeks) - 1)
+    weekly = customer_lifetime_value(bg, gg, cdnow_summary.head(20), weeks, 1.1 ** (1 / weeks) - 1)
     np.testing.assert_allclose(yearly.to_numpy(), weekly.to_numpy(), rtol=1e-12)
 
 
@@ -268,23 +259,23 @@ def test_clv_monotone_in_rate_property(d1, d2, h, m):
 # ----------------------------------------------------------------------------------------
 # errors
 # ----------------------------------------------------------------------------------------
-def test_bad_arguments_are_clear_errors(cdnow, models):
+def test_bad_arguments_are_clear_errors(cdnow_summary, models):
     """Negative rate, NaN horizon, text margin, unknown method: messages name the argument."""
     bg, gg = models
     with pytest.raises(ValueError, match="discount_rate must be a finite number >= 0"):
-        customer_lifetime_value(bg, gg, cdnow, 52, -0.1)
+        customer_lifetime_value(bg, gg, cdnow_summary, 52, -0.1)
     with pytest.raises(ValueError, match="horizon must be a finite number"):
-        customer_lifetime_value(bg, gg, cdnow, float("nan"), 0.01)
+        customer_lifetime_value(bg, gg, cdnow_summary, float("nan"), 0.01)
     with pytest.raises(TypeError, match="margin must be a number"):
-        customer_lifetime_value(bg, gg, cdnow, 52, 0.01, margin="30%")
+        customer_lifetime_value(bg, gg, cdnow_summary, 52, 0.01, margin="30%")
     with pytest.raises(ValueError, match="method must be one of"):
-        customer_lifetime_value(bg, gg, cdnow, 52, 0.01, method="monthly")
+        customer_lifetime_value(bg, gg, cdnow_summary, 52, 0.01, method="monthly")
 
 
-def test_time_unit_mismatch_is_rejected(cdnow, models):
+def test_time_unit_mismatch_is_rejected(cdnow_summary, models):
     """Data in days scored by a weekly model raise InvalidValueError naming both units."""
     bg, gg = models
-    daily = cdnow.copy()
+    daily = cdnow_summary.copy()
     daily.attrs["time_unit"] = "D"
     with pytest.raises(
         InvalidValueError, match="time unit 'D' but the purchase model was fitted in 'W'"
@@ -292,31 +283,80 @@ def test_time_unit_mismatch_is_rejected(cdnow, models):
         customer_lifetime_value(bg, gg, daily, 52, 0.01)
 
 
-def test_lifetimes_mode_limits(cdnow, models):
+def test_lifetimes_mode_limits(cdnow_summary, models):
     """method='lifetimes' refuses fractional months and an explicit time_unit."""
     bg, gg = models
     with pytest.raises(ValueError, match="whole number of months"):
-        customer_lifetime_value(bg, gg, cdnow, 12.5, 0.01, method="lifetimes")
+        customer_lifetime_value(bg, gg, cdnow_summary, 12.5, 0.01, method="lifetimes")
     with pytest.raises(ValueError, match="do not pass time_unit"):
-        customer_lifetime_value(bg, gg, cdnow, 12, 0.01, method="lifetimes", time_unit="M")
+        customer_lifetime_value(bg, gg, cdnow_summary, 12, 0.01, method="lifetimes", time_unit="M")
 
 
-def test_unfitted_models_raise(cdnow, models):
+def test_unfitted_models_raise(cdnow_summary, models):
     """An unfitted purchase or spend model raises NotFittedError."""
     bg, gg = models
     with pytest.raises(NotFittedError):
-        customer_lifetime_value(BetaGeoFitter(), gg, cdnow, 52, 0.01)
+        customer_lifetime_value(BetaGeoFitter(), gg, cdnow_summary, 52, 0.01)
     with pytest.raises(NotFittedError):
-        customer_lifetime_value(bg, GammaGammaFitter(), cdnow, 52, 0.01)
+        customer_lifetime_value(bg, GammaGammaFitter(), cdnow_summary, 52, 0.01)
 
 
-def test_bad_rfm_values_are_reported(cdnow, models):
+def test_bad_rfm_values_are_reported(cdnow_summary, models):
     """A negative monetary_value is reported with the column and the customer id."""
     bg, gg = models
-    bad = cdnow.head(3).copy()
+    bad = cdnow_summary.head(3).copy()
     bad.loc["2", "monetary_value"] = -5.0
     with pytest.raises(InvalidValueError, match=r"monetary_value: must be >= 0; 1 customer .*'2'"):
         customer_lifetime_value(bg, gg, bad, 52, 0.01)
+
+
+def test_spend_model_warning_points_at_the_callers_line(cdnow_summary, models):
+    """A warning of expected_spend during customer_lifetime_value names this test file."""
+    bg, gg = models
+    data = cdnow_summary.head(3).copy()
+    data.loc[data.index[1], ["frequency", "monetary_value"]] = [2, 0.0]  # repeat, no spend
+    with pytest.warns(DataQualityWarning, match="monetary_value 0") as record:
+        customer_lifetime_value(bg, gg, data, 52, 0.01)
+    assert [w.filename for w in record] == [__file__]
+
+
+# ----------------------------------------------------------------------------------------
+# annual to per-period discount rate
+# ----------------------------------------------------------------------------------------
+def test_per_period_rate_hand_value_for_weeks():
+    """10 % a year is 1.1 ** (7 / 365.2425) - 1 = 0.0018283222 a week (mpmath, rtol 1e-13)."""
+    np.testing.assert_allclose(per_period_rate(0.10, "W"), 0.00182832221049189, rtol=1e-13)
+
+
+@pytest.mark.parametrize("unit", ["D", "W", "M", "Y"])
+def test_per_period_rate_compounds_back_to_the_annual_rate(unit):
+    """Compounding the per-unit rate over one mean Gregorian year gives the annual rate (1e-12)."""
+    periods_per_year = 365.2425 / {"D": 1.0, "W": 7.0, "M": 365.2425 / 12, "Y": 365.2425}[unit]
+    rate = per_period_rate(0.10, unit)
+    np.testing.assert_allclose((1 + rate) ** periods_per_year - 1, 0.10, rtol=1e-12)
+    assert per_period_rate(0.0, unit) == 0.0
+
+
+@given(annual=st.floats(0.0, 10.0), unit=st.sampled_from(["D", "W", "M", "Y"]))
+@settings(max_examples=60, deadline=None)
+def test_per_period_rate_is_between_zero_and_the_annual_rate(annual, unit):
+    """A rate per unit of at most a year is >= 0 and <= the annual rate (Y: equal, rtol 1e-12)."""
+    rate = per_period_rate(annual, unit)
+    assert 0.0 <= rate <= annual * (1 + 1e-12)
+    if unit == "Y":
+        np.testing.assert_allclose(rate, annual, rtol=1e-12, atol=1e-15)
+
+
+def test_per_period_rate_rejects_bad_arguments():
+    """Negative or NaN rates and unknown units are clvlab errors naming the argument."""
+    with pytest.raises(InvalidValueError, match="annual_rate must be a finite number >= 0"):
+        per_period_rate(-0.1, "W")
+    with pytest.raises(InvalidValueError, match="annual_rate must be a finite number"):
+        per_period_rate(float("nan"), "W")
+    with pytest.raises(InvalidValueError, match="time_unit must be one of"):
+        per_period_rate(0.1, "week")
+    with pytest.raises(TypeError, match="annual_rate must be a number"):
+        per_period_rate("10%", "W")
 
 
 # ----------------------------------------------------------------------------------------

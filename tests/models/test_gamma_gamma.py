@@ -25,23 +25,11 @@ from clvlab.persistence import load_model
 
 
 @pytest.fixture(scope="module")
-def cdnow():
-    """CDNOW 1/10 sample summary in weeks (2,357 customers; lifetimes' copy of Hardie's data)."""
-    from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
-
-    df = load_cdnow_summary_data_with_monetary_value()
-    df.index = df.index.astype(str)
-    df.index.name = "customer_id"
-    df.attrs["time_unit"] = "W"
-    return df
-
-
-@pytest.fixture(scope="module")
-def fitted(cdnow):
+def fitted(cdnow_summary):
     """Gamma-Gamma fitted on the CDNOW sample."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", AssumptionWarning)
-        return GammaGammaFitter().fit(cdnow)
+        return GammaGammaFitter().fit(cdnow_summary)
 
 
 def _simulate(rng, n, p, q, v, max_x=20):
@@ -63,11 +51,11 @@ def test_params_match_hardie_on_cdnow(fitted):
     assert fitted.converged_
 
 
-def test_params_and_loglik_match_lifetimes_fit(cdnow, fitted):
+def test_params_and_loglik_match_lifetimes_fit(cdnow_summary, fitted):
     """Estimates and log-likelihood equal lifetimes' fit on the same buyers (lifetimes run here)."""
     from lifetimes import GammaGammaFitter as LifetimesGG
 
-    rep = cdnow[cdnow["frequency"] > 0]
+    rep = cdnow_summary[cdnow_summary["frequency"] > 0]
     lg = LifetimesGG().fit(rep["frequency"], rep["monetary_value"])
     np.testing.assert_allclose(fitted.params_.to_numpy(), lg.params_.to_numpy(), rtol=1e-6)
     np.testing.assert_allclose(
@@ -83,42 +71,44 @@ def test_counts_exclusions_on_cdnow(fitted):
     assert fitted.time_unit_ == "W"
 
 
-def test_frequency_spend_correlation_on_cdnow(cdnow, fitted):
+def test_frequency_spend_correlation_on_cdnow(cdnow_summary, fitted):
     """The stored correlation is Pearson's r among repeat buyers, 0.11 on CDNOW (FHL 2005)."""
-    rep = cdnow[cdnow["frequency"] > 0]
+    rep = cdnow_summary[cdnow_summary["frequency"] > 0]
     r = np.corrcoef(rep["frequency"], rep["monetary_value"])[0, 1]
     np.testing.assert_allclose(fitted.frequency_spend_correlation_, r, rtol=1e-12)
     np.testing.assert_allclose(fitted.frequency_spend_correlation_, 0.11, atol=0.005)
     assert abs(r) < CORRELATION_WARNING_THRESHOLD
 
 
-def test_expected_spend_equals_lifetimes_for_every_customer(cdnow, fitted):
+def test_expected_spend_equals_lifetimes_for_every_customer(cdnow_summary, fitted):
     """expected_spend equals lifetimes' conditional_expected_average_profit (rtol 1e-6)."""
     from lifetimes import GammaGammaFitter as LifetimesGG
 
-    rep = cdnow[cdnow["frequency"] > 0]
+    rep = cdnow_summary[cdnow_summary["frequency"] > 0]
     lg = LifetimesGG().fit(rep["frequency"], rep["monetary_value"])
-    theirs = lg.conditional_expected_average_profit(cdnow["frequency"], cdnow["monetary_value"])
-    ours = fitted.expected_spend(cdnow)
+    theirs = lg.conditional_expected_average_profit(
+        cdnow_summary["frequency"], cdnow_summary["monetary_value"]
+    )
+    ours = fitted.expected_spend(cdnow_summary)
     assert ours.name == "expected_spend"
-    assert ours.index.equals(cdnow.index)
+    assert ours.index.equals(cdnow_summary.index)
     np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-6)
 
 
-def test_expected_spend_first_customers_and_population_mean(cdnow, fitted):
+def test_expected_spend_first_customers_and_population_mean(cdnow_summary, fitted):
     """Customers 1-3 get 24.65, 18.91, 35.17 (Hardie); one-timers get p v / (q - 1)."""
-    spend = fitted.expected_spend(cdnow.head(5))
+    spend = fitted.expected_spend(cdnow_summary.head(5))
     np.testing.assert_allclose(spend.iloc[:3], [24.65, 18.91, 35.17], rtol=0, atol=0.01)
     p, q, v = fitted.params_
     np.testing.assert_allclose(fitted.population_mean_spend(), p * v / (q - 1), rtol=1e-14)
     np.testing.assert_allclose(spend.iloc[3:], fitted.population_mean_spend(), rtol=1e-14)
 
 
-def test_prediction_does_not_mutate_input(cdnow, fitted):
+def test_prediction_does_not_mutate_input(cdnow_summary, fitted):
     """expected_spend leaves its input untouched."""
-    before = cdnow.copy()
-    fitted.expected_spend(cdnow)
-    pd.testing.assert_frame_equal(cdnow, before)
+    before = cdnow_summary.copy()
+    fitted.expected_spend(cdnow_summary)
+    pd.testing.assert_frame_equal(cdnow_summary, before)
 
 
 def test_parameter_recovery(rng):
@@ -223,7 +213,7 @@ def test_time_unit_unknown_is_none():
     assert gg.time_unit_ is None
 
 
-def test_save_load_round_trip(tmp_path, cdnow, fitted):
+def test_save_load_round_trip(tmp_path, cdnow_summary, fitted):
     """JSON round trip restores parameters, counts, correlation and identical predictions."""
     path = tmp_path / "gg.json"
     fitted.save(path)
@@ -235,7 +225,9 @@ def test_save_load_round_trip(tmp_path, cdnow, fitted):
     pd.testing.assert_series_equal(loaded.params_, fitted.params_)
     assert loaded.n_excluded_ == 1411 and loaded.time_unit_ == "W"
     assert loaded.frequency_spend_correlation_ == fitted.frequency_spend_correlation_
-    pd.testing.assert_series_equal(loaded.expected_spend(cdnow), fitted.expected_spend(cdnow))
+    pd.testing.assert_series_equal(
+        loaded.expected_spend(cdnow_summary), fitted.expected_spend(cdnow_summary)
+    )
     assert GammaGammaFitter.load(path).exclusion_note_ == fitted.exclusion_note_
 
 
@@ -299,10 +291,10 @@ def test_summary_table_reports_exclusions_and_correlation(fitted):
     assert "35.17" in text
 
 
-def test_expected_spend_accepts_any_time_unit(cdnow, fitted):
+def test_expected_spend_accepts_any_time_unit(cdnow_summary, fitted):
     """Spend has no time dimension: data in days are scored by a model fitted on weeks."""
-    daily = cdnow.head(5).copy()
+    daily = cdnow_summary.head(5).copy()
     daily.attrs["time_unit"] = "D"
     pd.testing.assert_series_equal(
-        fitted.expected_spend(daily), fitted.expected_spend(cdnow.head(5))
+        fitted.expected_spend(daily), fitted.expected_spend(cdnow_summary.head(5))
     )
