@@ -33,6 +33,7 @@ integral is evaluated:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,7 @@ __all__ = [
     "historical_clv",
     "acquisition_cost_ceiling",
     "discount_schedule",
+    "per_period_rate",
     "METHODS",
     "LIFETIMES_MONTH",
 ]
@@ -99,6 +101,21 @@ def _model_unit(purchase_model: Any) -> str | None:
     return purchase_model.time_unit_
 
 
+def _check_arguments(
+    purchase_model: Any, horizon: Any, discount_rate: Any, margin: Any, method: Any
+) -> tuple[str, float, float, float, str | None]:
+    """Check ``method, horizon, discount_rate, margin``; return them and the model's unit."""
+    method = _check_method(method)
+    horizon = _check_number(horizon, "horizon", hint="It is a duration in the model's time unit.")
+    discount_rate = _check_number(
+        discount_rate, "discount_rate",
+        hint="It is the rate per time unit (e.g. 0.0019 per week is about 10% a year; see "
+        "per_period_rate).",
+    )
+    margin = _check_number(margin, "margin", hint="It is the share of spend kept as profit.")
+    return method, horizon, discount_rate, margin, _model_unit(purchase_model)
+
+
 def _to_model_unit(
     horizon: float, discount_rate: float, time_unit: str | None, model_unit: str | None,
     method: str,
@@ -124,6 +141,53 @@ def _to_model_unit(
 # --------------------------------------------------------------------------------------
 # discounting
 # --------------------------------------------------------------------------------------
+def per_period_rate(annual_rate: float, time_unit: str) -> float:
+    """Convert an annual discount rate to the equivalent rate per ``time_unit``.
+
+    Compounds over the mean Gregorian year of :mod:`clvlab._time` (365.2425 days):
+    ``(1 + annual_rate) ** (unit_days / 365.2425) - 1``, so discounting by the result for
+    one year's worth of time units equals discounting by ``annual_rate`` once.
+
+    Parameters
+    ----------
+    annual_rate : float
+        Discount rate per year, >= 0 (e.g. 0.10 for 10 % a year).
+    time_unit : {"D", "W", "M", "Y"}
+        Time unit of the horizon the rate is used with (the purchase model's
+        ``time_unit_``).
+
+    Returns
+    -------
+    float
+        Discount rate per one ``time_unit``, >= 0; pass it as ``discount_rate`` to
+        :func:`customer_lifetime_value`.
+
+    Raises
+    ------
+    InvalidValueError
+        ``annual_rate`` is negative or not finite, or ``time_unit`` is unknown.
+    TypeError
+        ``annual_rate`` is not a number.
+
+    Examples
+    --------
+    >>> round(per_period_rate(0.10, "W"), 7)
+    0.0018283
+    >>> round(per_period_rate(0.10, "Y"), 12)
+    0.1
+    """
+    try:
+        rate = _check_number(
+            annual_rate, "annual_rate", hint="It is the rate per year, e.g. 0.10 for 10 %."
+        )
+        days = _time.unit_days(time_unit)
+    except ValueError as exc:  # a TypeError (not a number) passes through
+        raise InvalidValueError(
+            str(exc), rule="annual_rate >= 0 and time_unit in D, W, M, Y"
+        ) from None
+    return float((1.0 + rate) ** (days / _time.GREGORIAN_YEAR_DAYS) - 1.0)
+
+
 def discount_schedule(
     horizon: float,
     discount_rate: float,
@@ -240,7 +304,7 @@ def customer_lifetime_value(
         ``time_unit_``; e.g. 52 for a year of weeks).
     discount_rate : float
         Discount rate per one ``time_unit``, >= 0 (e.g. 0.10 a year is
-        ``1.10 ** (1/52.1775) - 1 = 0.00183`` a week).
+        ``per_period_rate(0.10, "W") = 0.00183`` a week).
     margin : float, default=1.0
         Share of spend that is profit, >= 0; CLV is proportional to it.
     time_unit : {"D", "W", "M", "Y"}, optional
@@ -266,14 +330,9 @@ def customer_lifetime_value(
     NotFittedError
         A model is not fitted.
     """
-    method = _check_method(method)
-    horizon = _check_number(horizon, "horizon", hint="It is a duration in the model's time unit.")
-    discount_rate = _check_number(
-        discount_rate, "discount_rate",
-        hint="It is the rate per time unit (e.g. 0.0019 per week is about 10% a year).",
+    method, horizon, discount_rate, margin, unit = _check_arguments(
+        purchase_model, horizon, discount_rate, margin, method
     )
-    margin = _check_number(margin, "margin", hint="It is the share of spend kept as profit.")
-    unit = _model_unit(purchase_model)
     checker = getattr(spend_model, "_check_is_fitted", None)
     if callable(checker):
         checker()
@@ -291,7 +350,13 @@ def customer_lifetime_value(
     h, d = _to_model_unit(horizon, discount_rate, time_unit, unit, method)
     times, weights = discount_schedule(h, d, method, unit)
 
-    spend_out = spend_model.expected_spend(frame)
+    # The spend model warns about the data (e.g. repeat buyers without spend); re-issue
+    # its warnings so that they point at the line that called this function.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spend_out = spend_model.expected_spend(frame)
+    for w in caught:
+        warnings.warn(w.message, w.category, stacklevel=2)
     if isinstance(spend_out, pd.Series) and not spend_out.index.equals(frame.index):
         spend_out = spend_out.reindex(frame.index)
     spend = np.asarray(spend_out, dtype=float)
@@ -386,11 +451,9 @@ def acquisition_cost_ceiling(
     float
         In the currency of the spend model.
     """
-    method = _check_method(method)
-    horizon = _check_number(horizon, "horizon")
-    discount_rate = _check_number(discount_rate, "discount_rate")
-    margin = _check_number(margin, "margin")
-    unit = _model_unit(purchase_model)
+    method, horizon, discount_rate, margin, unit = _check_arguments(
+        purchase_model, horizon, discount_rate, margin, method
+    )
     mean_spend = float(spend_model.population_mean_spend())
     if first_purchase_value is None:
         first = mean_spend
