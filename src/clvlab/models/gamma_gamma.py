@@ -262,9 +262,10 @@ class GammaGammaFitter(BaseFitter):
         if n_zero:
             warnings.warn(
                 f"monetary_value: Gamma-Gamma needs monetary_value > 0 for repeat buyers; "
-                f"{n_zero} customers with frequency > 0 have monetary_value 0 (customer_id "
-                f"{describe_offenders(info['zero_spend_ids'], n_zero)}) and were left out of "
-                "the fit. Were their purchases refunded or recorded at zero value?",
+                f"{n_zero} {'customer' if n_zero == 1 else 'customers'} with frequency > 0 "
+                f"{'has' if n_zero == 1 else 'have'} monetary_value 0 (customer_id "
+                f"{describe_offenders(info['zero_spend_ids'], n_zero)}) and "
+                f"{'was' if n_zero == 1 else 'were'} left out of Were their purchases refunded or recorded at zero value?",
                 DataQualityWarning,
                 stacklevel=2,
             )
@@ -362,7 +363,8 @@ class GammaGammaFitter(BaseFitter):
         if zero.any():
             n = int(zero.sum())
             warnings.warn(
-                f"monetary_value: {n} customers with frequency > 0 have monetary_value 0 "
+                f"monetary_value: {n} {'customer' if n == 1 else 'customers'} with frequency > 0 "
+                f"{'has' if n == 1 else 'have'} monetary_value 0 "
                 f"(customer_id {describe_offenders(list(frame.index[zero][:5]), n)}); Gamma-Gamma "
                 "needs positive spend, so they get the population mean spend.",
                 DataQualityWarning,
