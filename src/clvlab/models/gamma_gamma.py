@@ -265,7 +265,8 @@ class GammaGammaFitter(BaseFitter):
                 f"{n_zero} {'customer' if n_zero == 1 else 'customers'} with frequency > 0 "
                 f"{'has' if n_zero == 1 else 'have'} monetary_value 0 (customer_id "
                 f"{describe_offenders(info['zero_spend_ids'], n_zero)}) and "
-                f"{'was' if n_zero == 1 else 'were'} left out of Were their purchases refunded or recorded at zero value?",
+                f"{'was' if n_zero == 1 else 'were'} left out of the fit. Were their purchases "
+                "refunded or recorded at zero value?",
                 DataQualityWarning,
                 stacklevel=2,
             )
