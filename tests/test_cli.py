@@ -15,12 +15,12 @@ import pytest
 from openpyxl import load_workbook
 
 import clvlab
-from clvlab.cli import DEFAULT_FILES, _reporting_module
+from clvlab.cli import _COMMAND_ONLY_OPTIONS, DEFAULT_FILES, _Settings, app
+from clvlab.clv import per_period_rate
 from clvlab.scoring import SCORE_COLUMNS, score_customers
 
 WEEKLY_10PCT = 1.1 ** (7 / 365.2425) - 1  # the documented default discount rate in weeks
 NUMERIC = [c for c in SCORE_COLUMNS if c != "segment"]
-REPORTING = _reporting_module() is not None
 
 
 def _cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -103,13 +103,8 @@ def test_run_succeeds_and_writes_the_documented_files(sample_run):
     """run --sample exits 0 and writes spreadsheet, CSV and the three models under --out."""
     out, result = sample_run
     assert result.returncode == 0, result.stderr
-    for key in ("xlsx", "csv", "bgnbd", "gamma_gamma", "baseline"):
+    for key in ("report_html", "report_pdf", "xlsx", "csv", "bgnbd", "gamma_gamma", "baseline"):
         assert (out / DEFAULT_FILES[key]).is_file(), key
-    if REPORTING:
-        assert (out / DEFAULT_FILES["report_html"]).is_file()
-        assert (out / DEFAULT_FILES["report_pdf"]).is_file()
-    else:
-        assert "report is not available" in result.stderr
 
 
 def test_run_predictions_equal_the_api(sample_run):
@@ -267,6 +262,12 @@ def test_rfm_command_equals_rfm_summary(tmp_path, sample_files):
     assert "2,357 customers" in result.stdout
 
 
+def _model_opts(out: Path) -> list[str]:
+    """``--model`` options for the BG/NBD and Gamma-Gamma files saved under ``out``."""
+    return ["--model", str(out / DEFAULT_FILES["bgnbd"]),
+            "--model", str(out / DEFAULT_FILES["gamma_gamma"])]
+
+
 def test_export_with_holdout_writes_metrics(sample_run, sample_files, tmp_path):
     """export with --calibration-end evaluates saved models and fills Holdout metrics."""
     out, _ = sample_run
@@ -274,10 +275,7 @@ def test_export_with_holdout_writes_metrics(sample_run, sample_files, tmp_path):
         "export",
         str(sample_files["all"]),
         *COLUMN_OPTS,
-        "--model",
-        str(out / DEFAULT_FILES["bgnbd"]),
-        "--model",
-        str(out / DEFAULT_FILES["gamma_gamma"]),
+        *_model_opts(out),
         "--calibration-end",
         "1997-09-30",
         "--observation-end",
@@ -295,28 +293,21 @@ def test_export_with_holdout_writes_metrics(sample_run, sample_files, tmp_path):
 
 
 def test_report_command(sample_run, sample_files, tmp_path):
-    """report writes HTML and PDF, or says clearly that reporting is unavailable."""
+    """report writes a non-empty HTML and PDF report from saved models."""
     out, _ = sample_run
     result = _cli(
         "report",
         str(sample_files["all"]),
         *COLUMN_OPTS,
-        "--model",
-        str(out / DEFAULT_FILES["bgnbd"]),
-        "--model",
-        str(out / DEFAULT_FILES["gamma_gamma"]),
+        *_model_opts(out),
         "--out",
         "rep",
         "--quiet",
         cwd=tmp_path,
     )
-    if REPORTING:
-        assert result.returncode == 0, result.stderr
-        assert (tmp_path / "rep" / DEFAULT_FILES["report_html"]).stat().st_size > 0
-        assert (tmp_path / "rep" / DEFAULT_FILES["report_pdf"]).stat().st_size > 0
-    else:
-        assert result.returncode == 2
-        assert "not available" in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "rep" / DEFAULT_FILES["report_html"]).stat().st_size > 0
+    assert (tmp_path / "rep" / DEFAULT_FILES["report_pdf"]).stat().st_size > 0
 
 
 # -- errors --------------------------------------------------------------------------
@@ -361,6 +352,39 @@ def test_bad_options_exit_2(tmp_path, args, needle):
     assert result.returncode == 2
     assert needle in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "models").exists()
+
+
+# -- settings (in process) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", app.registered_commands, ids=lambda c: c.callback.__name__)
+def test_every_command_parameter_is_a_setting_or_command_only(command):
+    """Each command's parameters are _Settings fields or listed command-only options."""
+    import inspect
+
+    params = set(inspect.signature(command.callback).parameters)
+    fields = {f.name for f in _Settings.__dataclass_fields__.values()}
+    assert params - fields <= _COMMAND_ONLY_OPTIONS
+    given = {name: "given" for name in params & fields}
+    settings = _Settings.from_options({**given, "quiet": True, "debug": False})
+    assert all(getattr(settings, name) == "given" for name in given)
+
+
+def test_settings_reject_an_unknown_parameter():
+    """A command parameter that is neither a setting nor command-only is a TypeError."""
+    with pytest.raises(TypeError, match="without a setting: \\['horizn'\\]"):
+        _Settings.from_options({"input": None, "horizn": 52.0})
+
+
+@pytest.mark.parametrize(
+    ("unit", "annual"), [("W", None), ("D", 0.05), ("M", 0.10), ("Y", 0.25)]
+)
+def test_annual_discount_rate_is_converted_with_per_period_rate(unit, annual):
+    """--annual-discount-rate (default 0.10) becomes clvlab.clv.per_period_rate(annual, unit)."""
+    settings = _Settings(annual_discount_rate=annual)
+    expected = per_period_rate(0.10 if annual is None else annual, unit)
+    assert settings.resolved_discount_rate(unit) == expected
+    assert _Settings().resolved_discount_rate("W") == pytest.approx(WEEKLY_10PCT, rel=1e-14)
 
 
 def test_console_script_is_installed():

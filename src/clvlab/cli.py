@@ -44,7 +44,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 
@@ -212,9 +212,15 @@ def _handle_errors(func: F) -> F:
 # ======================================================================================
 
 
-@dataclasses.dataclass
+#: Command parameters that are not settings: each command handles them itself.
+_COMMAND_ONLY_OPTIONS = frozenset({"model", "output", "no_report", "quiet", "debug"})
+
+
+@dataclasses.dataclass(kw_only=True)
 class _Settings:
-    input: Path | None
+    """The options shared by the commands; each command gives the ones it declares."""
+
+    input: Path | None = None
     customer_id: str = "customer_id"
     date: str = "date"
     amount: str = "amount"
@@ -230,6 +236,20 @@ class _Settings:
     margin: float = 1.0
     out: Path | None = None
     sample: bool = False
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> _Settings:
+        """Build the settings from a command's parameters (its ``locals()``), same names.
+
+        Typer needs each command to declare its options; this is the one place they
+        become settings. Parameters in ``_COMMAND_ONLY_OPTIONS`` are left out, and any
+        other name that is not a field is a programming error.
+        """
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(options) - fields - _COMMAND_ONLY_OPTIONS
+        if unknown:
+            raise TypeError(f"command parameters without a setting: {sorted(unknown)}")
+        return cls(**{k: v for k, v in options.items() if k in fields})
 
     def path(self, key: str) -> Path:
         base = self.out if self.out is not None else Path(".")
@@ -250,7 +270,7 @@ class _Settings:
         return float(self.horizon)
 
     def resolved_discount_rate(self, unit: str) -> float:
-        from clvlab._time import GREGORIAN_YEAR_DAYS, unit_days
+        from clvlab.clv import per_period_rate
 
         if self.discount_rate is not None and self.annual_discount_rate is not None:
             raise ValueError(
@@ -269,7 +289,13 @@ class _Settings:
         )
         if not (math.isfinite(annual) and annual >= 0):
             raise ValueError(f"--annual-discount-rate must be >= 0; got {annual}.")
-        return float((1.0 + annual) ** (unit_days(unit) / GREGORIAN_YEAR_DAYS) - 1.0)
+        return per_period_rate(annual, unit)
+
+    def check_scoring_options(self, unit: str) -> None:
+        """Fail on a bad horizon, discount rate or margin before the long steps."""
+        self.resolved_discount_rate(unit)
+        self.resolved_horizon(unit)
+        self.check_margin()
 
     def check_margin(self) -> float:
         if not (math.isfinite(self.margin) and 0 < self.margin):
@@ -277,6 +303,14 @@ class _Settings:
                 f"--margin must be a positive share of spend (e.g. 0.3); got {self.margin}."
             )
         return float(self.margin)
+
+    def use_cdnow_split_for_bundled_data(self) -> None:
+        """Without an input file, default to the FHL (2005) calibration/holdout dates."""
+        if self.input is None:
+            if self.calibration_end is None:
+                self.calibration_end = CDNOW_CALIBRATION_END
+            if self.observation_end is None:
+                self.observation_end = CDNOW_OBSERVATION_END
 
     @property
     def source_label(self) -> str:
@@ -323,14 +357,6 @@ def _load(settings: _Settings, ui: _Ui) -> Any:
             )
     ui.note(f"{len(tx):,} transactions of {tx['customer_id'].nunique():,} customers")
     return tx
-
-
-def _defaults_for_cdnow(settings: _Settings) -> None:
-    if settings.input is None:
-        if settings.calibration_end is None:
-            settings.calibration_end = CDNOW_CALIBRATION_END
-        if settings.observation_end is None:
-            settings.observation_end = CDNOW_OBSERVATION_END
 
 
 def _prepare(settings: _Settings, ui: _Ui, tx: Any, unit: str) -> _Prepared:
@@ -432,6 +458,17 @@ def _load_models(model_paths: list[Path] | None, settings: _Settings, ui: _Ui) -
     return _Models(purchase, spend, baseline)
 
 
+def _saved_models_unit(settings: _Settings, models: _Models) -> str:
+    """Return the saved models' time unit; --time-unit, if given, must agree with it."""
+    model_unit = models.purchase.time_unit_
+    if settings.time_unit is not None and settings.time_unit != model_unit:
+        raise ValueError(
+            f"--time-unit {settings.time_unit} differs from the saved model's time unit "
+            f"{model_unit!r}; omit --time-unit or refit the models in that unit."
+        )
+    return model_unit
+
+
 def _evaluate(prep: _Prepared, models: _Models, settings: _Settings, ui: _Ui) -> Any | None:
     import clvlab
 
@@ -470,6 +507,50 @@ def _score(prep: _Prepared, models: _Models, settings: _Settings, ui: _Ui) -> An
         )
 
 
+@dataclasses.dataclass
+class _Outcome:
+    """What the pipeline computed; each command writes the parts it needs."""
+
+    prep: _Prepared
+    models: _Models
+    evaluation: Any = None  # clvlab.Evaluation, when evaluated on a holdout
+    scores: Any = None  # the score_customers table, when scored
+
+
+def _pipeline(
+    settings: _Settings,
+    ui: _Ui,
+    *,
+    models: Literal["fit", "saved"],
+    model_paths: list[Path] | None = None,
+    evaluate: bool = False,
+    score: bool = False,
+) -> _Outcome:
+    """Load -> RFM -> fit or load the models -> evaluate (optional) -> score (optional).
+
+    ``models="fit"`` fits them on the calibration period (else the whole log) in
+    ``--time-unit``; ``models="saved"`` loads ``model_paths`` (default: the files under
+    ``--out``) and works in their time unit. Horizon, discount rate and margin are
+    checked before any long step when scoring.
+    """
+    saved = None
+    if models == "saved":
+        saved = _load_models(model_paths, settings, ui)
+        unit = _saved_models_unit(settings, saved)
+    else:
+        unit = settings.unit()
+    if score:
+        settings.check_scoring_options(unit)
+    tx = _load(settings, ui)
+    prep = _prepare(settings, ui, tx, unit)
+    outcome = _Outcome(prep, _fit(prep, ui) if saved is None else saved)
+    if evaluate:
+        outcome.evaluation = _evaluate(prep, outcome.models, settings, ui)
+    if score:
+        outcome.scores = _score(prep, outcome.models, settings, ui)
+    return outcome
+
+
 def _parameters(models: _Models) -> dict[str, Any]:
     out: dict[str, Any] = {"BG/NBD": models.purchase.summary, "Gamma-Gamma": models.spend.summary}
     if models.baseline is not None:
@@ -480,11 +561,12 @@ def _parameters(models: _Models) -> dict[str, Any]:
     return out
 
 
-def _metadata(prep: _Prepared, scores: Any, settings: _Settings) -> dict[str, Any]:
+def _metadata(outcome: _Outcome, settings: _Settings) -> dict[str, Any]:
     from clvlab import __version__
     from clvlab._time import UNIT_NAMES
 
-    attrs = scores.attrs
+    prep = outcome.prep
+    attrs = outcome.scores.attrs
     thresholds = attrs.get("segment_thresholds", {})
     meta = {
         "source": settings.source_label,
@@ -509,56 +591,36 @@ def _metadata(prep: _Prepared, scores: Any, settings: _Settings) -> dict[str, An
     return meta
 
 
-def _write_exports(
-    prep: _Prepared,
-    models: _Models,
-    scores: Any,
-    evaluation: Any | None,
-    settings: _Settings,
-    ui: _Ui,
-) -> dict[str, Path]:
-    from clvlab.export import write_csv, write_workbook
+def _write_workbook(path: Path, outcome: _Outcome, settings: _Settings) -> None:
+    from clvlab.export import write_workbook
+
+    evaluation = outcome.evaluation
+    write_workbook(
+        path,
+        outcome.scores,
+        parameters=_parameters(outcome.models),
+        metrics=None if evaluation is None else evaluation.metrics,
+        deciles=None if evaluation is None else evaluation.deciles,
+        data_quality=outcome.prep.tx.attrs.get("data_quality", []),
+        metadata=_metadata(outcome, settings),
+    )
+
+
+def _write_exports(outcome: _Outcome, settings: _Settings, ui: _Ui) -> dict[str, Path]:
+    from clvlab.export import write_csv
 
     paths = {"xlsx": settings.path("xlsx"), "csv": settings.path("csv")}
     with ui.step("Writing the predictions CSV"):
-        write_csv(paths["csv"], scores)
-    with ui.step(f"Writing the spreadsheet ({len(scores):,} rows)"):
-        write_workbook(
-            paths["xlsx"],
-            scores,
-            parameters=_parameters(models),
-            metrics=None if evaluation is None else evaluation.metrics,
-            deciles=None if evaluation is None else evaluation.deciles,
-            data_quality=prep.tx.attrs.get("data_quality", []),
-            metadata=_metadata(prep, scores, settings),
-        )
+        write_csv(paths["csv"], outcome.scores)
+    with ui.step(f"Writing the spreadsheet ({len(outcome.scores):,} rows)"):
+        _write_workbook(paths["xlsx"], outcome, settings)
     return paths
 
 
-def _reporting_module() -> Any | None:
-    try:
-        import clvlab.reporting as reporting
-    except ImportError:
-        return None
-    needed = ("build_context", "render_html", "render_pdf")
-    return reporting if all(hasattr(reporting, n) for n in needed) else None
+def _write_report(outcome: _Outcome, settings: _Settings, ui: _Ui) -> dict[str, Path]:
+    from clvlab import reporting
 
-
-def _write_report(
-    prep: _Prepared,
-    models: _Models,
-    scores: Any,
-    evaluation: Any | None,
-    settings: _Settings,
-    ui: _Ui,
-) -> dict[str, Path]:
-    reporting = _reporting_module()
-    if reporting is None:
-        ui.warn(
-            "the HTML/PDF report is not available in this clvlab build (clvlab.reporting "
-            "is missing); no report written."
-        )
-        return {}
+    prep, models = outcome.prep, outcome.models
     paths = {"report_html": settings.path("report_html"), "report_pdf": settings.path("report_pdf")}
     with ui.step("Building the report"):
         context = reporting.build_context(
@@ -566,11 +628,11 @@ def _write_report(
             models.spend,
             prep.rfm,
             baseline=models.baseline,
-            evaluation=evaluation,
-            scores=scores,
+            evaluation=outcome.evaluation,
+            scores=outcome.scores,
             transactions=prep.tx,
             data_quality=prep.tx.attrs.get("data_quality", []),
-            metadata=_metadata(prep, scores, settings),
+            metadata=_metadata(outcome, settings),
             calibration_end=prep.calibration_end,
         )
     with ui.step("Writing the HTML report"):
@@ -580,11 +642,10 @@ def _write_report(
     return paths
 
 
-def _summary(
-    ui: _Ui, scores: Any, evaluation: Any | None, files: dict[str, Path], settings: _Settings
-) -> None:
+def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Settings) -> None:
     if ui.quiet:
         return
+    scores, evaluation = outcome.scores, outcome.evaluation
     from rich.table import Table
 
     from clvlab.scoring import CLV, CLV_BASELINE, HISTORICAL_SPEND, segment_summary
@@ -804,42 +865,17 @@ def run(
     Without INPUT it runs on the bundled CDNOW log with the Fader-Hardie-Lee split
     (calibration to 1997-09-30, holdout to 1998-06-30, weeks).
     """
-    settings = _Settings(
-        input,
-        customer_id,
-        date,
-        amount,
-        date_format,
-        sep,
-        time_unit,
-        merge_period,
-        calibration_end,
-        observation_end,
-        horizon,
-        discount_rate,
-        annual_discount_rate,
-        margin,
-        out,
-        sample,
-    )
+    settings = _Settings.from_options(locals())
+    settings.use_cdnow_split_for_bundled_data()
     ui = _Ui(quiet)
-    _defaults_for_cdnow(settings)
-    unit = settings.unit()
-    settings.resolved_discount_rate(unit)  # fail on bad options before the long steps
-    settings.resolved_horizon(unit)
-    settings.check_margin()
     with _show_warnings(ui):
-        tx = _load(settings, ui)
-        prep = _prepare(settings, ui, tx, unit)
-        models = _fit(prep, ui)
-        evaluation = _evaluate(prep, models, settings, ui)
-        scores = _score(prep, models, settings, ui)
+        outcome = _pipeline(settings, ui, models="fit", evaluate=True, score=True)
         files: dict[str, Path] = {}
         if not no_report:
-            files.update(_write_report(prep, models, scores, evaluation, settings, ui))
-        files.update(_write_exports(prep, models, scores, evaluation, settings, ui))
-        files.update(_save_models(models, settings, ui))
-    _summary(ui, scores, evaluation, files, settings)
+            files.update(_write_report(outcome, settings, ui))
+        files.update(_write_exports(outcome, settings, ui))
+        files.update(_save_models(outcome.models, settings, ui))
+    _summary(ui, outcome, files, settings)
 
 
 @app.command()
@@ -868,24 +904,11 @@ def rfm(
     debug: DebugOpt = False,
 ) -> None:
     """Write the RFM summary (with --calibration-end: the calibration/holdout table)."""
-    settings = _Settings(
-        input,
-        customer_id,
-        date,
-        amount,
-        date_format,
-        sep,
-        time_unit,
-        merge_period,
-        calibration_end,
-        observation_end,
-        out=out,
-    )
+    settings = _Settings.from_options(locals())
     ui = _Ui(quiet)
     unit = settings.unit()
     with _show_warnings(ui):
-        tx = _load(settings, ui)
-        prep = _prepare(settings, ui, tx, unit)
+        prep = _prepare(settings, ui, _load(settings, ui), unit)
         table = prep.split if prep.split is not None else prep.rfm
         path = output or settings.path("rfm")
         with ui.step(f"Writing {path}"):
@@ -930,43 +953,18 @@ def fit(
     debug: DebugOpt = False,
 ) -> None:
     """Fit BG/NBD, Gamma-Gamma and the formula baseline and save them as JSON (OUT/models)."""
-    settings = _Settings(
-        input,
-        customer_id,
-        date,
-        amount,
-        date_format,
-        sep,
-        time_unit,
-        merge_period,
-        calibration_end,
-        observation_end,
-        out=out,
-    )
+    settings = _Settings.from_options(locals())
     ui = _Ui(quiet)
-    unit = settings.unit()
     with _show_warnings(ui):
-        tx = _load(settings, ui)
-        prep = _prepare(settings, ui, tx, unit)
-        models = _fit(prep, ui)
+        models = _pipeline(settings, ui, models="fit").models
         paths = _save_models(models, settings, ui)
     if not quiet:
-        for name, model in (("BG/NBD", models.purchase), ("Gamma-Gamma", models.spend)):
+        for name, fitted in (("BG/NBD", models.purchase), ("Gamma-Gamma", models.spend)):
             ui.out.print(f"[bold]{name}[/bold]")
-            ui.out.print(model.summary.to_string(float_format=lambda v: f"{v:.4f}"))
+            ui.out.print(fitted.summary.to_string(float_format=lambda v: f"{v:.4f}"))
         ui.out.print("[bold]Files[/bold]")
         for key, path in paths.items():
             ui.out.print(f"  {key:<12} {path}")
-
-
-def _scoring_settings(settings: _Settings, models: _Models) -> str:
-    model_unit = models.purchase.time_unit_
-    if settings.time_unit is not None and settings.time_unit != model_unit:
-        raise ValueError(
-            f"--time-unit {settings.time_unit} differs from the saved model's time unit "
-            f"{model_unit!r}; omit --time-unit or refit the models in that unit."
-        )
-    return model_unit
 
 
 @app.command()
@@ -999,50 +997,22 @@ def predict(
     debug: DebugOpt = False,
 ) -> None:
     """Score the customers of INPUT with saved models (no refitting)."""
-    settings = _Settings(
-        input,
-        customer_id,
-        date,
-        amount,
-        date_format,
-        sep,
-        time_unit,
-        merge_period,
-        None,
-        observation_end,
-        horizon,
-        discount_rate,
-        annual_discount_rate,
-        margin,
-        out,
-    )
+    settings = _Settings.from_options(locals())
     ui = _Ui(quiet)
     with _show_warnings(ui):
-        models = _load_models(model, settings, ui)
-        unit = _scoring_settings(settings, models)
-        tx = _load(settings, ui)
-        prep = _prepare(settings, ui, tx, unit)
-        scores = _score(prep, models, settings, ui)
+        outcome = _pipeline(settings, ui, models="saved", model_paths=model, score=True)
         path = output or settings.path("csv")
         with ui.step(f"Writing {path}"):
             suffix = path.suffix.lower()
             if suffix == ".xlsx":
-                from clvlab.export import write_workbook
-
-                write_workbook(
-                    path,
-                    scores,
-                    parameters=_parameters(models),
-                    data_quality=tx.attrs.get("data_quality", []),
-                    metadata=_metadata(prep, scores, settings),
-                )
+                _write_workbook(path, outcome, settings)
             elif suffix in (".csv", ".txt"):
                 from clvlab.export import write_csv
 
-                write_csv(path, scores)
+                write_csv(path, outcome.scores)
             else:
                 raise ValueError(f"--output must end in .csv or .xlsx; got {path.name!r}.")
-    _summary(ui, scores, None, {"predictions": path}, settings)
+    _summary(ui, outcome, {"predictions": path}, settings)
 
 
 @app.command()
@@ -1068,38 +1038,14 @@ def report(
     debug: DebugOpt = False,
 ) -> None:
     """Write the HTML + PDF report for INPUT from saved models (OUT/reports)."""
-    if _reporting_module() is None:
-        raise ValueError(
-            "The HTML/PDF report is not available in this clvlab build (clvlab.reporting is "
-            "missing). Use clvlab export for the spreadsheet."
-        )
-    settings = _Settings(
-        input,
-        customer_id,
-        date,
-        amount,
-        date_format,
-        sep,
-        time_unit,
-        merge_period,
-        calibration_end,
-        observation_end,
-        horizon,
-        discount_rate,
-        annual_discount_rate,
-        margin,
-        out,
-    )
+    settings = _Settings.from_options(locals())
     ui = _Ui(quiet)
     with _show_warnings(ui):
-        models = _load_models(model, settings, ui)
-        unit = _scoring_settings(settings, models)
-        tx = _load(settings, ui)
-        prep = _prepare(settings, ui, tx, unit)
-        evaluation = _evaluate(prep, models, settings, ui)
-        scores = _score(prep, models, settings, ui)
-        files = _write_report(prep, models, scores, evaluation, settings, ui)
-    _summary(ui, scores, evaluation, files, settings)
+        outcome = _pipeline(
+            settings, ui, models="saved", model_paths=model, evaluate=True, score=True
+        )
+        files = _write_report(outcome, settings, ui)
+    _summary(ui, outcome, files, settings)
 
 
 @app.command()
@@ -1125,33 +1071,14 @@ def export(
     debug: DebugOpt = False,
 ) -> None:
     """Write the XLSX workbook and the CSV of predictions for INPUT from saved models."""
-    settings = _Settings(
-        input,
-        customer_id,
-        date,
-        amount,
-        date_format,
-        sep,
-        time_unit,
-        merge_period,
-        calibration_end,
-        observation_end,
-        horizon,
-        discount_rate,
-        annual_discount_rate,
-        margin,
-        out,
-    )
+    settings = _Settings.from_options(locals())
     ui = _Ui(quiet)
     with _show_warnings(ui):
-        models = _load_models(model, settings, ui)
-        unit = _scoring_settings(settings, models)
-        tx = _load(settings, ui)
-        prep = _prepare(settings, ui, tx, unit)
-        evaluation = _evaluate(prep, models, settings, ui)
-        scores = _score(prep, models, settings, ui)
-        files = _write_exports(prep, models, scores, evaluation, settings, ui)
-    _summary(ui, scores, evaluation, files, settings)
+        outcome = _pipeline(
+            settings, ui, models="saved", model_paths=model, evaluate=True, score=True
+        )
+        files = _write_exports(outcome, settings, ui)
+    _summary(ui, outcome, files, settings)
 
 
 def main(argv: list[str] | None = None) -> None:
