@@ -284,14 +284,7 @@ def regression_metrics(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> dict[
         ``aggregate_pct_error`` (see the functions of the same meaning).
     """
     a, p = _pair(actual, predicted)
-    return {
-        "mae": mean_absolute_error(a, p),
-        "rmse": root_mean_squared_error(a, p),
-        "bias": mean_bias(a, p),
-        "pearson": pearson_correlation(a, p),
-        "spearman": spearman_correlation(a, p),
-        "aggregate_pct_error": aggregate_percent_error(a, p),
-    }
+    return _metrics_from_ranks(a, p, stats.rankdata(a), stats.rankdata(p))
 
 
 def _metrics_from_ranks(
@@ -1087,11 +1080,12 @@ def _split_time_unit(split: pd.DataFrame) -> str:
     return check_time_unit(attrs[C.ATTR_TIME_UNIT])
 
 
-def _model_label(model: Any, default: str) -> str:
-    return str(getattr(model, "_model_name", None) or default)
+def _model_label(model: Any) -> str:
+    """Name of a model in the tables: its ``_model_name`` (e.g. "BG/NBD"), else its class."""
+    return str(getattr(model, "_model_name", None) or type(model).__name__)
 
 
-def _check_unit(model: Any, unit: str, role: str) -> None:
+def _check_model_unit(model: Any, unit: str, role: str) -> None:
     model_unit = getattr(model, "time_unit_", None)
     if model_unit is not None and model_unit != unit:
         raise InvalidValueError(
@@ -1235,11 +1229,11 @@ def evaluate(
             f"discount_rate must be a number >= 0 per {UNIT_NAMES[unit][:-1]}; got "
             f"{discount_rate!r}."
         )
-    _check_unit(purchase_model, unit, "purchase_model")
-    if spend_model is not None:
-        _check_unit(spend_model, unit, "spend_model")
-    if baseline is not None:
-        _check_unit(baseline, unit, "baseline")
+    for model, role in (
+        (purchase_model, "purchase_model"), (spend_model, "spend_model"), (baseline, "baseline")
+    ):
+        if model is not None:
+            _check_model_unit(model, unit, role)
     t = _holdout_horizon(frame, horizon)
     index = frame.index
     notes: list[str] = []
@@ -1257,7 +1251,7 @@ def evaluate(
     actual_value = None if actual_spend is None else actual_spend * margin
 
     # -- predictions -------------------------------------------------------------------
-    p_name = _model_label(purchase_model, type(purchase_model).__name__)
+    p_name = _model_label(purchase_model)
     pred_purchases = _series_values(
         purchase_model.expected_purchases(frame, t), index, f"{p_name} expected_purchases"
     )
@@ -1281,7 +1275,7 @@ def evaluate(
         (p_name, pred_purchases, None)
     ]
     if spend_model is not None:
-        s_name = _model_label(spend_model, type(spend_model).__name__)
+        s_name = _model_label(spend_model)
         spend = _series_values(
             spend_model.expected_spend(frame), index, f"{s_name} expected_spend"
         )
@@ -1302,7 +1296,7 @@ def evaluate(
         customers[PREDICTED_VALUE] = value
         rows.append((f"{p_name} + {s_name}", pred_purchases, value))
     if baseline is not None:
-        b_name = _model_label(baseline, type(baseline).__name__)
+        b_name = _model_label(baseline)
         b_out = baseline.predict(frame, horizon=t, discount_rate=discount_rate, margin=margin,
                                  components=True)
         b_purchases = None
@@ -1338,12 +1332,11 @@ def evaluate(
     records = []
     for _name, purch, value in rows:
         rec: dict[str, float] = {}
-        pm = scored(actual_purchases, purch)
-        vm = scored(actual_value, value)
-        for m in _METRIC_NAMES:
-            rec[f"purchases_{m}"] = pm.get(m, math.nan)
-        for m in _METRIC_NAMES:
-            rec[f"value_{m}"] = vm.get(m, math.nan)
+        for prefix, actual, pred in (
+            ("purchases", actual_purchases, purch), ("value", actual_value, value)
+        ):
+            found = scored(actual, pred)
+            rec.update({f"{prefix}_{m}": found.get(m, math.nan) for m in _METRIC_NAMES})
         score = value if value is not None else purch
         rec["top_decile_capture"] = (
             top_decile_capture(actual_value, score)
