@@ -555,8 +555,10 @@ def chi_square_test(histogram: pd.DataFrame, n_params: int = 4) -> ChiSquareResu
 def _user_stacklevel() -> int:
     """Stack level of the first caller outside this module (for ``warnings.warn``)."""
     import sys
+    from types import FrameType
 
-    level, frame = 1, sys._getframe(1)
+    level = 1
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename == __file__:
         level += 1
         frame = frame.f_back
@@ -1330,22 +1332,26 @@ def evaluate(
         return memo[k]
 
     records = []
-    for _name, purch, value in rows:
+    for _name, purch_pred, value_pred in rows:
         rec: dict[str, float] = {}
         for prefix, actual, pred in (
-            ("purchases", actual_purchases, purch), ("value", actual_value, value)
+            ("purchases", actual_purchases, purch_pred), ("value", actual_value, value_pred)
         ):
             found = scored(actual, pred)
             rec.update({f"{prefix}_{m}": found.get(m, math.nan) for m in _METRIC_NAMES})
-        score = value if value is not None else purch
+        score = value_pred if value_pred is not None else purch_pred
         rec["top_decile_capture"] = (
             top_decile_capture(actual_value, score)
             if actual_value is not None and score is not None
             else math.nan
         )
-        rec["predicted_total_purchases"] = float(purch.sum()) if purch is not None else math.nan
+        rec["predicted_total_purchases"] = (
+            float(purch_pred.sum()) if purch_pred is not None else math.nan
+        )
         rec["actual_total_purchases"] = float(actual_purchases.sum())
-        rec["predicted_total_value"] = float(value.sum()) if value is not None else math.nan
+        rec["predicted_total_value"] = (
+            float(value_pred.sum()) if value_pred is not None else math.nan
+        )
         rec["actual_total_value"] = (
             float(actual_value.sum()) if actual_value is not None else math.nan
         )
@@ -1378,8 +1384,8 @@ def evaluate(
     # -- deciles ---------------------------------------------------------------------------
     decile_frames = []
     if actual_value is not None:
-        for name, purch, value in rows:
-            score = value if value is not None else purch
+        for name, purch_pred, value_pred in rows:
+            score = value_pred if value_pred is not None else purch_pred
             if score is None:
                 continue
             d = decile_table(actual_value, score).reset_index()
