@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from clvlab import _columns as C
-from clvlab._time import UNIT_NAMES, check_time_unit, unit_days
+from clvlab._time import UNIT_NAMES, unit_days
 from clvlab.exceptions import (
     ClvlabWarning,
     DataQualityWarning,
@@ -46,6 +46,7 @@ from clvlab.exceptions import (
     ModelWarning,
     describe_offenders,
 )
+from clvlab.rfm import _check_transactions, _check_unit, _iso, _parse_day, _period_ordinal
 from clvlab.validation import validate_rfm
 
 __all__ = [
@@ -565,25 +566,6 @@ def _user_stacklevel() -> int:
     return level
 
 
-def _as_timestamp(value: Any, name: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        ts = pd.NaT
-    if ts is pd.NaT or pd.isna(ts):
-        raise InvalidValueError(
-            f"{name} must be a date (e.g. '1997-09-30'); got {value!r}. Build the split with "
-            "clvlab.calibration_holdout, which records it in split.attrs.",
-            column=name,
-            rule="a date",
-        )
-    return ts.tz_localize(None) if ts.tzinfo is not None else ts
-
-
-def _epoch_day(ts: pd.Timestamp) -> int:
-    return int(np.datetime64(ts.date(), "D").astype(np.int64))
-
-
 def _split_days(split: pd.DataFrame) -> tuple[int, int]:
     """Calendar days (since 1970-01-01) of calibration_end and observation_end."""
     attrs = getattr(split, "attrs", {}) or {}
@@ -596,8 +578,8 @@ def _split_days(split: pd.DataFrame) -> tuple[int, int]:
             column=missing[0],
             rule="split.attrs",
         )
-    cal = _epoch_day(_as_timestamp(attrs[C.ATTR_CALIBRATION_END], C.ATTR_CALIBRATION_END))
-    end = _epoch_day(_as_timestamp(attrs[C.ATTR_OBSERVATION_END], C.ATTR_OBSERVATION_END))
+    cal = _parse_day(attrs[C.ATTR_CALIBRATION_END], C.ATTR_CALIBRATION_END)
+    end = _parse_day(attrs[C.ATTR_OBSERVATION_END], C.ATTR_OBSERVATION_END)
     return cal, end
 
 
@@ -618,8 +600,6 @@ def _purchase_days(
     repeat_holdout : ndarray of bool
         Whether each repeat purchase falls in the holdout.
     """
-    from clvlab.rfm import _check_transactions, _period_ordinal
-
     log = _check_transactions(transactions)
     wanted = pd.Index(split.index).astype(str)
     pos = log.ids.get_indexer(wanted)
@@ -718,14 +698,14 @@ def _actual_tracking(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Return :func:`actual_tracking` and each customer's first-purchase age (time units)."""
     unit = _split_time_unit(split)
-    merge = check_time_unit((split.attrs or {}).get(C.ATTR_MERGE_PERIOD, "D"), "merge_period")
+    merge = _check_unit((split.attrs or {}).get(C.ATTR_MERGE_PERIOD, "D"), "merge_period")
     cal_day, end_day = _split_days(split)
     first_day, rep_day, rep_hold = _purchase_days(transactions, split, merge, cal_day, end_day)
-    start = int(first_day.min()) if origin is None else _epoch_day(_as_timestamp(origin, "origin"))
+    start = int(first_day.min()) if origin is None else _parse_day(origin, "origin")
     if start > int(first_day.min()):
         raise InvalidValueError(
-            f"origin {np.datetime64(start, 'D')} is after the first purchase "
-            f"({np.datetime64(int(first_day.min()), 'D')}); choose an origin on or before it.",
+            f"origin {_iso(start)} is after the first purchase ({_iso(int(first_day.min()))}); "
+            "choose an origin on or before it.",
             column="origin",
             rule="origin <= first purchase",
         )
@@ -749,7 +729,7 @@ def _actual_tracking(
         index=pd.RangeIndex(1, n_periods + 1, name="period"),
     )
     out.attrs = {
-        "origin": str(np.datetime64(start, "D")),
+        "origin": _iso(start),
         C.ATTR_TIME_UNIT: unit,
         "calibration_boundary": float(boundary),
     }
@@ -1079,7 +1059,7 @@ def _split_time_unit(split: pd.DataFrame) -> str:
             column=C.ATTR_TIME_UNIT,
             rule="split.attrs",
         )
-    return check_time_unit(attrs[C.ATTR_TIME_UNIT])
+    return _check_unit(attrs[C.ATTR_TIME_UNIT], "time_unit")
 
 
 def _model_label(model: Any) -> str:

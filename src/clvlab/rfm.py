@@ -72,6 +72,8 @@ _EPOCH_WEEKDAY_SHIFT = 3  # 1970-01-01 is a Thursday; +3 days puts Mondays on mu
 
 # --------------------------------------------------------------------------------------
 # input checks
+# (``_check_unit``, ``_check_transactions``, ``_parse_day``, ``_iso`` and
+# ``_period_ordinal`` are also clvlab.evaluation's, for tracking: one definition each)
 # --------------------------------------------------------------------------------------
 def _check_unit(value: object, name: str) -> str:
     try:
