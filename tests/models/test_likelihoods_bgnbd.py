@@ -358,3 +358,18 @@ def test_predictions_finite_and_in_range(params, history, t):
     assert 0.0 <= p <= 1.0
     e = float(lk.bgnbd_expected_purchases(params, t, x, tx, T))
     assert np.isfinite(e) and e >= 0.0
+
+
+@pytest.mark.parametrize("n", [10_000, 20_000])
+def test_log_pmf_deep_tail_with_scalar_n(n):
+    """A scalar n deep in the tail (10,000 and 20,000 purchases in 52 weeks) gives a finite
+    log-probability equal to the array evaluation and a scalar result (regression: a 0-d
+    array once broke the deep-tail branch)."""
+    scalar = lk.bgnbd_log_probability_of_purchases(CDNOW, n, 52.0)
+    vector = lk.bgnbd_log_probability_of_purchases(CDNOW, np.array([n, 3]), 52.0)
+    assert np.ndim(scalar) == 0
+    assert np.isfinite(scalar) and scalar < -500
+    np.testing.assert_allclose(scalar, vector[0], rtol=1e-12)
+    x, tx, T = np.array([2.0]), np.array([30.0]), np.array([39.0])
+    cond = lk.bgnbd_log_conditional_probability_of_purchases(CDNOW, n, 52.0, x, tx, T)
+    assert cond.shape == (1,) and np.isfinite(cond[0])

@@ -490,8 +490,11 @@ def _bgnbd_log_pmf_new(r: npt.ArrayLike, alpha: npt.ArrayLike, a: float, b: npt.
     incomplete beta ``I_q(n, r)``; where that underflows (far right tail) it is
     ``NB(n) x`` a geometrically convergent ratio series, in log space.
     """
-    n, t, r, alpha, b = np.broadcast_arrays(*(np.asarray(v, dtype=float)
-                                              for v in (n, t, r, alpha, b)))
+    inputs = [np.asarray(v, dtype=float) for v in (n, t, r, alpha, b)]
+    shape = np.broadcast_shapes(*(v.shape for v in inputs))
+    # at least 1-d so the deep-tail branch can assign into its arrays (scalar inputs would
+    # give 0-d numpy scalars); the input's shape is restored on return
+    n, t, r, alpha, b = np.broadcast_arrays(*(np.atleast_1d(v) for v in inputs))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         log_p0 = np.log(alpha) - np.log(alpha + t)  # ln(alpha/(alpha+t))
         q = t / (alpha + t)
@@ -511,7 +514,7 @@ def _bgnbd_log_pmf_new(r: npt.ArrayLike, alpha: npt.ArrayLike, a: float, b: npt.
         term2 = np.where(repeat, term2, -np.inf)
         out = np.logaddexp(term1, term2)
     # at t = 0 nobody has purchased yet
-    return np.where(t > 0, out, np.where(n == 0, 0.0, -np.inf))
+    return np.where(t > 0, out, np.where(n == 0, 0.0, -np.inf)).reshape(shape)
 
 
 def bgnbd_log_probability_of_purchases(
