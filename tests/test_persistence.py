@@ -148,3 +148,29 @@ def test_save_requires_fitted_model(tmp_path):
     with pytest.raises(clvlab.exceptions.NotFittedError):
         BetaGeoFitter().save(tmp_path / "x.json")
     assert not (tmp_path / "x.json").exists()
+
+
+def test_file_from_a_newer_clvlab_loads_with_a_warning(model, tmp_path):
+    """A model saved by a newer clvlab release loads but warns (STYLE: load checks the version)."""
+    from clvlab.exceptions import ModelWarning
+
+    payload = model.to_dict()
+    payload["clvlab_version"] = "99.0.0"
+    path = tmp_path / "newer.json"
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    with pytest.warns(ModelWarning, match=r"saved by clvlab 99\.0\.0, newer than this clvlab"):
+        loaded = clvlab.load_model(path)
+    np.testing.assert_array_equal(loaded.params_.to_numpy(), model.params_.to_numpy())
+
+
+def test_file_from_this_or_an_older_clvlab_loads_silently(model, tmp_path):
+    """The same or an older release: no warning."""
+    import warnings
+
+    payload = model.to_dict()
+    payload["clvlab_version"] = "0.0.1"
+    path = tmp_path / "older.json"
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clvlab.load_model(path)

@@ -16,11 +16,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 from clvlab._time import check_time_unit
-from clvlab.exceptions import ModelFileError
+from clvlab.exceptions import ModelFileError, ModelWarning
 
 __all__ = ["save_model", "load_model", "model_to_dict", "model_from_dict", "read_model_file"]
 
@@ -65,6 +66,19 @@ def model_to_dict(model: Any) -> dict[str, Any]:
     )
 
 
+def _version_tuple(version: Any) -> tuple[int, ...]:
+    """Numeric release parts of a version string ("0.1.0" -> (0, 1, 0)); () if unreadable."""
+    if not isinstance(version, str):
+        return ()
+    parts = []
+    for piece in version.split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit()) if piece[:1].isdigit() else ""
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
 def model_from_dict(payload: Any, source: str = "the model data") -> Any:
     """Rebuild a fitted model from :func:`model_to_dict` output."""
     from clvlab.models.base import MODEL_REGISTRY
@@ -79,6 +93,15 @@ def model_from_dict(payload: Any, source: str = "the model data") -> Any:
         raise ModelFileError(
             f"{source} has model format version {version!r}; this clvlab ({_version()}) reads "
             f"versions 1 to {FORMAT_VERSION}. Upgrade clvlab or refit the model."
+        )
+    saved_by = payload.get("clvlab_version")
+    if _version_tuple(saved_by) > _version_tuple(_version()):
+        warnings.warn(
+            f"{source} was saved by clvlab {saved_by}, newer than this clvlab ({_version()}). "
+            "The file format is readable, but predictions may differ from the newer version's; "
+            "upgrade clvlab to be sure.",
+            ModelWarning,
+            stacklevel=3,
         )
     name = payload.get("class")
     cls = MODEL_REGISTRY.get(name) if isinstance(name, str) else None
