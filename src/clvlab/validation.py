@@ -73,9 +73,9 @@ def as_rfm_frame(data: Any, columns: Iterable[str]) -> pd.DataFrame:
 def _fail(frame: pd.DataFrame, mask: np.ndarray, column: str, rule: str, hint: str) -> None:
     n_bad = int(mask.sum())
     ids = list(frame.index[mask][:5])
-    what = "customer" if n_bad == 1 else "customers"
+    what = "customer violates" if n_bad == 1 else "customers violate"
     raise InvalidValueError(
-        f"{column}: {rule}; {n_bad} {what} violate this "
+        f"{column}: {rule}; {n_bad} {what} this "
         f"(customer_id {describe_offenders(ids, n_bad)}). {hint}",
         column=column,
         rule=rule,
@@ -141,7 +141,13 @@ def validate_rfm(
                   "Drop or fill these customers before using " + model + ".")
         bad = arr < 0
         if bad.any():
-            _fail(frame, bad, col, "must be >= 0", "Ages and counts cannot be negative.")
+            hint = (
+                "Spend per purchase cannot be negative: net returns against purchases when "
+                "loading (clvlab.load_transactions does by default)."
+                if col == C.MONETARY_VALUE
+                else "Ages and counts cannot be negative."
+            )
+            _fail(frame, bad, col, "must be >= 0", hint)
     if C.FREQUENCY in require:
         f = frame[C.FREQUENCY].to_numpy(dtype=float)
         bad = f != np.floor(f)
