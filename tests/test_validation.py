@@ -57,7 +57,7 @@ def test_duplicate_customer_ids_are_rejected():
     """One row per customer: repeated ids are listed."""
     frame = _rfm()
     frame.index = pd.Index(["a", "a", "c"], name="customer_id")
-    pattern = r"customer_id \(the index\) must be unique; 1 ids repeat \('a'\)"
+    pattern = r"customer_id \(the index\) must be unique; 1 id repeats \('a'\)"
     with pytest.raises(InvalidValueError, match=pattern):
         validate_rfm(frame)
 

@@ -171,7 +171,8 @@ def validate_rfm(
     if not frame.index.is_unique:
         dup = frame.index[frame.index.duplicated()].unique()
         raise InvalidValueError(
-            f"customer_id (the index) must be unique; {len(dup)} ids repeat "
+            f"customer_id (the index) must be unique; {len(dup)} "
+            f"{'id repeats' if len(dup) == 1 else 'ids repeat'} "
             f"({describe_offenders(list(dup[:5]), len(dup))}). One row per customer: "
             "aggregate with clvlab.rfm_summary.",
             column=C.CUSTOMER_ID,
