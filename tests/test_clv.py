@@ -320,6 +320,20 @@ def test_spend_model_warning_points_at_the_callers_line(cdnow_summary, models):
     assert [w.filename for w in record] == [__file__]
 
 
+def test_score_customers_shows_the_spend_warning_once_at_the_callers_line(
+    cdnow_summary, models
+):
+    """score_customers (expected_spend, then the CLV): one warning, naming this test file."""
+    from clvlab.scoring import score_customers
+
+    bg, gg = models
+    data = cdnow_summary.head(3).copy()
+    data.loc[data.index[1], ["frequency", "monetary_value"]] = [2, 0.0]
+    with pytest.warns(DataQualityWarning, match="monetary_value 0") as record:
+        score_customers(data, bg, gg, horizon=52, discount_rate=0.01)
+    assert [w.filename for w in record if "monetary_value 0" in str(w.message)] == [__file__]
+
+
 # ----------------------------------------------------------------------------------------
 # annual to per-period discount rate
 # ----------------------------------------------------------------------------------------

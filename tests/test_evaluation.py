@@ -404,6 +404,18 @@ def test_evaluate_warns_when_horizon_differs(cdnow_split, bg):
         ev.evaluate(cdnow_split, bg, horizon=-1)
 
 
+def test_evaluate_warnings_point_at_the_callers_line(cdnow_split, bg, gg):
+    """A repeat buyer without spend is warned about once, at this file's line."""
+    split = cdnow_split.copy()
+    repeat = split.index[split["frequency"] > 0][0]
+    split.loc[repeat, "monetary_value"] = 0.0
+    with pytest.warns(DataQualityWarning, match="monetary_value 0") as record:
+        ev.evaluate(split, bg, gg, discount_rate=0.002)  # expected_spend, then the CLV
+    spend_warnings = [w for w in record if "monetary_value 0" in str(w.message)]
+    assert len(spend_warnings) == 1
+    assert spend_warnings[0].filename == __file__
+
+
 def test_evaluate_validates_margin_and_discount(cdnow_split, bg):
     """margin and discount_rate out of range raise ValueError naming the argument."""
     with pytest.raises(ValueError, match="margin must be a positive number"):

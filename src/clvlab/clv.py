@@ -72,6 +72,30 @@ _MAX_PANELS = 256
 # --------------------------------------------------------------------------------------
 # argument checks
 # --------------------------------------------------------------------------------------
+def _reissue_warnings(caught: list[warnings.WarningMessage], stacklevel: int) -> None:
+    """Issue recorded warnings again, each distinct message once, at the caller's line.
+
+    Functions that call models (``customer_lifetime_value``, ``score_customers``,
+    ``evaluate``) record the models' warnings with ``warnings.catch_warnings(record=True)``
+    and re-issue them with this, so that a warning names the user's line rather than a
+    line inside clvlab, and a warning that several model calls raise is shown once.
+
+    Parameters
+    ----------
+    caught : list of warnings.WarningMessage
+        The recorded warnings, in order.
+    stacklevel : int
+        As for :func:`warnings.warn`, counted from the function that calls this one
+        (2: the line that called it).
+    """
+    seen: set[tuple[type[Warning], str]] = set()
+    for w in caught:
+        key = (w.category, str(w.message))
+        if key not in seen:
+            seen.add(key)
+            warnings.warn(w.message, w.category, stacklevel=stacklevel + 1)
+
+
 def _check_number(value: Any, name: str, *, minimum: float = 0.0, hint: str = "") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number; got {type(value).__name__} ({value!r}).")
@@ -89,10 +113,15 @@ def _check_method(method: Any) -> str:
     return str(method)
 
 
-def _model_unit(purchase_model: Any) -> str | None:
-    checker = getattr(purchase_model, "_check_is_fitted", None)
+def _check_fitted(model: Any) -> None:
+    """Raise NotFittedError for an unfitted clvlab model (duck-typed models pass)."""
+    checker = getattr(model, "_check_is_fitted", None)
     if callable(checker):
         checker()
+
+
+def _model_unit(purchase_model: Any) -> str | None:
+    _check_fitted(purchase_model)
     if not hasattr(purchase_model, "time_unit_"):
         raise NotFittedError(
             f"{type(purchase_model).__name__} has no time_unit_: fit it first (e.g. "
@@ -333,9 +362,7 @@ def customer_lifetime_value(
     method, horizon, discount_rate, margin, unit = _check_arguments(
         purchase_model, horizon, discount_rate, margin, method
     )
-    checker = getattr(spend_model, "_check_is_fitted", None)
-    if callable(checker):
-        checker()
+    _check_fitted(spend_model)
     frame = validate_rfm(
         data, require=(C.FREQUENCY, C.RECENCY, C.T, C.MONETARY_VALUE), model="CLV"
     )
@@ -355,8 +382,7 @@ def customer_lifetime_value(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         spend_out = spend_model.expected_spend(frame)
-    for w in caught:
-        warnings.warn(w.message, w.category, stacklevel=2)
+    _reissue_warnings(caught, stacklevel=2)
     if isinstance(spend_out, pd.Series) and not spend_out.index.equals(frame.index):
         spend_out = spend_out.reindex(frame.index)
     spend = np.asarray(spend_out, dtype=float)

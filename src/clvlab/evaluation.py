@@ -38,6 +38,7 @@ from scipy import stats
 
 from clvlab import _columns as C
 from clvlab._time import UNIT_NAMES, unit_days
+from clvlab.clv import _reissue_warnings, customer_lifetime_value
 from clvlab.exceptions import (
     ClvlabWarning,
     DataQualityWarning,
@@ -1131,6 +1132,93 @@ def _holdout_horizon(split: pd.DataFrame, horizon: float | None) -> float:
     return float(horizon)
 
 
+#: Per model: (name, predicted holdout purchases or None, predicted holdout value or None).
+_Rows = list[tuple[str, np.ndarray | None, np.ndarray | None]]
+
+
+def _holdout_predictions(
+    frame: pd.DataFrame,
+    purchase_model: Any,
+    spend_model: Any,
+    baseline: Any,
+    *,
+    horizon: float,
+    discount_rate: float,
+    margin: float,
+    actual_purchases: np.ndarray,
+    actual_value: np.ndarray | None,
+) -> tuple[pd.DataFrame, _Rows]:
+    """Each model's holdout predictions: the per-customer table and one row per model.
+
+    Returns
+    -------
+    customers : DataFrame
+        :attr:`Evaluation.customers`.
+    rows : list of (name, predicted purchases or None, predicted value or None)
+        One entry per model (purchase model; + spend model; baseline), the arrays shared
+        with ``customers`` (the metrics memoise on them).
+    """
+    index = frame.index
+    p_name = _model_label(purchase_model)
+    pred_purchases = _series_values(
+        purchase_model.expected_purchases(frame, horizon), index, f"{p_name} expected_purchases"
+    )
+    p_alive = _series_values(
+        purchase_model.probability_alive(frame), index, f"{p_name} probability_alive"
+    )
+    customers = pd.DataFrame(
+        {
+            C.FREQUENCY: frame[C.FREQUENCY].to_numpy(dtype=float),
+            C.RECENCY: frame[C.RECENCY].to_numpy(dtype=float),
+            C.T: frame[C.T].to_numpy(dtype=float),
+            ACTUAL_PURCHASES: actual_purchases,
+            ACTUAL_VALUE: actual_value if actual_value is not None else np.nan,
+            PREDICTED_PURCHASES: pred_purchases,
+            PROBABILITY_ALIVE: p_alive,
+        },
+        index=index,
+    )
+    rows: _Rows = [(p_name, pred_purchases, None)]
+    if spend_model is not None:
+        s_name = _model_label(spend_model)
+        spend = _series_values(
+            spend_model.expected_spend(frame), index, f"{s_name} expected_spend"
+        )
+        if discount_rate > 0:
+            value = _series_values(
+                customer_lifetime_value(
+                    purchase_model, spend_model, frame, horizon=horizon,
+                    discount_rate=discount_rate, margin=margin,
+                ),
+                index,
+                "customer_lifetime_value",
+            )
+        else:
+            value = pred_purchases * spend * margin
+        customers[PREDICTED_SPEND] = spend
+        customers[PREDICTED_VALUE] = value
+        rows.append((f"{p_name} + {s_name}", pred_purchases, value))
+    if baseline is not None:
+        b_name = _model_label(baseline)
+        b_out = baseline.predict(
+            frame, horizon=horizon, discount_rate=discount_rate, margin=margin, components=True
+        )
+        b_purchases = None
+        if isinstance(b_out, pd.DataFrame):
+            value_col = "clv_baseline" if "clv_baseline" in b_out.columns else b_out.columns[-1]
+            b_value = _series_values(b_out[value_col], index, f"{b_name} predict")
+            if "expected_purchases" in b_out.columns:
+                b_purchases = _series_values(
+                    b_out["expected_purchases"], index, f"{b_name} expected purchases"
+                )
+                customers[BASELINE_PURCHASES] = b_purchases
+        else:
+            b_value = _series_values(b_out, index, f"{b_name} predict")
+        customers[BASELINE_VALUE] = b_value
+        rows.append((b_name, b_purchases, b_value))
+    return customers, rows
+
+
 def evaluate(
     split: pd.DataFrame,
     purchase_model: Any,
@@ -1233,67 +1321,17 @@ def evaluate(
     actual_value = None if actual_spend is None else actual_spend * margin
 
     # -- predictions -------------------------------------------------------------------
-    p_name = _model_label(purchase_model)
-    pred_purchases = _series_values(
-        purchase_model.expected_purchases(frame, t), index, f"{p_name} expected_purchases"
-    )
-    p_alive = _series_values(
-        purchase_model.probability_alive(frame), index, f"{p_name} probability_alive"
-    )
-    customers = pd.DataFrame(
-        {
-            C.FREQUENCY: frame[C.FREQUENCY].to_numpy(dtype=float),
-            C.RECENCY: frame[C.RECENCY].to_numpy(dtype=float),
-            C.T: frame[C.T].to_numpy(dtype=float),
-            ACTUAL_PURCHASES: actual_purchases,
-            ACTUAL_VALUE: actual_value if actual_value is not None else np.nan,
-            PREDICTED_PURCHASES: pred_purchases,
-            PROBABILITY_ALIVE: p_alive,
-        },
-        index=index,
-    )
-    # (name, purchases prediction or None, value prediction or None)
-    rows: list[tuple[str, np.ndarray | None, np.ndarray | None]] = [
-        (p_name, pred_purchases, None)
-    ]
-    if spend_model is not None:
-        s_name = _model_label(spend_model)
-        spend = _series_values(
-            spend_model.expected_spend(frame), index, f"{s_name} expected_spend"
+    # the models' warnings (e.g. repeat buyers without spend, seen by expected_spend and
+    # again by customer_lifetime_value) are shown once, at the caller's line
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        customers, rows = _holdout_predictions(
+            frame, purchase_model, spend_model, baseline, horizon=t,
+            discount_rate=discount_rate, margin=margin,
+            actual_purchases=actual_purchases, actual_value=actual_value,
         )
-        if discount_rate > 0:
-            from clvlab.clv import customer_lifetime_value
-
-            value = _series_values(
-                customer_lifetime_value(
-                    purchase_model, spend_model, frame, horizon=t,
-                    discount_rate=discount_rate, margin=margin,
-                ),
-                index,
-                "customer_lifetime_value",
-            )
-        else:
-            value = pred_purchases * spend * margin
-        customers[PREDICTED_SPEND] = spend
-        customers[PREDICTED_VALUE] = value
-        rows.append((f"{p_name} + {s_name}", pred_purchases, value))
-    if baseline is not None:
-        b_name = _model_label(baseline)
-        b_out = baseline.predict(frame, horizon=t, discount_rate=discount_rate, margin=margin,
-                                 components=True)
-        b_purchases = None
-        if isinstance(b_out, pd.DataFrame):
-            value_col = "clv_baseline" if "clv_baseline" in b_out.columns else b_out.columns[-1]
-            b_value = _series_values(b_out[value_col], index, f"{b_name} predict")
-            if "expected_purchases" in b_out.columns:
-                b_purchases = _series_values(
-                    b_out["expected_purchases"], index, f"{b_name} expected purchases"
-                )
-                customers[BASELINE_PURCHASES] = b_purchases
-        else:
-            b_value = _series_values(b_out, index, f"{b_name} predict")
-        customers[BASELINE_VALUE] = b_value
-        rows.append((b_name, b_purchases, b_value))
+    _reissue_warnings(caught, stacklevel=2)
+    pred_purchases = customers[PREDICTED_PURCHASES].to_numpy()
 
     # -- metrics -----------------------------------------------------------------------
     # (the same arrays recur across rows: compute each metric set and each rank once)
@@ -1386,8 +1424,7 @@ def evaluate(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ModelWarning)
         chi = chi_square_test(hist, n_params=n_params)
-    for w in caught:
-        warnings.warn(str(w.message), w.category, stacklevel=2)
+    _reissue_warnings(caught, stacklevel=2)
 
     # -- tracking -------------------------------------------------------------------------
     track = None

@@ -39,6 +39,7 @@ Missing values (NaN) never satisfy a threshold.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -365,7 +366,7 @@ def score_customers(
         A horizon, discount rate or margin out of range, or models fitted in different
         time units.
     """
-    from clvlab.clv import customer_lifetime_value
+    from clvlab.clv import _reissue_warnings, customer_lifetime_value
 
     frame = validate_rfm(rfm, require=(C.FREQUENCY, C.RECENCY, C.T), model="scoring")
     if C.MONETARY_VALUE not in frame.columns:
@@ -391,27 +392,32 @@ def score_customers(
             )
 
     index = frame.index
-    p_alive = _aligned(purchase_model.probability_alive(frame), index, "probability_alive")
-    purchases = _aligned(
-        purchase_model.expected_purchases(frame, horizon), index, "expected_purchases"
-    )
-    spend = _aligned(spend_model.expected_spend(frame), index, "expected_spend")
-    clv = _aligned(
-        customer_lifetime_value(
-            purchase_model, spend_model, frame, horizon=horizon,
-            discount_rate=discount_rate, margin=margin,
-        ),
-        index,
-        "customer_lifetime_value",
-    )
-    if baseline is not None:
-        base = _aligned(
-            baseline.predict(frame, horizon=horizon, discount_rate=discount_rate),
+    # the models' warnings (e.g. repeat buyers without spend, seen by expected_spend and
+    # again by customer_lifetime_value) are shown once, at the caller's line
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        p_alive = _aligned(purchase_model.probability_alive(frame), index, "probability_alive")
+        purchases = _aligned(
+            purchase_model.expected_purchases(frame, horizon), index, "expected_purchases"
+        )
+        spend = _aligned(spend_model.expected_spend(frame), index, "expected_spend")
+        clv = _aligned(
+            customer_lifetime_value(
+                purchase_model, spend_model, frame, horizon=horizon,
+                discount_rate=discount_rate, margin=margin,
+            ),
             index,
-            "baseline CLV",
-        ) * margin
-    else:
-        base = np.full(len(index), np.nan)
+            "customer_lifetime_value",
+        )
+        if baseline is not None:
+            base = _aligned(
+                baseline.predict(frame, horizon=horizon, discount_rate=discount_rate),
+                index,
+                "baseline CLV",
+            ) * margin
+        else:
+            base = np.full(len(index), np.nan)
+    _reissue_warnings(caught, stacklevel=2)
     if historical is not None:
         hist = _aligned(historical, index, "historical")
     elif C.TOTAL_SPEND in frame.columns:
