@@ -61,6 +61,18 @@ def sample_files(tmp_path_factory):
     return paths
 
 
+def _load_sample_file(path: Path) -> pd.DataFrame:
+    """A file of ``sample_files`` read through the API with the options of COLUMN_OPTS."""
+    return _quiet_api(
+        clvlab.load_transactions,
+        path,
+        customer_id="Customer",
+        date="OrderDate",
+        amount="Revenue",
+        date_format="%d/%m/%Y",
+    )
+
+
 COLUMN_OPTS = (
     "--customer-id",
     "Customer",
@@ -209,14 +221,7 @@ def test_predict_on_a_new_file_equals_the_api(fitted_dir, sample_files):
     got = _read_csv(cwd / "pred.csv")
 
     bg, gg, base = (clvlab.load_model(m) for m in models)
-    tx = _quiet_api(
-        clvlab.load_transactions,
-        sample_files["b"],
-        customer_id="Customer",
-        date="OrderDate",
-        amount="Revenue",
-        date_format="%d/%m/%Y",
-    )
+    tx = _load_sample_file(sample_files["b"])
     rfm = _quiet_api(clvlab.rfm_summary, tx, time_unit="W")
     want = _quiet_api(
         score_customers, rfm, bg, gg, base, horizon=26.0, discount_rate=WEEKLY_10PCT, margin=0.3
@@ -248,14 +253,7 @@ def test_rfm_command_equals_rfm_summary(tmp_path, sample_files):
     )
     assert result.returncode == 0, result.stderr
     got = pd.read_csv(tmp_path / "rfm.csv", dtype={"customer_id": str}).set_index("customer_id")
-    tx = _quiet_api(
-        clvlab.load_transactions,
-        sample_files["all"],
-        customer_id="Customer",
-        date="OrderDate",
-        amount="Revenue",
-        date_format="%d/%m/%Y",
-    )
+    tx = _load_sample_file(sample_files["all"])
     want = _quiet_api(clvlab.rfm_summary, tx, time_unit="D")
     cols = ["frequency", "recency", "T", "monetary_value", "total_spend"]
     np.testing.assert_allclose(got[cols].to_numpy(), want[cols].to_numpy(), rtol=1e-12)
