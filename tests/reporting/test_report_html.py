@@ -47,6 +47,15 @@ def test_total_clv_equals_scores_sum(holdout_study):
     assert re.search(r'class="value">' + re.escape(total) + "<", holdout_study.html)
 
 
+def test_baseline_parameters_carry_units(holdout_study):
+    """The formula baseline's parameters are labelled with their units (weeks in this study)."""
+    text = _visible_text(holdout_study.html)
+    for label in ("Average order value (per purchase)",
+                  "Purchase rate (repeat purchases per week)",
+                  "Customer lifespan (weeks)"):
+        assert label in text
+
+
 def test_self_contained(holdout_study):
     """No script, no external resource: CSS inline, images as data: URIs, a strict CSP."""
     doc = holdout_study.html

@@ -736,6 +736,16 @@ def _rfm_section(st: _Study) -> dict[str, Any]:
     ])
 
 
+def _baseline_label(name: str, one_unit: str, units: str) -> str:
+    """Readable label with its unit for a formula-baseline parameter."""
+    labels = {
+        "aov": "Average order value (per purchase)",
+        "purchase_rate": f"Purchase rate (repeat purchases per {one_unit})",
+        "lifespan": f"Customer lifespan ({units})",
+    }
+    return labels.get(name, name)
+
+
 def _models_section(st: _Study) -> dict[str, Any]:
     from clvlab import plotting as P
     from clvlab.evaluation import chi_square_test, frequency_histogram
@@ -790,7 +800,8 @@ def _models_section(st: _Study) -> dict[str, Any]:
             _para("The baseline multiplies average order value, purchase rate and a lifespan: "
                   "the formula many teams use, with no uncertainty (no standard errors)."),
             _table(["Parameter", "Estimate"],
-                   [[str(k), fmt_sig(v, 4)] for k, v in st.baseline.summary["estimate"].items()]),
+                   [[_baseline_label(str(k), st.one_unit, st.units), fmt_sig(v, 4)]
+                    for k, v in st.baseline.summary["estimate"].items()]),
         ]
     blocks += [
         st.figure(lambda ax: P.plot_probability_alive_matrix(pm, st.fit_data, ax=ax),
