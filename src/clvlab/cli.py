@@ -65,7 +65,7 @@ DEFAULT_FILES: dict[str, str] = {
 CDNOW_CALIBRATION_END = "1997-09-30"
 CDNOW_OBSERVATION_END = "1998-06-30"
 #: Default annual discount rate, converted to the time unit by compounding over the mean
-#: Gregorian year: per-unit rate = (1 + 0.10) ** (unit_days / 365.2425) - 1.
+#: Gregorian year (clvlab.clv.per_period_rate): (1 + 0.10) ** (unit_days / 365.2425) - 1.
 DEFAULT_ANNUAL_DISCOUNT_RATE = 0.10
 #: Default horizon: one year in each time unit (52 weeks, 365 days, 12 months, 1 year).
 DEFAULT_HORIZON: dict[str, float] = {"D": 365.0, "W": 52.0, "M": 12.0, "Y": 1.0}
