@@ -554,10 +554,7 @@ def _pipeline(
 def _parameters(models: _Models) -> dict[str, Any]:
     out: dict[str, Any] = {"BG/NBD": models.purchase.summary, "Gamma-Gamma": models.spend.summary}
     if models.baseline is not None:
-        with contextlib.suppress(Exception):
-            summary = models.baseline.summary
-            if summary is not None and len(summary):
-                out["Formula baseline"] = summary
+        out["Formula baseline"] = models.baseline.summary
     return out
 
 
