@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "customer_lifetime_value": "clvlab.clv",
     "historical_clv": "clvlab.clv",
     "acquisition_cost_ceiling": "clvlab.clv",
+    "per_period_rate": "clvlab.clv",
     "score_customers": "clvlab.scoring",
     "assign_segments": "clvlab.scoring",
     # evaluation
@@ -74,7 +75,12 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from clvlab import datasets, exceptions  # noqa: F401
-    from clvlab.clv import acquisition_cost_ceiling, customer_lifetime_value, historical_clv  # noqa: F401
+    from clvlab.clv import (  # noqa: F401
+        acquisition_cost_ceiling,
+        customer_lifetime_value,
+        historical_clv,
+        per_period_rate,
+    )
     from clvlab.evaluation import Evaluation, evaluate  # noqa: F401
     from clvlab.io import load_transactions  # noqa: F401
     from clvlab.models.baseline import FormulaCLVBaseline, formula_clv  # noqa: F401

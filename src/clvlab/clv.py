@@ -42,7 +42,7 @@ import pandas as pd
 
 from clvlab import _columns as C
 from clvlab import _time
-from clvlab.exceptions import InvalidValueError, NotFittedError
+from clvlab.exceptions import InvalidValueError, NotFittedError, reissue_warnings
 from clvlab.validation import validate_rfm
 
 __all__ = [
@@ -72,30 +72,6 @@ _MAX_PANELS = 256
 # --------------------------------------------------------------------------------------
 # argument checks
 # --------------------------------------------------------------------------------------
-def _reissue_warnings(caught: list[warnings.WarningMessage], stacklevel: int) -> None:
-    """Issue recorded warnings again, each distinct message once, at the caller's line.
-
-    Functions that call models (``customer_lifetime_value``, ``score_customers``,
-    ``evaluate``) record the models' warnings with ``warnings.catch_warnings(record=True)``
-    and re-issue them with this, so that a warning names the user's line rather than a
-    line inside clvlab, and a warning that several model calls raise is shown once.
-
-    Parameters
-    ----------
-    caught : list of warnings.WarningMessage
-        The recorded warnings, in order.
-    stacklevel : int
-        As for :func:`warnings.warn`, counted from the function that calls this one
-        (2: the line that called it).
-    """
-    seen: set[tuple[type[Warning], str]] = set()
-    for w in caught:
-        key = (w.category, str(w.message))
-        if key not in seen:
-            seen.add(key)
-            warnings.warn(w.message, w.category, stacklevel=stacklevel + 1)
-
-
 def _check_number(value: Any, name: str, *, minimum: float = 0.0, hint: str = "") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number; got {type(value).__name__} ({value!r}).")
@@ -382,7 +358,7 @@ def customer_lifetime_value(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         spend_out = spend_model.expected_spend(frame)
-    _reissue_warnings(caught, stacklevel=2)
+    reissue_warnings(caught, stacklevel=2)
     if isinstance(spend_out, pd.Series) and not spend_out.index.equals(frame.index):
         spend_out = spend_out.reindex(frame.index)
     spend = np.asarray(spend_out, dtype=float)

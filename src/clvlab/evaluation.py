@@ -38,7 +38,7 @@ from scipy import stats
 
 from clvlab import _columns as C
 from clvlab._time import UNIT_NAMES, unit_days
-from clvlab.clv import _reissue_warnings, customer_lifetime_value
+from clvlab.clv import customer_lifetime_value
 from clvlab.exceptions import (
     ClvlabWarning,
     DataQualityWarning,
@@ -46,6 +46,7 @@ from clvlab.exceptions import (
     MissingColumnsError,
     ModelWarning,
     describe_offenders,
+    reissue_warnings,
 )
 from clvlab.rfm import _check_transactions, _check_unit, _iso, _parse_day, _period_ordinal
 from clvlab.validation import validate_rfm
@@ -1330,7 +1331,7 @@ def evaluate(
             discount_rate=discount_rate, margin=margin,
             actual_purchases=actual_purchases, actual_value=actual_value,
         )
-    _reissue_warnings(caught, stacklevel=2)
+    reissue_warnings(caught, stacklevel=2)
     pred_purchases = customers[PREDICTED_PURCHASES].to_numpy()
 
     # -- metrics -----------------------------------------------------------------------
@@ -1424,7 +1425,7 @@ def evaluate(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ModelWarning)
         chi = chi_square_test(hist, n_params=n_params)
-    _reissue_warnings(caught, stacklevel=2)
+    reissue_warnings(caught, stacklevel=2)
 
     # -- tracking -------------------------------------------------------------------------
     track = None

@@ -8,6 +8,7 @@ filter all of clvlab's warnings, or one family, with the standard :mod:`warnings
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "ConvergenceWarning",
     "AssumptionWarning",
     "describe_offenders",
+    "reissue_warnings",
 ]
 
 
@@ -149,3 +151,27 @@ class ConvergenceWarning(ModelWarning):
 
 class AssumptionWarning(ModelWarning):
     """The data contradict a model assumption (e.g. Gamma-Gamma's spend/frequency independence)."""
+
+
+def reissue_warnings(caught: list[warnings.WarningMessage], stacklevel: int) -> None:
+    """Issue recorded warnings again, each distinct message once, at the caller's line.
+
+    Functions that call models (``customer_lifetime_value``, ``score_customers``,
+    ``evaluate``) record the models' warnings with ``warnings.catch_warnings(record=True)``
+    and re-issue them with this, so that a warning names the user's line rather than a
+    line inside clvlab, and a warning that several model calls raise is shown once.
+
+    Parameters
+    ----------
+    caught : list of warnings.WarningMessage
+        The recorded warnings, in order.
+    stacklevel : int
+        As for :func:`warnings.warn`, counted from the function that calls this one
+        (2: the line that called it).
+    """
+    seen: set[tuple[type[Warning], str]] = set()
+    for w in caught:
+        key = (w.category, str(w.message))
+        if key not in seen:
+            seen.add(key)
+            warnings.warn(w.message, w.category, stacklevel=stacklevel + 1)

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from clvlab import _columns as C
-from clvlab.exceptions import InvalidValueError, MissingColumnsError
+from clvlab.exceptions import InvalidValueError, MissingColumnsError, reissue_warnings
 from clvlab.validation import validate_rfm
 
 __all__ = [
@@ -366,7 +366,7 @@ def score_customers(
         A horizon, discount rate or margin out of range, or models fitted in different
         time units.
     """
-    from clvlab.clv import _reissue_warnings, customer_lifetime_value
+    from clvlab.clv import customer_lifetime_value
 
     frame = validate_rfm(rfm, require=(C.FREQUENCY, C.RECENCY, C.T), model="scoring")
     if C.MONETARY_VALUE not in frame.columns:
@@ -417,7 +417,7 @@ def score_customers(
             ) * margin
         else:
             base = np.full(len(index), np.nan)
-    _reissue_warnings(caught, stacklevel=2)
+    reissue_warnings(caught, stacklevel=2)
     if historical is not None:
         hist = _aligned(historical, index, "historical")
     elif C.TOTAL_SPEND in frame.columns:
