@@ -228,20 +228,39 @@ def test_time_unit_converts_horizon_and_rate(cdnow_summary, models):
 
 
 def test_edge_frequencies_stay_finite(models):
-    """Customers with frequency 0, 1, 300 and 20,000 get finite, non-negative CLV."""
+    """Customers with frequency 0, 1, 300, 2,000 and 20,000, recency = T and T = 0 get finite,
+    non-negative CLV, and heavier buyers are worth more."""
     bg, gg = models
     data = pd.DataFrame(
         {
-            "frequency": [0.0, 1.0, 300.0, 20_000.0],
-            "recency": [0.0, 10.0, 70.0, 77.9],
-            "T": [78.0, 78.0, 78.0, 78.0],
-            "monetary_value": [0.0, 1e-6, 25.0, 1e7],
+            "frequency": [0.0, 1.0, 300.0, 2_000.0, 20_000.0, 5.0, 0.0],
+            "recency": [0.0, 10.0, 70.0, 52.0, 77.9, 78.0, 0.0],
+            "T": [78.0, 78.0, 78.0, 52.0, 78.0, 78.0, 0.0],
+            "monetary_value": [0.0, 1e-6, 25.0, 30.0, 1e7, 40.0, 0.0],
         },
-        index=pd.Index(list("abcd"), name="customer_id"),
+        index=pd.Index(["f0", "f1", "f300", "f2000", "f20000", "recency_eq_T", "T0"],
+                       name="customer_id"),
     )
     clv = customer_lifetime_value(bg, gg, data, 52, 0.002)
     assert np.isfinite(clv).all() and (clv >= 0).all()
-    assert clv["d"] > clv["c"] > 0
+    assert clv["f20000"] > clv["f2000"] > clv["f300"] > 0
+    # a customer seen today for the first time (T = 0) is worth what a new customer is,
+    # without the first purchase the ceiling adds
+    ceiling_repeat = acquisition_cost_ceiling(bg, gg, 52, 0.002, include_first_purchase=False)
+    np.testing.assert_allclose(clv["T0"], ceiling_repeat, rtol=1e-9)
+
+
+def test_swapped_or_wrong_models_are_clear_type_errors(cdnow_summary, models):
+    """Passing the spend model where the purchase model goes (or any object) names the
+    missing method and the expected order, instead of an AttributeError from inside."""
+    bg, gg = models
+    with pytest.raises(TypeError, match=r"purchase_model must be a fitted model with "
+                                        r"expected_purchases\(\).*GammaGammaFitter.*order"):
+        customer_lifetime_value(gg, bg, cdnow_summary, 52, 0.002)
+    with pytest.raises(TypeError, match=r"spend_model must be .*expected_spend"):
+        customer_lifetime_value(bg, "gg", cdnow_summary, 52, 0.002)
+    with pytest.raises(TypeError, match=r"purchase_model .*expected_purchases_new_customer"):
+        acquisition_cost_ceiling(gg, bg, 52, 0.002)
 
 
 @settings(max_examples=40, deadline=None)

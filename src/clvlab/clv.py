@@ -106,10 +106,38 @@ def _model_unit(purchase_model: Any) -> str | None:
     return purchase_model.time_unit_
 
 
+def _check_model(model: Any, name: str, methods: tuple[str, ...], example: str) -> None:
+    """Raise a clear TypeError when ``model`` lacks a method this computation needs.
+
+    Models are duck-typed (anything with the methods works); the check catches swapped or
+    wrong arguments before they fail deep inside with an AttributeError.
+    """
+    missing = [m for m in methods if not callable(getattr(model, m, None))]
+    if missing:
+        raise TypeError(
+            f"{name} must be a fitted model with {' and '.join(missing)}() (a {example}); got "
+            f"{type(model).__name__}. Check the order of the arguments: purchase model first, "
+            "then spend model."
+        )
+
+
 def _check_arguments(
-    purchase_model: Any, horizon: Any, discount_rate: Any, margin: Any, method: Any
+    purchase_model: Any,
+    spend_model: Any,
+    horizon: Any,
+    discount_rate: Any,
+    margin: Any,
+    method: Any,
+    *,
+    purchase_methods: tuple[str, ...],
+    spend_methods: tuple[str, ...],
 ) -> tuple[str, float, float, float, str | None]:
-    """Check ``method, horizon, discount_rate, margin``; return them and the model's unit."""
+    """Check the models, ``method``, ``horizon``, ``discount_rate`` and ``margin``.
+
+    Returns the checked values and the purchase model's time unit.
+    """
+    _check_model(purchase_model, "purchase_model", purchase_methods, "BetaGeoFitter")
+    _check_model(spend_model, "spend_model", spend_methods, "GammaGammaFitter")
     method = _check_method(method)
     horizon = _check_number(horizon, "horizon", hint="It is a duration in the model's time unit.")
     discount_rate = _check_number(
@@ -336,7 +364,8 @@ def customer_lifetime_value(
         A model is not fitted.
     """
     method, horizon, discount_rate, margin, unit = _check_arguments(
-        purchase_model, horizon, discount_rate, margin, method
+        purchase_model, spend_model, horizon, discount_rate, margin, method,
+        purchase_methods=("expected_purchases",), spend_methods=("expected_spend",),
     )
     _check_fitted(spend_model)
     frame = validate_rfm(
@@ -454,8 +483,11 @@ def acquisition_cost_ceiling(
         In the currency of the spend model.
     """
     method, horizon, discount_rate, margin, unit = _check_arguments(
-        purchase_model, horizon, discount_rate, margin, method
+        purchase_model, spend_model, horizon, discount_rate, margin, method,
+        purchase_methods=("expected_purchases_new_customer",),
+        spend_methods=("population_mean_spend",),
     )
+    _check_fitted(spend_model)
     mean_spend = float(spend_model.population_mean_spend())
     if first_purchase_value is None:
         first = mean_spend

@@ -127,10 +127,10 @@ def test_population_mean_is_infinite_without_q_above_one():
     assert gg_population_mean_spend((2.0, 0.5, 3.0)) == np.inf
 
 
-@pytest.mark.parametrize("x", [1.0, 300.0, 20_000.0])
+@pytest.mark.parametrize("x", [1.0, 300.0, 2_000.0, 20_000.0])
 @pytest.mark.parametrize("m", [1e-9, 1.0, 1e9])
 def test_loglik_and_spend_are_finite_at_extremes(x, m):
-    """Log-likelihood, gradient, spend finite at frequency 1/300/20,000 and tiny/huge spend."""
+    """Log-likelihood, gradient, spend finite at frequency 1/300/2,000/20,000, tiny/huge spend."""
     ll, grad = gg_loglik_and_grad(HARDIE, [x], [m])
     assert np.isfinite(ll).all() and np.isfinite(grad).all()
     spend = gg_expected_spend(HARDIE, [x], [m])[0]
