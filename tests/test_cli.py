@@ -405,3 +405,14 @@ def test_run_without_arguments_uses_the_full_cdnow_log(tmp_path):
     assert len(scores) == 23_570
     assert (tmp_path / DEFAULT_FILES["bgnbd"]).is_file()
     assert "23,570" in result.stdout
+
+
+def test_unwritable_output_folder_says_what_to_do(tmp_path):
+    """--out under a regular file: exit 2, the path, advice to pick another --out, no traceback."""
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    result = _cli("run", "--sample", "--quiet", "--no-report", "--out", str(blocker / "x"),
+                  cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Not a directory" in result.stderr and "--out DIR" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -173,6 +173,16 @@ def _cli_hint(message: str) -> str:
     return f"\nOn the command line: {'; '.join(hints)}." if hints else ""
 
 
+def _os_hint(exc: BaseException) -> str:
+    """Advice for file-system errors (an output folder that can't be created or written)."""
+    if isinstance(exc, (NotADirectoryError, PermissionError, IsADirectoryError)):
+        return (
+            "\nCheck that the path exists, is a folder where it should be one, and is "
+            "writable; choose another output folder with --out DIR."
+        )
+    return ""
+
+
 def _handle_errors(func: F) -> F:
     """Turn exceptions into a message on stderr and an exit code (traceback with --debug)."""
 
@@ -193,7 +203,9 @@ def _handle_errors(func: F) -> F:
             name = type(exc).__name__
             message = str(exc) or name
             if input_error:
-                typer.echo(f"clvlab: error: {message}{_cli_hint(message)}", err=True)
+                typer.echo(
+                    f"clvlab: error: {message}{_cli_hint(message)}{_os_hint(exc)}", err=True
+                )
             else:
                 typer.echo(
                     f"clvlab: internal error ({name}): {message}\nThis is a bug in clvlab or "
