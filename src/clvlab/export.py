@@ -899,7 +899,7 @@ def write_workbook(
 
     # About
     about = {
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "customers": n,
         **metadata,
     }

@@ -20,10 +20,9 @@ import datetime as _dt
 import hashlib
 import inspect
 import math
-import sys
 import warnings
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -33,11 +32,6 @@ from clvlab import _columns as C
 from clvlab._time import check_time_unit
 from clvlab.exceptions import ConvergenceError, ConvergenceWarning, NotFittedError
 from clvlab.validation import validate_rfm
-
-if sys.version_info >= (3, 11):
-    from typing import Self
-else:  # pragma: no cover
-    from typing_extensions import Self
 
 __all__ = ["BaseModel", "BaseFitter", "SummaryTable", "MODEL_REGISTRY", "data_fingerprint"]
 
@@ -634,7 +628,7 @@ class BaseFitter(BaseModel):
             "message": str(getattr(best, "message", "")),
             "objective": float(best.fun),
         }
-        self.fit_date_ = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        self.fit_date_ = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         self.data_fingerprint_ = data_fingerprint(*arrays, w_all)
         self._theta_ = theta
         if not converged:

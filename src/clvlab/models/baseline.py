@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import warnings
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -23,11 +23,6 @@ from clvlab import _time
 from clvlab.exceptions import EmptyInputError, InvalidValueError, ModelWarning
 from clvlab.models.base import BaseModel, SummaryTable, data_fingerprint, resolve_time_unit
 from clvlab.validation import validate_rfm
-
-try:  # Python >= 3.11
-    from typing import Self
-except ImportError:  # pragma: no cover
-    from typing_extensions import Self
 
 __all__ = ["formula_clv", "FormulaCLVBaseline"]
 
@@ -321,7 +316,7 @@ class FormulaCLVBaseline(BaseModel):
         self.n_customers_ = int(len(frame))
         self.lifespan_estimated_ = self.lifespan == "estimate"
         self.n_churned_ = n_churned
-        self.fit_date_ = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        self.fit_date_ = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         spend_col = C.TOTAL_SPEND if C.TOTAL_SPEND in frame.columns else C.MONETARY_VALUE
         self.data_fingerprint_ = data_fingerprint(x, r, T, frame[spend_col].to_numpy(float))
         return self

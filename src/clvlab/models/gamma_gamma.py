@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -26,11 +26,6 @@ from clvlab.models.likelihoods import (
     gg_population_mean_spend,
 )
 from clvlab.validation import validate_rfm
-
-try:  # Python >= 3.11
-    from typing import Self
-except ImportError:  # pragma: no cover
-    from typing_extensions import Self
 
 __all__ = ["GammaGammaFitter", "CORRELATION_WARNING_THRESHOLD"]
 

@@ -1273,7 +1273,7 @@ def build_context(
     st.past = _past_window(transactions, scores, st.obs_end, st.horizon, unit, st.margin,
                            str(rfm.attrs.get(C.ATTR_MERGE_PERIOD, "D")))
     _key_figures(st)
-    generated = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    generated = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
     sections = [
         _summary_section(st),
         _data_section(st),
