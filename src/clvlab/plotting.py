@@ -43,7 +43,7 @@ from clvlab.evaluation import (
     Evaluation,
     frequency_histogram,
 )
-from clvlab.exceptions import InvalidValueError
+from clvlab.exceptions import InvalidValueError, NotFittedError
 from clvlab.validation import validate_rfm
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -536,7 +536,12 @@ def plot_clv_distribution(
         lo, hi = float(np.quantile(positive, 0.005)), float(positive.max())
         n_below = int((arr < lo).sum())
         edges = np.geomspace(lo, hi * 1.0001 if hi > lo else lo * 2, bins + 1)
-        ax.hist(np.clip(positive, lo, None), bins=edges, color=MODEL_COLOR, alpha=0.85)
+        # matplotlib's stub types bins as int | Sequence[float] | str, but hist passes it to
+        # np.histogram, which takes an ndarray of edges (the stub omits ndarray)
+        ax.hist(
+            np.clip(positive, lo, None), bins=edges,  # type: ignore[arg-type]
+            color=MODEL_COLOR, alpha=0.85,
+        )
         ax.set_xscale("log")
         if n_below:
             note = f"; {n_below:,} below {lo:.3g} counted in the first bar"
@@ -562,6 +567,11 @@ def _params(model: Any, names: tuple[str, ...]) -> list[float]:
     params = getattr(model, "params_", None)
     if params is None:
         model._check_is_fitted()  # raises NotFittedError with the standard message
+        # reached only when _check_is_fitted does not raise (params_ exists but is None)
+        raise NotFittedError(
+            f"This {type(model).__name__} has no fitted parameters (params_ is None). "
+            "Call fit(rfm) first, or load a saved model with clvlab.load_model(path)."
+        )
     return [float(params[n]) for n in names]
 
 

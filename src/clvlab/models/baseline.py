@@ -326,13 +326,15 @@ class FormulaCLVBaseline(BaseModel):
     def purchases_per_year_(self) -> float:
         """Cohort repeat purchases per year (``purchase_rate`` converted to years)."""
         self._check_is_fitted()
-        return float(self.params_["purchase_rate"]) * _time.convert(1.0, "Y", self.time_unit_)
+        unit = _time.check_time_unit(self.time_unit_)  # None (unknown) raises, as convert would
+        return float(self.params_["purchase_rate"]) * _time.convert(1.0, "Y", unit)
 
     @property
     def lifespan_years_(self) -> float:
         """Lifespan in years."""
         self._check_is_fitted()
-        return _time.convert(float(self.params_["lifespan"]), self.time_unit_, "Y")
+        unit = _time.check_time_unit(self.time_unit_)  # None (unknown) raises, as convert would
+        return _time.convert(float(self.params_["lifespan"]), unit, "Y")
 
     # -- predict ----------------------------------------------------------------------
     def predict(
@@ -422,7 +424,10 @@ class FormulaCLVBaseline(BaseModel):
             aov = np.where(np.isnan(aov), aov_c, aov)
             rate = np.where(np.isnan(rate), rate_c, rate)
 
-        h_calendar = h * LIFETIMES_MONTH[self.time_unit_] if method == "lifetimes" else h
+        h_calendar = (
+            h * LIFETIMES_MONTH[_time.check_time_unit(self.time_unit_)]
+            if method == "lifetimes" else h
+        )
         active = min(lifespan, h_calendar)
         if method == "continuous":
             # active x (1 - e^-x) / x with x = ln(1+d) x active, written to stay exact when
@@ -462,7 +467,8 @@ class FormulaCLVBaseline(BaseModel):
     def summary_table(self) -> SummaryTable:
         """Summary for people (``as_text()``, ``as_html()``), like the fitted models'."""
         self._check_is_fitted()
-        unit = self.time_unit_
+        # None (unknown) raises here, as purchases_per_year_ below would
+        unit = _time.check_time_unit(self.time_unit_)
         names = _time.UNIT_NAMES.get(unit, unit)
         life = (
             f"estimated from retention (churn_window {self.churn_window:g} "

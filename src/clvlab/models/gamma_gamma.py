@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,16 @@ Q_BOUNDARY_TOLERANCE = 1e-6
 
 #: Smallest number of repeat buyers for which the correlation is computed.
 _MIN_FOR_CORRELATION = 3
+
+
+class _SelectionInfo(TypedDict, total=False):
+    """What :meth:`GammaGammaFitter._select` and ``_select_with_weights`` pass to ``fit``."""
+
+    n_one_time: int
+    n_zero_spend: int
+    zero_spend_ids: list[Any]
+    n_input: int
+    correlation: float
 
 
 def _weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
@@ -129,6 +139,13 @@ class GammaGammaFitter(BaseFitter):
     _param_names: ClassVar[tuple[str, ...]] = ("p", "q", "v")
     _data_columns: ClassVar[tuple[str, ...]] = (C.FREQUENCY, C.MONETARY_VALUE)
     _model_name: ClassVar[str] = "Gamma-Gamma"
+
+    # fitted attributes (declared for type checkers; set by fit/load)
+    n_excluded_: int
+    exclusion_note_: str
+    frequency_spend_correlation_: float
+    # filled by _select / _select_with_weights during fit only
+    _selection_info: _SelectionInfo
 
     # -- parameterisation: p = e^t0, q = 1 + e^t1, v = e^t2 ------------------------------
     def _to_natural(self, theta: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ customer, in log space wherever it matters for stability. The model classes in
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import numpy.typing as npt
@@ -238,7 +238,7 @@ def bgnbd_probability_alive(
 
 
 def _hyp_g_series(
-    A: np.ndarray, B: np.ndarray, C: np.ndarray, z: np.ndarray, max_terms: int
+    A: npt.ArrayLike, B: npt.ArrayLike, C: npt.ArrayLike, z: npt.ArrayLike, max_terms: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """``G = (2F1(A, B; C; z) - 1) / B`` by its power series, vectorised.
 
@@ -598,13 +598,17 @@ def bgnbd_log_conditional_probability_of_purchases(
 # (finite only for q > 1) and, given nu, the mean m of x purchases is Gamma(p x, nu x).
 
 
-def _gg_arrays(frequency: object, monetary_value: object) -> tuple[np.ndarray, np.ndarray]:
+def _gg_arrays(
+    frequency: npt.ArrayLike, monetary_value: npt.ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(frequency, dtype=float)
     m = np.asarray(monetary_value, dtype=float)
     return x, m
 
 
-def gg_loglik(params: object, frequency: object, monetary_value: object) -> np.ndarray:
+def gg_loglik(
+    params: Iterable[float], frequency: npt.ArrayLike, monetary_value: npt.ArrayLike
+) -> np.ndarray:
     """Per-customer Gamma-Gamma log-likelihood of the mean spend of repeat buyers.
 
     .. math::
@@ -644,7 +648,7 @@ def gg_loglik(params: object, frequency: object, monetary_value: object) -> np.n
 
 
 def gg_loglik_and_grad(
-    params: object, frequency: object, monetary_value: object
+    params: Iterable[float], frequency: npt.ArrayLike, monetary_value: npt.ArrayLike
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gamma-Gamma log-likelihood per customer and its analytic gradient.
 
@@ -673,7 +677,7 @@ def gg_loglik_and_grad(
     return ll, np.column_stack([d_p, np.broadcast_to(d_q, x.shape), d_v])
 
 
-def gg_population_mean_spend(params: object) -> float:
+def gg_population_mean_spend(params: Iterable[float]) -> float:
     """Return the population mean spend per purchase, ``p v / (q - 1)``.
 
     Parameters
@@ -690,7 +694,9 @@ def gg_population_mean_spend(params: object) -> float:
     return p * v / (q - 1.0) if q > 1.0 else float("inf")
 
 
-def gg_expected_spend(params: object, frequency: object, monetary_value: object) -> np.ndarray:
+def gg_expected_spend(
+    params: Iterable[float], frequency: npt.ArrayLike, monetary_value: npt.ArrayLike
+) -> np.ndarray:
     """Conditional expected spend per purchase given a customer's history.
 
     .. math::
