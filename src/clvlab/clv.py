@@ -53,6 +53,7 @@ __all__ = [
     "per_period_rate",
     "METHODS",
     "LIFETIMES_MONTH",
+    "lifetimes_month",
 ]
 
 #: Ways of discounting (see the module docstring).
@@ -174,6 +175,22 @@ def _to_model_unit(
 # --------------------------------------------------------------------------------------
 # discounting
 # --------------------------------------------------------------------------------------
+def lifetimes_month(time_unit: str | None) -> float:
+    """Length of lifetimes' hidden "month" in ``time_unit`` (for ``method="lifetimes"`` only).
+
+    Raises
+    ------
+    ValueError
+        The unit is not one lifetimes supports ("D", "W", "M").
+    """
+    if time_unit not in LIFETIMES_MONTH:
+        raise ValueError(
+            "method='lifetimes' supports models fitted in 'D', 'W' or 'M' (lifetimes' "
+            f"freq); this model's time unit is {time_unit!r}. Use method='continuous'."
+        )
+    return LIFETIMES_MONTH[time_unit]
+
+
 def per_period_rate(annual_rate: float, time_unit: str) -> float:
     """Convert an annual discount rate to the equivalent rate per ``time_unit``.
 
@@ -218,7 +235,8 @@ def per_period_rate(annual_rate: float, time_unit: str) -> float:
         raise InvalidValueError(
             str(exc), rule="annual_rate >= 0 and time_unit in D, W, M, Y"
         ) from None
-    return float((1.0 + rate) ** (days / _time.GREGORIAN_YEAR_DAYS) - 1.0)
+    # expm1/log1p: exact for tiny rates, where (1 + r) ** e - 1 loses digits to cancellation
+    return float(math.expm1(days / _time.GREGORIAN_YEAR_DAYS * math.log1p(rate)))
 
 
 def discount_schedule(
@@ -272,17 +290,12 @@ def discount_schedule(
         times = np.minimum(k, horizon)
         exponent = times
     else:  # lifetimes
-        if time_unit not in LIFETIMES_MONTH:
-            raise ValueError(
-                "method='lifetimes' supports models fitted in 'D', 'W' or 'M' (lifetimes' "
-                f"freq); this model's time unit is {time_unit!r}. Use method='continuous'."
-            )
+        factor = lifetimes_month(time_unit)  # validates the unit first
         if float(horizon) != math.floor(horizon):
             raise ValueError(
                 "method='lifetimes' needs a whole number of months (lifetimes' time); got "
                 f"horizon={horizon!r}."
             )
-        factor = LIFETIMES_MONTH[time_unit]
         k = np.arange(1, int(horizon) + 1, dtype=float)
         times = k * factor
         exponent = times / factor
@@ -415,7 +428,7 @@ def customer_lifetime_value(
     if not components:
         return clv
     if method == "lifetimes":
-        h_undiscounted = h * LIFETIMES_MONTH[unit]  # type: ignore[index]
+        h_undiscounted = h * lifetimes_month(unit)
     else:
         h_undiscounted = h
     n_h = expected(h_undiscounted)[codes] if h_undiscounted > 0 else np.zeros(len(frame))

@@ -295,3 +295,15 @@ def test_value_monotone_in_horizon_and_rate(h1, h2, d1, d2):
     b = base.predict(df, horizon=hb, discount_rate=da).to_numpy()
     c = base.predict(df, horizon=ha, discount_rate=db).to_numpy()
     assert (a >= 0).all() and (b >= a * (1 - 1e-12)).all() and (c <= a * (1 + 1e-12)).all()
+
+
+def test_lifetimes_method_on_a_yearly_model_is_a_clear_error():
+    """method='lifetimes' on a model fitted in years names the supported units (not a KeyError)."""
+    rfm = pd.DataFrame(
+        {"frequency": [2.0, 0.0], "recency": [1.0, 0.0], "T": [2.0, 1.5],
+         "monetary_value": [10.0, 0.0], "total_spend": [30.0, 5.0]},
+        index=pd.Index(["a", "b"], name="customer_id"),
+    )
+    base = FormulaCLVBaseline(lifespan=3.0).fit(rfm, time_unit="Y")
+    with pytest.raises(ValueError, match=r"supports models fitted in 'D', 'W' or 'M'"):
+        base.predict(rfm, horizon=12, method="lifetimes")

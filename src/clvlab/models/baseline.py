@@ -381,11 +381,11 @@ class FormulaCLVBaseline(BaseModel):
             ``clv_baseline`` indexed like ``data``.
         """
         from clvlab.clv import (
-            LIFETIMES_MONTH,
             _check_method,
             _check_number,
             _to_model_unit,
             discount_schedule,
+            lifetimes_month,
         )
 
         self._check_is_fitted()
@@ -425,7 +425,7 @@ class FormulaCLVBaseline(BaseModel):
             rate = np.where(np.isnan(rate), rate_c, rate)
 
         h_calendar = (
-            h * LIFETIMES_MONTH[_time.check_time_unit(self.time_unit_)]
+            h * lifetimes_month(self.time_unit_)
             if method == "lifetimes" else h
         )
         active = min(lifespan, h_calendar)
