@@ -50,3 +50,21 @@ def test_no_pickle_in_the_package():
                      p.read_text(encoding="utf-8"), re.M)
     ]
     assert offenders == []
+
+
+def test_ruff_lint_is_clean():
+    """The pinned ruff (dev extra) finds nothing in src, tests and benchmarks."""
+    import shutil
+    import subprocess
+    import sys
+
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if ruff is None:
+        import pytest
+
+        pytest.skip("ruff is not installed (it is in the dev extra)")
+    result = subprocess.run(
+        [ruff, "check", "src", "tests", "benchmarks", "--output-format", "concise"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
