@@ -553,7 +553,9 @@ def plot_clv_distribution(
         ax.axvline(median, color=BASELINE_COLOR, ls=":", lw=1.5, label=f"Median {median:,.2f}")
     ax.set_xlabel(label + (" (log scale)" if log and positive.size else "") + note)
     ax.set_ylabel("Customers")
-    ax.set_title(f"Distribution of {label} ({arr.size:,} customers)")
+    # "Mean repeat-purchase value" -> "mean ...", but keep acronyms such as "CLV"
+    noun = label[:1].lower() + label[1:] if label[1:2].islower() else label
+    ax.set_title(f"Distribution of {noun} ({arr.size:,} customers)")
     ax.legend()
     return ax
 

@@ -784,7 +784,8 @@ def _models_section(st: _Study) -> dict[str, Any]:
             f"{st.p_name} describes how often customers buy while active (purchase rate: "
             "Gamma(r, alpha) across customers) and when they drop out (after each purchase, "
             f"with probability p ~ Beta(a, b)). {st.s_name} describes the value of a purchase "
-            "(Gamma(p, v) with the mean varying as Gamma(q, ...)). Intervals are Wald "
+            "(each purchase ~ Gamma(p, nu) around the customer's own level nu, and nu ~ "
+            "Gamma(q, v) across customers). Intervals are Wald "
             "intervals on the log scale."
         ),
         _heading(f"{st.p_name} (purchases)"),
