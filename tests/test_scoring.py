@@ -191,10 +191,12 @@ def test_scores_do_not_modify_the_input(fitted):
 # -- assign_segments -----------------------------------------------------------------
 
 
-def _table(clv, alive, hist=None):
+def _table(clv, alive, hist=None, freq=None):
     data = {"clv": clv, "probability_alive": alive}
     if hist is not None:
         data["historical_spend"] = hist
+    if freq is not None:
+        data["frequency"] = freq
     return pd.DataFrame(data, index=pd.Index([f"c{i}" for i in range(len(clv))]))
 
 
@@ -233,12 +235,69 @@ def test_segments_without_history_follow_clv_and_alive():
 
 
 def test_segments_are_an_ordered_categorical(scores):
-    """The segment column is categorical with the five segments in value order."""
+    """The segment column is categorical with the six segments, one-time buyers 5th."""
     seg = scores["segment"]
     assert isinstance(seg.dtype, pd.CategoricalDtype)
     assert list(seg.cat.categories) == list(SEGMENTS)
+    assert list(SEGMENTS) == [
+        "Champions",
+        "High value, at risk",
+        "Promising",
+        "Needs attention",
+        "One-time buyers",
+        "Lapsed / low value",
+    ]
     assert seg.cat.ordered
     assert seg.notna().all()
+
+
+def test_frequency_zero_customers_are_one_time_buyers():
+    """frequency == 0 gives 'One-time buyers' even with top CLV or top historical spend."""
+    t = _table(
+        clv=[500.0, 400.0, 40.0, 30.0, 1.0, 2.0, 450.0, 3.0, 35.0],
+        alive=[0.9, 0.2, 0.8, 0.1, 0.9, 0.05, 1.0, 1.0, 1.0],
+        hist=[800.0, 20.0, 30.0, 40.0, 5.0, 900.0, 15.0, 1000.0, 25.0],
+        freq=[3.0, 2.0, 1.0, 4.0, 1.0, 5.0, 0.0, 0.0, np.nan],
+    )
+    seg = assign_segments(t, value_quantiles=(0.25, 0.75))
+    # thresholds over all nine customers, one-time buyers included (np.quantile, linear)
+    th = seg.attrs["thresholds"]
+    assert (th["clv_low"], th["clv_high"], th["historical_spend_high"]) == (3.0, 400.0, 800.0)
+    assert th["one_time_buyers"] is True
+    assert seg.tolist() == [
+        "Champions",
+        "High value, at risk",
+        "Promising",
+        "Needs attention",
+        "Lapsed / low value",  # repeat buyer below the low CLV cut, modest history
+        "High value, at risk",
+        "One-time buyers",  # top-tier CLV, but no repeat purchase
+        "One-time buyers",  # the largest historical spend: one big first order
+        "Promising",  # missing frequency is not 0: placed by value and activity
+    ]
+
+
+def test_without_frequency_no_one_is_a_one_time_buyer():
+    """No frequency column: the one-time category exists but is empty; attrs say so."""
+    t = _table(clv=[500.0, 400.0, 40.0, 30.0, 1.0], alive=[1.0, 0.2, 1.0, 0.1, 1.0])
+    seg = assign_segments(t, value_quantiles=(0.2, 0.6))
+    assert "One-time buyers" in seg.cat.categories
+    assert (seg == "One-time buyers").sum() == 0
+    assert seg.attrs["thresholds"]["one_time_buyers"] is False
+    summary = segment_summary(t.assign(segment=seg))
+    assert summary.loc["One-time buyers", "n_customers"] == 0
+    assert summary["n_customers"].sum() == 5
+
+
+def test_one_time_buyers_on_cdnow(scores):
+    """CDNOW sample: the 1,218 customers with frequency 0 are exactly the one-time
+    buyers, all with P(alive) = 1 (BG/NBD's assumption, rtol=1e-12)."""
+    one_time = (scores["segment"] == "One-time buyers").to_numpy()
+    np.testing.assert_array_equal(one_time, (scores["frequency"] == 0).to_numpy())
+    assert one_time.sum() == 1218
+    np.testing.assert_allclose(scores.loc[one_time, "probability_alive"], 1.0, rtol=1e-12)
+    # the other segments hold repeat buyers only
+    assert (scores.loc[~one_time, "frequency"] >= 1).all()
 
 
 def test_missing_values_never_meet_a_threshold():
@@ -274,6 +333,34 @@ def test_segments_do_not_depend_on_row_order(rows, rnd):
     a = assign_segments(t)
     b = assign_segments(t.iloc[order])
     pd.testing.assert_series_equal(a, b.reindex(a.index), check_exact=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 1e4), st.floats(0, 1), st.floats(0, 1e4), st.integers(0, 3)
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_one_time_rule_is_row_order_free_and_moves_only_one_time_buyers(rows, rnd):
+    """With frequency: segments survive shuffling, one-time buyers are exactly the
+    frequency-0 rows, and every repeat buyer keeps the segment it gets without frequency."""
+    clv, alive, hist, freq = (list(x) for x in zip(*rows, strict=True))
+    t = _table(clv, alive, hist, [float(f) for f in freq])
+    order = list(range(len(t)))
+    rnd.shuffle(order)
+    a = assign_segments(t)
+    b = assign_segments(t.iloc[order])
+    pd.testing.assert_series_equal(a, b.reindex(a.index), check_exact=True)
+    zero = (t["frequency"] == 0).to_numpy()
+    np.testing.assert_array_equal((a == "One-time buyers").to_numpy(), zero)
+    without = assign_segments(t.drop(columns="frequency"))
+    assert a[~zero].tolist() == without[~zero].tolist()
+    assert a.attrs["thresholds"]["clv_low"] == without.attrs["thresholds"]["clv_low"]
 
 
 @settings(max_examples=40, deadline=None)

@@ -592,9 +592,10 @@ def _metadata(outcome: _Outcome, settings: _Settings) -> dict[str, Any]:
         "clv": "margin x expected spend x discounted expected repeat purchases over the horizon",
         "clv_baseline": "formula baseline CLV x margin, same horizon and discount rate",
         "historical_spend": "all spend in the observed window, first purchase included",
-        "segment rule": "high value = CLV or historical spend in the top "
-        f"{100 * (1 - thresholds.get('value_quantiles', [0.5, 0.8])[1]):.0f}%; active = "
-        f"P(alive) >= {thresholds.get('probability_alive', 0.5):g}",
+        "segment rule": "no repeat purchase (frequency 0) = One-time buyers; for repeat "
+        "buyers, high value = CLV or historical spend in the top "
+        f"{100 * (1 - thresholds.get('value_quantiles', [0.5, 0.8])[1]):.0f}% of all "
+        f"customers; active = P(alive) >= {thresholds.get('probability_alive', 0.5):g}",
         "clvlab_version": __version__,
     }
     return meta

@@ -5,10 +5,10 @@ table -- the RFM summary, P(alive), expected purchases and spend, CLV, the formu
 baseline's CLV, historical spend and a segment. The report, the spreadsheet and the CSV
 all take their numbers from this one table, so they agree everywhere.
 
-:func:`assign_segments` turns the table into five segments a marketer can act on. The
-rules are plain thresholds on CLV, historical spend and P(alive), computed in one
-vectorised pass (a million customers take well under a second) and deterministic: the
-same table gives the same segments whatever its row order.
+:func:`assign_segments` turns the table into six segments a marketer can act on. The
+rules are plain thresholds on repeat purchases, CLV, historical spend and P(alive),
+computed in one vectorised pass (a million customers take well under a second) and
+deterministic: the same table gives the same segments whatever its row order.
 
 Segments
 --------
@@ -24,16 +24,40 @@ Champions              high value (``clv >= clv_hi`` or                 retain, 
 High value, at risk    high value and not active                        win-back campaign
 Promising              not high value, ``clv >= clv_lo``, active        nurture
 Needs attention        not high value, ``clv >= clv_lo``, not active    re-engage cheaply
+One-time buyers        ``frequency == 0`` (no repeat purchase yet),     second-purchase nudge
+                       whatever their CLV, spend or P(alive)
 Lapsed / low value     not high value and ``clv < clv_lo``              low-cost channels
 =====================  ===============================================  ====================
 
-Value uses *predicted* CLV and *historical* spend alike, so a customer who spent a lot
-but has probably left (low P(alive), hence low CLV) is flagged "High value, at risk"
+The one-time rule comes first: every customer with ``frequency == 0`` is a one-time
+buyer, and only repeat buyers (``frequency >= 1``) go through the value and activity
+rules. The reason is the model, not the data: BG/NBD lets a customer drop out only
+after a repeat purchase, so it gives P(alive) = 1 to everyone without one. For them
+"active" is an assumption, not evidence, and their CLV is essentially the population's
+average for a customer of that age (on CDNOW nearly the same number for all of them,
+right at the median CLV). Sorting them by those numbers into "Champions", "Promising" or
+"Lapsed" would be arbitrary and, with P(alive) = 1, contradictory; what they all need is
+the same: a reason to buy a second time.
+
+This holds for a one-time buyer with a large first order too: high *historical* spend
+from a single purchase does not make a Champion or a "High value, at risk" customer --
+one order shows what they can spend, not that they come back. They stay in "One-time
+buyers"; sort that segment by ``historical_spend`` to see whose second purchase is worth
+most. The thresholds themselves are still quantiles over *all* customers, one-time
+buyers included, so taking the one-time buyers out changes no repeat buyer's segment:
+a repeat buyer is "Lapsed / low value" when their CLV is below the median customer's
+(and their historical spend is not in the top tier).
+
+Without a ``frequency`` column (e.g. a table of CLV and P(alive) only) the one-time rule
+cannot apply: nobody is a one-time buyer (the category is there but empty) and every
+customer goes through the value and activity rules, as they would without this segment.
+A missing frequency (NaN) likewise does not count as 0.
+
+Value uses *predicted* CLV and *historical* spend alike, so a repeat buyer who spent a
+lot but has probably left (low P(alive), hence low CLV) is flagged "High value, at risk"
 rather than lost among the low-value ones. P(alive) uses a fixed probability rather
 than a quantile, because "more likely alive than not" means the same in every data
-set; note that BG/NBD gives P(alive) = 1 to customers without a repeat purchase, so
-one-time buyers are never "at risk" -- their low CLV places them in the lower segments.
-Missing values (NaN) never satisfy a threshold.
+set. Missing values (NaN) never satisfy a threshold.
 """
 
 from __future__ import annotations
@@ -93,10 +117,13 @@ CHAMPIONS = "Champions"
 AT_RISK = "High value, at risk"
 PROMISING = "Promising"
 NEEDS_ATTENTION = "Needs attention"
+ONE_TIME = "One-time buyers"
 LAPSED = "Lapsed / low value"
 
-#: Segment names, most valuable first (the categories of :func:`assign_segments`).
-SEGMENTS: tuple[str, ...] = (CHAMPIONS, AT_RISK, PROMISING, NEEDS_ATTENTION, LAPSED)
+#: Segment names, the categories of :func:`assign_segments` in order: the repeat buyers'
+#: segments from most to least valuable, with the one-time buyers (value not yet
+#: proven) just before "Lapsed / low value", which stays last.
+SEGMENTS: tuple[str, ...] = (CHAMPIONS, AT_RISK, PROMISING, NEEDS_ATTENTION, ONE_TIME, LAPSED)
 
 
 def _check_fraction(value: Any, name: str, *, open_low: bool = False) -> float:
@@ -123,18 +150,26 @@ def assign_segments(
     value_quantiles: Sequence[float] = (0.5, 0.8),
     alive_threshold: float = 0.5,
 ) -> pd.Series:
-    """Assign each customer to one of five actionable segments (see the module docstring).
+    """Assign each customer to one of six actionable segments (see the module docstring).
+
+    Customers without a repeat purchase (``frequency == 0``) are "One-time buyers",
+    whatever their CLV, historical spend or P(alive); the others are placed by value
+    (CLV or historical spend) and activity (P(alive)).
 
     Parameters
     ----------
     scores : DataFrame
         One row per customer with columns ``clv`` and ``probability_alive`` and,
-        optionally, ``historical_spend`` (e.g. from :func:`score_customers`).
+        optionally, ``frequency`` and ``historical_spend`` (e.g. from
+        :func:`score_customers`). Without ``frequency`` nobody is a one-time buyer: the
+        category exists but stays empty and every customer is placed by value and
+        activity.
     value_quantiles : (float, float), default=(0.5, 0.8)
         Lower and upper quantiles of ``clv`` (and upper quantile of ``historical_spend``)
-        that separate low, middle and high value. With the default the top 20% by CLV or
-        by historical spend are "high value" and the bottom half by CLV, unless high by
-        history, is "Lapsed / low value".
+        over all customers, one-time buyers included, that separate low, middle and high
+        value. With the default the top 20% by CLV or by historical spend are "high
+        value" and the bottom half by CLV, unless high by history, is "Lapsed / low
+        value" (for repeat buyers).
     alive_threshold : float, default=0.5
         A customer is active when ``probability_alive >= alive_threshold``.
 
@@ -143,7 +178,8 @@ def assign_segments(
     Series
         Ordered categorical named ``segment`` with categories :data:`SEGMENTS`, indexed
         like ``scores``; ``attrs["thresholds"]`` records the CLV, historical-spend and
-        P(alive) cut-offs used.
+        P(alive) cut-offs used and, under ``one_time_buyers``, whether the one-time rule
+        applied (``True`` when ``scores`` has a ``frequency`` column).
 
     Raises
     ------
@@ -159,6 +195,9 @@ def assign_segments(
     ...                        "probability_alive": [0.9, 0.2, 0.8, 0.1, 0.9]})
     >>> assign_segments(scores, value_quantiles=(0.2, 0.6)).tolist()
     ['Champions', 'High value, at risk', 'Promising', 'Needs attention', 'Lapsed / low value']
+    >>> scores["frequency"] = [4, 2, 1, 3, 0]
+    >>> assign_segments(scores, value_quantiles=(0.2, 0.6)).tolist()
+    ['Champions', 'High value, at risk', 'Promising', 'Needs attention', 'One-time buyers']
     """
     if not isinstance(scores, pd.DataFrame):
         raise TypeError(f"scores must be a DataFrame; got {type(scores).__name__}.")
@@ -197,12 +236,22 @@ def assign_segments(
             high |= hist >= hist_hi
     middle = ~high & (clv >= clv_lo)
     active = alive >= alive_cut
+    # one-time buyers: frequency exactly 0 (NaN is not 0); without the column, nobody
+    has_frequency = C.FREQUENCY in scores.columns
+    if has_frequency:
+        frequency = pd.to_numeric(scores[C.FREQUENCY], errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        )
+        one_time = frequency == 0
+    else:
+        one_time = np.zeros(len(scores), dtype=bool)
 
     codes = np.full(len(scores), SEGMENTS.index(LAPSED), dtype=np.int8)
     codes[middle & ~active] = SEGMENTS.index(NEEDS_ATTENTION)
     codes[middle & active] = SEGMENTS.index(PROMISING)
     codes[high & ~active] = SEGMENTS.index(AT_RISK)
     codes[high & active] = SEGMENTS.index(CHAMPIONS)
+    codes[one_time] = SEGMENTS.index(ONE_TIME)  # overrides the value rules
     dtype = pd.CategoricalDtype(list(SEGMENTS), ordered=True)
     out = pd.Series(
         pd.Categorical.from_codes(codes, dtype=dtype), index=scores.index, name=SEGMENT
@@ -213,6 +262,7 @@ def assign_segments(
         "historical_spend_high": hist_hi,
         "probability_alive": alive_cut,
         "value_quantiles": [q_lo, q_hi],
+        "one_time_buyers": has_frequency,
     }
     return out
 
@@ -229,9 +279,12 @@ def segment_summary(scores: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Index ``segment`` (all five, in :data:`SEGMENTS` order, empty ones included);
-        columns ``n_customers``, ``share_customers``, ``total_clv``, ``share_clv``,
-        ``mean_clv``, ``mean_probability_alive``, ``total_historical_spend``.
+        Index ``segment`` (all six, in :data:`SEGMENTS` order, empty ones included --
+        "One-time buyers" has 0 customers when the segments were assigned without a
+        ``frequency`` column); columns ``n_customers``, ``share_customers``,
+        ``total_clv``, ``share_clv``, ``mean_clv``, ``mean_probability_alive``,
+        ``total_historical_spend``. Under BG/NBD the one-time buyers' mean P(alive) is 1
+        by the model's assumption, not by evidence (see the module docstring).
     """
     if SEGMENT not in scores.columns or CLV not in scores.columns:
         raise MissingColumnsError(
@@ -345,7 +398,8 @@ def score_customers(
         summary's ``total_spend`` (all spend in the observed window, first purchase
         included, no margin), else NaN.
     value_quantiles, alive_threshold
-        Segment thresholds, passed to :func:`assign_segments`.
+        Segment thresholds, passed to :func:`assign_segments` (customers with
+        ``frequency == 0`` are "One-time buyers").
 
     Returns
     -------

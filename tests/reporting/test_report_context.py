@@ -137,6 +137,27 @@ def test_segments_equal_segment_summary(holdout_study):
     assert sum(int(r[1].replace(",", "")) for r in table["rows"]) == 2357
 
 
+def test_one_time_buyers_segment_is_explained_with_an_action(holdout_study):
+    """The segments section has a 'One-time buyers' row (the frequency-0 customers, mean
+    P(alive) 1.00), a second-purchase action, and a paragraph and method note on why."""
+    s = holdout_study
+    table = _blocks(s.ctx, "segments", "table")[0]
+    rows = {r[0]: r for r in table["rows"]}
+    assert list(rows)[4:] == ["One-time buyers", "Lapsed / low value"]
+    n_once = int((s.scores["frequency"] == 0).sum())
+    assert n_once == 1218
+    assert rows["One-time buyers"][1] == f"{n_once:,}"
+    assert rows["One-time buyers"][5] == "1.00"
+    assert "second purchase" in rows["One-time buyers"][-1]
+    assert all(r[-1] for r in table["rows"])  # every segment says what to do
+    text = " ".join(b["text"] for b in _blocks(s.ctx, "segments", "paragraph"))
+    assert "'One-time buyers'" in text and "P(alive) = 1" in text
+    assert "does not make a Champion" in text
+    methods = " ".join(_blocks(s.ctx, "methodology", "bullets")[0]["items"])
+    assert "One-time buyers" in methods
+    assert "One-time buyers" in s.html and "One-time buyers" in s.pdf_text
+
+
 def test_data_overview_counts(holdout_study):
     """Data overview: 2,357 customers, 6,919 transactions and the load's quality checks."""
     s = holdout_study

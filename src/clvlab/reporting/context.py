@@ -80,8 +80,10 @@ _DASH = "—"
 _SEGMENT_ACTIONS: dict[str, str] = {
     "Champions": "Retain and reward: loyalty perks, early access, referrals.",
     "High value, at risk": "Win back now: personal outreach, a reason to return.",
-    "Promising": "Nurture: recommendations, second-purchase offers.",
+    "Promising": "Nurture: recommendations, offers for the next purchase.",
     "Needs attention": "Re-engage cheaply: reminders, low-cost e-mail.",
+    "One-time buyers": "Nudge a second purchase: a follow-up offer soon after the first; "
+    "the largest first orders first.",
     "Lapsed / low value": "Low-cost channels only; do not overspend.",
 }
 
@@ -1019,15 +1021,26 @@ def _segments_section(st: _Study) -> dict[str, Any]:
         for name, r in seg.iterrows()
     ]
     q_high = (thr.get("value_quantiles") or [0.5, 0.8])[1]
+    # _check_scores requires frequency, so score_customers applied the one-time rule
+    one_time = (
+        "'One-time buyers' have not bought a second time yet, so they get their own "
+        f"segment whatever their CLV or first order: {st.p_name} gives them P(alive) = 1 "
+        "by assumption (customers drop out only after a repeat purchase), not because they "
+        "are known to be active, and their CLV rests on the averages of all customers "
+        "rather than on their own repeat buying. A large first order does not make a "
+        "Champion; it makes the customer a good first target for a second-purchase offer. "
+        "The other segments are for repeat buyers."
+    )
     return _section("segments", "Segments to act on", [
         _para(
             f"High value means predicted CLV of at least {fmt_money(thr.get('clv_high'))} or "
             f"historical spend of at least {fmt_money(thr.get('historical_spend_high'))} (the "
-            f"top {fmt_pct(1 - q_high, 0)} by either); active means P(alive) of at least "
-            f"{fmt_num(thr.get('probability_alive', 0.5), 2)}. 'High value, at risk' "
-            "customers spent a lot but have probably stopped buying: the first list for a "
-            "win-back campaign."
+            f"top {fmt_pct(1 - q_high, 0)} of all customers by either); active means P(alive) "
+            f"of at least {fmt_num(thr.get('probability_alive', 0.5), 2)}. 'High value, at "
+            "risk' customers spent a lot but have probably stopped buying: the first list "
+            "for a win-back campaign."
         ),
+        _para(one_time),
         _table(["Segment", "Customers", "Share", "Total CLV", "Share of CLV", "Mean P(alive)",
                 "What to do"], rows, align=["l", "r", "r", "r", "r", "r", "l"]),
     ])
@@ -1054,6 +1067,10 @@ def _methodology_section(st: _Study) -> dict[str, Any]:
             "computed over the same horizon and discounting, so the two can be compared.",
             "The acquisition-cost ceiling is the expected CLV of a brand-new customer (first "
             "purchase at the population mean spend, plus expected repeat purchases).",
+            "Segments: customers without a repeat purchase are 'One-time buyers' (the model "
+            "cannot yet tell whether they will come back, and gives them P(alive) = 1 by "
+            "assumption); repeat buyers are placed by value (predicted CLV or historical "
+            "spend, against quantiles over all customers) and by P(alive).",
             ("Holdout validation: the models are fitted on the calibration period only and "
              "their predictions for the holdout are compared with what happened.")
             if st.has_holdout else
