@@ -14,7 +14,7 @@ import difflib
 import gzip
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -130,6 +130,33 @@ def _examples(where: list[str], values: Sequence[Any] | None, n_total: int) -> s
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (plural or word + 's')}"
+
+
+def _rows_error(
+    column: str,
+    mask: np.ndarray,
+    pos: np.ndarray,
+    rows: _Rows,
+    rule: str,
+    problem: Callable[[int], str],
+    todo: str,
+    raw: Any = None,
+) -> InvalidValueError:
+    """Build the error for the rows in ``mask``: column, rule, count, first rows, what to do.
+
+    The first rows are shown with their raw values when ``raw`` is given; ``problem(n)``
+    words the finding for ``n`` rows.
+    """
+    n = int(mask.sum())
+    first = pos[mask][:_N_EXAMPLES]
+    values = None if raw is None else list(raw[mask][:_N_EXAMPLES])
+    return InvalidValueError(
+        f"Column {column!r} {problem(n)} ({_examples(rows.describe(first), values, n)}). {todo}",
+        column=column,
+        rule=rule,
+        offenders=rows.labels(first),
+        n_offending=n,
+    )
 
 
 # --------------------------------------------------------------------------- reading
@@ -438,17 +465,11 @@ def _parse_ids(raw: pd.Series, name: str, pos: np.ndarray, rows: _Rows) -> pd.Se
     ids = ids.str.strip()
     bad = ids.isna().to_numpy() | ids.eq("").fillna(True).to_numpy(dtype=bool)
     if bad.any():
-        n = int(bad.sum())
-        where = rows.describe(pos[bad][:_N_EXAMPLES])
-        raise InvalidValueError(
-            f"Column {name!r} (customer id): must not be blank; {_plural(n, 'row')} "
-            f"{'has' if n == 1 else 'have'} a missing or empty customer id "
-            f"({_examples(where, None, n)}). Fill in the customer id or remove these rows "
-            "before loading.",
-            column=name,
-            rule="customer id not blank",
-            offenders=rows.labels(pos[bad][:_N_EXAMPLES]),
-            n_offending=n,
+        raise _rows_error(
+            name, bad, pos, rows, "customer id not blank",
+            lambda n: f"(customer id): must not be blank; {_plural(n, 'row')} "
+            f"{'has' if n == 1 else 'have'} a missing or empty customer id",
+            "Fill in the customer id or remove these rows before loading.",
         )
     return ids
 
@@ -504,16 +525,11 @@ def _parse_dates(
     raw = raw.reset_index(drop=True)
     blank = _blank_mask(raw)
     if blank.any():
-        n = int(blank.sum())
-        where = rows.describe(pos[blank][:_N_EXAMPLES])
-        raise InvalidValueError(
-            f"Column {name!r} (date): must not be blank; {_plural(n, 'row')} "
-            f"{'has' if n == 1 else 'have'} no date ({_examples(where, None, n)}). Fill in the "
-            "dates or remove these rows before loading.",
-            column=name,
-            rule="date not blank",
-            offenders=rows.labels(pos[blank][:_N_EXAMPLES]),
-            n_offending=n,
+        raise _rows_error(
+            name, blank, pos, rows, "date not blank",
+            lambda n: f"(date): must not be blank; {_plural(n, 'row')} "
+            f"{'has' if n == 1 else 'have'} no date",
+            "Fill in the dates or remove these rows before loading.",
         )
     if isinstance(raw.dtype, pd.CategoricalDtype):
         raw = raw.astype(raw.cat.categories.dtype)
@@ -580,20 +596,14 @@ def _parse_dates(
         _record_tz(report, name, tz, wall, local, np.ones(int(good.sum()), bool), pos[idx[good]],
                    rows, n_naive=int((~aware).sum()))
     if not ok.all():
-        bad = ~ok
-        n = int(bad.sum())
-        where = rows.describe(pos[bad][:_N_EXAMPLES])
         how = f"with date_format={fmt!r}" if fmt else "as dates"
         todo = ("Fix these values, or pass the date_format= that matches them "
                 "(strftime codes, e.g. '%d/%m/%Y')." if fmt else
                 "Fix these values, or pass date_format= (strftime codes, e.g. '%d/%m/%Y').")
-        raise InvalidValueError(
-            f"Column {name!r} (date): values must parse {how}; {_plural(n, 'value')} could not "
-            f"({_examples(where, list(raw[bad][:_N_EXAMPLES]), n)}). {todo}",
-            column=name,
-            rule="parseable date",
-            offenders=rows.labels(pos[bad][:_N_EXAMPLES]),
-            n_offending=n,
+        raise _rows_error(
+            name, ~ok, pos, rows, "parseable date",
+            lambda n: f"(date): values must parse {how}; {_plural(n, 'value')} could not",
+            todo, raw=raw,
         )
     if guessed.any():
         n = int(guessed.sum())
@@ -620,17 +630,12 @@ def _checked_ns(values: pd.Series, raw: pd.Series, name: str, pos: np.ndarray,
     except (pd.errors.OutOfBoundsDatetime, OverflowError, ValueError):
         arr = np.asarray(values)  # in a coarser unit than ns, so no overflow here
         bad = (arr < np.datetime64("1677-09-22")) | (arr > np.datetime64("2262-04-11"))
-        n = int(bad.sum())
-        where = rows.describe(pos[bad][:_N_EXAMPLES])
-        raise InvalidValueError(
-            f"Column {name!r} (date): dates must lie between 1677-09-22 and 2262-04-11 "
-            "(the range of datetime64[ns]); "
-            f"{_plural(n, 'value')} {'does' if n == 1 else 'do'} not "
-            f"({_examples(where, list(raw[bad][:_N_EXAMPLES]), n)}). Fix these dates.",
-            column=name,
-            rule="date in range",
-            offenders=rows.labels(pos[bad][:_N_EXAMPLES]),
-            n_offending=n,
+        raise _rows_error(
+            name, bad, pos, rows, "date in range",
+            lambda n: "(date): dates must lie between 1677-09-22 and 2262-04-11 "
+            f"(the range of datetime64[ns]); {_plural(n, 'value')} "
+            f"{'does' if n == 1 else 'do'} not",
+            "Fix these dates.", raw=raw,
         ) from None
 
 
@@ -732,18 +737,13 @@ def _parse_amounts(raw: pd.Series, name: str, pos: np.ndarray, rows: _Rows,
         )
     bad = ~np.isfinite(values)
     if bad.any():
-        n = int(bad.sum())
-        where = rows.describe(pos[bad][:_N_EXAMPLES])
-        raise InvalidValueError(
-            f"Column {name!r} (amount): must be a finite number; {_plural(n, 'value')} "
-            f"{'is' if n == 1 else 'are'} blank, NaN, infinite or not a number "
-            f"({_examples(where, list(raw[bad][:_N_EXAMPLES]), n)}). Plain numbers such as "
-            "1234.50, '$1,234.50' or '-12.50' are read; fix or remove these rows before "
-            "loading.",
-            column=name,
-            rule="finite number",
-            offenders=rows.labels(pos[bad][:_N_EXAMPLES]),
-            n_offending=n,
+        raise _rows_error(
+            name, bad, pos, rows, "finite number",
+            lambda n: f"(amount): must be a finite number; {_plural(n, 'value')} "
+            f"{'is' if n == 1 else 'are'} blank, NaN, infinite or not a number",
+            "Plain numbers such as 1234.50, '$1,234.50' or '-12.50' are read; fix or remove "
+            "these rows before loading.",
+            raw=raw,
         )
     return values
 
