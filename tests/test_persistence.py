@@ -130,17 +130,28 @@ def test_unreadable_files_rejected(tmp_path, saved):
 
 
 def test_loading_another_class_through_a_class_is_rejected(model, tmp_path):
-    """Cls.load refuses a file holding a different model class."""
-    from clvlab.models.base import BaseFitter
+    """Cls.load refuses a file holding a different registered model class."""
+    from clvlab.models.gamma_gamma import GammaGammaFitter
 
-    class OtherFitter(BaseFitter):
-        _param_names = ("r", "alpha", "a", "b")
+    path = tmp_path / "bg.json"
+    model.save(path)
+    with pytest.raises(ModelFileError, match="not a GammaGammaFitter"):
+        GammaGammaFitter.load(path)
 
+
+def test_unregistered_class_is_rejected_with_known_keys(model, tmp_path):
+    """A file naming a class the registry does not know lists the registered models."""
     payload = model.to_dict()
     payload["class"] = "OtherFitter"
     path = _write(tmp_path / "other.json", payload)
-    with pytest.raises(ModelFileError, match="not a BetaGeoFitter"):
+    with pytest.raises(ModelFileError, match="unknown model class 'OtherFitter'.*bgnbd"):
         BetaGeoFitter.load(path)
+
+
+def test_saved_file_names_the_registry_key(model):
+    """The JSON envelope carries the registry key next to the class name."""
+    payload = model.to_dict()
+    assert payload["model"] == "bgnbd" and payload["class"] == "BetaGeoFitter"
 
 
 def test_save_requires_fitted_model(tmp_path):

@@ -483,7 +483,7 @@ def frequency_histogram(model: Any, data: Any, max_frequency: int = 7) -> pd.Dat
     t_unique, t_count = np.unique(frame[C.T].to_numpy(dtype=float), return_counts=True)
     expected = np.empty(max_frequency + 1)
     for x in range(max_frequency):
-        prob = np.asarray(model.probability_of_purchases(x, t_unique), dtype=float)
+        prob = np.asarray(model.probability_of_purchases(n=x, t=t_unique), dtype=float)
         prob = np.broadcast_to(prob, t_unique.shape)
         expected[x] = float(t_count @ prob)
     expected[max_frequency] = len(frame) - expected[:max_frequency].sum()

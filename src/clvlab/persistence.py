@@ -48,6 +48,15 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _model_key(model: Any) -> str | None:
+    from clvlab.models.registry import model_key
+
+    try:
+        return model_key(model)
+    except ValueError:
+        return None
+
+
 def model_to_dict(model: Any) -> dict[str, Any]:
     """Envelope + state of a fitted model as a JSON-compatible dict."""
     model._check_is_fitted()
@@ -56,6 +65,7 @@ def model_to_dict(model: Any) -> dict[str, Any]:
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
             "class": type(model).__name__,
+            "model": _model_key(model),
             "clvlab_version": _version(),
             "options": model.get_params(),
             "time_unit": getattr(model, "time_unit_", None),
@@ -81,7 +91,7 @@ def _version_tuple(version: Any) -> tuple[int, ...]:
 
 def model_from_dict(payload: Any, source: str = "the model data") -> Any:
     """Rebuild a fitted model from :func:`model_to_dict` output."""
-    from clvlab.models.base import MODEL_REGISTRY
+    from clvlab.models.registry import class_by_name, registered
 
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
         raise ModelFileError(
@@ -104,10 +114,13 @@ def model_from_dict(payload: Any, source: str = "the model data") -> Any:
             stacklevel=3,
         )
     name = payload.get("class")
-    cls = MODEL_REGISTRY.get(name) if isinstance(name, str) else None
+    cls = class_by_name(name) if isinstance(name, str) else None
     if cls is None:
-        known = ", ".join(sorted(MODEL_REGISTRY))
-        raise ModelFileError(f"{source} holds an unknown model class {name!r}; known: {known}.")
+        known = ", ".join(registered())
+        raise ModelFileError(
+            f"{source} holds an unknown model class {name!r}; this clvlab knows the models "
+            f"{known}."
+        )
     try:
         model = cls(**payload.get("options", {}))
         model._set_state(payload["state"])

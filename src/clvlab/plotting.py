@@ -116,7 +116,7 @@ def plot_frequency_histogram(
     Parameters
     ----------
     model : fitted BetaGeoFitter
-        Provides ``probability_of_purchases(n, t)``.
+        Provides ``probability_of_purchases(n=, t=)``.
     data : DataFrame
         Calibration RFM summary (``frequency``, ``T``).
     max_frequency : int, default=7

@@ -11,7 +11,6 @@ import pytest
 
 from clvlab.exceptions import ConvergenceWarning, NotFittedError
 from clvlab.models.base import (
-    MODEL_REGISTRY,
     BaseFitter,
     SummaryTable,
     _newton_gain,
@@ -129,9 +128,38 @@ def test_unfitted_model_has_no_fitted_attributes():
     assert "fitted" not in repr(model)
 
 
-def test_subclasses_register_for_loading():
-    """Every subclass is registered by name for clvlab.load_model."""
-    assert MODEL_REGISTRY["ToyPoissonFitter"] is ToyPoissonFitter
+def test_registry_keys_and_classes():
+    """The registry maps short names to classes and back; unknown names are clear errors."""
+    from clvlab.models import registry
+
+    assert registry.get_model_class("bgnbd").__name__ == "BetaGeoFitter"
+    assert registry.model_key(registry.get_model_class("gg")) == "gg"
+    assert "bgnbd" in registry.registered("purchase")
+    assert "gg" not in registry.registered("purchase")
+    assert registry.class_by_name("GammaGammaFitter") is registry.get_model_class("gg")
+    with pytest.raises(ValueError, match="unknown model 'nope'; known: bgnbd"):
+        registry.get_model_class("nope")
+    with pytest.raises(ValueError, match="not a registered"):
+        registry.model_key(ToyPoissonFitter)
+
+
+def test_numeric_gradient_fallback_matches_analytic(rng):
+    """Without an analytic gradient the base differentiates _loglik numerically (rtol 1e-7)."""
+    from clvlab.models.beta_geo import BetaGeoFitter
+    from clvlab.models.likelihoods import bgnbd_log_likelihood
+
+    class NumericBG(BetaGeoFitter):
+        def _loglik(self, params, data):
+            return bgnbd_log_likelihood(params, *data)
+
+    NumericBG._loglik_and_grad = BaseFitter._loglik_and_grad
+    x = rng.poisson(2.0, 200).astype(float)
+    T = np.full(200, 40.0)
+    tx = np.where(x > 0, rng.uniform(0, 40, 200), 0.0)
+    params = np.array([0.25, 4.0, 0.8, 2.5])
+    _, analytic = BetaGeoFitter()._loglik_and_grad(params, (x, tx, T))
+    _, numeric = NumericBG()._loglik_and_grad(params, (x, tx, T))
+    np.testing.assert_allclose(numeric, analytic, rtol=1e-7, atol=1e-10)
 
 
 def test_fingerprint_changes_with_data(rng):

@@ -219,7 +219,7 @@ def test_predictions_equal_lifetimes_for_every_customer(cdnow_bgnbd, cdnow_rfm):
     np.testing.assert_allclose(cdnow_bgnbd.expected_purchases_new_customer(t),
                                lt.expected_number_of_purchases_up_to_time(t), rtol=1e-6)
     for n in (0, 1, 3, 10):
-        np.testing.assert_allclose(cdnow_bgnbd.probability_of_purchases(n, 52.0),
+        np.testing.assert_allclose(cdnow_bgnbd.probability_of_purchases(n=n, t=52.0),
                                    lt.probability_of_n_purchases_up_to_time(52.0, n), rtol=1e-6)
 
 
@@ -228,7 +228,7 @@ def test_predictions_are_series_indexed_by_customer_id(cdnow_bgnbd, cdnow_rfm):
     before = cdnow_rfm.copy()
     e = cdnow_bgnbd.expected_purchases(cdnow_rfm, 52)
     p = cdnow_bgnbd.probability_alive(cdnow_rfm)
-    c = cdnow_bgnbd.conditional_probability_of_purchases(cdnow_rfm, 2, 52)
+    c = cdnow_bgnbd.conditional_probability_of_purchases(cdnow_rfm, n=2, t=52)
     for s, name in ((e, "expected_purchases"), (p, "probability_alive"),
                     (c, "probability_of_purchases")):
         assert isinstance(s, pd.Series) and s.name == name
@@ -264,8 +264,8 @@ def test_heavy_buyers_stay_finite(cdnow_bgnbd):
 
 def test_probability_of_purchases_shapes(cdnow_bgnbd):
     """Scalar n and t give a float; arrays broadcast; values sum to 1 over n."""
-    assert isinstance(cdnow_bgnbd.probability_of_purchases(0, 52), float)
-    p = cdnow_bgnbd.probability_of_purchases(np.arange(3000), 52)
+    assert isinstance(cdnow_bgnbd.probability_of_purchases(n=0, t=52), float)
+    p = cdnow_bgnbd.probability_of_purchases(n=np.arange(3000), t=52)
     assert p.shape == (3000,)
     np.testing.assert_allclose(p.sum(), 1.0, rtol=1e-9)
 
@@ -375,7 +375,7 @@ def test_negative_or_nan_horizon_rejected(cdnow_bgnbd, cdnow_rfm):
     with pytest.raises(ValueError, match="t must be finite"):
         cdnow_bgnbd.expected_purchases_new_customer(np.nan)
     with pytest.raises(ValueError, match="whole number"):
-        cdnow_bgnbd.probability_of_purchases(1.5, 10)
+        cdnow_bgnbd.probability_of_purchases(n=1.5, t=10)
     with pytest.raises(ValueError, match="one value per customer"):
         cdnow_bgnbd.expected_purchases(cdnow_rfm, [1.0, 2.0])
 
@@ -392,3 +392,19 @@ def test_fit_without_time_unit_rejected():
     """A frame without attrs['time_unit'] and no time_unit argument is rejected."""
     with pytest.raises(ValueError, match="time_unit is unknown"):
         BetaGeoFitter().fit(pd.DataFrame({"frequency": [0.0], "recency": [0.0], "T": [3.0]}))
+
+
+def test_count_and_time_are_keyword_only(cdnow_bgnbd, cdnow_rfm):
+    """n and t are keywords; positional (n, t) still answers, with a FutureWarning naming both."""
+    keyword = cdnow_bgnbd.probability_of_purchases(n=0, t=39.0)
+    with pytest.warns(FutureWarning, match=r"probability_of_purchases\(n=\.\.\., t=\.\.\.\)"):
+        positional = cdnow_bgnbd.probability_of_purchases(0, 39.0)
+    assert positional == keyword
+    with pytest.warns(FutureWarning, match="conditional_probability_of_purchases"):
+        old = cdnow_bgnbd.conditional_probability_of_purchases(cdnow_rfm, 1, 10.0)
+    new = cdnow_bgnbd.conditional_probability_of_purchases(cdnow_rfm, n=1, t=10.0)
+    pd.testing.assert_series_equal(old, new)
+    with pytest.raises(TypeError, match="needs t"):
+        cdnow_bgnbd.probability_of_purchases(n=1)
+    with pytest.raises(TypeError, match="takes n and t as keywords"):
+        cdnow_bgnbd.probability_of_purchases(1, n=1)

@@ -31,12 +31,10 @@ from scipy import optimize, special
 from clvlab import _columns as C
 from clvlab._time import check_time_unit
 from clvlab.exceptions import ConvergenceError, ConvergenceWarning, NotFittedError
+from clvlab.models.contract import Capabilities, Heterogeneity, ModelDescription
 from clvlab.validation import validate_rfm
 
-__all__ = ["BaseModel", "BaseFitter", "SummaryTable", "MODEL_REGISTRY", "data_fingerprint"]
-
-#: Model classes by name, for :func:`clvlab.load_model`.
-MODEL_REGISTRY: dict[str, type[BaseModel]] = {}
+__all__ = ["BaseModel", "BaseFitter", "SummaryTable", "data_fingerprint"]
 
 #: Gradient inf-norm (of the mean negative log-likelihood per customer, with respect to the
 #: transformed parameters) below which a fit counts as converged.
@@ -49,6 +47,9 @@ STEP_TOLERANCE = 1e-4
 #: Above this many distinct data rows, a fit on a systematic subsample of this size
 #: supplies the starting point of the full fit.
 WARM_START_ROWS = 20_000
+
+#: Step (in log parameter) of the numerical gradient used when a model has no analytic one.
+NUMERIC_GRADIENT_STEP = 1e-5
 
 #: Box on the transformed (log) parameters: natural values within exp(+-30).
 THETA_BOUND = 30.0
@@ -191,9 +192,47 @@ class BaseModel:
     fit_date_: str | None
     data_fingerprint_: str | None
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        MODEL_REGISTRY[cls.__name__] = cls
+    # description for people (see clvlab.models.contract.ModelDescription)
+    _long_name: ClassVar[str] = ""
+    _story: ClassVar[str] = ""
+    _glossary: ClassVar[dict[str, str]] = {}
+    _references: ClassVar[tuple[str, ...]] = ()
+
+    # -- the model contract (clvlab.models.contract) --------------------------------------
+    @classmethod
+    def capabilities(cls) -> Capabilities:
+        """Return what the model offers; see :class:`clvlab.models.contract.Capabilities`."""
+        raise NotImplementedError(f"{cls.__name__} does not declare its capabilities.")
+
+    def _heterogeneity(self) -> tuple[Heterogeneity, ...]:
+        """Fitted mixing distributions (subclasses with latent traits override)."""
+        return ()
+
+    def describe(self) -> ModelDescription:
+        """Describe the model for people: name, story, parameter glossary, distributions.
+
+        Returns
+        -------
+        ModelDescription
+            ``heterogeneity`` holds the fitted mixing distributions (scipy.stats frozen
+            distributions) once the model is fitted, and is empty before.
+        """
+        from clvlab.models.registry import model_key
+
+        try:
+            key = model_key(self)
+        except ValueError:
+            key = type(self).__name__
+        fitted = hasattr(self, "params_")
+        return ModelDescription(
+            key=key,
+            name=self._model_name,
+            long_name=self._long_name or self._model_name,
+            story=self._story,
+            parameters=dict(self._glossary),
+            heterogeneity=self._heterogeneity() if fitted else (),
+            references=tuple(self._references),
+        )
 
     # -- scikit-learn conventions ---------------------------------------------------
     @classmethod
@@ -305,11 +344,35 @@ class BaseFitter(BaseModel):
         self.ci_level = ci_level
 
     # -- hooks for subclasses -----------------------------------------------------
+    def _loglik(self, params: np.ndarray, data: Sequence[np.ndarray]) -> np.ndarray:
+        """Per-row log-likelihood ``(n,)`` (needed only without ``_loglik_and_grad``)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _loglik or _loglik_and_grad."
+        )
+
     def _loglik_and_grad(
         self, params: np.ndarray, data: Sequence[np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Per-row log-likelihood ``(n,)`` and its gradient ``(n, k)`` in natural parameters."""
-        raise NotImplementedError
+        """Per-row log-likelihood ``(n,)`` and its gradient ``(n, k)`` in natural parameters.
+
+        Models with an analytic gradient override this. The default differentiates
+        :meth:`_loglik` numerically: central differences in the log of each parameter
+        (step ``NUMERIC_GRADIENT_STEP``, relative error about 1e-10 for smooth
+        likelihoods), i.e. ``2k`` extra likelihood evaluations per call.
+        """
+        ll = self._loglik(params, data)
+        k = len(params)
+        grad = np.empty((np.shape(ll)[0], k))
+        h = NUMERIC_GRADIENT_STEP
+        for j in range(k):
+            up, down = params.copy(), params.copy()
+            up[j] *= math.exp(h)
+            down[j] *= math.exp(-h)
+            # d ll / d p = (d ll / d log p) / p
+            grad[:, j] = (self._loglik(up, data) - self._loglik(down, data)) / (
+                2.0 * h * params[j]
+            )
+        return ll, grad
 
     def _initial_params(self, data: Sequence[np.ndarray], weights: np.ndarray) -> list[np.ndarray]:
         """Return starting points in natural parameters, preferred first (deterministic)."""

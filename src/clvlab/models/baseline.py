@@ -22,6 +22,7 @@ from clvlab import _columns as C
 from clvlab import _time
 from clvlab.exceptions import EmptyInputError, InvalidValueError, ModelWarning
 from clvlab.models.base import BaseModel, SummaryTable, data_fingerprint, resolve_time_unit
+from clvlab.models.contract import Capabilities
 from clvlab.validation import validate_rfm
 
 __all__ = ["formula_clv", "FormulaCLVBaseline"]
@@ -170,6 +171,23 @@ class FormulaCLVBaseline(BaseModel):
 
     _param_names: ClassVar[tuple[str, ...]] = ("aov", "purchase_rate", "lifespan")
     _model_name: ClassVar[str] = "Formula CLV baseline"
+    _long_name: ClassVar[str] = "simple formula CLV (average order value x frequency x lifespan)"
+    _story: ClassVar[str] = (
+        "The textbook formula: a customer is worth their average order value times the "
+        "purchases they make per year times the years they stay. It assumes every customer "
+        "keeps buying at their past rate for a fixed lifespan and then stops, with no "
+        "notion of customers who have already left."
+    )
+    _glossary: ClassVar[dict[str, str]] = {
+        "aov": "average order value (currency)",
+        "purchase_rate": "purchases per time unit",
+        "lifespan": "customer lifespan (time units)",
+    }
+
+    @classmethod
+    def capabilities(cls) -> Capabilities:
+        """Baseline: ``predict`` only."""
+        return Capabilities(role="baseline", predictions=frozenset({"predict"}), time="none")
 
     def __init__(
         self,

@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Self, TypedDict
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from clvlab import _columns as C
 from clvlab.exceptions import (
@@ -20,7 +21,8 @@ from clvlab.exceptions import (
     describe_offenders,
 )
 from clvlab.models.base import BaseFitter, SummaryTable
-from clvlab.models.likelihoods import (
+from clvlab.models.contract import Capabilities, Heterogeneity
+from clvlab.models.likelihoods.gamma_gamma import (
     gg_expected_spend,
     gg_loglik_and_grad,
     gg_population_mean_spend,
@@ -139,6 +141,46 @@ class GammaGammaFitter(BaseFitter):
     _param_names: ClassVar[tuple[str, ...]] = ("p", "q", "v")
     _data_columns: ClassVar[tuple[str, ...]] = (C.FREQUENCY, C.MONETARY_VALUE)
     _model_name: ClassVar[str] = "Gamma-Gamma"
+    _long_name: ClassVar[str] = "Gamma-Gamma model of spend per purchase"
+    _story: ClassVar[str] = (
+        "Each purchase of a customer has a value that varies around that customer's own "
+        "average (a gamma distribution); the averages vary across customers (through a "
+        "second gamma distribution). A customer's expected spend per future purchase is a "
+        "weighted blend of their own observed average and the population mean, with more "
+        "weight on their own average the more purchases they have made. Spend is assumed "
+        "independent of how often the customer buys."
+    )
+    _glossary: ClassVar[dict[str, str]] = {
+        "p": "shape of the value of one purchase around the customer's own mean",
+        "q": "shape of the across-customer distribution of the spend rate (q > 1)",
+        "v": "scale of the across-customer distribution (currency units)",
+    }
+    _references: ClassVar[tuple[str, ...]] = (
+        "Fader, P. S., Hardie, B. G. S., & Lee, K. L. (2005). RFM and CLV: Using iso-value "
+        "curves for customer base analysis. Journal of Marketing Research, 42(4), 415-430.",
+        "Fader, P. S., & Hardie, B. G. S. (2013). The Gamma-Gamma model of monetary value. "
+        "http://brucehardie.com/notes/025/",
+    )
+
+    @classmethod
+    def capabilities(cls) -> Capabilities:
+        """Spend model: ``expected_spend`` and ``population_mean_spend``."""
+        return Capabilities(
+            role="spend",
+            predictions=frozenset({"expected_spend", "population_mean_spend"}),
+            time="none",
+        )
+
+    def _heterogeneity(self) -> tuple[Heterogeneity, ...]:
+        p, q, v = self._params_array()
+        # mean spend per purchase p/nu with nu ~ Gamma(q, rate v): p/nu ~ InvGamma(q, scale p v)
+        return (
+            Heterogeneity(
+                "mean spend per purchase", "p/ν", stats.invgamma(q, scale=p * v),
+                "inverse gamma: each customer's own average value of a purchase",
+                unit="currency",
+            ),
+        )
 
     # fitted attributes (declared for type checkers; set by fit/load)
     n_excluded_: int

@@ -1,18 +1,22 @@
-"""Pure likelihood and prediction functions of clvlab's models (no state).
-
-Each function takes the parameters and per-customer arrays and returns one value per
-customer, in log space wherever it matters for stability. The model classes in
-:mod:`clvlab.models` are thin wrappers around these.
-"""
+"""BG/NBD: pure log-likelihood, gradient and predictors (Fader, Hardie & Lee 2005)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 from scipy import special
+
+from clvlab.models.likelihoods._numerics import (
+    _hyp_g_series,
+    _log_nb_tail_sum,
+    _on_distinct_rows,
+    _per_frequency,
+    _softplus,
+    _softplus_sigmoid,
+)
 
 # ======================================================================================
 # BG/NBD (purchases and dropout) -- Fader, Hardie & Lee (2005)
@@ -24,11 +28,14 @@ from scipy import special
 # repeat purchase), T = age at the end of observation; purchase rate lambda ~ Gamma(r, alpha),
 # dropout probability after each purchase p ~ Beta(a, b).
 
+
 BGNBD_PARAM_NAMES = ("r", "alpha", "a", "b")
+
 
 #: Half-width of the band around a = 1 in which E[X(t)] is interpolated in a (the closed
 #: form divides by a - 1; the function itself is smooth there).
 _A_NEAR_ONE = 1e-6
+
 
 #: Lower parameter of the transformed 2F1 from which its power series is used directly.
 _SERIES_MIN_C = 30.0
@@ -37,38 +44,6 @@ _SERIES_MIN_C = 30.0
 def _bgnbd_unpack(params: npt.ArrayLike) -> tuple[float, float, float, float]:
     r, alpha, a, b = (float(v) for v in np.asarray(params, dtype=float).reshape(-1)[:4])
     return r, alpha, a, b
-
-
-def _softplus(v: np.ndarray) -> np.ndarray:
-    """``log(1 + exp(v))`` without overflow (faster than ``np.logaddexp(0, v)``)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return np.maximum(v, 0.0) + np.log1p(np.exp(-np.abs(v)))
-
-
-def _softplus_sigmoid(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``softplus(v)`` and ``sigmoid(v)`` sharing one exponential."""
-    e = np.exp(-np.abs(v))  # in [0, 1]
-    inv = 1.0 / (1.0 + e)
-    return np.maximum(v, 0.0) + np.log1p(e), np.where(v >= 0, inv, e * inv)
-
-
-def _per_frequency(
-    x: np.ndarray, *functions: Callable[[np.ndarray], np.ndarray]
-) -> list[np.ndarray]:
-    """Apply ``functions`` to ``x``, via a lookup table when ``x`` holds few whole numbers.
-
-    Frequencies are whole numbers with a small range, so special functions of ``x`` alone
-    (log-gamma, digamma, ...) are computed once per distinct value and gathered: on a
-    million customers this is much faster than evaluating them per customer.
-    """
-    if x.size >= 1024:
-        top = float(x.max()) if x.size else 0.0
-        if 0 <= top < x.size / 4 and float(x.min()) >= 0:
-            xi = x.astype(np.intp)
-            if np.array_equal(xi, x):
-                grid = np.arange(int(top) + 1, dtype=float)
-                return [np.take(f(grid), xi) for f in functions]
-    return [f(x) for f in functions]
 
 
 def _bgnbd_arrays(
@@ -237,39 +212,6 @@ def bgnbd_probability_alive(
     return D.reshape(shape)
 
 
-def _hyp_g_series(
-    A: npt.ArrayLike, B: npt.ArrayLike, C: npt.ArrayLike, z: npt.ArrayLike, max_terms: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """``G = (2F1(A, B; C; z) - 1) / B`` by its power series, vectorised.
-
-    ``G = sum_{n>=1} (A)_n (B+1)_{n-1} z^n / ((C)_n n!)``: no division by ``B``, so it is
-    exact at ``B = 0``. Summation stops for an element once the remaining tail, bounded by
-    ``|term| rho / (1 - rho)`` with ``rho = max(current term ratio, z) < 1``, is below
-    ``1e-17`` of the sum. Returns ``(G, converged)``.
-    """
-    A, B, C, z = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (A, B, C, z)))
-    shape = A.shape
-    A, B, C, z = (v.reshape(-1) for v in (A, B, C, z))
-    total = A * z / C
-    term = total.copy()
-    done = np.zeros(total.shape, dtype=bool)
-    idx = np.flatnonzero(np.ones(total.shape, dtype=bool))
-    for n in range(1, max_terms + 1):
-        if idx.size == 0:
-            break
-        ratio = (A[idx] + n) * (B[idx] + n) / ((C[idx] + n) * (n + 1.0)) * z[idx]
-        term[idx] = term[idx] * ratio
-        total[idx] += term[idx]
-        rho = np.maximum(np.abs(ratio), z[idx])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tail = np.abs(term[idx]) * rho / (1.0 - rho)
-        finished = (rho < 1.0) & (tail <= 1e-17 * np.abs(total[idx]))
-        finished |= term[idx] == 0.0
-        done[idx[finished]] = True
-        idx = idx[~finished]
-    return total.reshape(shape), done.reshape(shape)
-
-
 def _hyp_bracket(r: float, alpha: float, a: float, b: float, t: np.ndarray,
                  x: np.ndarray, age: np.ndarray) -> np.ndarray:
     """``[1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)] / (a - 1)``.
@@ -321,65 +263,6 @@ def _hyp_bracket(r: float, alpha: float, a: float, b: float, t: np.ndarray,
         G[rest] = G_rest
     out = -L * special.exprel((a - 1.0) * L) - np.exp((a - 1.0) * L) * G
     return out.reshape(shape)
-
-
-def _small_codes(col: np.ndarray) -> tuple[np.ndarray | None, int]:
-    """Whole numbers in ``[0, size)`` are their own codes (cheaper than hashing)."""
-    lo, hi = float(col.min()), float(col.max())
-    if lo >= 0 and hi < col.size:
-        codes = col.astype(np.intp)
-        if np.array_equal(codes, col):
-            return codes, int(hi) + 1
-    return None, 0
-
-
-def _on_distinct_rows(
-    func: Callable[..., np.ndarray], *columns: np.ndarray, min_size: int = 4096
-) -> np.ndarray:
-    """Evaluate ``func(*columns)`` once per distinct row of ``columns`` and scatter back.
-
-    The hypergeometric part of E[X(t) | history] depends on (t, x, T) only, and RFM data
-    built from dated transactions repeat those combinations heavily (whole purchase
-    counts, ages on a daily grid), so a million customers often need only thousands of
-    evaluations. Falls back to direct evaluation when rows are mostly distinct.
-    """
-    shape = np.shape(columns[0])
-    flat = [np.ravel(c) for c in columns]
-    n = flat[0].size
-    if n < min_size:
-        return func(*flat).reshape(shape)
-    import pandas as pd  # hash-based factorisation: linear time
-
-    key = np.zeros(n, dtype=np.int64)
-    span = 1
-    levels: list[tuple[np.ndarray, int]] = []  # (distinct values, count) per column
-    for col in flat:
-        codes, k = _small_codes(col)
-        if codes is None:
-            codes, uniques = pd.factorize(col, sort=False)
-            k = max(len(uniques), 1)
-            values_j = np.asarray(uniques, dtype=float)
-        else:
-            values_j = np.arange(k, dtype=float)
-        if span * k > n * 4:
-            return func(*flat).reshape(shape)  # mostly distinct: not worth it
-        key = key * k + codes
-        span *= k
-        levels.append((values_j, k))
-    # the key is dense in [0, span) with span <= 4 n: count, then index the occupied cells
-    occupied = np.flatnonzero(np.bincount(key, minlength=span))
-    if occupied.size > n // 2:
-        return func(*flat).reshape(shape)
-    lookup = np.empty(span, dtype=np.intp)
-    lookup[occupied] = np.arange(occupied.size)
-    # decode each occupied key back into its column values (last column varies fastest)
-    distinct: list[np.ndarray] = []
-    rest = occupied
-    for values_j, k in reversed(levels):
-        distinct.append(values_j[rest % k])
-        rest = rest // k
-    out = func(*reversed(distinct))
-    return np.take(out, np.take(lookup, key)).reshape(shape)
 
 
 def bgnbd_expected_purchases(
@@ -454,31 +337,6 @@ def bgnbd_expected_purchases_new_customer(params: npt.ArrayLike, t: npt.ArrayLik
     t = np.asarray(t, dtype=float)
     zero = np.zeros_like(t)
     return bgnbd_expected_purchases(params, t, zero, zero, zero)
-
-
-def _log_nb_tail_sum(r: np.ndarray, n: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """``log sum_{k>=0} prod_{j<k} q (r+n+j)/(n+1+j)`` = ``log[P(N >= n) / P(N = n)]``.
-
-    For a negative binomial ``N`` (shape ``r``, success probability ``1 - q``); used in the
-    far right tail, where the ratios are below 1 and the series converges geometrically.
-    Elements whose series does not settle within the iteration cap get NaN.
-    """
-    total = np.ones(n.shape)
-    term = np.ones(n.shape)
-    done = np.zeros(n.shape, dtype=bool)
-    idx = np.arange(n.size)
-    for k in range(100_000):
-        if idx.size == 0:
-            break
-        ratio = q[idx] * (r[idx] + n[idx] + k) / (n[idx] + 1.0 + k)
-        term[idx] *= ratio
-        total[idx] += term[idx]
-        rho = np.maximum(ratio, q[idx])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            finished = (rho < 1) & (term[idx] * rho / (1 - rho) <= 1e-17 * total[idx])
-        done[idx[finished]] = True
-        idx = idx[~finished]
-    return np.where(done, np.log(total), np.nan)
 
 
 def _bgnbd_log_pmf_new(r: npt.ArrayLike, alpha: npt.ArrayLike, a: float, b: npt.ArrayLike,
@@ -587,141 +445,3 @@ def bgnbd_log_conditional_probability_of_purchases(
         with_dead = np.logaddexp(alive_part, log_dead)
     return np.where(n == 0, with_dead, alive_part)
 
-# ======================================================================================
-# Gamma-Gamma (spend per purchase) -- Fader, Hardie & Lee (2005), Colombo & Jiang (1999)
-# ======================================================================================
-
-# Notation (Fader, Hardie & Lee 2005, "RFM and CLV: using iso-value curves"; Hardie's note
-# 025 "The Gamma-Gamma model of monetary value"): a repeat buyer with x > 0 repeat purchases
-# of mean value m. Each purchase value is Gamma(p, nu); the customer's nu is Gamma(q, v)
-# across customers. Then E[spend | nu] = p / nu, the population mean spend is p v / (q - 1)
-# (finite only for q > 1) and, given nu, the mean m of x purchases is Gamma(p x, nu x).
-
-
-def _gg_arrays(
-    frequency: npt.ArrayLike, monetary_value: npt.ArrayLike
-) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(frequency, dtype=float)
-    m = np.asarray(monetary_value, dtype=float)
-    return x, m
-
-
-def gg_loglik(
-    params: Iterable[float], frequency: npt.ArrayLike, monetary_value: npt.ArrayLike
-) -> np.ndarray:
-    """Per-customer Gamma-Gamma log-likelihood of the mean spend of repeat buyers.
-
-    .. math::
-
-        \\ell = \\ln\\Gamma(px+q) - \\ln\\Gamma(px) - \\ln\\Gamma(q) + q\\ln v
-                + (px-1)\\ln m + px\\ln x - (px+q)\\ln(xm+v)
-
-    (the density of the mean ``m`` of ``x`` Gamma(p, nu) purchase values with nu
-    ~ Gamma(q, v); Hardie note 025, eq. (3), up to the Jacobian of the mean).
-
-    Parameters
-    ----------
-    params : sequence of float
-        ``(p, q, v)``, all > 0.
-    frequency : array-like of shape (n,)
-        Repeat purchases ``x``; must be > 0.
-    monetary_value : array-like of shape (n,)
-        Mean value ``m`` of the repeat purchases; must be > 0.
-
-    Returns
-    -------
-    ndarray of shape (n,)
-        Log-likelihood of each customer.
-    """
-    p, q, v = (float(t) for t in params)
-    x, m = _gg_arrays(frequency, monetary_value)
-    px = p * x
-    return (
-        special.gammaln(px + q)
-        - special.gammaln(px)
-        - special.gammaln(q)
-        + q * np.log(v)
-        + (px - 1.0) * np.log(m)
-        + px * np.log(x)
-        - (px + q) * np.log(x * m + v)
-    )
-
-
-def gg_loglik_and_grad(
-    params: Iterable[float], frequency: npt.ArrayLike, monetary_value: npt.ArrayLike
-) -> tuple[np.ndarray, np.ndarray]:
-    """Gamma-Gamma log-likelihood per customer and its analytic gradient.
-
-    Parameters
-    ----------
-    params : sequence of float
-        ``(p, q, v)``.
-    frequency, monetary_value : array-like of shape (n,)
-        As in :func:`gg_loglik`.
-
-    Returns
-    -------
-    loglik : ndarray of shape (n,)
-    grad : ndarray of shape (n, 3)
-        Derivatives of each customer's log-likelihood with respect to ``p``, ``q``, ``v``.
-    """
-    p, q, v = (float(t) for t in params)
-    x, m = _gg_arrays(frequency, monetary_value)
-    px = p * x
-    log_xm_v = np.log(x * m + v)
-    psi_pxq = special.digamma(px + q)
-    ll = gg_loglik((p, q, v), x, m)
-    d_p = x * (psi_pxq - special.digamma(px) + np.log(m) + np.log(x) - log_xm_v)
-    d_q = psi_pxq - special.digamma(q) + np.log(v) - log_xm_v
-    d_v = q / v - (px + q) / (x * m + v)
-    return ll, np.column_stack([d_p, np.broadcast_to(d_q, x.shape), d_v])
-
-
-def gg_population_mean_spend(params: Iterable[float]) -> float:
-    """Return the population mean spend per purchase, ``p v / (q - 1)``.
-
-    Parameters
-    ----------
-    params : sequence of float
-        ``(p, q, v)`` with ``q > 1`` (the mean is infinite otherwise).
-
-    Returns
-    -------
-    float
-        ``inf`` when ``q <= 1``.
-    """
-    p, q, v = (float(t) for t in params)
-    return p * v / (q - 1.0) if q > 1.0 else float("inf")
-
-
-def gg_expected_spend(
-    params: Iterable[float], frequency: npt.ArrayLike, monetary_value: npt.ArrayLike
-) -> np.ndarray:
-    """Conditional expected spend per purchase given a customer's history.
-
-    .. math::
-
-        E[Z \\mid x, m] = \\frac{p (v + x m)}{p x + q - 1}
-        = \\frac{q-1}{px+q-1}\\,\\frac{pv}{q-1} + \\frac{px}{px+q-1}\\, m
-
-    a weighted average of the population mean and the customer's own mean (Hardie note
-    025, eq. (5)). At ``x = 0`` it is the population mean. Finite and positive for any
-    ``x >= 0``, ``m >= 0`` when ``q > 1``.
-
-    Parameters
-    ----------
-    params : sequence of float
-        ``(p, q, v)`` with ``q > 1``.
-    frequency : array-like of shape (n,)
-        Repeat purchases ``x >= 0``.
-    monetary_value : array-like of shape (n,)
-        Mean value of the repeat purchases (ignored where ``x = 0``).
-
-    Returns
-    -------
-    ndarray of shape (n,)
-    """
-    p, q, v = (float(t) for t in params)
-    x, m = _gg_arrays(frequency, monetary_value)
-    xm = np.where(x > 0, x * m, 0.0)
-    return p * (v + xm) / (p * x + (q - 1.0))

@@ -1,0 +1,263 @@
+"""The model contract: what every clvlab model offers and how it describes itself.
+
+Downstream code (CLV, scoring, evaluation, plotting, the report, the CLI) talks to models
+only through this module: it asks :func:`supports` whether a model offers a prediction,
+skips what the model lacks with the note from :func:`missing_note`, and takes every word
+about a model (name, story, parameter glossary, heterogeneity distributions) from
+:meth:`describe`. It never checks a model's class and never assumes one model's parameters.
+
+Roles
+-----
+``"purchase"``
+    Models of when customers buy and whether they are still customers (BG/NBD,
+    Pareto/NBD, MBG/NBD, ...): :class:`PurchaseModel`.
+``"spend"``
+    Models of the value of a purchase (Gamma-Gamma): :class:`SpendModel`.
+``"baseline"``
+    The formula baseline: :class:`BaselineModel`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy.typing as npt
+import pandas as pd
+
+__all__ = [
+    "PREDICTIONS",
+    "Capabilities",
+    "Heterogeneity",
+    "ModelDescription",
+    "PurchaseModel",
+    "SpendModel",
+    "BaselineModel",
+    "supports",
+    "missing_note",
+    "describe",
+]
+
+#: Every prediction name a model can offer, with what it means (for notes and docs).
+PREDICTIONS: Mapping[str, str] = {
+    # purchase models
+    "expected_purchases": "expected purchases in the next t given each history",
+    "probability_alive": "probability that each customer is still a customer",
+    "probability_of_purchases": "distribution of a new customer's purchase count, P(X(t) = n)",
+    "conditional_probability_of_purchases": (
+        "distribution of each customer's future purchase count, P(X(T, T+t] = n | history)"
+    ),
+    "expected_purchases_new_customer": "expected purchases of a newly acquired customer",
+    "expected_cumulative_purchases": "cumulative expected purchases of a cohort (tracking)",
+    "probability_alive_history": "P(alive) along one customer's history",
+    "expected_residual_purchases": (
+        "discounted expected residual purchases over an unbounded horizon (DERT)"
+    ),
+    "sample": "simulation of RFM summaries from the fitted model",
+    # spend models
+    "expected_spend": "expected value of one future purchase given each history",
+    "population_mean_spend": "mean value of a purchase across customers",
+    # baseline
+    "predict": "formula CLV per customer",
+}
+
+Role = Literal["purchase", "spend", "baseline"]
+TimeScale = Literal["continuous", "discrete", "none"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a model can do.
+
+    Attributes
+    ----------
+    role : {"purchase", "spend", "baseline"}
+        Which part of CLV the model supplies.
+    predictions : frozenset of str
+        Names from :data:`PREDICTIONS` that the model offers.
+    time : {"continuous", "discrete", "none"}
+        Whether purchase opportunities are continuous in time (BG/NBD, Pareto/NBD) or
+        discrete (BG/BB); ``"none"`` for models without a time dimension (spend).
+    covariates : bool
+        Whether the model takes customer covariates.
+    """
+
+    role: Role
+    predictions: frozenset[str]
+    time: TimeScale = "continuous"
+    covariates: bool = False
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.predictions
+
+
+@dataclass(frozen=True)
+class Heterogeneity:
+    """One distribution of a latent customer trait, for plots and prose.
+
+    Attributes
+    ----------
+    name : str
+        The trait, e.g. ``"purchase rate"`` or ``"dropout probability"``.
+    symbol : str
+        Its symbol in the model, e.g. ``"λ"``.
+    distribution : scipy.stats frozen distribution
+        The fitted mixing distribution (``.pdf``, ``.mean()``, ``.ppf`` ...).
+    description : str
+        E.g. ``"Gamma(r, α): purchases per week while alive"``.
+    unit : str
+        Unit of the trait's values, e.g. ``"per week"``, ``"per purchase"``, ``""``.
+    support : {"positive", "unit"}
+        ``"unit"`` for probabilities in (0, 1), ``"positive"`` for rates.
+    """
+
+    name: str
+    symbol: str
+    distribution: Any
+    description: str
+    unit: str = ""
+    support: Literal["positive", "unit"] = "positive"
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """A model described for people (report prose, notebooks, CLI).
+
+    Attributes
+    ----------
+    key : str
+        Registry key (``"bgnbd"``, ``"pnbd"``, ...).
+    name : str
+        Short name, e.g. ``"BG/NBD"``.
+    long_name : str
+        E.g. ``"beta-geometric/negative binomial distribution model"``.
+    story : str
+        One paragraph: how the model thinks customers behave.
+    parameters : Mapping[str, str]
+        Parameter symbol -> meaning (with its unit where it has one).
+    heterogeneity : tuple of Heterogeneity
+        Fitted mixing distributions (empty when not fitted or not applicable).
+    references : tuple of str
+        Full references.
+    """
+
+    key: str
+    name: str
+    long_name: str
+    story: str
+    parameters: Mapping[str, str]
+    heterogeneity: tuple[Heterogeneity, ...] = ()
+    references: tuple[str, ...] = field(default=())
+
+
+@runtime_checkable
+class PurchaseModel(Protocol):
+    """A fitted model of purchase counts and dropout (the ``"purchase"`` role).
+
+    Required of every purchase model; further predictions are optional and announced in
+    :meth:`capabilities`.
+    """
+
+    time_unit_: str | None
+    params_: pd.Series
+
+    def capabilities(self) -> Capabilities: ...  # noqa: D102
+
+    def describe(self) -> ModelDescription: ...  # noqa: D102
+
+    def expected_purchases(self, data: Any, t: float | npt.ArrayLike) -> pd.Series: ...  # noqa: D102
+
+    def probability_alive(self, data: Any) -> pd.Series: ...  # noqa: D102
+
+
+@runtime_checkable
+class SpendModel(Protocol):
+    """A fitted model of the value of a purchase (the ``"spend"`` role)."""
+
+    params_: pd.Series
+
+    def capabilities(self) -> Capabilities: ...  # noqa: D102
+
+    def describe(self) -> ModelDescription: ...  # noqa: D102
+
+    def expected_spend(self, data: Any) -> pd.Series: ...  # noqa: D102
+
+    def population_mean_spend(self) -> float: ...  # noqa: D102
+
+
+@runtime_checkable
+class BaselineModel(Protocol):
+    """A fitted benchmark formula (the ``"baseline"`` role)."""
+
+    params_: pd.Series
+
+    def capabilities(self) -> Capabilities: ...  # noqa: D102
+
+    def describe(self) -> ModelDescription: ...  # noqa: D102
+
+    def predict(self, data: Any, **kwargs: Any) -> Any: ...  # noqa: D102
+
+
+def _capabilities(model: Any) -> Capabilities | None:
+    get = getattr(model, "capabilities", None)
+    if get is None or not callable(get):
+        return None
+    caps = get()
+    return caps if isinstance(caps, Capabilities) else None
+
+
+def supports(model: Any, prediction: str) -> bool:
+    """Whether ``model`` offers ``prediction`` (a name from :data:`PREDICTIONS`).
+
+    Parameters
+    ----------
+    model : object
+        A clvlab model (fitted or not).
+    prediction : str
+        E.g. ``"probability_of_purchases"``.
+
+    Returns
+    -------
+    bool
+        False for objects that do not follow the contract.
+    """
+    if prediction not in PREDICTIONS:
+        raise ValueError(
+            f"unknown prediction {prediction!r}; known: {', '.join(sorted(PREDICTIONS))}."
+        )
+    caps = _capabilities(model)
+    return caps is not None and prediction in caps.predictions
+
+
+def describe(model: Any) -> ModelDescription:
+    """Return the model's :class:`ModelDescription`, or a minimal one for non-contract objects."""
+    get = getattr(model, "describe", None)
+    if callable(get):
+        desc = get()
+        if isinstance(desc, ModelDescription):
+            return desc
+    name = type(model).__name__
+    return ModelDescription(key=name.lower(), name=name, long_name=name, story="", parameters={})
+
+
+def missing_note(model: Any, prediction: str, skipped: str) -> str:
+    """One sentence saying that ``skipped`` is left out because ``model`` lacks a prediction.
+
+    Parameters
+    ----------
+    model : object
+        The model.
+    prediction : str
+        The missing prediction (a key of :data:`PREDICTIONS`).
+    skipped : str
+        What is left out, e.g. ``"the χ² test of the frequency distribution"``.
+
+    Returns
+    -------
+    str
+        E.g. ``"Pareto/NBD does not provide the distribution of a new customer's purchase
+        count; the χ² test of the frequency distribution is left out."``
+    """
+    what = PREDICTIONS.get(prediction, prediction)
+    return f"{describe(model).name} does not provide the {what}; {skipped} is left out."
