@@ -12,7 +12,9 @@ Hooks (``params`` is the natural parameter vector, arrays broadcast together):
 ``_expected_new(params, t)``                          required: E[X(t)] of a new customer
 ``_log_pmf_new(params, n, t)``                        optional: log P(X(t) = n)
 ``_log_pmf_conditional(params, n, t, x, t_x, T)``     optional: log P(X(T, T+t] = n | history)
+``_draw_purchase_times(params, T, rng)``              optional: repeat-purchase ages
 ``_simulate(params, T, rng)``                         optional: ``(frequency, recency)`` draws
+                                                      (default: from the purchase ages)
 ``_dert(params, delta, x, t_x, T)``                   optional: closed-form DERT
 
 :meth:`PurchaseFitter.capabilities` lists exactly the predictions whose hooks exist.
@@ -157,6 +159,8 @@ class PurchaseFitter(BaseFitter):
         for hook, prediction in _OPTIONAL_HOOKS.items():
             if getattr(cls, hook) is not getattr(PurchaseFitter, hook):
                 preds.add(prediction)
+        if cls._draw_purchase_times is not PurchaseFitter._draw_purchase_times:
+            preds.add("sample")
         return Capabilities(
             role="purchase", predictions=frozenset(preds),
             time=cls._time_scale,  # type: ignore[arg-type]
@@ -186,10 +190,29 @@ class PurchaseFitter(BaseFitter):
     ) -> np.ndarray:
         raise NotImplementedError
 
+    def _draw_purchase_times(
+        self, params: np.ndarray, T: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Draw every customer's repeat-purchase ages in ``(0, T_i]`` from the model's story.
+
+        Returns ``(counts, ages)``: ``counts[i]`` repeat purchases of customer ``i`` and
+        their ages (time since the first purchase) concatenated customer by customer,
+        sorted within each customer. Used by :func:`clvlab.simulate_transactions` and, by
+        default, by :meth:`_simulate`.
+        """
+        raise NotImplementedError
+
     def _simulate(
         self, params: np.ndarray, T: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+        """Draw ``(frequency, recency)`` for ages ``T``; default: from the purchase times."""
+        counts, ages = self._draw_purchase_times(params, T, rng)
+        counts = np.asarray(counts, dtype=np.int64)
+        recency = np.zeros(counts.shape[0])
+        has = counts > 0
+        last = np.cumsum(counts) - 1
+        recency[has] = np.asarray(ages, dtype=float)[last[has]]
+        return counts.astype(float), recency
 
     def _dert(
         self, params: np.ndarray, delta: float, x: np.ndarray, tx: np.ndarray, T: np.ndarray
