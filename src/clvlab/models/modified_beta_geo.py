@@ -44,7 +44,7 @@ def _draw_latent(
     gone_at_0 = rng.random(n) < p
     m = rng.poisson(lam * age).astype(float)
     u = 1.0 - rng.random(n)  # in (0, 1]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         k = 1.0 + np.floor(np.log(u) / np.log1p(-p))
     k = np.where(np.isnan(k), np.inf, k)  # p = 0 exactly: never leaves
     x = np.where(gone_at_0, 0.0, np.minimum(m, k))
