@@ -174,7 +174,7 @@ def test_gradient_matches_central_differences():
         for j in range(4):
             h = 1e-4 * params[j]
 
-            def ll(step, j=j, h=h):
+            def ll(step, j=j, h=h, params=params):
                 moved = params.copy()
                 moved[j] += step * h
                 return lk.mbgnbd_log_likelihood(moved, x, tx, T)
