@@ -131,7 +131,7 @@ def plot_period_transactions(
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(ax.containers, labels)
+    ax.legend(ax.containers[-2:], labels)
     return ax
 
 

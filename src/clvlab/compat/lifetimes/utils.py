@@ -54,6 +54,11 @@ def _multiplier(freq_multiplier: Any) -> float:
 
 
 def _parse_dates(values: Any, datetime_format: str | None, what: str) -> Any:
+    if datetime_format is not None:  # e.g. 19970101 with "%Y%m%d": the digits are the date
+        if isinstance(values, pd.Series) and pd.api.types.is_integer_dtype(values.dtype):
+            values = values.astype(str)
+        elif isinstance(values, (int, np.integer)) and not isinstance(values, bool):
+            values = str(values)
     try:
         return pd.to_datetime(values, format=datetime_format)
     except (TypeError, ValueError) as exc:
