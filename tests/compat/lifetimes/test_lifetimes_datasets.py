@@ -10,7 +10,7 @@ from clvlab.compat.lifetimes import datasets
 
 @pytest.mark.parametrize("kwargs", [{}, {"index_col": [0]}])
 def test_cdnow_summary_equals_lifetimes_file(kwargs):
-    """load_cdnow_summary equals lifetimes' cdnow_customers_summary.csv exactly (read_csv kwargs)."""
+    """load_cdnow_summary equals lifetimes' cdnow_customers_summary.csv (read_csv kwargs)."""
     import lifetimes.datasets
 
     pd.testing.assert_frame_equal(datasets.load_cdnow_summary(**kwargs),
