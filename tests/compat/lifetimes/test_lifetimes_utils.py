@@ -168,3 +168,13 @@ def test_utils_errors_name_the_problem():
         utils.summary_data_from_transaction_data(log.dropna(), "id", "date", freq_multiplier=0)
     assert compat.utils.ConvergenceError.__mro__[1:3] and issubclass(
         compat.utils.ConvergenceError, ValueError)
+
+
+def test_warnings_name_the_customers_own_ids():
+    """clvlab's counted warnings name the ids as given (here 6), not internal codes."""
+    from clvlab.exceptions import DataQualityWarning
+
+    log = pd.DataFrame({"id": [1, 1, 6], "date": ["2015-01-01", "2015-02-06", "2015-02-02"]})
+    with pytest.warns(DataQualityWarning, match=r"customer_id '6'") as caught:
+        utils.calibration_and_holdout_data(log, "id", "date", "2015-02-01", "2015-02-07")
+    assert caught[0].filename == __file__

@@ -74,7 +74,7 @@ def _canonical(
     transactions: Any, customer_id_col: str, datetime_col: str,
     monetary_value_col: str | None, datetime_format: str | None,
 ) -> tuple[pd.DataFrame, pd.Index]:
-    """Build clvlab's canonical log (ids as sorted integer codes); return it and the ids."""
+    """Build clvlab's canonical log (ids as text); return it and the ids, sorted."""
     if not isinstance(transactions, pd.DataFrame):
         raise TypeError(f"transactions must be a pandas DataFrame; got "
                         f"{type(transactions).__name__}.")
@@ -102,17 +102,27 @@ def _canonical(
     dates = _parse_dates(transactions[datetime_col], datetime_format, datetime_col)
     amount = (transactions[monetary_value_col].to_numpy(dtype=float) if monetary_value_col
               else np.zeros(len(transactions)))
+    uniques = pd.Index(uniques)
+    # clvlab's summaries key customers by text; messages then name the customers' own ids
+    text = uniques.astype(str)
+    if not text.is_unique:
+        dup = text[text.duplicated()].unique()[:5]
+        raise InvalidValueError(
+            f"{customer_id_col}: distinct ids become equal as text ({list(dup)}), e.g. 1 and "
+            "'1'; give every customer one spelling.",
+            column=customer_id_col, rule="unique as text",
+        )
     canonical = pd.DataFrame({
-        "customer_id": codes.astype(np.int64),
+        "customer_id": np.asarray(text)[codes],
         "date": np.asarray(dates, dtype="datetime64[ns]"),
         "amount": amount,
     })
-    return canonical, pd.Index(uniques)
+    return canonical, uniques
 
 
 def _with_ids(frame: pd.DataFrame, uniques: pd.Index, customer_id_col: str) -> pd.DataFrame:
-    """Replace the code index of a clvlab summary by the ids, sorted like lifetimes'."""
-    codes = frame.index.astype(np.int64)
+    """Replace the text ids of a clvlab summary by the original ids, sorted like lifetimes'."""
+    codes = pd.Index(uniques.astype(str)).get_indexer(frame.index)
     order = np.argsort(codes, kind="stable")
     out = frame.iloc[order]
     out.index = uniques.take(codes[order]).rename(customer_id_col)
