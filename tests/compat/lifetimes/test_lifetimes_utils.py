@@ -178,3 +178,23 @@ def test_warnings_name_the_customers_own_ids():
     with pytest.warns(DataQualityWarning, match=r"customer_id '6'") as caught:
         utils.calibration_and_holdout_data(log, "id", "date", "2015-02-01", "2015-02-07")
     assert caught[0].filename == __file__
+
+
+def test_calibration_end_is_a_whole_day():
+    """A purchase at 14:00 on calibration_period_end is calibration (lifetimes: holdout).
+
+    lifetimes compares timestamps with midnight of the end date, so the afternoon purchase
+    left its calibration period (frequency_cal 0) and joined the holdout, on a day the
+    holdout does not cover.
+    """
+    log = pd.DataFrame({"id": [1, 1, 1, 2], "v": [1.0, 2.0, 3.0, 4.0],
+                        "date": pd.to_datetime(["2015-01-01 10:00", "2015-02-01 14:00",
+                                                "2015-02-05 09:00", "2015-01-03 08:00"])})
+    args = (log, "id", "date", "2015-02-01", "2015-02-07")
+    ours = utils.calibration_and_holdout_data(*args, monetary_value_col="v")
+    theirs = _quiet(_lifetimes_utils().calibration_and_holdout_data, *args,
+                    monetary_value_col="v")
+    assert ours.loc[1, ["frequency_cal", "recency_cal", "frequency_holdout"]].tolist() == [
+        1.0, 31.0, 1.0]
+    assert theirs.loc[1, ["frequency_cal", "recency_cal", "frequency_holdout"]].tolist() == [
+        0.0, 0.0, 2.0]

@@ -73,8 +73,8 @@ def _parse_dates(values: Any, datetime_format: str | None, what: str) -> Any:
 def _canonical(
     transactions: Any, customer_id_col: str, datetime_col: str,
     monetary_value_col: str | None, datetime_format: str | None,
-) -> tuple[pd.DataFrame, pd.Index]:
-    """Build clvlab's canonical log (ids as text); return it and the ids, sorted."""
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Build clvlab's canonical log; return it and the customer-id column as given."""
     if not isinstance(transactions, pd.DataFrame):
         raise TypeError(f"transactions must be a pandas DataFrame; got "
                         f"{type(transactions).__name__}.")
@@ -88,45 +88,40 @@ def _canonical(
             column=str(missing[0]), rule="required column",
         )
     ids = transactions[customer_id_col]
-    try:
-        codes, uniques = pd.factorize(ids, sort=True)  # lifetimes sorts by customer
-    except TypeError:  # ids of mixed types cannot be sorted: keep first appearance
-        codes, uniques = pd.factorize(ids)
-    if (codes < 0).any():
-        rows = list(transactions.index[codes < 0][:5])
+    absent = ids.isna().to_numpy()
+    if absent.any():
+        rows = list(transactions.index[absent][:5])
         raise InvalidValueError(
-            f"{customer_id_col}: must not be missing; {int((codes < 0).sum())} row(s) have no "
-            f"id (index {rows}). lifetimes dropped them silently; drop or fill them first.",
+            f"{customer_id_col}: must not be missing; {int(absent.sum())} row(s) have no id "
+            f"(index {rows}). lifetimes dropped them silently; drop or fill them first.",
             column=customer_id_col, rule="not missing",
         )
     dates = _parse_dates(transactions[datetime_col], datetime_format, datetime_col)
     amount = (transactions[monetary_value_col].to_numpy(dtype=float) if monetary_value_col
               else np.zeros(len(transactions)))
-    uniques = pd.Index(uniques)
-    # clvlab's summaries key customers by text; messages then name the customers' own ids
-    text = uniques.astype(str)
-    if not text.is_unique:
-        dup = text[text.duplicated()].unique()[:5]
-        raise InvalidValueError(
-            f"{customer_id_col}: distinct ids become equal as text ({list(dup)}), e.g. 1 and "
-            "'1'; give every customer one spelling.",
-            column=customer_id_col, rule="unique as text",
-        )
+    # the ids go in as given, so clvlab's messages name the customers' own ids
     canonical = pd.DataFrame({
-        "customer_id": np.asarray(text)[codes],
+        "customer_id": ids.to_numpy(),
         "date": np.asarray(dates, dtype="datetime64[ns]"),
         "amount": amount,
     })
-    return canonical, uniques
+    return canonical, ids
 
 
-def _with_ids(frame: pd.DataFrame, uniques: pd.Index, customer_id_col: str) -> pd.DataFrame:
-    """Replace the text ids of a clvlab summary by the original ids, sorted like lifetimes'."""
-    codes = pd.Index(uniques.astype(str)).get_indexer(frame.index)
-    order = np.argsort(codes, kind="stable")
-    out = frame.iloc[order]
-    out.index = uniques.take(codes[order]).rename(customer_id_col)
-    return out
+def _with_ids(frame: pd.DataFrame, ids: pd.Series, customer_id_col: str) -> pd.DataFrame:
+    """Give a clvlab summary (ids as text) the original ids, sorted like lifetimes'."""
+    if pd.api.types.is_integer_dtype(ids.dtype) and not pd.api.types.is_bool_dtype(ids.dtype):
+        index = frame.index.astype(ids.dtype)
+    elif pd.api.types.is_string_dtype(ids.dtype) and ids.map(type).eq(str).all():
+        index = frame.index
+    else:  # mixed or other types: look the text up
+        uniques = pd.Index(pd.unique(ids.to_numpy()))
+        index = uniques.take(uniques.astype(str).get_indexer(frame.index))
+    out = frame.set_axis(pd.Index(index, name=customer_id_col))
+    try:
+        return out.sort_index(kind="stable")  # lifetimes' summaries are sorted by customer
+    except TypeError:  # ids that cannot be ordered: first appearance
+        return out
 
 
 def _observation_end(canonical: pd.DataFrame, observation_period_end: Any,
@@ -187,8 +182,8 @@ def summary_data_from_transaction_data(
 
     unit = _unit(freq)
     fm = _multiplier(freq_multiplier)
-    canonical, uniques = _canonical(transactions, customer_id_col, datetime_col,
-                                    monetary_value_col, datetime_format)
+    canonical, ids = _canonical(transactions, customer_id_col, datetime_col,
+                                monetary_value_col, datetime_format)
     end = _observation_end(canonical, observation_period_end, datetime_format)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -197,7 +192,7 @@ def summary_data_from_transaction_data(
     reissue_warnings(caught, stacklevel=2)
     columns = ["frequency", "recency", "T"] + (["monetary_value"] if monetary_value_col
                                                else [])
-    out = _with_ids(rfm[columns].astype(float), uniques, customer_id_col)
+    out = _with_ids(rfm[columns].astype(float), ids, customer_id_col)
     out["recency"] = out["recency"] / fm
     out["T"] = out["T"] / fm
     out.attrs = {}
@@ -252,8 +247,8 @@ def calibration_and_holdout_data(
 
     unit = _unit(freq)
     fm = _multiplier(freq_multiplier)
-    canonical, uniques = _canonical(transactions, customer_id_col, datetime_col,
-                                    monetary_value_col, datetime_format)
+    canonical, ids = _canonical(transactions, customer_id_col, datetime_col,
+                                monetary_value_col, datetime_format)
     end = _observation_end(canonical, observation_period_end, datetime_format)
     cal_end = pd.Timestamp(_parse_dates(calibration_period_end, datetime_format,
                                         "calibration_period_end"))
@@ -279,7 +274,7 @@ def calibration_and_holdout_data(
         out["monetary_value_holdout"] = np.divide(spend, rows, out=np.zeros_like(spend),
                                                   where=rows > 0)
     out["duration_holdout"] = split["duration_holdout"].to_numpy(dtype=float) / fm
-    return _with_ids(out, uniques, customer_id_col)
+    return _with_ids(out, ids, customer_id_col)
 
 
 def _period_ordinals(values: Any, freq: str, datetime_format: str | None, what: str) -> Any:
@@ -378,7 +373,8 @@ def expected_cumulative_transactions(
     keep = (ordinals <= start + t) & (codes >= 0)
     offset = ordinals[keep] - start
     code = codes[keep].astype(np.int64)
-    pairs = np.unique(code * (t + 1) + offset)  # one purchase per customer and period
+    pairs = np.sort(code * (t + 1) + offset)  # one purchase per customer and period
+    pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
     pair_code, pair_offset = pairs // (t + 1), pairs % (t + 1)
     first = np.full(int(code.max()) + 1 if code.size else 0, t + 1, dtype=np.int64)
     np.minimum.at(first, pair_code, pair_offset)
