@@ -97,3 +97,20 @@ def test_native_count_and_time_are_keyword_only_the_migration_trap(bgf_at_lifeti
     with pytest.warns(FutureWarning, match=r"lifetimes' equivalent takes \(t, n\)"):
         swapped = native.probability_of_purchases(39, 0)
     assert swapped == 0.0
+
+
+def test_compat_runs_without_lifetimes_and_clvlab_does_not_load_it():
+    """A compat notebook never imports lifetimes; `import clvlab` does not load the compat layer."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, clvlab\n"
+        "assert 'clvlab.compat' not in sys.modules\n"
+        "from clvlab.compat import lifetimes as lt\n"
+        "d = lt.datasets.load_cdnow_summary(index_col=[0])\n"
+        "m = lt.BetaGeoFitter().fit(d['frequency'], d['recency'], d['T'])\n"
+        "m.conditional_probability_alive(d['frequency'], d['recency'], d['T'])\n"
+        "assert not any(k == 'lifetimes' or k.startswith('lifetimes.') for k in sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
