@@ -208,7 +208,7 @@ def check_histories(
         named["recency"] = recency
     if T is not None:
         named["T"] = T
-    check_values(like, **named)
+    check_values(like, 0.0, **named)
     rules: list[tuple[str, np.ndarray]] = []
     fractional = frequency != np.floor(frequency)
     rules.append(("frequency is not a whole number of repeat purchases", fractional))

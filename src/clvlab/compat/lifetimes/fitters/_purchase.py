@@ -125,6 +125,7 @@ class PurchaseFitter(BaseFitter):
     """
 
     _model: ClassVar[LifetimesModel]
+    _scale: float | None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -267,7 +268,7 @@ class PurchaseFitter(BaseFitter):
         # contributes a factor 1/scale to the likelihood
         mean_x = float(np.dot(w, x_int) / np.sum(w))
         self._negative_log_likelihood_ = (
-            float(native.optimizer_result_["objective"]) + mean_x * math.log(self._scale)
+            float(native.optimizer_result_["objective"]) - mean_x * math.log(float(np.max(age)))
         )
         if verbose:
             print(native.summary_table().as_text())  # noqa: T201 - asked for by verbose=True
