@@ -293,6 +293,82 @@ class TestModifiedBetaGammaFitter:
         mbfg.fit(cdnow_customers["frequency"], cdnow_customers["recency"], cdnow_customers["T"])
         assert mbfg.conditional_probability_alive(0, 0, 1) < 1.0
 
+    def test_conditional_expectation_returns_same_value_as_Hardie_excel_sheet(self,
+                                                                             cdnow_customers):
+        mbfg = lt.ModifiedBetaGeoFitter()
+        mbfg.fit(cdnow_customers["frequency"], cdnow_customers["recency"], cdnow_customers["T"])
+        actual = mbfg.conditional_expected_number_of_purchases_up_to_time(39, 2, 30.43, 38.86)
+        assert abs(1.226 - actual) < 0.05
+
+    def test_expectation_returns_same_value_Hardie_excel_sheet(self, cdnow_customers):
+        mbfg = lt.ModifiedBetaGeoFitter()
+        mbfg.fit(cdnow_customers["frequency"], cdnow_customers["recency"], cdnow_customers["T"],
+                 tol=1e-6)
+        times = np.array([0.1429, 1.0, 3.00, 31.8571, 32.00, 78.00])
+        expected = np.array([0.0078, 0.0532, 0.1506, 1.0405, 1.0437, 1.8576])
+        npt.assert_allclose(mbfg.expected_number_of_purchases_up_to_time(times), expected,
+                            rtol=0.05)
+
+    def test_penalizer_term_will_shrink_coefs_to_0(self, cdnow_customers):
+        args = (cdnow_customers["frequency"], cdnow_customers["recency"], cdnow_customers["T"])
+        params_1 = lt.ModifiedBetaGeoFitter().fit(*args).params_
+        params_2 = lt.ModifiedBetaGeoFitter(penalizer_coef=0.1).fit(*args).params_
+        assert params_2.sum() < params_1.sum()
+        params_3 = lt.ModifiedBetaGeoFitter(penalizer_coef=1.0).fit(*args).params_
+        assert params_3.sum() < params_2.sum()
+
+    def test_conditional_probability_alive_matrix(self, cdnow_customers):
+        mbfg = lt.ModifiedBetaGeoFitter()
+        mbfg.fit(cdnow_customers["frequency"], cdnow_customers["recency"], cdnow_customers["T"])
+        Z = mbfg.conditional_probability_alive_matrix()
+        max_t = int(mbfg.data["T"].max())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", lt.LifetimesCompatWarning)  # x=0 with t_x>0
+            for t_x in range(Z.shape[0]):
+                for x in range(Z.shape[1]):
+                    assert Z[t_x][x] == mbfg.conditional_probability_alive(x, t_x, max_t)
+
+    def test_probability_of_n_purchases_up_to_time_same_as_R_BTYD(self):
+        """See https://cran.r-project.org/web/packages/BTYD/BTYD.pdf."""
+        mbgf = lt.ModifiedBetaGeoFitter()
+        mbgf.params_ = pd.Series({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        assert abs(1.07869e-07 - mbgf.probability_of_n_purchases_up_to_time(2, 10)) < 10e-5
+        expected = np.array([0.0019995214, 0.0015170236, 0.0011633150, 0.0009003148,
+                             0.0007023638, 0.0005517902, 0.0004361913, 0.0003467171,
+                             0.0002769613, 0.0002222260])
+        actual = np.array([mbgf.probability_of_n_purchases_up_to_time(30, n)
+                           for n in range(11, 21)])
+        npt.assert_allclose(expected, actual, rtol=0.5)
+
+    def test_scaling_inputs_gives_same_or_similar_results(self, cdnow_customers):
+        mbgf = lt.ModifiedBetaGeoFitter()
+        mbgf.fit(cdnow_customers["frequency"], cdnow_customers["recency"], cdnow_customers["T"])
+        scale = 10.0
+        large = lt.ModifiedBetaGeoFitter()
+        large.fit(cdnow_customers["frequency"], scale * cdnow_customers["recency"],
+                  scale * cdnow_customers["T"])
+        assert large._scale < 1.0
+        assert abs(large.conditional_probability_alive(1, scale * 1, scale * 2)
+                   - mbgf.conditional_probability_alive(1, 1, 2)) < 10e-2
+        assert abs(large.conditional_probability_alive(1, scale * 2, scale * 10)
+                   - mbgf.conditional_probability_alive(1, 2, 10)) < 10e-2
+
+    def test_fit_with_index(self, cdnow_customers):
+        mbgf = lt.ModifiedBetaGeoFitter()
+        index = range(len(cdnow_customers), 0, -1)
+        mbgf.fit(cdnow_customers["frequency"], cdnow_customers["recency"], cdnow_customers["T"],
+                 index=index)
+        assert (mbgf.data.index == pd.Index(index)).all()
+
+    def test_plot_period_transactions_mbgf(self, cdnow_customers):
+        """From test_plotting.py."""
+        mbgf = lt.ModifiedBetaGeoFitter()
+        mbgf.fit(cdnow_customers["frequency"], cdnow_customers["recency"], cdnow_customers["T"])
+        ax = plotting.plot_period_transactions(mbgf)
+        npt.assert_equal(ax.title.get_text(), "Frequency of Repeat Transactions")
+        npt.assert_array_equal([label.get_text() for label in ax.legend_.get_texts()],
+                               ["Actual", "Model"])
+
 
 class TestBetaGeoFitter:
     def test_params_out_is_close_to_Hardie_paper(self, cdnow_customers):
