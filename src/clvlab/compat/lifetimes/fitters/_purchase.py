@@ -529,4 +529,6 @@ class ConditionalPmfMixin:
         check_values(like, n=n_, t=t_)
         _check_counts(like, n_)
         log_p = self_._hooks._log_pmf_conditional(self_._params_array(), n_, t_, x, tx, age)
-        return like.wrap(np.exp(log_p))
+        # no time, no purchase: P(0) = 1 whatever the model's formula does at t = 0
+        p = np.where(t_ == 0, (n_ == 0).astype(float), np.exp(log_p))
+        return like.wrap(p)
