@@ -39,7 +39,9 @@ replaced by visible ``\\xNN`` escapes here, once, so both formats show the same 
 
 from __future__ import annotations
 
+import contextvars
 import datetime as _dt
+import functools
 import io
 import math
 import re
@@ -52,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from clvlab import _columns as C
+from clvlab._money import Currency
 from clvlab._time import GREGORIAN_YEAR_DAYS, UNIT_NAMES, unit_days
 from clvlab.exceptions import DataQualityWarning, InvalidValueError, MissingColumnsError
 
@@ -100,19 +103,50 @@ def _finite(value: Any) -> bool:
         return False
 
 
+#: The currency of the report being built (set by :func:`build_context` while it runs).
+_CURRENCY: contextvars.ContextVar[Currency | None] = contextvars.ContextVar(
+    "clvlab_report_currency", default=None
+)
+
+
+def _currency() -> Currency:
+    return _CURRENCY.get() or Currency(None)
+
+
 def fmt_money(value: Any) -> str:
-    """Currency amount with thousands separators and 2 decimals (``"1,234.56"``)."""
-    return f"{float(value):,.2f}" if _finite(value) else _DASH
+    """Amount with the report's currency symbol and its minor units (``"€1,234.56"``)."""
+    return _currency().format(value, missing=_DASH)
+
+
+def fmt_money_prose(value: Any) -> str:
+    """Amount rounded for a sentence (``"€703,000"``, ``"€2.50 million"``, ``"€85"``)."""
+    return _currency().prose(value, missing=_DASH)
+
+
+def _no_minus_zero(text: str) -> str:
+    """``"-0.00"`` -> ``"0.00"``: a value that rounds to zero has no sign."""
+    return text[1:] if text.startswith("-") and text.strip("-0.,%") == "" else text
 
 
 def fmt_int(value: Any) -> str:
     """Whole number with thousands separators."""
-    return f"{int(round(float(value))):,}" if _finite(value) else _DASH
+    return _no_minus_zero(f"{int(round(float(value))):,}") if _finite(value) else _DASH
 
 
 def fmt_num(value: Any, digits: int = 3) -> str:
     """Fixed-point number with ``digits`` decimals and thousands separators."""
-    return f"{float(value):,.{digits}f}" if _finite(value) else _DASH
+    return _no_minus_zero(f"{float(value):,.{digits}f}") if _finite(value) else _DASH
+
+
+def fmt_people(value: Any) -> str:
+    """Write a count of time units for a sentence: whole within 0.05 (``39``), else 1 decimal.
+
+    ``26.142857`` -> ``"26.1"``, ``39.0000001`` -> ``"39"``, ``52`` -> ``"52"``.
+    """
+    if not _finite(value):
+        return _DASH
+    v = float(value)
+    return f"{round(v):,}" if abs(v - round(v)) < 0.05 else _no_minus_zero(f"{v:,.1f}")
 
 
 def fmt_sig(value: Any, digits: int = 4) -> str:
@@ -124,12 +158,18 @@ def fmt_pct(value: Any, digits: int = 1, sign: bool = False) -> str:
     """Format a share (0.25) as a percentage (``"25.0%"``)."""
     if not _finite(value):
         return _DASH
-    return f"{100 * float(value):+.{digits}f}%" if sign else f"{100 * float(value):.{digits}f}%"
+    if sign:
+        text = f"{100 * float(value):+.{digits}f}%"
+        return text if text.strip("+-0.%") else text.replace("-", "").replace("+", "")
+    return _no_minus_zero(f"{100 * float(value):.{digits}f}%")
 
 
 def fmt_pct_points(value: Any, digits: int = 1) -> str:
     """Format an already-percent number (-12.1) with a sign (``"-12.1%"``)."""
-    return f"{float(value):+.{digits}f}%" if _finite(value) else _DASH
+    if not _finite(value):
+        return _DASH
+    text = f"{float(value):+.{digits}f}%"
+    return text if text.strip("+-0.%") else text.replace("-", "").replace("+", "")
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -450,7 +490,16 @@ class _Study:
     past: dict[str, Any] = field(default_factory=dict)
     values: dict[str, float] = field(default_factory=dict)
     numbers: dict[str, str] = field(default_factory=dict)
+    prose: dict[str, str] = field(default_factory=dict)  # amounts rounded for sentences
     ceiling_error: str = ""
+    currency: Currency = field(default_factory=Currency)
+
+    @property
+    def ceiling_basis(self) -> str:
+        """What the acquisition ceiling measures: revenue (margin 1), profit (margin < 1)."""
+        if self.margin == 1.0:
+            return "revenue"
+        return "profit" if self.margin < 1.0 else "value"
 
     @property
     def has_holdout(self) -> bool:
@@ -466,7 +515,12 @@ class _Study:
 
     @property
     def horizon_label(self) -> str:
-        return f"{self.horizon:g} {self.one_unit if self.horizon == 1 else self.units}"
+        return f"{fmt_people(self.horizon)} {self.one_unit if self.horizon == 1 else self.units}"
+
+    @property
+    def holdout_label(self) -> str:
+        """``"39-week"``: the holdout's length, rounded for a sentence."""
+        return f"{fmt_people(self.evaluation.horizon)}-{self.one_unit}"
 
     @property
     def annual_rate(self) -> float:
@@ -545,6 +599,11 @@ def _key_figures(st: _Study) -> None:
         "mean_clv": fmt_money(v["mean_clv"]),
         "horizon": st.horizon_label,
     })
+    st.prose.update({key: fmt_money_prose(v[key]) for key in (
+        "total_clv", "total_clv_baseline", "historical_spend", "past_window_value",
+        "past_window_clv", "acquisition_cost_ceiling", "mean_clv")})
+    v["acquisition_cost_ceiling_margin_0_3"] = (
+        ceiling / st.margin * 0.3 if _finite(ceiling) and st.margin > 0 else math.nan)
     if st.has_holdout:
         metrics = st.evaluation.metrics
         names = list(metrics.index)
@@ -563,6 +622,8 @@ def _key_figures(st: _Study) -> None:
             st.numbers["holdout_value_error_pct"] = fmt_pct_points(
                 row["value_aggregate_pct_error"]
             )
+            st.prose["holdout_predicted_value"] = fmt_money_prose(row["predicted_total_value"])
+            st.prose["holdout_actual_value"] = fmt_money_prose(row["actual_total_value"])
 
 
 # ======================================================================================
@@ -571,7 +632,7 @@ def _key_figures(st: _Study) -> None:
 
 
 def _caveats(st: _Study) -> list[str]:
-    num, out = st.numbers, []
+    out: list[str] = []
     if not st.has_holdout:
         out.append(
             "No holdout period: the forecast has not been checked against purchases it did "
@@ -582,8 +643,8 @@ def _caveats(st: _Study) -> list[str]:
         err = st.values["holdout_value_error_pct"]
         out.append(
             f"In the holdout check the model {'under' if err < 0 else 'over'}-predicted total "
-            f"value by {abs(err):.1f}% ({num['holdout_predicted_value']} predicted vs "
-            f"{num['holdout_actual_value']} actual); read the totals with that margin of "
+            f"value by {abs(err):.1f}% ({st.prose['holdout_predicted_value']} predicted vs "
+            f"{st.prose['holdout_actual_value']} actual); read the totals with that margin of "
             "error."
         )
     for model, name in ((st.purchase_model, st.p_name), (st.spend_model, st.s_name)):
@@ -607,12 +668,59 @@ def _caveats(st: _Study) -> list[str]:
         "customers behave as in the past (no change in prices, marketing or seasonality)."
     )
     if st.margin == 1.0:
-        out.append("Margin 1: values are revenue, not profit. Pass a margin for profit.")
+        out.append("Margin 1: every value in this report is revenue, not profit, including "
+                   "the acquisition figure. Set the margin (the share of revenue you keep) "
+                   "to see profit.")
+    if st.currency.code is None:
+        out.append("The currency of the amounts was not stated, so they are shown without "
+                   "a symbol (state it with --currency, e.g. --currency EUR).")
     return out
 
 
+def _ceiling_kpi(st: _Study) -> dict[str, str]:
+    """Label the acquisition figure by what it measures (revenue, profit, value)."""
+    basis, h = st.ceiling_basis, st.horizon_label
+    if basis == "revenue":
+        return {"label": "Revenue per new customer",
+                "value": st.numbers["acquisition_cost_ceiling"],
+                "note": f"next {h}, first purchase included; revenue, not profit: times your "
+                        "margin = the most to pay to acquire one"}
+    if basis == "profit":
+        return {"label": "Acquisition-cost ceiling (profit)",
+                "value": st.numbers["acquisition_cost_ceiling"],
+                "note": f"per new customer, next {h}, at margin {st.margin:g}"}
+    return {"label": f"Value per new customer (margin {st.margin:g})",
+            "value": st.numbers["acquisition_cost_ceiling"],
+            "note": f"next {h}, first purchase included"}
+
+
+def _ceiling_sentence(st: _Study) -> str:
+    """One sentence on what acquiring a customer is worth, true to the margin."""
+    h, ceiling = st.horizon_label, st.prose["acquisition_cost_ceiling"]
+    if st.ceiling_error:
+        return f"The value of a new customer could not be computed: {st.ceiling_error}."
+    if st.ceiling_basis == "revenue":
+        example = fmt_money_prose(st.values.get("acquisition_cost_ceiling_margin_0_3"))
+        return (
+            f"A new customer like these brings about {ceiling} of revenue over the next {h} "
+            "(first purchase included). That is revenue, not profit: the most worth paying to "
+            f"acquire one is that times your margin -- {example} at a 30% margin, for "
+            "instance. Set the margin to see the ceiling in profit."
+        )
+    if st.ceiling_basis == "profit":
+        return (
+            f"Paying more than {ceiling} to acquire a customer like these loses money in "
+            f"expectation over the next {h} (profit at margin {st.margin:g}, first purchase "
+            "included)."
+        )
+    return (
+        f"A new customer like these is worth about {ceiling} over the next {h} at margin "
+        f"{st.margin:g} (first purchase included)."
+    )
+
+
 def _summary_section(st: _Study) -> dict[str, Any]:
-    num, past, h = st.numbers, st.past, st.horizon_label
+    num, prose, past, h = st.numbers, st.prose, st.past, st.horizon_label
     kpis = [
         {"label": f"Predicted CLV, next {h}", "value": num["total_clv"],
          "note": f"{num['n_customers']} customers, mean {num['mean_clv']}"},
@@ -621,22 +729,22 @@ def _summary_section(st: _Study) -> dict[str, Any]:
          else "no baseline given"},
         {"label": "Historical spend (whole period)", "value": num["historical_spend"],
          "note": "first purchases included"},
-        {"label": "Acquisition-cost ceiling", "value": num["acquisition_cost_ceiling"],
-         "note": "per new customer"},
+        _ceiling_kpi(st),
     ]
     if st.value_row is not None:
         kpis.insert(2, {"label": "Holdout check: value error",
                         "value": num["holdout_value_error_pct"],
-                        "note": f"{num['holdout_predicted_value']} predicted vs "
-                                f"{num['holdout_actual_value']} actual"})
+                        "note": f"{prose['holdout_predicted_value']} predicted vs "
+                                f"{prose['holdout_actual_value']} actual"})
     elif past["available"]:
         kpis.insert(2, {"label": f"Value in the past {h}", "value": num["past_window_value"],
                         "note": f"same customers, {past['start']} to {past['end']}"})
+    what = {"revenue": "in revenue", "profit": "in profit"}.get(
+        st.ceiling_basis, f"in value at margin {st.margin:g}")
     sentences = [
-        f"The {num['n_customers']} customers are expected to bring {num['total_clv']} over "
-        f"the next {h} (discounted at {fmt_pct(st.annual_rate)} a year, margin "
-        f"{st.margin:g})"
-        + (f"; the formula baseline says {num['total_clv_baseline']}."
+        f"The {num['n_customers']} customers are expected to bring {prose['total_clv']} "
+        f"{what} over the next {h} (discounted at {fmt_people(100 * st.annual_rate)}% a year)"
+        + (f"; the formula baseline says {prose['total_clv_baseline']}."
            if st.baseline is not None else ".")
     ]
     if past["available"]:
@@ -644,21 +752,18 @@ def _summary_section(st: _Study) -> dict[str, Any]:
         past_value = v["past_window_value"]
         ratio = v["past_window_clv"] / past_value if past_value else math.nan
         sentences.append(
-            f"The same customers brought {num['past_window_value']} in the past {h} "
+            f"The same customers brought {prose['past_window_value']} in the past {h} "
             f"({past['start']} to {past['end']}); the forecast for them is "
-            f"{num['past_window_clv']}, {fmt_pct(ratio, 0)} of that."
+            f"{prose['past_window_clv']}, {fmt_pct(ratio, 0)} of that."
         )
     if st.value_row is not None:
         sentences.append(
-            f"Checked on a {st.evaluation.horizon:g}-{st.one_unit} holdout the model was "
-            f"fitted without, it predicted {num['holdout_predicted_value']} against "
-            f"{num['holdout_actual_value']} actually spent ({num['holdout_value_error_pct']})."
+            f"Checked on a {st.holdout_label} holdout the model was "
+            f"fitted without, it predicted {prose['holdout_predicted_value']} against "
+            f"{prose['holdout_actual_value']} actually spent "
+            f"({num['holdout_value_error_pct']})."
         )
-    sentences.append(
-        f"Paying more than {num['acquisition_cost_ceiling']} to acquire a customer like these "
-        f"loses money in expectation over {h}"
-        + (f": {st.ceiling_error}." if st.ceiling_error else " (first purchase included).")
-    )
+    sentences.append(_ceiling_sentence(st))
     return _section("summary", "Summary", [
         {"kind": "kpis", "items": kpis},
         _para(" ".join(sentences)),
@@ -688,6 +793,7 @@ def _data_section(st: _Study) -> dict[str, Any]:
         ["Repeat buyers (at least one repeat purchase)", num["repeat_rate"]],
         ["Total spend", num["historical_spend"]],
         ["Mean spend per customer", fmt_money(st.values["mean_spend"])],
+        ["Currency", st.currency.label],
         ["Time unit", f"{st.unit} ({st.units})"],
     ]
     dq_rows = [
@@ -862,7 +968,8 @@ def _holdout_section(st: _Study) -> dict[str, Any]:
     return _section("holdout", "Holdout validation", [
         _para(
             f"The models were fitted on purchases up to {st.cal_end} and asked to predict the "
-            f"next {ev.horizon:g} {st.units} (to {st.obs_end}), which they had not seen. The "
+            f"next {fmt_people(ev.horizon)} {st.units} (to {st.obs_end}), which they had not "
+            "seen. The "
             "table compares each model's predictions with what the "
             f"{fmt_int(len(ev.customers))} customers actually did; lower errors and higher "
             "correlations are better." + track_text
@@ -901,7 +1008,7 @@ def _comparison_section(st: _Study) -> dict[str, Any]:
     if st.value_row is not None:
         metrics = st.evaluation.metrics
         totals += [
-            [f"Holdout ({st.evaluation.horizon:g} {st.units}): predicted value, "
+            [f"Holdout ({fmt_people(st.evaluation.horizon)} {st.units}): predicted value, "
              f"{st.value_row}", num["holdout_predicted_value"]],
             ["Holdout: actual value", num["holdout_actual_value"]],
         ]
@@ -913,7 +1020,7 @@ def _comparison_section(st: _Study) -> dict[str, Any]:
         cmp_eval, value_name = st.evaluation, st.value_row
         intro = (
             "The fair test of a forecast is money it did not see: here predicted value over "
-            f"the {st.evaluation.horizon:g}-{st.one_unit} holdout (undiscounted, margin "
+            f"the {st.holdout_label} holdout (undiscounted, margin "
             f"{st.margin:g}) against what customers actually spent in it. Customers are ranked "
             "by predicted value into ten equal groups (decile 1 = highest)."
         )
@@ -1065,8 +1172,11 @@ def _methodology_section(st: _Study) -> dict[str, Any]:
             "expected.",
             "The formula baseline (average order value x purchase rate x lifespan) is "
             "computed over the same horizon and discounting, so the two can be compared.",
-            "The acquisition-cost ceiling is the expected CLV of a brand-new customer (first "
-            "purchase at the population mean spend, plus expected repeat purchases).",
+            "The acquisition figure is the expected CLV of a brand-new customer (first "
+            "purchase at the population mean spend, plus expected repeat purchases) times "
+            "the margin: at margin 1 it is revenue, and the most worth paying to acquire a "
+            "customer is that revenue times the share of it you keep; at a margin below 1 it "
+            "is profit, the break-even acquisition cost.",
             "Segments: customers without a repeat purchase are 'One-time buyers' (the model "
             "cannot yet tell whether they will come back, and gives them P(alive) = 1 by "
             "assumption); repeat buyers are placed by value (predicted CLV or historical "
@@ -1084,7 +1194,7 @@ def _methodology_section(st: _Study) -> dict[str, Any]:
 
 #: Metadata keys the stamp already shows from the resolved settings.
 _STAMPED = frozenset({"clvlab_version", "time_unit", "horizon", "discount_rate", "margin",
-                      "observation_end", "calibration_end"})
+                      "observation_end", "calibration_end", "currency"})
 
 
 def _reproducibility_section(st: _Study, version: str, generated: str) -> dict[str, Any]:
@@ -1115,7 +1225,8 @@ def _reproducibility_section(st: _Study, version: str, generated: str) -> dict[s
         ["Time unit", f"{st.unit} ({st.units})"],
         ["Horizon", st.horizon_label],
         ["Discount rate", f"{st.discount_rate:.6g} per {st.one_unit}"],
-        ["Margin", f"{st.margin:g}"],
+        ["Margin", f"{st.margin:g}" + (" (values are revenue)" if st.margin == 1.0 else "")],
+        ["Currency", st.currency.label],
         ["Observation end", str(st.obs_end or "?")],
         ["Calibration end", str(st.cal_end) if st.has_holdout and st.cal_end else "none"],
     ]
@@ -1133,6 +1244,24 @@ def _reproducibility_section(st: _Study, version: str, generated: str) -> dict[s
 # ======================================================================================
 
 
+def _in_currency(func: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Run ``build_context`` with :func:`fmt_money` writing its ``currency`` (then reset)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        code = kwargs.get("currency")
+        if code is None:
+            code = dict(kwargs.get("metadata") or {}).get("currency")
+        token = _CURRENCY.set(Currency(code))
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _CURRENCY.reset(token)
+
+    return wrapper
+
+
+@_in_currency
 def build_context(
     purchase_model: Any,
     spend_model: Any,
@@ -1151,6 +1280,7 @@ def build_context(
     title: str = "Customer lifetime value report",
     top_n: int = 20,
     figures: bool = True,
+    currency: str | None = None,
 ) -> dict[str, Any]:
     """Gather everything the report shows into one plain dictionary.
 
@@ -1196,6 +1326,11 @@ def build_context(
         Number of customers in the top-customers table.
     figures : bool, default=True
         Draw the figures (``False`` gives a text-only context, faster).
+    currency : str, optional
+        ISO 4217 code of the amounts (``"EUR"``): every amount is written with its symbol
+        (``€1,234.56`` in tables, ``€703,000`` in sentences). Default
+        ``metadata["currency"]``; without either, amounts carry no symbol and a caveat
+        says the currency was not stated.
 
     Returns
     -------
@@ -1287,6 +1422,7 @@ def build_context(
         p_name=_model_name(purchase_model, "purchase model"),
         s_name=_model_name(spend_model, "spend model"),
         b_name=_model_name(baseline, "Formula CLV baseline") if baseline is not None else None,
+        currency=_currency(),
     )
     st.past = _past_window(transactions, scores, st.obs_end, st.horizon, unit, st.margin,
                            str(rfm.attrs.get(C.ATTR_MERGE_PERIOD, "D")))
