@@ -130,16 +130,22 @@ def test_run_predictions_equal_the_api(sample_run):
 
 
 def test_run_workbook_equals_the_csv(sample_run):
-    """The workbook's Predictions sheet holds the CSV's numbers (16 significant digits)."""
+    """The workbook's Predictions sheet holds the CSV's numbers (16 significant digits),
+    ranked by CLV (rank 1 = highest), with the undefined average repeat value blank."""
     out, _ = sample_run
     csv_scores = _read_csv(out / DEFAULT_FILES["csv"])
     wb = load_workbook(out / DEFAULT_FILES["xlsx"], read_only=True)
     rows = list(wb["Predictions"].iter_rows(values_only=True))
-    assert rows[0][0] == "Customer ID"
-    body = pd.DataFrame(rows[1:], columns=["customer_id", *SCORE_COLUMNS]).set_index("customer_id")
-    assert body.index.tolist() == csv_scores.index.tolist()
+    assert rows[0][:2] == ("Rank by CLV", "Customer ID")
+    body = pd.DataFrame(rows[1:], columns=["rank", "customer_id", *SCORE_COLUMNS])
+    body = body.set_index("customer_id")
+    assert body["rank"].tolist() == list(range(1, len(csv_scores) + 1))
+    by_clv = csv_scores["clv"].sort_values(ascending=False, kind="stable")
+    assert body.index.tolist() == by_clv.index.tolist()
+    want = csv_scores.loc[body.index, NUMERIC].copy()
+    want.loc[want["frequency"] == 0, "monetary_value"] = np.nan  # undefined: a blank cell
     np.testing.assert_allclose(
-        body[NUMERIC].to_numpy(dtype=float), csv_scores[NUMERIC].to_numpy(), rtol=2e-15
+        body[NUMERIC].to_numpy(dtype=float), want.to_numpy(), rtol=2e-15
     )
     assert wb.sheetnames[:6] == [
         "Predictions",
@@ -150,7 +156,7 @@ def test_run_workbook_equals_the_csv(sample_run):
         "About",
     ]
     metrics = list(wb["Holdout metrics"].iter_rows(values_only=True))
-    assert metrics[0][0] == "metric" and "BG/NBD" in metrics[0]
+    assert metrics[0][:2] == ("Metric", "Unit") and "BG/NBD" in metrics[0]
 
 
 def test_run_saved_models_reproduce_the_fit(sample_run):
@@ -304,7 +310,7 @@ def test_export_with_holdout_writes_metrics(sample_run, sample_files, tmp_path):
     assert result.returncode == 0, result.stderr
     wb = load_workbook(tmp_path / "exp" / DEFAULT_FILES["xlsx"], read_only=True)
     metrics = list(wb["Holdout metrics"].iter_rows(values_only=True))
-    assert metrics[0][:3] == ("metric", "BG/NBD", "BG/NBD + Gamma-Gamma")
+    assert metrics[0][:4] == ("Metric", "Unit", "BG/NBD", "BG/NBD + Gamma-Gamma")
     assert (tmp_path / "exp" / DEFAULT_FILES["csv"]).is_file()
 
 

@@ -39,6 +39,7 @@ import contextlib
 import dataclasses
 import functools
 import math
+import re
 import time
 import traceback
 import warnings
@@ -57,6 +58,8 @@ DEFAULT_FILES: dict[str, str] = {
     "xlsx": "reports/clv-predictions.xlsx",
     "csv": "reports/clv-predictions.csv",
     "rfm": "reports/rfm-summary.csv",
+    # clvlab predict: its own file per input, never run's outputs ({input}: the file's stem)
+    "predict_csv": "reports/predictions-{input}.csv",
     "bgnbd": "models/bgnbd.json",
     "gamma_gamma": "models/gamma-gamma.json",
     "baseline": "models/formula-baseline.json",
@@ -69,6 +72,13 @@ CDNOW_OBSERVATION_END = "1998-06-30"
 DEFAULT_ANNUAL_DISCOUNT_RATE = 0.10
 #: Default horizon: one year in each time unit (52 weeks, 365 days, 12 months, 1 year).
 DEFAULT_HORIZON: dict[str, float] = {"D": 365.0, "W": 52.0, "M": 12.0, "Y": 1.0}
+
+#: Values of the data-policy options (as in clvlab.load_transactions; docs/data-policies.md).
+DATA_POLICIES: dict[str, tuple[str, ...]] = {
+    "--returns": ("net", "drop", "keep", "raise"),
+    "--zero-amounts": ("keep", "drop", "raise"),
+    "--duplicates": ("auto", "drop", "keep", "raise"),
+}
 
 EXIT_INPUT_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
@@ -89,26 +99,81 @@ app = typer.Typer(
 # ======================================================================================
 
 
-class _Ui:
-    """Progress lines on stderr, summary on stdout; nothing at all when quiet."""
+class _Step:
+    """Handle of a running step: ``advance()`` moves its progress bar (if it has a total)."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, progress: Any = None, task: Any = None) -> None:
+        self._progress = progress
+        self._task = task
+
+    def advance(self, n: float = 1.0) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, n)
+
+    def __call__(self, *_: Any) -> None:
+        """Advance by one (usable as a ``progress=`` callback)."""
+        self.advance()
+
+
+class _Ui:
+    """Progress on stderr, summary on stdout; nothing at all when quiet.
+
+    On a terminal each step shows a rich progress bar -- percentage, elapsed time and time
+    remaining when the step knows how many parts it has (models to fit, report sections,
+    spreadsheet sheets), a spinner otherwise -- and leaves a ``✓ step (1.2 s)`` line.
+    Elsewhere (a log file, a scheduler) only the ``✓`` lines are printed.
+    """
+
+    def __init__(self, quiet: bool, *, err: Any = None, out: Any = None) -> None:
         from rich.console import Console
 
         self.quiet = quiet
-        self.err = Console(stderr=True, highlight=False)
-        self.out = Console(highlight=False)
+        self.err = err if err is not None else Console(stderr=True, highlight=False)
+        self.out = out if out is not None else Console(highlight=False)
         self.interactive = self.err.is_terminal and not quiet
+        # rewrites row references in messages (the bundled data: lines of its file)
+        self.row_names: Callable[[str], str] = lambda text: text
+
+    def _progress(self) -> Any:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        return Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=20),
+            TaskProgressColumn(),  # percentage
+            TextColumn("[dim]ETA[/dim]"),
+            TimeRemainingColumn(),
+            TextColumn("[dim]elapsed[/dim]"),
+            TimeElapsedColumn(),
+            console=self.err,
+            transient=True,
+            refresh_per_second=8,
+        )
 
     @contextlib.contextmanager
-    def step(self, label: str) -> Iterator[None]:
-        """Show ``label`` while the step runs (spinner on a terminal), then its duration."""
+    def step(self, label: str, total: float | None = None) -> Iterator[_Step]:
+        """Run a step: a progress bar on a terminal (``total`` parts), then its duration.
+
+        The ``_Step`` yielded advances the bar; without a ``total`` the bar pulses.
+        """
         start = time.perf_counter()
         if self.interactive:
-            with self.err.status(f"{label} ...", spinner="dots"):
-                yield
+            with self._progress() as progress:
+                task = progress.add_task(label, total=total)
+                yield _Step(progress, task)
+                if total is not None:
+                    progress.update(task, completed=total)
         else:
-            yield
+            yield _Step()
         if not self.quiet:
             self.err.print(
                 f"[green]✓[/green] {label} [dim]({time.perf_counter() - start:.1f} s)[/dim]"
@@ -133,7 +198,7 @@ def _show_warnings(ui: _Ui) -> Iterator[None]:
         finally:
             seen: set[str] = set()
             for w in caught:
-                text = str(w.message)
+                text = ui.row_names(_cli_words(str(w.message)))
                 if text in seen:
                     continue
                 seen.add(text)
@@ -161,15 +226,69 @@ def _is_input_error(exc: BaseException) -> bool:
     )
 
 
+#: Keyword arguments of the Python API that the library's messages may suggest, and the
+#: command-line option that does the same (every one exists on the commands that load data).
+API_OPTIONS: dict[str, str] = {
+    "customer_id": "--customer-id",
+    "date": "--date",
+    "amount": "--amount",
+    "date_format": "--date-format",
+    "sep": "--sep",
+    "encoding": "--encoding",
+    "sheet_name": "--sheet",
+    "negative_amounts": "--returns",
+    "zero_amounts": "--zero-amounts",
+    "duplicates": "--duplicates",
+    "timezone": "--timezone",
+    "time_unit": "--time-unit",
+    "merge_period": "--merge-period",
+    "observation_end": "--observation-end",
+    "calibration_end": "--calibration-end",
+    "horizon": "--horizon",
+    "discount_rate": "--discount-rate",
+    "margin": "--margin",
+    "currency": "--currency",
+}
+
+_QUOTED = r"""(?:'[^'\n]*'|"[^"\n]*")"""
+_API_ADVICE = re.compile(
+    r"\b(" + "|".join(sorted(API_OPTIONS, key=len, reverse=True)) + r")="
+    + r"(" + _QUOTED + r"(?:(?:, | or |/)" + _QUOTED + r")*|\w[\w.+-]*)?"
+)
+
+
+def _cli_words(message: str) -> str:
+    """Rewrite the library's keyword-argument advice as command-line options.
+
+    ``"pass duplicates='drop' to remove"`` -> ``"pass --duplicates drop to remove"``;
+    ``"negative_amounts='net', 'drop' or 'keep'"`` -> ``"--returns net, drop or keep"``;
+    a bare ``timezone=`` -> ``--timezone``.
+    """
+
+    def repl(m: re.Match[str]) -> str:
+        flag = API_OPTIONS[m.group(1)]
+        values = m.group(2)
+        if not values:
+            return flag
+        if values[0] not in "'\"":
+            return f"{flag} {values}"
+        return f"{flag} " + re.sub(_QUOTED, lambda q: _bare(q.group()[1:-1]), values)
+
+    return _API_ADVICE.sub(repl, message)
+
+
+def _bare(value: str) -> str:
+    """Write a value as typed in a shell: quoted only if it holds spaces or shell characters."""
+    return value if re.fullmatch(r"[\w.:/%+-]+", value) else "'" + value.replace("'", "") + "'"
+
+
 def _cli_hint(message: str) -> str:
-    """Translate the library's keyword-argument advice into command-line options."""
+    """Extra command-line advice for messages about the input's columns and format."""
     hints = []
-    if "customer_id=" in message or "amount=" in message:
+    if "--customer-id" in message or "--amount" in message:
         hints.append("--customer-id COLUMN --date COLUMN --amount COLUMN")
-    if "date_format=" in message:
+    if "--date-format" in message:
         hints.append("--date-format '%d/%m/%Y' (strftime codes)")
-    if "sep=" in message:
-        hints.append("--sep ';'")
     return f"\nOn the command line: {'; '.join(hints)}." if hints else ""
 
 
@@ -201,7 +320,7 @@ def _handle_errors(func: F) -> F:
                 traceback.print_exc()
             input_error = _is_input_error(exc)
             name = type(exc).__name__
-            message = str(exc) or name
+            message = _cli_words(str(exc) or name)
             if input_error:
                 typer.echo(
                     f"clvlab: error: {message}{_cli_hint(message)}{_os_hint(exc)}", err=True
@@ -238,6 +357,13 @@ class _Settings:
     amount: str = "amount"
     date_format: str | None = None
     sep: str | None = None
+    encoding: str = "utf-8"
+    sheet: str | None = None
+    returns: str = "net"
+    zero_amounts: str = "keep"
+    duplicates: str = "auto"
+    timezone: str = "UTC"
+    currency: str | None = None
     time_unit: str | None = None
     merge_period: str = "D"
     calibration_end: str | None = None
@@ -266,6 +392,12 @@ class _Settings:
     def path(self, key: str) -> Path:
         base = self.out if self.out is not None else Path(".")
         return base / DEFAULT_FILES[key]
+
+    def predict_path(self) -> Path:
+        """Default file of clvlab predict: named after the input file."""
+        stem = self.input.name.split(".")[0] if self.input is not None else "cdnow"
+        base = self.out if self.out is not None else Path(".")
+        return base / DEFAULT_FILES["predict_csv"].format(input=stem or "input")
 
     def unit(self, default: str = "W") -> str:
         from clvlab._time import check_time_unit
@@ -304,10 +436,11 @@ class _Settings:
         return per_period_rate(annual, unit)
 
     def check_scoring_options(self, unit: str) -> None:
-        """Fail on a bad horizon, discount rate or margin before the long steps."""
+        """Fail on a bad horizon, discount rate, margin or currency before the long steps."""
         self.resolved_discount_rate(unit)
         self.resolved_horizon(unit)
         self.check_margin()
+        self.checked_currency()
 
     def check_margin(self) -> float:
         if not (math.isfinite(self.margin) and 0 < self.margin):
@@ -315,6 +448,32 @@ class _Settings:
                 f"--margin must be a positive share of spend (e.g. 0.3); got {self.margin}."
             )
         return float(self.margin)
+
+    def load_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``load_transactions`` from the data-policy options (checked)."""
+        for option, value in (("--returns", self.returns), ("--zero-amounts", self.zero_amounts),
+                              ("--duplicates", self.duplicates)):
+            allowed = DATA_POLICIES[option]
+            if value not in allowed:
+                raise ValueError(
+                    f"{option} must be one of {', '.join(allowed)}; got {value!r}. "
+                    f"See clvlab run --help."
+                )
+        return {
+            "negative_amounts": self.returns,
+            "zero_amounts": self.zero_amounts,
+            "duplicates": self.duplicates,
+            "timezone": self.timezone,
+        }
+
+    def checked_currency(self) -> str | None:
+        """``--currency`` as an ISO 4217 code; USD for the bundled CDNOW data by default."""
+        from clvlab._money import check_currency
+
+        code = check_currency(self.currency, "--currency")
+        if code is None and self.input is None:
+            return "USD"  # CDNOW amounts are US dollars
+        return code
 
     def use_cdnow_split_for_bundled_data(self) -> None:
         """Without an input file, default to the FHL (2005) calibration/holdout dates."""
@@ -347,11 +506,15 @@ def _load(settings: _Settings, ui: _Ui) -> Any:
     import clvlab
     from clvlab.datasets import load_cdnow
 
+    policies = settings.load_options()
     with ui.step(f"Loading transactions ({settings.source_label})"):
         if settings.input is None:
             raw = load_cdnow(sample=settings.sample)
-            tx = clvlab.load_transactions(raw)
+            tx = clvlab.load_transactions(raw, **policies)
             tx.attrs["source"] = settings.source_label
+            ui.row_names = functools.partial(_bundled_lines, sample=settings.sample)
+            for record in tx.attrs.get("data_quality", []):
+                record["examples"] = [ui.row_names(str(e)) for e in record.get("examples", [])]
         else:
             if settings.sample:
                 raise ValueError(
@@ -366,9 +529,25 @@ def _load(settings: _Settings, ui: _Ui) -> Any:
                 amount=settings.amount,
                 date_format=settings.date_format,
                 sep=settings.sep,
+                encoding=settings.encoding,
+                sheet_name=0 if settings.sheet is None else settings.sheet,
+                **policies,
             )
+        for record in tx.attrs.get("data_quality", []):  # shown in the report and workbook
+            record["action"] = _cli_words(str(record.get("action", "")))
     ui.note(f"{len(tx):,} transactions of {tx['customer_id'].nunique():,} customers")
     return tx
+
+
+def _bundled_lines(text: str, *, sample: bool) -> str:
+    """Name the bundled data's rows by their line in the file, not by a DataFrame index.
+
+    ``load_cdnow`` keeps the file's order, so index ``i`` is line ``i + 2`` of
+    CDNOW_master.txt (header line) or line ``i + 1`` of CDNOW_sample.txt (no header).
+    """
+    name, offset = ("CDNOW_sample.txt", 1) if sample else ("CDNOW_master.txt", 2)
+    return re.sub(r"index label (\d+)",
+                  lambda m: f"line {int(m.group(1)) + offset:,} of {name}", text)
 
 
 def _prepare(settings: _Settings, ui: _Ui, tx: Any, unit: str) -> _Prepared:
@@ -419,6 +598,40 @@ def _fit(prep: _Prepared, ui: _Ui) -> _Models:
     with ui.step("Fitting the formula baseline"):
         base = clvlab.FormulaCLVBaseline().fit(data)
     return _Models(bg, gg, base)
+
+
+def _record_training(models: _Models, prep: _Prepared, settings: _Settings) -> None:
+    """Note on each fitted model what it was fitted on (saved in its JSON file)."""
+    import clvlab._columns as C
+
+    calibration = prep.split is not None
+    data = prep.split if calibration else prep.rfm
+    start = str(prep.tx[C.DATE].min().date()) if len(prep.tx) else None
+    period = {
+        "period": "calibration" if calibration else "full",
+        "start": start,
+        "end": prep.calibration_end if calibration else prep.observation_end,
+        "source": settings.source_label,
+        "customers": int(len(data)),
+    }
+    for model in (models.purchase, models.spend, models.baseline):
+        if model is not None:
+            model.training_period_ = dict(period)
+
+
+def describe_training(model: Any) -> str:
+    """Say in words what a (saved) model was fitted on, from its ``training_period_``."""
+    period = getattr(model, "training_period_", None)
+    if not isinstance(period, dict):
+        return "not recorded (saved without its fit period)"
+    what = {"calibration": "the calibration period", "full": "the whole log"}.get(
+        str(period.get("period")), str(period.get("period")))
+    customers = period.get("customers")
+    extra = ", ".join(str(x) for x in (
+        f"{customers:,} customers" if isinstance(customers, int) else None,
+        period.get("source")) if x)
+    return (f"{what}, {period.get('start') or '?'} to {period.get('end') or '?'}"
+            + (f" ({extra})" if extra else ""))
 
 
 def _save_models(models: _Models, settings: _Settings, ui: _Ui) -> dict[str, Path]:
@@ -527,6 +740,7 @@ class _Outcome:
     models: _Models
     evaluation: Any = None  # clvlab.Evaluation, when evaluated on a holdout
     scores: Any = None  # the score_customers table, when scored
+    fitted_here: bool = True  # False: the models were loaded from files
 
 
 def _pipeline(
@@ -556,6 +770,10 @@ def _pipeline(
     tx = _load(settings, ui)
     prep = _prepare(settings, ui, tx, unit)
     outcome = _Outcome(prep, _fit(prep, ui) if saved is None else saved)
+    if saved is None:
+        _record_training(outcome.models, prep, settings)
+    else:
+        outcome.fitted_here = False
     if evaluate:
         outcome.evaluation = _evaluate(prep, outcome.models, settings, ui)
     if score:
@@ -601,7 +819,9 @@ def _metadata(outcome: _Outcome, settings: _Settings) -> dict[str, Any]:
     return meta
 
 
-def _write_workbook(path: Path, outcome: _Outcome, settings: _Settings) -> None:
+def _write_workbook(
+    path: Path, outcome: _Outcome, settings: _Settings, progress: Any = None
+) -> None:
     from clvlab.export import write_workbook
 
     evaluation = outcome.evaluation
@@ -613,6 +833,9 @@ def _write_workbook(path: Path, outcome: _Outcome, settings: _Settings) -> None:
         deciles=None if evaluation is None else evaluation.deciles,
         data_quality=outcome.prep.tx.attrs.get("data_quality", []),
         metadata=_metadata(outcome, settings),
+        currency=settings.checked_currency(),
+        rank_by="clv",
+        progress=progress,
     )
 
 
@@ -622,8 +845,8 @@ def _write_exports(outcome: _Outcome, settings: _Settings, ui: _Ui) -> dict[str,
     paths = {"xlsx": settings.path("xlsx"), "csv": settings.path("csv")}
     with ui.step("Writing the predictions CSV"):
         write_csv(paths["csv"], outcome.scores)
-    with ui.step(f"Writing the spreadsheet ({len(outcome.scores):,} rows)"):
-        _write_workbook(paths["xlsx"], outcome, settings)
+    with ui.step(f"Writing the spreadsheet ({len(outcome.scores):,} rows)", total=7) as bar:
+        _write_workbook(paths["xlsx"], outcome, settings, progress=bar)
     return paths
 
 
@@ -632,7 +855,10 @@ def _write_report(outcome: _Outcome, settings: _Settings, ui: _Ui) -> dict[str, 
 
     prep, models = outcome.prep, outcome.models
     paths = {"report_html": settings.path("report_html"), "report_pdf": settings.path("report_pdf")}
-    with ui.step("Building the report"):
+    from clvlab.reporting.context import SECTION_IDS
+
+    n_sections = len(SECTION_IDS) - (outcome.evaluation is None)
+    with ui.step("Building the report", total=n_sections) as bar:
         context = reporting.build_context(
             models.purchase,
             models.spend,
@@ -644,11 +870,13 @@ def _write_report(outcome: _Outcome, settings: _Settings, ui: _Ui) -> dict[str, 
             data_quality=prep.tx.attrs.get("data_quality", []),
             metadata=_metadata(outcome, settings),
             calibration_end=prep.calibration_end,
+            currency=settings.checked_currency(),
+            progress=bar,
         )
     with ui.step("Writing the HTML report"):
         reporting.render_html(context, paths["report_html"])
-    with ui.step("Writing the PDF report"):
-        reporting.render_pdf(context, paths["report_pdf"])
+    with ui.step("Writing the PDF report", total=len(context["sections"])) as bar:
+        reporting.render_pdf(context, paths["report_pdf"], progress=bar)
     return paths
 
 
@@ -658,6 +886,7 @@ def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Sett
     scores, evaluation = outcome.scores, outcome.evaluation
     from rich.table import Table
 
+    from clvlab._money import Currency
     from clvlab.scoring import CLV, CLV_BASELINE, HISTORICAL_SPEND, segment_summary
 
     out = ui.out
@@ -670,20 +899,21 @@ def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Sett
     from clvlab._time import UNIT_NAMES
 
     unit_name = UNIT_NAMES.get(attrs.get("time_unit") or "", "periods")
+    money = Currency(settings.checked_currency())
     headline.add_row("customers", f"{len(scores):,}")
     headline.add_row(
         f"predicted CLV, next {attrs.get('horizon', float('nan')):g} {unit_name}",
-        f"{scores[CLV].sum():,.2f}",
+        money.format(scores[CLV].sum()),
     )
     base_total = scores[CLV_BASELINE].sum(min_count=1)
-    headline.add_row(
-        "formula baseline CLV", "n/a" if math.isnan(base_total) else f"{base_total:,.2f}"
-    )
+    headline.add_row("formula baseline CLV", money.format(base_total, missing="n/a"))
     hist_total = scores[HISTORICAL_SPEND].sum(min_count=1)
-    headline.add_row("historical spend", "n/a" if math.isnan(hist_total) else f"{hist_total:,.2f}")
+    headline.add_row("historical spend", money.format(hist_total, missing="n/a"))
+    margin = float(attrs.get("margin", 1))
     headline.add_row(
         "discount rate per unit, margin",
-        f"{attrs.get('discount_rate', 0):.6f}, {attrs.get('margin', 1):g}",
+        f"{attrs.get('discount_rate', 0):.6f}, {margin:g}"
+        + (" (values are revenue)" if margin == 1 else " (values are profit)"),
     )
     if evaluation is not None:
         metrics = evaluation.metrics
@@ -702,8 +932,9 @@ def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Sett
             for name, err in metrics["value_aggregate_pct_error"].items():
                 if isinstance(err, float) and math.isfinite(err):
                     headline.add_row(f"holdout: aggregate value error ({name})", f"{err:+.1f}%")
-    else:
-        headline.add_row("holdout", "none (fitted on everything)")
+    elif outcome.fitted_here:
+        headline.add_row("holdout", "none (no --calibration-end: nothing to check against)")
+    headline.add_row("purchase model fitted on", describe_training(outcome.models.purchase))
     out.print(headline)
     seg = segment_summary(scores)
     table = Table(title="Segments", title_justify="left")
@@ -720,7 +951,7 @@ def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Sett
             str(name),
             f"{int(row['n_customers']):,}",
             f"{row['share_customers']:.1%}",
-            f"{row['total_clv']:,.2f}",
+            money.format(row["total_clv"]),
             ""
             if math.isnan(row["mean_probability_alive"])
             else f"{row['mean_probability_alive']:.2f}",
@@ -761,6 +992,53 @@ DateFormatOpt = Annotated[
 SepOpt = Annotated[
     str | None, typer.Option("--sep", help="Delimiter of a text file (default: detected).")
 ]
+EncodingOpt = Annotated[
+    str, typer.Option("--encoding", help="Text encoding of a CSV file, e.g. latin-1.")
+]
+SheetOpt = Annotated[
+    str | None,
+    typer.Option("--sheet", help="Sheet of an XLSX workbook, by name [default: the first]."),
+]
+ReturnsOpt = Annotated[
+    str,
+    typer.Option(
+        "--returns",
+        "--negative-amounts",
+        help="Negative amounts (returns): net (subtract each from the customer's matching "
+        "earlier purchase), drop, keep or raise (stop with an error).",
+    ),
+]
+ZeroAmountsOpt = Annotated[
+    str,
+    typer.Option(
+        "--zero-amounts",
+        help="Zero amounts: keep (a free order is still a purchase), drop or raise.",
+    ),
+]
+DuplicatesOpt = Annotated[
+    str,
+    typer.Option(
+        "--duplicates",
+        help="Rows with the same customer, date and amount: auto (drop them when dates carry "
+        "a time of day, keep them when dates are days), drop, keep or raise.",
+    ),
+]
+TimezoneOpt = Annotated[
+    str,
+    typer.Option(
+        "--timezone",
+        help="Time zone that dates with a UTC offset are converted to (e.g. Europe/Paris); "
+        "dates without one are taken as they are.",
+    ),
+]
+CurrencyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--currency",
+        help="ISO 4217 code of the amounts (EUR, USD, GBP, JPY ...): the report and the "
+        "spreadsheet show its symbol [default: USD for the bundled data, else none].",
+    ),
+]
 TimeUnitOpt = Annotated[
     str | None,
     typer.Option(
@@ -782,6 +1060,23 @@ CalEndOpt = Annotated[
         "--calibration-end",
         help="Last day of the calibration period (YYYY-MM-DD). Enables "
         "the holdout evaluation; without it the models are fitted on everything.",
+    ),
+]
+CalEndRfmOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--calibration-end",
+        help="Last day of a calibration period (YYYY-MM-DD): write the calibration table "
+        "with each customer's purchases after it (frequency_holdout ...) instead of the "
+        "plain RFM summary.",
+    ),
+]
+CalEndFitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--calibration-end",
+        help="Fit on the purchases up to this day only (YYYY-MM-DD), e.g. to check the "
+        "saved models later with clvlab report [default: fit on the whole log].",
     ),
 ]
 ObsEndOpt = Annotated[
@@ -838,6 +1133,25 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full traceback
 # ======================================================================================
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from clvlab import __version__
+
+        typer.echo(f"clvlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the clvlab version and exit.",
+                     callback=_show_version, is_eager=True),
+    ] = False,
+) -> None:
+    """Customer-lifetime value from a transaction log (see each command's --help)."""
+
+
 @app.command()
 @_handle_errors
 def run(
@@ -855,11 +1169,18 @@ def run(
     amount: AmountOpt = "amount",
     date_format: DateFormatOpt = None,
     sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    sheet: SheetOpt = None,
+    returns: ReturnsOpt = "net",
+    zero_amounts: ZeroAmountsOpt = "keep",
+    duplicates: DuplicatesOpt = "auto",
+    timezone: TimezoneOpt = "UTC",
     time_unit: TimeUnitOpt = None,
     merge_period: MergeOpt = "D",
     calibration_end: CalEndOpt = None,
     observation_end: ObsEndOpt = None,
     horizon: HorizonOpt = None,
+    currency: CurrencyOpt = None,
     discount_rate: DiscountOpt = None,
     annual_discount_rate: AnnualDiscountOpt = None,
     margin: MarginOpt = 1.0,
@@ -905,9 +1226,15 @@ def rfm(
     amount: AmountOpt = "amount",
     date_format: DateFormatOpt = None,
     sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    sheet: SheetOpt = None,
+    returns: ReturnsOpt = "net",
+    zero_amounts: ZeroAmountsOpt = "keep",
+    duplicates: DuplicatesOpt = "auto",
+    timezone: TimezoneOpt = "UTC",
     time_unit: TimeUnitOpt = None,
     merge_period: MergeOpt = "D",
-    calibration_end: CalEndOpt = None,
+    calibration_end: CalEndRfmOpt = None,
     observation_end: ObsEndOpt = None,
     out: OutOpt = None,
     quiet: QuietOpt = False,
@@ -954,9 +1281,15 @@ def fit(
     amount: AmountOpt = "amount",
     date_format: DateFormatOpt = None,
     sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    sheet: SheetOpt = None,
+    returns: ReturnsOpt = "net",
+    zero_amounts: ZeroAmountsOpt = "keep",
+    duplicates: DuplicatesOpt = "auto",
+    timezone: TimezoneOpt = "UTC",
     time_unit: TimeUnitOpt = None,
     merge_period: MergeOpt = "D",
-    calibration_end: CalEndOpt = None,
+    calibration_end: CalEndFitOpt = None,
     observation_end: ObsEndOpt = None,
     out: OutOpt = None,
     quiet: QuietOpt = False,
@@ -987,7 +1320,8 @@ def predict(
         typer.Option(
             "--output",
             "-o",
-            help="File to write: .csv or .xlsx [default: OUT/reports/clv-predictions.csv].",
+            help="File to write: .csv or .xlsx [default: OUT/reports/predictions-INPUT.csv, "
+            "named after the input file, so run's outputs are never overwritten].",
         ),
     ] = None,
     customer_id: CustomerIdOpt = "customer_id",
@@ -995,10 +1329,17 @@ def predict(
     amount: AmountOpt = "amount",
     date_format: DateFormatOpt = None,
     sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    sheet: SheetOpt = None,
+    returns: ReturnsOpt = "net",
+    zero_amounts: ZeroAmountsOpt = "keep",
+    duplicates: DuplicatesOpt = "auto",
+    timezone: TimezoneOpt = "UTC",
     time_unit: TimeUnitOpt = None,
     merge_period: MergeOpt = "D",
     observation_end: ObsEndOpt = None,
     horizon: HorizonOpt = None,
+    currency: CurrencyOpt = None,
     discount_rate: DiscountOpt = None,
     annual_discount_rate: AnnualDiscountOpt = None,
     margin: MarginOpt = 1.0,
@@ -1011,7 +1352,7 @@ def predict(
     ui = _Ui(quiet)
     with _show_warnings(ui):
         outcome = _pipeline(settings, ui, models="saved", model_paths=model, score=True)
-        path = output or settings.path("csv")
+        path = output or settings.predict_path()
         with ui.step(f"Writing {path}"):
             suffix = path.suffix.lower()
             if suffix == ".xlsx":
@@ -1035,11 +1376,18 @@ def report(
     amount: AmountOpt = "amount",
     date_format: DateFormatOpt = None,
     sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    sheet: SheetOpt = None,
+    returns: ReturnsOpt = "net",
+    zero_amounts: ZeroAmountsOpt = "keep",
+    duplicates: DuplicatesOpt = "auto",
+    timezone: TimezoneOpt = "UTC",
     time_unit: TimeUnitOpt = None,
     merge_period: MergeOpt = "D",
     calibration_end: CalEndOpt = None,
     observation_end: ObsEndOpt = None,
     horizon: HorizonOpt = None,
+    currency: CurrencyOpt = None,
     discount_rate: DiscountOpt = None,
     annual_discount_rate: AnnualDiscountOpt = None,
     margin: MarginOpt = 1.0,
@@ -1068,11 +1416,18 @@ def export(
     amount: AmountOpt = "amount",
     date_format: DateFormatOpt = None,
     sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    sheet: SheetOpt = None,
+    returns: ReturnsOpt = "net",
+    zero_amounts: ZeroAmountsOpt = "keep",
+    duplicates: DuplicatesOpt = "auto",
+    timezone: TimezoneOpt = "UTC",
     time_unit: TimeUnitOpt = None,
     merge_period: MergeOpt = "D",
     calibration_end: CalEndOpt = None,
     observation_end: ObsEndOpt = None,
     horizon: HorizonOpt = None,
+    currency: CurrencyOpt = None,
     discount_rate: DiscountOpt = None,
     annual_discount_rate: AnnualDiscountOpt = None,
     margin: MarginOpt = 1.0,

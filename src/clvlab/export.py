@@ -53,7 +53,7 @@ import os
 import re
 import warnings
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -882,6 +882,7 @@ def write_workbook(
     max_rows_per_sheet: int = XLSX_MAX_ROWS,
     currency: str | None = None,
     rank_by: str | None = None,
+    progress: Callable[[], Any] | None = None,
 ) -> Path:
     """Write the predictions and their context as a formatted XLSX workbook.
 
@@ -932,6 +933,9 @@ def write_workbook(
         ties in the given order), and put a ``Rank by CLV`` column (1, 2, ...) before
         the customer id; ``clvlab run`` passes ``"clv"``. ``None`` (the default) or a
         column the scores lack keeps the given order and adds no rank.
+    progress : callable, optional
+        Called with no argument after each sheet is written, and once more after the
+        customer rows are streamed in (``n_sheets + 1`` calls; e.g. a progress bar).
 
     Returns
     -------
@@ -949,6 +953,7 @@ def write_workbook(
     from openpyxl.styles import Font, PatternFill
 
     scores = _check_scores(scores)
+    tick = progress if progress is not None else (lambda: None)
     if int(max_rows_per_sheet) < 2:
         raise ValueError(f"max_rows_per_sheet must be >= 2; got {max_rows_per_sheet!r}.")
     per_sheet = int(max_rows_per_sheet) - 1
@@ -1030,6 +1035,7 @@ def write_workbook(
             spec = _SheetSpec(title, labels, full, formats, width_columns=sample,
                               comments=comments)
         _write_sheet(wb, spec, header_font, header_fill)
+        tick()
 
     # Parameters
     params = _parameters_frame(parameters)
@@ -1042,6 +1048,7 @@ def write_workbook(
             header_font,
             header_fill,
         )
+    tick()
 
     # Holdout metrics
     if metrics is None:
@@ -1053,6 +1060,7 @@ def write_workbook(
     else:
         spec = _frame_spec("Holdout metrics", _metrics_frame(metrics, money))
     _write_sheet(wb, spec, header_font, header_fill)
+    tick()
 
     # Deciles
     if deciles is None:
@@ -1082,6 +1090,7 @@ def write_workbook(
             fmts["actual_share"] = _FMT_PROB
             spec = _frame_spec("Deciles", frame, labels=labels_d, formats=fmts)
     _write_sheet(wb, spec, header_font, header_fill)
+    tick()
 
     # Data quality
     if data_quality is None:
@@ -1094,6 +1103,7 @@ def write_workbook(
             else _note_spec("Data quality", "Loading changed nothing: every row passed all checks.")
         )
     _write_sheet(wb, spec, header_font, header_fill)
+    tick()
 
     # About
     about = {
@@ -1102,8 +1112,10 @@ def write_workbook(
         **metadata,
     }
     _write_sheet(wb, _frame_spec("About", _metadata_frame(about)), header_font, header_fill)
+    tick()
 
     wb.save(p)
     if jobs:
         _stream_rows(p, jobs, [k for k in kinds if k is not None])
+    tick()
     return p

@@ -536,7 +536,16 @@ class _Study:
         return _figure(draw, caption, figsize=figsize) if self.figures else None
 
 
+#: Called once per section built (``build_context(progress=...)``), e.g. a progress bar.
+_PROGRESS: contextvars.ContextVar[Callable[[], Any] | None] = contextvars.ContextVar(
+    "clvlab_report_progress", default=None
+)
+
+
 def _section(sid: str, title: str, blocks: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
+    tick = _PROGRESS.get()
+    if tick is not None:
+        tick()
     return {"id": sid, "title": title, "blocks": [b for b in blocks if b is not None]}
 
 
@@ -1245,7 +1254,10 @@ def _reproducibility_section(st: _Study, version: str, generated: str) -> dict[s
 
 
 def _in_currency(func: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    """Run ``build_context`` with :func:`fmt_money` writing its ``currency`` (then reset)."""
+    """Run ``build_context`` with its ``currency`` and ``progress`` in effect (then reset).
+
+    :func:`fmt_money` writes the currency and :func:`_section` calls ``progress``.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -1253,10 +1265,12 @@ def _in_currency(func: Callable[..., dict[str, Any]]) -> Callable[..., dict[str,
         if code is None:
             code = dict(kwargs.get("metadata") or {}).get("currency")
         token = _CURRENCY.set(Currency(code))
+        ticks = _PROGRESS.set(kwargs.get("progress"))
         try:
             return func(*args, **kwargs)
         finally:
             _CURRENCY.reset(token)
+            _PROGRESS.reset(ticks)
 
     return wrapper
 
@@ -1281,6 +1295,7 @@ def build_context(
     top_n: int = 20,
     figures: bool = True,
     currency: str | None = None,
+    progress: Callable[[], Any] | None = None,
 ) -> dict[str, Any]:
     """Gather everything the report shows into one plain dictionary.
 
@@ -1331,6 +1346,9 @@ def build_context(
         (``€1,234.56`` in tables, ``€703,000`` in sentences). Default
         ``metadata["currency"]``; without either, amounts carry no symbol and a caveat
         says the currency was not stated.
+    progress : callable, optional
+        Called with no argument each time a section is built (one call per entry of
+        ``sections``), e.g. to advance a progress bar.
 
     Returns
     -------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -277,7 +278,12 @@ class _Writer:
         pdf.ln(2.5)
 
 
-def render_pdf(context: dict[str, Any], path: str | os.PathLike[str] | None = None) -> bytes:
+def render_pdf(
+    context: dict[str, Any],
+    path: str | os.PathLike[str] | None = None,
+    *,
+    progress: Callable[[], Any] | None = None,
+) -> bytes:
     """Render the report context as a PDF document.
 
     Parameters
@@ -287,6 +293,8 @@ def render_pdf(context: dict[str, Any], path: str | os.PathLike[str] | None = No
     path : path-like, optional
         If given, also write the PDF there (parent folders are created; written to a
         temporary file first, then renamed).
+    progress : callable, optional
+        Called with no argument after each section is laid out (e.g. a progress bar).
 
     Returns
     -------
@@ -331,6 +339,8 @@ def render_pdf(context: dict[str, Any], path: str | os.PathLike[str] | None = No
                 w.table(block)
             elif kind == "figure":
                 w.figure(block)
+        if progress is not None:
+            progress()
     data = bytes(pdf.output())
     if path is not None:
         target = Path(path)
