@@ -790,7 +790,6 @@ def _parameters(models: _Models) -> dict[str, Any]:
 
 def _metadata(outcome: _Outcome, settings: _Settings) -> dict[str, Any]:
     from clvlab import __version__
-    from clvlab._time import UNIT_NAMES
 
     prep = outcome.prep
     attrs = outcome.scores.attrs
@@ -798,7 +797,6 @@ def _metadata(outcome: _Outcome, settings: _Settings) -> dict[str, Any]:
     meta = {
         "source": settings.source_label,
         "time_unit": prep.time_unit,
-        "time unit": UNIT_NAMES[prep.time_unit],
         "horizon": attrs.get("horizon"),
         "discount_rate": attrs.get("discount_rate"),
         "discount rate note": "per time unit; from --discount-rate, else the annual rate "

@@ -621,10 +621,16 @@ def _join_examples(v: Any) -> Any:
 def _metadata_frame(metadata: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "item": [str(k) for k in metadata],
+            "item": [_item_label(k) for k in metadata],
             "value": [_metadata_value(v) for v in metadata.values()],
         }
     )
+
+
+def _item_label(key: Any) -> str:
+    """Write a snake_case key as words for the About sheet (``time_unit`` -> ``time unit``)."""
+    text = str(key)
+    return text.replace("_", " ") if re.fullmatch(r"[a-z]+(?:_[a-z]+)+", text) else text
 
 
 def _metadata_value(v: Any) -> str:

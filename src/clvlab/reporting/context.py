@@ -1202,8 +1202,30 @@ def _methodology_section(st: _Study) -> dict[str, Any]:
 
 
 #: Metadata keys the stamp already shows from the resolved settings.
-_STAMPED = frozenset({"clvlab_version", "time_unit", "horizon", "discount_rate", "margin",
-                      "observation_end", "calibration_end", "currency"})
+_STAMPED = frozenset({"clvlab_version", "time_unit", "time unit", "horizon", "discount_rate",
+                      "margin", "observation_end", "calibration_end", "currency"})
+
+#: Readable labels of the metadata keys clvlab run passes (others: see :func:`_label`).
+_METADATA_LABELS: dict[str, str] = {
+    "source": "Data source",
+    "discount rate note": "How the discount rate was set",
+    "expected_spend": "Column 'expected spend'",
+    "clv": "Column 'CLV'",
+    "clv_baseline": "Column 'baseline CLV'",
+    "historical_spend": "Column 'historical spend'",
+    "segment rule": "Segment rule",
+    "purchase model": "Purchase model",
+    "purchase model choice": "Purchase model, how chosen",
+}
+
+
+def _label(key: Any) -> str:
+    """Label a metadata key: known keys by name, else snake_case as words."""
+    text = str(key)
+    if text in _METADATA_LABELS:
+        return _METADATA_LABELS[text]
+    words = text.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
 
 
 def _reproducibility_section(st: _Study, version: str, generated: str) -> dict[str, Any]:
@@ -1239,7 +1261,7 @@ def _reproducibility_section(st: _Study, version: str, generated: str) -> dict[s
         ["Observation end", str(st.obs_end or "?")],
         ["Calibration end", str(st.cal_end) if st.has_holdout and st.cal_end else "none"],
     ]
-    stamp += [[clean_text(k), clean_text(v)] for k, v in st.metadata.items()
+    stamp += [[clean_text(_label(k)), clean_text(v)] for k, v in st.metadata.items()
               if str(k) not in _STAMPED]
     return _section("reproducibility", "Reproducibility", [
         _para("Everything needed to reproduce this report: the same data (fingerprint), the "
