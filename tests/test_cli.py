@@ -93,14 +93,16 @@ def sample_run(tmp_path_factory):
     return cwd / "out", result
 
 
-def _api_sample_scores():
-    """The same pipeline through the Python API: FHL split fit, scored as of the end."""
+def _api_sample_scores(refit: bool = True):
+    """The same pipeline through the Python API: validated on the FHL split, then (refit)
+    fitted again on the whole log, scored as of the end."""
     tx = clvlab.load_transactions(clvlab.datasets.load_cdnow(sample=True))
     split = _quiet_api(clvlab.calibration_holdout, tx, "1997-09-30", "1998-06-30", time_unit="W")
-    bg = _quiet_api(clvlab.BetaGeoFitter().fit, split)
-    gg = _quiet_api(clvlab.GammaGammaFitter().fit, split)
-    base = _quiet_api(clvlab.FormulaCLVBaseline().fit, split)
     rfm = _quiet_api(clvlab.rfm_summary, tx, time_unit="W", observation_end="1998-06-30")
+    data = rfm if refit else split
+    bg = _quiet_api(clvlab.BetaGeoFitter().fit, data)
+    gg = _quiet_api(clvlab.GammaGammaFitter().fit, data)
+    base = _quiet_api(clvlab.FormulaCLVBaseline().fit, data)
     return _quiet_api(score_customers, rfm, bg, gg, base, horizon=52.0, discount_rate=WEEKLY_10PCT)
 
 
@@ -120,7 +122,8 @@ def test_run_succeeds_and_writes_the_documented_files(sample_run):
 
 
 def test_run_predictions_equal_the_api(sample_run):
-    """The CSV of run --sample equals the API pipeline on the same data (rtol=1e-9)."""
+    """The CSV of run --sample equals the API pipeline on the same data (rtol=1e-9): the
+    forecast comes from the models refitted on the whole log."""
     out, _ = sample_run
     got = _read_csv(out / DEFAULT_FILES["csv"])
     want = _api_sample_scores()
@@ -160,14 +163,23 @@ def test_run_workbook_equals_the_csv(sample_run):
 
 
 def test_run_saved_models_reproduce_the_fit(sample_run):
-    """The saved BG/NBD reloads with the FHL (2005) CDNOW estimates (rtol=1e-2)."""
+    """The validated calibration BG/NBD (models/calibration/) reloads with the FHL (2005)
+    CDNOW estimates (rtol=1e-2); the forecast BG/NBD (models/) is the whole-log fit."""
     out, _ = sample_run
-    bg = clvlab.load_model(out / DEFAULT_FILES["bgnbd"])
+    bg = clvlab.load_model(out / "models" / "calibration" / "bgnbd.json")
     # Fader, Hardie & Lee (2005): r=0.243, alpha=4.414, a=0.793, b=2.426
     np.testing.assert_allclose(
         bg.params_[["r", "alpha", "a", "b"]].to_numpy(), [0.243, 4.414, 0.793, 2.426], rtol=1e-2
     )
     assert bg.time_unit_ == "W"
+    assert bg.training_period_["period"] == "calibration"
+    forecast = clvlab.load_model(out / DEFAULT_FILES["bgnbd"])
+    assert forecast.training_period_["period"] == "full"
+    assert forecast.training_period_["end"] == "1998-06-30"
+    tx = clvlab.load_transactions(clvlab.datasets.load_cdnow(sample=True))
+    rfm = _quiet_api(clvlab.rfm_summary, tx, time_unit="W", observation_end="1998-06-30")
+    want = _quiet_api(clvlab.BetaGeoFitter().fit, rfm).params_
+    np.testing.assert_allclose(forecast.params_.to_numpy(), want.to_numpy(), rtol=1e-9)
 
 
 def test_run_summary_gives_paths_and_headline_numbers(sample_run):

@@ -374,6 +374,7 @@ class _Settings:
     margin: float = 1.0
     out: Path | None = None
     sample: bool = False
+    refit: bool = True
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> _Settings:
@@ -600,11 +601,34 @@ def _fit(prep: _Prepared, ui: _Ui) -> _Models:
     return _Models(bg, gg, base)
 
 
-def _record_training(models: _Models, prep: _Prepared, settings: _Settings) -> None:
+def _refit(models: _Models, prep: _Prepared, settings: _Settings, ui: _Ui) -> _Models:
+    """Fit the same models again, with the same options, on the whole log (the forecast).
+
+    The holdout validated the modelling choice; the forecast then uses every purchase,
+    including the holdout period's (standard practice; ``--no-refit`` keeps the
+    calibration fits instead).
+    """
+    fitted = [m for m in (models.purchase, models.spend, models.baseline) if m is not None]
+    refitted = []
+    with ui.step(f"Refitting the models on the whole log ({len(prep.rfm):,} customers, to "
+                 f"{prep.observation_end}) for the forecast", total=len(fitted)) as bar:
+        for model in fitted:
+            # a fresh model of the same kind and options (the contract: sklearn get_params)
+            refitted.append(type(model)(**model.get_params()).fit(prep.rfm))
+            bar.advance()
+    purchase, spend, *rest = refitted
+    new = dataclasses.replace(models, purchase=purchase, spend=spend,
+                              baseline=rest[0] if rest else None)
+    _record_training(new, prep, settings, full=True)
+    return new
+
+
+def _record_training(models: _Models, prep: _Prepared, settings: _Settings, *,
+                     full: bool = False) -> None:
     """Note on each fitted model what it was fitted on (saved in its JSON file)."""
     import clvlab._columns as C
 
-    calibration = prep.split is not None
+    calibration = prep.split is not None and not full
     data = prep.split if calibration else prep.rfm
     start = str(prep.tx[C.DATE].min().date()) if len(prep.tx) else None
     period = {
@@ -642,6 +666,31 @@ def _save_models(models: _Models, settings: _Settings, ui: _Ui) -> dict[str, Pat
         if models.baseline is not None:
             paths["baseline"] = settings.path("baseline")
             models.baseline.save(paths["baseline"])
+    return paths
+
+
+def _save_calibration_models(outcome: _Outcome, settings: _Settings, ui: _Ui
+                             ) -> dict[str, Path]:
+    """Save the holdout-validated calibration fits under ``OUT/models/calibration/``.
+
+    Same file names as the forecast models in ``OUT/models/``; nothing when the forecast
+    uses the calibration fits themselves (``--no-refit``, or no holdout).
+    """
+    models = outcome.calibration_models
+    if models is None:
+        return {}
+    from clvlab.models.registry import model_key
+
+    folder = (settings.out if settings.out is not None else Path(".")) / "models" / "calibration"
+    named = [(model_key(models.purchase), models.purchase),
+             ("gamma-gamma", models.spend), ("formula-baseline", models.baseline)]
+    paths: dict[str, Path] = {}
+    with ui.step("Saving the calibration (validation) models as JSON"):
+        for name, model in named:
+            if model is not None:
+                path = folder / f"{name}.json"
+                model.save(path)
+                paths[f"{name} (validation)"] = path
     return paths
 
 
@@ -741,6 +790,8 @@ class _Outcome:
     evaluation: Any = None  # clvlab.Evaluation, when evaluated on a holdout
     scores: Any = None  # the score_customers table, when scored
     fitted_here: bool = True  # False: the models were loaded from files
+    # the models validated on the holdout when ``models`` were refitted on the whole log
+    calibration_models: _Models | None = None
 
 
 def _pipeline(
@@ -751,13 +802,16 @@ def _pipeline(
     model_paths: list[Path] | None = None,
     evaluate: bool = False,
     score: bool = False,
+    refit: bool = False,
 ) -> _Outcome:
-    """Load -> RFM -> fit or load the models -> evaluate (optional) -> score (optional).
+    """Load -> RFM -> fit or load the models -> evaluate -> refit -> score (all optional).
 
     ``models="fit"`` fits them on the calibration period (else the whole log) in
     ``--time-unit``; ``models="saved"`` loads ``model_paths`` (default: the files under
     ``--out``) and works in their time unit. Horizon, discount rate and margin are
-    checked before any long step when scoring.
+    checked before any long step when scoring. With ``refit`` (and a holdout) the models
+    validated on the holdout are kept as ``calibration_models`` and refitted on the whole
+    log; those full-log fits score the customers (the forecast).
     """
     saved = None
     if models == "saved":
@@ -776,6 +830,9 @@ def _pipeline(
         outcome.fitted_here = False
     if evaluate:
         outcome.evaluation = _evaluate(prep, outcome.models, settings, ui)
+    if refit and saved is None and prep.split is not None:
+        outcome.calibration_models = outcome.models
+        outcome.models = _refit(outcome.models, prep, settings, ui)
     if score:
         outcome.scores = _score(prep, outcome.models, settings, ui)
     return outcome
@@ -786,6 +843,32 @@ def _parameters(models: _Models) -> dict[str, Any]:
     if models.baseline is not None:
         out["Formula baseline"] = models.baseline.summary
     return out
+
+
+def _all_parameters(outcome: _Outcome) -> dict[str, Any]:
+    """Parameters of the forecast models and, after a refit, of the validated ones."""
+    forecast = _parameters(outcome.models)
+    if outcome.calibration_models is None:
+        return forecast
+    out = {f"{name} (whole log: forecast)": v for name, v in forecast.items()}
+    out.update({f"{name} (calibration period: holdout validation)": v
+                for name, v in _parameters(outcome.calibration_models).items()})
+    return out
+
+
+def _which_models(outcome: _Outcome) -> dict[str, str]:
+    """Say which fits made the forecast and which were validated on the holdout."""
+    forecast = describe_training(outcome.models.purchase)
+    if outcome.calibration_models is not None:
+        return {
+            "models for the forecast": f"refitted on {forecast}",
+            "models for the holdout validation": "fitted on "
+            + describe_training(outcome.calibration_models.purchase),
+        }
+    if outcome.evaluation is not None:
+        return {"models for the forecast and the holdout validation (--no-refit)":
+                f"fitted on {forecast}"}
+    return {"models for the forecast": f"fitted on {forecast}"}
 
 
 def _metadata(outcome: _Outcome, settings: _Settings) -> dict[str, Any]:
@@ -813,6 +896,7 @@ def _metadata(outcome: _Outcome, settings: _Settings) -> dict[str, Any]:
         f"{100 * (1 - thresholds.get('value_quantiles', [0.5, 0.8])[1]):.0f}% of all "
         f"customers; active = P(alive) >= {thresholds.get('probability_alive', 0.5):g}",
         "clvlab_version": __version__,
+        **_which_models(outcome),
     }
     return meta
 
@@ -826,7 +910,7 @@ def _write_workbook(
     write_workbook(
         path,
         outcome.scores,
-        parameters=_parameters(outcome.models),
+        parameters=_all_parameters(outcome),
         metrics=None if evaluation is None else evaluation.metrics,
         deciles=None if evaluation is None else evaluation.deciles,
         data_quality=outcome.prep.tx.attrs.get("data_quality", []),
@@ -933,6 +1017,9 @@ def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Sett
     elif outcome.fitted_here:
         headline.add_row("holdout", "none (no --calibration-end: nothing to check against)")
     headline.add_row("purchase model fitted on", describe_training(outcome.models.purchase))
+    if outcome.calibration_models is not None:
+        headline.add_row("holdout check used the fit on",
+                         describe_training(outcome.calibration_models.purchase))
     out.print(headline)
     seg = segment_summary(scores)
     table = Table(title="Segments", title_justify="left")
@@ -956,8 +1043,9 @@ def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Sett
         )
     out.print(table)
     out.print("[bold]Files[/bold]")
+    width = max((len(k) for k in files), default=0)
     for key, path in files.items():
-        out.print(f"  {key:<12} {path}")
+        out.print(f"  {key:<{width}} {path}")
 
 
 # ======================================================================================
@@ -1183,6 +1271,16 @@ def run(
     annual_discount_rate: AnnualDiscountOpt = None,
     margin: MarginOpt = 1.0,
     out: OutOpt = None,
+    refit: Annotated[
+        bool,
+        typer.Option(
+            "--refit/--no-refit",
+            help="With a holdout: validate the models fitted on the calibration period, then "
+            "refit them on the whole log for the forecast (saved under OUT/models; the "
+            "validated fits under OUT/models/calibration). --no-refit forecasts with the "
+            "calibration fits.",
+        ),
+    ] = True,
     no_report: Annotated[
         bool, typer.Option("--no-report", help="Skip the HTML/PDF report.")
     ] = False,
@@ -1198,12 +1296,14 @@ def run(
     settings.use_cdnow_split_for_bundled_data()
     ui = _Ui(quiet)
     with _show_warnings(ui):
-        outcome = _pipeline(settings, ui, models="fit", evaluate=True, score=True)
+        outcome = _pipeline(settings, ui, models="fit", evaluate=True, score=True,
+                            refit=settings.refit)
         files: dict[str, Path] = {}
         if not no_report:
             files.update(_write_report(outcome, settings, ui))
         files.update(_write_exports(outcome, settings, ui))
         files.update(_save_models(outcome.models, settings, ui))
+        files.update(_save_calibration_models(outcome, settings, ui))
     _summary(ui, outcome, files, settings)
 
 
