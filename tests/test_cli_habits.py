@@ -103,6 +103,8 @@ def test_a_bad_policy_value_exits_2_naming_option_and_choices(tmp_path, messy_cs
     ("Pass timezone= the zone", "Pass --timezone the zone"),
     ("pass encoding='latin-1' (or", "pass --encoding latin-1 (or"),
     ("pass date_format='%d/%m/%Y'", "pass --date-format %d/%m/%Y"),
+    ("first purchase after calibration_end 2023-11-15 (customer_id 'C-1')",
+     "first purchase after --calibration-end 2023-11-15 (customer_id 'C-1')"),
 ])
 def test_library_advice_is_rewritten_as_options(message, want):
     """The library's keyword-argument advice reads as command-line options."""

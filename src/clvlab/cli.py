@@ -257,6 +257,14 @@ _API_ADVICE = re.compile(
 )
 
 
+#: Settings the messages may name bare ("after calibration_end 2023-11-15"): snake_case
+#: names that cannot be ordinary words or column names.
+_BARE_SETTINGS = re.compile(
+    r"\b(calibration_end|observation_end|time_unit|merge_period|date_format|discount_rate|"
+    r"negative_amounts|zero_amounts|sheet_name)\b(?!=)"
+)
+
+
 def _cli_words(message: str) -> str:
     """Rewrite the library's keyword-argument advice as command-line options.
 
@@ -274,7 +282,8 @@ def _cli_words(message: str) -> str:
             return f"{flag} {values}"
         return f"{flag} " + re.sub(_QUOTED, lambda q: _bare(q.group()[1:-1]), values)
 
-    return _API_ADVICE.sub(repl, message)
+    message = _API_ADVICE.sub(repl, message)
+    return _BARE_SETTINGS.sub(lambda m: API_OPTIONS[m.group(1)], message)
 
 
 def _bare(value: str) -> str:
@@ -285,8 +294,6 @@ def _bare(value: str) -> str:
 def _cli_hint(message: str) -> str:
     """Extra command-line advice for messages about the input's columns and format."""
     hints = []
-    if "--customer-id" in message or "--amount" in message:
-        hints.append("--customer-id COLUMN --date COLUMN --amount COLUMN")
     if "--date-format" in message:
         hints.append("--date-format '%d/%m/%Y' (strftime codes)")
     return f"\nOn the command line: {'; '.join(hints)}." if hints else ""

@@ -769,8 +769,10 @@ def _summary_section(st: _Study) -> dict[str, Any]:
         sentences.append(
             f"Checked on a {st.holdout_label} holdout the model was "
             f"fitted without, it predicted {prose['holdout_predicted_value']} against "
-            f"{prose['holdout_actual_value']} actually spent "
-            f"({num['holdout_value_error_pct']})."
+            f"{prose['holdout_actual_value']} "
+            + ("actually spent" if st.ceiling_basis == "revenue"
+               else f"actual ({st.ceiling_basis} at margin {st.margin:g})")
+            + f" ({num['holdout_value_error_pct']})."
         )
     sentences.append(_ceiling_sentence(st))
     return _section("summary", "Summary", [
