@@ -138,6 +138,33 @@ def _scalar_or_array(values: np.ndarray) -> float | np.ndarray:
 
 
 
+#: Geometric grading of the first DERT panel: ratio and number of sub-panels.
+_DERT_GRADING_RATIO = 4.0
+_DERT_GRADED_PANELS = 12
+
+
+def _dert_nodes(delta: float) -> tuple[np.ndarray, np.ndarray]:
+    """Times and weights with ``DERT ~ sum_j w_j E(t_j)`` for ``E(0) = 0`` (by parts).
+
+    ``int_0^H e^{-delta t} dE(t) = e^{-delta H} E(H) + delta int_0^H e^{-delta t} E(t) dt``
+    with ``H = K / delta``; the integral by 16-node Gauss-Legendre on panels of width at
+    most ``4 / delta``, the first one split geometrically (ratio 4) towards 0.
+    """
+    horizon = DERT_TRUNCATION_K / delta
+    width = 4.0 / delta
+    n_coarse = max(1, math.ceil(horizon / width))
+    coarse = np.linspace(0.0, horizon, n_coarse + 1)
+    first = coarse[1]
+    graded = first * _DERT_GRADING_RATIO ** -np.arange(_DERT_GRADED_PANELS, 0, -1.0)
+    edges = np.r_[0.0, graded, coarse[1:]]
+    x, w = np.polynomial.legendre.leggauss(16)
+    half = np.diff(edges) / 2.0
+    mid = (edges[:-1] + edges[1:]) / 2.0
+    nodes = (mid[:, None] + half[:, None] * x[None, :]).ravel()
+    weights = delta * (half[:, None] * w[None, :]).ravel() * np.exp(-delta * nodes)
+    return np.append(nodes, horizon), np.append(weights, math.exp(-delta * horizon))
+
+
 class PurchaseFitter(BaseFitter):
     """Base of the purchase models: public predictors built from pure array hooks.
 
@@ -551,13 +578,15 @@ class PurchaseFitter(BaseFitter):
         while alive and survival only falls), so ``E[X(t)]`` is concave in t with
         ``E(0) = 0``; then the neglected tail is at most ``E(H)(1 + 1/K) e^{-K}`` and the
         result at least ``E(H)(1 - (1+K) e^{-K}) / K``: relative truncation error below
-        ``(K+1) e^{-K}`` (9e-15). Panels of 16 nodes span at most 4 units of ``delta t``,
-        so the quadrature error is of the same order.
+        ``(K+1) e^{-K}`` (9e-15). The quadrature (:func:`_dert_nodes`) puts 16 nodes on
+        panels spanning at most 4 units of ``delta t`` and grades the first panel
+        geometrically towards 0 (ratio 4, down to ``4^-12`` of it), because ``E(t)`` bends
+        on the scale of the customer's age (``alpha + T`` for BG/NBD), far shorter than
+        ``1 / delta``. Measured against adaptive quadrature (rtol 1e-13) for 43 CDNOW
+        customers (BG/NBD in weeks; 1%, 10% and 50% a year) the relative error is below
+        5e-15 per customer; uniform panels alone were off by up to 5e-6.
         """
-        from clvlab.clv import discount_schedule
-
-        horizon = DERT_TRUNCATION_K / delta
-        times, weights = discount_schedule(horizon, math.expm1(delta), "continuous")
+        times, weights = _dert_nodes(delta)
         out = np.zeros(np.broadcast_shapes(np.shape(x), np.shape(tx), np.shape(T)))
         for t, w in zip(times, weights, strict=True):
             out += w * self._expected(params, np.asarray(t), x, tx, T)
@@ -570,7 +599,7 @@ class PurchaseFitter(BaseFitter):
         weighted by its discount factor, ``d`` per time unit compounded continuously
         (``delta = ln(1 + d)``), as in Fader, Hardie & Lee (2005), "RFM and CLV". Closed
         form where the model has one (Pareto/NBD), else quadrature with relative error
-        below 1e-14 (see :meth:`_dert_numeric`).
+        below 1e-13 (see :meth:`_dert_numeric`).
 
         Parameters
         ----------
