@@ -497,7 +497,7 @@ def customer_lifetime_value(
 def _distinct_histories(
     purchase_model: Any, frame: pd.DataFrame, unit: str | None
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """The rows the purchase model is asked about, and each customer's row among them.
+    """Return the rows the purchase model is asked about and each customer's row among them.
 
     Customers with identical ``(frequency, recency, T)`` share one row: every prediction
     of a model without covariates depends on nothing else. A model that declares

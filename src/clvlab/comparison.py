@@ -125,7 +125,7 @@ class ModelComparison:
         return self.models[self.best]
 
     def formatted(self) -> pd.DataFrame:
-        """The table as text cells (estimates with standard errors in parentheses).
+        """Format the table as text cells (estimates with standard errors in parentheses).
 
         Returns
         -------
@@ -236,6 +236,7 @@ def compare_models(
     transactions: pd.DataFrame | None = None,
     *,
     horizon: float | None = None,
+    margin: float = 1.0,
 ) -> ModelComparison:
     """Fit (if needed), evaluate and compare purchase models on one holdout.
 
@@ -257,6 +258,8 @@ def compare_models(
         The log the split was built from: each evaluation gets its tracking series.
     horizon : float, optional
         Holdout length in the split's time unit; default ``duration_holdout``.
+    margin : float, default=1.0
+        Share of spend that is value, for the value rows (as in :func:`clvlab.evaluate`).
 
     Returns
     -------
@@ -302,7 +305,7 @@ def compare_models(
             raise ValueError("No model could be fitted: " + " ".join(notes))
         evaluations = {
             key: evaluate(split, model, spend_model, baseline, transactions=transactions,
-                          horizon=horizon)
+                          horizon=horizon, margin=margin)
             for key, model in models.items()
         }
     reissue_warnings(caught, stacklevel=2)

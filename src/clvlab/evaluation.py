@@ -882,7 +882,7 @@ _TINY = float(np.finfo(float).tiny)
 
 
 def _n_params(model: Any) -> int:
-    """Number of fitted parameters (for the χ² degrees of freedom)."""
+    """Count the fitted parameters (for the χ² degrees of freedom)."""
     params = getattr(model, "params_", None)
     return len(params) if params is not None else len(describe(model).parameters)
 

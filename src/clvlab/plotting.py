@@ -695,7 +695,7 @@ def _log_density(ax: Axes, dist: Any, label_mean: str) -> None:
 
 
 def _trait(model: Any, trait: int | str) -> Heterogeneity:
-    """The model's heterogeneity entry ``trait`` (position, or a word of its name)."""
+    """Find the model's heterogeneity entry ``trait`` (position, or a word of its name)."""
     _check_fitted(model)
     desc = describe(model)
     traits = desc.heterogeneity

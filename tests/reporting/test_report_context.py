@@ -231,7 +231,7 @@ def test_context_is_plain_data(holdout_study):
 
 
 def test_figures_are_png(holdout_study):
-    """Every figure block carries PNG bytes; the holdout report draws all 11 figures (10 + the model-comparison tracking)."""
+    """Every figure block carries PNG bytes; the holdout report draws 11 (one: comparison)."""
     blocks = [b for s in holdout_study.ctx["sections"] for b in s["blocks"]]
     figs = [b for b in blocks if b["kind"] == "figure"]
     assert len(figs) == 11

@@ -144,7 +144,7 @@ _DERT_GRADED_PANELS = 12
 
 
 def _dert_nodes(delta: float) -> tuple[np.ndarray, np.ndarray]:
-    """Times and weights with ``DERT ~ sum_j w_j E(t_j)`` for ``E(0) = 0`` (by parts).
+    """Return times and weights with ``DERT ~ sum_j w_j E(t_j)`` for ``E(0) = 0``.
 
     ``int_0^H e^{-delta t} dE(t) = e^{-delta H} E(H) + delta int_0^H e^{-delta t} E(t) dt``
     with ``H = K / delta``; the integral by 16-node Gauss-Legendre on panels of width at

@@ -777,7 +777,7 @@ def _chi_square(st: _Study) -> Any:
 
 
 def _glossary(model: Any) -> dict[str, Any] | None:
-    """The model's parameter glossary as bullets (from ``describe().parameters``)."""
+    """List the model's parameter glossary as bullets (from ``describe().parameters``)."""
     params = describe(model).parameters
     if not params:
         return None
@@ -936,7 +936,7 @@ def _tracking_reason(ev: Any) -> str:
 
 
 def _model_comparison_section(st: _Study) -> dict[str, Any] | None:
-    """The candidate purchase models side by side, and why the report's model is used."""
+    """Show the candidate purchase models side by side and why the report's model is used."""
     from clvlab import plotting as P
 
     cmp = st.comparison
