@@ -798,8 +798,16 @@ def plot_dropout_heterogeneity(model: Any, *, ax: Axes | None = None) -> Axes:
 
 def _pick_trait(model: Any, word: str, position: int) -> int | str:
     _check_fitted(model)
-    names = [h.name.lower() for h in describe(model).heterogeneity]
-    return word if any(word in n for n in names) else position
+    desc = describe(model)
+    names = [h.name.lower() for h in desc.heterogeneity]
+    if any(word in n for n in names):
+        return word
+    if position < len(names):
+        return position
+    raise NotImplementedError(
+        f"{desc.name} describes no {word} distribution (its traits: "
+        f"{', '.join(names) or 'none'}); use plot_heterogeneity(model, trait) for those."
+    )
 
 
 def plot_probability_alive_history(

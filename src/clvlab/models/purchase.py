@@ -32,6 +32,7 @@ import pandas as pd
 
 from clvlab import _columns as C
 from clvlab._time import unit_days
+from clvlab.clv import RESIDUAL_TRUNCATION_K, residual_schedule
 from clvlab.models.base import BaseFitter
 from clvlab.models.contract import Capabilities
 
@@ -39,7 +40,7 @@ __all__ = ["PurchaseFitter"]
 
 #: DERT by quadrature integrates to ``K / delta``; with E[X(t)] concave in t the neglected
 #: tail is at most ``(K + 1) exp(-K)`` of the result (about 9e-15 for K = 36).
-DERT_TRUNCATION_K = 36.0
+DERT_TRUNCATION_K = RESIDUAL_TRUNCATION_K
 
 #: Predictions every purchase model offers (built from the required hooks).
 _CORE_PREDICTIONS = frozenset({
@@ -136,33 +137,6 @@ def _unit_word(time_unit: str | None) -> str:
 def _scalar_or_array(values: np.ndarray) -> float | np.ndarray:
     return float(values) if np.ndim(values) == 0 else values
 
-
-
-#: Geometric grading of the first DERT panel: ratio and number of sub-panels.
-_DERT_GRADING_RATIO = 4.0
-_DERT_GRADED_PANELS = 12
-
-
-def _dert_nodes(delta: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return times and weights with ``DERT ~ sum_j w_j E(t_j)`` for ``E(0) = 0``.
-
-    ``int_0^H e^{-delta t} dE(t) = e^{-delta H} E(H) + delta int_0^H e^{-delta t} E(t) dt``
-    with ``H = K / delta``; the integral by 16-node Gauss-Legendre on panels of width at
-    most ``4 / delta``, the first one split geometrically (ratio 4) towards 0.
-    """
-    horizon = DERT_TRUNCATION_K / delta
-    width = 4.0 / delta
-    n_coarse = max(1, math.ceil(horizon / width))
-    coarse = np.linspace(0.0, horizon, n_coarse + 1)
-    first = coarse[1]
-    graded = first * _DERT_GRADING_RATIO ** -np.arange(_DERT_GRADED_PANELS, 0, -1.0)
-    edges = np.r_[0.0, graded, coarse[1:]]
-    x, w = np.polynomial.legendre.leggauss(16)
-    half = np.diff(edges) / 2.0
-    mid = (edges[:-1] + edges[1:]) / 2.0
-    nodes = (mid[:, None] + half[:, None] * x[None, :]).ravel()
-    weights = delta * (half[:, None] * w[None, :]).ravel() * np.exp(-delta * nodes)
-    return np.append(nodes, horizon), np.append(weights, math.exp(-delta * horizon))
 
 
 class PurchaseFitter(BaseFitter):
@@ -578,7 +552,8 @@ class PurchaseFitter(BaseFitter):
         while alive and survival only falls), so ``E[X(t)]`` is concave in t with
         ``E(0) = 0``; then the neglected tail is at most ``E(H)(1 + 1/K) e^{-K}`` and the
         result at least ``E(H)(1 - (1+K) e^{-K}) / K``: relative truncation error below
-        ``(K+1) e^{-K}`` (9e-15). The quadrature (:func:`_dert_nodes`) puts 16 nodes on
+        ``(K+1) e^{-K}`` (9e-15). The quadrature (:func:`clvlab.clv.residual_schedule`)
+        puts 16 nodes on
         panels spanning at most 4 units of ``delta t`` and grades the first panel
         geometrically towards 0 (ratio 4, down to ``4^-12`` of it), because ``E(t)`` bends
         on the scale of the customer's age (``alpha + T`` for BG/NBD), far shorter than
@@ -586,7 +561,7 @@ class PurchaseFitter(BaseFitter):
         customers (BG/NBD in weeks; 1%, 10% and 50% a year) the relative error is below
         5e-15 per customer; uniform panels alone were off by up to 5e-6.
         """
-        times, weights = _dert_nodes(delta)
+        times, weights = residual_schedule(math.expm1(delta))
         out = np.zeros(np.broadcast_shapes(np.shape(x), np.shape(tx), np.shape(T)))
         for t, w in zip(times, weights, strict=True):
             out += w * self._expected(params, np.asarray(t), x, tx, T)
