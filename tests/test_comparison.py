@@ -8,10 +8,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-import stand_in_models
 from scipy import stats
 
 import clvlab
+import stand_in_models
 from clvlab import evaluation as ev
 from clvlab.comparison import CRITERION, FALLBACK_CRITERION, ModelComparison
 from clvlab.exceptions import ClvlabWarning
