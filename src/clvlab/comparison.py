@@ -52,14 +52,14 @@ STATISTICS: tuple[tuple[str, str], ...] = (
     ("aic", "AIC"),
     ("bic", "BIC"),
     ("log_score", "Holdout log predictive score"),
-    ("log_score_per_customer", "  per customer"),
+    ("log_score_per_customer", "Holdout log predictive score per customer"),
     ("purchases_aggregate_pct_error", "Holdout purchases: aggregate error %"),
     ("purchases_rmse", "Holdout purchases: RMSE"),
     ("purchases_mae", "Holdout purchases: MAE"),
     ("purchases_pearson", "Holdout purchases: correlation"),
     ("chi_square", "χ² of calibration frequencies"),
-    ("chi_square_dof", "  degrees of freedom"),
-    ("chi_square_p_value", "  p-value"),
+    ("chi_square_dof", "χ² degrees of freedom"),
+    ("chi_square_p_value", "χ² p-value"),
     ("value_aggregate_pct_error", "Holdout value: aggregate error %"),
     ("value_rmse", "Holdout value: RMSE"),
     ("top_decile_capture", "Holdout value: share in top 10%"),
@@ -428,9 +428,8 @@ def _choose(
             reason = (
                 f"{names[best]} has the highest holdout log predictive score: "
                 f"{score[best]:,.1f} against {score[second]:,.1f} for {names[second]}, "
-                f"{gap:,.1f} higher ({gap / max(n_customers, 1):.4f} per customer): the "
-                f"customers' actual holdout purchases are e^{gap:.1f} times as probable "
-                f"under {names[best]}."
+                f"{gap:,.1f} higher ({gap / max(n_customers, 1):.4f} per customer), a "
+                f"likelihood ratio of e^{gap:.1f} for what the customers actually did."
                 if gap < 700 else
                 f"{names[best]} has the highest holdout log predictive score: "
                 f"{score[best]:,.1f} against {score[second]:,.1f} for {names[second]}."
