@@ -792,7 +792,7 @@ def tracking(
     split : DataFrame
         Output of :func:`clvlab.calibration_holdout`.
     purchase_model : fitted purchase model
-        Provides ``expected_cumulative_purchases(first_purchase_ages, times)``.
+        Must offer ``expected_cumulative_purchases`` (``NotImplementedError`` otherwise).
     origin : date-like, optional
         Start of period 1 (default: the earliest first purchase).
 
@@ -801,6 +801,10 @@ def tracking(
     DataFrame
         :func:`actual_tracking` plus ``expected_incremental`` and ``expected_cumulative``.
     """
+    if not supports(purchase_model, "expected_cumulative_purchases"):
+        raise NotImplementedError(missing_note(
+            purchase_model, "expected_cumulative_purchases", "the tracking series"
+        ))
     out, first_ages = _actual_tracking(transactions, split, origin)
     cum = _expected_cumulative(purchase_model, first_ages, out["period_end"].to_numpy())
     out["expected_cumulative"] = cum
