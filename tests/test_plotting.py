@@ -236,7 +236,7 @@ def test_plot_heterogeneity_picks_traits_by_position_or_name(study):
     by_index = P.plot_heterogeneity(bg, 1)
     np.testing.assert_array_equal(by_name.lines[0].get_ydata(), by_index.lines[0].get_ydata())
     assert by_name.get_xlabel() == "Dropout probability p (per purchase, log scale)"
-    assert "Beta(a, b)" in by_name.get_title()
+    assert "Beta(a = 0.793, b = 2.43)" in by_name.get_title()  # fitted values in the title
     with pytest.raises(ValueError, match="0: 'purchase rate', 1: 'dropout probability'"):
         P.plot_heterogeneity(bg, "spend")
     with pytest.raises(ValueError, match="trait must be one of"):

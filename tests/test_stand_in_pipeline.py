@@ -90,7 +90,7 @@ def test_plots_use_the_description_or_refuse_clearly(study):
     bare, ev = study["bare"], study["ev"]
     ax = P.plot_heterogeneity(bare)
     assert ax.get_xlabel() == "Purchase rate λ (per time unit, log scale)"
-    assert "Gamma(r, α)" in ax.get_title()
+    assert "Gamma(r = 0.385, α = 12.1)" in ax.get_title()
     assert P.plot_purchase_rate_heterogeneity(bare).get_xlabel() == ax.get_xlabel()
     with pytest.raises(NotImplementedError, match="describes no dropout distribution"):
         P.plot_dropout_heterogeneity(bare)

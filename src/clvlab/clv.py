@@ -203,7 +203,7 @@ def _check_unbounded(
     prediction: str | None = "expected_residual_purchases",
 ) -> None:
     """Check that an unbounded horizon (``np.inf``) can be valued (DERT conditions)."""
-    from clvlab.models.contract import PREDICTIONS, describe, supports
+    from clvlab.models.contract import PREDICTIONS, describe, offers
 
     if method != "continuous":
         raise ValueError(
@@ -217,11 +217,11 @@ def _check_unbounded(
             "leaves is worth an infinite amount. Pass a rate per time unit, e.g. "
             "per_period_rate(0.10, 'W') for 10% a year in weeks."
         )
-    if prediction is not None and not supports(purchase_model, prediction):
+    if prediction is not None and not offers(purchase_model, prediction):
         raise ValueError(
             f"horizon=np.inf needs the purchase model's {PREDICTIONS[prediction]}; "
             f"{describe(purchase_model).name} does not provide it (see "
-            "clvlab.models.contract.supports). Give a finite horizon."
+            "clvlab.models.contract.offers). Give a finite horizon."
         )
 
 

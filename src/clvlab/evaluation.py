@@ -48,7 +48,7 @@ from clvlab.exceptions import (
     describe_offenders,
     reissue_warnings,
 )
-from clvlab.models.contract import describe, missing_note, supports
+from clvlab.models.contract import describe, missing_note, offers
 from clvlab.rfm import _check_transactions, _check_unit, _iso, _parse_day, _period_ordinal
 from clvlab.validation import validate_rfm
 
@@ -73,6 +73,7 @@ __all__ = [
     "tracking",
     "decile_table",
     "log_predictive_score",
+    "fitted_parameter_count",
 ]
 
 #: Column names of :attr:`Evaluation.customers`.
@@ -468,7 +469,7 @@ def frequency_histogram(model: Any, data: Any, max_frequency: int = 7) -> pd.Dat
     Parameters
     ----------
     model : fitted purchase model
-        Must offer ``probability_of_purchases`` (see :func:`clvlab.models.contract.supports`).
+        Must offer ``probability_of_purchases`` (see :func:`clvlab.models.contract.offers`).
     data : DataFrame
         RFM summary (columns ``frequency``, ``T``), e.g. the calibration columns of a split.
     max_frequency : int, default=7
@@ -484,7 +485,7 @@ def frequency_histogram(model: Any, data: Any, max_frequency: int = 7) -> pd.Dat
     NotImplementedError
         The model does not offer ``probability_of_purchases``.
     """
-    if not supports(model, "probability_of_purchases"):
+    if not offers(model, "probability_of_purchases"):
         raise NotImplementedError(
             missing_note(model, "probability_of_purchases", "the frequency histogram")
         )
@@ -801,7 +802,7 @@ def tracking(
     DataFrame
         :func:`actual_tracking` plus ``expected_incremental`` and ``expected_cumulative``.
     """
-    if not supports(purchase_model, "expected_cumulative_purchases"):
+    if not offers(purchase_model, "expected_cumulative_purchases"):
         raise NotImplementedError(missing_note(
             purchase_model, "expected_cumulative_purchases", "the tracking series"
         ))
@@ -885,10 +886,16 @@ def decile_table(
 _TINY = float(np.finfo(float).tiny)
 
 
-def _n_params(model: Any) -> int:
-    """Count the fitted parameters (for the χ² degrees of freedom)."""
+def fitted_parameter_count(model: Any) -> int:
+    """Count a model's fitted parameters (for the χ² degrees of freedom).
+
+    ``len(params_)``; for a model-like object without ``params_``, its description's
+    parameters or its ``_param_names``.
+    """
     params = getattr(model, "params_", None)
-    return len(params) if params is not None else len(describe(model).parameters)
+    if params is not None:
+        return len(params)
+    return len(describe(model).parameters) or len(getattr(model, "_param_names", ()))
 
 
 def _holdout_log_pmf(
@@ -900,7 +907,8 @@ def _holdout_log_pmf(
     (unless the model takes covariates); the model is asked once per distinct observed
     count, through its public ``conditional_probability_of_purchases``.
     """
-    covariates = getattr(model.capabilities(), "covariates", False)
+    caps = getattr(model, "capabilities", None)
+    covariates = bool(callable(caps) and getattr(caps(), "covariates", False))
     cols = [C.FREQUENCY, C.RECENCY, C.T]
     keys = frame[cols].to_numpy(dtype=float)
     if covariates:
@@ -974,7 +982,7 @@ def log_predictive_score(
     NotImplementedError
         The model does not offer ``conditional_probability_of_purchases``.
     """
-    if not supports(purchase_model, "conditional_probability_of_purchases"):
+    if not offers(purchase_model, "conditional_probability_of_purchases"):
         raise NotImplementedError(missing_note(
             purchase_model, "conditional_probability_of_purchases",
             "the log predictive score",
@@ -1413,7 +1421,7 @@ def evaluate(
     purchase_model : fitted purchase model (:class:`clvlab.models.contract.PurchaseModel`)
         Fitted on the calibration columns. Used: ``expected_purchases(data, t)``,
         ``probability_alive(data)`` and, where the model offers them (see
-        :func:`clvlab.models.contract.supports`), ``probability_of_purchases`` (χ² test),
+        :func:`clvlab.models.contract.offers`), ``probability_of_purchases`` (χ² test),
         ``conditional_probability_of_purchases`` (log predictive score) and
         ``expected_cumulative_purchases`` (tracking). A diagnostic whose prediction the
         model lacks is skipped, with a sentence in :attr:`Evaluation.notes`.
@@ -1592,11 +1600,11 @@ def evaluate(
 
     # -- χ² of the calibration histogram -----------------------------------------------------
     chi: ChiSquareResult | None = None
-    if supports(purchase_model, "probability_of_purchases"):
+    if offers(purchase_model, "probability_of_purchases"):
         hist = frequency_histogram(purchase_model, frame, max_frequency)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ModelWarning)
-            chi = chi_square_test(hist, n_params=_n_params(purchase_model))
+            chi = chi_square_test(hist, n_params=fitted_parameter_count(purchase_model))
         reissue_warnings(caught, stacklevel=2)
     else:
         notes.append(missing_note(
@@ -1606,7 +1614,7 @@ def evaluate(
 
     # -- log predictive score ----------------------------------------------------------------
     log_score: float | None = None
-    if supports(purchase_model, "conditional_probability_of_purchases"):
+    if offers(purchase_model, "conditional_probability_of_purchases"):
         log_score, n_floor = _log_score_total(purchase_model, frame, actual_purchases, t)
         if n_floor:
             notes.append(
@@ -1624,7 +1632,7 @@ def evaluate(
     track = None
     if transactions is None:
         notes.append("tracking: not computed (pass transactions= to evaluate).")
-    elif supports(purchase_model, "expected_cumulative_purchases"):
+    elif offers(purchase_model, "expected_cumulative_purchases"):
         track = tracking(transactions, split, purchase_model)
     else:
         notes.append(missing_note(

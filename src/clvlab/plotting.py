@@ -52,7 +52,7 @@ from clvlab.evaluation import (
     frequency_histogram,
 )
 from clvlab.exceptions import InvalidValueError, NotFittedError
-from clvlab.models.contract import Heterogeneity, describe, missing_note, supports
+from clvlab.models.contract import Heterogeneity, describe, missing_note, offers
 from clvlab.validation import validate_rfm
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -140,14 +140,14 @@ def plot_frequency_histogram(
     -------
     matplotlib.axes.Axes
     """
-    from clvlab.evaluation import _n_params, chi_square_test
+    from clvlab.evaluation import fitted_parameter_count, chi_square_test
 
     hist = frequency_histogram(model, data, max_frequency)
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sparse-bin caveat is for evaluate(), not the plot
-        chi = chi_square_test(hist, n_params=_n_params(model))
+        chi = chi_square_test(hist, n_params=fitted_parameter_count(model))
     ax = _axes(ax)
     x = np.arange(len(hist))
     w = 0.4
@@ -659,7 +659,7 @@ def plot_clv_distribution(
 
 
 def _require(model: Any, prediction: str, what: str) -> None:
-    if not supports(model, prediction):
+    if not offers(model, prediction):
         raise NotImplementedError(missing_note(model, prediction, what))
 
 
@@ -758,8 +758,33 @@ def plot_heterogeneity(
     label = h.name[:1].upper() + h.name[1:]
     detail = f"{h.unit}, log scale" if h.unit else "log scale"
     ax.set_xlabel(f"{label} {h.symbol} ({detail})")
-    ax.set_title(f"Heterogeneity in {h.name} across customers\n{h.description}")
+    ax.set_title(f"Heterogeneity in {h.name} across customers\n"
+                 f"{_with_values(h.description, model)}")
     return ax
+
+
+#: Greek letters of descriptions -> parameter names ("Gamma(r, α)" names alpha).
+_GREEK = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "θ": "theta", "κ": "kappa",
+          "λ": "lambda", "μ": "mu", "ν": "nu", "ρ": "rho", "σ": "sigma", "τ": "tau"}
+
+
+def _with_values(description: str, model: Any) -> str:
+    """Put fitted values into a description's leading ``Dist(p, q)``: ``Dist(p = 0.24, ...)``.
+
+    Only symbols that are parameters of the model (directly or as their Greek letter) get a
+    value; any other text is kept as it is.
+    """
+    import re
+
+    match = re.match(r"^([^(:]+)\(([^)]*)\)", description)
+    params = getattr(model, "params_", None)
+    if match is None or params is None:
+        return description
+    parts = []
+    for token in (t.strip() for t in match.group(2).split(",")):
+        name = token if token in params.index else _GREEK.get(token)
+        parts.append(f"{token} = {float(params[name]):.3g}" if name in params.index else token)
+    return f"{match.group(1)}({', '.join(parts)}){description[match.end():]}"
 
 
 def plot_purchase_rate_heterogeneity(model: Any, *, ax: Axes | None = None) -> Axes:

@@ -61,7 +61,7 @@ import pandas as pd
 from clvlab import _columns as C
 from clvlab._time import GREGORIAN_YEAR_DAYS, UNIT_NAMES, unit_days
 from clvlab.exceptions import DataQualityWarning, InvalidValueError, MissingColumnsError
-from clvlab.models.contract import describe, missing_note, supports
+from clvlab.models.contract import describe, missing_note, offers
 
 __all__ = ["build_context", "SECTION_IDS", "FIGURE_DPI"]
 
@@ -742,7 +742,7 @@ def _rfm_section(st: _Study) -> dict[str, Any]:
         st.figure(lambda ax: P.plot_frequency_histogram(st.purchase_model, st.fit_data, ax=ax),
                   f"Customers by number of repeat purchases in the {period}: actual vs "
                   f"{st.p_name}.")
-        if supports(st.purchase_model, "probability_of_purchases") else
+        if offers(st.purchase_model, "probability_of_purchases") else
         _para(missing_note(st.purchase_model, "probability_of_purchases",
                            "the frequency histogram against the model")),
         st.figure(lambda ax: P.plot_clv_distribution(
@@ -764,16 +764,16 @@ def _baseline_label(name: str, one_unit: str, units: str) -> str:
 
 def _chi_square(st: _Study) -> Any:
     """χ² of the calibration frequency histogram (the evaluation's, else computed), or None."""
-    from clvlab.evaluation import _n_params, chi_square_test, frequency_histogram
+    from clvlab.evaluation import fitted_parameter_count, chi_square_test, frequency_histogram
 
     if st.has_holdout:
         return st.evaluation.chi_square
-    if not supports(st.purchase_model, "probability_of_purchases"):
+    if not offers(st.purchase_model, "probability_of_purchases"):
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sparse-bin caveat: the p-value is shown as is
         return chi_square_test(frequency_histogram(st.purchase_model, st.rfm),
-                               n_params=_n_params(st.purchase_model))
+                               n_params=fitted_parameter_count(st.purchase_model))
 
 
 def _glossary(model: Any) -> dict[str, Any] | None:
