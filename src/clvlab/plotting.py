@@ -140,7 +140,7 @@ def plot_frequency_histogram(
     -------
     matplotlib.axes.Axes
     """
-    from clvlab.evaluation import fitted_parameter_count, chi_square_test
+    from clvlab.evaluation import chi_square_test, fitted_parameter_count
 
     hist = frequency_histogram(model, data, max_frequency)
     import warnings

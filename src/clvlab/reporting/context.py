@@ -764,7 +764,7 @@ def _baseline_label(name: str, one_unit: str, units: str) -> str:
 
 def _chi_square(st: _Study) -> Any:
     """χ² of the calibration frequency histogram (the evaluation's, else computed), or None."""
-    from clvlab.evaluation import fitted_parameter_count, chi_square_test, frequency_histogram
+    from clvlab.evaluation import chi_square_test, fitted_parameter_count, frequency_histogram
 
     if st.has_holdout:
         return st.evaluation.chi_square
