@@ -47,6 +47,7 @@ replaced by visible ``\\xNN`` escapes here, once, so both formats show the same 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import io
 import math
 import re
@@ -784,6 +785,12 @@ def _glossary(model: Any) -> dict[str, Any] | None:
     return _bullets([f"{name}: {meaning}" for name, meaning in params.items()])
 
 
+def _draw_trait(model: Any, trait: int, ax: Any) -> Any:
+    from clvlab import plotting as P
+
+    return P.plot_heterogeneity(model, trait, ax=ax)
+
+
 def _models_section(st: _Study) -> dict[str, Any]:
     from clvlab import plotting as P
 
@@ -848,7 +855,7 @@ def _models_section(st: _Study) -> dict[str, Any]:
     traits = p_desc.heterogeneity
     for i, trait in enumerate(traits):
         blocks.append(st.figure(
-            lambda ax, i=i: P.plot_heterogeneity(pm, i, ax=ax),
+            functools.partial(_draw_trait, pm, i),
             f"How customers differ in {trait.name} ({trait.symbol}): {trait.description}.",
         ))
     if not traits:
