@@ -269,7 +269,9 @@ class PurchaseFitter(BaseFitter):
         Returns
         -------
         Series
-            ``probability_alive`` in [0, 1]; exactly 1 for customers with no repeat purchase.
+            ``probability_alive`` in [0, 1]. Under BG/NBD exactly 1 for customers with no
+            repeat purchase; models with dropout before the first repeat purchase
+            (MBG/NBD, Pareto/NBD) give them less than 1.
         """
         frame, x, tx, T = self._histories(data)
         values = self._p_alive(self._params_array(), x, tx, T)
@@ -553,8 +555,8 @@ class PurchaseFitter(BaseFitter):
         ``E(0) = 0``; then the neglected tail is at most ``E(H)(1 + 1/K) e^{-K}`` and the
         result at least ``E(H)(1 - (1+K) e^{-K}) / K``: relative truncation error below
         ``(K+1) e^{-K}`` (9e-15). The quadrature (:func:`clvlab.clv.residual_schedule`)
-        puts 16 nodes on
-        panels spanning at most 4 units of ``delta t`` and grades the first panel
+        puts 16 nodes on panels spanning at most 4 units of ``delta t`` and grades the first
+        panel
         geometrically towards 0 (ratio 4, down to ``4^-12`` of it), because ``E(t)`` bends
         on the scale of the customer's age (``alpha + T`` for BG/NBD), far shorter than
         ``1 / delta``. Measured against adaptive quadrature (rtol 1e-13) for 43 CDNOW
