@@ -466,23 +466,33 @@ def test_auto_compares_every_purchase_model_and_says_which_and_why(tmp_path, mon
     """run --purchase-model auto fits all, uses the best log score, says so and saves it."""
     import json
 
+    import stand_in_models
     from typer.testing import CliRunner
 
-    import stand_in_models
+    from clvlab.models.registry import registered
 
     stand_in_models.register(monkeypatch, "nbd", stand_in_models.NBDFitter)
+    keys = registered("purchase")
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["run", "--sample", "--purchase-model", "auto",
                                       "--out", str(out), "--no-report"])
     assert result.exit_code == 0, result.output
-    assert "Fitting and comparing 2 purchase models (bgnbd, nbd)" in result.output
-    assert "purchase model: BG/NBD (bgnbd), chosen by the holdout log predictive score. " \
-           "BG/NBD has the highest holdout log predictive score: -2,320.4 against -2,506.9 " \
-           "for NBD" in " ".join(result.output.split())
-    assert json.loads((out / "models" / "bgnbd.json").read_text())["model"] == "bgnbd"
-    assert not (out / "models" / "nbd.json").exists()
+    text = " ".join(result.output.split())
+    assert f"Fitting and comparing {len(keys)} purchase models ({', '.join(keys)})" in text
+    # the choice is the comparison's, said with its reason
+    split = _quiet_api(clvlab.calibration_holdout, clvlab.datasets.load_cdnow(sample=True),
+                       "1997-09-30", "1998-06-30", time_unit="W")
+    cmp = _quiet_api(clvlab.compare_models, split, keys)
+    best = cmp.best
+    assert cmp.table.loc["log_score", best] > cmp.table.loc["log_score", "nbd"]  # NBD loses
+    assert (f"purchase model: {cmp.names[best]} ({best}), chosen by the holdout log "
+            f"predictive score. {cmp.reason}") in text
+    assert json.loads((out / "models" / f"{best}.json").read_text())["model"] == best
+    assert sorted(p.name for p in (out / "models").iterdir()) == sorted(
+        [f"{best}.json", "gamma-gamma.json", "formula-baseline.json"])
     # a second purchase model file under --out makes the default choice ambiguous
-    (out / "models" / "nbd.json").write_text("{}")
+    other = next(k for k in keys if k != best)
+    (out / "models" / f"{other}.json").write_text("{}")
     result = CliRunner().invoke(app, ["predict", str(out / "reports" / "clv-predictions.csv"),
                                       "--out", str(out)])
     assert result.exit_code == 2
