@@ -466,9 +466,9 @@ def test_auto_compares_every_purchase_model_and_says_which_and_why(tmp_path, mon
     """run --purchase-model auto fits all, uses the best log score, says so and saves it."""
     import json
 
-    import stand_in_models
     from typer.testing import CliRunner
 
+    import stand_in_models
     from clvlab.models.registry import registered
 
     stand_in_models.register(monkeypatch, "nbd", stand_in_models.NBDFitter)
