@@ -36,6 +36,8 @@ _EXPORTS: dict[str, str] = {
     # evaluation
     "evaluate": "clvlab.evaluation",
     "Evaluation": "clvlab.evaluation",
+    "compare_models": "clvlab.comparison",
+    "ModelComparison": "clvlab.comparison",
 }
 
 _SUBMODULES = {
@@ -47,6 +49,7 @@ _SUBMODULES = {
     "evaluation",
     "models",
     "clv",
+    "comparison",
     "io",
     "rfm",
     "simulate",
@@ -82,6 +85,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         historical_clv,
         per_period_rate,
     )
+    from clvlab.comparison import ModelComparison, compare_models  # noqa: F401
     from clvlab.evaluation import Evaluation, evaluate  # noqa: F401
     from clvlab.io import load_transactions  # noqa: F401
     from clvlab.models.baseline import FormulaCLVBaseline, formula_clv  # noqa: F401
