@@ -1099,6 +1099,11 @@ def _write_report(outcome: _Outcome, settings: _Settings, ui: _Ui) -> dict[str, 
             calibration_end=prep.calibration_end,
             currency=settings.checked_currency(),
             progress=bar,
+            calibration_models=None if outcome.calibration_models is None else {
+                "purchase": outcome.calibration_models.purchase,
+                "spend": outcome.calibration_models.spend,
+                "baseline": outcome.calibration_models.baseline,
+            },
         )
     with ui.step("Writing the HTML report"):
         reporting.render_html(context, paths["report_html"])

@@ -58,19 +58,25 @@ def test_sentences_explain_why_the_formula_wins_mae():
     assert "On the 39-week holdout BG/NBD + Gamma-Gamma is better on the totals" in text
     assert "The Formula CLV baseline is better on mean absolute error (MAE)" in text
     assert "70% of customers bought nothing" in text and "(60% of all)" in text
+    assert "purchases 1.733" not in text  # every number is in the table beside it
     assert "the formula's total is off by -43% (-17% for BG/NBD + Gamma-Gamma)" in text
     assert "Rank correlation compares orderings only" in text
-    assert "log predictive score" in text and "favours BG/NBD + Gamma-Gamma" in text
+    assert "and the proper log predictive score." in text
     assert text.endswith("to rank customers, the two are close.")
 
 
 def test_short_form_quotes_only_totals_and_mae():
-    """detailed=False keeps the numbers of the totals and MAE only."""
+    """detailed=False: three sentences quoting the value totals and value MAE only."""
     aspects = list(_aspects(_metrics()).values())
-    text = " ".join(V.verdict_sentences(aspects, ROWS[1], ROWS[2], holdout="39-week",
-                                        zero_share=0.7, one_time_share=0.6, detailed=False))
-    assert "purchases -14.3% vs -42.7%" in text and "purchases 0.819 vs 0.741" in text
+    out = V.verdict_sentences(aspects, ROWS[1], ROWS[2], holdout="39-week",
+                              zero_share=0.7, one_time_share=0.6, detailed=False)
+    text = " ".join(out)
+    assert len(out) == 3
+    assert "the totals (value -17.3% vs -43.4%)" in text
+    assert "mean absolute error (MAE) (value 32.68 vs 29.98)" in text
+    assert "it predicts 0 for the 60% of customers without a repeat purchase" in text
     assert "1.733" not in text and "0.669" not in text
+    assert out[-1] == "For totals and budgets rely on BG/NBD + Gamma-Gamma."
 
 
 def test_when_the_formula_wins_the_totals_the_verdict_says_so():
@@ -124,3 +130,59 @@ def test_decile_reading():
     assert text.startswith("The 10% of customers ranked highest brought 52% of the actual value")
     assert "within 20% of actual in deciles 1 and 5-9" in text
     assert "under-predicted in deciles 2-4 and 10" in text
+
+
+# -- in the report --------------------------------------------------------------------
+
+
+def _section(ctx, sid):
+    return next(s for s in ctx["sections"] if s["id"] == sid)
+
+
+def _texts(section, kind):
+    out = []
+    for b in section["blocks"]:
+        if b["kind"] == kind:
+            out += b["items"] if kind == "bullets" else [b["text"]]
+    return out
+
+
+def test_report_summary_states_the_verdict(holdout_study):
+    """The summary has 'Which forecast to trust': where the model wins, where the formula
+    wins (with why), and what to rely on -- on the CDNOW sample."""
+    summary = _section(holdout_study.ctx, "summary")
+    headings = _texts(summary, "heading")
+    assert "Which forecast to trust" in headings
+    text = " ".join(_texts(summary, "paragraph"))
+    assert "holdout BG/NBD + Gamma-Gamma is better on the totals" in text
+    assert "The Formula CLV baseline is better on mean absolute error" in text
+    assert "bought nothing in the holdout, which absolute error rewards" in text
+    assert "For totals and budgets rely on BG/NBD + Gamma-Gamma." in text
+
+
+def test_holdout_table_has_every_metric_for_both_and_the_log_score(holdout_study):
+    """The holdout table shows value Pearson and the log predictive score for the model and
+    the formula (read as Poisson: -∞ when a customer it gave 0 bought), with the score
+    explained and the verdict's reasons below it."""
+    s = holdout_study
+    holdout = _section(s.ctx, "holdout")
+    table = next(b for b in holdout["blocks"] if b["kind"] == "table")
+    rows = {r[0]: r[1:] for r in table["rows"]}
+    assert "Value: Pearson r" in rows and "Purchases: Spearman rho" in rows
+    assert all(len(v) == 2 and "—" not in v for k, v in rows.items() if k.startswith("Value"))
+    score = rows["Log predictive score of holdout purchases (higher is better)"]
+    assert score[0] == f"{s.ev.log_score:,.0f}"
+    assert score[1].startswith("-∞ (") and "bought although it predicted 0" in score[1]
+    bullets = " ".join(_texts(holdout, "bullets"))
+    assert "Why the formula wins the absolute error" in bullets
+    paragraphs = " ".join(_texts(holdout, "paragraph"))
+    assert "It is a proper score" in paragraphs
+
+
+def test_chi_square_and_deciles_get_a_reading(holdout_study):
+    """The models section reads the χ² test in words; the decile table gets one line."""
+    models = " ".join(_texts(_section(holdout_study.ctx, "models"), "paragraph"))
+    chi = holdout_study.ev.chi_square
+    assert f"Frequency histogram: χ² = {chi.statistic:,.1f} on {chi.dof} degrees" in models
+    comparison = " ".join(_texts(_section(holdout_study.ctx, "clv-vs-history"), "paragraph"))
+    assert "The 10% of customers ranked highest brought" in comparison

@@ -504,6 +504,21 @@ class _Study:
     prose: dict[str, str] = field(default_factory=dict)  # amounts rounded for sentences
     ceiling_error: str = ""
     currency: Currency = field(default_factory=Currency)
+    # the fits validated on the holdout when the forecast models were refitted on the
+    # whole log: {"purchase": ..., "spend": ..., "baseline": ...}; None otherwise
+    calibration_models: dict[str, Any] | None = None
+
+    @property
+    def refitted(self) -> bool:
+        """The forecast models are whole-log refits of the models the holdout validated."""
+        return self.has_holdout and self.calibration_models is not None
+
+    @property
+    def validated_purchase_model(self) -> Any:
+        """The purchase model the holdout evaluated (the calibration fit)."""
+        if self.refitted:
+            return self.calibration_models["purchase"]  # type: ignore[index]
+        return self.purchase_model
 
     @property
     def ceiling_basis(self) -> str:
@@ -540,7 +555,13 @@ class _Study:
     @property
     def fit_data(self) -> pd.DataFrame:
         """The customers the purchase model was fitted on: calibration, else the RFM."""
-        return self.evaluation.customers if self.has_holdout else self.rfm
+        return self.evaluation.customers if self.has_holdout and not self.refitted else self.rfm
+
+    @property
+    def fit_period(self) -> str:
+        """``"calibration period"`` or ``"observed period"``: what the models saw."""
+        return "calibration period" if self.has_holdout and not self.refitted else \
+            "observed period"
 
     def figure(self, draw: Callable[[Any], Any], caption: str,
                figsize: tuple[float, float] = (7.0, 4.2)) -> dict[str, Any] | None:
@@ -785,10 +806,17 @@ def _summary_section(st: _Study) -> dict[str, Any]:
                else f"actual ({st.ceiling_basis} at margin {st.margin:g})")
             + f" ({num['holdout_value_error_pct']})."
         )
+    if st.refitted:
+        sentences.append(
+            f"The forecast comes from the models refitted on all purchases to {st.obs_end}; "
+            "the holdout check tested the same models fitted without the holdout.")
     sentences.append(_ceiling_sentence(st))
+    verdict = _verdict(st)
     return _section("summary", "Summary", [
         {"kind": "kpis", "items": kpis},
         _para(" ".join(sentences)),
+        _heading("Which forecast to trust") if verdict is not None else None,
+        _para(" ".join(verdict.short)) if verdict is not None else None,
         _heading("Key caveats"),
         _bullets(_caveats(st)),
     ])
@@ -846,7 +874,7 @@ def _rfm_section(st: _Study) -> dict[str, Any]:
     ]
     if C.TOTAL_SPEND in rfm.columns:
         rows.append((C.TOTAL_SPEND, "Total spend", None))
-    period = "calibration period" if st.has_holdout else "observed period"
+    period = st.fit_period
     return _section("rfm", "RFM distributions", [
         _para(
             "Frequency is the number of repeat purchases (purchases after the first, one per "
@@ -883,7 +911,7 @@ def _chi_square(st: _Study) -> Any:
     """χ² of the calibration frequency histogram (the evaluation's, else computed), or None."""
     from clvlab.evaluation import chi_square_test, fitted_parameter_count, frequency_histogram
 
-    if st.has_holdout:
+    if st.has_holdout and not st.refitted:
         return st.evaluation.chi_square
     if not offers(st.purchase_model, "probability_of_purchases"):
         return None
@@ -891,6 +919,13 @@ def _chi_square(st: _Study) -> Any:
         warnings.simplefilter("ignore")  # sparse-bin caveat: the p-value is shown as is
         return chi_square_test(frequency_histogram(st.purchase_model, st.rfm),
                                n_params=fitted_parameter_count(st.purchase_model))
+
+
+def _chi_reading(st: _Study, chi: Any) -> str:
+    """One line on the χ² test of the model shown (the fit on ``st.fit_data``)."""
+    from clvlab.reporting.verdict import chi_square_reading
+
+    return "Frequency histogram: " + chi_square_reading(chi, st.p_name, len(st.fit_data))
 
 
 def _glossary(model: Any) -> dict[str, Any] | None:
@@ -946,10 +981,12 @@ def _models_section(st: _Study) -> dict[str, Any]:
     ) if t)
     blocks: list[dict[str, Any] | None] = [
         _para(intro),
+        *_refit_blocks(st),
         _heading(f"{st.p_name} (purchases)"),
         _table(cols, _summary_rows(pm.summary)),
         _glossary(pm),
         _facts(pm_facts),
+        _para(_chi_reading(st, chi)) if chi is not None else None,
         _heading(f"{st.s_name} (spend per purchase)"),
         _table(cols, _summary_rows(sm.summary)),
         _glossary(sm),
@@ -980,6 +1017,45 @@ def _models_section(st: _Study) -> dict[str, Any]:
     return _section("models", "Model parameters and fit", blocks)
 
 
+def _refit_blocks(st: _Study) -> list[dict[str, Any]]:
+    """Say which fit is which, with both fits' estimates side by side (after a refit)."""
+    if not st.refitted:
+        if st.has_holdout:
+            return [_para(f"These fits, on the calibration period (to {st.cal_end}), are the "
+                          "ones the holdout validated; the forecast uses them as they are.")]
+        return []
+    cal = st.calibration_models or {}
+    rows = []
+    for key, name, forecast in (("purchase", st.p_name, st.purchase_model),
+                                ("spend", st.s_name, st.spend_model),
+                                ("baseline", st.b_name, st.baseline)):
+        validated = cal.get(key)
+        if validated is None or forecast is None:
+            continue
+        old = validated.params_
+        for param, value in forecast.params_.items():
+            before = float(old.get(param, math.nan))
+            change = (float(value) / before - 1) if before else math.nan
+            label = (_baseline_label(str(param), st.one_unit, st.units) if key == "baseline"
+                     else str(param))
+            rows.append([str(name), label, fmt_sig(value, 4), fmt_sig(before, 4),
+                         fmt_pct(change, 0, sign=True)])
+    n_full = getattr(st.purchase_model, "n_customers_", math.nan)
+    return [
+        _para(
+            f"Which fit is which: every forecast number in this report -- CLV, segments, "
+            f"P(alive), the acquisition figure -- comes from the models refitted on the whole "
+            f"log, to {st.obs_end} ({fmt_int(n_full)} customers); their parameters follow. "
+            f"The holdout validation used the same models fitted on the calibration period "
+            f"only, to {st.cal_end}. Both sets of estimates:"
+        ),
+        _table(["Model", "Parameter", "Whole log (forecast)",
+                "Calibration (validation)", "Change"], rows,
+               align=["l", "l", "r", "r", "r"],
+               caption="Parameters of the forecast fits and of the validated fits."),
+    ]
+
+
 #: Rows of the holdout metrics table: (column of Evaluation.metrics, label, format).
 _METRIC_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("purchases_mae", "Purchases: mean absolute error", fmt_num),
@@ -993,12 +1069,67 @@ _METRIC_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("value_mae", "Value: mean absolute error", fmt_money),
     ("value_rmse", "Value: RMSE", fmt_money),
     ("value_bias", "Value: mean bias", fmt_money),
+    ("value_pearson", "Value: Pearson r", fmt_num),
     ("value_spearman", "Value: Spearman rho", fmt_num),
     ("value_aggregate_pct_error", "Value: aggregate error %", fmt_pct_points),
     ("predicted_total_value", "Value: predicted total", fmt_money),
     ("actual_total_value", "Value: actual total", fmt_money),
     ("top_decile_capture", "Share of value in top 10% by prediction", fmt_pct),
 )
+
+
+@dataclass
+class _Verdict:
+    """The holdout comparison of the model with the formula baseline, in words."""
+
+    aspects: list[Any]
+    short: list[str]  # for the summary
+    detailed: list[str]  # for the holdout section
+    log_scores: dict[str, str]  # row name -> log score as shown in the table
+    zero_share: float
+
+
+def _verdict(st: _Study) -> _Verdict | None:
+    """Compare the model's holdout forecast with the baseline's (None without both)."""
+    from clvlab import evaluation as E
+    from clvlab.reporting import verdict as V
+
+    if not st.has_holdout or st.b_name is None:
+        return None
+    ev = st.evaluation
+    metrics = ev.metrics
+    if st.b_name not in metrics.index:
+        return None
+    model = st.value_row or str(metrics.index[0])
+    cust = ev.customers
+    actual = cust[E.ACTUAL_PURCHASES].to_numpy(dtype=float)
+    zero_share = float((actual == 0).mean()) if len(actual) else math.nan
+    one_time = float((cust[C.FREQUENCY].to_numpy(dtype=float) == 0).mean()) if len(cust) \
+        else math.nan
+    base_ls = None
+    shown: dict[str, str] = {}
+    if E.BASELINE_PURCHASES in cust.columns:
+        total, impossible = V.baseline_log_score(actual, cust[E.BASELINE_PURCHASES])
+        base_ls = -math.inf if impossible else total
+        shown[st.b_name] = (
+            f"-∞ ({fmt_int(impossible)} customers bought although it predicted 0)"
+            if impossible else fmt_num(total, 0))
+    model_ls = ev.log_score
+    if model_ls is not None:
+        shown[model] = fmt_num(model_ls, 0)
+    aspects = V.compare_forecasts(
+        metrics, model, st.b_name, purchase_row=str(metrics.index[0]),
+        log_scores=(model_ls, base_ls), money=fmt_money_prose)
+    errors = (float(metrics.loc[model].get("value_aggregate_pct_error", math.nan)),
+              float(metrics.loc[st.b_name].get("value_aggregate_pct_error", math.nan)))
+    common = {"holdout": st.holdout_label, "zero_share": zero_share,
+              "one_time_share": one_time, "value_error": errors}
+    return _Verdict(
+        aspects=aspects,
+        short=V.verdict_sentences(aspects, model, st.b_name, detailed=False, **common),
+        detailed=V.verdict_sentences(aspects, model, st.b_name, **common),
+        log_scores=shown, zero_share=zero_share,
+    )
 
 
 def _holdout_section(st: _Study) -> dict[str, Any]:
@@ -1013,6 +1144,13 @@ def _holdout_section(st: _Study) -> dict[str, Any]:
         for col, label, fmt in _METRIC_ROWS
         if col in metrics.columns
     ]
+    verdict = _verdict(st)
+    if verdict is not None and verdict.log_scores:
+        rows.append(["Log predictive score of holdout purchases (higher is better)",
+                     *(verdict.log_scores.get(str(name), _DASH) for name in metrics.index)])
+    elif ev.log_score is not None:
+        rows.append(["Log predictive score of holdout purchases (higher is better)",
+                     fmt_num(ev.log_score, 0), *([_DASH] * (len(metrics.index) - 1))])
     track_text = ""
     if ev.tracking is not None and len(ev.tracking):
         last = ev.tracking.iloc[-1]
@@ -1022,11 +1160,17 @@ def _holdout_section(st: _Study) -> dict[str, Any]:
             f"purchases in all; {st.p_name} expected {fmt_num(exp, 1)} "
             f"({fmt_pct_points(100 * (exp - act) / act if act else math.nan)})."
         )
-    if ev.log_score is not None:
-        track_text += (
-            f" {st.p_name}'s holdout log predictive score (the log probability it gave to "
-            f"each customer's actual holdout count, summed) is {fmt_num(ev.log_score, 1)}."
-        )
+    score_text = (
+        "The log predictive score adds up, over customers, the log of the probability the "
+        "forecast gave to the number of purchases each customer actually made in the "
+        "holdout. It is a proper score: a forecast scores best on average only by giving "
+        "honest probabilities, so it cannot be gamed the way mean absolute error can (that "
+        "one is smallest for a forecast of the median, here 0 for "
+        + (f"the {fmt_pct(verdict.zero_share, 0)} of customers who bought nothing"
+           if verdict is not None else "most customers")
+        + "). The formula gives no probabilities; its row reads its expected purchases as "
+        "Poisson means, so a purchase where it expects 0 counts as impossible."
+    )
     return _section("holdout", "Holdout validation", [
         _para(
             f"The models were fitted on purchases up to {st.cal_end} and asked to predict the "
@@ -1035,10 +1179,16 @@ def _holdout_section(st: _Study) -> dict[str, Any]:
             "table compares each model's predictions with what the "
             f"{fmt_int(len(ev.customers))} customers actually did; lower errors and higher "
             "correlations are better." + track_text
+            + (" This checks the modelling; the forecast itself comes from the same models "
+               "refitted on the whole log (see Model parameters and fit)."
+               if st.refitted else "")
         ),
         _table(["Metric", *map(str, metrics.index)], rows,
                caption="Holdout metrics: probabilistic model vs formula baseline "
                        "(a dash: the model does not predict that quantity)."),
+        _heading("What the holdout says") if verdict is not None else None,
+        _bullets(verdict.detailed) if verdict is not None else None,
+        _para(score_text) if ev.log_score is not None or verdict is not None else None,
         st.figure(lambda ax: P.plot_tracking(ev, ax=ax),
                   "Cumulative repeat purchases, actual vs expected, through calibration and "
                   "holdout.")
@@ -1179,6 +1329,8 @@ def _comparison_section(st: _Study) -> dict[str, Any]:
             ["Decile", "Customers", "Predicted mean", f"{word.capitalize()} mean",
              "Predicted total", f"{word.capitalize()} total", f"Share of {word} total"],
             _decile_rows(deciles), caption=caption + "."))
+        reading = _decile_text(deciles, word)
+        blocks.append(_para(reading) if reading else None)
 
         def deciles_plot(ax: Any) -> None:
             P.plot_decile_bars(cmp_eval, model=value_name, ax=ax)
@@ -1198,11 +1350,17 @@ def _comparison_section(st: _Study) -> dict[str, Any]:
 
         blocks.append(st.figure(deciles_plot, caption + ": means per customer."))
         blocks.append(st.figure(scatter_plot, "One point per customer; the dashed line is a "
-                                              "perfect match.", figsize=(6.2, 5.0)))
+                                              "perfect match.", figsize=(6.6, 4.6)))
     clv = st.scores[CLV].to_numpy(dtype=float)
     blocks.append(st.figure(lambda ax: P.plot_clv_distribution(clv, ax=ax),
                             f"Distribution of predicted CLV over the next {h}."))
     return _section("clv-vs-history", "Predicted vs historical CLV", blocks)
+
+
+def _decile_text(deciles: pd.DataFrame, word: str) -> str:
+    from clvlab.reporting.verdict import decile_reading
+
+    return decile_reading(deciles, word)
 
 
 def _top_customers_section(st: _Study) -> dict[str, Any]:
@@ -1320,7 +1478,12 @@ def _methodology_section(st: _Study) -> dict[str, Any]:
              "their predictions for the holdout are compared with what happened."
              + (" Candidate purchase models were compared on the same holdout (see Model "
                 f"comparison); the rule: {st.comparison.criterion}."
-                if st.comparison is not None else ""))
+                if st.comparison is not None else "")
+             + (f" Then the same models are refitted on the whole log, to {st.obs_end}: "
+                "every forecast number comes from those refits, so the forecast uses the "
+                "holdout period's purchases too." if st.refitted else
+                " The forecast uses these calibration fits as they are (no refit on the "
+                "whole log)."))
             if st.has_holdout else
             ("No holdout: the models are fitted on the whole log; the comparison with the "
              "past window is a plausibility check, not a validation."),
@@ -1370,17 +1533,30 @@ def _reproducibility_section(st: _Study, version: str, generated: str) -> dict[s
         return (f"{getattr(model, 'data_fingerprint_', '?')}, "
                 f"{getattr(model, 'fit_date_', '?')}")
 
+    role = " (forecast, whole log)" if st.refitted else ""
     stamp = [
         ["clvlab version", version],
         ["Generated (UTC)", generated],
         ["Scored data fingerprint", fingerprint],
-        [f"{st.p_name} fitted on (fingerprint, date)", fitted(st.purchase_model)],
-        [f"{st.s_name} fitted on (fingerprint, date)", fitted(st.spend_model)],
-        [f"{st.p_name} parameters", params_text(st.purchase_model)],
-        [f"{st.s_name} parameters", params_text(st.spend_model)],
+        [f"{st.p_name}{role} fitted on (fingerprint, date)", fitted(st.purchase_model)],
+        [f"{st.s_name}{role} fitted on (fingerprint, date)", fitted(st.spend_model)],
+        [f"{st.p_name}{role} parameters", params_text(st.purchase_model)],
+        [f"{st.s_name}{role} parameters", params_text(st.spend_model)],
     ]
     if st.baseline is not None:
-        stamp.append([f"{st.b_name} parameters", params_text(st.baseline)])
+        stamp.append([f"{st.b_name}{role} parameters", params_text(st.baseline)])
+    if st.refitted:
+        cal = st.calibration_models or {}
+        for key, name in (("purchase", st.p_name), ("spend", st.s_name),
+                          ("baseline", st.b_name)):
+            model = cal.get(key)
+            if model is None or name is None:
+                continue
+            if key != "baseline":
+                stamp.append([f"{name} (holdout validation, calibration period) fitted on "
+                              "(fingerprint, date)", fitted(model)])
+            stamp.append([f"{name} (holdout validation, calibration period) parameters",
+                          params_text(model)])
     stamp += [
         ["Time unit", f"{st.unit} ({st.units})"],
         ["Horizon", st.horizon_label],
@@ -1448,6 +1624,7 @@ def build_context(
     figures: bool = True,
     currency: str | None = None,
     progress: Callable[[], Any] | None = None,
+    calibration_models: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Gather everything the report shows into one plain dictionary.
 
@@ -1506,6 +1683,13 @@ def build_context(
     progress : callable, optional
         Called with no argument each time a section is built (one call per entry of
         ``sections``), e.g. to advance a progress bar.
+    calibration_models : mapping, optional
+        When the forecast models (``purchase_model``, ``spend_model``, ``baseline``) are
+        refits on the whole log of the models ``evaluation`` validated, those calibration
+        fits: ``{"purchase": ..., "spend": ..., "baseline": ...}``. The report then says
+        which fit is which: the holdout validation is about the calibration fits, every
+        forecast number (CLV, segments, the acquisition figure, parameters) about the
+        whole-log fits. Ignored without ``evaluation``.
 
     Returns
     -------
@@ -1605,6 +1789,8 @@ def build_context(
         s_name=_model_name(spend_model, "spend model"),
         b_name=_model_name(baseline, "Formula CLV baseline") if baseline is not None else None,
         currency=_currency(),
+        calibration_models=(dict(calibration_models) if calibration_models is not None
+                            and evaluation is not None else None),
     )
     st.past = _past_window(transactions, scores, st.obs_end, st.horizon, unit, st.margin,
                            str(rfm.attrs.get(C.ATTR_MERGE_PERIOD, "D")))

@@ -63,12 +63,12 @@ def _make_pdf(title: str, version: str, generated: str) -> Any:
     from fpdf import FPDF
 
     class _ReportPDF(FPDF):
-        #: y where the content of each finished page ended (mm), for layout checks
-        content_ends: list[float]
+        #: page -> y where its content ended (mm), recorded when leaving it; for tests
+        content_ends: dict[int, float]
 
         def add_page(self, *args: Any, **kwargs: Any) -> None:
-            if self.page > 0 and getattr(self, "_recording", True):
-                self.content_ends.append(float(self.y))
+            if self.page > 0:
+                self.content_ends[self.page] = float(self.y)
             super().add_page(*args, **kwargs)
 
         def footer(self) -> None:
@@ -80,7 +80,7 @@ def _make_pdf(title: str, version: str, generated: str) -> Any:
             self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="R")
 
     pdf = _ReportPDF(orientation="P", unit="mm", format="A4")
-    pdf.content_ends = []
+    pdf.content_ends = {}
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
     pdf.set_auto_page_break(True, margin=16)
     for style, path in _font_paths().items():
@@ -92,7 +92,9 @@ def _make_pdf(title: str, version: str, generated: str) -> Any:
 
 
 #: Smallest scale a figure is shrunk to so that it fits the rest of a page.
-_MIN_FIG_SCALE = 0.8
+_MIN_FIG_SCALE = 0.72
+#: Height (mm) below a figure for its one-line caption and spacing.
+_CAPTION_ROOM = 8.0
 #: Room (mm) a section title needs below it for its first lines; else a new page.
 _SECTION_ROOM = 55.0
 #: Tables with at most this many rows are kept on one page.
@@ -105,7 +107,7 @@ class _Writer:
     Layout rules (checked by ``tests/reporting/test_report_pdf.py``): a heading is never
     the last thing on a page (it moves with the start of its block); short tables and
     fact lists are not split; a figure that does not fit the rest of a page is shrunk (to
-    80% at most) or, failing that, floats below the text that follows it in its section,
+    72% at most) or, failing that, floats below the text that follows it in its section,
     so pages are not left half empty.
     """
 
@@ -129,7 +131,6 @@ class _Writer:
     def fits(self, draw: Any) -> bool:
         """Whether ``draw(writer)`` fits in the rest of the page (a dry run)."""
         with self.pdf.offset_rendering() as dummy:
-            dummy._recording = False
             trial = _Writer(dummy, self.clean)
             draw(trial)
         return not dummy.page_break_triggered
@@ -306,14 +307,14 @@ class _Writer:
         return w, h
 
     def figure_fits(self, block: dict[str, Any]) -> bool:
-        """Whether the figure fits the rest of the page, shrunk to 80% at most."""
+        """Whether the figure fits the rest of the page, shrunk to 72% at most."""
         _, h = self._figure_size(block)
-        return self.space_left() >= _MIN_FIG_SCALE * h + 9
+        return self.space_left() >= _MIN_FIG_SCALE * h + _CAPTION_ROOM
 
     def figure(self, block: dict[str, Any]) -> None:
         pdf = self.pdf
         w, h = self._figure_size(block)
-        room = self.space_left() - 9
+        room = self.space_left() - _CAPTION_ROOM
         if room < h:
             if room >= _MIN_FIG_SCALE * h:  # shrink a little rather than leave a gap
                 w, h = w * room / h, room
@@ -361,7 +362,7 @@ class _Writer:
             self.paragraph(" ".join(lines[:3]))
         elif kind == "figure":
             w, h = self._figure_size(block)
-            self.pdf.set_y(self.pdf.get_y() + _MIN_FIG_SCALE * h + 9)
+            self.pdf.set_y(self.pdf.get_y() + _MIN_FIG_SCALE * h + _CAPTION_ROOM)
         else:
             self.block(block)
 
@@ -370,7 +371,9 @@ class _Writer:
         kind = block["kind"]
         if kind == "table":
             return len(block["rows"]) <= _KEEP_ROWS
-        return kind in ("facts", "kpis")
+        if kind == "facts":
+            return len(block["rows"]) <= _KEEP_ROWS
+        return kind == "kpis"
 
     def section(self, section: dict[str, Any], first: bool) -> None:
         """Lay out one section: title, then its blocks, figures floating when needed."""
@@ -404,6 +407,9 @@ class _Writer:
                 continue
             if self.keep_together(block) and not self.fits(lambda w, b=block: w.block(b)):
                 self.pdf.add_page()
+            elif block["kind"] in ("table", "facts", "bullets") and not self.fits(
+                    lambda w, b=block: w.block_start(b)):
+                self.pdf.add_page()  # a caption or a first line alone at the page foot
             self.block(block)
         self.flush(pending)
 
@@ -478,7 +484,7 @@ def _render(context: Any, progress: Callable[[], Any] | None = None
         w.section(section, first=(i == 0))
         if progress is not None:
             progress()
-    ends = [*pdf.content_ends, float(pdf.y)]
+    ends = [pdf.content_ends.get(page, float(pdf.y)) for page in range(1, pdf.page + 1)]
     top, bottom = pdf.t_margin, pdf.page_break_trigger
     stats = {
         "pages": pdf.page,

@@ -223,8 +223,9 @@ def verdict_sentences(
     value_error : (float, float)
         Aggregate value error (%) of the model and of the baseline.
     detailed : bool, default=True
-        Quote every metric's two values; ``False`` quotes them only for the totals and
-        the absolute error (the summary's short form).
+        Add why the formula wins the absolute error or the rank correlation, when it does
+        (for the holdout section, next to the table of every metric); ``False`` gives the
+        summary's three sentences.
 
     Returns
     -------
@@ -234,57 +235,77 @@ def verdict_sentences(
     wins = {side: [a for a in aspects if a.winner == side] for side in ("model", "baseline")}
     split = [a for a in aspects if a.winner == "split"]
 
-    def described(items: Sequence[Aspect]) -> str:
+    short = _short_sentences(by, wins, split, model, baseline, zero_share, one_time_share,
+                             holdout=holdout, explain=not detailed)
+    if not detailed:
+        return short
+    out = short[:-1] if short and short[-1].startswith(("For totals", "On this log")) else short
+    mae = by.get("mae")
+    if mae is not None and mae.winner in ("baseline", "split") and zero_share > 0.5:
+        text = (
+            f"Why the formula wins the absolute error: mean absolute error favours forecasts "
+            f"near the median, and {zero_share:.0%} of customers bought nothing in the "
+            f"holdout. The formula predicts exactly 0 for every customer without a repeat "
+            f"purchase ({one_time_share:.0%} of all), which is right for most of them, while "
+            f"{model} gives each a small expected number. That wins the absolute error "
+            "without saying how much will be bought"
+        )
+        if math.isfinite(value_error[1]):
+            text += (f": the formula's total is off by {value_error[1]:+.0f}% "
+                     f"({value_error[0]:+.0f}% for {model})")
+        out.append(text + ".")
+    spearman = by.get("spearman")
+    if spearman is not None and spearman.winner in ("baseline", "split"):
+        out.append(
+            "Rank correlation compares orderings only: ranking customers by their past "
+            "purchase rate, as the formula does, orders them about as well, but gives no "
+            "number to plan with."
+        )
+    totals = by.get("totals")
+    if totals is not None and totals.winner == "model":
+        out.append(f"For totals and budgets rely on {model}; to rank customers, the two "
+                   "are close." if spearman is not None and spearman.winner != "model"
+                   else f"For totals and budgets rely on {model}.")
+    elif totals is not None and totals.winner == "baseline":
+        out.append(f"On this log the {baseline}'s totals are closer than the model's: check "
+                   "the model's assumptions (see the caveats) before relying on it.")
+    return out
+
+
+def _short_sentences(
+    by: dict[str, Aspect], wins: dict[str, list[Aspect]], split: list[Aspect], model: str,
+    baseline: str, zero_share: float, one_time_share: float, *, holdout: str,
+    explain: bool = True,
+) -> list[str]:
+    """Three sentences for a summary: who wins what, why the formula wins MAE, what to use."""
+
+    def words(items: Sequence[Aspect], quote: str) -> str:
         return _join([
-            f"{a.words} ({'; '.join(a.details)})"
-            if a.details and (detailed or a.key in ("totals", "mae")) else a.words
+            f"{a.words} ({a.details[-1]})" if a.key == quote and a.details else a.words
             for a in items
         ])
 
     out = []
     if wins["model"]:
         out.append(f"On the {holdout} holdout {model} is better on "
-                   f"{described(wins['model'])}.")
+                   f"{words(wins['model'], 'totals')}.")
     if wins["baseline"]:
-        out.append(f"The {baseline} is better on {described(wins['baseline'])}.")
+        text = f"The {baseline} is better on {words(wins['baseline'], 'mae')}"
+        mae = by.get("mae")
+        if explain and mae is not None and mae.winner in ("baseline", "split") \
+                and zero_share > 0.5:
+            text += (f": it predicts 0 for the {one_time_share:.0%} of customers without a "
+                     f"repeat purchase, and {zero_share:.0%} of customers bought nothing in "
+                     "the holdout, which absolute error rewards")
+        out.append(text + ".")
     if split:
-        out.append(f"Mixed: {described(split)}.")
-    why = []
-    if by.get("mae") is not None and by["mae"].winner in ("baseline", "split") and zero_share > 0.5:
-        why.append(
-            f"Mean absolute error favours forecasts near the median, and {zero_share:.0%} of "
-            f"customers bought nothing in the holdout: the formula predicts exactly 0 for "
-            f"every customer without a repeat purchase ({one_time_share:.0%} of all), which "
-            f"is right for most of them, while {model} gives each a small expected number. "
-            "That wins the absolute error without saying how much will be bought"
-        )
-        if math.isfinite(value_error[1]):
-            why[-1] += (f": the formula's total is off by {value_error[1]:+.0f}% "
-                        f"({value_error[0]:+.0f}% for {model})")
-        why[-1] += "."
-    if by.get("spearman") is not None and by["spearman"].winner in ("baseline", "split"):
-        why.append(
-            "Rank correlation compares orderings only: ranking customers by their past "
-            "purchase rate, as the formula does, orders them about as well, but gives no "
-            "number to plan with."
-        )
-    out += why
-    score = by.get("log_score")
-    if score is not None and score.winner == "model":
-        out.append(
-            f"The log predictive score -- the log probability each forecast gave to the "
-            f"purchase counts that actually happened, summed over customers; higher is "
-            f"better and it cannot be gamed by predicting medians -- favours {model}.")
-    elif score is not None and score.winner == "baseline":
-        out.append(f"The log predictive score favours the {baseline}.")
+        out.append(f"Mixed: {words(split, '')}.")
     totals = by.get("totals")
     if totals is not None and totals.winner == "model":
-        out.append(f"For totals and budgets rely on {model}; to rank customers, the two "
-                   "are close." if by.get("spearman") and by["spearman"].winner != "model"
-                   else f"For totals and budgets rely on {model}.")
+        out.append(f"For totals and budgets rely on {model}.")
     elif totals is not None and totals.winner == "baseline":
-        out.append(f"On this log the {baseline}'s totals are closer than the model's: check "
-                   "the model's assumptions (see the caveats) before relying on it.")
+        out.append(f"On this log the {baseline}'s totals are closer: check the model's "
+                   "assumptions before relying on it.")
     return out
 
 
