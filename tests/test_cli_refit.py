@@ -102,6 +102,9 @@ def test_summary_and_workbook_say_which_fit_is_which(refit_run, no_refit_run):
     out, text = refit_run
     assert "purchase model fitted on the whole log, 1997-01-01 to 1998-06-30" in text
     assert "holdout check used the fit on the calibration period, 1997-01-01 to 1997-09-30" in text
+    # the verdict: where each forecast wins (CDNOW sample, FHL split)
+    assert ("holdout: better on BG/NBD + Gamma-Gamma: totals, RMSE, Pearson, top-10% share, "
+            "log score; formula: MAE, Spearman") in text
     wb = load_workbook(out / DEFAULT_FILES["xlsx"], read_only=True)
     about = {r[0]: r[1] for r in wb["About"].iter_rows(values_only=True) if r and r[0]}
     assert about["models for the forecast"].startswith("refitted on the whole log")

@@ -1112,6 +1112,30 @@ def _write_report(outcome: _Outcome, settings: _Settings, ui: _Ui) -> dict[str, 
     return paths
 
 
+def _verdict_line(evaluation: Any) -> str:
+    """``"BG/NBD + Gamma-Gamma: totals, RMSE, ...; baseline: MAE, Spearman"`` (or '')."""
+    from clvlab import evaluation as E
+    from clvlab.reporting import verdict as V
+
+    metrics = evaluation.metrics
+    cust = evaluation.customers
+    if len(metrics.index) < 2 or E.BASELINE_PURCHASES not in cust.columns:
+        return ""
+    model, baseline = str(metrics.index[-2]), str(metrics.index[-1])
+    total, impossible = V.baseline_log_score(cust[E.ACTUAL_PURCHASES], cust[E.BASELINE_PURCHASES])
+    aspects = V.compare_forecasts(
+        metrics, model, baseline, purchase_row=str(metrics.index[0]),
+        log_scores=(evaluation.log_score, -math.inf if impossible else total))
+    short = {"totals": "totals", "rmse": "RMSE", "mae": "MAE", "pearson": "Pearson",
+             "spearman": "Spearman", "capture": "top-10% share", "log_score": "log score"}
+    parts = []
+    for side, name in (("model", model), ("baseline", "formula")):
+        won = [short[a.key] for a in aspects if a.winner == side]
+        if won:
+            parts.append(f"{name}: {', '.join(won)}")
+    return "; ".join(parts)
+
+
 def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Settings) -> None:
     if ui.quiet:
         return
@@ -1171,6 +1195,9 @@ def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Sett
             for name, err in metrics["value_aggregate_pct_error"].items():
                 if isinstance(err, float) and math.isfinite(err):
                     headline.add_row(f"holdout: aggregate value error ({name})", f"{err:+.1f}%")
+        verdict = _verdict_line(evaluation)
+        if verdict:
+            headline.add_row("holdout: better on", verdict)
     elif outcome.fitted_here:
         headline.add_row("holdout", "none (no --calibration-end: nothing to check against)")
     headline.add_row("purchase model fitted on", describe_training(outcome.models.purchase))
