@@ -803,7 +803,7 @@ def _summary_section(st: _Study) -> dict[str, Any]:
             f"fitted without, it predicted {prose['holdout_predicted_value']} against "
             f"{prose['holdout_actual_value']} "
             + ("actually spent" if st.ceiling_basis == "revenue"
-               else f"actual ({st.ceiling_basis} at margin {st.margin:g})")
+               else f"actual {st.ceiling_basis} at margin {st.margin:g}")
             + f" ({num['holdout_value_error_pct']})."
         )
     if st.refitted:
