@@ -1157,7 +1157,7 @@ def _holdout_section(st: _Study) -> dict[str, Any]:
         act, exp = float(last["actual_cumulative"]), float(last["expected_cumulative"])
         track_text = (
             f" At the end of the holdout the customers had made {fmt_int(act)} repeat "
-            f"purchases in all; {st.p_name} expected {fmt_num(exp, 1)} "
+            f"purchases in all; {st.p_name} expected {fmt_int(exp)} "
             f"({fmt_pct_points(100 * (exp - act) / act if act else math.nan)})."
         )
     score_text = (
@@ -1431,8 +1431,9 @@ def _segments_section(st: _Study) -> dict[str, Any]:
     )
     return _section("segments", "Segments to act on", [
         _para(
-            f"High value means predicted CLV of at least {fmt_money(thr.get('clv_high'))} or "
-            f"historical spend of at least {fmt_money(thr.get('historical_spend_high'))} (the "
+            f"High value means predicted CLV of at least {fmt_money_prose(thr.get('clv_high'))} "
+            f"or historical spend of at least "
+            f"{fmt_money_prose(thr.get('historical_spend_high'))} (the "
             f"top {fmt_pct(1 - q_high, 0)} of all customers by either); active means P(alive) "
             f"of at least {fmt_num(thr.get('probability_alive', 0.5), 2)}. 'High value, at "
             "risk' customers spent a lot but have probably stopped buying: the first list "
@@ -1460,9 +1461,9 @@ def _methodology_section(st: _Study) -> dict[str, Any]:
                           "and expected future purchases come from it"),
             _model_bullet(st.spend_model, st.s_name, "value per purchase"),
             "CLV = margin x expected spend per purchase x expected purchases over the next "
-            f"{st.horizon_label}, each purchase discounted at {fmt_num(st.discount_rate, 6)} "
-            f"per {st.one_unit} ({fmt_pct(st.annual_rate)} a year) at the moment it is "
-            "expected.",
+            f"{st.horizon_label}, each purchase discounted at {fmt_people(100 * st.annual_rate)}"
+            f"% a year ({fmt_sig(100 * st.discount_rate, 2)}% per {st.one_unit}) at the "
+            "moment it is expected.",
             "The formula baseline (average order value x purchase rate x lifespan) is "
             "computed over the same horizon and discounting, so the two can be compared.",
             "The acquisition figure is the expected CLV of a brand-new customer (first "

@@ -337,8 +337,9 @@ def decile_reading(deciles: pd.DataFrame, word: str = "actual") -> str:
         return ""
     d = deciles.sort_values("decile")
     top = float(d["actual_share"].iloc[0])
-    ratio = d["predicted_mean"].to_numpy(dtype=float) / d["actual_mean"].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # an actual mean of 0: no ratio
+        ratio = (d["predicted_mean"].to_numpy(dtype=float)
+                 / d["actual_mean"].to_numpy(dtype=float))
         off = (ratio - 1) * 100
     dec = d["decile"].astype(int).to_numpy()
     under = [int(k) for k, o in zip(dec, off, strict=True) if np.isfinite(o) and o < -20]
