@@ -26,6 +26,7 @@ from clvlab.models.likelihoods.gamma_gamma import (
     gg_expected_spend,
     gg_loglik_and_grad,
     gg_population_mean_spend,
+    gg_total_loglik_and_grad,
 )
 from clvlab.validation import validate_rfm
 
@@ -208,6 +209,12 @@ class GammaGammaFitter(BaseFitter):
     ) -> tuple[np.ndarray, np.ndarray]:
         return gg_loglik_and_grad(params, data[0], data[1])
 
+    def _total_loglik_and_grad(
+        self, params: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray
+    ) -> tuple[float, np.ndarray]:
+        # sufficient statistics: special functions once per distinct frequency
+        return gg_total_loglik_and_grad(params, data[0], data[1], weights)
+
     def _initial_params(self, data: Sequence[np.ndarray], weights: np.ndarray) -> list[np.ndarray]:
         m = data[1]
         mean_m = max(float(weights @ m / weights.sum()), 1e-8)
@@ -219,7 +226,7 @@ class GammaGammaFitter(BaseFitter):
             np.array([1.0, 1.5, mean_m * 0.5]),
         ]
 
-    def _select(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def _select(self, frame: pd.DataFrame) -> np.ndarray | None:
         f = frame[C.FREQUENCY].to_numpy(dtype=float)
         mv = frame[C.MONETARY_VALUE].to_numpy(dtype=float)
         keep = (f > 0) & (mv > 0)
@@ -230,7 +237,7 @@ class GammaGammaFitter(BaseFitter):
         self._selection_info = {
             "n_one_time": one_time,
             "n_zero_spend": n_zero_spend,
-            "zero_spend_ids": list(frame.index[zero_spend][:5]),
+            "zero_spend_ids": list(frame.index[zero_spend][:5]) if n_zero_spend else [],
             "n_input": int(len(frame)),
         }
         if not keep.any():
@@ -243,17 +250,14 @@ class GammaGammaFitter(BaseFitter):
                 rule="at least one customer with frequency > 0 and monetary_value > 0",
                 n_offending=len(frame),
             )
-        return frame if keep.all() else frame.loc[keep]
+        return keep
 
     def _select_with_weights(
-        self, frame: pd.DataFrame, weights: np.ndarray
-    ) -> tuple[pd.DataFrame, np.ndarray]:
-        selected, w = super()._select_with_weights(frame, weights)
-        self._selection_info["correlation"] = _weighted_pearson(
-            selected[C.FREQUENCY].to_numpy(dtype=float),
-            selected[C.MONETARY_VALUE].to_numpy(dtype=float),
-            w,
-        )
+        self, frame: pd.DataFrame, arrays: tuple[np.ndarray, ...], weights: np.ndarray
+    ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        selected, w = super()._select_with_weights(frame, arrays, weights)
+        # _data_columns is (frequency, monetary_value)
+        self._selection_info["correlation"] = _weighted_pearson(selected[0], selected[1], w)
         return selected, w
 
     # -- fit ------------------------------------------------------------------------------
