@@ -264,13 +264,20 @@ def test_output_schema_attrs_and_validates(cdnow_sample):
     validate_rfm(rfm, require=RFM4)
 
 
-def test_integer_customer_ids_become_strings():
-    """Non-string ids become strings, customers in order of first appearance."""
-    tx = pd.DataFrame({C.CUSTOMER_ID: [12, 7, 12], C.DATE: pd.to_datetime(
+@pytest.mark.parametrize("ids", [[12, 7, 12], [7, 7, 12]], ids=["unsorted", "sorted"])
+def test_integer_customer_ids_stay_integers(ids):
+    """Integer ids give an int64 index (no text), customers in order of first appearance."""
+    tx = pd.DataFrame({C.CUSTOMER_ID: np.array(ids, dtype=np.int64), C.DATE: pd.to_datetime(
         ["2020-01-01", "2020-01-03", "2020-01-02"]), C.AMOUNT: [1.0, 2.0, 3.0]})
     rfm = rfm_summary(tx, time_unit="D")
-    assert list(rfm.index) == ["12", "7"]
-    assert rfm.loc["12", C.FREQUENCY] == 1 and rfm.loc["7", C.FREQUENCY] == 0
+    assert rfm.index.dtype == np.int64
+    assert list(rfm.index) == list(dict.fromkeys(ids))
+    assert rfm.loc[12, C.FREQUENCY] == (1 if ids.count(12) == 2 else 0)
+    assert rfm.loc[7, C.FREQUENCY] == (1 if ids.count(7) == 2 else 0)
+    as_text = rfm_summary(tx.assign(**{C.CUSTOMER_ID: tx[C.CUSTOMER_ID].astype(str)}),
+                          time_unit="D")
+    np.testing.assert_array_equal(rfm.to_numpy(), as_text.to_numpy())
+    assert list(as_text.index) == [str(i) for i in rfm.index]
 
 
 def test_ids_colliding_as_text_raise():

@@ -100,10 +100,14 @@ class _Log:
     """Checked transaction arrays (positional, same length)."""
 
     codes: np.ndarray  # int64 customer code, index into ``ids``
-    ids: pd.Index  # customer ids (str), in order of first appearance
+    ids: pd.Index  # customer ids (str, or integers as given), in order of first appearance
     day: np.ndarray  # int64 calendar day (days since 1970-01-01)
     raw: np.ndarray  # datetime64 timestamps, original resolution
     amount: np.ndarray  # float64
+
+    def release_rows(self) -> None:
+        """Drop the per-row arrays this module made (the ids and the input's own stay)."""
+        self.codes = self.day = np.empty(0, dtype=np.int64)
 
 
 def _check_transactions(tx: Any) -> _Log:
@@ -167,7 +171,14 @@ def _check_transactions(tx: Any) -> _Log:
     # codes in order of first appearance (hashing only; sorting millions of distinct string
     # ids would cost as much again). A log from load_transactions is sorted by customer,
     # so its summary comes out in customer order.
-    codes, uniques = pd.factorize(tx[C.CUSTOMER_ID])
+    id_col = tx[C.CUSTOMER_ID]
+    if isinstance(id_col.dtype, np.dtype) and id_col.dtype.kind in "iu":
+        # integer ids stay integers (no text conversion, no object arrays): factorize
+        # hashes the int64 values, and an already sorted column needs no hashing at all
+        codes, ids = _factorize_integers(id_col.to_numpy())
+        day = raw.astype("datetime64[D]").view(np.int64)
+        return _Log(codes, ids, day, raw, amount)
+    codes, uniques = pd.factorize(id_col)
     bad = codes < 0
     if bad.any():
         _fail_rows(tx.index, bad, C.CUSTOMER_ID, "must not be missing",
@@ -187,6 +198,27 @@ def _check_transactions(tx: Any) -> _Log:
             )
     day = raw.astype("datetime64[D]").view(np.int64)
     return _Log(codes.astype(np.int64, copy=False), ids, day, raw, amount)
+
+
+def _factorize_integers(values: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """Codes (int64, order of first appearance) and distinct ids of an integer id column.
+
+    A column sorted by id (as exported by customer, or from ``load_transactions``) is
+    coded by one pass over its changes; any other order is hashed by ``pd.factorize``.
+    Both give the same codes.
+    """
+    n = values.size
+    if n and bool(np.all(values[1:] >= values[:-1])):
+        change = np.empty(n, dtype=bool)
+        change[0] = True
+        np.not_equal(values[1:], values[:-1], out=change[1:])
+        uniques = values[change]
+        codes = np.cumsum(change, dtype=np.int64)
+        codes -= 1
+    else:
+        codes, uniques = pd.factorize(values)
+        codes = codes.astype(np.int64, copy=False)
+    return codes, pd.Index(uniques)
 
 
 def _parse_day(value: Any, name: str) -> int:
@@ -222,7 +254,8 @@ def _period_ordinal(day: np.ndarray, merge_period: str) -> np.ndarray:
     if merge_period == "D":
         return day
     if merge_period == "W":
-        return np.floor_divide(day + _EPOCH_WEEKDAY_SHIFT, 7)
+        out = day + _EPOCH_WEEKDAY_SHIFT
+        return np.floor_divide(out, 7, out=out)
     unit = "datetime64[M]" if merge_period == "M" else "datetime64[Y]"
     return day.astype("datetime64[D]").astype(unit).astype(np.int64)
 
@@ -265,6 +298,19 @@ class _Aggregate:
     last_raw: np.ndarray  # latest raw timestamp
 
 
+#: Rows per chunk where a per-row temporary would otherwise span the whole log.
+_ROW_CHUNK = 1 << 20
+
+
+def _is_sorted(a: np.ndarray) -> bool:
+    """Whether ``a`` is non-decreasing (checked chunk by chunk, no full-size temporary)."""
+    for lo in range(0, a.size - 1, _ROW_CHUNK):
+        hi = min(lo + _ROW_CHUNK + 1, a.size)
+        if not bool(np.all(a[lo + 1 : hi] >= a[lo : hi - 1])):
+            return False
+    return True
+
+
 def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggregate:
     """Per-customer aggregates of the given rows, purchases merged per ``merge_period``.
 
@@ -297,7 +343,8 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
         key = codes * span  # built and sorted in place
         key += period
         key -= pmin
-        key.sort()
+        if not _is_sorted(key):  # a log in customer-then-date order needs no sort
+            key.sort()
         distinct = np.empty(key.size, dtype=bool)
         distinct[0] = True
         np.not_equal(key[1:], key[:-1], out=distinct[1:])
@@ -335,9 +382,15 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
         first_period[present] = first_p
     # per-customer sums over the rows (bincount adds in input order)
     total = np.bincount(codes, weights=amount, minlength=m)
-    is_repeat = period != first_period[codes]
-    repeat = np.bincount(codes, weights=np.where(is_repeat, amount, 0.0), minlength=m)
-    del is_repeat
+    # spend outside the first period, in chunks of rows so the temporaries stay small;
+    # each bin still adds its rows in input order, so the sums are those of one pass
+    repeat = np.zeros(m)
+    for lo in range(0, codes.size, _ROW_CHUNK):
+        c = codes[lo : lo + _ROW_CHUNK]
+        is_repeat = period[lo : lo + _ROW_CHUNK] != first_period[c]
+        repeat += np.bincount(c, weights=np.where(is_repeat, amount[lo : lo + _ROW_CHUNK], 0.0),
+                              minlength=m)
+    del c, is_repeat, period
     n_rows = np.bincount(codes, minlength=m)
     first_raw = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(first_raw, codes, raw)
@@ -380,7 +433,12 @@ def _summary_frame(
     age_T = _age(np.full_like(agg.first_period, end_period), agg.first_period, merge_period,
                  time_unit)
     raw_dtype = log.raw.dtype
-    index = pd.Index(log.ids[agg.code], name=C.CUSTOMER_ID)
+    if agg.code.size == log.ids.size:  # every customer present: codes are 0..m-1
+        index = log.ids.rename(C.CUSTOMER_ID)
+    else:
+        index = pd.Index(log.ids[agg.code], name=C.CUSTOMER_ID)
+    # copy=False: the columns are fresh arrays, so the frame takes them as they are
+    # (no consolidation into 2-D blocks, which would hold every float column twice)
     return pd.DataFrame(
         {
             C.FREQUENCY: frequency,
@@ -388,11 +446,12 @@ def _summary_frame(
             C.T: age_T,
             C.MONETARY_VALUE: monetary,
             C.TOTAL_SPEND: agg.total_spend,
-            C.N_TRANSACTIONS: agg.n_rows.astype(np.int64),
+            C.N_TRANSACTIONS: agg.n_rows.astype(np.int64, copy=False),
             C.FIRST_PURCHASE: agg.first_raw.view(raw_dtype),
             C.LAST_PURCHASE: agg.last_raw.view(raw_dtype),
         },
         index=index,
+        copy=False,
     )
 
 
@@ -459,15 +518,15 @@ def rfm_summary(
     Returns
     -------
     DataFrame
-        Index ``customer_id`` (str), customers in order of first appearance in ``tx``
-        (so in customer order for a log from ``load_transactions``, which sorts by
-        customer; the values never depend on row order). Columns ``frequency`` (float, whole
-        numbers), ``recency`` and ``T`` (float, in ``time_unit``), ``monetary_value``
-        (mean repeat-purchase value, 0 if none), ``total_spend`` (all spend in the
-        window), ``n_transactions`` (int, raw rows), ``first_purchase`` and
-        ``last_purchase`` (raw timestamps of the earliest and latest transaction in the
-        window). ``attrs``: ``time_unit``, ``merge_period``, ``observation_end`` (ISO
-        date), ``include_first_transaction``.
+        Index ``customer_id`` (str; integer ids stay int64), customers in order of first
+        appearance in ``tx`` (so in customer order for a log from ``load_transactions``,
+        which sorts by customer; the values never depend on row order). Columns
+        ``frequency`` (float, whole numbers), ``recency`` and ``T`` (float, in
+        ``time_unit``), ``monetary_value`` (mean repeat-purchase value, 0 if none),
+        ``total_spend`` (all spend in the window), ``n_transactions`` (int, raw rows),
+        ``first_purchase`` and ``last_purchase`` (raw timestamps of the earliest and
+        latest transaction in the window). ``attrs``: ``time_unit``, ``merge_period``,
+        ``observation_end`` (ISO date), ``include_first_transaction``.
 
     Raises
     ------
@@ -499,6 +558,8 @@ def rfm_summary(
         _excluded_warning(log, kept, end_day, "observation_end")
         rows = np.flatnonzero(kept)
     agg = _aggregate(log, rows, merge_period)
+    del kept, rows
+    log.release_rows()  # the per-row arrays are done with: free them before the output
     out = _summary_frame(log, agg, end_day, merge_period, time_unit, include_first_transaction)
     _set_attrs(out, time_unit, merge_period, end_day, include_first_transaction)
     return out
@@ -596,6 +657,8 @@ def calibration_holdout(
             stacklevel=2,
         )
     hold = _aggregate(log, hold_rows, merge_period)
+    del hold_rows, cal_rows, hold_mask, in_window
+    log.release_rows()
     out = _summary_frame(log, cal, cal_day, merge_period, time_unit, False)
     # align holdout aggregates (codes ascending, a subset of the calibration codes)
     pos = np.searchsorted(cal.code, hold.code)
