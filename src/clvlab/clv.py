@@ -413,9 +413,12 @@ def customer_lifetime_value(
             rule="finite expected spend per customer",
         )
     # Compress customers with identical (frequency, recency, T): E(t) depends only on them.
-    hist = frame[[C.FREQUENCY, C.RECENCY, C.T]]
-    codes = hist.groupby(list(hist.columns), sort=False).ngroup().to_numpy()
-    ufr = hist.drop_duplicates().astype(float).reset_index(drop=True)  # first-seen order
+    from clvlab.models.likelihoods._numerics import _distinct_rows
+
+    hist = [frame[c].to_numpy(dtype=float) for c in (C.FREQUENCY, C.RECENCY, C.T)]
+    codes, rep = _distinct_rows(hist)  # numbered in first-seen order
+    ufr = pd.DataFrame({c: a[rep] for c, a in zip((C.FREQUENCY, C.RECENCY, C.T), hist,
+                                                   strict=True)})
     if unit is not None:
         ufr.attrs[C.ATTR_TIME_UNIT] = unit
 

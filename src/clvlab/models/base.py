@@ -32,7 +32,7 @@ from clvlab import _columns as C
 from clvlab._time import check_time_unit
 from clvlab.exceptions import ConvergenceError, ConvergenceWarning, NotFittedError
 from clvlab.models.contract import Capabilities, Heterogeneity, ModelDescription
-from clvlab.models.likelihoods._numerics import _small_codes
+from clvlab.models.likelihoods._numerics import _distinct_rows
 from clvlab.validation import validate_rfm
 
 __all__ = ["BaseModel", "BaseFitter", "SummaryTable", "data_fingerprint"]
@@ -458,33 +458,11 @@ class BaseFitter(BaseModel):
         n = len(weights)
         if n == 0:
             return tuple(np.asarray(a, dtype=float) for a in arrays), np.asarray(weights, float)
-        key = np.zeros(n, dtype=np.int64)
-        span = 1
-        for arr in arrays:
-            col = np.asarray(arr, dtype=float)
-            codes, k = _small_codes(col)  # small whole numbers are their own codes
-            if codes is None:
-                codes, uniques = pd.factorize(col, sort=False)
-                k = max(len(uniques), 1)
-                if k == n:  # one column all distinct: so are the rows, nothing to merge
-                    keep = np.asarray(weights, dtype=float) > 0
-                    if keep.all():
-                        return tuple(np.asarray(a, dtype=float) for a in arrays), np.asarray(
-                            weights, dtype=float)
-                    return tuple(np.asarray(a, dtype=float)[keep] for a in arrays), np.asarray(
-                        weights, dtype=float)[keep]
-            if span > (2**62) // k:  # re-factorize the partial key to keep it small
-                key, partial = pd.factorize(key, sort=False)
-                key = key.astype(np.int64)
-                span = max(len(partial), 1)
-            key = key * k + codes
-            span *= k
-        inverse, uniques = pd.factorize(key, sort=False)
-        m = len(uniques)
-        rep = np.empty(m, dtype=np.intp)
-        rep[inverse] = np.arange(n)
-        w = np.bincount(inverse, weights=weights, minlength=m)
+        inverse, rep = _distinct_rows(arrays)
+        w = np.bincount(inverse, weights=weights, minlength=len(rep))
         keep = w > 0
+        if keep.all() and len(rep) == n:  # nothing to merge or drop
+            return tuple(np.asarray(a, dtype=float) for a in arrays), w
         rep, w = rep[keep], w[keep]
         return tuple(np.asarray(a, dtype=float)[rep] for a in arrays), w
 
