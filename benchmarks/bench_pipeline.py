@@ -95,18 +95,23 @@ def _worker_clvlab(log: str, out: str) -> dict:
     steps = _Steps()
     import pandas as pd
 
-    import clvlab
+    from clvlab import (  # loads the modules (and scipy) here, as lifetimes' import does
+        BetaGeoFitter,
+        GammaGammaFitter,
+        customer_lifetime_value,
+        rfm_summary,
+    )
 
     steps.done("import")
     tx = pd.read_parquet(log)
     steps.done("read Parquet")
-    rfm = clvlab.rfm_summary(tx, time_unit="W", merge_period="W")
+    rfm = rfm_summary(tx, time_unit="W", merge_period="W")
     steps.done("RFM summary")
-    bg = clvlab.BetaGeoFitter().fit(rfm)
+    bg = BetaGeoFitter().fit(rfm)
     steps.done("BG/NBD fit")
-    gg = clvlab.GammaGammaFitter().fit(rfm)
+    gg = GammaGammaFitter().fit(rfm)
     steps.done("Gamma-Gamma fit")
-    clv = clvlab.customer_lifetime_value(bg, gg, rfm, horizon=52, discount_rate=WEEKLY_RATE)
+    clv = customer_lifetime_value(bg, gg, rfm, horizon=52, discount_rate=WEEKLY_RATE)
     steps.done("CLV (52 weeks)")
     peak = _status_kib("VmHWM") / 1024
     check = rfm[["frequency", "recency", "T", "monetary_value"]].copy()

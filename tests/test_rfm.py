@@ -453,3 +453,23 @@ def test_bad_arguments_raise_clear_errors():
         rfm_summary(_good(), observation_end="2019-01-01")
     with pytest.raises(NotATableError, match="must be a pandas DataFrame"):
         rfm_summary([("a", "2020-01-01", 1.0)])
+
+
+def test_integer_ids_split_and_tracking_match_text_ids():
+    """With integer ids the split keeps int64 ids and tracking still matches the log."""
+    from clvlab.evaluation import tracking
+    from clvlab.models import BetaGeoFitter
+    from clvlab.simulate import simulate_transactions
+
+    tx_text = simulate_transactions(300, random_state=3)
+    tx_int = tx_text.assign(**{C.CUSTOMER_ID: tx_text[C.CUSTOMER_ID].astype(np.int64)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        split_int = calibration_holdout(tx_int, "1997-09-30", "1998-06-30")
+        split_text = calibration_holdout(tx_text, "1997-09-30", "1998-06-30")
+        assert split_int.index.dtype == np.int64
+        np.testing.assert_array_equal(split_int.to_numpy(), split_text.to_numpy())
+        bg = BetaGeoFitter().fit(split_int)
+        got = tracking(tx_int, split_int, bg)
+        want = tracking(tx_text, split_text, bg)
+    pd.testing.assert_frame_equal(got, want)

@@ -110,7 +110,12 @@ class _Log:
         self.codes = self.day = np.empty(0, dtype=np.int64)
 
 
-def _check_transactions(tx: Any) -> _Log:
+def _check_transactions(tx: Any, *, integer_ids: bool = False) -> _Log:
+    """Check a transaction log and return its arrays.
+
+    With ``integer_ids``, integer customer ids stay integers (the summaries' index);
+    otherwise every id becomes text (what clvlab.evaluation's tracking matches against).
+    """
     if not isinstance(tx, pd.DataFrame):
         raise NotATableError(
             "tx must be a pandas DataFrame of transactions with columns customer_id, date, "
@@ -172,7 +177,7 @@ def _check_transactions(tx: Any) -> _Log:
     # ids would cost as much again). A log from load_transactions is sorted by customer,
     # so its summary comes out in customer order.
     id_col = tx[C.CUSTOMER_ID]
-    if isinstance(id_col.dtype, np.dtype) and id_col.dtype.kind in "iu":
+    if integer_ids and isinstance(id_col.dtype, np.dtype) and id_col.dtype.kind in "iu":
         # integer ids stay integers (no text conversion, no object arrays): factorize
         # hashes the int64 values, and an already sorted column needs no hashing at all
         codes, ids = _factorize_integers(id_col.to_numpy())
@@ -541,7 +546,7 @@ def rfm_summary(
     """
     time_unit = _check_unit(time_unit, "time_unit")
     merge_period = _check_unit(merge_period, "merge_period")
-    log = _check_transactions(tx)
+    log = _check_transactions(tx, integer_ids=True)
     end_day = int(log.day.max()) if observation_end is None else _parse_day(
         observation_end, "observation_end")
     kept = log.day <= end_day
@@ -626,7 +631,7 @@ def calibration_holdout(
             column="calibration_end",
             rule="calibration_end < observation_end",
         )
-    log = _check_transactions(tx)
+    log = _check_transactions(tx, integer_ids=True)
     in_window = log.day <= end_day
     if not in_window.all():
         _excluded_warning(log, in_window, end_day, "observation_end")
