@@ -473,3 +473,21 @@ def test_integer_ids_split_and_tracking_match_text_ids():
         got = tracking(tx_int, split_int, bg)
         want = tracking(tx_text, split_text, bg)
     pd.testing.assert_frame_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [["a", "a", "b", "c", "c"], ["9", "9", "10", "11", "100"], ["b", "a", "b", "c", "c"],
+     ["10", "9", "9", "10", "100"]],
+    ids=["text order", "numeric order", "not grouped", "not sorted"],
+)
+def test_text_ids_sorted_or_not_give_the_same_summary(ids):
+    """Runs of sorted text ids are coded without hashing; any order gives the same summary."""
+    dates = pd.to_datetime(["2020-01-01", "2020-01-05", "2020-01-02", "2020-01-03",
+                            "2020-02-03"])
+    tx = pd.DataFrame({C.CUSTOMER_ID: pd.Series(ids, dtype="str"), C.DATE: dates,
+                       C.AMOUNT: [1.0, 2.0, 3.0, 4.0, 5.0]})
+    rfm = rfm_summary(tx, time_unit="D")
+    assert list(rfm.index) == list(dict.fromkeys(ids))  # order of first appearance
+    shuffled = rfm_summary(tx.iloc[[4, 2, 0, 3, 1]], time_unit="D")
+    pd.testing.assert_frame_equal(rfm, shuffled.loc[rfm.index])

@@ -183,7 +183,8 @@ def _check_transactions(tx: Any, *, integer_ids: bool = False) -> _Log:
         codes, ids = _factorize_integers(id_col.to_numpy())
         day = raw.astype("datetime64[D]").view(np.int64)
         return _Log(codes, ids, day, raw, amount)
-    codes, uniques = pd.factorize(id_col)
+    grouped = _factorize_sorted_text(id_col)
+    codes, uniques = grouped if grouped is not None else pd.factorize(id_col)
     bad = codes < 0
     if bad.any():
         _fail_rows(tx.index, bad, C.CUSTOMER_ID, "must not be missing",
@@ -224,6 +225,44 @@ def _factorize_integers(values: np.ndarray) -> tuple[np.ndarray, pd.Index]:
         codes, uniques = pd.factorize(values)
         codes = codes.astype(np.int64, copy=False)
     return codes, pd.Index(uniques)
+
+
+def _factorize_sorted_text(values: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
+    """``pd.factorize`` of Arrow-backed text ids sorted by id, without hashing; else None.
+
+    A log from ``load_transactions`` is sorted by customer (as text, or numerically for
+    digit ids). When the runs of equal ids are strictly increasing, in text order or in
+    (length, text) order, every id forms one run, so numbering the runs gives exactly
+    the codes of ``pd.factorize``; one vectorised comparison of neighbours finds them.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - pandas' str dtype is Arrow-backed here
+        return None
+    if getattr(values.dtype, "storage", None) != "pyarrow" or len(values) < 2:
+        return None
+    arr = values.array.__arrow_array__() if hasattr(values.array, "__arrow_array__") else None
+    if arr is None:
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        return None
+    change = np.empty(len(arr), dtype=bool)
+    change[0] = True
+    change[1:] = pc.not_equal(arr[1:], arr[:-1]).to_numpy(zero_copy_only=False)
+    runs = arr.filter(pa.array(change))
+    if len(runs) > 1:
+        a, b = runs[:-1], runs[1:]
+        if not pc.all(pc.less(a, b)).as_py():
+            la, lb = pc.binary_length(a), pc.binary_length(b)
+            by_length = pc.or_(pc.less(la, lb), pc.and_(pc.equal(la, lb), pc.less(a, b)))
+            if not pc.all(by_length).as_py():
+                return None
+    codes = np.cumsum(change, dtype=np.int64)
+    codes -= 1
+    return codes, pd.Index(pd.array(runs, dtype=values.dtype))
 
 
 def _parse_day(value: Any, name: str) -> int:
