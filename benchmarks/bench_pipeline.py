@@ -159,11 +159,20 @@ def _worker_lifetimes(log: str, out: str) -> dict:
 # ======================================================================================
 # driver
 # ======================================================================================
-def _run_worker(tool: str, log: Path, out: Path) -> dict:
+def _env(src: Path | None) -> dict[str, str] | None:
+    """Environment of a subprocess that imports clvlab from ``src`` (None: as this one)."""
+    if src is None:
+        return None
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(src)
+    return env
+
+
+def _run_worker(tool: str, log: Path, out: Path, src: Path | None = None) -> dict:
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, str(HERE), "--worker", tool, "--log", str(log), "--out", str(out)],
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, check=False, env=_env(src),
     )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -174,12 +183,12 @@ def _run_worker(tool: str, log: Path, out: Path) -> dict:
     return res
 
 
-def _run_cli(log: Path, out: Path) -> dict:
+def _run_cli(log: Path, out: Path, src: Path | None = None) -> dict:
     cmd = [sys.executable, "-m", "clvlab", "run", str(log), "--calibration-end",
            CALIBRATION_END, "--observation-end", OBSERVATION_END, "--out", str(out)]
     with tempfile.TemporaryFile("w+") as err, tempfile.TemporaryFile("w+") as so:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=so, stderr=err, text=True)
+        proc = subprocess.Popen(cmd, stdout=so, stderr=err, text=True, env=_env(src))
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -245,6 +254,8 @@ def _report(rounds: list[dict], args: argparse.Namespace, n_tx: int, n_cust: int
     print(f"log: {n_tx:,} transactions, {n_cust:,} customers (int64 ids, Parquet); "
           f"{len(rounds)} round(s); median [min-max] over rounds")
     has_lt = "lifetimes" in rounds[0]
+    if "baseline" in rounds[0]:
+        _report_baseline(rounds)
     step_names = [s["step"] for s in rounds[0]["clvlab"]["steps"]]
     print("\nTarget (1): read Parquet -> RFM -> BG/NBD -> Gamma-Gamma -> CLV, seconds")
     print(f"{'step':<18} {'clvlab':>22} {'lifetimes':>22} {'ratio':>20}")
@@ -308,6 +319,42 @@ def _report(rounds: list[dict], args: argparse.Namespace, n_tx: int, n_cust: int
                                         if v > 1e6))
 
 
+def _report_baseline(rounds: list[dict]) -> None:
+    """Before/after table: the baseline source against this one, per step, same rounds."""
+    print("\nBefore/after (baseline source vs this source), seconds, same rounds")
+    print(f"{'step':<18} {'baseline':>22} {'now':>22} {'speed-up':>18}")
+    names = [s["step"] for s in rounds[0]["clvlab"]["steps"]]
+    for i, name in enumerate(names):
+        b = [float(r["baseline"]["steps"][i]["seconds"]) for r in rounds]
+        c = [float(r["clvlab"]["steps"][i]["seconds"]) for r in rounds]
+        ratio = [x / y for x, y in zip(b, c, strict=True)]
+        print(f"{name:<18} {_spread(b, '{:.3f}'):>22} {_spread(c, '{:.3f}'):>22} "
+              f"{_spread(ratio, '{:.1f}x'):>18}")
+    b = [r["baseline"]["pipeline"] for r in rounds]
+    c = [r["clvlab"]["pipeline"] for r in rounds]
+    print(f"{'pipeline':<18} {_spread(b):>22} {_spread(c):>22} "
+          f"{_spread([x / y for x, y in zip(b, c, strict=True)], '{:.1f}x'):>18}")
+    b = [r["baseline"]["peak_mib"] for r in rounds]
+    c = [r["clvlab"]["peak_mib"] for r in rounds]
+    print(f"{'peak RSS MiB':<18} {_spread(b, '{:.0f}'):>22} {_spread(c, '{:.0f}'):>22}")
+    if "cli_baseline" in rounds[0]:
+        print("`clvlab run` steps (baseline -> now, seconds):")
+        labels = [s["step"] for s in rounds[0]["cli"]["steps"]]
+        for i, name in enumerate(labels):
+            b = [float(r["cli_baseline"]["steps"][i]["seconds"]) for r in rounds
+                 if i < len(r["cli_baseline"]["steps"])]
+            c = [float(r["cli"]["steps"][i]["seconds"]) for r in rounds
+                 if i < len(r["cli"]["steps"])]
+            print(f"  {name[:52]:<52} {_spread(b, '{:.1f}'):>16} -> {_spread(c, '{:.1f}'):>16}")
+        b = [r["cli_baseline"]["wall"] for r in rounds]
+        c = [r["cli"]["wall"] for r in rounds]
+        print(f"  {'whole `clvlab run` (wall)':<52} {_spread(b, '{:.1f}'):>16} -> "
+              f"{_spread(c, '{:.1f}'):>16}")
+        b = [r["cli_baseline"]["peak_mib"] for r in rounds]
+        c = [r["cli"]["peak_mib"] for r in rounds]
+        print(f"  {'peak RSS MiB':<52} {_spread(b, '{:.0f}'):>16} -> {_spread(c, '{:.0f}'):>16}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=lambda s: int(s.replace("_", "")),
@@ -320,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-lifetimes", action="store_true")
     parser.add_argument("--skip-cli", action="store_true", help="only target (1)")
     parser.add_argument("--json", type=Path, help="also write every measurement here")
+    parser.add_argument("--baseline-src", type=Path,
+                        help="also run clvlab imported from this source folder (e.g. an "
+                        "export of an older commit's src/) in every round, for before/after")
     parser.add_argument("--worker", choices=("clvlab", "lifetimes"), help=argparse.SUPPRESS)
     parser.add_argument("--log", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -348,6 +398,11 @@ def main(argv: list[str] | None = None) -> int:
             rnd: dict = {"load_before": os.getloadavg()[0]}
             rnd["clvlab"] = _run_worker("clvlab", log, tmp_path / "clvlab.parquet")
             print(f"round {k + 1}: clvlab pipeline {rnd['clvlab']['pipeline']:.2f} s", flush=True)
+            if args.baseline_src:
+                rnd["baseline"] = _run_worker("clvlab", log, tmp_path / "baseline.parquet",
+                                              args.baseline_src)
+                print(f"round {k + 1}: baseline pipeline {rnd['baseline']['pipeline']:.2f} s",
+                      flush=True)
             if not args.skip_lifetimes:
                 rnd["lifetimes"] = _run_worker("lifetimes", log, tmp_path / "lifetimes.parquet")
                 print(f"round {k + 1}: lifetimes pipeline {rnd['lifetimes']['pipeline']:.2f} s",
@@ -359,6 +414,10 @@ def main(argv: list[str] | None = None) -> int:
                 out = tmp_path / f"run{k}"
                 rnd["cli"] = _run_cli(log, out)
                 print(f"round {k + 1}: clvlab run {rnd['cli']['wall']:.1f} s", flush=True)
+                if args.baseline_src:
+                    rnd["cli_baseline"] = _run_cli(log, tmp_path / f"base{k}", args.baseline_src)
+                    print(f"round {k + 1}: baseline clvlab run "
+                          f"{rnd['cli_baseline']['wall']:.1f} s", flush=True)
             rnd["load_after"] = os.getloadavg()[0]
             rounds.append(rnd)
     for line in checks:
