@@ -18,6 +18,9 @@ count the same way for both libraries. Within each of ``--repeat`` rounds the th
 subprocesses run one after the other; ratios are formed within a round and their spread
 over the rounds is reported.
 
+CPU time (user + system of the subprocess, all threads) is reported next to wall time: on
+a shared machine it moves much less with the load than wall time does.
+
 Peak memory is the subprocess's peak resident set size (``VmHWM`` from
 ``/proc/self/status`` for the workers, ``ru_maxrss`` from ``os.wait4`` for ``clvlab
 run``): Python, the libraries, the log, every numpy/pandas/Arrow allocation.
@@ -83,12 +86,13 @@ class _Steps:
     def __init__(self) -> None:
         self.rows: list[dict[str, float | str]] = []
         self.t = time.perf_counter()
+        self.cpu = time.process_time()
 
     def done(self, name: str) -> None:
-        now = time.perf_counter()
-        self.rows.append({"step": name, "seconds": now - self.t,
+        now, cpu = time.perf_counter(), time.process_time()
+        self.rows.append({"step": name, "seconds": now - self.t, "cpu": cpu - self.cpu,
                           "peak_mib": _status_kib("VmHWM") / 1024})
-        self.t = time.perf_counter()
+        self.t, self.cpu = time.perf_counter(), time.process_time()
 
 
 def _worker_clvlab(log: str, out: str) -> dict:
@@ -180,6 +184,8 @@ def _run_worker(tool: str, log: Path, out: Path, src: Path | None = None) -> dic
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     res["wall"] = wall
     res["pipeline"] = sum(float(s["seconds"]) for s in res["steps"] if s["step"] != "import")
+    res["pipeline_cpu"] = sum(float(s["cpu"]) for s in res["steps"] if s["step"] != "import")
+    res["cpu"] = sum(float(s["cpu"]) for s in res["steps"])
     return res
 
 
@@ -200,7 +206,8 @@ def _run_cli(log: Path, out: Path, src: Path | None = None) -> dict:
              for label, sec in re.findall(r"✓ (.+?) \((\d+\.\d+) s\)", stderr)]
     sizes = {p.relative_to(out).as_posix(): p.stat().st_size
              for p in sorted(out.rglob("*")) if p.is_file()}
-    return {"wall": wall, "peak_mib": usage.ru_maxrss / 1024, "steps": steps, "sizes": sizes}
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+            "peak_mib": usage.ru_maxrss / 1024, "steps": steps, "sizes": sizes}
 
 
 def _make_log(path: Path, customers: int, seed: int) -> tuple[int, int]:
@@ -274,6 +281,13 @@ def _report(rounds: list[dict], args: argparse.Namespace, n_tx: int, n_cust: int
         ratio = [b / a for a, b in zip(c, lt, strict=True)]
         line += f" {_spread(lt):>22} {_spread(ratio, '{:.1f}x'):>20}"
     print(line)
+    c = [r["clvlab"]["pipeline_cpu"] for r in rounds]
+    line = f"{'pipeline CPU time':<18} {_spread(c):>22}"
+    if has_lt:
+        lt = [r["lifetimes"]["pipeline_cpu"] for r in rounds]
+        ratio = [b / a for a, b in zip(c, lt, strict=True)]
+        line += f" {_spread(lt):>22} {_spread(ratio, '{:.1f}x'):>20}"
+    print(line)
     c = [r["clvlab"]["wall"] for r in rounds]
     line = f"{'process wall':<18} {_spread(c):>22}"
     if has_lt:
@@ -304,6 +318,8 @@ def _report(rounds: list[dict], args: argparse.Namespace, n_tx: int, n_cust: int
             print(f"  {name[:60]:<60} {_spread(vals, '{:.1f}'):>18}")
         c = [r["cli"]["wall"] for r in rounds]
         print(f"  {'whole `clvlab run` (process wall)':<60} {_spread(c):>18}")
+        cpu = [r["cli"]["cpu"] for r in rounds]
+        print(f"  {'whole `clvlab run` (process CPU time)':<60} {_spread(cpu):>18}")
         peaks = [r["cli"]["peak_mib"] for r in rounds]
         print(f"  {'peak RSS MiB':<60} {_spread(peaks, '{:.0f}'):>18}")
         if has_lt:
@@ -314,6 +330,10 @@ def _report(rounds: list[dict], args: argparse.Namespace, n_tx: int, n_cust: int
             ratio = [lw / cw for cw, lw in zip(c, lt_wall, strict=True)]
             print(f"  lifetimes process wall / `clvlab run` wall: {_spread(ratio, '{:.2f}x')}"
                   " (target: > 1)")
+            lt_cpu = [r["lifetimes"]["cpu"] for r in rounds]
+            ratio = [lc / cc for cc, lc in zip(cpu, lt_cpu, strict=True)]
+            print(f"  lifetimes process CPU {_spread(lt_cpu)} s / `clvlab run` CPU: "
+                  f"{_spread(ratio, '{:.2f}x')}")
         print("  outputs: " + ", ".join(f"{k} {v / 1e6:.0f} MB"
                                         for k, v in rounds[-1]["cli"]["sizes"].items()
                                         if v > 1e6))
