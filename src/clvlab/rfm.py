@@ -346,11 +346,14 @@ class _Aggregate:
 _ROW_CHUNK = 1 << 20
 
 
-def _is_sorted(a: np.ndarray) -> bool:
-    """Whether ``a`` is non-decreasing (checked chunk by chunk, no full-size temporary)."""
-    for lo in range(0, a.size - 1, _ROW_CHUNK):
-        hi = min(lo + _ROW_CHUNK + 1, a.size)
-        if not bool(np.all(a[lo + 1 : hi] >= a[lo : hi - 1])):
+def _pairs_sorted(codes: np.ndarray, period: np.ndarray) -> bool:
+    """Whether the rows are sorted by customer code, then period (chunk by chunk)."""
+    for lo in range(0, codes.size - 1, _ROW_CHUNK):
+        hi = min(lo + _ROW_CHUNK + 1, codes.size)
+        c0, c1 = codes[lo : hi - 1], codes[lo + 1 : hi]
+        later = c1 > c0
+        later |= (c1 == c0) & (period[lo + 1 : hi] >= period[lo : hi - 1])
+        if not bool(later.all()):
             return False
     return True
 
@@ -383,12 +386,19 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
     # distinct purchases = distinct (customer, period) pairs, sorted by customer then period
     pmin = int(period.min())
     span = int(period.max()) - pmin + 1
-    if int(codes.max()) < (2**62) // span:
+    p_period: np.ndarray | None
+    if _pairs_sorted(codes, period):  # a log in customer-then-date order: no key, no sort
+        new_pair = np.empty(codes.size, dtype=bool)
+        new_pair[0] = True
+        np.not_equal(codes[1:], codes[:-1], out=new_pair[1:])
+        new_pair[1:] |= period[1:] != period[:-1]
+        p_code, p_period = codes[new_pair], period[new_pair]
+        del new_pair
+    elif int(codes.max()) < (2**62) // span:
         key = codes * span  # built and sorted in place
         key += period
         key -= pmin
-        if not _is_sorted(key):  # a log in customer-then-date order needs no sort
-            key.sort()
+        key.sort()
         distinct = np.empty(key.size, dtype=bool)
         distinct[0] = True
         np.not_equal(key[1:], key[:-1], out=distinct[1:])
@@ -416,7 +426,7 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
         first_p = p_key[c_start] - present * span + pmin
         last_p = p_key[c_last] - present * span + pmin
         del p_key
-    else:  # pragma: no cover
+    else:
         first_p, last_p = p_period[c_start], p_period[c_last]
         del p_period
     n_purchases = np.diff(c_start, append=n_p)

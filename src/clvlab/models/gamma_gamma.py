@@ -26,6 +26,8 @@ from clvlab.models.likelihoods.gamma_gamma import (
     gg_expected_spend,
     gg_loglik_and_grad,
     gg_population_mean_spend,
+    gg_statistics,
+    gg_total_from_statistics,
     gg_total_loglik_and_grad,
 )
 from clvlab.validation import validate_rfm
@@ -189,6 +191,8 @@ class GammaGammaFitter(BaseFitter):
     frequency_spend_correlation_: float
     # filled by _select / _select_with_weights during fit only
     _selection_info: _SelectionInfo
+    # parameter-free statistics of each data set seen during one fit (deleted after it)
+    _statistics_cache: dict[tuple[int, int, int], Any]
 
     # -- parameterisation: p = e^t0, q = 1 + e^t1, v = e^t2 ------------------------------
     def _to_natural(self, theta: np.ndarray) -> np.ndarray:
@@ -212,8 +216,15 @@ class GammaGammaFitter(BaseFitter):
     def _total_loglik_and_grad(
         self, params: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray
     ) -> tuple[float, np.ndarray]:
-        # sufficient statistics: special functions once per distinct frequency
-        return gg_total_loglik_and_grad(params, data[0], data[1], weights)
+        # sufficient statistics: special functions once per distinct frequency; the
+        # parameter-free part is computed once per data set during a fit
+        cache = getattr(self, "_statistics_cache", None)
+        if cache is None:
+            return gg_total_loglik_and_grad(params, data[0], data[1], weights)
+        key = (id(data[0]), id(data[1]), id(weights))
+        if key not in cache:  # the entry holds the arrays, so their ids stay theirs
+            cache[key] = ((data[0], data[1], weights), gg_statistics(data[0], data[1], weights))
+        return gg_total_from_statistics(params, cache[key][1])
 
     def _initial_params(self, data: Sequence[np.ndarray], weights: np.ndarray) -> list[np.ndarray]:
         m = data[1]
@@ -293,6 +304,7 @@ class GammaGammaFitter(BaseFitter):
         attrs = getattr(data, "attrs", None) or {}
         known = time_unit if time_unit is not None else attrs.get(C.ATTR_TIME_UNIT)
         self._selection_info = {}
+        self._statistics_cache = {}
         try:
             # The base class requires a unit; spend has none, so "D" is a placeholder that
             # is replaced below when the data do not say which unit they are in. Its warnings
@@ -302,7 +314,7 @@ class GammaGammaFitter(BaseFitter):
                 super().fit(data, weights=weights, time_unit=known if known is not None else "D")
         finally:
             info = self._selection_info
-            del self._selection_info
+            del self._selection_info, self._statistics_cache
         self.time_unit_ = known
         at_bound = float(self.params_["q"]) - 1.0 < Q_BOUNDARY_TOLERANCE
         for w in caught:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -139,39 +140,90 @@ def gg_total_loglik_and_grad(
     grad : ndarray of shape (3,)
         Its derivatives with respect to ``p``, ``q``, ``v``.
     """
-    p, q, v = (float(t) for t in params)
+    return gg_total_from_statistics(params, gg_statistics(frequency, monetary_value, weights))
+
+
+class GGStatistics(NamedTuple):
+    """What :func:`gg_total_from_statistics` needs of the data, independent of parameters.
+
+    ``x_values`` and ``x_weights`` are the distinct frequencies and their total weights
+    (or every row's frequency and weight, when frequencies are not small whole numbers);
+    the rest are per-row arrays (``w``, ``w x``, ``x m``) and two sums.
+    """
+
+    x_values: np.ndarray
+    x_weights: np.ndarray
+    w_tot: float
+    s_logm: float
+    w: np.ndarray
+    wx: np.ndarray
+    xm: np.ndarray
+
+
+def gg_statistics(
+    frequency: npt.ArrayLike, monetary_value: npt.ArrayLike, weights: npt.ArrayLike
+) -> GGStatistics:
+    """Summarise the data for :func:`gg_total_from_statistics` (computed once per fit).
+
+    Parameters
+    ----------
+    frequency, monetary_value : array-like of shape (n,)
+        As in :func:`gg_loglik` (``x > 0``, ``m > 0``).
+    weights : array-like of shape (n,)
+        Number of customers each row stands for.
+
+    Returns
+    -------
+    GGStatistics
+    """
     x, m = _gg_arrays(frequency, monetary_value)
     w = np.asarray(weights, dtype=float)
-
-    def per_x(g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        pg = p * g
-        psi_pgq = special.digamma(pg + q)
-        log_g = np.log(g)
-        return (
-            special.gammaln(pg + q) - special.gammaln(pg) - q * log_g,  # ll bracket
-            g * (psi_pgq - special.digamma(pg)),  # d/dp, x-only part
-            psi_pgq - log_g,  # d/dq, x-only part
-        )
-
     xi = _frequency_codes(x)
     if xi is not None:  # once per distinct frequency, weighted by its customers
         w_x = np.bincount(xi, weights=w)
         used = np.flatnonzero(w_x > 0)
-        w_x = w_x[used]
-        a, b, c = per_x(used.astype(float))
+        x_values, x_weights = used.astype(float), w_x[used]
     else:
-        w_x = w
-        a, b, c = per_x(x)
-    s_a, s_b, s_c = float(w_x @ a), float(w_x @ b), float(w_x @ c)
-    w_tot = float(w.sum())
-    wx = w * x
-    s_logm = float(w @ np.log(m))
-    xm = x * m
-    u = np.log1p(v / xm)
+        x_values, x_weights = x, w
+    return GGStatistics(x_values, x_weights, float(w.sum()), float(w @ np.log(m)), w, w * x,
+                        x * m)
+
+
+def gg_total_from_statistics(
+    params: Iterable[float], stats: GGStatistics
+) -> tuple[float, np.ndarray]:
+    """Weighted total log-likelihood and gradient from :func:`gg_statistics`.
+
+    See :func:`gg_total_loglik_and_grad` for the formula.
+
+    Parameters
+    ----------
+    params : sequence of float
+        ``(p, q, v)``.
+    stats : GGStatistics
+        From :func:`gg_statistics`.
+
+    Returns
+    -------
+    total : float
+    grad : ndarray of shape (3,)
+    """
+    p, q, v = (float(t) for t in params)
+    g = stats.x_values
+    pg = p * g
+    psi_pgq = special.digamma(pg + q)
+    log_g = np.log(g)
+    w_x = stats.x_weights
+    s_a = float(w_x @ (special.gammaln(pg + q) - special.gammaln(pg) - q * log_g))  # ll bracket
+    s_b = float(w_x @ (g * (psi_pgq - special.digamma(pg))))  # d/dp, x-only part
+    s_c = float(w_x @ (psi_pgq - log_g))  # d/dq, x-only part
+    w, wx, w_tot, s_logm = stats.w, stats.wx, stats.w_tot, stats.s_logm
+    u = v / stats.xm
+    np.log1p(u, out=u)  # u = ln(1 + v / (x m))
     s_u, s_xu = float(w @ u), float(wx @ u)
-    xm += v
-    np.reciprocal(xm, out=xm)  # now 1 / (x m + v)
-    s_inv, s_xinv = float(w @ xm), float(wx @ xm)
+    inv = stats.xm + v
+    np.reciprocal(inv, out=inv)  # 1 / (x m + v)
+    s_inv, s_xinv = float(w @ inv), float(wx @ inv)
     log_v = np.log(v)
     total = (
         s_a + w_tot * (q * log_v - special.gammaln(q)) - (1.0 + q) * s_logm
