@@ -163,12 +163,12 @@ def _worker_lifetimes(log: str, out: str) -> dict:
 # ======================================================================================
 # driver
 # ======================================================================================
-def _env(src: Path | None) -> dict[str, str] | None:
-    """Environment of a subprocess that imports clvlab from ``src`` (None: as this one)."""
-    if src is None:
-        return None
+def _env(src: Path | None) -> dict[str, str]:
+    """Environment of a subprocess: clvlab from ``src`` (None: as this one), wide console."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(src)
+    env["COLUMNS"] = "200"  # one progress line per step
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     return env
 
 
@@ -202,8 +202,9 @@ def _run_cli(log: Path, out: Path, src: Path | None = None) -> dict:
         stderr = err.read()
     if proc.returncode != 0:
         raise RuntimeError(f"clvlab run failed ({proc.returncode}):\n{stderr[-4000:]}")
-    steps = [{"step": label, "seconds": float(sec)}
-             for label, sec in re.findall(r"✓ (.+?) \((\d+\.\d+) s\)", stderr)]
+    # progress lines may wrap: a label runs from its tick to the "(<seconds> s)" that ends it
+    steps = [{"step": " ".join(label.split()), "seconds": float(sec)}
+             for label, sec in re.findall(r"✓ ([^✓]+?) \((\d+\.\d+) s\)", stderr)]
     sizes = {p.relative_to(out).as_posix(): p.stat().st_size
              for p in sorted(out.rglob("*")) if p.is_file()}
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
@@ -360,12 +361,13 @@ def _report_baseline(rounds: list[dict]) -> None:
     if "cli_baseline" in rounds[0]:
         print("`clvlab run` steps (baseline -> now, seconds):")
         labels = [s["step"] for s in rounds[0]["cli"]["steps"]]
-        for i, name in enumerate(labels):
-            b = [float(r["cli_baseline"]["steps"][i]["seconds"]) for r in rounds
-                 if i < len(r["cli_baseline"]["steps"])]
-            c = [float(r["cli"]["steps"][i]["seconds"]) for r in rounds
-                 if i < len(r["cli"]["steps"])]
-            print(f"  {name[:52]:<52} {_spread(b, '{:.1f}'):>16} -> {_spread(c, '{:.1f}'):>16}")
+        for name in labels:  # matched by label: the two versions may differ in steps
+            b = [float(s["seconds"]) for r in rounds for s in r["cli_baseline"]["steps"]
+                 if s["step"] == name]
+            c = [float(s["seconds"]) for r in rounds for s in r["cli"]["steps"]
+                 if s["step"] == name]
+            before = _spread(b, "{:.1f}") if b else "-"
+            print(f"  {name[:52]:<52} {before:>16} -> {_spread(c, '{:.1f}'):>16}")
         b = [r["cli_baseline"]["wall"] for r in rounds]
         c = [r["cli"]["wall"] for r in rounds]
         print(f"  {'whole `clvlab run` (wall)':<52} {_spread(b, '{:.1f}'):>16} -> "
