@@ -9,6 +9,7 @@ from clvlab.models.base import BaseFitter, BaseModel
 from clvlab.models.baseline import FormulaCLVBaseline, formula_clv
 from clvlab.models.beta_geo import BetaGeoFitter
 from clvlab.models.gamma_gamma import GammaGammaFitter
+from clvlab.models.modified_beta_geo import ModifiedBetaGeoFitter
 from clvlab.models.pareto_nbd import ParetoNBDFitter
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "FormulaCLVBaseline",
     "GammaGammaFitter",
     "ParetoNBDFitter",
+    "ModifiedBetaGeoFitter",
     "formula_clv",
 ]

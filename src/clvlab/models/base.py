@@ -644,7 +644,17 @@ class BaseFitter(BaseModel):
         if len(w) > WARM_START_ROWS:
             # many distinct rows: fit a systematic subsample first (cheap) and start the
             # full fit from its estimate; convergence is still judged on all the data
-            sub, sub_w = self._warm_start_sample(data_u, w, WARM_START_ROWS)
+            stride = -(-len(w) // WARM_START_ROWS)
+            # heavy rows (many identical customers) all enter with weight / stride, the
+            # rest systematically with their weight: unbiased, and the few heavy rows
+            # (e.g. one-time buyers) no longer make the subsample's composition noisy
+            n_heavy = WARM_START_ROWS // 4
+            heavy = np.zeros(len(w), dtype=bool)
+            heavy[np.argpartition(w, len(w) - n_heavy)[-n_heavy:]] = True
+            light = np.flatnonzero(~heavy)[::stride]
+            pick = np.concatenate([np.flatnonzero(heavy), light])
+            sub = tuple(col[pick] for col in data_u)
+            sub_w = np.concatenate([w[heavy] / stride, w[light]])
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -725,27 +735,6 @@ class BaseFitter(BaseModel):
                 stacklevel=3,  # fit -> _fit_compressed -> here
             )
         return self
-
-    @staticmethod
-    def _warm_start_sample(
-        data: Sequence[np.ndarray], weights: np.ndarray, size: int
-    ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-        """Draw a subsample of ``size`` compressed rows whose weights represent all customers.
-
-        The ``size // 2`` rows that stand for the most customers are kept whole; the rest
-        are sorted by weight and every ``k``-th is kept with its weight times ``k``
-        (systematic sampling, stratified by weight). A plain every-``k``-th row would keep
-        a handful of the heavy rows (e.g. the many customers without a repeat purchase)
-        by chance and bias the warm start.
-        """
-        order = np.argsort(-weights, kind="stable")
-        n_heavy = size // 2
-        heavy, light = order[:n_heavy], order[n_heavy:]
-        step = max(1, -(-light.size // max(size - n_heavy, 1)))
-        picked = light[::step]
-        idx = np.concatenate([heavy, picked])
-        sub_w = np.concatenate([weights[heavy], weights[picked] * step])
-        return tuple(col[idx] for col in data), sub_w
 
     def _assess(
         self,
