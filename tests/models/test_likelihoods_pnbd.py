@@ -1,4 +1,4 @@
-"""Pareto/NBD maths (clvlab.models.likelihoods.pareto_nbd) against 60-digit mpmath and identities."""
+"""Pareto/NBD maths (clvlab.models.likelihoods.pareto_nbd): 60-digit mpmath and identities."""
 
 from __future__ import annotations
 
@@ -381,11 +381,11 @@ def test_dert_closed_form_equals_quadrature_of_expectation():
         for delta in (math.log1p(0.0019),):
             got = lk.pnbd_expected_residual_purchases(params, delta, x, tx, T)
             for i in range(2):
-                def e(t, i=i):
-                    return float(lk.pnbd_expected_purchases(params, t, x[i], tx[i], T[i]))
+                def integrand(t, i=i, params=params, delta=delta):
+                    e = float(lk.pnbd_expected_purchases(params, t, x[i], tx[i], T[i]))
+                    return delta * math.exp(-delta * t) * e
                 # integration by parts: delta int_0^inf e^{-delta t} E(t) dt
-                val, _ = integrate.quad(lambda t, e=e: delta * math.exp(-delta * t) * e(t),
-                                        0, np.inf, epsabs=0, epsrel=1e-12, limit=500)
+                val, _ = integrate.quad(integrand, 0, np.inf, epsabs=0, epsrel=1e-12, limit=500)
                 np.testing.assert_allclose(got[i], val, rtol=1e-8)
 
 
