@@ -123,7 +123,7 @@ def _model_params(
     instance: Any, fitted: dict[str, float], params: Mapping[str, Any] | None,
     keywords: dict[str, Any],
 ) -> np.ndarray:
-    """The model's parameter vector: given values over fitted values over its defaults."""
+    """Build the parameter vector: given values over fitted values over the model defaults."""
     names = tuple(instance._param_names)
     model_name = getattr(instance, "_model_name", type(instance).__name__)
     given = dict(params or {})
