@@ -267,8 +267,10 @@ class ParetoNBDFitter(PurchaseFitter):
         rate = float(np.einsum("i,i->", weights, frequency)) / total_t
         alpha0 = float(np.clip(1.0 / max(rate, 1e-6), 1e-6, 1e6))
         mean_t = float(np.clip(total_t / max(float(weights.sum()), 1e-12), 1e-6, 1e6))
+        # first start: beta = alpha, where the likelihood's hypergeometric series is
+        # cheapest (z = 0); the others spread out in case it ends at a poor optimum
         return [
-            np.array([1.0, alpha0, 1.0, mean_t]),
+            np.array([1.0, alpha0, 1.0, alpha0]),
             np.array([0.5, 0.5 * alpha0, 0.5, 0.5 * mean_t]),
             np.array([3.0, 3.0 * alpha0, 3.0, 10.0 * mean_t]),
         ]
