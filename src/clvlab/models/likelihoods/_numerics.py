@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -81,6 +81,45 @@ def _small_codes(col: np.ndarray) -> tuple[np.ndarray | None, int]:
         if np.array_equal(codes, col):
             return codes, int(hi) + 1
     return None, 0
+
+
+def _distinct_rows(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Find the distinct rows of ``columns``, numbered in order of first appearance.
+
+    Returns ``(inverse, rep)``: ``inverse[i]`` is the number of row ``i``'s distinct row
+    and ``rep[j]`` the index of one row equal to distinct row ``j``. The numbering is that
+    of ``pd.factorize(..., sort=False)`` on the rows (or of a ``groupby(sort=False)``).
+    Hash-based and linear: whole numbers in ``[0, n)`` are their own codes (no hashing),
+    other columns are factorized, and a column whose values are all distinct ends the
+    work at once (then so are the rows).
+    """
+    import pandas as pd  # hash-based factorisation: linear time
+
+    n = len(columns[0])
+    if n == 0:
+        empty = np.empty(0, dtype=np.intp)
+        return empty, empty
+    key = np.zeros(n, dtype=np.int64)
+    span = 1
+    for arr in columns:
+        col = np.asarray(arr, dtype=float)
+        codes, k = _small_codes(col)
+        if codes is None:
+            codes, uniques = pd.factorize(col, sort=False)
+            k = max(len(uniques), 1)
+            if k == n:  # all distinct
+                every = np.arange(n, dtype=np.intp)
+                return every, every
+        if span > (2**62) // k:  # re-factorize the partial key to keep it small
+            key, partial = pd.factorize(key, sort=False)
+            key = key.astype(np.int64)
+            span = max(len(partial), 1)
+        key = key * k + codes
+        span *= k
+    inverse, uniques = pd.factorize(key, sort=False)
+    rep = np.empty(len(uniques), dtype=np.intp)
+    rep[inverse] = np.arange(n)
+    return inverse, rep
 
 
 def _on_distinct_rows(
