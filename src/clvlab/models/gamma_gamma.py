@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from clvlab import _columns as C
+from clvlab._checks import check_finite_prediction
 from clvlab.exceptions import (
     AssumptionWarning,
     ConvergenceWarning,
@@ -41,6 +42,11 @@ CORRELATION_WARNING_THRESHOLD = 0.3
 #: ``q - 1`` below which the fit is reported as on the boundary: the data would put q <= 1
 #: (spend too heavy-tailed for a finite population mean), so the estimate sits at the edge.
 Q_BOUNDARY_TOLERANCE = 1e-6
+
+#: Where a Gamma-Gamma estimate counts as a limit of the model: ``q`` above it means the
+#: customers' average spend does not differ (coefficient of variation of the spend rates
+#: 1/sqrt(q) below about 3%); ``p`` above it means no variation within a customer.
+DEGENERACY_LIMITS: dict[str, float] = {"q": 1e3, "p": 1e6}
 
 #: Smallest number of repeat buyers for which the correlation is computed.
 _MIN_FOR_CORRELATION = 3
@@ -341,6 +347,36 @@ class GammaGammaFitter(BaseFitter):
             )
         return self
 
+    def _degeneracy(
+        self, params: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray
+    ) -> str | None:
+        """Name the cause and the limit when spend shows no spread to model.
+
+        ``q`` above ``DEGENERACY_LIMITS["q"]``: customers' average spend does not differ
+        (the Gamma(q, v) of spend rates collapsed): one expected spend for everyone.
+        ``p`` above ``DEGENERACY_LIMITS["p"]``: each customer spends the same amount on
+        every purchase: a customer's own mean is their expected spend.
+        """
+        p, q, v = (float(x) for x in params)
+        notes = []
+        if q > DEGENERACY_LIMITS["q"]:
+            notes.append(
+                "the spend data show no difference between customers' average spend, so the "
+                f"distribution of spend rates Gamma(q, v) collapsed to a point (q = {q:.3g}, "
+                f"v = {v:.3g}). Gamma-Gamma reduces to one expected spend per purchase for "
+                f"every customer, p v/(q - 1) = {p * v / (q - 1.0):.4g}, whatever their own "
+                "history"
+            )
+        if p > DEGENERACY_LIMITS["p"]:
+            notes.append(
+                "every customer spends the same amount on each of their purchases, so the "
+                f"within-customer spend shape p went to infinity (p = {p:.3g}): a customer's "
+                "own mean spend is their expected spend"
+            )
+        if not notes:
+            return None
+        return "; and ".join(notes) + ". Expected spend stays finite and positive."
+
     def _warn_correlation(self, stacklevel: int) -> None:
         r = self.frequency_spend_correlation_
         if np.isfinite(r) and abs(r) > CORRELATION_WARNING_THRESHOLD:
@@ -426,7 +462,9 @@ class GammaGammaFitter(BaseFitter):
                 stacklevel=2,
             )
             x = np.where(zero, 0.0, x)
-        values = gg_expected_spend(self._params_array(), x, m)
+        values = check_finite_prediction(
+            gg_expected_spend(self._params_array(), x, m), self, "expected_spend"
+        )
         return pd.Series(values, index=frame.index, name="expected_spend")
 
     # -- persistence ----------------------------------------------------------------------------
