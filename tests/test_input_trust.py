@@ -11,7 +11,6 @@ import bz2
 import gzip
 import lzma
 import os
-import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -238,19 +237,16 @@ def _no_churn_rfm(n: int = 1000, seed: int = 3) -> pd.DataFrame:
     return frame
 
 
-def test_predictions_at_the_reported_boundary_are_finite_and_fast():
+def test_predictions_at_the_reported_boundary_are_finite():
     """At the issue's boundary estimate (a = 8e8, b = 1e10) CLV of 1,000 customers is finite
-    and takes well under a second (it took 52 s and gave NaN)."""
+    (it took 52 s and gave NaN; the time is measured in benchmarks/bench_degenerate.py)."""
     rfm = _no_churn_rfm()
     bg = clvlab.BetaGeoFitter()
     bg.params_ = pd.Series([2.2, 3.4, 8e8, 1e10], index=["r", "alpha", "a", "b"])
     bg.time_unit_ = "W"
     gg = _quiet(clvlab.GammaGammaFitter().fit, rfm)
-    start = time.perf_counter()
     clv = clvlab.customer_lifetime_value(bg, gg, rfm, horizon=52, discount_rate=0.0018)
-    elapsed = time.perf_counter() - start
     assert np.isfinite(clv).all() and (clv >= 0).all()
-    assert elapsed < 1.0
 
 
 def test_no_churn_fit_warns_naming_the_cause_and_the_nbd_limit():

@@ -948,11 +948,20 @@ def _parse_dates(
         arr = raw.to_numpy(dtype=float)
         text = pd.Series(np.where(arr == np.round(arr), np.round(arr).astype(np.int64), arr)
                          .astype(str)) if np.isfinite(arr).all() else raw.astype(str)
-    else:
+    elif pd.api.types.is_object_dtype(dtype):
         text = raw.astype(str)  # datetime objects -> ISO text keeps their offsets
-    text = text.str.strip()
+    else:
+        text = raw
+    # everything below works on the distinct values (a log repeats its dates heavily)
+    codes0, uniq0 = pd.factorize(text, sort=False)
+    stripped = pd.Series(np.asarray(uniq0, dtype=object), dtype=object).astype(str).str.strip()
+
+    def row_text() -> pd.Series:
+        """Return the stripped text of every row (for messages)."""
+        return pd.Series(stripped.to_numpy(dtype=object)[codes0], dtype=object)
 
     if fmt is not None and ("%z" in fmt or "%Z" in fmt):
+        text = row_text()
         # an explicit format with the zone: pandas parses zone and all
         utc = _parse_with_utc(text, fmt)
         bad = utc.isna().to_numpy()
@@ -965,10 +974,15 @@ def _parse_dates(
                    pos, rows, n_naive=0)
         return _checked_ns(local, text, name, pos, rows)
 
-    aware = text.str.contains(_TZ_AWARE_RE, regex=True).to_numpy(dtype=bool)
-    wall_text = text.str.replace(_TZ_STRIP_RE, "", regex=True) if aware.any() else text
-    codes, uniq_values = pd.factorize(wall_text, sort=False)
-    uniq = pd.Series(np.asarray(uniq_values, dtype=object))
+    aware_u = stripped.str.contains(_TZ_AWARE_RE, regex=True).to_numpy(dtype=bool)
+    if aware_u.any():
+        wall_u = stripped.where(~aware_u, stripped.str.replace(_TZ_STRIP_RE, "", regex=True))
+        codes_w, uniq_values = pd.factorize(wall_u, sort=False)
+        codes = codes_w[codes0]
+    else:
+        codes, uniq_values = codes0, stripped.to_numpy(dtype=object)
+    aware = aware_u[codes0]
+    uniq = pd.Series(np.asarray(uniq_values, dtype=object), dtype=object)
     counts = np.bincount(codes, minlength=len(uniq))
     guessed_u = np.zeros(len(uniq), dtype=bool)
     used = fmt
@@ -981,7 +995,7 @@ def _parse_dates(
         used, parsed_u = _infer_date_format(uniq, counts, fmt, name)
     ok_u = parsed_u.notna().to_numpy()
     if not ok_u.all():
-        raise _date_error(name, ~ok_u[codes], pos, rows, raw, text,
+        raise _date_error(name, ~ok_u[codes], pos, rows, raw, row_text(),
                           fmt if fmt not in (None, "dayfirst", "monthfirst") else None, used)
     wall_ns = _ns_by_code(parsed_u, codes, name, pos, rows, raw)
     if used not in (None, "ISO8601") and fmt in (None, "dayfirst", "monthfirst"):
@@ -997,6 +1011,7 @@ def _parse_dates(
         guessed = guessed_u[codes]
         n = int(guessed.sum())
         where = rows.describe(pos[guessed][:_N_EXAMPLES])
+        text = row_text()
         shown = [f"{w}: {text[guessed].iloc[i]!r} -> {pd.Timestamp(wall_ns[guessed][i]).date()}"
                  for i, w in enumerate(where)]
         report.add(
@@ -1010,10 +1025,12 @@ def _parse_dates(
             "'01/02/2024' may be read month first.",
         )
     if not aware.any():
-        return _checked_ns(pd.Series(wall_ns), text, name, pos, rows)
+        return wall_ns
     # zone-carrying values: wall-clock time minus the offset is UTC, then the target zone
+    offsets_u = np.zeros(len(stripped), dtype=np.int64)
+    offsets_u[aware_u] = _offsets(stripped[aware_u])
     utc_ns = wall_ns.copy()
-    utc_ns[aware] = (wall_ns[aware].view(np.int64) - _offsets(text[aware])).view(
+    utc_ns[aware] = (wall_ns[aware].view(np.int64) - offsets_u[codes0][aware]).view(
         "datetime64[ns]")
     local = (pd.Series(utc_ns[aware]).dt.tz_localize("UTC").dt.tz_convert(tz)
              .dt.tz_localize(None))
@@ -1218,14 +1235,20 @@ def _parse_amounts(raw: pd.Series, name: str, pos: np.ndarray, rows: _Rows,
         values = raw.to_numpy(dtype=float, na_value=np.nan)
     elif pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
         values = np.full(len(raw), np.nan)
-        is_text = raw.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
-        other = ~is_text & ~raw.isna().to_numpy(dtype=bool)
+        missing = raw.isna().to_numpy(dtype=bool)
+        if pd.api.types.is_object_dtype(dtype):
+            is_text = raw.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+        else:  # a string column: text wherever it is not missing
+            is_text = ~missing
+        other = ~is_text & ~missing
         if other.any():  # numbers held as objects (XLSX, Decimal from Parquet)
             values[other] = pd.to_numeric(raw[other], errors="coerce").to_numpy(
                 dtype=float, na_value=np.nan)
         if is_text.any():
+            sub = raw if is_text.all() else raw[is_text]
             values[is_text] = _parse_amount_text(
-                raw[is_text].astype(str), np.flatnonzero(is_text), name, pos, rows, report,
+                sub if pd.api.types.is_string_dtype(sub.dtype) and sub.dtype != object
+                else sub.astype(str), np.flatnonzero(is_text), name, pos, rows, report,
                 decimal, thousands)
     else:
         raise InvalidValueError(

@@ -7,6 +7,7 @@ predictors that take an RFM summary and return Series indexed by ``customer_id``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -23,14 +24,16 @@ from clvlab.models.purchase import PurchaseFitter, _unit_word
 __all__ = ["BetaGeoFitter", "simulate_bgnbd_rfm", "DEGENERACY_LIMITS"]
 
 #: Where a BG/NBD estimate counts as having reached a limit of the model:
-#: ``mean_dropout``: a/(a+b) below it is "no churn" (the NBD); ``beta_concentration``:
-#: a + b above it is one common dropout probability (the Beta's relative spread is then
-#: below 0.1%); ``gamma_shape``: r above it is one common purchase rate (Poisson; the
-#: Gamma's coefficient of variation 1/sqrt(r) below 0.1%).
+#: ``mean_dropout``: a/(a+b) below it is "no churn" (the NBD); ``dropout_cv``: a
+#: coefficient of variation of the Beta(a, b) dropout probabilities below it is one common
+#: dropout probability; ``rate_cv``: a coefficient of variation 1/sqrt(r) of the
+#: Gamma(r, alpha) purchase rates below it is one common rate (Poisson purchasing). The
+#: likelihood is flat towards these limits, so the optimiser stops somewhere on the way
+#: (r in the thousands, a + b in the millions): a 3% spread is already "no difference".
 DEGENERACY_LIMITS: dict[str, float] = {
     "mean_dropout": 1e-6,
-    "beta_concentration": 1e6,
-    "gamma_shape": 1e6,
+    "dropout_cv": 0.03,
+    "rate_cv": 0.03,
 }
 
 
@@ -249,14 +252,15 @@ class BetaGeoFitter(PurchaseFitter):
                 "expected purchases grow in proportion to the horizon and P(alive) is "
                 "about 1, so long-horizon CLV is an upper bound"
             )
-        elif a + b > limits["beta_concentration"]:
+        elif math.sqrt((1.0 - mean_dropout) / (mean_dropout * (a + b + 1.0))) < limits[
+                "dropout_cv"]:
             notes.append(
                 "the data show no difference in churn between customers, so the dropout "
                 f"distribution Beta(a, b) collapsed to a point (a = {a:.3g}, b = {b:.3g}, "
                 f"mean {mean_dropout:.3g}). BG/NBD reduces to its limit with one dropout "
                 f"probability p = {mean_dropout:.3g} after each purchase for every customer"
             )
-        if r > limits["gamma_shape"]:
+        if 1.0 / math.sqrt(r) < limits["rate_cv"]:
             notes.append(
                 "the data show no difference in purchase rates between customers, so the "
                 f"rate distribution Gamma(r, alpha) collapsed to a point (r = {r:.3g}, alpha "

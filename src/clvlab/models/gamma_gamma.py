@@ -43,10 +43,11 @@ CORRELATION_WARNING_THRESHOLD = 0.3
 #: (spend too heavy-tailed for a finite population mean), so the estimate sits at the edge.
 Q_BOUNDARY_TOLERANCE = 1e-6
 
-#: Where a Gamma-Gamma estimate counts as a limit of the model: ``q`` above it means the
-#: customers' average spend does not differ (coefficient of variation of the spend rates
-#: 1/sqrt(q) below about 3%); ``p`` above it means no variation within a customer.
-DEGENERACY_LIMITS: dict[str, float] = {"q": 1e3, "p": 1e6}
+#: Where a Gamma-Gamma estimate counts as a limit of the model: ``spend_cv``: customers'
+#: average spend does not differ when the coefficient of variation 1/sqrt(q) of their
+#: spend rates is below it; ``purchase_cv``: a customer's purchases are all of one value
+#: when the within-customer coefficient of variation 1/sqrt(p) is below it.
+DEGENERACY_LIMITS: dict[str, float] = {"spend_cv": 0.03, "purchase_cv": 1e-3}
 
 #: Smallest number of repeat buyers for which the correlation is computed.
 _MIN_FOR_CORRELATION = 3
@@ -352,14 +353,14 @@ class GammaGammaFitter(BaseFitter):
     ) -> str | None:
         """Name the cause and the limit when spend shows no spread to model.
 
-        ``q`` above ``DEGENERACY_LIMITS["q"]``: customers' average spend does not differ
-        (the Gamma(q, v) of spend rates collapsed): one expected spend for everyone.
-        ``p`` above ``DEGENERACY_LIMITS["p"]``: each customer spends the same amount on
-        every purchase: a customer's own mean is their expected spend.
+        ``1/sqrt(q)`` below ``DEGENERACY_LIMITS["spend_cv"]``: customers' average spend does
+        not differ (the Gamma(q, v) of spend rates collapsed): one expected spend for
+        everyone. ``1/sqrt(p)`` below ``DEGENERACY_LIMITS["purchase_cv"]``: each customer
+        spends the same amount on every purchase: their own mean is their expected spend.
         """
         p, q, v = (float(x) for x in params)
         notes = []
-        if q > DEGENERACY_LIMITS["q"]:
+        if 1.0 / math.sqrt(q) < DEGENERACY_LIMITS["spend_cv"]:
             notes.append(
                 "the spend data show no difference between customers' average spend, so the "
                 f"distribution of spend rates Gamma(q, v) collapsed to a point (q = {q:.3g}, "
@@ -367,7 +368,7 @@ class GammaGammaFitter(BaseFitter):
                 f"every customer, p v/(q - 1) = {p * v / (q - 1.0):.4g}, whatever their own "
                 "history"
             )
-        if p > DEGENERACY_LIMITS["p"]:
+        if 1.0 / math.sqrt(p) < DEGENERACY_LIMITS["purchase_cv"]:
             notes.append(
                 "every customer spends the same amount on each of their purchases, so the "
                 f"within-customer spend shape p went to infinity (p = {p:.3g}): a customer's "

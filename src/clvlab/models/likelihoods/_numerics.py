@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -159,6 +160,26 @@ def _log_nb_tail_sum(r: np.ndarray, n: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def _beta_gauss_rule(a: float, b: npt.ArrayLike, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the Beta Gauss rule of :func:`_beta_gauss_rule_uncached`, memoised.
+
+    CLV evaluates the same customers at a dozen or more horizons with the same ``a`` and
+    ``b + x``: the eigen-decompositions are done once (arrays returned read-only).
+    """
+    c = np.ascontiguousarray(np.atleast_1d(np.asarray(b, dtype=float)).reshape(-1))
+    return _beta_gauss_rule_cached(float(a), c.tobytes(), int(n))
+
+
+@functools.lru_cache(maxsize=16)
+def _beta_gauss_rule_cached(a: float, b_bytes: bytes, n: int) -> tuple[np.ndarray, np.ndarray]:
+    nodes, weights = _beta_gauss_rule_uncached(a, np.frombuffer(b_bytes, dtype=float), n)
+    nodes.setflags(write=False)
+    weights.setflags(write=False)
+    return nodes, weights
+
+
+def _beta_gauss_rule_uncached(
+    a: float, b: npt.ArrayLike, n: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Gauss quadrature for expectations under ``Beta(a, b)``, one rule per value of ``b``.
 
     Returns ``(nodes, weights)`` of shape ``(len(b), n)`` with
