@@ -684,6 +684,15 @@ def _write_report(outcome: _Outcome, settings: _Settings, ui: _Ui) -> dict[str, 
     return paths
 
 
+def _finite_or_na(value: Any, template: str) -> str:
+    """Format a number, or "n/a" when it is missing or not finite (never "nan" or "inf")."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return template.format(number) if math.isfinite(number) else "n/a"
+
+
 def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Settings) -> None:
     if ui.quiet:
         return
@@ -723,11 +732,12 @@ def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Sett
         if "purchases_aggregate_pct_error" in metrics.columns:
             headline.add_row(
                 f"holdout: aggregate purchases error ({metrics.index[0]})",
-                f"{first['purchases_aggregate_pct_error']:+.1f}%",
+                _finite_or_na(first["purchases_aggregate_pct_error"], "{:+.1f}%"),
             )
         if "purchases_pearson" in metrics.columns:
             headline.add_row(
-                "holdout: correlation of purchases", f"{first['purchases_pearson']:.3f}"
+                "holdout: correlation of purchases",
+                _finite_or_na(first["purchases_pearson"], "{:.3f}"),
             )
         if "value_aggregate_pct_error" in metrics.columns:
             # model vs baseline on holdout value: the comparison the report is about

@@ -51,7 +51,7 @@ DuplicatePolicy = Literal["auto", "drop", "keep", "raise"]
 
 _CSV_EXT = tuple(
     base + comp for base in (".csv", ".txt", ".tsv") for comp in ("", ".gz", ".bz2", ".xz", ".zip")
-)
+) + (".zip",)  # a ZIP archive holding one delimited file
 _PARQUET_EXT = (".parquet", ".pq")
 _XLSX_EXT = (".xlsx", ".xlsm")
 #: File name endings load_transactions reads.
@@ -353,12 +353,14 @@ def _field_count_error(
     n_head = len(header)
     bad: list[tuple[int, int, str]] = []
     n_bad = 0
+    only_empty_extras = True
     if len(sep) == 1:
         with _open_binary(path, compression) as raw:
             text = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
             for line_no, fields in enumerate(csv.reader(text, delimiter=sep), start=1):
                 if line_no > 1 and len(fields) > n_head:
                     n_bad += 1
+                    only_empty_extras &= all(not f.strip() for f in fields[n_head:])
                     if len(bad) < _N_EXAMPLES:
                         shown = sep.join(fields)
                         bad.append((line_no, len(fields), shown[:80] + (
@@ -367,6 +369,10 @@ def _field_count_error(
     more = f" and {n_bad - len(bad):,} more" if n_bad > len(bad) else ""
     sep_name = _SEP_NAMES.get(sep, repr(sep))
     cause = (
+        f"Every extra field is empty: the lines end with a trailing {sep_name} (a "
+        "delimiter after the last value). Remove it in the export, or give that empty last "
+        "column a name in the header."
+        if n_bad and only_empty_extras else
         "Likely cause: an unquoted "
         f"{sep_name} inside a value -- in an amount, a thousands separator or decimal "
         "comma (1,234.50 must be quoted as \"1,234.50\" in a comma-separated file, or the "
@@ -995,8 +1001,9 @@ def _parse_dates(
         used, parsed_u = _infer_date_format(uniq, counts, fmt, name)
     ok_u = parsed_u.notna().to_numpy()
     if not ok_u.all():
+        best = used if ok_u.any() else None
         raise _date_error(name, ~ok_u[codes], pos, rows, raw, row_text(),
-                          fmt if fmt not in (None, "dayfirst", "monthfirst") else None, used)
+                          fmt if fmt not in (None, "dayfirst", "monthfirst") else None, best)
     wall_ns = _ns_by_code(parsed_u, codes, name, pos, rows, raw)
     if used not in (None, "ISO8601") and fmt in (None, "dayfirst", "monthfirst"):
         report.add(

@@ -850,12 +850,15 @@ class BaseFitter(BaseModel):
         jac = self._natural_jacobian(theta)
         se = self.standard_errors_.to_numpy()
         se_theta = se / jac
+        with np.errstate(over="ignore"):  # an unbounded interval (huge SE) ends at inf
+            lower = self._to_natural(theta - z * se_theta)
+            upper = self._to_natural(theta + z * se_theta)
         return pd.DataFrame(
             {
                 "estimate": self.params_.to_numpy(),
                 "se": se,
-                "lower": self._to_natural(theta - z * se_theta),
-                "upper": self._to_natural(theta + z * se_theta),
+                "lower": lower,
+                "upper": upper,
             },
             index=pd.Index(list(self._param_names), name="parameter"),
         )
