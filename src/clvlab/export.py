@@ -34,6 +34,13 @@ the XLSX and in the CSV alike, so ``=HYPERLINK(...)`` arrives as the harmless te
 ``'=HYPERLINK(...)``. Numeric cells are never altered. Control characters that XLSX
 cannot store (U+0000-U+0008, U+000B, U+000C, U+000E-U+001F) are replaced by U+FFFD in the
 workbook only; the CSV keeps them.
+
+Cell length
+-----------
+Excel holds at most :data:`XLSX_MAX_CELL_CHARS` (32,767) characters per cell. Longer text is
+cut in the workbook to that length, ending with :data:`TRUNCATION_MARKER`; the number of
+such cells is added as a row to the Data quality sheet and reported in a
+:class:`~clvlab.exceptions.DataQualityWarning`. The CSV keeps the full text.
 """
 
 from __future__ import annotations

@@ -1598,14 +1598,19 @@ def load_transactions(
         A required column is absent (the message lists those present, suggests close
         names and spots a wrong delimiter).
     InvalidValueError
-        Blank customer ids, blank or unparseable dates, amounts that are not finite
-        numbers, several currencies, or a policy set to ``"raise"`` that fired.
+        A required column named twice in the header, blank customer ids, blank or
+        unparseable dates, dates the column reads two ways (day or month first), amounts
+        that are not finite numbers, amounts whose decimal mark the column does not
+        decide or contradicts, several currencies, or a policy set to ``"raise"`` that
+        fired.
     EmptyInputError
         No data rows (0-byte file, header only), or none left after the policies.
     NotATableError
-        The file is not a table: binary, corrupt, unknown extension, missing sheet.
+        The file is not a table: binary, truncated or corrupt (also compressed files),
+        lines with more fields than the header, unknown extension, missing sheet; or it
+        cannot be read: a symbolic-link loop, no permission, a directory or device.
     FileNotFoundError
-        ``src`` does not exist.
+        ``src`` does not exist (or is a symbolic link to a file that does not).
     ImportError
         A Parquet file is given and pyarrow is not installed (``pip install clvlab[parquet]``).
 
@@ -1614,7 +1619,10 @@ def load_transactions(
     DataQualityWarning
         Whenever rows are dropped, netted or changed (duplicates dropped, returns netted or
         dropped, zero amounts dropped, time zones converted, blank lines skipped, dates
-        parsed by per-row guessing), with counts and first examples.
+        parsed by per-row guessing with ``date_format="mixed"``), with counts and first
+        examples. Notation that is read without changing a value (currency symbols,
+        decimal commas, an inferred date format, a UTF-16 file) is recorded in
+        ``attrs["data_quality"]`` without a warning.
 
     Notes
     -----
