@@ -360,6 +360,7 @@ def test_missing_input_file(tmp_path):
         (["--time-unit", "day"], "--time-unit"),
         (["--margin", "-1"], "--margin"),
         (["--discount-rate", "0.01", "--annual-discount-rate", "0.1"], "not both"),
+        (["--purchase-model", "nope"], "--purchase-model must be one of bgnbd"),
     ],
 )
 def test_bad_options_exit_2(tmp_path, args, needle):
@@ -434,3 +435,65 @@ def test_unwritable_output_folder_says_what_to_do(tmp_path):
     assert result.returncode == 2
     assert "Not a directory" in result.stderr and "--out DIR" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- --purchase-model (in process) -------------------------------------------------------
+
+
+def test_purchase_model_auto_needs_a_holdout(sample_files):
+    """auto chooses by holdout log score: without --calibration-end it is an input error."""
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["fit", str(sample_files["a"]), *COLUMN_OPTS,
+                                      "--purchase-model", "auto"])
+    assert result.exit_code == 2
+    assert "--purchase-model auto chooses the model by its holdout log predictive score" in (
+        result.output)
+
+
+def test_purchase_model_choices_come_from_the_registry(monkeypatch):
+    """The choices are the registered purchase models plus auto (a new one appears)."""
+    import stand_in_models
+    from clvlab.cli import purchase_model_choices
+
+    assert purchase_model_choices()[0] == "bgnbd" and purchase_model_choices()[-1] == "auto"
+    stand_in_models.register(monkeypatch, "nbd", stand_in_models.NBDFitter)
+    assert "nbd" in purchase_model_choices()
+    assert _Settings(purchase_model="nbd").checked_purchase_model() == "nbd"
+
+
+def test_auto_compares_every_purchase_model_and_says_which_and_why(tmp_path, monkeypatch):
+    """run --purchase-model auto fits all, uses the best log score, says so and saves it."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import stand_in_models
+    from clvlab.models.registry import registered
+
+    stand_in_models.register(monkeypatch, "nbd", stand_in_models.NBDFitter)
+    keys = registered("purchase")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", "--sample", "--purchase-model", "auto",
+                                      "--out", str(out), "--no-report"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"Fitting and comparing {len(keys)} purchase models ({', '.join(keys)})" in text
+    # the choice is the comparison's, said with its reason
+    split = _quiet_api(clvlab.calibration_holdout, clvlab.datasets.load_cdnow(sample=True),
+                       "1997-09-30", "1998-06-30", time_unit="W")
+    cmp = _quiet_api(clvlab.compare_models, split, keys)
+    best = cmp.best
+    assert cmp.table.loc["log_score", best] > cmp.table.loc["log_score", "nbd"]  # NBD loses
+    assert (f"purchase model: {cmp.names[best]} ({best}), chosen by the holdout log "
+            f"predictive score. {cmp.reason}") in text
+    assert json.loads((out / "models" / f"{best}.json").read_text())["model"] == best
+    assert sorted(p.name for p in (out / "models").iterdir()) == sorted(
+        [f"{best}.json", "gamma-gamma.json", "formula-baseline.json"])
+    # a second purchase model file under --out makes the default choice ambiguous
+    other = next(k for k in keys if k != best)
+    (out / "models" / f"{other}.json").write_text("{}")
+    result = CliRunner().invoke(app, ["predict", str(out / "reports" / "clv-predictions.csv"),
+                                      "--out", str(out)])
+    assert result.exit_code == 2
+    assert "2 saved purchase models" in result.output and "ambiguous" in result.output

@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     # models
     "BetaGeoFitter": "clvlab.models.beta_geo",
     "GammaGammaFitter": "clvlab.models.gamma_gamma",
+    "ModifiedBetaGeoFitter": "clvlab.models.modified_beta_geo",
     "FormulaCLVBaseline": "clvlab.models.baseline",
     "formula_clv": "clvlab.models.baseline",
     "load_model": "clvlab.persistence",
@@ -35,6 +36,8 @@ _EXPORTS: dict[str, str] = {
     # evaluation
     "evaluate": "clvlab.evaluation",
     "Evaluation": "clvlab.evaluation",
+    "compare_models": "clvlab.comparison",
+    "ModelComparison": "clvlab.comparison",
 }
 
 _SUBMODULES = {
@@ -46,6 +49,7 @@ _SUBMODULES = {
     "evaluation",
     "models",
     "clv",
+    "comparison",
     "io",
     "rfm",
     "simulate",
@@ -81,11 +85,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         historical_clv,
         per_period_rate,
     )
+    from clvlab.comparison import ModelComparison, compare_models  # noqa: F401
     from clvlab.evaluation import Evaluation, evaluate  # noqa: F401
     from clvlab.io import load_transactions  # noqa: F401
     from clvlab.models.baseline import FormulaCLVBaseline, formula_clv  # noqa: F401
     from clvlab.models.beta_geo import BetaGeoFitter  # noqa: F401
     from clvlab.models.gamma_gamma import GammaGammaFitter  # noqa: F401
+    from clvlab.models.modified_beta_geo import ModifiedBetaGeoFitter  # noqa: F401
     from clvlab.persistence import load_model  # noqa: F401
     from clvlab.rfm import calibration_holdout, rfm_summary  # noqa: F401
     from clvlab.scoring import assign_segments, score_customers  # noqa: F401

@@ -182,8 +182,8 @@ def check_discount_rate(
     )
 
 
-def check_horizon(value: Any, name: str = "horizon") -> float:
-    """Check a prediction horizon: a finite number of time units, > 0.
+def check_horizon(value: Any, name: str = "horizon", *, allow_inf: bool = False) -> float:
+    """Check a prediction horizon: a finite number of time units, > 0 (or ``inf``).
 
     Parameters
     ----------
@@ -191,6 +191,8 @@ def check_horizon(value: Any, name: str = "horizon") -> float:
         The horizon.
     name : str, default="horizon"
         Its name in messages.
+    allow_inf : bool, default=False
+        Accept ``np.inf`` (an unbounded horizon: residual CLV).
 
     Returns
     -------
@@ -200,12 +202,21 @@ def check_horizon(value: Any, name: str = "horizon") -> float:
     ------
     TypeError, InvalidArgumentError
     """
-    number = check_number(value, name)
+    if allow_inf and isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+            value, (bool, np.bool_)) and float(value) == math.inf:
+        return math.inf
+    also = " (or np.inf for all future purchases)" if allow_inf else ""
+    try:
+        number = check_number(value, name)
+    except InvalidArgumentError:
+        raise InvalidArgumentError(
+            f"{name} must be a finite number > 0{also} (a duration in the model's time unit, "
+            f"e.g. 52 weeks); got {value!r}.", argument=name, rule="horizon > 0") from None
     if number > 0:
         return number
     raise InvalidArgumentError(
-        f"{name} must be a finite number > 0 (a duration in the model's time unit, e.g. 52 "
-        f"weeks); got {value!r}.",
+        f"{name} must be a finite number > 0{also} (a duration in the model's time unit, e.g. "
+        f"52 weeks); got {value!r}.",
         argument=name,
         rule="horizon > 0",
     )

@@ -2,9 +2,10 @@
 
 ``clvlab run`` does the whole job; the steps also run on their own::
 
-    clvlab run [INPUT]        load -> RFM -> (calibration/holdout) -> fit BG/NBD, Gamma-Gamma
-                              and the formula baseline -> evaluate -> score -> HTML + PDF
-                              report -> XLSX + CSV predictions -> models saved as JSON
+    clvlab run [INPUT]        load -> RFM -> (calibration/holdout) -> fit the purchase
+                              model(s), Gamma-Gamma and the formula baseline -> compare the
+                              purchase models -> evaluate -> score -> HTML + PDF report ->
+                              XLSX + CSV predictions -> models saved as JSON
     clvlab rfm INPUT          the RFM summary (or calibration/holdout table) as CSV
     clvlab fit INPUT          fit the three models and save them as JSON
     clvlab predict INPUT      score customers with saved models (CSV, or XLSX by extension)
@@ -14,6 +15,12 @@
 Without an input file ``clvlab run`` uses the bundled CDNOW log with the split of Fader,
 Hardie & Lee (2005): calibration to 1997-09-30, holdout to 1998-06-30, in weeks.
 
+The purchase model is picked by ``--purchase-model KEY`` among the registered purchase
+models (:mod:`clvlab.models.registry`; default ``bgnbd``) or ``auto``: every registered
+purchase model is fitted on the calibration period and the one with the highest holdout
+log predictive score is used (:func:`clvlab.compare_models`). With a holdout, ``run``
+compares all of them whichever is used, and the report shows the comparison.
+
 Output files (under ``--out DIR``, default the current folder):
 
 =================================  ==================================================
@@ -22,7 +29,8 @@ Output files (under ``--out DIR``, default the current folder):
 ``reports/clv-predictions.xlsx``   workbook: Predictions, Parameters, Holdout metrics,
                                    Deciles, Data quality, About
 ``reports/clv-predictions.csv``    one row per customer (all customers)
-``models/bgnbd.json``              fitted BG/NBD model
+``models/<key>.json``              fitted purchase model, named by its registry key
+                                   (``bgnbd.json`` by default; ``pnbd.json`` ...)
 ``models/gamma-gamma.json``        fitted Gamma-Gamma model
 ``models/formula-baseline.json``   fitted formula baseline
 =================================  ==================================================
@@ -63,6 +71,10 @@ DEFAULT_FILES: dict[str, str] = {
     "baseline": "models/formula-baseline.json",
 }
 
+#: Default purchase model (a registry key); "auto" chooses by holdout log score.
+DEFAULT_PURCHASE_MODEL = "bgnbd"
+AUTO = "auto"
+
 CDNOW_CALIBRATION_END = "1997-09-30"
 CDNOW_OBSERVATION_END = "1998-06-30"
 #: Default annual discount rate, converted to the time unit by compounding over the mean
@@ -76,8 +88,9 @@ EXIT_INTERNAL_ERROR = 1
 
 app = typer.Typer(
     name="clvlab",
-    help="Customer-lifetime value from a transaction log: RFM, BG/NBD + Gamma-Gamma, CLV, "
-    "holdout evaluation, report, spreadsheet and saved models.",
+    help="Customer-lifetime value from a transaction log: RFM, purchase model (BG/NBD, "
+    "Pareto/NBD, ...) + Gamma-Gamma, CLV, holdout evaluation and model comparison, report, "
+    "spreadsheet and saved models.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -245,6 +258,19 @@ def _handle_errors(func: F) -> F:
 _COMMAND_ONLY_OPTIONS = frozenset({"model", "output", "no_report", "quiet", "debug"})
 
 
+def purchase_model_choices() -> list[str]:
+    """Values of ``--purchase-model``: the registered purchase models, then ``auto``."""
+    from clvlab.models.registry import registered
+
+    return [*registered("purchase"), AUTO]
+
+
+def _model_file(key: str) -> str:
+    """File of a saved model under ``--out``, named by its registry key."""
+    legacy = {"gg": "gamma_gamma", "baseline": "baseline"}
+    return DEFAULT_FILES.get(legacy.get(key, key), f"models/{key}.json")
+
+
 @dataclasses.dataclass(kw_only=True)
 class _Settings:
     """The options shared by the commands; each command gives the ones it declares."""
@@ -267,6 +293,7 @@ class _Settings:
     margin: float = 1.0
     out: Path | None = None
     sample: bool = False
+    purchase_model: str = DEFAULT_PURCHASE_MODEL
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> _Settings:
@@ -285,6 +312,27 @@ class _Settings:
     def path(self, key: str) -> Path:
         base = self.out if self.out is not None else Path(".")
         return base / DEFAULT_FILES[key]
+
+    def model_path(self, key: str) -> Path:
+        """Where the model with registry key ``key`` is saved under ``--out``."""
+        base = self.out if self.out is not None else Path(".")
+        return base / _model_file(key)
+
+    def checked_purchase_model(self) -> str:
+        """``--purchase-model``, checked against the registry (before any long step)."""
+        choices = purchase_model_choices()
+        if self.purchase_model not in choices:
+            raise ValueError(
+                f"--purchase-model must be one of {', '.join(choices)}; got "
+                f"{self.purchase_model!r}."
+            )
+        if self.purchase_model == AUTO and self.calibration_end is None:
+            raise ValueError(
+                "--purchase-model auto chooses the model by its holdout log predictive score, "
+                "so it needs a holdout: give --calibration-end DATE, or name a model "
+                f"({', '.join(choices[:-1])})."
+            )
+        return self.purchase_model
 
     def unit(self, default: str = "W") -> str:
         from clvlab._time import check_time_unit
@@ -437,26 +485,69 @@ class _Models:
     purchase: Any
     spend: Any
     baseline: Any | None
+    comparison: Any = None  # clvlab.ModelComparison, when purchase models were compared
+
+    @property
+    def purchase_key(self) -> str:
+        from clvlab.models.contract import describe
+
+        return describe(self.purchase).key
+
+    @property
+    def purchase_name(self) -> str:
+        from clvlab.models.contract import describe
+
+        return describe(self.purchase).name
 
 
-def _fit(prep: _Prepared, ui: _Ui) -> _Models:
+def _fit(prep: _Prepared, settings: _Settings, ui: _Ui, *, compare: bool) -> _Models:
+    """Fit the spend model, the baseline and the purchase model(s).
+
+    With a holdout and ``compare`` (or ``--purchase-model auto``), every registered
+    purchase model is fitted on the calibration period and compared on the holdout; the
+    one named by ``--purchase-model`` (or, for ``auto``, the best) is used.
+    """
     import clvlab
+    from clvlab.models.registry import get_model_class, registered
 
+    choice = settings.checked_purchase_model()
     data = prep.split if prep.split is not None else prep.rfm
     period = "the calibration period" if prep.split is not None else "the whole log"
-    with ui.step(f"Fitting BG/NBD on {period} ({len(data):,} customers)"):
-        bg = clvlab.BetaGeoFitter().fit(data)
     with ui.step("Fitting Gamma-Gamma (repeat buyers)"):
         gg = clvlab.GammaGammaFitter().fit(data)
     with ui.step("Fitting the formula baseline"):
         base = clvlab.FormulaCLVBaseline().fit(data)
-    return _Models(bg, gg, base)
+    keys = registered("purchase")
+    if prep.split is not None and (compare or choice == AUTO) and len(keys) > 0:
+        plural = "s" if len(keys) > 1 else ""
+        with ui.step(f"Fitting and comparing {len(keys)} purchase model{plural} "
+                     f"({', '.join(keys)}) on {period}"):
+            comparison = clvlab.compare_models(
+                prep.split, keys, gg, base, prep.tx, margin=settings.check_margin()
+            )
+        key = comparison.best if choice == AUTO else choice
+        if key not in comparison.models:  # its fit failed: the notes say why
+            raise ValueError(
+                f"The {key} model could not be fitted: {' '.join(comparison.notes)}"
+            )
+        name = comparison.names[key]
+        how = ("chosen by the holdout log predictive score" if choice == AUTO
+               else "as requested with --purchase-model")
+        ui.note(f"purchase model: {name} ({key}), {how}. {comparison.reason}")
+        for note in comparison.notes:
+            ui.note(note)
+        return _Models(comparison.models[key], gg, base, comparison)
+    cls = get_model_class(choice)
+    with ui.step(f"Fitting {choice} on {period} ({len(data):,} customers)"):
+        purchase = cls().fit(data)
+    return _Models(purchase, gg, base)
 
 
 def _save_models(models: _Models, settings: _Settings, ui: _Ui) -> dict[str, Path]:
-    paths = {"bgnbd": settings.path("bgnbd"), "gamma_gamma": settings.path("gamma_gamma")}
+    key = models.purchase_key
+    paths = {key: settings.model_path(key), "gamma_gamma": settings.path("gamma_gamma")}
     with ui.step("Saving models as JSON"):
-        models.purchase.save(paths["bgnbd"])
+        models.purchase.save(paths[key])
         models.spend.save(paths["gamma_gamma"])
         if models.baseline is not None:
             paths["baseline"] = settings.path("baseline")
@@ -464,34 +555,55 @@ def _save_models(models: _Models, settings: _Settings, ui: _Ui) -> dict[str, Pat
     return paths
 
 
+def _default_model_paths(settings: _Settings) -> list[Path]:
+    """List the files clvlab fit / run write under ``--out``: purchase, spend, baseline."""
+    from clvlab.models.registry import registered
+
+    candidates = [settings.model_path(k) for k in registered("purchase")]
+    found = [p for p in candidates if p.exists()]
+    if len(found) > 1:
+        raise ValueError(
+            f"{len(found)} saved purchase models under {found[0].parent} "
+            f"({', '.join(p.name for p in found)}); which one to use is ambiguous. Pass it "
+            f"with --model {found[0]} --model {settings.path('gamma_gamma')}."
+        )
+    # a missing purchase file is reported by load_model ("No model file at .../bgnbd.json")
+    paths = found or [settings.model_path(DEFAULT_PURCHASE_MODEL)]
+    paths.append(settings.path("gamma_gamma"))
+    if settings.path("baseline").exists():
+        paths.append(settings.path("baseline"))
+    return paths
+
+
 def _load_models(model_paths: list[Path] | None, settings: _Settings, ui: _Ui) -> _Models:
-    """Load saved models: the given files, else the default files under ``--out``."""
-    from clvlab.models.baseline import FormulaCLVBaseline
-    from clvlab.models.beta_geo import BetaGeoFitter
-    from clvlab.models.gamma_gamma import GammaGammaFitter
+    """Load saved models (the given files, else the default files under ``--out``).
+
+    Each file names its registry key; the model's role (purchase, spend, baseline) comes
+    from its capabilities (:mod:`clvlab.models.contract`), never from its class.
+    """
+    from clvlab.models.contract import describe
     from clvlab.persistence import load_model
 
-    if model_paths:
-        paths = list(model_paths)
-    else:  # the files clvlab fit / run write; the baseline is optional
-        paths = [settings.path("bgnbd"), settings.path("gamma_gamma")]
-        if settings.path("baseline").exists():
-            paths.append(settings.path("baseline"))
-    purchase = spend = baseline = None
+    paths = list(model_paths) if model_paths else _default_model_paths(settings)
+    by_role: dict[str, list[tuple[Path, Any]]] = {"purchase": [], "spend": [], "baseline": []}
     with ui.step("Loading saved models"):
         for p in paths:
             model = load_model(p)
-            if isinstance(model, BetaGeoFitter):
-                purchase = model
-            elif isinstance(model, GammaGammaFitter):
-                spend = model
-            elif isinstance(model, FormulaCLVBaseline):
-                baseline = model
-            else:  # pragma: no cover - registry holds only these today
+            caps = getattr(model, "capabilities", None)
+            role = caps().role if callable(caps) else None
+            if role not in by_role:  # pragma: no cover - every registered model has a role
                 raise ValueError(
-                    f"{p} holds a {type(model).__name__}, which clvlab predict cannot use."
+                    f"{p} holds a {describe(model).name}, which clvlab cannot score with."
                 )
-    missing = [name for name, m in (("BG/NBD", purchase), ("Gamma-Gamma", spend)) if m is None]
+            by_role[role].append((p, model))
+    for role, found in by_role.items():
+        if len(found) > 1:
+            raise ValueError(
+                f"{len(found)} {role} models given ({', '.join(str(p) for p, _ in found)}); "
+                f"pass one --model file per role."
+            )
+    missing = [what for role, what in (("purchase", "purchase (e.g. BG/NBD)"),
+                                       ("spend", "Gamma-Gamma")) if not by_role[role]]
     if missing:
         given = ", ".join(map(str, paths)) or "(none)"
         raise ValueError(
@@ -499,7 +611,8 @@ def _load_models(model_paths: list[Path] | None, settings: _Settings, ui: _Ui) -
             "--model models/bgnbd.json --model models/gamma-gamma.json (written by clvlab fit "
             "or clvlab run)."
         )
-    return _Models(purchase, spend, baseline)
+    baseline = by_role["baseline"][0][1] if by_role["baseline"] else None
+    return _Models(by_role["purchase"][0][1], by_role["spend"][0][1], baseline)
 
 
 def _saved_models_unit(settings: _Settings, models: _Models) -> str:
@@ -522,6 +635,9 @@ def _evaluate(prep: _Prepared, models: _Models, settings: _Settings, ui: _Ui) ->
             "evaluated (use --calibration-end DATE for a holdout check)"
         )
         return None
+    comparison = models.comparison
+    if comparison is not None and comparison.models.get(models.purchase_key) is models.purchase:
+        return comparison.evaluations[models.purchase_key]  # the same evaluate() call
     with ui.step("Evaluating on the holdout period"):
         return clvlab.evaluate(
             prep.split,
@@ -569,13 +685,15 @@ def _pipeline(
     model_paths: list[Path] | None = None,
     evaluate: bool = False,
     score: bool = False,
+    compare: bool = False,
 ) -> _Outcome:
     """Load -> RFM -> fit or load the models -> evaluate (optional) -> score (optional).
 
     ``models="fit"`` fits them on the calibration period (else the whole log) in
     ``--time-unit``; ``models="saved"`` loads ``model_paths`` (default: the files under
     ``--out``) and works in their time unit. Horizon, discount rate and margin are
-    checked before any long step when scoring.
+    checked before any long step when scoring. With ``compare`` (and a holdout) every
+    registered purchase model is fitted and compared (see :func:`_fit`).
     """
     saved = None
     if models == "saved":
@@ -583,11 +701,14 @@ def _pipeline(
         unit = _saved_models_unit(settings, saved)
     else:
         unit = settings.unit()
+        settings.checked_purchase_model()
     if score:
         settings.check_scoring_options(unit)
     tx = _load(settings, ui)
     prep = _prepare(settings, ui, tx, unit)
-    outcome = _Outcome(prep, _fit(prep, ui) if saved is None else saved)
+    outcome = _Outcome(
+        prep, _fit(prep, settings, ui, compare=compare) if saved is None else saved
+    )
     if evaluate:
         outcome.evaluation = _evaluate(prep, outcome.models, settings, ui)
     if score:
@@ -596,21 +717,37 @@ def _pipeline(
 
 
 def _parameters(models: _Models) -> dict[str, Any]:
-    out: dict[str, Any] = {"BG/NBD": models.purchase.summary, "Gamma-Gamma": models.spend.summary}
+    from clvlab.models.contract import describe
+
+    out: dict[str, Any] = {
+        models.purchase_name: models.purchase.summary,
+        describe(models.spend).name: models.spend.summary,
+    }
     if models.baseline is not None:
-        out["Formula baseline"] = models.baseline.summary
+        out[describe(models.baseline).name] = models.baseline.summary
     return out
 
 
 def _metadata(outcome: _Outcome, settings: _Settings) -> dict[str, Any]:
     from clvlab import __version__
     from clvlab._time import UNIT_NAMES
+    from clvlab.models.contract import describe
 
-    prep = outcome.prep
+    prep, models = outcome.prep, outcome.models
     attrs = outcome.scores.attrs
     thresholds = attrs.get("segment_thresholds", {})
+    comparison = models.comparison
+    if comparison is None:
+        choice = "as requested (--purchase-model); no model comparison (no holdout)"
+    elif comparison.best == models.purchase_key and settings.purchase_model == AUTO:
+        choice = f"--purchase-model auto: {comparison.reason}"
+    else:
+        choice = (f"as requested (--purchase-model); by holdout log score the best is "
+                  f"{comparison.names.get(comparison.best, comparison.best)}")
     meta = {
         "source": settings.source_label,
+        "purchase model": f"{models.purchase_name} ({models.purchase_key})",
+        "purchase model choice": choice,
         "time_unit": prep.time_unit,
         "time unit": UNIT_NAMES[prep.time_unit],
         "horizon": attrs.get("horizon"),
@@ -620,7 +757,8 @@ def _metadata(outcome: _Outcome, settings: _Settings) -> dict[str, Any]:
         "margin": attrs.get("margin"),
         "observation_end": prep.observation_end,
         "calibration_end": prep.calibration_end or "none (no holdout evaluation)",
-        "expected_spend": "expected value of one future purchase (Gamma-Gamma)",
+        "expected_spend": "expected value of one future purchase "
+        f"({describe(models.spend).name})",
         "clv": "margin x expected spend x discounted expected repeat purchases over the horizon",
         "clv_baseline": "formula baseline CLV x margin, same horizon and discount rate",
         "historical_spend": "all spend in the observed window, first purchase included",
@@ -671,6 +809,7 @@ def _write_report(outcome: _Outcome, settings: _Settings, ui: _Ui) -> dict[str, 
             prep.rfm,
             baseline=models.baseline,
             evaluation=outcome.evaluation,
+            comparison=models.comparison,
             scores=outcome.scores,
             transactions=prep.tx,
             data_quality=prep.tx.attrs.get("data_quality", []),
@@ -712,6 +851,13 @@ def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Sett
 
     unit_name = UNIT_NAMES.get(attrs.get("time_unit") or "", "periods")
     headline.add_row("customers", f"{len(scores):,}")
+    models = outcome.models
+    headline.add_row("purchase model", f"{models.purchase_name} ({models.purchase_key})")
+    cmp = models.comparison
+    if cmp is not None:
+        best = f"{cmp.names.get(cmp.best, cmp.best)} ({cmp.best})"
+        headline.add_row("best by holdout log score", best + (" = used" if cmp.best ==
+                                                              models.purchase_key else ""))
     headline.add_row(
         f"predicted CLV, next {attrs.get('horizon', float('nan')):g} {unit_name}",
         f"{scores[CLV].sum():,.2f}",
@@ -890,6 +1036,16 @@ ModelOpt = Annotated[
         "the baseline [default: the files under OUT/models].",
     ),
 ]
+PurchaseModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--purchase-model",
+        help="Purchase model: a registered key ("
+        + ", ".join(purchase_model_choices()[:-1])
+        + ") or 'auto' (fit all on the calibration period, use the best holdout log "
+        "predictive score; needs --calibration-end).",
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
 
@@ -926,6 +1082,7 @@ def run(
     discount_rate: DiscountOpt = None,
     annual_discount_rate: AnnualDiscountOpt = None,
     margin: MarginOpt = 1.0,
+    purchase_model: PurchaseModelOpt = DEFAULT_PURCHASE_MODEL,
     out: OutOpt = None,
     no_report: Annotated[
         bool, typer.Option("--no-report", help="Skip the HTML/PDF report.")
@@ -936,13 +1093,16 @@ def run(
     """Do the whole job: load, RFM, fit, evaluate, score, report, spreadsheet, saved models.
 
     Without INPUT it runs on the bundled CDNOW log with the Fader-Hardie-Lee split
-    (calibration to 1997-09-30, holdout to 1998-06-30, weeks).
+    (calibration to 1997-09-30, holdout to 1998-06-30, weeks). With a holdout every
+    registered purchase model is fitted and compared (report section "Model comparison");
+    --purchase-model picks the one used (auto: the best holdout log predictive score).
     """
     settings = _Settings.from_options(locals())
     settings.use_cdnow_split_for_bundled_data()
     ui = _Ui(quiet)
     with _show_warnings(ui):
-        outcome = _pipeline(settings, ui, models="fit", evaluate=True, score=True)
+        outcome = _pipeline(settings, ui, models="fit", evaluate=True, score=True,
+                            compare=True)
         files: dict[str, Path] = {}
         if not no_report:
             files.update(_write_report(outcome, settings, ui))
@@ -1025,18 +1185,22 @@ def fit(
     merge_period: MergeOpt = "D",
     calibration_end: CalEndOpt = None,
     observation_end: ObsEndOpt = None,
+    purchase_model: PurchaseModelOpt = DEFAULT_PURCHASE_MODEL,
     out: OutOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Fit BG/NBD, Gamma-Gamma and the formula baseline and save them as JSON (OUT/models)."""
+    """Fit the purchase model, Gamma-Gamma and the formula baseline; save them as JSON."""
     settings = _Settings.from_options(locals())
     ui = _Ui(quiet)
     with _show_warnings(ui):
         models = _pipeline(settings, ui, models="fit").models
         paths = _save_models(models, settings, ui)
     if not quiet:
-        for name, fitted in (("BG/NBD", models.purchase), ("Gamma-Gamma", models.spend)):
+        from clvlab.models.contract import describe
+
+        for name, fitted in ((models.purchase_name, models.purchase),
+                             (describe(models.spend).name, models.spend)):
             ui.out.print(f"[bold]{name}[/bold]")
             ui.out.print(fitted.summary.to_string(float_format=lambda v: f"{v:.4f}"))
         ui.out.print("[bold]Files[/bold]")

@@ -31,13 +31,15 @@ Lapsed / low value     not high value and ``clv < clv_lo``              low-cost
 
 The one-time rule comes first: every customer with ``frequency == 0`` is a one-time
 buyer, and only repeat buyers (``frequency >= 1``) go through the value and activity
-rules. The reason is the model, not the data: BG/NBD lets a customer drop out only
-after a repeat purchase, so it gives P(alive) = 1 to everyone without one. For them
-"active" is an assumption, not evidence, and their CLV is essentially the population's
-average for a customer of that age (on CDNOW nearly the same number for all of them,
-right at the median CLV). Sorting them by those numbers into "Champions", "Promising" or
-"Lapsed" would be arbitrary and, with P(alive) = 1, contradictory; what they all need is
-the same: a reason to buy a second time.
+rules. The reason is that no model has evidence about them: BG/NBD lets a customer drop
+out only after a repeat purchase, so it gives P(alive) = 1 to everyone without one;
+models that let customers leave earlier (Pareto/NBD, MBG/NBD) give them a P(alive) that
+depends on their age alone. Either way "active" is an assumption, not evidence, and their
+CLV is essentially the population's average for a customer of that age (on CDNOW with
+BG/NBD nearly the same number for all of them, right at the median CLV). Sorting them by
+those numbers into "Champions", "Promising" or "Lapsed" would be arbitrary and, with
+BG/NBD's P(alive) = 1, contradictory; what they all need is the same: a reason to buy a
+second time.
 
 This holds for a one-time buyer with a large first order too: high *historical* spend
 from a single purchase does not make a Champion or a "High value, at risk" customer --
@@ -383,9 +385,9 @@ def score_customers(
         RFM summary indexed by ``customer_id`` (:func:`clvlab.rfm_summary`): columns
         ``frequency``, ``recency``, ``T``, ``monetary_value``; ``total_spend`` is used
         for historical spend when present.
-    purchase_model : fitted BetaGeoFitter
+    purchase_model : fitted purchase model (:mod:`clvlab.models.contract`)
         Gives ``probability_alive`` and ``expected_purchases`` over ``horizon``.
-    spend_model : fitted GammaGammaFitter
+    spend_model : fitted spend model (e.g. GammaGammaFitter)
         Gives ``expected_spend`` (expected value of one future purchase).
     baseline : fitted FormulaCLVBaseline, optional
         Its ``predict(rfm, horizon=..., discount_rate=...)`` times ``margin`` is

@@ -33,6 +33,7 @@ import pandas as pd
 from clvlab import _columns as C
 from clvlab._checks import check_finite_prediction
 from clvlab._time import unit_days
+from clvlab.clv import RESIDUAL_TRUNCATION_K, residual_schedule
 from clvlab.models.base import BaseFitter
 from clvlab.models.contract import Capabilities
 
@@ -40,7 +41,7 @@ __all__ = ["PurchaseFitter"]
 
 #: DERT by quadrature integrates to ``K / delta``; with E[X(t)] concave in t the neglected
 #: tail is at most ``(K + 1) exp(-K)`` of the result (about 9e-15 for K = 36).
-DERT_TRUNCATION_K = 36.0
+DERT_TRUNCATION_K = RESIDUAL_TRUNCATION_K
 
 #: Predictions every purchase model offers (built from the required hooks).
 _CORE_PREDICTIONS = frozenset({
@@ -271,7 +272,9 @@ class PurchaseFitter(BaseFitter):
         Returns
         -------
         Series
-            ``probability_alive`` in [0, 1]; exactly 1 for customers with no repeat purchase.
+            ``probability_alive`` in [0, 1]. Under BG/NBD exactly 1 for customers with no
+            repeat purchase; models with dropout before the first repeat purchase
+            (MBG/NBD, Pareto/NBD) give them less than 1.
         """
         frame, x, tx, T = self._histories(data)
         values = check_finite_prediction(
@@ -557,13 +560,16 @@ class PurchaseFitter(BaseFitter):
         while alive and survival only falls), so ``E[X(t)]`` is concave in t with
         ``E(0) = 0``; then the neglected tail is at most ``E(H)(1 + 1/K) e^{-K}`` and the
         result at least ``E(H)(1 - (1+K) e^{-K}) / K``: relative truncation error below
-        ``(K+1) e^{-K}`` (9e-15). Panels of 16 nodes span at most 4 units of ``delta t``,
-        so the quadrature error is of the same order.
+        ``(K+1) e^{-K}`` (9e-15). The quadrature (:func:`clvlab.clv.residual_schedule`)
+        puts 16 nodes on panels spanning at most 4 units of ``delta t`` and grades the first
+        panel
+        geometrically towards 0 (ratio 4, down to ``4^-12`` of it), because ``E(t)`` bends
+        on the scale of the customer's age (``alpha + T`` for BG/NBD), far shorter than
+        ``1 / delta``. Measured against adaptive quadrature (rtol 1e-13) for 43 CDNOW
+        customers (BG/NBD in weeks; 1%, 10% and 50% a year) the relative error is below
+        5e-15 per customer; uniform panels alone were off by up to 5e-6.
         """
-        from clvlab.clv import discount_schedule
-
-        horizon = DERT_TRUNCATION_K / delta
-        times, weights = discount_schedule(horizon, math.expm1(delta), "continuous")
+        times, weights = residual_schedule(math.expm1(delta))
         out = np.zeros(np.broadcast_shapes(np.shape(x), np.shape(tx), np.shape(T)))
         for t, w in zip(times, weights, strict=True):
             out += w * self._expected(params, np.asarray(t), x, tx, T)
@@ -576,7 +582,7 @@ class PurchaseFitter(BaseFitter):
         weighted by its discount factor, ``d`` per time unit compounded continuously
         (``delta = ln(1 + d)``), as in Fader, Hardie & Lee (2005), "RFM and CLV". Closed
         form where the model has one (Pareto/NBD), else quadrature with relative error
-        below 1e-14 (see :meth:`_dert_numeric`).
+        below 1e-13 (see :meth:`_dert_numeric`).
 
         Parameters
         ----------
