@@ -34,6 +34,13 @@ the XLSX and in the CSV alike, so ``=HYPERLINK(...)`` arrives as the harmless te
 ``'=HYPERLINK(...)``. Numeric cells are never altered. Control characters that XLSX
 cannot store (U+0000-U+0008, U+000B, U+000C, U+000E-U+001F) are replaced by U+FFFD in the
 workbook only; the CSV keeps them.
+
+Cell length
+-----------
+Excel holds at most :data:`XLSX_MAX_CELL_CHARS` (32,767) characters per cell. Longer text is
+cut in the workbook to that length, ending with :data:`TRUNCATION_MARKER`; the number of
+such cells is added as a row to the Data quality sheet and reported in a
+:class:`~clvlab.exceptions.DataQualityWarning`. The CSV keeps the full text.
 """
 
 from __future__ import annotations
@@ -56,7 +63,12 @@ import pandas as pd
 
 from clvlab import _columns as C
 from clvlab._time import UNIT_NAMES
-from clvlab.exceptions import ClvlabWarning, InvalidValueError, MissingColumnsError
+from clvlab.exceptions import (
+    ClvlabWarning,
+    DataQualityWarning,
+    InvalidValueError,
+    MissingColumnsError,
+)
 
 __all__ = [
     "write_workbook",
@@ -66,6 +78,8 @@ __all__ = [
     "prediction_labels",
     "FORMULA_TRIGGERS",
     "XLSX_MAX_ROWS",
+    "XLSX_MAX_CELL_CHARS",
+    "TRUNCATION_MARKER",
 ]
 
 #: First characters that make a spreadsheet program treat text as a formula (OWASP).
@@ -74,6 +88,11 @@ FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 SAFE_PREFIX = "'"
 #: Rows in one XLSX worksheet (Excel's limit), header included.
 XLSX_MAX_ROWS = 1_048_576
+#: Characters in one XLSX cell (Excel's limit); longer text is cut to fit, ending with
+#: :data:`TRUNCATION_MARKER`, and counted on the Data quality sheet.
+XLSX_MAX_CELL_CHARS = 32_767
+#: Visible end of a text cut to :data:`XLSX_MAX_CELL_CHARS` in the workbook.
+TRUNCATION_MARKER = "…[truncated]"
 
 _ILLEGAL_XLSX_CHARS = "".join(chr(c) for c in [*range(0, 9), 11, 12, *range(14, 32)])
 _ILLEGAL_XLSX_TABLE = str.maketrans({ch: "\ufffd" for ch in _ILLEGAL_XLSX_CHARS})
@@ -223,18 +242,23 @@ def _plain_text(values: pd.Series | pd.Index) -> tuple[list[Any], np.ndarray | N
     return out, None
 
 
-def _map_text(values: pd.Series | pd.Index, fast: str, slow: Any, missing: Any) -> list[Any]:
+def _map_text(
+    values: pd.Series | pd.Index, fast: str, slow: Any, missing: Any,
+    max_fast: int | None = None,
+) -> list[Any]:
     """Apply ``slow(neutralise_text(str(v)))`` to each value, ``fast`` to plain ones.
 
     ``fast`` is a format string applied to values that are alphanumeric ``str`` (no
     neutralising, quoting or escaping can apply to them: the common case of customer
-    ids), ``missing`` stands for missing values. Equal, value by value, to the same
-    functions applied to :func:`neutralise_series`'s output.
+    ids) of at most ``max_fast`` characters, ``missing`` stands for missing values.
+    Equal, value by value, to the same functions applied to :func:`neutralise_series`'s
+    output.
     """
     plain, codes = _plain_text(values)
+    limit = max_fast if max_fast is not None else float("inf")
     out = [
         missing if v is None
-        else fast.format(v) if (type(v) is str and v.isalnum())
+        else fast.format(v) if (type(v) is str and v.isalnum() and len(v) <= limit)
         else slow(neutralise_text(v if isinstance(v, str) else str(v)))
         for v in plain
     ]
@@ -474,9 +498,33 @@ def _cell_values(s: pd.Series) -> list[Any]:
         return obj.tolist()
     text = neutralise_series(s)
     return [
-        None if v is None else (v.translate(_ILLEGAL_XLSX_TABLE) if isinstance(v, str) else v)
+        None if v is None else (_fit_cell(v.translate(_ILLEGAL_XLSX_TABLE))
+                                if isinstance(v, str) else v)
         for v in text.tolist()
     ]
+
+
+def _fit_cell(text: str) -> str:
+    """Cut text longer than Excel's cell limit, ending it with the visible marker."""
+    if len(text) <= XLSX_MAX_CELL_CHARS:
+        return text
+    return text[: XLSX_MAX_CELL_CHARS - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
+
+
+def _too_long(values: Any, where: str) -> tuple[int, list[str]]:
+    """Count the text values that :func:`_fit_cell` will cut (after neutralising)."""
+    s = pd.Series(values.to_numpy(dtype=object) if isinstance(values, pd.Index) else values,
+                  dtype=object)
+    is_text = s.map(lambda v: isinstance(v, str))
+    if not bool(is_text.any()):
+        return 0, []
+    text = s[is_text].astype(str)
+    lengths = text.str.len() + text.str[:1].isin(list(FORMULA_TRIGGERS)).astype(int)
+    long = lengths > XLSX_MAX_CELL_CHARS
+    n = int(long.sum())
+    examples = [f"{where}: {v[:20]!r}... ({len(v):,} characters)"
+                for v in text[long].iloc[:3].tolist()]
+    return n, examples
 
 
 def _default_format(col: str, s: pd.Series) -> str | None:
@@ -720,7 +768,7 @@ def _xml_text(value: str) -> str:
 
 def _xml_piece(value: str) -> str:
     """``<t>`` element of a neutralised text value (illegal characters replaced)."""
-    return _xml_text(value.translate(_ILLEGAL_XLSX_TABLE))
+    return _xml_text(_fit_cell(value.translate(_ILLEGAL_XLSX_TABLE)))
 
 
 def _column_cells(
@@ -744,7 +792,7 @@ def _column_cells(
             f'<c r="{letter}{r}{middle}{v}{tail}' if good else ""
             for r, v, good in zip(rows, txt, ok.tolist(), strict=True)
         ]
-    pieces = _map_text(s, "<t>{}</t>", _xml_piece, None)
+    pieces = _map_text(s, "<t>{}</t>", _xml_piece, None, max_fast=XLSX_MAX_CELL_CHARS)
     middle, tail = f'"{s_attr} t="inlineStr"><is>', "</is></c>"
     if all(v is not None for v in pieces):
         return [f'<c r="{letter}', rows, middle, pieces, tail]
@@ -1036,7 +1084,44 @@ def write_workbook(
         spec = _frame_spec("Deciles", frame)
     _write_sheet(wb, spec, header_font, header_fill)
 
-    # Data quality
+    # Data quality (with the text cells this workbook had to cut, if any)
+    n_long, long_examples = _too_long(table.iloc[:, 0], str(columns[0]))
+    for j in range(1, table.shape[1]):
+        if kinds[j] != "num" and not pd.api.types.is_numeric_dtype(table.iloc[:, j]):
+            n_j, ex_j = _too_long(table.iloc[:, j], str(columns[j]))
+            n_long += n_j
+            long_examples += ex_j
+    if data_quality is not None:
+        dq_in = _data_quality_frame(data_quality)
+        for col in dq_in.columns:
+            n_j, ex_j = _too_long(dq_in[col], f"Data quality, {col}")
+            n_long += n_j
+            long_examples += ex_j
+    n_j, ex_j = _too_long(pd.Series([_metadata_value(v) for v in metadata.values()],
+                                    dtype=object), "About")
+    n_long += n_j
+    long_examples += ex_j
+    if n_long:
+        record = {
+            "check": f"text longer than Excel's {XLSX_MAX_CELL_CHARS:,}-character cell limit",
+            "action": f"cut in the XLSX to {XLSX_MAX_CELL_CHARS:,} characters ending with "
+                      f"{TRUNCATION_MARKER!r}; the CSV keeps the full text",
+            "count": n_long,
+            "examples": long_examples[:5],
+        }
+        warnings.warn(
+            f"{n_long:,} text cell(s) are longer than Excel's {XLSX_MAX_CELL_CHARS:,}-character "
+            f"limit and were cut in {p.name}, ending with {TRUNCATION_MARKER!r} "
+            f"({'; '.join(long_examples[:3])}); the count is on its Data quality sheet. The "
+            "CSV export keeps the full values.",
+            DataQualityWarning,
+            stacklevel=2,
+        )
+        data_quality = (
+            pd.concat([_data_quality_frame(data_quality), pd.DataFrame([record])],
+                      ignore_index=True)
+            if data_quality is not None else [record]
+        )
     if data_quality is None:
         spec = _note_spec("Data quality", "No data-quality log was given.")
     else:

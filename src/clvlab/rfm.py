@@ -50,6 +50,7 @@ import pandas as pd
 
 from clvlab import _columns as C
 from clvlab import _time
+from clvlab._checks import check_date
 from clvlab.exceptions import (
     DataQualityWarning,
     EmptyInputError,
@@ -267,14 +268,8 @@ def _factorize_sorted_text(values: pd.Series) -> tuple[np.ndarray, pd.Index] | N
 
 def _parse_day(value: Any, name: str) -> int:
     """Calendar day (days since epoch) of a date-like argument."""
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise InvalidValueError(
-            f"{name} must be a date (e.g. '1997-09-30' or a Timestamp); got {value!r} ({exc}).",
-            column=name,
-            rule="parseable date",
-        ) from None
+    # ISO 8601 text or a datetime only: '01/06/2024' is refused, never read as 6 January
+    ts = check_date(value, name, error=InvalidValueError)
     if ts is pd.NaT or pd.isna(ts):
         raise InvalidValueError(
             f"{name} must be a date (e.g. '1997-09-30'); got {value!r}.",

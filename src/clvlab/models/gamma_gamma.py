@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from clvlab import _columns as C
+from clvlab._checks import check_finite_prediction
 from clvlab.exceptions import (
     AssumptionWarning,
     ConvergenceWarning,
@@ -44,6 +45,12 @@ CORRELATION_WARNING_THRESHOLD = 0.3
 #: ``q - 1`` below which the fit is reported as on the boundary: the data would put q <= 1
 #: (spend too heavy-tailed for a finite population mean), so the estimate sits at the edge.
 Q_BOUNDARY_TOLERANCE = 1e-6
+
+#: Where a Gamma-Gamma estimate counts as a limit of the model: ``spend_cv``: customers'
+#: average spend does not differ when the coefficient of variation 1/sqrt(q) of their
+#: spend rates is below it; ``purchase_cv``: a customer's purchases are all of one value
+#: when the within-customer coefficient of variation 1/sqrt(p) is below it.
+DEGENERACY_LIMITS: dict[str, float] = {"spend_cv": 0.03, "purchase_cv": 1e-3}
 
 #: Smallest number of repeat buyers for which the correlation is computed.
 _MIN_FOR_CORRELATION = 3
@@ -357,6 +364,36 @@ class GammaGammaFitter(BaseFitter):
             )
         return self
 
+    def _degeneracy(
+        self, params: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray
+    ) -> str | None:
+        """Name the cause and the limit when spend shows no spread to model.
+
+        ``1/sqrt(q)`` below ``DEGENERACY_LIMITS["spend_cv"]``: customers' average spend does
+        not differ (the Gamma(q, v) of spend rates collapsed): one expected spend for
+        everyone. ``1/sqrt(p)`` below ``DEGENERACY_LIMITS["purchase_cv"]``: each customer
+        spends the same amount on every purchase: their own mean is their expected spend.
+        """
+        p, q, v = (float(x) for x in params)
+        notes = []
+        if 1.0 / math.sqrt(q) < DEGENERACY_LIMITS["spend_cv"]:
+            notes.append(
+                "the spend data show no difference between customers' average spend, so the "
+                f"distribution of spend rates Gamma(q, v) collapsed to a point (q = {q:.3g}, "
+                f"v = {v:.3g}). Gamma-Gamma reduces to one expected spend per purchase for "
+                f"every customer, p v/(q - 1) = {p * v / (q - 1.0):.4g}, whatever their own "
+                "history"
+            )
+        if 1.0 / math.sqrt(p) < DEGENERACY_LIMITS["purchase_cv"]:
+            notes.append(
+                "every customer spends the same amount on each of their purchases, so the "
+                f"within-customer spend shape p went to infinity (p = {p:.3g}): a customer's "
+                "own mean spend is their expected spend"
+            )
+        if not notes:
+            return None
+        return "; and ".join(notes) + ". Expected spend stays finite and positive."
+
     def _warn_correlation(self, stacklevel: int) -> None:
         r = self.frequency_spend_correlation_
         if np.isfinite(r) and abs(r) > CORRELATION_WARNING_THRESHOLD:
@@ -442,7 +479,9 @@ class GammaGammaFitter(BaseFitter):
                 stacklevel=2,
             )
             x = np.where(zero, 0.0, x)
-        values = gg_expected_spend(self._params_array(), x, m)
+        values = check_finite_prediction(
+            gg_expected_spend(self._params_array(), x, m), self, "expected_spend"
+        )
         return pd.Series(values, index=frame.index, name="expected_spend")
 
     # -- persistence ----------------------------------------------------------------------------
