@@ -36,8 +36,9 @@ Output files (under ``--out DIR``, default the current folder):
 =================================  ==================================================
 
 Errors in the input (a clvlab ``ValueError``, a missing file) end with a readable
-message on stderr and exit code 2, never a traceback (``--debug`` shows it). Any other
-failure exits with code 1. Progress goes to stderr, the closing summary to stdout;
+message on stderr and exit code 2, never a traceback (``--debug`` shows it). A model
+that cannot make a finite prediction (``PredictionError``, named in the message) exits
+with code 1, as does any other failure. Progress goes to stderr, the closing summary to stdout;
 ``--quiet`` silences both (warnings are still printed to stderr).
 """
 
@@ -248,6 +249,7 @@ API_OPTIONS: dict[str, str] = {
     "date_format": "--date-format",
     "sep": "--sep",
     "encoding": "--encoding",
+    "decimal": "--decimal",
     "sheet_name": "--sheet",
     "negative_amounts": "--returns",
     "zero_amounts": "--zero-amounts",
@@ -304,11 +306,20 @@ def _bare(value: str) -> str:
     return value if re.fullmatch(r"[\w.:/%+-]+", value) else "'" + value.replace("'", "") + "'"
 
 
+def _is_model_limit(exc: BaseException) -> bool:
+    """Tell whether a model could not make a finite prediction (no input error, no bug)."""
+    from clvlab.exceptions import PredictionError
+
+    return isinstance(exc, PredictionError)
+
+
 def _cli_hint(message: str) -> str:
     """Extra command-line advice for messages about the input's columns and format."""
     hints = []
     if "--date-format" in message:
-        hints.append("--date-format '%d/%m/%Y' (strftime codes)")
+        hints.append("--date-format '%d/%m/%Y' (strftime codes), or --date-format dayfirst")
+    if "--decimal" in message:
+        hints.append("--decimal ',' (decimal comma) or --decimal '.'")
     return f"\nOn the command line: {'; '.join(hints)}." if hints else ""
 
 
@@ -341,6 +352,11 @@ def _handle_errors(func: F) -> F:
             input_error = _is_input_error(exc)
             name = type(exc).__name__
             message = _cli_words(str(exc) or name)
+            if _is_model_limit(exc):  # the model cannot predict: say so, exit 1
+                typer.echo(f"clvlab: error: {message}", err=True)
+                if not debug:
+                    typer.echo("(run with --debug to see the traceback)", err=True)
+                raise typer.Exit(EXIT_INTERNAL_ERROR) from None
             if input_error:
                 typer.echo(
                     f"clvlab: error: {message}{_cli_hint(message)}{_os_hint(exc)}", err=True
@@ -390,7 +406,8 @@ class _Settings:
     amount: str = "amount"
     date_format: str | None = None
     sep: str | None = None
-    encoding: str = "utf-8"
+    decimal: str | None = None
+    encoding: str | None = None
     sheet: str | None = None
     returns: str = "net"
     zero_amounts: str = "keep"
@@ -461,15 +478,15 @@ class _Settings:
         return check_time_unit(self.time_unit or default, "--time-unit")
 
     def resolved_horizon(self, unit: str) -> float:
+        from clvlab._checks import check_horizon
+
         if self.horizon is None:
             return DEFAULT_HORIZON[unit]
-        if not (math.isfinite(self.horizon) and self.horizon > 0):
-            raise ValueError(
-                f"--horizon must be a positive number of time units; got {self.horizon}."
-            )
-        return float(self.horizon)
+        return check_horizon(self.horizon, "--horizon")
 
     def resolved_discount_rate(self, unit: str) -> float:
+        from clvlab._checks import check_discount_rate
+        from clvlab._time import UNIT_NAMES
         from clvlab.clv import per_period_rate
 
         if self.discount_rate is not None and self.annual_discount_rate is not None:
@@ -477,19 +494,17 @@ class _Settings:
                 "Give either --discount-rate (per time unit) or --annual-discount-rate, not both."
             )
         if self.discount_rate is not None:
-            if not (math.isfinite(self.discount_rate) and self.discount_rate >= 0):
-                raise ValueError(
-                    f"--discount-rate must be >= 0 per time unit; got {self.discount_rate}."
-                )
-            return float(self.discount_rate)
+            return check_discount_rate(
+                self.discount_rate, "--discount-rate", per=UNIT_NAMES[unit].removesuffix("s")
+            )
         annual = (
             DEFAULT_ANNUAL_DISCOUNT_RATE
             if self.annual_discount_rate is None
             else self.annual_discount_rate
         )
-        if not (math.isfinite(annual) and annual >= 0):
-            raise ValueError(f"--annual-discount-rate must be >= 0; got {annual}.")
-        return per_period_rate(annual, unit)
+        return per_period_rate(
+            check_discount_rate(annual, "--annual-discount-rate", per="year"), unit
+        )
 
     def check_scoring_options(self, unit: str) -> None:
         """Fail on a bad horizon, discount rate, margin or currency before the long steps."""
@@ -499,11 +514,25 @@ class _Settings:
         self.checked_currency()
 
     def check_margin(self) -> float:
-        if not (math.isfinite(self.margin) and 0 < self.margin):
-            raise ValueError(
-                f"--margin must be a positive share of spend (e.g. 0.3); got {self.margin}."
-            )
-        return float(self.margin)
+        from clvlab._checks import check_margin
+
+        return check_margin(self.margin, "--margin")
+
+    def checked_dates(self) -> None:
+        """Read --calibration-end and --observation-end: ISO 8601, or in --date-format.
+
+        They are rewritten as ISO dates, so ``01/06/2024`` with ``--date-format %d/%m/%Y``
+        is 1 June 2024, and without it an error (never silently 6 January).
+        """
+        from clvlab._checks import check_date
+
+        fmt = self.date_format if self.date_format not in (None, "dayfirst", "monthfirst",
+                                                            "mixed", "ISO8601") else None
+        for attr, option in (("calibration_end", "--calibration-end"),
+                             ("observation_end", "--observation-end")):
+            value = getattr(self, attr)
+            if value is not None:
+                setattr(self, attr, str(check_date(value, option, date_format=fmt).date()))
 
     def load_options(self) -> dict[str, Any]:
         """Keyword arguments of ``load_transactions`` from the data-policy options (checked)."""
@@ -562,6 +591,7 @@ def _load(settings: _Settings, ui: _Ui) -> Any:
     import clvlab
     from clvlab.datasets import load_cdnow
 
+    settings.checked_dates()
     policies = settings.load_options()
     with ui.step(f"Loading transactions ({settings.source_label})"):
         if settings.input is None:
@@ -576,8 +606,6 @@ def _load(settings: _Settings, ui: _Ui) -> Any:
                 raise ValueError(
                     "--sample applies to the bundled CDNOW data only; drop it or the input file."
                 )
-            if not settings.input.exists():
-                raise FileNotFoundError(f"No such input file: {str(settings.input)!r}.")
             tx = clvlab.load_transactions(
                 settings.input,
                 customer_id=settings.customer_id,
@@ -585,6 +613,7 @@ def _load(settings: _Settings, ui: _Ui) -> Any:
                 amount=settings.amount,
                 date_format=settings.date_format,
                 sep=settings.sep,
+                decimal=settings.decimal,
                 encoding=settings.encoding,
                 sheet_name=0 if settings.sheet is None else settings.sheet,
                 **policies,
@@ -1136,6 +1165,15 @@ def _verdict_line(evaluation: Any) -> str:
     return "; ".join(parts)
 
 
+def _finite_or_na(value: Any, template: str) -> str:
+    """Format a number, or "n/a" when it is missing or not finite (never "nan" or "inf")."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return template.format(number) if math.isfinite(number) else "n/a"
+
+
 def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Settings) -> None:
     if ui.quiet:
         return
@@ -1166,7 +1204,7 @@ def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Sett
                                                               models.purchase_key else ""))
     headline.add_row(
         f"predicted CLV, next {attrs.get('horizon', float('nan')):g} {unit_name}",
-        money.format(scores[CLV].sum()),
+        money.format(scores[CLV].sum(), missing="n/a"),
     )
     base_total = scores[CLV_BASELINE].sum(min_count=1)
     headline.add_row("formula baseline CLV", money.format(base_total, missing="n/a"))
@@ -1184,11 +1222,12 @@ def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Sett
         if "purchases_aggregate_pct_error" in metrics.columns:
             headline.add_row(
                 f"holdout: aggregate purchases error ({metrics.index[0]})",
-                f"{first['purchases_aggregate_pct_error']:+.1f}%",
+                _finite_or_na(first["purchases_aggregate_pct_error"], "{:+.1f}%"),
             )
         if "purchases_pearson" in metrics.columns:
             headline.add_row(
-                "holdout: correlation of purchases", f"{first['purchases_pearson']:.3f}"
+                "holdout: correlation of purchases",
+                _finite_or_na(first["purchases_pearson"], "{:.3f}"),
             )
         if "value_aggregate_pct_error" in metrics.columns:
             # model vs baseline on holdout value: the comparison the report is about
@@ -1256,14 +1295,30 @@ AmountOpt = Annotated[str, typer.Option("--amount", help="Name of the transactio
 DateFormatOpt = Annotated[
     str | None,
     typer.Option(
-        "--date-format", help="strftime format of the dates, e.g. %d/%m/%Y (default: inferred)."
+        "--date-format",
+        help="strftime format of the dates, e.g. %d/%m/%Y, or 'dayfirst' / 'monthfirst' "
+        "(default: one format decided from the whole column). --calibration-end and "
+        "--observation-end may also be written in it.",
     ),
 ]
 SepOpt = Annotated[
     str | None, typer.Option("--sep", help="Delimiter of a text file (default: detected).")
 ]
+DecimalOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--decimal",
+        help="Decimal mark of text amounts: '.' or ',' (default: decided from the whole "
+        "column; an error when it cannot be).",
+    ),
+]
 EncodingOpt = Annotated[
-    str, typer.Option("--encoding", help="Text encoding of a CSV file, e.g. latin-1.")
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="Text encoding of a CSV file, e.g. latin-1 (default: UTF-8, or UTF-16/32 "
+        "detected from the byte-order mark or the byte pattern).",
+    ),
 ]
 SheetOpt = Annotated[
     str | None,
@@ -1449,7 +1504,8 @@ def run(
     amount: AmountOpt = "amount",
     date_format: DateFormatOpt = None,
     sep: SepOpt = None,
-    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = None,
+    encoding: EncodingOpt = None,
     sheet: SheetOpt = None,
     returns: ReturnsOpt = "net",
     zero_amounts: ZeroAmountsOpt = "keep",
@@ -1521,7 +1577,8 @@ def rfm(
     amount: AmountOpt = "amount",
     date_format: DateFormatOpt = None,
     sep: SepOpt = None,
-    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = None,
+    encoding: EncodingOpt = None,
     sheet: SheetOpt = None,
     returns: ReturnsOpt = "net",
     zero_amounts: ZeroAmountsOpt = "keep",
@@ -1576,7 +1633,8 @@ def fit(
     amount: AmountOpt = "amount",
     date_format: DateFormatOpt = None,
     sep: SepOpt = None,
-    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = None,
+    encoding: EncodingOpt = None,
     sheet: SheetOpt = None,
     returns: ReturnsOpt = "net",
     zero_amounts: ZeroAmountsOpt = "keep",
@@ -1628,7 +1686,8 @@ def predict(
     amount: AmountOpt = "amount",
     date_format: DateFormatOpt = None,
     sep: SepOpt = None,
-    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = None,
+    encoding: EncodingOpt = None,
     sheet: SheetOpt = None,
     returns: ReturnsOpt = "net",
     zero_amounts: ZeroAmountsOpt = "keep",
@@ -1675,7 +1734,8 @@ def report(
     amount: AmountOpt = "amount",
     date_format: DateFormatOpt = None,
     sep: SepOpt = None,
-    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = None,
+    encoding: EncodingOpt = None,
     sheet: SheetOpt = None,
     returns: ReturnsOpt = "net",
     zero_amounts: ZeroAmountsOpt = "keep",
@@ -1715,7 +1775,8 @@ def export(
     amount: AmountOpt = "amount",
     date_format: DateFormatOpt = None,
     sep: SepOpt = None,
-    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = None,
+    encoding: EncodingOpt = None,
     sheet: SheetOpt = None,
     returns: ReturnsOpt = "net",
     zero_amounts: ZeroAmountsOpt = "keep",

@@ -73,6 +73,11 @@ import numpy as np
 import pandas as pd
 
 from clvlab import _columns as C
+from clvlab._checks import (
+    check_discount_rate,
+    check_horizon,
+    check_margin,
+)
 from clvlab.exceptions import InvalidValueError, MissingColumnsError, reissue_warnings
 from clvlab.validation import validate_rfm
 
@@ -389,7 +394,7 @@ def score_customers(
         ``clv_baseline`` (the same convention as :func:`clvlab.evaluate`); NaN without one.
     horizon : float
         Prediction horizon in the models' time unit (``purchase_model.time_unit_``),
-        e.g. 52 for a year in weeks.
+        > 0, e.g. 52 for a year in weeks.
     discount_rate : float
         Discount rate per time unit, e.g. ``1.1 ** (7 / 365.2425) - 1`` for 10% a year
         in weeks. 0 gives undiscounted CLV.
@@ -418,9 +423,15 @@ def score_customers(
     ------
     MissingColumnsError, InvalidValueError
         Bad RFM data (via :func:`clvlab.validate_rfm`).
+    InvalidArgumentError
+        A horizon, discount rate or margin out of range (the shared rules of
+        :mod:`clvlab._checks`: ``0 < margin <= 1``, ``0 <= discount_rate <= 1``,
+        ``horizon > 0``).
     ValueError
-        A horizon, discount rate or margin out of range, or models fitted in different
-        time units.
+        Models fitted in different time units.
+    PredictionError
+        A clvlab model gives NaN or infinity for some customer (its predictors refuse to
+        return them).
     """
     from clvlab.clv import customer_lifetime_value
 
@@ -432,12 +443,9 @@ def score_customers(
             column=C.MONETARY_VALUE,
             rule="required column",
         )
-    if not (isinstance(horizon, (int, float, np.number)) and math.isfinite(horizon)
-            and horizon >= 0):
-        raise ValueError(f"horizon must be a number of time units >= 0; got {horizon!r}.")
-    if not (isinstance(margin, (int, float, np.number)) and math.isfinite(margin)
-            and margin > 0):
-        raise ValueError(f"margin must be a positive number (e.g. 0.3 for 30%); got {margin!r}.")
+    horizon = check_horizon(horizon, "horizon")
+    margin = check_margin(margin, "margin")
+    discount_rate = check_discount_rate(discount_rate, "discount_rate")
     unit = getattr(purchase_model, "time_unit_", None)
     for other, role in ((spend_model, "spend_model"), (baseline, "baseline")):
         other_unit = getattr(other, "time_unit_", None) if other is not None else None

@@ -13,6 +13,11 @@ Hooks (``params`` is the natural parameter vector, arrays broadcast together):
 ``_log_pmf_new(params, n, t)``                        optional: log P(X(t) = n)
 ``_log_pmf_conditional(params, n, t, x, t_x, T)``     optional: log P(X(T, T+t] = n | history)
 ``_draw_purchase_times(params, T, rng)``              optional: repeat-purchase ages
+``_draw_latent(params, n, rng)`` and                   optional: the same draws in two
+``_draw_given_latent(params, latent, T, rng)``         stages (the customers' latent traits,
+                                                      then their purchases), so that
+                                                      :func:`clvlab.simulate_transactions`
+                                                      draws spend traits in between
 ``_simulate(params, T, rng)``                         optional: ``(frequency, recency)`` draws
                                                       (default: from the purchase ages)
 ``_dert(params, delta, x, t_x, T)``                   optional: closed-form DERT
@@ -31,6 +36,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from clvlab import _columns as C
+from clvlab._checks import check_finite_prediction
 from clvlab._time import unit_days
 from clvlab.clv import RESIDUAL_TRUNCATION_K, residual_schedule
 from clvlab.models.base import BaseFitter
@@ -255,7 +261,9 @@ class PurchaseFitter(BaseFitter):
         """
         frame, x, tx, T = self._histories(data)
         horizon = _check_per_customer(_check_horizon(t), len(frame))
-        values = self._expected(self._params_array(), horizon, x, tx, T)
+        values = check_finite_prediction(
+            self._expected(self._params_array(), horizon, x, tx, T), self, "expected_purchases"
+        )
         return pd.Series(values, index=frame.index, name="expected_purchases")
 
     def probability_alive(self, data: Any) -> pd.Series:
@@ -274,7 +282,9 @@ class PurchaseFitter(BaseFitter):
             (MBG/NBD, Pareto/NBD) give them less than 1.
         """
         frame, x, tx, T = self._histories(data)
-        values = self._p_alive(self._params_array(), x, tx, T)
+        values = check_finite_prediction(
+            self._p_alive(self._params_array(), x, tx, T), self, "probability_alive"
+        )
         return pd.Series(values, index=frame.index, name="probability_alive")
 
     def probability_of_purchases(
@@ -358,9 +368,10 @@ class PurchaseFitter(BaseFitter):
         """
         self._check_is_fitted()
         horizon = _check_horizon(t)
-        return _scalar_or_array(
-            self._expected_new(self._params_array(), horizon)
-        )
+        return _scalar_or_array(check_finite_prediction(
+            self._expected_new(self._params_array(), horizon), self,
+            "expected_purchases_new_customer",
+        ))
 
     def expected_cumulative_purchases(
         self,
