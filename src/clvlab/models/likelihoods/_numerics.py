@@ -205,7 +205,7 @@ def _log_nb_tail_sum(r: np.ndarray, n: np.ndarray, q: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
-def _distinct_rows(
+def _distinct_plan(
     *columns: np.ndarray, min_size: int = 1024
 ) -> tuple[list[np.ndarray], np.ndarray] | None:
     """Distinct rows of ``columns`` and the index mapping every row to its distinct row.
