@@ -83,6 +83,40 @@ def _draw_bgnbd(
     return x.astype(float), frac * age
 
 
+def _draw_bgnbd_purchase_times(
+    params: np.ndarray, age: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw every customer's repeat-purchase ages in ``(0, age]`` from the BG/NBD story.
+
+    ``lambda ~ Gamma(r, 1/alpha)``, ``p ~ Beta(a, b)``; the ``m ~ Poisson(lambda age)``
+    purchase opportunities fall at ``m`` sorted uniform times and the customer makes the
+    first ``x = min(m, K)`` of them, ``K ~ Geometric(p)``. The first ``x`` of ``m`` sorted
+    uniforms are ``S_j / S_{m+1}`` (``S`` cumulative standard exponentials), with
+    ``S_{m+1} = S_x + Gamma(m + 1 - x)``: no draw per unused opportunity.
+
+    Returns ``(counts, ages)`` as :meth:`PurchaseFitter._draw_purchase_times` specifies.
+    """
+    r, alpha, a, b = (float(v) for v in params)
+    n = age.shape[0]
+    lam = rng.gamma(r, 1.0 / alpha, size=n)
+    p = rng.beta(a, b, size=n)
+    m = rng.poisson(lam * age)
+    k = rng.geometric(np.clip(p, 1e-300, 1.0))
+    x = np.minimum(m, k)
+    ends = np.cumsum(x)
+    starts = ends - x
+    cs = np.cumsum(rng.standard_exponential(int(ends[-1]) if n else 0))
+    owner = np.repeat(np.arange(n), x)
+    base = np.where(starts > 0, cs[np.maximum(starts - 1, 0)] if cs.size else 0.0, 0.0)
+    within = cs - base[owner]  # S_j of each customer
+    s_x = np.zeros(n)
+    has = x > 0
+    s_x[has] = within[ends[has] - 1]
+    total = s_x + rng.gamma((m - x + 1).astype(float))
+    ages = age[owner] * within / total[owner]
+    return x.astype(np.int64), ages
+
+
 class BetaGeoFitter(PurchaseFitter):
     r"""BG/NBD model (Fader, Hardie & Lee 2005) of repeat purchases and dropout.
 
@@ -230,6 +264,11 @@ class BetaGeoFitter(PurchaseFitter):
         self, params: np.ndarray, T: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         return _draw_bgnbd(params, T, rng)
+
+    def _draw_purchase_times(
+        self, params: np.ndarray, T: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return _draw_bgnbd_purchase_times(params, T, rng)
 
     def _heterogeneity(self) -> tuple[Heterogeneity, ...]:
         r, alpha, a, b = self._params_array()
