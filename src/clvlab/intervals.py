@@ -46,9 +46,10 @@ distribution over the parameters. That mixture is computed where parameter uncer
 adds more than :data:`PARAMETER_SHARE_THRESHOLD` (0.1 %) to the variance of the
 customer's count (measured by the same cubature); below that threshold the distribution
 at the estimates is used, as the mixture could not move a bound (on CDNOW the largest
-share is 0.17 %, and at a million customers far less). The CLV distribution of a
-customer above the threshold is simulated with ``n_draws`` draws, each with its own draw
-of the spend model's parameters.
+share is 0.17 %, and at a million customers far less). The same holds for the spend
+model: where its parameters add more than the threshold to a customer's CLV variance,
+the CLV distribution is the cubature mixture over the spend parameters too, and its
+quantiles are found by bisection on the exact mixture cdf.
 
 *Totals.* Customers are independent given the parameters, so the total is the sum of
 the customers' expectations -- which move together with the parameters (cubature) --
@@ -57,8 +58,9 @@ by simulating every customer's purchases and spend from the model. The total's i
 is normal with both variances: it accounts for the shared parameter uncertainty and is
 *not* a sum of per-customer bounds (which would be far too wide).
 
-Everything is deterministic for a given ``random_state``; customers with identical
-histories share their computation.
+Per-customer intervals are deterministic (no simulation); the totals' process variance
+is simulated, so totals are deterministic for a given ``random_state``. Customers with
+identical histories share their computation.
 """
 
 from __future__ import annotations
@@ -93,8 +95,8 @@ __all__ = [
 #: The two kinds of interval (see the module docstring).
 KINDS = ("predictive", "confidence")
 
-#: Default number of Monte Carlo draws per simulated customer distribution.
-DEFAULT_N_DRAWS = 2000
+#: Default number of simulated replicates of the base for the totals (None: automatic).
+DEFAULT_N_DRAWS: int | None = None
 
 #: Parameter uncertainty is mixed into a customer's predictive distribution when it adds
 #: more than this share to its variance (measured by cubature).
@@ -105,8 +107,8 @@ PARAMETER_SHARE_THRESHOLD = 1e-3
 #: by at most 1 % of the tail probability, towards wider intervals).
 CLV_TAIL_SHARE = 0.01
 
-#: Customer-draws simulated to estimate the process variance of the totals (at least one
-#: replicate of every customer).
+#: Customer-draws simulated to estimate the process variance of the totals when
+#: ``n_draws`` is not given (at least one replicate of every customer).
 PROCESS_DRAW_BUDGET = 1_000_000
 MAX_PROCESS_REPLICATES = 500
 
@@ -162,8 +164,9 @@ class PredictionIntervals:
         In ``time_unit``.
     time_unit : str or None
     discount_rate, margin : float
-    n_draws : int
-        As given (see :func:`predict_intervals`).
+    n_draws : int or None
+        As given (see :func:`predict_intervals`); ``details["process_replicates"]`` is
+        the number used.
     random_state : int, Generator or None
         As given.
     notes : list of str
@@ -180,7 +183,7 @@ class PredictionIntervals:
     time_unit: str | None
     discount_rate: float
     margin: float
-    n_draws: int
+    n_draws: int | None
     random_state: Any
     notes: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
@@ -318,6 +321,18 @@ def _check_models(purchase_model: Any, spend_model: Any, kind: str) -> None:
         raise ValueError(
             f"spend_model was fitted in time unit {other!r} but purchase_model in {unit!r}; "
             "fit both on the same RFM summary."
+        )
+
+
+def _check_finite(values: np.ndarray, model: Any, what: str) -> None:
+    """Refuse non-finite model output (a degenerate fit) with a clear message."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise ValueError(
+            f"{describe(model).name} gives non-finite {what} for {int(bad.sum())} distinct "
+            "histories at its estimates (parameters "
+            f"{', '.join(f'{k}={v:.4g}' for k, v in model.params_.items())}): the fit is "
+            "degenerate. Refit with penalizer_coef > 0 or on more data."
         )
 
 
@@ -621,15 +636,6 @@ def _spend_quantiles(
     return out_lo, out_hi
 
 
-def _order_statistics(samples: np.ndarray, taus: tuple[float, float]) -> tuple[np.ndarray, ...]:
-    """Conservative empirical quantiles along axis 1 (``E[coverage] >= level``)."""
-    r = samples.shape[1]
-    k_lo = min(max(math.floor(taus[0] * (r + 1)) - 1, 0), r - 1)
-    k_hi = min(max(math.ceil(taus[1] * (r + 1)) - 1, 0), r - 1)
-    part = np.partition(samples, (k_lo, k_hi), axis=1)
-    return part[:, k_lo], part[:, k_hi]
-
-
 # ======================================================================================
 # main entry point
 # ======================================================================================
@@ -643,7 +649,7 @@ def predict_intervals(
     discount_rate: float = 0.0,
     margin: float = 1.0,
     kind: str = "predictive",
-    n_draws: int = DEFAULT_N_DRAWS,
+    n_draws: int | None = DEFAULT_N_DRAWS,
     random_state: int | np.random.Generator | None = None,
 ) -> PredictionIntervals:
     """Intervals for each customer's purchases and CLV over ``horizon``, and for the totals.
@@ -672,10 +678,12 @@ def predict_intervals(
     kind : {"predictive", "confidence"}, default="predictive"
         ``"predictive"``: what each customer will actually do (behaviour + parameter
         uncertainty). ``"confidence"``: the expected value (parameter uncertainty only).
-    n_draws : int, default=2000
-        Monte Carlo draws per customer whose CLV distribution is simulated (those for
-        whom the spend model's parameter uncertainty is material; each draw has its own
-        draw of the spend parameters). Unused by ``kind="confidence"``.
+    n_draws : int, optional
+        How many times every customer's purchases and spend are simulated to estimate
+        the customers' own variation in the totals (predictive totals only; the
+        per-customer intervals are computed exactly, without simulation). Default:
+        about a million customer-draws in all, i.e. 1 at a million customers and at
+        most 500. The estimate is unbiased; more draws make it steadier.
     random_state : int or numpy Generator, optional
         Seed; the same seed gives the same intervals. No global state is touched.
 
@@ -711,9 +719,11 @@ def predict_intervals(
     discount_rate = _number(discount_rate, "discount_rate", minimum=0.0,
                             hint="It is the rate per time unit (see clvlab.per_period_rate).")
     margin = _number(margin, "margin", minimum=0.0, hint="It is the share of spend kept as profit.")
-    if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
-        raise ValueError(f"n_draws must be a whole number >= 1; got {n_draws!r}.")
-    n_draws = int(n_draws)
+    if n_draws is not None:
+        if (isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer))
+                or n_draws < 1):
+            raise ValueError(f"n_draws must be a whole number >= 1 or None; got {n_draws!r}.")
+        n_draws = int(n_draws)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = _Computation(
@@ -729,7 +739,8 @@ class _Computation:
 
     def __init__(
         self, purchase_model: Any, spend_model: Any, rfm: Any, horizon: float, level: float,
-        discount_rate: float, margin: float, kind: str, n_draws: int, random_state: Any,
+        discount_rate: float, margin: float, kind: str, n_draws: int | None,
+        random_state: Any,
     ) -> None:
         self.pm, self.sm = purchase_model, spend_model
         self.horizon, self.level, self.kind = horizon, level, kind
@@ -795,9 +806,11 @@ class _Computation:
     # -- main ---------------------------------------------------------------------------
     def run(self) -> PredictionIntervals:
         pm_unc = _ParamUncertainty.of(self.pm, self.notes)
+        self.pm_unc = pm_unc
         theta_hat = pm_unc.estimate()
         points = pm_unc.cubature_points()
         e_hat = self._expected(theta_hat, self.horizon)
+        _check_finite(e_hat, self.pm, "expected purchases")
         self.e_hat = e_hat
         e_pts = [self._expected(p, self.horizon) for p in points]
         var_e = _cubature_variance(e_pts, e_hat)
@@ -943,7 +956,9 @@ class _Computation:
         lo_t, hi_t = _tails(self.level)
         codes, n_rows = self.codes, self.ux.shape[0]
         # process replicates for the totals; their uniforms set how far each row is walked
-        reps = int(min(MAX_PROCESS_REPLICATES, max(1, math.ceil(PROCESS_DRAW_BUDGET / self.n))))
+        reps = self.n_draws or int(
+            min(MAX_PROCESS_REPLICATES, max(1, math.ceil(PROCESS_DRAW_BUDGET / self.n)))
+        )
         u = self.rng.random((reps, self.n))
         u_max = np.zeros(n_rows)
         np.maximum.at(u_max, codes, u.max(axis=0))
@@ -954,15 +969,19 @@ class _Computation:
         first_block = 1 + np.floor(e_hat).astype(np.int64)
         counts = _walk_counts(self._log_pmf_rows([params_hat], np.arange(n_rows)),
                               np.ones(1), target, first_block, cap)
-        # parameter share of each history's variance (cubature) -> mixture where material
+        # parameter share of each history's variance (cubature) -> mixture where material.
+        # A lower bound of the variance: the terms up to the count where the cdf first
+        # reaches `need` (not the simulation's extra depth, so that the decision does not
+        # depend on the seed), plus the mass beyond placed at the next count.
         rows_of = counts.row_of_entries()
         nvals = np.arange(counts.pmf.size) - counts.offsets[rows_of]
-        # a lower bound of each history's variance: the walked terms, plus the mass left
-        # out placed at the first count not walked
-        var_lb = np.bincount(rows_of, weights=counts.pmf * (nvals - e_hat[rows_of]) ** 2,
+        det_end = counts.first_at_least(need)
+        upto = nvals <= det_end[rows_of]
+        var_lb = np.bincount(rows_of[upto],
+                             weights=(counts.pmf * (nvals - e_hat[rows_of]) ** 2)[upto],
                              minlength=n_rows)
-        rest = np.clip(1.0 - counts.cdf[counts.offsets[1:] - 1], 0.0, None)
-        var_lb += rest * np.clip(counts.n_max + 1.0 - e_hat, 0.0, None) ** 2
+        rest = np.clip(1.0 - counts.cdf_at(np.arange(n_rows), det_end), 0.0, None)
+        var_lb += rest * np.clip(det_end + 1.0 - e_hat, 0.0, None) ** 2
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(var_lb > 0, var_e / var_lb, 0.0)
         mixed = np.flatnonzero(share > PARAMETER_SHARE_THRESHOLD) if pm_unc.chol is not None \
@@ -1078,26 +1097,29 @@ class _Computation:
         e_c, v_c = e[codes], var_lb[codes]
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(v_c > 0, s2 * e_c**2 / v_c, 0.0)
-        mc = share > PARAMETER_SHARE_THRESHOLD
+        spend_mixed = share > PARAMETER_SHARE_THRESHOLD
         self.details["spend_parameter_share_max"] = float(share.max()) if share.size else 0.0
-        self.details["clv_monte_carlo_customers"] = int(mc.sum())
+        self.details["spend_mixed_customers"] = int(spend_mixed.sum())
         scale = self.margin * disc[codes] * spend["post_rate"]
         lo = np.zeros(self.n)
         hi = np.zeros(self.n)
-        det = np.flatnonzero(~mc)
+        det = np.flatnonzero(~spend_mixed)
         if det.size:
             pair_codes, pair_first = _factorize(codes[det], spend["shape"][det],
                                                 spend["post_shape"][det])
+            # the count's distribution up to the depth the level needs (not the extra
+            # depth of the process simulation): bounds do not depend on the seed
+            need = 1.0 - CLV_TAIL_SHARE * taus[0]
+            depth = _truncate(per_cust, per_cust.first_at_least(need))
             y_lo, y_hi = _spend_quantiles(
-                per_cust, codes[det][pair_first], spend["shape"][det][pair_first],
+                depth, codes[det][pair_first], spend["shape"][det][pair_first],
                 spend["post_shape"][det][pair_first], taus,
             )
             lo[det] = scale[det] * y_lo[pair_codes]
             hi[det] = scale[det] * y_hi[pair_codes]
-        if mc.any():
-            idx = np.flatnonzero(mc)
-            l_mc, h_mc = self._clv_monte_carlo(idx, per_cust, disc, spend, taus)
-            lo[idx], hi[idx] = l_mc, h_mc
+        if spend_mixed.any():
+            idx = np.flatnonzero(spend_mixed)
+            lo[idx], hi[idx] = self._clv_spend_mixture(idx, per_cust, disc, spend, taus)
         cust["clv_lower"] = lo
         cust["clv_upper"] = hi
         self.notes.append(
@@ -1106,41 +1128,68 @@ class _Computation:
             "discounted by the customer's mean discount factor over the horizon."
         )
 
-    def _clv_monte_carlo(
+    def _clv_spend_mixture(
         self, idx: np.ndarray, per_cust: _CountTable, disc: np.ndarray,
         spend: dict[str, Any], taus: tuple[float, float],
     ) -> tuple[np.ndarray, np.ndarray]:
-        """CLV quantiles of customers whose CLV mixes parameter uncertainty (Monte Carlo).
+        """CLV quantiles of customers whose CLV mixes the spend parameters' uncertainty.
 
-        Draw ``j`` of a customer takes the count from the customer's count distribution
-        (mixed over the purchase parameters where that matters) and the order values
-        from the spend distribution at spend-parameter draw ``j``; bounds are
-        conservative order statistics of the ``n_draws`` draws.
+        The cdf is the joint cubature rule's mixture: the estimate (weight
+        ``1 - k_spend / K``, with the count's distribution already mixed over the
+        purchase parameters) and the spend model's ``2 k_spend`` points (weight
+        ``1 / (2K)`` each), ``K`` the number of parameters of both models. Quantiles by
+        bisection in log value on the exact cdf (sums of regularised incomplete beta
+        functions), 60 halvings (relative precision far below 1e-6).
         """
-        rng = self.rng
-        reps = self.n_draws
-        phis = spend["unc"].draws(reps, rng)
-        x, m = spend["x"], spend["m"]
-        lo = np.empty(idx.size)
-        hi = np.empty(idx.size)
-        block = max(1, 2_000_000 // reps)
-        for start in range(0, idx.size, block):
-            sel = idx[start:start + block]
-            rows = self.codes[sel]
-            u = rng.random((sel.size, reps))
-            nn = per_cust.inverse(np.repeat(rows, reps), u.ravel()).reshape(sel.size, reps)
-            a = np.empty((sel.size, reps))
-            b = np.empty((sel.size, reps))
-            c = np.empty((sel.size, reps))
-            for j, phi in enumerate(phis):
-                aj, bj, cj = self.sm._order_value_posterior(phi, x[sel], m[sel])
-                a[:, j], b[:, j], c[:, j] = aj, bj, cj
-            value = c * rng.gamma(nn * a) / rng.gamma(b)
-            samples = (self.margin * disc[rows])[:, None] * value
-            lo[start:start + sel.size], hi[start:start + sel.size] = _order_statistics(
-                samples, taus
-            )
-        return lo, hi
+        unc = spend["unc"]
+        k_all = unc.k + (self.pm_unc.k if self.pm_unc.chol is not None else 0)
+        comps = [(unc.estimate(), 1.0 - unc.k / k_all)]
+        comps += [(phi, 1.0 / (2 * k_all)) for phi in unc.cubature_points(k_all)]
+        x, m = spend["x"][idx], spend["m"][idx]
+        rows = self.codes[idx]
+        depth = _truncate(per_cust, per_cust.first_at_least(1.0 - CLV_TAIL_SHARE * taus[0]))
+        nmax = depth.n_max[rows]
+        width = int(nmax.max()) + 1 if idx.size else 1
+        pmf = np.zeros((idx.size, width))
+        rep = np.repeat(np.arange(idx.size), nmax + 1)
+        within = np.arange(rep.size) - np.repeat(np.cumsum(nmax + 1) - (nmax + 1), nmax + 1)
+        pmf[rep, within] = depth.pmf[np.repeat(depth.offsets[rows], nmax + 1) + within]
+        missing = np.clip(1.0 - pmf.sum(axis=1), 0.0, 1.0)
+        nvals = np.arange(1, width, dtype=float)[None, :]
+        params = []
+        for phi, w in comps:
+            a, b, c = (np.asarray(v, dtype=float)
+                       for v in self.sm._order_value_posterior(phi, x, m))
+            params.append((w, a, b, self.margin * disc[rows] * c))
+
+        def cdf(z: np.ndarray) -> np.ndarray:
+            out = pmf[:, 0].copy()
+            for w, a, b, scale in params:
+                y = z / scale
+                frac = (y / (1.0 + y))[:, None]
+                out += w * np.sum(pmf[:, 1:] * special.betainc(nvals * a[:, None], b[:, None],
+                                                              frac), axis=1)
+            return out
+
+        point = self.margin * disc[rows] * spend["point"][idx] * self.e_hat[rows]
+        result = []
+        for tau in (taus[0] - missing, np.full(idx.size, taus[1])):
+            zero = pmf[:, 0] >= tau - 1e-12
+            lo = np.full(idx.size, -60.0)
+            hi = np.log(np.maximum(point, 1e-300)) + 10.0
+            for _ in range(8):  # make sure the bracket's top reaches tau
+                short = cdf(np.exp(hi)) < tau
+                if not short.any():
+                    break
+                hi = np.where(short, hi + 10.0, hi)
+            lo = np.maximum(lo, hi - 80.0)
+            for _ in range(60):
+                mid = 0.5 * (lo + hi)
+                below = cdf(np.exp(mid)) < tau
+                lo = np.where(below, mid, lo)
+                hi = np.where(below, hi, mid)
+            result.append(np.where(zero, 0.0, np.exp(hi)))
+        return result[0], result[1]
 
 
 def _coarse_discount_schedule(horizon: float, rate: float) -> tuple[np.ndarray, np.ndarray]:
@@ -1164,6 +1213,18 @@ def _ragged_cumsum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     cs = np.cumsum(values)
     starts = offsets[:-1]
     return cs - np.repeat(np.where(starts > 0, cs[np.maximum(starts - 1, 0)], 0.0), lengths)
+
+
+def _truncate(table: _CountTable, n_end: np.ndarray) -> _CountTable:
+    """Return ``table`` keeping counts ``0..n_end[h]`` of each row ``h``."""
+    n_end = np.minimum(n_end, table.n_max)
+    lengths = n_end + 1
+    offsets = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    rep = np.repeat(np.arange(lengths.size), lengths)
+    within = np.arange(rep.size) - offsets[:-1][rep]
+    src = table.offsets[:-1][rep] + within
+    return _CountTable(offsets, table.pmf[src], table.cdf[src], table.truncated)
 
 
 def _merge_tables(base: _CountTable, mixed_table: _CountTable, mixed: np.ndarray) -> _CountTable:
