@@ -469,3 +469,53 @@ def test_purchase_coverage_on_own_simulation(models, sample_rfm, predictive, rng
     assert abs(row["randomised"] - 0.8) < 0.03
     with pytest.raises(ValueError, match="one finite count"):
         predictive.purchase_coverage(np.full(3, 1.0))
+
+
+# -- scoring and export ----------------------------------------------------------------------
+def test_score_customers_adds_ranges(models, sample_rfm):
+    """score_customers(interval=0.8) inserts the range columns and the totals in attrs."""
+    bg, gg = models
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scores = clvlab.score_customers(sample_rfm, bg, gg, horizon=52.0, discount_rate=RATE,
+                                        interval=0.8)
+        plain = clvlab.score_customers(sample_rfm, bg, gg, horizon=52.0, discount_rate=RATE)
+    cols = list(scores.columns)
+    assert cols[cols.index("expected_purchases") + 1:][:2] == ["purchases_lower",
+                                                               "purchases_upper"]
+    assert cols[cols.index("clv") + 1:][:2] == ["clv_lower", "clv_upper"]
+    pd.testing.assert_frame_equal(scores[list(plain.columns)], plain, check_like=False)
+    ranges = predict_intervals(bg, gg, sample_rfm, 52.0, discount_rate=RATE, random_state=0)
+    np.testing.assert_allclose(scores["clv_upper"], ranges.customers["clv_upper"], rtol=1e-12)
+    totals = scores.attrs["intervals"]["totals"]
+    assert set(totals) == {"purchases", "value", "clv"}
+    np.testing.assert_allclose(totals["clv"]["estimate"], scores["clv"].sum(), rtol=1e-12)
+    assert totals["clv"]["lower"] < totals["clv"]["estimate"] < totals["clv"]["upper"]
+
+
+def test_score_customers_skips_ranges_without_a_pmf(models, sample_rfm):
+    """A purchase model without a conditional pmf scores without ranges, with the reason."""
+    bg, gg = models
+
+    class NoPmf(BetaGeoFitter):
+        _log_pmf_conditional = PurchaseFitter._log_pmf_conditional
+
+    model = NoPmf()
+    model.__dict__.update(bg.__dict__)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scores = clvlab.score_customers(sample_rfm, model, gg, horizon=52.0, discount_rate=RATE,
+                                        interval=0.8)
+    assert "clv_lower" not in scores.columns
+    assert "prediction intervals" in scores.attrs["intervals"]["skipped"]
+
+
+def test_export_labels_name_the_range():
+    """Spreadsheet headers of the range columns name the level and the horizon."""
+    from clvlab.export import prediction_labels
+
+    labels = prediction_labels(["purchases_lower", "clv_upper"], time_unit="W", horizon=52,
+                               level=0.8)
+    assert labels == ["Purchases: 80% range, low (next 52 weeks)",
+                      "CLV: 80% range, high (next 52 weeks)"]
+    assert prediction_labels(["clv_lower"])[0] == "CLV: range, low"

@@ -84,6 +84,7 @@ from clvlab.validation import validate_rfm
 __all__ = [
     "predict_intervals",
     "forecast_intervals",
+    "score_interval_columns",
     "PredictionIntervals",
     "KINDS",
     "DEFAULT_N_DRAWS",
@@ -1354,3 +1355,58 @@ def forecast_intervals(
     frame.index.name = "t"
     frame.attrs.update({"level": level, "kind": kind, "time_unit": comp.unit})
     return frame
+
+
+#: Columns :func:`score_interval_columns` adds to the scoring table, and after which
+#: existing column each goes.
+SCORE_INTERVAL_COLUMNS: dict[str, str] = {
+    "purchases_lower": "expected_purchases",
+    "purchases_upper": "purchases_lower",
+    "clv_lower": "clv",
+    "clv_upper": "clv_lower",
+}
+
+
+def score_interval_columns(
+    purchase_model: Any,
+    spend_model: Any,
+    rfm: pd.DataFrame,
+    *,
+    horizon: float,
+    discount_rate: float,
+    margin: float,
+    level: float,
+    random_state: int | np.random.Generator | None = 0,
+) -> tuple[pd.DataFrame | None, dict[str, Any]]:
+    """Predictive-interval columns and totals for :func:`clvlab.score_customers`.
+
+    Returns the columns ``purchases_lower, purchases_upper, clv_lower, clv_upper``
+    (indexed like ``rfm``) and a JSON-friendly summary for ``scores.attrs["intervals"]``:
+    ``level``, ``kind``, ``totals`` (``{name: {estimate, lower, upper, se, ...}}`` for
+    purchases, value and CLV), ``notes`` and ``details``. The random state defaults to 0
+    so a scoring run is reproducible. A model the intervals cannot use (no conditional
+    purchase distribution, or no spend distribution) gives ``None`` and a summary with
+    the reason under ``"skipped"``, so scoring goes on without intervals.
+    """
+    for model, prediction, what in (
+        (purchase_model, "conditional_probability_of_purchases", "prediction intervals"),
+        (spend_model, "spend_distribution", "prediction intervals"),
+    ):
+        if not supports(model, prediction):
+            note = missing_note(model, prediction, what)
+            return None, {"level": float(level), "kind": "predictive", "skipped": note,
+                          "totals": {}, "notes": [note], "details": {}}
+    out = predict_intervals(
+        purchase_model, spend_model, rfm, horizon, level=level, discount_rate=discount_rate,
+        margin=margin, kind="predictive", random_state=random_state,
+    )
+    cols = out.customers[list(SCORE_INTERVAL_COLUMNS)]
+    totals = {
+        name: {k: float(v) for k, v in row.items()}
+        for name, row in out.totals.iterrows()
+    }
+    summary = {
+        "level": float(level), "kind": "predictive", "totals": totals,
+        "notes": list(out.notes), "details": dict(out.details),
+    }
+    return cols, summary

@@ -369,6 +369,7 @@ def score_customers(
     historical: pd.Series | None = None,
     value_quantiles: Sequence[float] = (0.5, 0.8),
     alive_threshold: float = 0.5,
+    interval: float | None = None,
 ) -> pd.DataFrame:
     """Score every customer: P(alive), expected purchases and spend, CLV, baseline, segment.
 
@@ -400,6 +401,12 @@ def score_customers(
     value_quantiles, alive_threshold
         Segment thresholds, passed to :func:`assign_segments` (customers with
         ``frequency == 0`` are "One-time buyers").
+    interval : float, optional
+        Level (e.g. 0.8) of predictive intervals to add: columns ``purchases_lower``,
+        ``purchases_upper`` (after ``expected_purchases``) and ``clv_lower``,
+        ``clv_upper`` (after ``clv``), and ``attrs["intervals"]`` with the totals'
+        intervals (see :func:`clvlab.intervals.score_interval_columns`). ``None``
+        (default) or 0: no intervals.
 
     Returns
     -------
@@ -471,6 +478,14 @@ def score_customers(
             ) * margin
         else:
             base = np.full(len(index), np.nan)
+        bounds = None
+        if interval:
+            from clvlab.intervals import score_interval_columns
+
+            bounds, interval_summary = score_interval_columns(
+                purchase_model, spend_model, frame, horizon=horizon,
+                discount_rate=discount_rate, margin=margin, level=interval,
+            )
     reissue_warnings(caught, stacklevel=2)
     if historical is not None:
         hist = _aligned(historical, index, "historical")
@@ -499,6 +514,13 @@ def score_customers(
         scores, value_quantiles=value_quantiles, alive_threshold=alive_threshold
     )
     scores[SEGMENT] = segments.array
+    if interval:
+        from clvlab.intervals import SCORE_INTERVAL_COLUMNS
+
+        for col, after in SCORE_INTERVAL_COLUMNS.items():
+            if bounds is not None:
+                scores.insert(scores.columns.get_loc(after) + 1, col, bounds[col].to_numpy())
+        scores.attrs["intervals"] = interval_summary
     scores.attrs.update(
         {
             "horizon": float(horizon),
