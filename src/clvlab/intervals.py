@@ -508,6 +508,29 @@ def _count_cap(expected: np.ndarray) -> np.ndarray:
     return np.ceil(expected + 40.0 * np.sqrt(expected + 1.0) + 50.0).astype(np.int64)
 
 
+def _next_block(p: np.ndarray, end: np.ndarray, b: np.ndarray, short: np.ndarray) -> np.ndarray:
+    """Size of each row's next block of counts in :func:`_walk_counts`.
+
+    ``p`` holds the block's pmf values, ``end`` each row's exclusive end in it, ``b`` the
+    block sizes and ``short`` the probability each row still lacks (``target - F``). Past
+    the mode the pmf falls roughly geometrically with ratio ``rho = p(n) / p(n-1)``, so
+    the tail after ``k`` more terms is about ``p(n) rho (1 - rho^k) / (1 - rho)``: solve
+    for the ``k`` that supplies ``short``, add one for safety; before the mode (``rho >=
+    1``) or after a one-term block, double.
+    """
+    last = p[end - 1]
+    prev = np.where(b >= 2, p[np.maximum(end - 2, 0)], 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.where(prev > 0, last / prev, np.inf)
+        # geometric tail: p rho (1 - rho^k) / (1 - rho) >= short
+        frac = 1.0 - short * (1.0 - rho) / np.maximum(last * rho, 1e-300)
+        k = np.where((rho < 1) & (frac > 0), np.log(np.maximum(frac, 1e-300)) / np.log(rho),
+                     np.inf)
+    guess = np.ceil(k) + 1
+    doubled = 2 * b
+    return np.where(np.isfinite(guess), np.clip(guess, 1, doubled), doubled).astype(np.int64)
+
+
 def _walk_counts(
     log_pmf: Callable[[int, np.ndarray, np.ndarray], np.ndarray],
     weights: np.ndarray,
@@ -521,8 +544,9 @@ def _walk_counts(
     parameter set ``j`` (``j < len(weights)``); the mixture weighs set ``j`` by
     ``weights[j]``. Each pass evaluates the next block of counts of every unfinished row
     in one call: ``first_block[h]`` counts at first (a guess of what the row needs),
-    then blocks that double, so a row costs few calls and fewer than twice the terms it
-    needs. Rows stop at ``target`` or at the count ``cap``. Returns the mixture's table.
+    then blocks sized from the row's tail, so a row costs few calls and few terms beyond what it
+    needs (see :func:`_next_block`). Rows stop at ``target`` or at the count ``cap``.
+    Returns the mixture's table.
     """
     n_params = len(weights)
     n_rows = target.shape[0]
@@ -554,7 +578,7 @@ def _walk_counts(
         length[active] += keep_len
         hit_cap = ~done & (length[active] > cap[active])
         truncated += int(hit_cap.sum())
-        block[active] = 2 * b
+        block[active] = _next_block(p, end, b, target[active] - total[active])
         active = active[~(done | hit_cap)]
     offsets = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(length, out=offsets[1:])
