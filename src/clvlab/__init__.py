@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     # models
     "BetaGeoFitter": "clvlab.models.beta_geo",
     "GammaGammaFitter": "clvlab.models.gamma_gamma",
+    "ModifiedBetaGeoFitter": "clvlab.models.modified_beta_geo",
     "FormulaCLVBaseline": "clvlab.models.baseline",
     "formula_clv": "clvlab.models.baseline",
     "load_model": "clvlab.persistence",
@@ -95,6 +96,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from clvlab.models.baseline import FormulaCLVBaseline, formula_clv  # noqa: F401
     from clvlab.models.beta_geo import BetaGeoFitter  # noqa: F401
     from clvlab.models.gamma_gamma import GammaGammaFitter  # noqa: F401
+    from clvlab.models.modified_beta_geo import ModifiedBetaGeoFitter  # noqa: F401
     from clvlab.persistence import load_model  # noqa: F401
     from clvlab.rfm import calibration_holdout, rfm_summary  # noqa: F401
     from clvlab.scoring import assign_segments, score_customers  # noqa: F401

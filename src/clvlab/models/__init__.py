@@ -9,6 +9,7 @@ from clvlab.models.base import BaseFitter, BaseModel
 from clvlab.models.baseline import FormulaCLVBaseline, formula_clv
 from clvlab.models.beta_geo import BetaGeoFitter
 from clvlab.models.gamma_gamma import GammaGammaFitter
+from clvlab.models.modified_beta_geo import ModifiedBetaGeoFitter
 
 __all__ = [
     "BaseFitter",
@@ -16,5 +17,6 @@ __all__ = [
     "BetaGeoFitter",
     "FormulaCLVBaseline",
     "GammaGammaFitter",
+    "ModifiedBetaGeoFitter",
     "formula_clv",
 ]

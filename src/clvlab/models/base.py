@@ -510,12 +510,13 @@ class BaseFitter(BaseModel):
                 step = np.linalg.solve(hess, grad)
             except np.linalg.LinAlgError:
                 break
-            accepted = False
+            accepted = slow = False
             if np.all(np.isfinite(step)) and float(step @ grad) > 0:  # a descent direction
                 for scale in (1.0, 0.5, 0.25, 0.125):
                     cand = np.clip(theta - scale * step, -THETA_BOUND, THETA_BOUND)
                     cval, cgrad = self._objective(cand, data, weights, n_total)
                     if np.isfinite(cval) and cval <= value + 1e-15 * abs(value):
+                        slow = np.max(np.abs(cgrad)) > 0.25 * np.max(np.abs(grad))
                         theta, value, grad, accepted = cand, cval, cgrad, True
                         n_steps += 1
                         break
@@ -523,6 +524,8 @@ class BaseFitter(BaseModel):
                 if fresh:
                     break
                 hess = None  # stale Hessian: recompute once at the current point
+            elif slow:
+                hess = None  # the gradient fell less than 4x: the Hessian is off, refresh it
         return theta, value, grad, n_steps
 
     def _minimise(
@@ -627,8 +630,16 @@ class BaseFitter(BaseModel):
             # many distinct rows: fit a systematic subsample first (cheap) and start the
             # full fit from its estimate; convergence is still judged on all the data
             stride = -(-len(w) // WARM_START_ROWS)
-            sub = tuple(col[::stride] for col in data_u)
-            sub_w = w[::stride]
+            # heavy rows (many identical customers) all enter with weight / stride, the
+            # rest systematically with their weight: unbiased, and the few heavy rows
+            # (e.g. one-time buyers) no longer make the subsample's composition noisy
+            n_heavy = WARM_START_ROWS // 4
+            heavy = np.zeros(len(w), dtype=bool)
+            heavy[np.argpartition(w, len(w) - n_heavy)[-n_heavy:]] = True
+            light = np.flatnonzero(~heavy)[::stride]
+            pick = np.concatenate([np.flatnonzero(heavy), light])
+            sub = tuple(col[pick] for col in data_u)
+            sub_w = np.concatenate([w[heavy] / stride, w[light]])
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

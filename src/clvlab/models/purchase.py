@@ -268,7 +268,9 @@ class PurchaseFitter(BaseFitter):
         Returns
         -------
         Series
-            ``probability_alive`` in [0, 1]; exactly 1 for customers with no repeat purchase.
+            ``probability_alive`` in [0, 1]. Under BG/NBD exactly 1 for customers with no
+            repeat purchase; models with dropout before the first repeat purchase
+            (MBG/NBD, Pareto/NBD) give them less than 1.
         """
         frame, x, tx, T = self._histories(data)
         values = self._p_alive(self._params_array(), x, tx, T)
