@@ -519,3 +519,41 @@ def test_export_labels_name_the_range():
     assert labels == ["Purchases: 80% range, low (next 52 weeks)",
                       "CLV: 80% range, high (next 52 weeks)"]
     assert prediction_labels(["clv_lower"])[0] == "CLV: range, low"
+
+
+def test_totals_by_groups(predictive, sample_rfm):
+    """Group totals: one group equals the totals; parts add up; intervals per group."""
+    one = predictive.totals_by(np.zeros(len(sample_rfm)))
+    pd.testing.assert_frame_equal(one.xs(0.0, level="group"), predictive.totals,
+                                  check_names=False, rtol=1e-12)
+    groups = pd.Series(np.where(sample_rfm["frequency"] > 0, "repeat", "one-time"),
+                       index=sample_rfm.index)
+    by = predictive.totals_by(groups.sample(frac=1.0, random_state=1))  # aligned by id
+    assert list(by.index.get_level_values("group").unique()) == ["one-time", "repeat"]
+    for name in ("purchases", "value", "clv"):
+        part = by.xs(name, level="total")
+        np.testing.assert_allclose(part["estimate"].sum(), predictive.totals.loc[name, "estimate"],
+                                   rtol=1e-12)
+        np.testing.assert_allclose((part["se_process"] ** 2).sum(),
+                                   predictive.totals.loc[name, "se_process"] ** 2, rtol=1e-12)
+        assert (part["lower"] <= part["estimate"]).all()
+        assert (part["estimate"] <= part["upper"]).all()
+    with pytest.raises(ValueError, match="label to every customer"):
+        predictive.totals_by(groups.iloc[:10])
+
+
+def test_score_customers_segment_ranges(models, sample_rfm):
+    """Scoring with intervals records each segment's total ranges in attrs."""
+    bg, gg = models
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scores = clvlab.score_customers(sample_rfm, bg, gg, horizon=52.0, discount_rate=RATE,
+                                        interval=0.8)
+    segs = scores.attrs["intervals"]["segments"]
+    present = set(scores["segment"].astype(str).unique())
+    assert set(segs) == present
+    total = sum(segs[s]["clv"]["estimate"] for s in segs)
+    np.testing.assert_allclose(total, scores["clv"].sum(), rtol=1e-12)
+    champions = scores[scores["segment"] == "Champions"]
+    np.testing.assert_allclose(segs["Champions"]["clv"]["estimate"], champions["clv"].sum(),
+                               rtol=1e-12)

@@ -85,6 +85,7 @@ __all__ = [
     "predict_intervals",
     "forecast_intervals",
     "score_interval_columns",
+    "group_ranges",
     "PredictionIntervals",
     "KINDS",
     "DEFAULT_N_DRAWS",
@@ -139,6 +140,88 @@ TOTAL_ROWS: tuple[str, ...] = ("purchases", "value", "clv")
 
 
 # ======================================================================================
+# totals (of all customers or of groups)
+# ======================================================================================
+@dataclass
+class _TotalsData:
+    """Per-customer parts of the totals (totals of any grouping are sums of them).
+
+    Expectations at the estimates and at the cubature points, and each customer's
+    process variance (predictive).
+    """
+
+    kind: str
+    level: float
+    codes: np.ndarray  # customer -> distinct history
+    e_hat: np.ndarray  # per history: expected purchases
+    e_pts: list[np.ndarray]  # per history, at the purchase model's cubature points
+    spend: np.ndarray | None = None  # per customer: expected spend per purchase
+    spend_pts: list[np.ndarray] = field(default_factory=list)  # at the spend model's points
+    de_hat: np.ndarray | None = None  # per history: discounted expected purchases
+    de_pts: list[np.ndarray] = field(default_factory=list)
+    margin: float = 1.0
+    process: dict[str, np.ndarray] | None = None  # per customer: variance of own deviation
+
+    def frame(self, group: np.ndarray | None = None, labels: list[Any] | None = None
+              ) -> pd.DataFrame:
+        """Totals with intervals, for all customers or per group code (``labels[g]``)."""
+        n = self.codes.shape[0]
+        g = np.zeros(n, dtype=np.int64) if group is None else group
+        n_groups = 1 if labels is None else len(labels)
+
+        def total(values: np.ndarray) -> np.ndarray:
+            return np.bincount(g, weights=values, minlength=n_groups)
+
+        def param_var(center: np.ndarray, variants: list[np.ndarray]) -> np.ndarray:
+            if not variants:
+                return np.zeros(n_groups)
+            return np.mean([(total(v) - center) ** 2 for v in variants], axis=0)
+
+        codes = self.codes
+        parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        est = total(self.e_hat[codes])
+        parts["purchases"] = (est, param_var(est, [e[codes] for e in self.e_pts]))
+        if self.spend is not None and self.de_hat is not None:
+            for name, per_row, pts, factor in (
+                ("value", self.e_hat, self.e_pts, 1.0),
+                ("clv", self.de_hat, self.de_pts, self.margin),
+            ):
+                base = per_row[codes]
+                est = total(factor * self.spend * base)
+                var = param_var(est, [factor * self.spend * e[codes] for e in pts])
+                var = var + param_var(est, [factor * s * base for s in self.spend_pts])
+                parts[name] = (est, var)
+        z = float(special.ndtri(0.5 + self.level / 2.0))
+        rows = []
+        for name, (est, var_par) in parts.items():
+            for k in range(n_groups):
+                e, vp = float(est[k]), float(var_par[k])
+                key = name if labels is None else (labels[k], name)
+                if self.kind == "confidence":
+                    sd = math.sqrt(vp)
+                    s = sd / e if e > 0 else 0.0
+                    rows.append((key, {"estimate": e, "lower": e * math.exp(-z * s),
+                                       "upper": e * math.exp(z * s), "se": sd}))
+                    continue
+                assert self.process is not None
+                vq = float(total(self.process[name])[k])
+                sd = math.sqrt(vp + vq)
+                lo, hi = max(e - z * sd, 0.0), e + z * sd
+                if name == "purchases":
+                    lo, hi = float(math.floor(lo)), float(math.ceil(hi))
+                rows.append((key, {"estimate": e, "lower": lo, "upper": hi, "se": sd,
+                                   "se_parameters": math.sqrt(vp), "se_process": math.sqrt(vq)}))
+        out = pd.DataFrame([r for _, r in rows],
+                           index=pd.Index([k for k, _ in rows], tupleize_cols=labels is not None))
+        if labels is None:
+            out.index.name = "total"
+        else:
+            out.index = pd.MultiIndex.from_tuples(list(out.index), names=["group", "total"])
+            out = out.sort_index(level=0, sort_remaining=False)
+        return out
+
+
+# ======================================================================================
 # result
 # ======================================================================================
 @dataclass(frozen=True)
@@ -190,6 +273,40 @@ class PredictionIntervals:
     details: dict[str, Any] = field(default_factory=dict)
     _counts: _CountTable | None = field(default=None, repr=False, compare=False)
     _codes: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _totals: _TotalsData | None = field(default=None, repr=False, compare=False)
+
+    def totals_by(self, groups: npt.ArrayLike | pd.Series) -> pd.DataFrame:
+        """Totals with their intervals for each group of customers (e.g. segments).
+
+        Each group's range is computed like :attr:`totals` (not by adding customers'
+        bounds): the group's expectations move together with the parameters, and its
+        customers' own deviations add up.
+
+        Parameters
+        ----------
+        groups : Series or array-like of shape (n_customers,)
+            A label per customer (a Series is aligned on ``customer_id``; missing labels
+            are not allowed).
+
+        Returns
+        -------
+        DataFrame
+            Index ``(group, total)`` with ``total`` in ``purchases, value, clv``; the
+            columns of :attr:`totals`. Groups in sorted order (categories in their order).
+        """
+        if self._totals is None:  # pragma: no cover - always set by predict_intervals
+            raise ValueError("these intervals carry no totals data.")
+        index = self.customers.index
+        labels_in = groups.reindex(index) if isinstance(groups, pd.Series) else pd.Series(
+            np.asarray(groups).reshape(-1) if np.ndim(groups) else [groups], dtype=object)
+        if len(labels_in) != len(index) or labels_in.isna().any():
+            raise InvalidValueError(
+                f"groups must give a label to every customer ({len(index)}); got "
+                f"{len(labels_in)} labels, {int(labels_in.isna().sum())} missing.",
+                column="groups", rule="one label per customer",
+            )
+        codes, uniques = pd.factorize(labels_in, sort=True)
+        return self._totals.frame(codes.astype(np.int64), list(uniques))
 
     def purchase_coverage(
         self, observed: npt.ArrayLike | pd.Series, *, by: npt.ArrayLike | None = None
@@ -861,7 +978,7 @@ class _Computation:
             horizon=self.horizon, time_unit=self.unit, discount_rate=self.discount_rate,
             margin=self.margin, n_draws=self.n_draws, random_state=self.random_state,
             notes=self.notes, details=self.details, _counts=counts,
-            _codes=self.codes if counts is not None else None,
+            _codes=self.codes if counts is not None else None, _totals=self.totals_data,
         )
 
     # -- spend ----------------------------------------------------------------------------
@@ -916,20 +1033,23 @@ class _Computation:
             "uncertainty only (normal approximation on the fitting scale, log-normal "
             "intervals from a degree-3 cubature)."
         )
-        rows = {"purchases": self._total_rows(e_hat, e_pts, spend)[0]}
         if spend is not None:
             clv, s2 = self._clv_point_and_logvar(spend)
             cust["clv"] = clv
             cust["clv_lower"] = clv * np.exp(-z * np.sqrt(s2))
             cust["clv_upper"] = clv * np.exp(z * np.sqrt(s2))
-            rows.update(self._total_rows(e_hat, e_pts, spend)[1])
-        totals = {}
-        for name, (est, var_par) in rows.items():
-            sd = math.sqrt(var_par)
-            s = sd / est if est > 0 else 0.0
-            totals[name] = {"estimate": est, "lower": est * math.exp(-z * s),
-                            "upper": est * math.exp(z * s), "se": sd}
-        return _totals_frame(totals)
+        self.totals_data = self._totals_data(e_hat, e_pts, spend, None)
+        return self.totals_data.frame()
+
+    def _totals_data(self, e_hat: np.ndarray, e_pts: list[np.ndarray],
+                     spend: dict[str, Any] | None,
+                     process: dict[str, np.ndarray] | None) -> _TotalsData:
+        data = _TotalsData(self.kind, self.level, self.codes, e_hat, e_pts, process=process,
+                           margin=self.margin)
+        if spend is not None:
+            data.spend, data.spend_pts = spend["point"], spend["pts"]
+            data.de_hat, data.de_pts = spend["de_hat"], spend["de_pts"]
+        return data
 
     @staticmethod
     def _log_sd(pts: list[np.ndarray], center: np.ndarray) -> np.ndarray:
@@ -945,33 +1065,6 @@ class _Computation:
         s2 = self._log_sd(spend["de_pts"], spend["de_hat"])[codes] ** 2
         s2 = s2 + self._log_sd(spend["pts"], spend["point"]) ** 2
         return clv, s2
-
-    def _total_rows(self, e_hat: np.ndarray, e_pts: list[np.ndarray],
-                    spend: dict[str, Any] | None
-                    ) -> tuple[tuple[float, float], dict[str, tuple[float, float]]]:
-        """(estimate, parameter variance) of the totals, by cubature per model block."""
-        w = self.weights
-        tot = float(w @ e_hat)
-        var = float(np.mean([(float(w @ e) - tot) ** 2 for e in e_pts])) if e_pts else 0.0
-        purchases = (tot, var)
-        if spend is None:
-            return purchases, {}
-        codes = self.codes
-        point = spend["point"]
-        spend_sum = np.bincount(codes, weights=point, minlength=w.size)
-        out = {}
-        for name, per_row, pts, factor in (
-            ("value", e_hat, e_pts, 1.0),
-            ("clv", spend["de_hat"], spend["de_pts"], self.margin),
-        ):
-            est = factor * float(spend_sum @ per_row)
-            v_p = (float(np.mean([(factor * float(spend_sum @ e) - est) ** 2 for e in pts]))
-                   if pts else 0.0)
-            per_cust = per_row[codes]
-            v_s = (float(np.mean([(factor * float(s @ per_cust) - est) ** 2
-                                  for s in spend["pts"]])) if spend["pts"] else 0.0)
-            out[name] = (est, v_p + v_s)
-        return purchases, out
 
     # -- predictive ---------------------------------------------------------------------------
     def _predictive(
@@ -1062,11 +1155,19 @@ class _Computation:
         return per_cust, totals
 
     def _simulate_process(self, counts: _CountTable, u: np.ndarray,
-                          spend: dict[str, Any] | None) -> dict[str, float]:
-        """Unbiased estimates of the process variance of the totals (at the estimates)."""
+                          spend: dict[str, Any] | None) -> dict[str, np.ndarray]:
+        """Per customer, unbiased estimates of the variance of its own deviation.
+
+        The squared deviations of ``reps`` simulated replicates from the expectations (at
+        the estimates), averaged; sums over customers estimate the process variance of
+        any total without bias.
+        """
         codes = self.codes
         e_c = self.e_hat[codes]
-        out = {"purchases": 0.0, "value": 0.0, "clv": 0.0}
+        out = {"purchases": np.zeros(self.n)}
+        if spend is not None:
+            out["value"] = np.zeros(self.n)
+            out["clv"] = np.zeros(self.n)
         if spend is not None:
             de, e = spend["de_hat"], self.e_hat
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -1075,34 +1176,25 @@ class _Computation:
         reps = u.shape[0]
         for r in range(reps):
             x = counts.inverse(codes, u[r]).astype(float)
-            out["purchases"] += float(np.sum((x - e_c) ** 2))
+            out["purchases"] += (x - e_c) ** 2
             if spend is not None:
                 g = self.rng.gamma(x * spend["shape"])
                 h = self.rng.gamma(spend["post_shape"])
-                value = spend["post_rate"] * g / h
-                out["value"] += float(np.sum((value - mean_value) ** 2))
-                out["clv"] += float(np.sum((self.margin * disc * (value - mean_value)) ** 2))
+                dev2 = (spend["post_rate"] * g / h - mean_value) ** 2
+                out["value"] += dev2
+                out["clv"] += (self.margin * disc) ** 2 * dev2
         return {k: v / reps for k, v in out.items()}
 
     def _predictive_totals(self, e_hat: np.ndarray, e_pts: list[np.ndarray],
-                           spend: dict[str, Any] | None, sim: dict[str, float]) -> pd.DataFrame:
-        z = float(special.ndtri(0.5 + self.level / 2.0))
-        purchases, others = self._total_rows(e_hat, e_pts, spend)
-        rows = {"purchases": purchases, **others}
-        totals = {}
-        for name, (est, var_par) in rows.items():
-            sd = math.sqrt(var_par + sim[name])
-            lo, hi = max(est - z * sd, 0.0), est + z * sd
-            if name == "purchases":
-                lo, hi = float(math.floor(lo)), float(math.ceil(hi))
-            totals[name] = {"estimate": est, "lower": lo, "upper": hi, "se": sd,
-                            "se_parameters": math.sqrt(var_par), "se_process": math.sqrt(sim[name])}
+                           spend: dict[str, Any] | None,
+                           process: dict[str, np.ndarray]) -> pd.DataFrame:
+        self.totals_data = self._totals_data(e_hat, e_pts, spend, process)
         self.notes.append(
             "Totals: normal interval with the parameters' variance (shared by all customers, "
             "by cubature) plus the customers' independent variation (simulated); not a sum of "
             "per-customer bounds."
         )
-        return _totals_frame(totals)
+        return self.totals_data.frame()
 
     def _predictive_clv(
         self, cust: pd.DataFrame, per_cust: _CountTable, var_lb: np.ndarray,
@@ -1275,12 +1367,6 @@ def _merge_tables(base: _CountTable, mixed_table: _CountTable, mixed: np.ndarray
                        base.truncated + mixed_table.truncated)
 
 
-def _totals_frame(totals: dict[str, dict[str, float]]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_dict(totals, orient="index")
-    frame.index.name = "total"
-    return frame
-
-
 def forecast_intervals(
     purchase_model: Any,
     rfm: pd.DataFrame,
@@ -1401,16 +1487,17 @@ def score_interval_columns(
     margin: float,
     level: float,
     random_state: int | np.random.Generator | None = 0,
-) -> tuple[pd.DataFrame | None, dict[str, Any]]:
+) -> tuple[pd.DataFrame | None, dict[str, Any], PredictionIntervals | None]:
     """Predictive-interval columns and totals for :func:`clvlab.score_customers`.
 
     Returns the columns ``purchases_lower, purchases_upper, clv_lower, clv_upper``
     (indexed like ``rfm``) and a JSON-friendly summary for ``scores.attrs["intervals"]``:
     ``level``, ``kind``, ``totals`` (``{name: {estimate, lower, upper, se, ...}}`` for
     purchases, value and CLV), ``notes`` and ``details``. The random state defaults to 0
-    so a scoring run is reproducible. A model the intervals cannot use (no conditional
-    purchase distribution, or no spend distribution) gives ``None`` and a summary with
-    the reason under ``"skipped"``, so scoring goes on without intervals.
+    so a scoring run is reproducible; the third element is the full result (for
+    :func:`group_ranges`). A model the intervals cannot use (no conditional purchase
+    distribution, or no spend distribution) gives ``None`` columns and result and a
+    summary with the reason under ``"skipped"``, so scoring goes on without intervals.
     """
     for model, prediction, what in (
         (purchase_model, "conditional_probability_of_purchases", "prediction intervals"),
@@ -1419,7 +1506,7 @@ def score_interval_columns(
         if not supports(model, prediction):
             note = missing_note(model, prediction, what)
             return None, {"level": float(level), "kind": "predictive", "skipped": note,
-                          "totals": {}, "notes": [note], "details": {}}
+                          "totals": {}, "notes": [note], "details": {}}, None
     out = predict_intervals(
         purchase_model, spend_model, rfm, horizon, level=level, discount_rate=discount_rate,
         margin=margin, kind="predictive", random_state=random_state,
@@ -1433,4 +1520,17 @@ def score_interval_columns(
         "level": float(level), "kind": "predictive", "totals": totals,
         "notes": list(out.notes), "details": dict(out.details),
     }
-    return cols, summary
+    return cols, summary, out
+
+
+def group_ranges(result: PredictionIntervals, groups: pd.Series) -> dict[str, Any]:
+    """:meth:`PredictionIntervals.totals_by` as a JSON-friendly dict (for report contexts).
+
+    Returns ``{group: {total: {estimate, lower, upper, se, ...}}}`` with ``total`` in
+    ``purchases, value, clv``, groups as strings.
+    """
+    frame = result.totals_by(groups)
+    out: dict[str, Any] = {}
+    for (group, name), row in frame.iterrows():
+        out.setdefault(str(group), {})[str(name)] = {k: float(v) for k, v in row.items()}
+    return out

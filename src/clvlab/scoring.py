@@ -405,8 +405,9 @@ def score_customers(
         Level (e.g. 0.8) of predictive intervals to add: columns ``purchases_lower``,
         ``purchases_upper`` (after ``expected_purchases``) and ``clv_lower``,
         ``clv_upper`` (after ``clv``), and ``attrs["intervals"]`` with the totals'
-        intervals (see :func:`clvlab.intervals.score_interval_columns`). ``None``
-        (default) or 0: no intervals.
+        intervals (see :func:`clvlab.intervals.score_interval_columns`) and of each
+        segment's totals (``attrs["intervals"]["segments"]``). ``None`` (default) or 0:
+        no intervals.
 
     Returns
     -------
@@ -482,7 +483,7 @@ def score_customers(
         if interval:
             from clvlab.intervals import score_interval_columns
 
-            bounds, interval_summary = score_interval_columns(
+            bounds, interval_summary, interval_result = score_interval_columns(
                 purchase_model, spend_model, frame, horizon=horizon,
                 discount_rate=discount_rate, margin=margin, level=interval,
             )
@@ -515,11 +516,12 @@ def score_customers(
     )
     scores[SEGMENT] = segments.array
     if interval:
-        from clvlab.intervals import SCORE_INTERVAL_COLUMNS
+        from clvlab.intervals import SCORE_INTERVAL_COLUMNS, group_ranges
 
-        for col, after in SCORE_INTERVAL_COLUMNS.items():
-            if bounds is not None:
+        if bounds is not None:
+            for col, after in SCORE_INTERVAL_COLUMNS.items():
                 scores.insert(scores.columns.get_loc(after) + 1, col, bounds[col].to_numpy())
+            interval_summary["segments"] = group_ranges(interval_result, scores[SEGMENT])
         scores.attrs["intervals"] = interval_summary
     scores.attrs.update(
         {
