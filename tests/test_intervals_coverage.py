@@ -171,5 +171,6 @@ def test_total_coverage_over_replications(key, sample_rfm):
                   "value": split["value_holdout"].sum()}
         for name in hits:
             hits[name] += tot.loc[name, "lower"] <= actual[name] <= tot.loc[name, "upper"]
+    print(f"{key}: total coverage", {k: v / reps for k, v in hits.items()})  # -s shows it
     for name, h in hits.items():
         assert abs(h / reps - 0.8) <= 0.06, (name, h / reps)
