@@ -291,6 +291,7 @@ class _Settings:
     discount_rate: float | None = None
     annual_discount_rate: float | None = None
     margin: float = 1.0
+    interval: float = 0.8
     out: Path | None = None
     sample: bool = False
     purchase_model: str = DEFAULT_PURCHASE_MODEL
@@ -369,10 +370,20 @@ class _Settings:
         )
 
     def check_scoring_options(self, unit: str) -> None:
-        """Fail on a bad horizon, discount rate or margin before the long steps."""
+        """Fail on a bad horizon, discount rate, margin or interval before the long steps."""
         self.resolved_discount_rate(unit)
         self.resolved_horizon(unit)
         self.check_margin()
+        self.interval_level()
+
+    def interval_level(self) -> float | None:
+        """Return the --interval level, or None when it is 0 (intervals off)."""
+        if not (math.isfinite(self.interval) and 0 <= self.interval < 1):
+            raise ValueError(
+                "--interval must be a probability between 0 and 1, e.g. 0.8 for an 80% "
+                f"range (0 turns the ranges off); got {self.interval}."
+            )
+        return float(self.interval) or None
 
     def check_margin(self) -> float:
         from clvlab._checks import check_margin
@@ -664,6 +675,7 @@ def _score(prep: _Prepared, models: _Models, settings: _Settings, ui: _Ui) -> An
             horizon=horizon,
             discount_rate=rate,
             margin=settings.check_margin(),
+            interval=settings.interval_level(),
         )
 
 
@@ -768,6 +780,23 @@ def _metadata(outcome: _Outcome, settings: _Settings) -> dict[str, Any]:
         f"customers; active = P(alive) >= {thresholds.get('probability_alive', 0.5):g}",
         "clvlab_version": __version__,
     }
+    intervals = attrs.get("intervals")
+    if intervals and intervals.get("totals"):
+        level = intervals["level"]
+        meta["interval_level"] = level
+        meta["ranges"] = (
+            f"low/high columns: {level:.0%} predictive range -- the customer's purchases "
+            f"(whole numbers, at least {level:.0%} likely) or CLV over the horizon falls in "
+            "it with that probability, allowing for both the customer's own randomness and "
+            "the uncertainty of the fitted models"
+        )
+        clv = intervals["totals"]["clv"]
+        meta["total clv range"] = (
+            f"{clv['lower']:,.2f} to {clv['upper']:,.2f} ({level:.0%}; the total's own "
+            "range, not a sum of the customers' ranges)"
+        )
+    elif intervals and intervals.get("skipped"):
+        meta["ranges"] = intervals["skipped"]
     return meta
 
 
@@ -862,6 +891,13 @@ def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Sett
         f"predicted CLV, next {attrs.get('horizon', float('nan')):g} {unit_name}",
         f"{scores[CLV].sum():,.2f}",
     )
+    totals = (attrs.get("intervals") or {}).get("totals") or {}
+    if "clv" in totals:
+        level = attrs["intervals"]["level"]
+        clv_range = totals["clv"]
+        headline.add_row(
+            f"  {level:.0%} range", f"{clv_range['lower']:,.2f} to {clv_range['upper']:,.2f}"
+        )
     base_total = scores[CLV_BASELINE].sum(min_count=1)
     headline.add_row(
         "formula baseline CLV", "n/a" if math.isnan(base_total) else f"{base_total:,.2f}"
@@ -1020,6 +1056,14 @@ AnnualDiscountOpt = Annotated[
 MarginOpt = Annotated[
     float, typer.Option("--margin", help="Share of spend that is profit (1 = revenue).")
 ]
+IntervalOpt = Annotated[
+    float,
+    typer.Option(
+        "--interval",
+        help="Probability of the predictive ranges of purchases and CLV (per customer and "
+        "total) in the outputs; 0 turns them off.",
+    ),
+]
 OutOpt = Annotated[
     Path | None,
     typer.Option(
@@ -1083,6 +1127,7 @@ def run(
     annual_discount_rate: AnnualDiscountOpt = None,
     margin: MarginOpt = 1.0,
     purchase_model: PurchaseModelOpt = DEFAULT_PURCHASE_MODEL,
+    interval: IntervalOpt = 0.8,
     out: OutOpt = None,
     no_report: Annotated[
         bool, typer.Option("--no-report", help="Skip the HTML/PDF report.")
@@ -1235,6 +1280,7 @@ def predict(
     discount_rate: DiscountOpt = None,
     annual_discount_rate: AnnualDiscountOpt = None,
     margin: MarginOpt = 1.0,
+    interval: IntervalOpt = 0.8,
     out: OutOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,

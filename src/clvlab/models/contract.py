@@ -59,6 +59,9 @@ PREDICTIONS: Mapping[str, str] = {
     # spend models
     "expected_spend": "expected value of one future purchase given each history",
     "population_mean_spend": "mean value of a purchase across customers",
+    "spend_distribution": (
+        "distribution of the value of each customer's future purchases given the history"
+    ),
     # baseline
     "predict": "formula CLV per customer",
 }

@@ -26,6 +26,7 @@ from clvlab.models.contract import Capabilities, Heterogeneity
 from clvlab.models.likelihoods.gamma_gamma import (
     gg_expected_spend,
     gg_loglik_and_grad,
+    gg_order_value_posterior,
     gg_population_mean_spend,
     gg_statistics,
     gg_total_from_statistics,
@@ -177,7 +178,9 @@ class GammaGammaFitter(BaseFitter):
         """Spend model: ``expected_spend`` and ``population_mean_spend``."""
         return Capabilities(
             role="spend",
-            predictions=frozenset({"expected_spend", "population_mean_spend"}),
+            predictions=frozenset(
+                {"expected_spend", "population_mean_spend", "spend_distribution"}
+            ),
             time="none",
         )
 
@@ -483,6 +486,17 @@ class GammaGammaFitter(BaseFitter):
             gg_expected_spend(self._params_array(), x, m), self, "expected_spend"
         )
         return pd.Series(values, index=frame.index, name="expected_spend")
+
+    def _order_value_posterior(
+        self, params: np.ndarray, frequency: np.ndarray, monetary_value: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the distribution of future order values (``"spend_distribution"`` hook).
+
+        Returns ``(shape, posterior_shape, posterior_rate)``: a future purchase is worth
+        ``Gamma(shape, nu)`` with ``nu ~ Gamma(posterior_shape, posterior_rate)``; see
+        :func:`clvlab.models.likelihoods.gamma_gamma.gg_order_value_posterior`.
+        """
+        return gg_order_value_posterior(params, frequency, monetary_value)
 
     # -- persistence ----------------------------------------------------------------------------
     def _state_dict(self) -> dict[str, Any]:
