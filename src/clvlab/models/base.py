@@ -31,7 +31,7 @@ from scipy import optimize, special
 from clvlab import _columns as C
 from clvlab._time import check_time_unit
 from clvlab.exceptions import ConvergenceError, ConvergenceWarning, NotFittedError
-from clvlab.models.contract import Capabilities, Heterogeneity, ModelDescription
+from clvlab.models.contract import Capabilities, FitColumns, Heterogeneity, ModelDescription
 from clvlab.validation import validate_rfm
 
 __all__ = ["BaseModel", "BaseFitter", "SummaryTable", "data_fingerprint"]
@@ -204,6 +204,11 @@ class BaseModel:
         """Return what the model offers; see :class:`clvlab.models.contract.Capabilities`."""
         raise NotImplementedError(f"{cls.__name__} does not declare its capabilities.")
 
+    @classmethod
+    def fit_columns(cls) -> FitColumns:
+        """Return the columns ``fit`` reads (:class:`clvlab.models.contract.FitColumns`)."""
+        raise NotImplementedError(f"{cls.__name__} does not declare the columns it fits on.")
+
     def _heterogeneity(self) -> tuple[Heterogeneity, ...]:
         """Fitted mixing distributions (subclasses with latent traits override)."""
         return ()
@@ -338,6 +343,11 @@ class BaseFitter(BaseModel):
     """
 
     _data_columns: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def fit_columns(cls) -> FitColumns:
+        """Fit columns: the likelihood's data columns (customers with equal values merge)."""
+        return FitColumns(keys=tuple(cls._data_columns))
 
     def __init__(self, *, penalizer_coef: float = 0.0, ci_level: float = 0.95) -> None:
         self.penalizer_coef = penalizer_coef

@@ -46,6 +46,11 @@ Q_BOUNDARY_TOLERANCE = 1e-6
 _MIN_FOR_CORRELATION = 3
 
 
+def _whole(value: float) -> Any:
+    """A count as int when it is whole (weights may be fractional)."""
+    return int(round(value)) if float(value).is_integer() else value
+
+
 class _SelectionInfo(TypedDict, total=False):
     """What :meth:`GammaGammaFitter._select` and ``_select_with_weights`` pass to ``fit``."""
 
@@ -249,6 +254,13 @@ class GammaGammaFitter(BaseFitter):
         self, frame: pd.DataFrame, weights: np.ndarray
     ) -> tuple[pd.DataFrame, np.ndarray]:
         selected, w = super()._select_with_weights(frame, weights)
+        # with weights (counted rows), the exclusion counts are numbers of customers
+        f = frame[C.FREQUENCY].to_numpy(dtype=float)
+        mv = frame[C.MONETARY_VALUE].to_numpy(dtype=float)
+        info = self._selection_info
+        info["n_one_time"] = _whole(float(weights[f == 0].sum()))
+        info["n_zero_spend"] = _whole(float(weights[(f > 0) & ~(mv > 0)].sum()))
+        info["n_input"] = _whole(float(weights.sum()))
         self._selection_info["correlation"] = _weighted_pearson(
             selected[C.FREQUENCY].to_numpy(dtype=float),
             selected[C.MONETARY_VALUE].to_numpy(dtype=float),
