@@ -852,3 +852,78 @@ def build_tables(
 def columns_of(sdf: DataFrame, names: Sequence[str]) -> list[str]:
     """The subset of ``names`` present in ``sdf`` (helper for the other Spark modules)."""
     return [c for c in names if c in sdf.columns]
+
+
+def check_rfm(sdf: Any, require: Sequence[str], *, model: str = "the model") -> DataFrame:
+    """Check a Spark RFM frame with the rules of :func:`clvlab.validate_rfm` (one scan).
+
+    Rules, for the columns in ``require``: present; numeric; finite; non-negative;
+    ``frequency`` whole; ``recency <= T``; ``recency == 0`` when ``frequency == 0``. The
+    uniqueness of ``customer_id`` is not re-checked here (it would cost a shuffle;
+    :func:`rfm_summary` guarantees it).
+
+    Raises
+    ------
+    MissingColumnsError, InvalidValueError, EmptyInputError
+        Counts and the first offending customer ids, as the pandas rules.
+    """
+    if not _is_dataframe(sdf):
+        raise TypeError(
+            f"RFM data must be a Spark DataFrame (clvlab.spark.rfm_summary); got "
+            f"{type(sdf).__name__}."
+        )
+    require = tuple(require)
+    missing = [c for c in (C.CUSTOMER_ID, *require) if c not in sdf.columns]
+    if missing:
+        raise MissingColumnsError(
+            f"RFM data lack column(s) {', '.join(missing)}; columns present: "
+            f"{', '.join(sdf.columns) or '(none)'}. Build the summary with "
+            "clvlab.spark.rfm_summary.",
+            column=missing[0], rule="required column",
+        )
+    fields = {f.name: f.dataType for f in sdf.schema.fields}
+    for col in require:
+        if not isinstance(fields[col], T.NumericType):
+            raise InvalidValueError(
+                f"{col} must be numeric; found {fields[col].simpleString()}.",
+                column=col, rule="numeric",
+            )
+    rules: list[tuple[str, Column, str, str]] = []
+    for col in require:
+        c = F.col(col).cast("double")
+        rules.append((col, _bad_amount(c), "must be finite (no NaN or infinity)",
+                      f"Drop or fill these customers before using {model}."))
+        rules.append((col, c < 0, "must be >= 0", "Ages and counts cannot be negative."))
+    if C.FREQUENCY in require:
+        f = F.col(C.FREQUENCY).cast("double")
+        rules.append((C.FREQUENCY, f != F.floor(f), "must be a whole number of repeat purchases",
+                      "frequency counts repeat purchases; recompute it with rfm_summary."))
+    if C.RECENCY in require and C.T in require:
+        r, t = F.col(C.RECENCY).cast("double"), F.col(C.T).cast("double")
+        rules.append((C.RECENCY, r > t * (1 + 1e-12) + 1e-12, "must be <= T",
+                      "Is observation_end before their last purchase?"))
+        if C.FREQUENCY in require:
+            rules.append((C.RECENCY, (F.col(C.FREQUENCY) == 0) & (r != 0),
+                          "must be 0 when frequency is 0",
+                          "recency is the age at the last repeat purchase; with none it is 0."))
+    aggs = [F.count(F.lit(1)).alias("n")]
+    aggs += [F.sum(F.when(cond, 1).otherwise(0)).alias(f"r{i}")
+             for i, (_, cond, _, _) in enumerate(rules)]
+    row = sdf.agg(*aggs).first()
+    if int(row["n"]) == 0:
+        raise EmptyInputError(
+            f"RFM data for {model} hold no customers. Check the filters applied before.",
+            rule="at least one customer",
+        )
+    for i, (col, cond, rule, hint) in enumerate(rules):
+        n_bad = int(row[f"r{i}"] or 0)
+        if n_bad:
+            ids = [r[0] for r in sdf.filter(cond).select(C.CUSTOMER_ID)
+                   .limit(_N_EXAMPLES).collect()]
+            what = "customer violates" if n_bad == 1 else "customers violate"
+            raise InvalidValueError(
+                f"{col}: {rule}; {n_bad} {what} this "
+                f"(customer_id {describe_offenders(ids, n_bad)}). {hint}",
+                column=col, rule=rule, offenders=ids, n_offending=n_bad,
+            )
+    return sdf
