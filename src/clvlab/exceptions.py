@@ -135,8 +135,10 @@ class ModelFileError(ClvlabError, ValueError):
 
 
 class SparkUnavailableError(ClvlabError, RuntimeError):
-    """The Spark engine cannot start: PySpark or Java 17+ is missing (the message says how to
-    install them)."""
+    """The Spark engine cannot start: PySpark or Java 17+ is missing.
+
+    The message says how to install them.
+    """
 
 
 class ClvlabWarning(UserWarning):

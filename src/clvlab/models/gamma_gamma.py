@@ -47,7 +47,7 @@ _MIN_FOR_CORRELATION = 3
 
 
 def _whole(value: float) -> Any:
-    """A count as int when it is whole (weights may be fractional)."""
+    """Return a count as int when it is whole (weights may be fractional)."""
     return int(round(value)) if float(value).is_integer() else value
 
 

@@ -83,8 +83,9 @@ _SEARCH_ERROR = 2.5e-4
 
 @dataclass
 class SparkEvaluation:
-    """The holdout evaluation of :func:`clvlab.spark.evaluate`: the tables of
-    :class:`clvlab.Evaluation` without the per-customer table.
+    """The holdout evaluation of :func:`clvlab.spark.evaluate`.
+
+    The tables of :class:`clvlab.Evaluation`, without the per-customer table.
 
     Attributes
     ----------
@@ -242,13 +243,14 @@ def _predictor(
 # ======================================================================================
 # exact order statistics and ranked groups
 # ======================================================================================
-def _kth_largest(sdf: DataFrame, col: str, ks: Sequence[int], n: int) -> list[float]:
-    """Exact k-th largest values of ``col`` (1-based ``ks``) with a few small jobs.
+def _kth_largest(sdf: DataFrame, cols: Sequence[str], ks: Sequence[int], n: int
+                 ) -> dict[str, list[float]]:
+    """Exact k-th largest values (1-based ``ks``) of each column, in three small jobs.
 
     Approximate quantiles bracket each target rank; the values inside the brackets are
     counted per distinct value and collected (a small fraction of the customers), and the
-    counts above the brackets place them exactly. If a bracket misses (approximation
-    worse than promised), the distinct values of the column are counted in full.
+    counts above the brackets place every target exactly. If a bracket misses (the
+    approximation worse than promised), that column's distinct values are counted in full.
     """
     eps = _SEARCH_ERROR
     pad = 2 * eps + 2.0 / max(n, 1)
@@ -256,60 +258,70 @@ def _kth_largest(sdf: DataFrame, col: str, ks: Sequence[int], n: int) -> list[fl
     for k in ks:
         q = 1.0 - (k - 0.5) / n  # ascending quantile of the k-th largest
         probs += [min(1.0, max(0.0, q - pad)), min(1.0, max(0.0, q + pad))]
-    bounds = sdf.approxQuantile(col, probs, eps)
-    v = F.col(col)
-    lows, highs = bounds[0::2], bounds[1::2]
-    above = sdf.agg(*[F.sum(F.when(v > hi, 1).otherwise(0)).alias(f"a{i}")
-                      for i, hi in enumerate(highs)]).first()
-    in_band = None
-    for lo, hi in zip(lows, highs, strict=True):
-        cond = (v >= lo) & (v <= hi)
-        in_band = cond if in_band is None else in_band | cond
-    assert in_band is not None
-    band = to_pandas(sdf.filter(in_band).groupBy(v.alias("value")).count())
-    band = band.sort_values("value", ascending=False, kind="stable")
-    values = band["value"].to_numpy(dtype=float)
-    counts = band["count"].to_numpy(dtype=np.int64)
-    out: list[float] = []
-    full: pd.DataFrame | None = None
-    for i, k in enumerate(ks):
-        lo, hi = lows[i], highs[i]
-        sel = (values >= lo) & (values <= hi)
-        start = int(above[f"a{i}"] or 0)
-        cum = start + np.cumsum(counts[sel])
-        hit = np.flatnonzero(cum >= k)
-        if start < k and hit.size:
-            out.append(float(values[sel][hit[0]]))
-            continue
-        if full is None:  # pragma: no cover - the approximation missed its promise
-            full = to_pandas(sdf.groupBy(v.alias("value")).count()).sort_values(
-                "value", ascending=False)
-        cum_all = np.cumsum(full["count"].to_numpy(dtype=np.int64))
-        out.append(float(full["value"].to_numpy()[np.flatnonzero(cum_all >= k)[0]]))
+    bounds = dict(zip(cols, sdf.approxQuantile(list(cols), probs, eps), strict=True))
+    lows = {c: b[0::2] for c, b in bounds.items()}
+    highs = {c: b[1::2] for c, b in bounds.items()}
+    above = sdf.agg(*[F.sum(F.when(F.col(c) > hi, 1).otherwise(0)).alias(f"a{j}_{i}")
+                      for j, c in enumerate(cols) for i, hi in enumerate(highs[c])]).first()
+    entries = []
+    for j, c in enumerate(cols):
+        v = F.col(c)
+        cond = None
+        for lo, hi in zip(lows[c], highs[c], strict=True):
+            cond = (v >= lo) & (v <= hi) if cond is None else cond | (v >= lo) & (v <= hi)
+        entries.append(F.when(cond, F.struct(F.lit(j).alias("j"), v.alias("value"))))
+    band = to_pandas(
+        sdf.select(F.explode(F.array(*entries)).alias("e")).filter(F.col("e").isNotNull())
+        .groupBy("e.j", "e.value").count())
+    out: dict[str, list[float]] = {}
+    for j, c in enumerate(cols):
+        mine = band[band["j"] == j].sort_values("value", ascending=False, kind="stable")
+        values = mine["value"].to_numpy(dtype=float)
+        counts = mine["count"].to_numpy(dtype=np.int64)
+        found: list[float] = []
+        full: pd.DataFrame | None = None
+        for i, k in enumerate(ks):
+            sel = (values >= lows[c][i]) & (values <= highs[c][i])
+            start = int(above[f"a{j}_{i}"] or 0)
+            hit = np.flatnonzero(start + np.cumsum(counts[sel]) >= k)
+            if start < k and hit.size:
+                found.append(float(values[sel][hit[0]]))
+                continue
+            if full is None:  # pragma: no cover - the approximation missed its promise
+                full = to_pandas(sdf.groupBy(F.col(c).alias("value")).count()).sort_values(
+                    "value", ascending=False)
+            cum_all = np.cumsum(full["count"].to_numpy(dtype=np.int64))
+            found.append(float(full["value"].to_numpy()[np.flatnonzero(cum_all >= k)[0]]))
+        out[c] = found
     return out
 
 
-def _rank_classes(sdf: DataFrame, score: str, actual: str, boundaries: Sequence[float]
-                  ) -> pd.DataFrame:
-    """Customers grouped by where their score falls among the boundary values.
+def _rank_classes(sdf: DataFrame, actual: str, boundaries: dict[str, Sequence[float]]
+                  ) -> dict[str, pd.DataFrame]:
+    """Group customers, per score column, by where the score falls among its boundaries.
 
-    Returns the classes in descending order of score: ``count``, ``score_sum``,
-    ``actual_sum``; a class is either the customers strictly between two consecutive
-    boundary values (above the first, below the last) or those exactly at one.
+    Returns, per column, the classes in descending order of score: ``count``,
+    ``score_sum``, ``actual_sum``; a class is either the customers strictly between two
+    consecutive boundary values (above the first, below the last) or those exactly at one.
+    One job for all columns.
     """
-    u = sorted(set(boundaries), reverse=True)
-    v = F.col(score)
-    below = sum(((v < F.lit(b)).cast("int") for b in u), F.lit(0))
-    equal = F.lit(0)
-    for b in u:
-        equal = F.when(v == F.lit(b), 1).otherwise(equal)
-    cls = below * 2 + equal
-    table = to_pandas(sdf.groupBy(cls.alias("cls")).agg(
-        F.count(F.lit(1)).alias("count"),
-        F.sum(score).alias("score_sum"),
-        F.sum(actual).alias("actual_sum"),
-    )).sort_values("cls")
-    return table.reset_index(drop=True)
+    cols = list(boundaries)
+    entries = []
+    for j, c in enumerate(cols):
+        u = sorted(set(boundaries[c]), reverse=True)
+        v = F.col(c)
+        below = sum(((v < F.lit(b)).cast("int") for b in u), F.lit(0))
+        equal = F.lit(0)
+        for b in u:
+            equal = F.when(v == F.lit(b), 1).otherwise(equal)
+        entries.append(F.struct(F.lit(j).alias("j"), (below * 2 + equal).alias("cls"),
+                                v.alias("score"), F.col(actual).alias("actual")))
+    table = to_pandas(
+        sdf.select(F.explode(F.array(*entries)).alias("e")).groupBy("e.j", "e.cls").agg(
+            F.count(F.lit(1)).alias("count"), F.sum("e.score").alias("score_sum"),
+            F.sum("e.actual").alias("actual_sum")))
+    return {c: table[table["j"] == j].sort_values("cls").reset_index(drop=True)
+            for j, c in enumerate(cols)}
 
 
 def _spread(classes: pd.DataFrame, edges: Sequence[float]) -> np.ndarray:
@@ -334,34 +346,40 @@ def _spread(classes: pd.DataFrame, edges: Sequence[float]) -> np.ndarray:
 
 
 def _deciles_and_capture(
-    sdf: DataFrame, score: str, actual: str, n: int, actual_total: float,
+    sdf: DataFrame, scores: Sequence[str], actual: str, n: int, actual_total: float,
     n_groups: int = 10, share: float = 0.10,
-) -> tuple[pd.DataFrame, float]:
-    """Decile table (ties pro rata) and top-decile capture (as top_decile_capture)."""
+) -> dict[str, tuple[pd.DataFrame, float]]:
+    """Return, per score column, the decile table and the top-decile capture.
+
+    Ties at a boundary are shared pro rata, as :func:`clvlab.evaluation.top_decile_capture`
+    does.
+    """
     starts = [(j * n + n_groups - 1) // n_groups for j in range(1, n_groups)]  # ceil(j n/10)
     k_capture = share * n
     ks = sorted({s + 1 for s in starts if s < n} | {max(1, math.ceil(k_capture))})
-    bounds = _kth_largest(sdf, score, ks, n)
-    classes = _rank_classes(sdf, score, actual, bounds)
+    cols = list(dict.fromkeys(scores))
+    classes = _rank_classes(sdf, actual, _kth_largest(sdf, cols, ks, n))
     edges = [0, *starts, n]
-    groups = _spread(classes, edges)
-    cnt, p_tot, a_tot = groups[:, 0], groups[:, 1], groups[:, 2]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table = pd.DataFrame(
-            {
-                "n_customers": np.rint(cnt).astype(np.int64),
-                "predicted_mean": p_tot / cnt,
-                "actual_mean": a_tot / cnt,
-                "predicted_total": p_tot,
-                "actual_total": a_tot,
-                "actual_share": a_tot / actual_total if actual_total != 0
-                else np.full(n_groups, np.nan),
-            },
-            index=pd.RangeIndex(1, n_groups + 1, name="decile"),
-        )
-    top = _spread(classes, [0.0, k_capture])[0, 2]
-    capture = float(top / actual_total) if actual_total != 0 and n else math.nan
-    return table, capture
+    out = {}
+    for c in cols:
+        groups = _spread(classes[c], edges)
+        cnt, p_tot, a_tot = groups[:, 0], groups[:, 1], groups[:, 2]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            table = pd.DataFrame(
+                {
+                    "n_customers": np.rint(cnt).astype(np.int64),
+                    "predicted_mean": p_tot / cnt,
+                    "actual_mean": a_tot / cnt,
+                    "predicted_total": p_tot,
+                    "actual_total": a_tot,
+                    "actual_share": a_tot / actual_total if actual_total != 0
+                    else np.full(n_groups, np.nan),
+                },
+                index=pd.RangeIndex(1, n_groups + 1, name="decile"),
+            )
+        top = _spread(classes[c], [0.0, k_capture])[0, 2]
+        out[c] = (table, float(top / actual_total) if actual_total != 0 and n else math.nan)
+    return out
 
 
 # ======================================================================================
@@ -480,8 +498,8 @@ def evaluate(
     -------
     SparkEvaluation
     """
-    frame = check_rfm(split, (C.FREQUENCY, C.RECENCY, C.T), model="evaluate")
-    check_rfm(frame, (C.FREQUENCY_HOLDOUT, C.DURATION_HOLDOUT), model="evaluate")
+    frame = check_rfm(split, (C.FREQUENCY, C.RECENCY, C.T, C.FREQUENCY_HOLDOUT,
+                              C.DURATION_HOLDOUT), model="evaluate")
     attrs = rfm_attrs(frame)
     if C.ATTR_TIME_UNIT not in attrs or C.ATTR_CALIBRATION_END not in attrs:
         raise InvalidValueError(
@@ -611,6 +629,13 @@ def evaluate(
 
     actual_total_p = float(agg["sum_a_" + ACTUAL_PURCHASES])
     actual_total_v = float(agg["sum_a_" + ACTUAL_VALUE]) if has_value else math.nan
+    ranked: dict[str, tuple[pd.DataFrame, float]] = {}
+    if has_value and n:
+        score_cols = [value if value is not None else purch for _, purch, value in rows]
+        wanted = [c for c in score_cols if c is not None]
+        if actual_total_v != 0:
+            wanted.append(ACTUAL_VALUE)
+        ranked = _deciles_and_capture(preds, wanted, ACTUAL_VALUE, n, actual_total_v)
     records, decile_frames = [], []
     for name, purch, value in rows:
         rec: dict[str, float] = {}
@@ -619,9 +644,8 @@ def evaluate(
             got = found.get((actual, pred), {}) if pred is not None else {}
             rec.update({f"{prefix}_{m}": got.get(m, math.nan) for m in _METRIC_NAMES})
         score = value if value is not None else purch
-        if has_value and score is not None and n:
-            table, capture = _deciles_and_capture(preds, score, ACTUAL_VALUE, n,
-                                                  actual_total_v)
+        if score is not None and score in ranked:
+            table, capture = ranked[score]
             rec["top_decile_capture"] = capture if actual_total_v != 0 else math.nan
             d = table.reset_index()
             d.insert(0, "model", name)
@@ -638,11 +662,9 @@ def evaluate(
         records.append(rec)
     metrics = pd.DataFrame(records, index=pd.Index([r[0] for r in rows], name="model"))
     metrics["n_customers"] = metrics["n_customers"].astype(np.int64)
-    if has_value and actual_total_v != 0:
-        _, perfect = _deciles_and_capture(preds, ACTUAL_VALUE, ACTUAL_VALUE, n,
-                                          actual_total_v)
+    if ACTUAL_VALUE in ranked:
         notes.append("top_decile_capture of a perfect ranking (customers ranked by their "
-                     f"actual holdout value): {perfect:.3f}")
+                     f"actual holdout value): {ranked[ACTUAL_VALUE][1]:.3f}")
     deciles = (pd.concat(decile_frames, ignore_index=True) if decile_frames else
                pd.DataFrame(columns=["model", "decile", "n_customers", "predicted_mean",
                                      "actual_mean", "predicted_total", "actual_total",

@@ -30,7 +30,6 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from clvlab import _columns as C
@@ -60,7 +59,7 @@ def to_pandas(sdf: DataFrame) -> pd.DataFrame:
 
 
 def fit_rows(rfm: DataFrame, model: Any) -> pd.DataFrame:
-    """The counted distinct rows a model is fitted on (computed in Spark, collected).
+    """Count the distinct rows a model is fitted on, in Spark, and collect them.
 
     Parameters
     ----------
@@ -163,8 +162,3 @@ def fit_on_rows(model: Any, rows: pd.DataFrame, time_unit: str | None) -> Any:
         model.fit(data, weights=weights, time_unit=time_unit)
     reissue_warnings(caught, stacklevel=3)
     return model
-
-
-def total_weight(rows: pd.DataFrame) -> float:
-    """Number of customers behind :func:`fit_rows` output."""
-    return float(np.sum(rows[WEIGHT].to_numpy(dtype=float)))

@@ -148,6 +148,60 @@ def _file_kind(path: Path) -> str:
     )
 
 
+def _read_parquet(spark: Any, path: str) -> tuple[DataFrame, bool]:
+    """Read Parquet; nanosecond timestamps (pandas' default) are read as longs and flagged.
+
+    Spark cannot read TIMESTAMP(NANOS) columns; with the session setting
+    ``spark.sql.legacy.parquet.nanosAsLong=true`` (set here, only when needed) they come
+    in as nanoseconds since the epoch and are converted without any time-zone shift.
+    """
+    from pyspark.errors import AnalysisException
+
+    if _has_nanos(path):
+        spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
+        return spark.read.parquet(path), True
+    try:
+        sdf = spark.read.parquet(path)
+        sdf.schema  # noqa: B018 - reading the footers raises here for nanosecond columns
+        return sdf, False
+    except AnalysisException as exc:
+        if "TIMESTAMP(NANOS" not in str(exc):
+            raise
+    spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
+    return spark.read.parquet(path), True
+
+
+def _has_nanos(path: str) -> bool:
+    """Whether a local Parquet file (or the first part of a folder) has nanosecond stamps."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - pyarrow comes with the spark extra
+        return False
+    p = Path(path)
+    if "://" in path or not p.exists():
+        return False
+    first = p if p.is_file() else next(
+        (f for f in sorted(p.rglob("*")) if f.is_file() and f.name.lower().endswith(_PARQUET)
+         and not f.name.startswith(("_", "."))), None)
+    if first is None:
+        return False
+    try:
+        schema = pq.read_schema(first)
+    except (OSError, ValueError, pa.ArrowException):
+        return False
+    return any(pa.types.is_timestamp(f.type) and f.type.unit == "ns" for f in schema)
+
+
+def _ntz_from_nanos(col: Column) -> Column:
+    """TIMESTAMP_NTZ from nanoseconds since 1970-01-01 (wall clock, no time zone)."""
+    ns_per_day = 86_400_000_000_000
+    days = F.floor(col / ns_per_day)
+    seconds = ((col - days * ns_per_day) / F.lit(1000)).cast("long").cast("decimal(18,0)")
+    interval = F.make_dt_interval(days, F.lit(0), F.lit(0), seconds / F.lit(1_000_000))
+    return F.lit("1970-01-01 00:00:00").cast("timestamp_ntz") + interval
+
+
 def read_transactions(
     spark: Any,
     path: str | os.PathLike[str],
@@ -208,8 +262,9 @@ def read_transactions(
             f"format must be 'parquet' or 'csv'; got {kind!r}.", column="format",
             rule="parquet or csv",
         )
+    nanos = False
     if kind == "parquet":
-        sdf = spark.read.parquet(str(path))
+        sdf, nanos = _read_parquet(spark, str(path))
     else:
         delim = sep if sep is not None else ("\t" if str(path).lower().endswith(
             (".tsv", ".tsv.gz")) else ",")
@@ -226,7 +281,9 @@ def read_transactions(
     fields = {f.name: f.dataType for f in sdf.schema.fields}
     raw_date, raw_amount = F.col(date), F.col(amount)
     date_col: Column = raw_date
-    if not isinstance(fields[date], _DATE_TYPES):
+    if nanos and isinstance(fields[date], T.LongType):
+        date_col = _ntz_from_nanos(raw_date)
+    elif not isinstance(fields[date], _DATE_TYPES):
         text = raw_date.cast("string")
         date_col = (F.try_to_timestamp(text, F.lit(_spark_pattern(date_format)))
                     if date_format else F.try_to_timestamp(text))
@@ -435,8 +492,11 @@ def _customer_aggregates(
     cal_day: int | None,
     tracking: bool,
 ) -> DataFrame:
-    """One row per customer with the aggregates of the whole window and, with a
-    ``cal_day``, of the calibration and holdout periods (one shuffle of the rows)."""
+    """Aggregate the rows per customer (one shuffle).
+
+    One row per customer with the aggregates of the whole window and, with a ``cal_day``,
+    of the calibration and holdout periods.
+    """
     rows = log.filter(F.col(_DAY) <= end_day).withColumn(
         _PERIOD, _period(F.col(_DAY), merge_period))
     side = (F.col(_DAY) > cal_day).cast("int") if cal_day is not None else F.lit(0)
@@ -547,7 +607,7 @@ def _with_metadata(col: Column, name: str, attrs: dict[str, Any]) -> Column:
 
 
 def _rfm_columns(prefix: str, struct: str, attrs: dict[str, Any]) -> list[Column]:
-    """The RFM summary's columns, in clvlab.rfm's order, from the finished struct."""
+    """Select the RFM summary's columns, in clvlab.rfm's order, from the finished struct."""
     return [
         F.col(_ID).alias(C.CUSTOMER_ID),
         F.col(f"{struct}.{C.FREQUENCY}").alias(C.FREQUENCY),
@@ -562,7 +622,7 @@ def _rfm_columns(prefix: str, struct: str, attrs: dict[str, Any]) -> list[Column
 
 
 def rfm_attrs(sdf: DataFrame) -> dict[str, Any]:
-    """Settings of an RFM frame from :func:`rfm_summary` / :func:`calibration_holdout`.
+    """Return the settings of an RFM frame from :func:`rfm_summary` / :func:`calibration_holdout`.
 
     Returns
     -------
@@ -820,8 +880,9 @@ def build_tables(
     calibration_end: Any,
     storage_level: StorageLevel | None = StorageLevel.DISK_ONLY,
 ) -> tuple[DataFrame, DataFrame | None, dict[str, Any]]:
-    """Whole-window RFM and (with a calibration end) the split with tracking columns, from
-    one shuffle of the log (what ``clvlab run --engine spark`` uses).
+    """Build the whole-window RFM and the split with tracking columns from one shuffle.
+
+    This is what ``clvlab run --engine spark`` uses; the split only with a calibration end.
 
     Returns
     -------
@@ -847,11 +908,6 @@ def build_tables(
         "calibration_end": None if tables.cal_day is None else _iso(tables.cal_day),
     }
     return _summary_frame(tables, False), split, facts
-
-
-def columns_of(sdf: DataFrame, names: Sequence[str]) -> list[str]:
-    """The subset of ``names`` present in ``sdf`` (helper for the other Spark modules)."""
-    return [c for c in names if c in sdf.columns]
 
 
 def check_rfm(sdf: Any, require: Sequence[str], *, model: str = "the model") -> DataFrame:

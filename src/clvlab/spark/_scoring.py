@@ -27,9 +27,6 @@ from clvlab.scoring import (
     AT_RISK,
     CHAMPIONS,
     CLV,
-    CLV_BASELINE,
-    EXPECTED_PURCHASES,
-    EXPECTED_SPEND,
     HISTORICAL_SPEND,
     LAPSED,
     NEEDS_ATTENTION,
@@ -102,7 +99,7 @@ def _scorer(
     discount_rate: float,
     margin: float,
 ) -> Any:
-    """The mapInPandas function: clvlab.scoring.score_customers on each batch."""
+    """Return the mapInPandas function: clvlab.scoring.score_customers on each batch."""
 
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         from clvlab.persistence import model_from_dict
@@ -203,7 +200,7 @@ def segment_thresholds(
 
 
 def segment_column(thresholds: dict[str, Any], columns: Sequence[str]) -> Column:
-    """The segment of each customer, by :func:`clvlab.scoring.assign_segments`' rule."""
+    """Return each customer's segment, by :func:`clvlab.scoring.assign_segments`' rule."""
     clv, alive = F.col(CLV), F.col(PROBABILITY_ALIVE)
     high = _ge(clv, thresholds["clv_high"])
     hist_hi = thresholds["historical_spend_high"]
@@ -312,7 +309,7 @@ def score_customers(
 
 
 def scores_attrs(scores: DataFrame) -> dict[str, Any]:
-    """Settings of a Spark scoring table (horizon, discount rate, margin, thresholds)."""
+    """Return the settings of a Spark scoring table (horizon, rate, margin, thresholds)."""
     if CLV not in scores.columns:
         return {}
     meta = scores.schema[CLV].metadata or {}
