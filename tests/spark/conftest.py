@@ -1,13 +1,12 @@
 """Spark fixtures: one local SparkSession for the whole test session.
 
 Spark tests skip, with the reason, only where no Java 17+ is found. Where Java exists a
-skipped Spark test fails the run (see ``pytest_sessionfinish``), so CI cannot pass
-without actually running them.
+skipped Spark test fails the run (``pytest_sessionfinish`` in ``tests/conftest.py``), so CI
+cannot pass without actually running them.
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import pytest
@@ -21,27 +20,6 @@ NO_JAVA_REASON = (
     + ("(none found)" if _JAVA is None else f"(found Java {_JAVA})")
     + f". {SPARK_INSTALL_HINT}"
 )
-_SKIPPED: list[str] = []
-
-
-def pytest_runtest_logreport(report):
-    """Remember every skipped Spark test."""
-    if report.skipped and "tests/spark/" in report.nodeid.replace("\\", "/"):
-        _SKIPPED.append(report.nodeid)
-
-
-def pytest_sessionfinish(session, exitstatus):
-    """Fail the run when Spark tests were skipped although Java is there."""
-    if _SKIPPED and JAVA_OK and os.environ.get("CLVLAB_ALLOW_SPARK_SKIP") != "1":
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(
-                f"ERROR: {len(_SKIPPED)} Spark test(s) were skipped although Java {_JAVA} is "
-                f"installed (first: {_SKIPPED[0]}); Spark tests must run where Java exists. "
-                "Install the dev extra (it includes pyspark).",
-                red=True,
-            )
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -98,8 +98,9 @@ def session(
     ----------
     master : str, optional
         Spark master URL, e.g. ``"local[*]"`` (all cores of this machine),
-        ``"spark://host:7077"``, ``"yarn"``. Default: the active session if there is one,
-        else ``"local[*]"``. Under ``spark-submit`` or on Databricks, leave it out.
+        ``"spark://host:7077"``, ``"yarn"``. Default: the active session if there is one
+        (Databricks), the master given to ``spark-submit`` when launched by it, else
+        ``"local[*]"``.
     app_name : str, default="clvlab"
         Application name shown in the Spark UI.
     config : mapping, optional
@@ -120,8 +121,9 @@ def session(
 
     Notes
     -----
-    The Python workers run the interpreter of this process (``PYSPARK_PYTHON`` is set
-    to it unless already set), so they see the same clvlab, numpy and pandas.
+    In local mode the Python workers run the interpreter of this process
+    (``PYSPARK_PYTHON`` is set to it unless already set), so they see the same clvlab,
+    numpy and pandas; on a cluster, install clvlab where the executors' Python runs.
     """
     require_pyspark()
     from pyspark.sql import SparkSession
@@ -136,18 +138,23 @@ def session(
             raise SparkUnavailableError(
                 f"Spark needs Java {MIN_JAVA} or newer and {found}. {SPARK_INSTALL_HINT}"
             )
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     # PySpark 4.x warns on every Python worker about pandas >= 3, which it runs fine for
     # the Arrow conversions used here; keep the workers' stderr readable
     extra = f"ignore:{_PANDAS_WARNING}:FutureWarning"
     current = os.environ.get("PYTHONWARNINGS", "")
     if extra not in current:
         os.environ["PYTHONWARNINGS"] = f"{current},{extra}" if current else extra
+    # under spark-submit the master and resources come from its command line
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ and master is None
     url = master or "local[*]"
-    settings = _default_config(url) if active is None else {}
+    if url.startswith("local") and not submitted:
+        # local workers run this interpreter (same clvlab, numpy, pandas); on a cluster the
+        # executors' Python is the cluster's setting (spark.pyspark.python)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    settings = _default_config(url) if active is None and not submitted else {}
     settings.update({str(k): str(v) for k, v in (config or {}).items()})
     builder = SparkSession.builder.appName(app_name)
-    if active is None or master is not None:
+    if (active is None and not submitted) or master is not None:
         builder = builder.master(url)
     for key, value in settings.items():
         builder = builder.config(key, value)
