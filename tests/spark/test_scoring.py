@@ -95,3 +95,16 @@ def test_bad_options_fail_on_the_driver(cdnow_split, cdnow_models):
         cs.score_customers(cdnow_split, bg, gg, horizon=-1, discount_rate=0.0)
     with pytest.raises(ValueError, match="margin must be a positive number"):
         cs.score_customers(cdnow_split, bg, gg, horizon=52, discount_rate=0.0, margin=0)
+
+
+def test_a_bad_rfm_frame_names_the_customers(spark, cdnow_models):
+    """RFM rules are checked in Spark first: recency > T names the customer."""
+    bg, gg, _ = cdnow_models
+    bad = spark.createDataFrame(
+        [("a", 1.0, 5.0, 4.0, 10.0), ("b", 0.0, 0.0, 3.0, 0.0)],
+        "customer_id string, frequency double, recency double, T double, "
+        "monetary_value double")
+    with pytest.raises(clvlab.exceptions.InvalidValueError,
+                       match=r"recency: must be <= T; 1 customer violates this "
+                             r"\(customer_id 'a'\)"):
+        cs.score_customers(bad, bg, gg, horizon=52, discount_rate=0.0)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,6 +184,7 @@ def _predictor(
 
         purchase, spend, baseline = (None if p is None else model_from_dict(p)
                                      for p in payloads)
+        assert purchase is not None
         for batch in batches:
             if len(batch) == 0:
                 continue
@@ -261,14 +262,14 @@ def _kth_largest(sdf: DataFrame, cols: Sequence[str], ks: Sequence[int], n: int
     bounds = dict(zip(cols, sdf.approxQuantile(list(cols), probs, eps), strict=True))
     lows = {c: b[0::2] for c, b in bounds.items()}
     highs = {c: b[1::2] for c, b in bounds.items()}
-    above = sdf.agg(*[F.sum(F.when(F.col(c) > hi, 1).otherwise(0)).alias(f"a{j}_{i}")
+    above: Any = sdf.agg(*[F.sum(F.when(F.col(c) > hi, 1).otherwise(0)).alias(f"a{j}_{i}")
                       for j, c in enumerate(cols) for i, hi in enumerate(highs[c])]).first()
     entries = []
     for j, c in enumerate(cols):
         v = F.col(c)
-        cond = None
+        cond = F.lit(False)
         for lo, hi in zip(lows[c], highs[c], strict=True):
-            cond = (v >= lo) & (v <= hi) if cond is None else cond | (v >= lo) & (v <= hi)
+            cond = cond | ((v >= lo) & (v <= hi))
         entries.append(F.when(cond, F.struct(F.lit(j).alias("j"), v.alias("value"))))
     band = to_pandas(
         sdf.select(F.explode(F.array(*entries)).alias("e")).filter(F.col("e").isNotNull())
@@ -277,7 +278,7 @@ def _kth_largest(sdf: DataFrame, cols: Sequence[str], ks: Sequence[int], n: int
     for j, c in enumerate(cols):
         mine = band[band["j"] == j].sort_values("value", ascending=False, kind="stable")
         values = mine["value"].to_numpy(dtype=float)
-        counts = mine["count"].to_numpy(dtype=np.int64)
+        counts: Any = mine["count"].to_numpy(dtype=np.int64)
         found: list[float] = []
         full: pd.DataFrame | None = None
         for i, k in enumerate(ks):
@@ -296,7 +297,7 @@ def _kth_largest(sdf: DataFrame, cols: Sequence[str], ks: Sequence[int], n: int
     return out
 
 
-def _rank_classes(sdf: DataFrame, actual: str, boundaries: dict[str, Sequence[float]]
+def _rank_classes(sdf: DataFrame, actual: str, boundaries: Mapping[str, Sequence[float]]
                   ) -> dict[str, pd.DataFrame]:
     """Group customers, per score column, by where the score falls among its boundaries.
 
@@ -523,7 +524,7 @@ def evaluate(
                 column=C.ATTR_TIME_UNIT, rule="same time unit",
             )
     notes: list[str] = []
-    stats = frame.agg(
+    stats: Any = frame.agg(
         F.count(F.lit(1)).alias("n"),
         F.max(C.T).alias("max_T"),
         F.sum(C.FREQUENCY).alias("f_cal"),
@@ -595,7 +596,7 @@ def evaluate(
             F.corr(a, p).alias(f"r{i}"),
             F.sum(p).alias(f"sum{i}"),
         ]
-    agg = preds.agg(*aggs).first()
+    agg: Any = preds.agg(*aggs).first()
     found: dict[tuple[str, str], dict[str, float]] = {}
     for i, (a, p) in enumerate(pairs):
         total = float(agg["sum_a_" + a])

@@ -588,8 +588,9 @@ def build_context(inputs: SparkReportInputs, *, title: str = "Customer lifetime 
         return ", ".join(f"{k} = {fmt_sig(v, 6)}" for k, v in model.params_.items())
 
     stamp = [["clvlab version", __version__], ["Generated (UTC)", generated]]
-    for model, name in ((pm, p_name), (sm, s_name), (base, b_name)):
+    for model, label in ((pm, p_name), (sm, s_name), (base, b_name)):
         if model is not None:
+            name = str(label)
             stamp += [[f"{name} parameters", params_text(model)],
                       [f"{name} fitted on (fingerprint, date)",
                        f"{getattr(model, 'data_fingerprint_', '?')}, "

@@ -310,7 +310,7 @@ def read_transactions(
         fields[amount], T.StringType)
     if not parsed:  # typed columns (Parquet): nothing to parse, nothing to check here
         return out.select(C.CUSTOMER_ID, C.DATE, C.AMOUNT)
-    counts = out.agg(*[F.sum(F.when(cond, 1).otherwise(0)).alias(name)
+    counts: Any = out.agg(*[F.sum(F.when(cond, 1).otherwise(0)).alias(name)
                        for name, cond, *_ in checks]).first()
     for name, cond, raw, rule, todo in checks:
         n_bad = int(counts[name] or 0)
@@ -425,7 +425,7 @@ def _scan(log: DataFrame, end_day: int | None) -> _Scan:
     ]
     if end_day is not None:
         aggs.append(F.sum(F.when(F.col(_DAY) > end_day, 1).otherwise(0)).alias("after"))
-    row = log.agg(*aggs).first()
+    row: Any = log.agg(*aggs).first()
     if int(row["n"]) == 0:
         raise EmptyInputError(
             "transactions hold no rows; an RFM summary needs at least one transaction.",
@@ -452,7 +452,7 @@ def _excluded_warning(log: DataFrame, scan: _Scan, end_day: int, what: str) -> N
         return
     lost = (log.groupBy(_ID).agg(F.min(_DAY).alias("first"))
             .filter(F.col("first") > end_day))
-    counts = lost.agg(F.count(F.lit(1)).alias("n")).first()
+    counts: Any = lost.agg(F.count(F.lit(1)).alias("n")).first()
     n_lost = int(counts["n"])
     msg = (
         f"{scan.n_after} of {scan.n_rows} transactions are dated after {what} {_iso(end_day)} "
@@ -759,7 +759,7 @@ def _new_customers_warning(tables: _Tables) -> None:
     """Warn about customers whose first purchase is in the holdout (as clvlab.rfm)."""
     assert tables.cal_day is not None
     new = tables.table.filter(F.col("cal_n_purchases") == 0)
-    row = new.agg(F.count(F.lit(1)).alias("n"),
+    row: Any = new.agg(F.count(F.lit(1)).alias("n"),
                   F.coalesce(F.sum("hold_n_rows"), F.lit(0)).alias("rows")).first()
     n_new, n_rows = int(row["n"]), int(row["rows"])
     if not n_new:
@@ -969,7 +969,7 @@ def check_rfm(sdf: Any, require: Sequence[str], *, model: str = "the model") -> 
     aggs = [F.count(F.lit(1)).alias("n")]
     aggs += [F.sum(F.when(cond, 1).otherwise(0)).alias(f"r{i}")
              for i, (_, cond, _, _) in enumerate(rules)]
-    row = sdf.agg(*aggs).first()
+    row: Any = sdf.agg(*aggs).first()
     if int(row["n"]) == 0:
         raise EmptyInputError(
             f"RFM data for {model} hold no customers. Check the filters applied before.",

@@ -87,7 +87,7 @@ def _totals(scores: DataFrame) -> dict[str, float]:
         col = F.col(name)
         return F.when(col.isNotNull() & ~F.isnan(col), col)
 
-    row = scores.agg(
+    row: Any = scores.agg(
         F.count(F.lit(1)).alias("n"),
         F.sum(finite(CLV)).alias("clv"),
         F.sum(finite(CLV_BASELINE)).alias("base"),
@@ -120,7 +120,7 @@ def _rfm_quantiles(rfm: DataFrame, units: str) -> pd.DataFrame:
         for col, _, _ in chosen:
             aggs += [F.avg(col).alias(f"{col}_mean"), F.max(col).alias(f"{col}_max"),
                      F.percentile_approx(col, probs, 1000).alias(f"{col}_q")]
-        row = frame.agg(*aggs).first()
+        row: Any = frame.agg(*aggs).first()
         for col, label, _ in chosen:
             qs = row[f"{col}_q"] or [math.nan] * 4
             out[label] = {"n": row["n"], "mean": row[f"{col}_mean"], "q25": qs[0],
@@ -293,7 +293,6 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
             path = _model_path(settings, role, key)
             model.save(path)
             files[f"model_{role}"] = path
-    spark.catalog.clearCache()
     _summary(ui, outcome, files, settings, unit, horizon, rate, margin)
 
 
