@@ -41,9 +41,7 @@ from clvlab.evaluation import (
     BASELINE_PURCHASES,
     BASELINE_VALUE,
     PREDICTED_PURCHASES,
-    PREDICTED_SPEND,
     PREDICTED_VALUE,
-    PROBABILITY_ALIVE,
     ChiSquareResult,
     chi_square_test,
     frequency_bins,
@@ -155,15 +153,14 @@ def _label(model: Any) -> str:
 
 
 def _prediction_schema(spend: bool, baseline: bool) -> T.StructType:
-    names = [C.FREQUENCY, C.RECENCY, C.T, ACTUAL_PURCHASES, ACTUAL_VALUE, PREDICTED_PURCHASES,
-             PROBABILITY_ALIVE]
+    # only what the aggregates read: the predictions are kept (on disk) while they run
+    names = [ACTUAL_PURCHASES, ACTUAL_VALUE, PREDICTED_PURCHASES]
     if spend:
-        names += [PREDICTED_SPEND, PREDICTED_VALUE]
+        names += [PREDICTED_VALUE]
     if baseline:
         names += [BASELINE_PURCHASES, BASELINE_VALUE]
     return T.StructType(
-        [T.StructField(C.CUSTOMER_ID, T.StringType())]
-        + [T.StructField(n, T.DoubleType()) for n in names]
+        [T.StructField(n, T.DoubleType()) for n in names]
         + [T.StructField(_FBIN, T.IntegerType()), T.StructField(_RBIN, T.IntegerType())]
     )
 
@@ -199,16 +196,11 @@ def _predictor(
                 spent = actual * frame[C.MONETARY_VALUE_HOLDOUT].to_numpy(dtype=float)
             else:
                 spent = np.full(len(frame), np.nan)
-            out = pd.DataFrame({
-                C.CUSTOMER_ID: frame.index.astype(str),
-                C.FREQUENCY: f, C.RECENCY: r, C.T: frame[C.T].to_numpy(dtype=float),
-                ACTUAL_PURCHASES: actual, ACTUAL_VALUE: spent * margin,
-            })
+            out = pd.DataFrame({ACTUAL_PURCHASES: actual, ACTUAL_VALUE: spent * margin})
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 pred = purchase.expected_purchases(frame, horizon).to_numpy(dtype=float)
                 out[PREDICTED_PURCHASES] = pred
-                out[PROBABILITY_ALIVE] = purchase.probability_alive(frame).to_numpy(dtype=float)
                 if spend is not None:
                     s = spend.expected_spend(frame).to_numpy(dtype=float)
                     if discount_rate > 0:
@@ -218,7 +210,6 @@ def _predictor(
                         ).to_numpy(dtype=float)
                     else:
                         value = pred * s * margin
-                    out[PREDICTED_SPEND] = s
                     out[PREDICTED_VALUE] = value
                 if baseline is not None:
                     b = baseline.predict(frame, horizon=horizon, discount_rate=discount_rate,
