@@ -255,7 +255,9 @@ def _handle_errors(func: F) -> F:
 
 
 #: Command parameters that are not settings: each command handles them itself.
-_COMMAND_ONLY_OPTIONS = frozenset({"model", "output", "no_report", "quiet", "debug"})
+_COMMAND_ONLY_OPTIONS = frozenset(
+    {"model", "output", "no_report", "quiet", "debug", "engine", "spark_master"}
+)
 
 
 def purchase_model_choices() -> list[str]:
@@ -1132,6 +1134,23 @@ def run(
     no_report: Annotated[
         bool, typer.Option("--no-report", help="Skip the HTML/PDF report.")
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="pandas (this machine's memory) or spark (Apache Spark: INPUT may be a "
+            "Parquet/CSV file or folder; predictions are written as Parquet and CSV parts; "
+            "needs pip install 'clvlab[spark]' and Java 17+).",
+        ),
+    ] = "pandas",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="Spark master URL with --engine spark, e.g. local[4] or spark://host:7077 "
+            "[default: the active session, else local[*]].",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -1145,6 +1164,16 @@ def run(
     settings = _Settings.from_options(locals())
     settings.use_cdnow_split_for_bundled_data()
     ui = _Ui(quiet)
+    if engine not in ("pandas", "spark"):
+        raise ValueError(f"--engine must be pandas or spark; got {engine!r}.")
+    if engine == "spark":
+        from clvlab.spark._run import run_spark
+
+        with _show_warnings(ui):
+            run_spark(settings, ui, master=spark_master, no_report=no_report)
+        return
+    if spark_master is not None:
+        raise ValueError("--spark-master applies to --engine spark only.")
     with _show_warnings(ui):
         outcome = _pipeline(settings, ui, models="fit", evaluate=True, score=True,
                             compare=True)
