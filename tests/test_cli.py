@@ -93,7 +93,7 @@ def sample_run(tmp_path_factory):
     return cwd / "out", result
 
 
-def _api_sample_scores(refit: bool = True):
+def _api_sample_scores(refit: bool = True, **kwargs):
     """The same pipeline through the Python API: validated on the FHL split, then (refit)
     fitted again on the whole log, scored as of the end."""
     tx = clvlab.load_transactions(clvlab.datasets.load_cdnow(sample=True))
@@ -103,7 +103,8 @@ def _api_sample_scores(refit: bool = True):
     bg = _quiet_api(clvlab.BetaGeoFitter().fit, data)
     gg = _quiet_api(clvlab.GammaGammaFitter().fit, data)
     base = _quiet_api(clvlab.FormulaCLVBaseline().fit, data)
-    return _quiet_api(score_customers, rfm, bg, gg, base, horizon=52.0, discount_rate=WEEKLY_10PCT)
+    return _quiet_api(score_customers, rfm, bg, gg, base, horizon=52.0, discount_rate=WEEKLY_10PCT,
+                      **kwargs)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -140,8 +141,9 @@ def test_run_workbook_equals_the_csv(sample_run):
     wb = load_workbook(out / DEFAULT_FILES["xlsx"], read_only=True)
     rows = list(wb["Predictions"].iter_rows(values_only=True))
     assert rows[0][:2] == ("Rank by CLV", "Customer ID")
-    body = pd.DataFrame(rows[1:], columns=["rank", "customer_id", *SCORE_COLUMNS])
-    body = body.set_index("customer_id")
+    # the CSV's columns: SCORE_COLUMNS plus the interval columns (on by default)
+    columns = ["rank", "customer_id", *[c for c in csv_scores.columns if c != "rank"]]
+    body = pd.DataFrame(rows[1:], columns=columns).set_index("customer_id")
     assert body["rank"].tolist() == list(range(1, len(csv_scores) + 1))
     by_clv = csv_scores["clv"].sort_values(ascending=False, kind="stable")
     assert body.index.tolist() == by_clv.index.tolist()
@@ -160,6 +162,37 @@ def test_run_workbook_equals_the_csv(sample_run):
     ]
     metrics = list(wb["Holdout metrics"].iter_rows(values_only=True))
     assert metrics[0][:2] == ("Metric", "Unit") and "BG/NBD" in metrics[0]
+
+
+def test_run_writes_intervals_by_default(sample_run):
+    """run adds 80% ranges of purchases and CLV equal to the API's, and the total's range."""
+    out, result = sample_run
+    got = _read_csv(out / DEFAULT_FILES["csv"])
+    ranges = ["purchases_lower", "purchases_upper", "clv_lower", "clv_upper"]
+    want = _api_sample_scores(interval=0.8)
+    np.testing.assert_allclose(got[ranges].to_numpy(), want[ranges].to_numpy(), rtol=1e-9)
+    assert (got["purchases_lower"] <= got["purchases_upper"]).all()
+    assert (got["clv_lower"] <= got["clv_upper"]).all()
+    assert "80% range" in result.stdout
+    wb = load_workbook(out / DEFAULT_FILES["xlsx"], read_only=True)
+    header = next(wb["Predictions"].iter_rows(values_only=True))
+    assert "CLV: 80% range, low (next 52 weeks)" in header
+
+
+def test_interval_zero_turns_the_ranges_off(fitted_dir, sample_files):
+    """predict --interval 0 writes no range columns; a level >= 1 is refused."""
+    cwd, _ = fitted_dir
+    models = [cwd / DEFAULT_FILES[k] for k in ("bgnbd", "gamma_gamma")]
+    args = ["predict", str(sample_files["b"]), *COLUMN_OPTS, "-o", "noint.csv"]
+    for m in models:
+        args += ["--model", str(m)]
+    result = _cli(*args, "--interval", "0", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    got = _read_csv(cwd / "noint.csv")
+    assert list(got.columns) == list(SCORE_COLUMNS)
+    bad = _cli(*args, "--interval", "1.5", cwd=cwd)
+    assert bad.returncode != 0
+    assert "--interval must be a probability between 0 and 1" in bad.stderr + bad.stdout
 
 
 def test_run_saved_models_reproduce_the_fit(sample_run):

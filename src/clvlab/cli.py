@@ -380,7 +380,9 @@ def _handle_errors(func: F) -> F:
 
 
 #: Command parameters that are not settings: each command handles them itself.
-_COMMAND_ONLY_OPTIONS = frozenset({"model", "output", "no_report", "quiet", "debug"})
+_COMMAND_ONLY_OPTIONS = frozenset(
+    {"model", "output", "no_report", "quiet", "debug", "engine", "spark_master"}
+)
 
 
 def purchase_model_choices() -> list[str]:
@@ -422,6 +424,7 @@ class _Settings:
     discount_rate: float | None = None
     annual_discount_rate: float | None = None
     margin: float = 1.0
+    interval: float = 0.8
     out: Path | None = None
     sample: bool = False
     refit: bool = True
@@ -507,11 +510,21 @@ class _Settings:
         )
 
     def check_scoring_options(self, unit: str) -> None:
-        """Fail on a bad horizon, discount rate, margin or currency before the long steps."""
+        """Fail on a bad horizon, rate, margin, interval or currency before the long steps."""
         self.resolved_discount_rate(unit)
         self.resolved_horizon(unit)
         self.check_margin()
+        self.interval_level()
         self.checked_currency()
+
+    def interval_level(self) -> float | None:
+        """Return the --interval level, or None when it is 0 (intervals off)."""
+        if not (math.isfinite(self.interval) and 0 <= self.interval < 1):
+            raise ValueError(
+                "--interval must be a probability between 0 and 1, e.g. 0.8 for an 80% "
+                f"range (0 turns the ranges off); got {self.interval}."
+            )
+        return float(self.interval) or None
 
     def check_margin(self) -> float:
         from clvlab._checks import check_margin
@@ -928,6 +941,7 @@ def _score(prep: _Prepared, models: _Models, settings: _Settings, ui: _Ui) -> An
             horizon=horizon,
             discount_rate=rate,
             margin=settings.check_margin(),
+            interval=settings.interval_level(),
         )
 
 
@@ -1071,6 +1085,23 @@ def _metadata(outcome: _Outcome, settings: _Settings) -> dict[str, Any]:
         "clvlab_version": __version__,
         **_which_models(outcome),
     }
+    intervals = attrs.get("intervals")
+    if intervals and intervals.get("totals"):
+        level = intervals["level"]
+        meta["interval_level"] = level
+        meta["ranges"] = (
+            f"low/high columns: {level:.0%} predictive range -- the customer's purchases "
+            f"(whole numbers, at least {level:.0%} likely) or CLV over the horizon falls in "
+            "it with that probability, allowing for both the customer's own randomness and "
+            "the uncertainty of the fitted models"
+        )
+        clv = intervals["totals"]["clv"]
+        meta["total clv range"] = (
+            f"{clv['lower']:,.2f} to {clv['upper']:,.2f} ({level:.0%}; the total's own "
+            "range, not a sum of the customers' ranges)"
+        )
+    elif intervals and intervals.get("skipped"):
+        meta["ranges"] = intervals["skipped"]
     return meta
 
 
@@ -1206,6 +1237,13 @@ def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Sett
         f"predicted CLV, next {attrs.get('horizon', float('nan')):g} {unit_name}",
         money.format(scores[CLV].sum(), missing="n/a"),
     )
+    totals = (attrs.get("intervals") or {}).get("totals") or {}
+    if "clv" in totals:
+        level = attrs["intervals"]["level"]
+        clv_range = totals["clv"]
+        headline.add_row(
+            f"  {level:.0%} range", f"{clv_range['lower']:,.2f} to {clv_range['upper']:,.2f}"
+        )
     base_total = scores[CLV_BASELINE].sum(min_count=1)
     headline.add_row("formula baseline CLV", money.format(base_total, missing="n/a"))
     hist_total = scores[HISTORICAL_SPEND].sum(min_count=1)
@@ -1433,6 +1471,14 @@ AnnualDiscountOpt = Annotated[
 MarginOpt = Annotated[
     float, typer.Option("--margin", help="Share of spend that is profit (1 = revenue).")
 ]
+IntervalOpt = Annotated[
+    float,
+    typer.Option(
+        "--interval",
+        help="Probability of the predictive ranges of purchases and CLV (per customer and "
+        "total) in the outputs; 0 turns them off.",
+    ),
+]
 OutOpt = Annotated[
     Path | None,
     typer.Option(
@@ -1521,6 +1567,7 @@ def run(
     annual_discount_rate: AnnualDiscountOpt = None,
     margin: MarginOpt = 1.0,
     purchase_model: PurchaseModelOpt = DEFAULT_PURCHASE_MODEL,
+    interval: IntervalOpt = 0.8,
     out: OutOpt = None,
     refit: Annotated[
         bool,
@@ -1535,6 +1582,23 @@ def run(
     no_report: Annotated[
         bool, typer.Option("--no-report", help="Skip the HTML/PDF report.")
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="pandas (this machine's memory) or spark (Apache Spark: INPUT may be a "
+            "Parquet/CSV file or folder; predictions are written as Parquet and CSV parts; "
+            "needs pip install 'clvlab[spark]' and Java 17+).",
+        ),
+    ] = "pandas",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="Spark master URL with --engine spark, e.g. local[4] or spark://host:7077 "
+            "[default: the active session, else local[*]].",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -1548,6 +1612,16 @@ def run(
     settings = _Settings.from_options(locals())
     settings.use_cdnow_split_for_bundled_data()
     ui = _Ui(quiet)
+    if engine not in ("pandas", "spark"):
+        raise ValueError(f"--engine must be pandas or spark; got {engine!r}.")
+    if engine == "spark":
+        from clvlab.spark._run import run_spark
+
+        with _show_warnings(ui):
+            run_spark(settings, ui, master=spark_master, no_report=no_report)
+        return
+    if spark_master is not None:
+        raise ValueError("--spark-master applies to --engine spark only.")
     with _show_warnings(ui):
         outcome = _pipeline(settings, ui, models="fit", evaluate=True, score=True,
                             compare=True, refit=settings.refit)
@@ -1701,6 +1775,7 @@ def predict(
     discount_rate: DiscountOpt = None,
     annual_discount_rate: AnnualDiscountOpt = None,
     margin: MarginOpt = 1.0,
+    interval: IntervalOpt = 0.8,
     out: OutOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,

@@ -132,8 +132,12 @@ _PREDICTION_COLUMNS: dict[str, tuple[str, str | None]] = {
     C.MONETARY_VALUE: ("Avg. repeat purchase value", _FMT_MONEY),
     "probability_alive": ("P(alive)", _FMT_PROB),
     "expected_purchases": ("Expected purchases{horizon}", _FMT_EXPECT),
+    "purchases_lower": ("Purchases: {level}range, low{horizon}", _FMT_COUNT),
+    "purchases_upper": ("Purchases: {level}range, high{horizon}", _FMT_COUNT),
     "expected_spend": ("Expected spend per purchase", _FMT_MONEY),
     "clv": ("CLV{horizon}", _FMT_MONEY),
+    "clv_lower": ("CLV: {level}range, low{horizon}", _FMT_MONEY),
+    "clv_upper": ("CLV: {level}range, high{horizon}", _FMT_MONEY),
     "clv_baseline": ("Baseline CLV{horizon}", _FMT_MONEY),
     "historical_spend": ("Historical spend", _FMT_MONEY),
     "segment": ("Segment", None),
@@ -167,7 +171,8 @@ _KNOWN_FORMATS: dict[str, str] = {
 
 
 def prediction_labels(
-    columns: Iterable[str], *, time_unit: str | None = None, horizon: float | None = None
+    columns: Iterable[str], *, time_unit: str | None = None, horizon: float | None = None,
+    level: float | None = None,
 ) -> list[str]:
     """Human-readable header labels for the Predictions sheet.
 
@@ -179,6 +184,8 @@ def prediction_labels(
         Time unit of recency, T and the horizon (``"D"``, ``"W"``, ``"M"``, ``"Y"``).
     horizon : float, optional
         Prediction horizon in ``time_unit``.
+    level : float, optional
+        Level of the prediction intervals (e.g. 0.8: "Purchases: 80% range, low").
 
     Returns
     -------
@@ -196,7 +203,8 @@ def prediction_labels(
     out = []
     for col in columns:
         template = _PREDICTION_COLUMNS.get(col, (col, None))[0]
-        out.append(template.format(unit=unit, horizon=horizon_txt))
+        level_txt = f"{_fmt_number(round(100 * level, 6))}% " if level else ""
+        out.append(template.format(unit=unit, horizon=horizon_txt, level=level_txt))
     return out
 
 
@@ -1124,8 +1132,9 @@ def write_workbook(
         list of examples is joined with "; ").
     metadata : mapping, optional
         Facts shown on the About sheet (horizon, discount rate, time unit, source file,
-        ...). The keys ``time_unit`` and ``horizon``, if present, are also used in the
-        Predictions headers (e.g. "CLV (next 52 weeks)").
+        ...). The keys ``time_unit``, ``horizon`` and ``interval_level``, if present, are
+        also used in the Predictions headers (e.g. "CLV (next 52 weeks)", "CLV: 80% range,
+        low (next 52 weeks)").
     max_rows_per_sheet : int, default=1048576
         Rows per Predictions sheet including the header (Excel's limit by default).
         Customers beyond it continue on "Predictions (2)", ... with a
@@ -1190,7 +1199,8 @@ def write_workbook(
     table, notes = _manager_view(table, scores, index_name, rank_by)
     columns = [str(c) for c in table.columns]
     labels = prediction_labels(
-        columns, time_unit=metadata.get("time_unit"), horizon=metadata.get("horizon")
+        columns, time_unit=metadata.get("time_unit"), horizon=metadata.get("horizon"),
+        level=metadata.get("interval_level"),
     )
     id_pos = 1 if len(columns) > len(scores.columns) + 1 else 0  # after the rank column
     formats: list[str | None] = []

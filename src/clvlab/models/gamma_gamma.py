@@ -26,6 +26,7 @@ from clvlab.models.contract import Capabilities, Heterogeneity
 from clvlab.models.likelihoods.gamma_gamma import (
     gg_expected_spend,
     gg_loglik_and_grad,
+    gg_order_value_posterior,
     gg_population_mean_spend,
     gg_statistics,
     gg_total_from_statistics,
@@ -54,6 +55,11 @@ DEGENERACY_LIMITS: dict[str, float] = {"spend_cv": 0.03, "purchase_cv": 1e-3}
 
 #: Smallest number of repeat buyers for which the correlation is computed.
 _MIN_FOR_CORRELATION = 3
+
+
+def _whole(value: float) -> Any:
+    """Return a count as int when it is whole (weights may be fractional)."""
+    return int(round(value)) if float(value).is_integer() else value
 
 
 class _SelectionInfo(TypedDict, total=False):
@@ -177,7 +183,9 @@ class GammaGammaFitter(BaseFitter):
         """Spend model: ``expected_spend`` and ``population_mean_spend``."""
         return Capabilities(
             role="spend",
-            predictions=frozenset({"expected_spend", "population_mean_spend"}),
+            predictions=frozenset(
+                {"expected_spend", "population_mean_spend", "spend_distribution"}
+            ),
             time="none",
         )
 
@@ -274,6 +282,13 @@ class GammaGammaFitter(BaseFitter):
         self, frame: pd.DataFrame, arrays: tuple[np.ndarray, ...], weights: np.ndarray
     ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
         selected, w = super()._select_with_weights(frame, arrays, weights)
+        # with weights (counted rows), the exclusion counts are numbers of customers
+        f = frame[C.FREQUENCY].to_numpy(dtype=float)
+        mv = frame[C.MONETARY_VALUE].to_numpy(dtype=float)
+        info = self._selection_info
+        info["n_one_time"] = _whole(float(weights[f == 0].sum()))
+        info["n_zero_spend"] = _whole(float(weights[(f > 0) & ~(mv > 0)].sum()))
+        info["n_input"] = _whole(float(weights.sum()))
         # _data_columns is (frequency, monetary_value)
         self._selection_info["correlation"] = _weighted_pearson(selected[0], selected[1], w)
         return selected, w
@@ -483,6 +498,17 @@ class GammaGammaFitter(BaseFitter):
             gg_expected_spend(self._params_array(), x, m), self, "expected_spend"
         )
         return pd.Series(values, index=frame.index, name="expected_spend")
+
+    def _order_value_posterior(
+        self, params: np.ndarray, frequency: np.ndarray, monetary_value: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the distribution of future order values (``"spend_distribution"`` hook).
+
+        Returns ``(shape, posterior_shape, posterior_rate)``: a future purchase is worth
+        ``Gamma(shape, nu)`` with ``nu ~ Gamma(posterior_shape, posterior_rate)``; see
+        :func:`clvlab.models.likelihoods.gamma_gamma.gg_order_value_posterior`.
+        """
+        return gg_order_value_posterior(params, frequency, monetary_value)
 
     # -- persistence ----------------------------------------------------------------------------
     def _state_dict(self) -> dict[str, Any]:
