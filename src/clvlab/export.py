@@ -144,9 +144,7 @@ _PREDICTION_COLUMNS: dict[str, tuple[str, str | None]] = {
 }
 
 #: Columns whose number format is money (the currency format replaces ``#,##0.00``).
-_MONEY_COLUMNS = frozenset(
-    {C.MONETARY_VALUE, "expected_spend", "clv", "clv_baseline", "historical_spend"}
-)
+_MONEY_COLUMNS = frozenset(c for c, (_, fmt) in _PREDICTION_COLUMNS.items() if fmt == _FMT_MONEY)
 
 #: What a blank or a surprising zero means, per column: shown as a comment on the header
 #: cell and on the About sheet.
