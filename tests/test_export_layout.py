@@ -145,3 +145,34 @@ def test_every_sheet_prints_landscape_one_page_wide_with_the_header_repeated(tmp
         assert ws.sheet_properties.pageSetUpPr.fitToPage is True, ws.title
         assert (int(ws.page_setup.fitToWidth), int(ws.page_setup.fitToHeight)) == (1, 0)
         assert ws.print_title_rows == "$1:$1", ws.title
+
+
+def test_streamed_gaps_stay_in_their_row(tmp_path, rng):
+    """Blank cells in streamed rows (not only the template row): each row of the sheet XML
+    holds one cell per non-missing value, and the values read back in their rows (a column
+    with gaps used to be spliced into every row)."""
+    import re
+    import zipfile
+
+    scores = _scores(60, rng)  # one-time buyers: blank average repeat value
+    scores.iloc[10:15, scores.columns.get_loc("clv_baseline")] = np.nan
+    write_workbook(tmp_path / "p.xlsx", scores, rank_by="clv")
+    with zipfile.ZipFile(tmp_path / "p.xlsx") as zf:
+        xml = zf.read("xl/worksheets/sheet1.xml").decode("utf-8")
+    rows = re.findall(r'<row r="(\d+)"[^>]*>(.*?)</row>', xml, re.S)
+    assert len(rows) == 61
+    for number, body in rows:
+        refs = re.findall(r'<c r="([A-Z]+)(\d+)"', body)
+        assert all(r == number for _, r in refs), number
+        assert len({c for c, _ in refs}) == len(refs), number  # no column twice
+    _, got = _rows(tmp_path / "p.xlsx", "Predictions")
+    labels = [c.value for c in got[0]]
+    by_id = {r[1].value: r for r in got[1:]}
+    j_mv = labels.index("Avg. repeat purchase value")
+    j_base = next(j for j, lab in enumerate(labels) if lab.startswith("Baseline CLV"))
+    for cid, row in scores.iterrows():
+        cells = by_id[cid]
+        want_mv = row["monetary_value"] if row["frequency"] > 0 else None
+        assert cells[j_mv].value == (None if want_mv is None else pytest.approx(want_mv))
+        want_base = None if np.isnan(row["clv_baseline"]) else pytest.approx(row["clv_baseline"])
+        assert cells[j_base].value == want_base

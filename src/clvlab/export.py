@@ -916,7 +916,9 @@ def _column_cells(
 
     Returns ``[head, rows, middle, values, tail]`` (constant strings around the row
     numbers and the values, so no string per cell is built) when no value is missing,
-    else one list of whole ``<c>`` elements with ``""`` for a missing value (no cell).
+    else ``[cells]``: one piece, the list of whole ``<c>`` elements with ``""`` for a
+    missing value (no cell). Strings are pieces repeated on every row and lists are
+    per-row pieces, so the cells must come as one list, not spliced in one by one.
     """
     s_attr = f' s="{style}"' if style else ""
     if kind == "num":
@@ -926,18 +928,18 @@ def _column_cells(
         middle, tail = f'"{s_attr} t="n"><v>', "</v></c>"
         if ok.all():
             return [f'<c r="{letter}', rows, middle, txt, tail]
-        return [
+        return [[
             f'<c r="{letter}{r}{middle}{v}{tail}' if good else ""
             for r, v, good in zip(rows, txt, ok.tolist(), strict=True)
-        ]
+        ]]
     pieces = _map_text(s, "<t>{}</t>", _xml_piece, None, max_fast=XLSX_MAX_CELL_CHARS)
     middle, tail = f'"{s_attr} t="inlineStr"><is>', "</is></c>"
     if all(v is not None for v in pieces):
         return [f'<c r="{letter}', rows, middle, pieces, tail]
-    return [
+    return [[
         "" if v is None else f'<c r="{letter}{r}{middle}{v}{tail}'
         for r, v in zip(rows, pieces, strict=True)
-    ]
+    ]]
 
 
 def _chunk_xml(part: pd.DataFrame, kinds: list[str], cells: list[tuple[str, str]], first: int
