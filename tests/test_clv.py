@@ -563,7 +563,7 @@ def test_residual_clv_needs_a_rate_continuous_discounting_and_dert(cdnow_summary
         customer_lifetime_value(bg, gg, cdnow_summary, np.inf, 0.01, method="lifetimes")
     with pytest.raises(ValueError, match="discounted expected residual purchases"):
         customer_lifetime_value(_LinearPurchases(0.1), _UnitSpend(), cdnow_summary, np.inf, 0.01)
-    with pytest.raises(ValueError, match=r"horizon must be a finite number >= 0 \(or np.inf\)"):
+    with pytest.raises(ValueError, match=r"horizon must be a finite number > 0 \(or np.inf"):
         customer_lifetime_value(bg, gg, cdnow_summary, -np.inf, 0.01)
 
 
