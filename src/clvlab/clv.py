@@ -577,9 +577,12 @@ def _distinct_histories(
         rows = frame.reset_index(drop=True)
         codes = np.arange(len(frame))
     else:
-        hist = frame[[C.FREQUENCY, C.RECENCY, C.T]]
-        codes = hist.groupby(list(hist.columns), sort=False).ngroup().to_numpy()
-        rows = hist.drop_duplicates().astype(float).reset_index(drop=True)  # first-seen order
+        from clvlab.models.likelihoods._numerics import _distinct_rows
+
+        names = (C.FREQUENCY, C.RECENCY, C.T)
+        hist = [frame[c].to_numpy(dtype=float) for c in names]
+        codes, rep = _distinct_rows(hist)  # numbered in first-seen order, one hash pass
+        rows = pd.DataFrame({c: a[rep] for c, a in zip(names, hist, strict=True)})
     if unit is not None:
         rows.attrs[C.ATTR_TIME_UNIT] = unit
     return rows, codes

@@ -751,6 +751,8 @@ def _parse_ids(raw: pd.Series, name: str, pos: np.ndarray, rows: _Rows) -> pd.Se
         ids = pd.Series(text, dtype="str")
     elif pd.api.types.is_string_dtype(raw.dtype) and raw.dtype != object:
         ids = raw
+    elif isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "iu":
+        ids = raw.astype("str")  # integers never miss: straight to text (Arrow cast)
     else:
         text = raw.astype(str).to_numpy(dtype=object)
         text[missing] = None
@@ -1473,7 +1475,7 @@ def _net_returns(
 
 
 def _exact_duplicates(
-    codes: np.ndarray, dates: np.ndarray, amounts: np.ndarray, order: np.ndarray
+    codes: np.ndarray, dates: np.ndarray, amounts: np.ndarray, order: np.ndarray | slice
 ) -> np.ndarray:
     """Mark rows repeating an earlier row's customer, date and amount (first one unmarked).
 
@@ -1482,11 +1484,12 @@ def _exact_duplicates(
     """
     t = dates.view(np.int64)
     cs, ts = codes[order], t[order]
-    same = np.zeros(len(order), dtype=bool)
+    same = np.zeros(len(cs), dtype=bool)
     same[1:] = (cs[1:] == cs[:-1]) & (ts[1:] == ts[:-1])
     run = same.copy()
     run[:-1] |= same[1:]
-    cand = np.sort(order[run])  # input order, so "first" is the first in the source
+    # input order, so "first" is the first in the source
+    cand = np.flatnonzero(run) if isinstance(order, slice) else np.sort(order[run])
     dup = np.zeros(len(codes), dtype=bool)
     if cand.size:
         key = pd.DataFrame({"c": codes[cand], "t": t[cand], "a": amounts[cand]})
@@ -1706,10 +1709,8 @@ def load_transactions(
     ids = _parse_ids(frame[customer_id], customer_id, pos, rows)
     dates = _parse_dates(frame[date], date, date_format, timezone, pos, rows, report)
     amounts = _parse_amounts(frame[amount], amount, pos, rows, report, decimal, thousands)
-    codes, uniques = pd.factorize(ids)
+    codes, n_uniq, order = _customer_order(frame[customer_id], ids, dates)
     keep = np.ones(len(ids), dtype=bool)
-    # output order: customer (numeric when all ids are digits), then date; ties in input order
-    order = np.lexsort((dates.view(np.int64), _id_rank(uniques)[codes]))
 
     # ---- duplicates
     dup = _exact_duplicates(codes, dates, amounts, order)
@@ -1798,7 +1799,7 @@ def load_transactions(
                                                             amounts[sel], 0)).sum())
             returned_matched = float(-amounts[sel][matched_local].sum())
             discarded = returned_matched - absorbed + float(-amounts[sel][orphan_local].sum())
-            n_uniq = len(uniques)
+            discarded = max(discarded, 0.0)  # sums of floats: never print "-0.00"
             had = np.bincount(codes[sel][amounts[sel] > 0], minlength=n_uniq) > 0
             amounts = amounts.copy()
             amounts[sel] = np.where(amounts[sel] > 0, netted, amounts[sel])
@@ -1826,14 +1827,16 @@ def load_transactions(
             rule="at least one row",
         )
 
-    order = order[keep[order]]
-    out = pd.DataFrame(
-        {
-            C.CUSTOMER_ID: ids.array.take(order),
-            C.DATE: dates[order],
-            C.AMOUNT: amounts[order],
-        }
-    )
+    if isinstance(order, slice) and keep.all():  # already in output order: plain copies
+        columns = {C.CUSTOMER_ID: ids.array.copy(), C.DATE: dates.copy(),
+                   C.AMOUNT: np.array(amounts, copy=True)}
+    else:
+        if isinstance(order, slice):
+            order = np.arange(len(ids))
+        order = order[keep[order]]
+        columns = {C.CUSTOMER_ID: ids.array.take(order), C.DATE: dates[order],
+                   C.AMOUNT: amounts[order]}
+    out = pd.DataFrame(columns)
     if extras:
         for col in extras:  # ``order`` indexes the rows of ``frame`` (after blank lines)
             out[col] = frame[col].iloc[order].to_numpy()
@@ -1843,6 +1846,36 @@ def load_transactions(
     for message in report.warnings:
         warnings.warn(message, DataQualityWarning, stacklevel=2)
     return out
+
+
+def _customer_order(
+    raw: pd.Series, ids: pd.Series, dates: np.ndarray
+) -> tuple[np.ndarray, int, np.ndarray | slice]:
+    """Return the customer codes, the number of customers and the output row order.
+
+    Codes number the customers in order of first appearance; the order sorts by customer
+    (see :func:`_id_rank`), then date, ties in input order (a stable sort). It is
+    ``slice(None)`` when the rows are in that order already (a log exported by customer),
+    and the sort is skipped. Integer ids (0 to 10**18 - 1, whose text is plain digits and
+    so sorts numerically) are coded from the integers themselves, without hashing text.
+    """
+    is_int = isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "iu"
+    values = raw.to_numpy() if is_int else None
+    if values is not None and values.size and 0 <= values.min() and values.max() < 10**18:
+        codes, uniques = pd.factorize(values)  # the same codes as factorizing their text
+        rank = np.empty(len(uniques), dtype=np.int64)
+        rank[np.argsort(uniques, kind="stable")] = np.arange(len(uniques))
+    else:
+        codes, uniques = pd.factorize(ids)
+        rank = _id_rank(uniques)
+    key = rank[codes]
+    t = dates.view(np.int64)
+    same = key[1:] == key[:-1]
+    in_order = bool(np.all(key[1:] >= key[:-1])) and bool(
+        np.all(t[1:][same] >= t[:-1][same]))
+    if in_order:
+        return codes, len(uniques), slice(None)
+    return codes, len(uniques), np.lexsort((t, key))
 
 
 def _id_rank(uniques: Any) -> np.ndarray:

@@ -376,6 +376,7 @@ def score_customers(
     historical: pd.Series | None = None,
     value_quantiles: Sequence[float] = (0.5, 0.8),
     alive_threshold: float = 0.5,
+    interval: float | None = None,
 ) -> pd.DataFrame:
     """Score every customer: P(alive), expected purchases and spend, CLV, baseline, segment.
 
@@ -407,6 +408,13 @@ def score_customers(
     value_quantiles, alive_threshold
         Segment thresholds, passed to :func:`assign_segments` (customers with
         ``frequency == 0`` are "One-time buyers").
+    interval : float, optional
+        Level (e.g. 0.8) of predictive intervals to add: columns ``purchases_lower``,
+        ``purchases_upper`` (after ``expected_purchases``) and ``clv_lower``,
+        ``clv_upper`` (after ``clv``), and ``attrs["intervals"]`` with the totals'
+        intervals (see :func:`clvlab.intervals.score_interval_columns`) and of each
+        segment's totals (``attrs["intervals"]["segments"]``). ``None`` (default) or 0:
+        no intervals.
 
     Returns
     -------
@@ -481,6 +489,14 @@ def score_customers(
             ) * margin
         else:
             base = np.full(len(index), np.nan)
+        bounds = None
+        if interval:
+            from clvlab.intervals import score_interval_columns
+
+            bounds, interval_summary, interval_result = score_interval_columns(
+                purchase_model, spend_model, frame, horizon=horizon,
+                discount_rate=discount_rate, margin=margin, level=interval,
+            )
     reissue_warnings(caught, stacklevel=2)
     if historical is not None:
         hist = _aligned(historical, index, "historical")
@@ -509,6 +525,14 @@ def score_customers(
         scores, value_quantiles=value_quantiles, alive_threshold=alive_threshold
     )
     scores[SEGMENT] = segments.array
+    if interval:
+        from clvlab.intervals import SCORE_INTERVAL_COLUMNS, group_ranges
+
+        if bounds is not None:
+            for col, after in SCORE_INTERVAL_COLUMNS.items():
+                scores.insert(scores.columns.get_loc(after) + 1, col, bounds[col].to_numpy())
+            interval_summary["segments"] = group_ranges(interval_result, scores[SEGMENT])
+        scores.attrs["intervals"] = interval_summary
     scores.attrs.update(
         {
             "horizon": float(horizon),

@@ -97,6 +97,42 @@ def _draw_bgnbd(
     return x.astype(float), frac * age
 
 
+def _draw_latent(params: np.ndarray, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Purchase rates ``lambda ~ Gamma(r, alpha)`` and dropout probabilities ``p ~ Beta(a, b)``."""
+    r, alpha, a, b = (float(v) for v in params)
+    lam = rng.gamma(shape=r, scale=1.0 / alpha, size=n)
+    p_drop = np.clip(rng.beta(a, b, size=n), 1e-12, 1.0)
+    return {"lambda": lam, "p": p_drop}
+
+
+def _draw_given_latent(
+    latent: dict[str, np.ndarray], age: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Repeat-purchase ages given the latent traits: the BG/NBD story, exactly.
+
+    The number of Poisson(``lambda``) purchase opportunities in ``(0, T]`` is
+    ``N ~ Poisson(lambda T)`` (alive or not) and their times are ``N`` sorted uniforms,
+    made for every customer at once from exponential spacings
+    (``U_(k) = S_k / S_(N+1)``, ``S`` the within-customer cumulative sum of ``N + 1``
+    standard exponentials); the customer keeps the first ``min(N, J)`` of them, ``J ~
+    Geometric(p)`` the number of repeat purchases before dropout.
+    """
+    lam, p_drop = latent["lambda"], latent["p"]
+    n_arrivals = rng.poisson(lam * age)  # Poisson arrivals in (0, T], alive or not
+    n_alive = rng.geometric(p_drop)  # repeat purchases before dropout
+    counts = np.minimum(n_arrivals, n_alive)
+    seg_len = n_arrivals + 1
+    seg_end = np.cumsum(seg_len)  # exclusive end of each customer's spacings
+    seg_start = seg_end - seg_len
+    cs = np.cumsum(rng.standard_exponential(int(seg_end[-1]) if seg_end.size else 0))
+    base = np.where(seg_start > 0, cs[np.maximum(seg_start - 1, 0)], 0.0)
+    total = cs[seg_end - 1] - base if seg_end.size else np.zeros(0)
+    cust = np.repeat(np.arange(counts.shape[0]), counts)
+    rank = np.arange(cust.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
+    u = (cs[seg_start[cust] + rank] - base[cust]) / total[cust]
+    return counts, age[cust] * u
+
+
 class BetaGeoFitter(PurchaseFitter):
     r"""BG/NBD model (Fader, Hardie & Lee 2005) of repeat purchases and dropout.
 
@@ -177,6 +213,11 @@ class BetaGeoFitter(PurchaseFitter):
         "alpha": "scale of the purchase-rate distribution (in time units; mean rate r/alpha)",
         "a": "first shape of the dropout-probability distribution",
         "b": "second shape of the dropout-probability distribution (mean dropout a/(a+b))",
+    }
+    #: Published estimates (FHL 2005, CDNOW sample, weeks, rounded): the defaults of
+    #: :func:`clvlab.simulate_transactions`.
+    _reference_params: ClassVar[dict[str, float]] = {
+        "r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426,
     }
     _references: ClassVar[tuple[str, ...]] = (
         "Fader, P. S., Hardie, B. G. S., & Lee, K. L. (2005). \"Counting your customers\" "
@@ -306,6 +347,23 @@ class BetaGeoFitter(PurchaseFitter):
         self, params: np.ndarray, T: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         return _draw_bgnbd(params, T, rng)
+
+    def _draw_latent(
+        self, params: np.ndarray, n: int, rng: np.random.Generator
+    ) -> dict[str, np.ndarray]:
+        return _draw_latent(params, n, rng)
+
+    def _draw_given_latent(
+        self, params: np.ndarray, latent: dict[str, np.ndarray], T: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return _draw_given_latent(latent, np.asarray(T, dtype=float).reshape(-1), rng)
+
+    def _draw_purchase_times(
+        self, params: np.ndarray, T: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        age = np.asarray(T, dtype=float).reshape(-1)
+        return _draw_given_latent(_draw_latent(params, age.shape[0], rng), age, rng)
 
     def _heterogeneity(self) -> tuple[Heterogeneity, ...]:
         r, alpha, a, b = self._params_array()

@@ -13,6 +13,11 @@ Hooks (``params`` is the natural parameter vector, arrays broadcast together):
 ``_log_pmf_new(params, n, t)``                        optional: log P(X(t) = n)
 ``_log_pmf_conditional(params, n, t, x, t_x, T)``     optional: log P(X(T, T+t] = n | history)
 ``_draw_purchase_times(params, T, rng)``              optional: repeat-purchase ages
+``_draw_latent(params, n, rng)`` and                   optional: the same draws in two
+``_draw_given_latent(params, latent, T, rng)``         stages (the customers' latent traits,
+                                                      then their purchases), so that
+                                                      :func:`clvlab.simulate_transactions`
+                                                      draws spend traits in between
 ``_simulate(params, T, rng)``                         optional: ``(frequency, recency)`` draws
                                                       (default: from the purchase ages)
 ``_dert(params, delta, x, t_x, T)``                   optional: closed-form DERT
