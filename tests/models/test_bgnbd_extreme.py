@@ -116,9 +116,11 @@ def test_no_dropout_limit_is_the_nbd():
     np.testing.assert_allclose(lk.bgnbd_probability_alive(params, x, tx, T), 1.0, atol=1e-9)
 
 
-@pytest.mark.parametrize(("a", "b"), [(0.7, 2.3), (100.0, 1250.0), (8e8, 1e10)])
+@pytest.mark.parametrize(("a", "b"), [(0.7, 2.3), (0.5, 0.5), (0.25, 0.75), (100.0, 1250.0),
+                                      (8e8, 1e10)])
 def test_beta_gauss_rule_reproduces_beta_moments(a, b):
-    """The Golub-Welsch rule integrates p^k exactly (k <= 20; rtol 1e-13) even at a, b ~ 1e10."""
+    """The Golub-Welsch rule integrates p^k exactly (k <= 20; rtol 1e-13) even at a, b ~ 1e10
+    and at a + b = 1 (where the recurrence has a removable 0/0)."""
     nodes, weights = _beta_gauss_rule(a, [b], 24)
     for k in (1, 2, 3, 7, 20):
         exact = np.prod([(a + i) / (a + b + i) for i in range(k)])
