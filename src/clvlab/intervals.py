@@ -86,6 +86,7 @@ __all__ = [
     "forecast_intervals",
     "score_interval_columns",
     "group_ranges",
+    "plain_language_note",
     "PredictionIntervals",
     "KINDS",
     "DEFAULT_N_DRAWS",
@@ -723,9 +724,10 @@ def _spend_quantiles(
     points spanning the 1e-6 quantile of one purchase to the 1 - 1e-6 quantile of the
     largest count) by one matrix product per spend group and block of rows; quantiles
     are interpolated linearly in log y (grid spacing about 7 %; against a 1,024-point
-    grid the bounds differ by at most 0.3 % on CDNOW). The count's probability left out by the walk (``M``, below
-    ``CLV_TAIL_SHARE`` of a tail) is placed where it widens the interval: at infinity
-    for the upper bound, at 0 for the lower (the lower bound is the ``tau - M`` quantile).
+    grid the bounds differ by at most 0.3 % on CDNOW). The count's probability left out
+    by the walk (``M``, below ``CLV_TAIL_SHARE`` of a tail) is placed where it widens the
+    interval: at infinity for the upper bound, at 0 for the lower (the lower bound is the
+    ``tau - M`` quantile).
     """
     n_pairs = rows.shape[0]
     out_lo = np.zeros(n_pairs)
@@ -1534,3 +1536,27 @@ def group_ranges(result: PredictionIntervals, groups: pd.Series) -> dict[str, An
     for (group, name), row in frame.iterrows():
         out.setdefault(str(group), {})[str(name)] = {k: float(v) for k, v in row.items()}
     return out
+
+
+def plain_language_note(level: float = 0.8) -> str:
+    """Return a short note for people on what a predictive range means (for reports).
+
+    Parameters
+    ----------
+    level : float, default=0.8
+
+    Returns
+    -------
+    str
+        E.g. "Ranges are 80% prediction ranges: ...".
+    """
+    pct = f"{level:.0%}"
+    return (
+        f"Ranges are {pct} prediction ranges: a customer's actual purchases or value over the "
+        f"horizon fall inside their range about {pct} of the time, allowing both for how "
+        "unpredictable a single customer is and for the uncertainty of the fitted model. "
+        "Purchase ranges are whole numbers and hold at least "
+        f"{pct}. The range of a total is much narrower than the sum of the customers' "
+        "ranges, because their ups and downs largely cancel. The ranges assume the model "
+        "is right: if the model's holdout forecast is off, the ranges are off by as much."
+    )
