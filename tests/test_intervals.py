@@ -453,7 +453,9 @@ def test_model_without_conditional_pmf(models, sample_rfm):
     with pytest.raises(NotImplementedError, match="kind='confidence'"):
         predict_intervals(model, None, sample_rfm, HORIZON)
     out = predict_intervals(model, None, sample_rfm, HORIZON, kind="confidence")
-    assert out.customers["probability_no_purchase"].isna().all()
+    assert "probability_no_purchase" not in out.customers.columns
+    assert not out.customers.isna().any().any()
+    assert any("P(no purchase) is left out" in n for n in out.notes)
 
 
 def test_purchase_coverage_on_own_simulation(models, sample_rfm, predictive, rng):

@@ -238,7 +238,8 @@ class PredictionIntervals:
         :func:`clvlab.customer_lifetime_value`); ``purchases_lower/upper`` bound the
         purchase count (predictive: whole numbers, probability
         ``purchases_interval_probability >= level``) or its expectation (confidence);
-        ``probability_no_purchase`` is P(no purchase in the horizon).
+        ``probability_no_purchase`` is P(no purchase in the horizon) (left out, with a
+        note, for a confidence interval of a model without a conditional pmf).
     totals : DataFrame
         Index ``purchases, value, clv`` (``value``: spend over the horizon, undiscounted,
         without margin); columns ``estimate, lower, upper, se``. Only ``purchases``
@@ -1025,11 +1026,14 @@ class _Computation:
         cust["purchases_lower"] = (e_hat * np.exp(-z * s_log_e))[codes]
         cust["purchases_upper"] = (e_hat * np.exp(z * s_log_e))[codes]
         cust["purchases_interval_probability"] = self.level
-        p0 = np.exp(self.pm._log_pmf_conditional(
-            self.pm.params_.to_numpy(dtype=float), np.float64(0.0), np.float64(self.horizon),
-            self.ux, self.utx, self.uT)) if supports(
-            self.pm, "conditional_probability_of_purchases") else np.full(self.ux.size, np.nan)
-        cust["probability_no_purchase"] = np.asarray(p0, dtype=float)[codes]
+        if supports(self.pm, "conditional_probability_of_purchases"):
+            p0 = np.exp(self.pm._log_pmf_conditional(
+                self.pm.params_.to_numpy(dtype=float), np.float64(0.0),
+                np.float64(self.horizon), self.ux, self.utx, self.uT))
+            cust["probability_no_purchase"] = np.asarray(p0, dtype=float)[codes]
+        else:  # no NaN column: the model cannot say
+            self.notes.append(missing_note(self.pm, "conditional_probability_of_purchases",
+                                           "P(no purchase)"))
         self.notes.append(
             f"Confidence intervals ({self.level:.0%}) for the expected values: parameter "
             "uncertainty only (normal approximation on the fitting scale, log-normal "
