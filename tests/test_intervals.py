@@ -559,3 +559,11 @@ def test_score_customers_segment_ranges(models, sample_rfm):
     champions = scores[scores["segment"] == "Champions"]
     np.testing.assert_allclose(segs["Champions"]["clv"]["estimate"], champions["clv"].sum(),
                                rtol=1e-12)
+
+
+def test_plain_language_note_names_the_level():
+    """The report note states the level and that ranges assume the model is right."""
+    from clvlab.intervals import plain_language_note
+
+    text = plain_language_note(0.9)
+    assert "90% prediction ranges" in text and "assume the model is right" in text
