@@ -453,7 +453,9 @@ def test_model_without_conditional_pmf(models, sample_rfm):
     with pytest.raises(NotImplementedError, match="kind='confidence'"):
         predict_intervals(model, None, sample_rfm, HORIZON)
     out = predict_intervals(model, None, sample_rfm, HORIZON, kind="confidence")
-    assert out.customers["probability_no_purchase"].isna().all()
+    assert "probability_no_purchase" not in out.customers.columns
+    assert not out.customers.isna().any().any()
+    assert any("P(no purchase) is left out" in n for n in out.notes)
 
 
 def test_purchase_coverage_on_own_simulation(models, sample_rfm, predictive, rng):
@@ -557,3 +559,11 @@ def test_score_customers_segment_ranges(models, sample_rfm):
     champions = scores[scores["segment"] == "Champions"]
     np.testing.assert_allclose(segs["Champions"]["clv"]["estimate"], champions["clv"].sum(),
                                rtol=1e-12)
+
+
+def test_plain_language_note_names_the_level():
+    """The report note states the level and that ranges assume the model is right."""
+    from clvlab.intervals import plain_language_note
+
+    text = plain_language_note(0.9)
+    assert "90% prediction ranges" in text and "assume the model is right" in text
