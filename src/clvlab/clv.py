@@ -567,11 +567,11 @@ def _distinct_histories(
         rows = frame.reset_index(drop=True)
         codes = np.arange(len(frame))
     else:
-        from clvlab.models.likelihoods._numerics import _distinct_rows
+        from clvlab.models.likelihoods._numerics import _distinct_row_codes
 
         names = (C.FREQUENCY, C.RECENCY, C.T)
         hist = [frame[c].to_numpy(dtype=float) for c in names]
-        codes, rep = _distinct_rows(hist)  # numbered in first-seen order, one hash pass
+        codes, rep = _distinct_row_codes(hist)  # numbered in first-seen order, one hash pass
         rows = pd.DataFrame({c: a[rep] for c, a in zip(names, hist, strict=True)})
     if unit is not None:
         rows.attrs[C.ATTR_TIME_UNIT] = unit

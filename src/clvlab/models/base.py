@@ -32,7 +32,7 @@ from clvlab import _columns as C
 from clvlab._time import check_time_unit
 from clvlab.exceptions import ConvergenceError, ConvergenceWarning, NotFittedError
 from clvlab.models.contract import Capabilities, Heterogeneity, ModelDescription
-from clvlab.models.likelihoods._numerics import _distinct_rows
+from clvlab.models.likelihoods._numerics import _distinct_row_codes
 from clvlab.validation import validate_rfm
 
 __all__ = ["BaseModel", "BaseFitter", "SummaryTable", "data_fingerprint"]
@@ -472,7 +472,7 @@ class BaseFitter(BaseModel):
         n = len(weights)
         if n == 0:
             return tuple(np.asarray(a, dtype=float) for a in arrays), np.asarray(weights, float)
-        inverse, rep = _distinct_rows(arrays)
+        inverse, rep = _distinct_row_codes(arrays)
         w = np.bincount(inverse, weights=weights, minlength=len(rep))
         keep = w > 0
         if keep.all() and len(rep) == n:  # nothing to merge or drop

@@ -83,7 +83,7 @@ def _small_codes(col: np.ndarray) -> tuple[np.ndarray | None, int]:
     return None, 0
 
 
-def _distinct_rows(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _distinct_row_codes(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Find the distinct rows of ``columns``, numbered in order of first appearance.
 
     Returns ``(inverse, rep)``: ``inverse[i]`` is the number of row ``i``'s distinct row
