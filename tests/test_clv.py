@@ -135,8 +135,8 @@ def test_clv_falls_with_rate_and_grows_with_horizon(cdnow_summary, models):
         customer_lifetime_value(bg, gg, sub, 52, d).to_numpy() for d in (0, 0.002, 0.01, 0.05)
     ]
     assert all((a > b).all() for a, b in zip(by_rate, by_rate[1:], strict=False))
-    by_h = [customer_lifetime_value(bg, gg, sub, h, 0.002).to_numpy() for h in (0, 4, 26, 52, 520)]
-    assert (by_h[0] == 0).all()
+    by_h = [customer_lifetime_value(bg, gg, sub, h, 0.002).to_numpy() for h in (4, 26, 52, 520)]
+    assert (by_h[0] > 0).all()
     assert all((a < b).all() for a, b in zip(by_h, by_h[1:], strict=False))
 
 
@@ -264,7 +264,8 @@ def test_swapped_or_wrong_models_are_clear_type_errors(cdnow_summary, models):
 
 
 @settings(max_examples=40, deadline=None)
-@given(d1=st.floats(0, 0.2), d2=st.floats(0, 0.2), h=st.floats(0.5, 200), m=st.floats(0, 3))
+@given(d1=st.floats(0, 0.2), d2=st.floats(0, 0.2), h=st.floats(0.5, 200),
+       m=st.floats(0, 1, exclude_min=True))
 def test_clv_monotone_in_rate_property(d1, d2, h, m):
     """For any horizon and margin, a higher discount rate never gives a higher CLV (hypothesis)."""
     model = _LinearPurchases(0.3)
@@ -370,7 +371,7 @@ def test_per_period_rate_compounds_back_to_the_annual_rate(unit):
     assert per_period_rate(0.0, unit) == 0.0
 
 
-@given(annual=st.floats(0.0, 10.0), unit=st.sampled_from(["D", "W", "M", "Y"]))
+@given(annual=st.floats(0.0, 1.0), unit=st.sampled_from(["D", "W", "M", "Y"]))
 @example(annual=6.758493694968732e-10, unit="Y")  # once lost digits to cancellation
 @settings(max_examples=60, deadline=None)
 def test_per_period_rate_is_between_zero_and_the_annual_rate(annual, unit):
@@ -562,7 +563,7 @@ def test_residual_clv_needs_a_rate_continuous_discounting_and_dert(cdnow_summary
         customer_lifetime_value(bg, gg, cdnow_summary, np.inf, 0.01, method="lifetimes")
     with pytest.raises(ValueError, match="discounted expected residual purchases"):
         customer_lifetime_value(_LinearPurchases(0.1), _UnitSpend(), cdnow_summary, np.inf, 0.01)
-    with pytest.raises(ValueError, match=r"horizon must be a finite number >= 0 \(or np.inf\)"):
+    with pytest.raises(ValueError, match=r"horizon must be a finite number > 0 \(or np.inf"):
         customer_lifetime_value(bg, gg, cdnow_summary, -np.inf, 0.01)
 
 

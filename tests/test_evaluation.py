@@ -400,7 +400,7 @@ def test_evaluate_warns_when_horizon_differs(cdnow_split, bg):
     with pytest.warns(ClvlabWarning, match="differs from the holdout length"):
         result = ev.evaluate(cdnow_split, bg, horizon=52)
     assert result.horizon == 52
-    with pytest.raises(ValueError, match="horizon must be a positive number"):
+    with pytest.raises(ValueError, match="horizon must be a finite number > 0"):
         ev.evaluate(cdnow_split, bg, horizon=-1)
 
 
@@ -417,10 +417,14 @@ def test_evaluate_warnings_point_at_the_callers_line(cdnow_split, bg, gg):
 
 
 def test_evaluate_validates_margin_and_discount(cdnow_split, bg):
-    """margin and discount_rate out of range raise ValueError naming the argument."""
-    with pytest.raises(ValueError, match="margin must be a positive number"):
+    """margin and discount_rate out of range raise ValueError naming the argument (the
+    shared rules of clvlab._checks: margin a share in (0, 1], a rate >= 0 per week)."""
+    with pytest.raises(ValueError, match="margin must be a share of spend with 0 < margin <= 1"):
         ev.evaluate(cdnow_split, bg, margin=0)
-    with pytest.raises(ValueError, match="discount_rate must be a number >= 0 per week"):
+    with pytest.raises(ValueError, match=r"did you mean 0\.30\?"):
+        ev.evaluate(cdnow_split, bg, margin=30)
+    with pytest.raises(ValueError, match=r"discount_rate must be a finite number >= 0 \(a "
+                                         r"discount rate per week\)"):
         ev.evaluate(cdnow_split, bg, discount_rate=-0.1)
 
 

@@ -33,6 +33,9 @@ _EXPORTS: dict[str, str] = {
     "acquisition_cost_ceiling": "clvlab.clv",
     "per_period_rate": "clvlab.clv",
     "score_customers": "clvlab.scoring",
+    "predict_intervals": "clvlab.intervals",
+    "forecast_intervals": "clvlab.intervals",
+    "PredictionIntervals": "clvlab.intervals",
     "assign_segments": "clvlab.scoring",
     # evaluation
     "evaluate": "clvlab.evaluation",
@@ -55,6 +58,7 @@ _SUBMODULES = {
     "rfm",
     "simulate",
     "scoring",
+    "intervals",
     "persistence",
     "validation",
 }
@@ -88,6 +92,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from clvlab.comparison import ModelComparison, compare_models  # noqa: F401
     from clvlab.evaluation import Evaluation, evaluate  # noqa: F401
+    from clvlab.intervals import (  # noqa: F401
+        PredictionIntervals,
+        forecast_intervals,
+        predict_intervals,
+    )
     from clvlab.io import load_transactions  # noqa: F401
     from clvlab.models.baseline import FormulaCLVBaseline, formula_clv  # noqa: F401
     from clvlab.models.beta_geo import BetaGeoFitter  # noqa: F401

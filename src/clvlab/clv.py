@@ -52,6 +52,12 @@ import pandas as pd
 
 from clvlab import _columns as C
 from clvlab import _time
+from clvlab._checks import (
+    check_discount_rate,
+    check_finite_prediction,
+    check_horizon,
+    check_margin,
+)
 from clvlab.exceptions import InvalidValueError, NotFittedError, reissue_warnings
 from clvlab.validation import validate_rfm
 
@@ -164,15 +170,9 @@ def _check_arguments(
     _check_model(purchase_model, "purchase_model", purchase_methods, "BetaGeoFitter")
     _check_model(spend_model, "spend_model", spend_methods, "GammaGammaFitter")
     method = _check_method(method)
-    horizon = _check_number(
-        horizon, "horizon", hint="It is a duration in the model's time unit.", allow_inf=True
-    )
-    discount_rate = _check_number(
-        discount_rate, "discount_rate",
-        hint="It is the rate per time unit (e.g. 0.0019 per week is about 10% a year; see "
-        "per_period_rate).",
-    )
-    margin = _check_number(margin, "margin", hint="It is the share of spend kept as profit.")
+    horizon = check_horizon(horizon, "horizon", allow_inf=True)
+    discount_rate = check_discount_rate(discount_rate, "discount_rate")
+    margin = check_margin(margin, "margin")
     return method, horizon, discount_rate, margin, _model_unit(purchase_model)
 
 
@@ -254,7 +254,8 @@ def per_period_rate(annual_rate: float, time_unit: str) -> float:
     Parameters
     ----------
     annual_rate : float
-        Discount rate per year, >= 0 (e.g. 0.10 for 10 % a year).
+        Discount rate per year, ``0 <= annual_rate <= 1`` (e.g. 0.10 for 10 % a year;
+        ``10`` is refused as a likely percentage).
     time_unit : {"D", "W", "M", "Y"}
         Time unit of the horizon the rate is used with (the purchase model's
         ``time_unit_``).
@@ -280,9 +281,7 @@ def per_period_rate(annual_rate: float, time_unit: str) -> float:
     0.1
     """
     try:
-        rate = _check_number(
-            annual_rate, "annual_rate", hint="It is the rate per year, e.g. 0.10 for 10 %."
-        )
+        rate = check_discount_rate(annual_rate, "annual_rate", per="year")
         days = _time.unit_days(time_unit)
     except ValueError as exc:  # a TypeError (not a number) passes through
         raise InvalidValueError(
@@ -441,17 +440,19 @@ def customer_lifetime_value(
         RFM summary (``frequency, recency, T, monetary_value``), index ``customer_id``,
         in the purchase model's time unit.
     horizon : float
-        How far ahead to look, >= 0, in ``time_unit`` (default: the purchase model's
+        How far ahead to look, > 0, in ``time_unit`` (default: the purchase model's
         ``time_unit_``; e.g. 52 for a year of weeks). ``np.inf`` gives residual CLV: all
         future purchases, via the purchase model's discounted expected residual
         transactions (``expected_residual_purchases``, DERT; closed form where the model
         has one, else quadrature with relative error below 1e-13). It needs
         ``discount_rate > 0``, ``method="continuous"`` and a continuous-time model.
     discount_rate : float
-        Discount rate per one ``time_unit``, >= 0 (e.g. 0.10 a year is
-        ``per_period_rate(0.10, "W") = 0.00183`` a week).
+        Discount rate per one ``time_unit``, ``0 <= discount_rate <= 1`` (e.g. 0.10 a
+        year is ``per_period_rate(0.10, "W") = 0.00183`` a week).
     margin : float, default=1.0
-        Share of spend that is profit, >= 0; CLV is proportional to it.
+        Share of spend that is profit, ``0 < margin <= 1`` (checked by
+        :func:`clvlab._checks.check_margin`: ``30`` is refused with "did you mean
+        0.30?"); CLV is proportional to it.
     time_unit : {"D", "W", "M", "Y"}, optional
         Unit of ``horizon`` and ``discount_rate`` if not the model's; they are converted
         (horizon by the unit lengths of :mod:`clvlab._time`, the rate by compounding).
@@ -475,6 +476,12 @@ def customer_lifetime_value(
         The data's ``time_unit`` attribute differs from the model's, or bad RFM values.
     NotFittedError
         A model is not fitted.
+    InvalidArgumentError
+        ``horizon``, ``discount_rate`` or ``margin`` out of range (see
+        :mod:`clvlab._checks`).
+    PredictionError
+        The purchase model gives a non-finite expectation (a numerical limit of the
+        model, named in the message; never returned as NaN).
     """
     method, horizon, discount_rate, margin, unit = _check_arguments(
         purchase_model, spend_model, horizon, discount_rate, margin, method,
@@ -528,6 +535,9 @@ def customer_lifetime_value(
         ).reshape(-1)
     else:
         disc_u = _discounted_purchases(expected, times, weights, (len(ufr),))
+    disc_u = check_finite_prediction(
+        disc_u, purchase_model, "the discounted expected purchases (CLV)"
+    )
     disc = disc_u[codes]
     clv = pd.Series(margin * spend * disc, index=frame.index, name="clv")
     if not components:
@@ -567,11 +577,11 @@ def _distinct_histories(
         rows = frame.reset_index(drop=True)
         codes = np.arange(len(frame))
     else:
-        from clvlab.models.likelihoods._numerics import _distinct_row_codes
+        from clvlab.models.likelihoods._numerics import _distinct_rows
 
         names = (C.FREQUENCY, C.RECENCY, C.T)
         hist = [frame[c].to_numpy(dtype=float) for c in names]
-        codes, rep = _distinct_row_codes(hist)  # numbered in first-seen order, one hash pass
+        codes, rep = _distinct_rows(hist)  # numbered in first-seen order, one hash pass
         rows = pd.DataFrame({c: a[rep] for c, a in zip(names, hist, strict=True)})
     if unit is not None:
         rows.attrs[C.ATTR_TIME_UNIT] = unit
@@ -611,13 +621,13 @@ def acquisition_cost_ceiling(
     spend_model : GammaGammaFitter
         Fitted model with ``population_mean_spend()``.
     horizon : float
-        Horizon, >= 0, in ``time_unit`` (default the purchase model's). ``np.inf`` values
+        Horizon, > 0, in ``time_unit`` (default the purchase model's). ``np.inf`` values
         every future purchase (needs ``discount_rate > 0`` and ``method="continuous"``),
         by :func:`residual_schedule`.
     discount_rate : float
-        Discount rate per ``time_unit``, >= 0.
+        Discount rate per ``time_unit``, ``0 <= discount_rate <= 1``.
     margin : float, default=1.0
-        Share of spend kept as profit.
+        Share of spend kept as profit, ``0 < margin <= 1``.
     time_unit : {"D", "W", "M", "Y"}, optional
         Unit of ``horizon`` and ``discount_rate`` if not the model's.
     method : {"continuous", "periods", "lifetimes"}, default="continuous"
@@ -650,7 +660,10 @@ def acquisition_cost_ceiling(
     else:
         times, weights = discount_schedule(h, d, method, unit)
     if times.size:
-        e_new = np.asarray(purchase_model.expected_purchases_new_customer(times), dtype=float)
+        e_new = check_finite_prediction(
+            purchase_model.expected_purchases_new_customer(times), purchase_model,
+            "the expected purchases of a new customer",
+        )
         repeat = float(weights @ e_new)
     else:
         repeat = 0.0
@@ -687,7 +700,8 @@ def historical_clv(
         it up to ``observation_end``. Only customers who bought by ``calibration_end`` are
         listed (as in :func:`clvlab.calibration_holdout`).
     margin : float, default=1.0
-        Share of spend that is profit; ``historical_clv = margin x total_spend``.
+        Share of spend that is profit, ``0 < margin <= 1``;
+        ``historical_clv = margin x total_spend``.
     time_unit : {"D", "W", "M", "Y"}, default="W"
         Unit of ``duration_holdout`` (and of the ages computed on the way).
     merge_period : {"D", "W", "M", "Y"}, default="D"
@@ -706,7 +720,7 @@ def historical_clv(
     """
     from clvlab import rfm
 
-    margin = _check_number(margin, "margin")
+    margin = check_margin(margin, "margin")
     if calibration_end is None:
         summary = rfm.rfm_summary(
             tx, time_unit=time_unit, merge_period=merge_period, observation_end=observation_end

@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from clvlab import _columns as C
+from clvlab._checks import check_discount_rate, check_horizon, check_margin
 from clvlab._time import UNIT_NAMES, unit_days
 from clvlab.clv import customer_lifetime_value
 from clvlab.exceptions import (
@@ -1296,9 +1297,7 @@ def _holdout_horizon(split: pd.DataFrame, horizon: float | None) -> float:
                 rule="one holdout length",
             )
         return float(uniq[0])
-    if not (isinstance(horizon, (int, float, np.number)) and math.isfinite(horizon)
-            and horizon > 0):
-        raise ValueError(f"horizon must be a positive number of time units; got {horizon!r}.")
+    horizon = check_horizon(horizon, "horizon")
     if uniq.size and not np.allclose(uniq, horizon):
         warnings.warn(
             f"horizon={horizon:g} differs from the holdout length ({uniq[0]:g}); predictions "
@@ -1471,14 +1470,9 @@ def evaluate(
         split, require=(C.FREQUENCY_HOLDOUT, C.DURATION_HOLDOUT), model="evaluate"
     )
     unit = _split_time_unit(split)
-    if not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin > 0):
-        raise ValueError(f"margin must be a positive number (e.g. 0.3 for 30%); got {margin!r}.")
-    if not (isinstance(discount_rate, (int, float)) and math.isfinite(discount_rate)
-            and discount_rate >= 0):
-        raise ValueError(
-            f"discount_rate must be a number >= 0 per {UNIT_NAMES[unit][:-1]}; got "
-            f"{discount_rate!r}."
-        )
+    margin = check_margin(margin, "margin")
+    discount_rate = check_discount_rate(discount_rate, "discount_rate",
+                                        per=UNIT_NAMES[unit][:-1])
     for model, role in (
         (purchase_model, "purchase_model"), (spend_model, "spend_model"), (baseline, "baseline")
     ):

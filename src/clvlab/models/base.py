@@ -29,10 +29,16 @@ import pandas as pd
 from scipy import optimize, special
 
 from clvlab import _columns as C
+from clvlab._checks import check_level
 from clvlab._time import check_time_unit
-from clvlab.exceptions import ConvergenceError, ConvergenceWarning, NotFittedError
-from clvlab.models.contract import Capabilities, Heterogeneity, ModelDescription
-from clvlab.models.likelihoods._numerics import _distinct_row_codes
+from clvlab.exceptions import (
+    ConvergenceError,
+    ConvergenceWarning,
+    DegenerateFitWarning,
+    NotFittedError,
+)
+from clvlab.models.contract import Capabilities, FitColumns, Heterogeneity, ModelDescription
+from clvlab.models.likelihoods._numerics import _distinct_rows
 from clvlab.validation import validate_rfm
 
 __all__ = ["BaseModel", "BaseFitter", "SummaryTable", "data_fingerprint"]
@@ -219,6 +225,11 @@ class BaseModel:
         """Return what the model offers; see :class:`clvlab.models.contract.Capabilities`."""
         raise NotImplementedError(f"{cls.__name__} does not declare its capabilities.")
 
+    @classmethod
+    def fit_columns(cls) -> FitColumns:
+        """Return the columns ``fit`` reads (:class:`clvlab.models.contract.FitColumns`)."""
+        raise NotImplementedError(f"{cls.__name__} does not declare the columns it fits on.")
+
     def _heterogeneity(self) -> tuple[Heterogeneity, ...]:
         """Fitted mixing distributions (subclasses with latent traits override)."""
         return ()
@@ -354,6 +365,11 @@ class BaseFitter(BaseModel):
 
     _data_columns: ClassVar[tuple[str, ...]] = ()
 
+    @classmethod
+    def fit_columns(cls) -> FitColumns:
+        """Fit columns: the likelihood's data columns (customers with equal values merge)."""
+        return FitColumns(keys=tuple(cls._data_columns))
+
     def __init__(self, *, penalizer_coef: float = 0.0, ci_level: float = 0.95) -> None:
         self.penalizer_coef = penalizer_coef
         self.ci_level = ci_level
@@ -407,6 +423,22 @@ class BaseFitter(BaseModel):
         """Return starting points in natural parameters, preferred first (deterministic)."""
         raise NotImplementedError
 
+    def _degeneracy(
+        self, params: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray
+    ) -> str | None:
+        """Describe a degenerate fit, or return ``None`` for a regular one.
+
+        Called once after the optimiser with the estimate (natural parameters) and the
+        compressed data. A model whose estimate can run to a limit of its parameter space
+        because the data hold no evidence for one of its processes (no churn, no repeat
+        purchase, one purchase day, no spread between customers) returns one or two
+        sentences: the cause, in terms of the data, and the simpler model the fit reduces
+        to. The base issues it as a :class:`~clvlab.exceptions.DegenerateFitWarning`,
+        stores it as ``degeneracy_`` (also in ``optimizer_result_["degeneracy"]``, so it
+        survives saving) and leaves out the convergence warnings it explains.
+        """
+        return None
+
     def _penalty_scale(self, data: Sequence[np.ndarray]) -> np.ndarray | None:
         """Per-parameter factors applied before the L2 penalty (``None``: penalise as is).
 
@@ -439,9 +471,7 @@ class BaseFitter(BaseModel):
         pen = self.penalizer_coef
         if not (isinstance(pen, (int, float)) and math.isfinite(pen) and pen >= 0):
             raise ValueError(f"penalizer_coef must be a finite number >= 0; got {pen!r}.")
-        lvl = self.ci_level
-        if not (isinstance(lvl, (int, float)) and 0 < lvl < 1):
-            raise ValueError(f"ci_level must be between 0 and 1 (e.g. 0.95); got {lvl!r}.")
+        check_level(self.ci_level, "ci_level")
 
     @staticmethod
     def _check_weights(weights: Any, n: int) -> np.ndarray:
@@ -472,7 +502,7 @@ class BaseFitter(BaseModel):
         n = len(weights)
         if n == 0:
             return tuple(np.asarray(a, dtype=float) for a in arrays), np.asarray(weights, float)
-        inverse, rep = _distinct_row_codes(arrays)
+        inverse, rep = _distinct_rows(arrays)
         w = np.bincount(inverse, weights=weights, minlength=len(rep))
         keep = w > 0
         if keep.all() and len(rep) == n:  # nothing to merge or drop
@@ -691,7 +721,13 @@ class BaseFitter(BaseModel):
         grad_norm, ll_gain, step_norm = check["grad_norm"], check["ll_gain"], check["step_norm"]
         at_bound, converged = check["at_bound"], check["converged"]
 
-        cov = self._variance(theta, data_u, w, n_total, hess_theta=hess_theta)
+        # a degenerate fit (the data hold no evidence for part of the model) sits at a
+        # limit of the parameter space: one warning names the cause and the limit, and the
+        # convergence and singular-Hessian warnings it explains are not issued
+        self.time_unit_ = unit  # the degeneracy note may name it
+        degeneracy = self._degeneracy(params, data_u, w)
+        cov = self._variance(theta, data_u, w, n_total, hess_theta=hess_theta,
+                             quiet=degeneracy is not None)
         self.params_ = pd.Series(params, index=list(self._param_names), name="estimate")
         self.variance_matrix_ = pd.DataFrame(
             cov, index=list(self._param_names), columns=list(self._param_names)
@@ -718,10 +754,18 @@ class BaseFitter(BaseModel):
             "message": str(getattr(best, "message", "")),
             "objective": float(best.fun),
         }
+        self.optimizer_result_["degeneracy"] = degeneracy
+        self.degeneracy_ = degeneracy
         self.fit_date_ = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         self.data_fingerprint_ = data_fingerprint(*arrays, w_all)
         self._theta_ = theta
-        if not converged:
+        if degeneracy is not None:
+            warnings.warn(
+                f"{self._model_name}: {degeneracy}",
+                DegenerateFitWarning,
+                stacklevel=3,  # fit -> _fit_compressed -> here
+            )
+        elif not converged:
             warnings.warn(
                 f"{self._model_name} fit did not converge: gradient norm {grad_norm:.3g} "
                 f"(tolerance {GRADIENT_TOLERANCE:g}), log-likelihood gain still available "
@@ -797,8 +841,13 @@ class BaseFitter(BaseModel):
         weights: np.ndarray,
         n_total: float,
         hess_theta: np.ndarray | None = None,
+        quiet: bool = False,
     ) -> np.ndarray:
-        """Inverse Hessian of the total negative log-likelihood, in natural parameters."""
+        """Inverse Hessian of the total negative log-likelihood, in natural parameters.
+
+        A singular Hessian gives NaN standard errors with a ConvergenceWarning, unless
+        ``quiet`` (a degenerate fit, already explained by its own warning).
+        """
         k = len(theta)
         if hess_theta is None:
             hess_theta = self._numeric_hessian_theta(theta, data, weights, n_total)
@@ -812,6 +861,9 @@ class BaseFitter(BaseModel):
             if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) <= 0):
                 raise np.linalg.LinAlgError
         except np.linalg.LinAlgError:
+            cov = np.full((k, k), np.nan)
+            if quiet:
+                return cov
             warnings.warn(
                 f"{self._model_name}: the Hessian is singular or not positive definite at the "
                 "estimate; standard errors are not available (NaN). The likelihood is flat in "
@@ -836,12 +888,15 @@ class BaseFitter(BaseModel):
         jac = self._natural_jacobian(theta)
         se = self.standard_errors_.to_numpy()
         se_theta = se / jac
+        with np.errstate(over="ignore"):  # an unbounded interval (huge SE) ends at inf
+            lower = self._to_natural(theta - z * se_theta)
+            upper = self._to_natural(theta + z * se_theta)
         return pd.DataFrame(
             {
                 "estimate": self.params_.to_numpy(),
                 "se": se,
-                "lower": self._to_natural(theta - z * se_theta),
-                "upper": self._to_natural(theta + z * se_theta),
+                "lower": lower,
+                "upper": upper,
             },
             index=pd.Index(list(self._param_names), name="parameter"),
         )
@@ -887,7 +942,10 @@ class BaseFitter(BaseModel):
             f"lower/upper: {self.ci_level:.0%} Wald intervals on the log scale "
             "(bounds stay positive)."
         ]
-        if not self.converged_:
+        degeneracy = getattr(self, "degeneracy_", None)
+        if degeneracy:
+            notes.append(f"Degenerate fit: {degeneracy}")
+        elif not self.converged_:
             notes.append("The optimiser did not meet the convergence criteria; see "
                          "optimizer_result_.")
         return SummaryTable(f"{self._model_name} ({type(self).__name__})", info,
@@ -958,4 +1016,5 @@ class BaseFitter(BaseModel):
         self.n_unique_rows_ = int(state.get("n_unique_rows", 0))
         self.converged_ = bool(state["converged"])
         self.optimizer_result_ = dict(state.get("optimizer_result", {}))
+        self.degeneracy_ = self.optimizer_result_.get("degeneracy")
         self._theta_ = self._to_theta(self.params_.to_numpy())

@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from clvlab import _columns as C
+from clvlab._checks import check_finite_prediction
 from clvlab.exceptions import (
     AssumptionWarning,
     ConvergenceWarning,
@@ -25,6 +26,7 @@ from clvlab.models.contract import Capabilities, Heterogeneity
 from clvlab.models.likelihoods.gamma_gamma import (
     gg_expected_spend,
     gg_loglik_and_grad,
+    gg_order_value_posterior,
     gg_population_mean_spend,
     gg_statistics,
     gg_total_from_statistics,
@@ -45,8 +47,19 @@ CORRELATION_WARNING_THRESHOLD = 0.3
 #: (spend too heavy-tailed for a finite population mean), so the estimate sits at the edge.
 Q_BOUNDARY_TOLERANCE = 1e-6
 
+#: Where a Gamma-Gamma estimate counts as a limit of the model: ``spend_cv``: customers'
+#: average spend does not differ when the coefficient of variation 1/sqrt(q) of their
+#: spend rates is below it; ``purchase_cv``: a customer's purchases are all of one value
+#: when the within-customer coefficient of variation 1/sqrt(p) is below it.
+DEGENERACY_LIMITS: dict[str, float] = {"spend_cv": 0.03, "purchase_cv": 1e-3}
+
 #: Smallest number of repeat buyers for which the correlation is computed.
 _MIN_FOR_CORRELATION = 3
+
+
+def _whole(value: float) -> Any:
+    """Return a count as int when it is whole (weights may be fractional)."""
+    return int(round(value)) if float(value).is_integer() else value
 
 
 class _SelectionInfo(TypedDict, total=False):
@@ -170,7 +183,9 @@ class GammaGammaFitter(BaseFitter):
         """Spend model: ``expected_spend`` and ``population_mean_spend``."""
         return Capabilities(
             role="spend",
-            predictions=frozenset({"expected_spend", "population_mean_spend"}),
+            predictions=frozenset(
+                {"expected_spend", "population_mean_spend", "spend_distribution"}
+            ),
             time="none",
         )
 
@@ -267,6 +282,13 @@ class GammaGammaFitter(BaseFitter):
         self, frame: pd.DataFrame, arrays: tuple[np.ndarray, ...], weights: np.ndarray
     ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
         selected, w = super()._select_with_weights(frame, arrays, weights)
+        # with weights (counted rows), the exclusion counts are numbers of customers
+        f = frame[C.FREQUENCY].to_numpy(dtype=float)
+        mv = frame[C.MONETARY_VALUE].to_numpy(dtype=float)
+        info = self._selection_info
+        info["n_one_time"] = _whole(float(weights[f == 0].sum()))
+        info["n_zero_spend"] = _whole(float(weights[(f > 0) & ~(mv > 0)].sum()))
+        info["n_input"] = _whole(float(weights.sum()))
         # _data_columns is (frequency, monetary_value)
         self._selection_info["correlation"] = _weighted_pearson(selected[0], selected[1], w)
         return selected, w
@@ -357,6 +379,36 @@ class GammaGammaFitter(BaseFitter):
             )
         return self
 
+    def _degeneracy(
+        self, params: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray
+    ) -> str | None:
+        """Name the cause and the limit when spend shows no spread to model.
+
+        ``1/sqrt(q)`` below ``DEGENERACY_LIMITS["spend_cv"]``: customers' average spend does
+        not differ (the Gamma(q, v) of spend rates collapsed): one expected spend for
+        everyone. ``1/sqrt(p)`` below ``DEGENERACY_LIMITS["purchase_cv"]``: each customer
+        spends the same amount on every purchase: their own mean is their expected spend.
+        """
+        p, q, v = (float(x) for x in params)
+        notes = []
+        if 1.0 / math.sqrt(q) < DEGENERACY_LIMITS["spend_cv"]:
+            notes.append(
+                "the spend data show no difference between customers' average spend, so the "
+                f"distribution of spend rates Gamma(q, v) collapsed to a point (q = {q:.3g}, "
+                f"v = {v:.3g}). Gamma-Gamma reduces to one expected spend per purchase for "
+                f"every customer, p v/(q - 1) = {p * v / (q - 1.0):.4g}, whatever their own "
+                "history"
+            )
+        if 1.0 / math.sqrt(p) < DEGENERACY_LIMITS["purchase_cv"]:
+            notes.append(
+                "every customer spends the same amount on each of their purchases, so the "
+                f"within-customer spend shape p went to infinity (p = {p:.3g}): a customer's "
+                "own mean spend is their expected spend"
+            )
+        if not notes:
+            return None
+        return "; and ".join(notes) + ". Expected spend stays finite and positive."
+
     def _warn_correlation(self, stacklevel: int) -> None:
         r = self.frequency_spend_correlation_
         if np.isfinite(r) and abs(r) > CORRELATION_WARNING_THRESHOLD:
@@ -442,8 +494,21 @@ class GammaGammaFitter(BaseFitter):
                 stacklevel=2,
             )
             x = np.where(zero, 0.0, x)
-        values = gg_expected_spend(self._params_array(), x, m)
+        values = check_finite_prediction(
+            gg_expected_spend(self._params_array(), x, m), self, "expected_spend"
+        )
         return pd.Series(values, index=frame.index, name="expected_spend")
+
+    def _order_value_posterior(
+        self, params: np.ndarray, frequency: np.ndarray, monetary_value: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the distribution of future order values (``"spend_distribution"`` hook).
+
+        Returns ``(shape, posterior_shape, posterior_rate)``: a future purchase is worth
+        ``Gamma(shape, nu)`` with ``nu ~ Gamma(posterior_shape, posterior_rate)``; see
+        :func:`clvlab.models.likelihoods.gamma_gamma.gg_order_value_posterior`.
+        """
+        return gg_order_value_posterior(params, frequency, monetary_value)
 
     # -- persistence ----------------------------------------------------------------------------
     def _state_dict(self) -> dict[str, Any]:

@@ -36,6 +36,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from clvlab import _columns as C
+from clvlab._checks import check_finite_prediction
 from clvlab._time import unit_days
 from clvlab.clv import RESIDUAL_TRUNCATION_K, residual_schedule
 from clvlab.models.base import BaseFitter
@@ -260,7 +261,9 @@ class PurchaseFitter(BaseFitter):
         """
         frame, x, tx, T = self._histories(data)
         horizon = _check_per_customer(_check_horizon(t), len(frame))
-        values = self._expected(self._params_array(), horizon, x, tx, T)
+        values = check_finite_prediction(
+            self._expected(self._params_array(), horizon, x, tx, T), self, "expected_purchases"
+        )
         return pd.Series(values, index=frame.index, name="expected_purchases")
 
     def probability_alive(self, data: Any) -> pd.Series:
@@ -279,7 +282,9 @@ class PurchaseFitter(BaseFitter):
             (MBG/NBD, Pareto/NBD) give them less than 1.
         """
         frame, x, tx, T = self._histories(data)
-        values = self._p_alive(self._params_array(), x, tx, T)
+        values = check_finite_prediction(
+            self._p_alive(self._params_array(), x, tx, T), self, "probability_alive"
+        )
         return pd.Series(values, index=frame.index, name="probability_alive")
 
     def probability_of_purchases(
@@ -363,9 +368,10 @@ class PurchaseFitter(BaseFitter):
         """
         self._check_is_fitted()
         horizon = _check_horizon(t)
-        return _scalar_or_array(
-            self._expected_new(self._params_array(), horizon)
-        )
+        return _scalar_or_array(check_finite_prediction(
+            self._expected_new(self._params_array(), horizon), self,
+            "expected_purchases_new_customer",
+        ))
 
     def expected_cumulative_purchases(
         self,

@@ -299,3 +299,39 @@ def gg_expected_spend(
     xm = np.where(x > 0, x * m, 0.0)
     return p * (v + xm) / (p * x + (q - 1.0))
 
+
+
+def gg_order_value_posterior(
+    params: Iterable[float], frequency: npt.ArrayLike, monetary_value: npt.ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distribution of the value of a customer's future purchases given the history.
+
+    Each future purchase is worth ``Gamma(shape=p, rate=nu)``; given ``x`` repeat purchases
+    of mean value ``m`` the customer's ``nu`` is ``Gamma(shape=q + p x, rate=v + x m)``
+    (conjugacy; Hardie note 025, eq. (5) is the mean ``p (v + x m) / (p x + q - 1)``).
+    Customers with ``x = 0`` or ``m <= 0`` (no usable spend history) get the prior
+    ``Gamma(q, v)``, as :func:`gg_expected_spend` gives them the population mean. The sum
+    of ``n`` future purchases is then ``(v + x m) G / H`` with ``G ~ Gamma(n p)`` and
+    ``H ~ Gamma(q + p x)`` independent: a scaled beta-prime variable.
+
+    Parameters
+    ----------
+    params : sequence of float
+        ``(p, q, v)``.
+    frequency, monetary_value : array-like of shape (n,)
+        Repeat purchases and their mean value.
+
+    Returns
+    -------
+    shape : ndarray of shape (n,)
+        ``p`` (shape of the value of one purchase).
+    posterior_shape : ndarray of shape (n,)
+        ``q + p x`` (0 replaced for customers without spend history).
+    posterior_rate : ndarray of shape (n,)
+        ``v + x m``, in currency units.
+    """
+    p, q, v = (float(t) for t in params)
+    x, m = _gg_arrays(frequency, monetary_value)
+    x_eff = np.where((x > 0) & (m > 0), x, 0.0)
+    xm = np.where(x_eff > 0, x_eff * m, 0.0)
+    return np.full(x.shape, p), q + p * x_eff, v + xm
