@@ -93,7 +93,7 @@ def sample_run(tmp_path_factory):
     return cwd / "out", result
 
 
-def _api_sample_scores():
+def _api_sample_scores(**kwargs):
     """The same pipeline through the Python API: FHL split fit, scored as of the end."""
     tx = clvlab.load_transactions(clvlab.datasets.load_cdnow(sample=True))
     split = _quiet_api(clvlab.calibration_holdout, tx, "1997-09-30", "1998-06-30", time_unit="W")
@@ -101,7 +101,8 @@ def _api_sample_scores():
     gg = _quiet_api(clvlab.GammaGammaFitter().fit, split)
     base = _quiet_api(clvlab.FormulaCLVBaseline().fit, split)
     rfm = _quiet_api(clvlab.rfm_summary, tx, time_unit="W", observation_end="1998-06-30")
-    return _quiet_api(score_customers, rfm, bg, gg, base, horizon=52.0, discount_rate=WEEKLY_10PCT)
+    return _quiet_api(score_customers, rfm, bg, gg, base, horizon=52.0, discount_rate=WEEKLY_10PCT,
+                      **kwargs)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -136,7 +137,10 @@ def test_run_workbook_equals_the_csv(sample_run):
     wb = load_workbook(out / DEFAULT_FILES["xlsx"], read_only=True)
     rows = list(wb["Predictions"].iter_rows(values_only=True))
     assert rows[0][0] == "Customer ID"
-    body = pd.DataFrame(rows[1:], columns=["customer_id", *SCORE_COLUMNS]).set_index("customer_id")
+    # the CSV's columns: SCORE_COLUMNS plus the interval columns (on by default)
+    body = pd.DataFrame(rows[1:], columns=["customer_id", *csv_scores.columns]).set_index(
+        "customer_id"
+    )
     assert body.index.tolist() == csv_scores.index.tolist()
     np.testing.assert_allclose(
         body[NUMERIC].to_numpy(dtype=float), csv_scores[NUMERIC].to_numpy(), rtol=2e-15
@@ -151,6 +155,37 @@ def test_run_workbook_equals_the_csv(sample_run):
     ]
     metrics = list(wb["Holdout metrics"].iter_rows(values_only=True))
     assert metrics[0][0] == "metric" and "BG/NBD" in metrics[0]
+
+
+def test_run_writes_intervals_by_default(sample_run):
+    """run adds 80% ranges of purchases and CLV equal to the API's, and the total's range."""
+    out, result = sample_run
+    got = _read_csv(out / DEFAULT_FILES["csv"])
+    ranges = ["purchases_lower", "purchases_upper", "clv_lower", "clv_upper"]
+    want = _api_sample_scores(interval=0.8)
+    np.testing.assert_allclose(got[ranges].to_numpy(), want[ranges].to_numpy(), rtol=1e-9)
+    assert (got["purchases_lower"] <= got["purchases_upper"]).all()
+    assert (got["clv_lower"] <= got["clv_upper"]).all()
+    assert "80% range" in result.stdout
+    wb = load_workbook(out / DEFAULT_FILES["xlsx"], read_only=True)
+    header = next(wb["Predictions"].iter_rows(values_only=True))
+    assert "CLV: 80% range, low (next 52 weeks)" in header
+
+
+def test_interval_zero_turns_the_ranges_off(fitted_dir, sample_files):
+    """predict --interval 0 writes no range columns; a level >= 1 is refused."""
+    cwd, _ = fitted_dir
+    models = [cwd / DEFAULT_FILES[k] for k in ("bgnbd", "gamma_gamma")]
+    args = ["predict", str(sample_files["b"]), *COLUMN_OPTS, "-o", "noint.csv"]
+    for m in models:
+        args += ["--model", str(m)]
+    result = _cli(*args, "--interval", "0", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    got = _read_csv(cwd / "noint.csv")
+    assert list(got.columns) == list(SCORE_COLUMNS)
+    bad = _cli(*args, "--interval", "1.5", cwd=cwd)
+    assert bad.returncode != 0
+    assert "--interval must be a probability between 0 and 1" in bad.stderr + bad.stdout
 
 
 def test_run_saved_models_reproduce_the_fit(sample_run):
@@ -360,6 +395,7 @@ def test_missing_input_file(tmp_path):
         (["--time-unit", "day"], "--time-unit"),
         (["--margin", "-1"], "--margin"),
         (["--discount-rate", "0.01", "--annual-discount-rate", "0.1"], "not both"),
+        (["--purchase-model", "nope"], "--purchase-model must be one of bgnbd"),
     ],
 )
 def test_bad_options_exit_2(tmp_path, args, needle):
@@ -434,3 +470,65 @@ def test_unwritable_output_folder_says_what_to_do(tmp_path):
     assert result.returncode == 2
     assert "Not a directory" in result.stderr and "--out DIR" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- --purchase-model (in process) -------------------------------------------------------
+
+
+def test_purchase_model_auto_needs_a_holdout(sample_files):
+    """auto chooses by holdout log score: without --calibration-end it is an input error."""
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["fit", str(sample_files["a"]), *COLUMN_OPTS,
+                                      "--purchase-model", "auto"])
+    assert result.exit_code == 2
+    assert "--purchase-model auto chooses the model by its holdout log predictive score" in (
+        result.output)
+
+
+def test_purchase_model_choices_come_from_the_registry(monkeypatch):
+    """The choices are the registered purchase models plus auto (a new one appears)."""
+    import stand_in_models
+    from clvlab.cli import purchase_model_choices
+
+    assert purchase_model_choices()[0] == "bgnbd" and purchase_model_choices()[-1] == "auto"
+    stand_in_models.register(monkeypatch, "nbd", stand_in_models.NBDFitter)
+    assert "nbd" in purchase_model_choices()
+    assert _Settings(purchase_model="nbd").checked_purchase_model() == "nbd"
+
+
+def test_auto_compares_every_purchase_model_and_says_which_and_why(tmp_path, monkeypatch):
+    """run --purchase-model auto fits all, uses the best log score, says so and saves it."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import stand_in_models
+    from clvlab.models.registry import registered
+
+    stand_in_models.register(monkeypatch, "nbd", stand_in_models.NBDFitter)
+    keys = registered("purchase")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", "--sample", "--purchase-model", "auto",
+                                      "--out", str(out), "--no-report"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"Fitting and comparing {len(keys)} purchase models ({', '.join(keys)})" in text
+    # the choice is the comparison's, said with its reason
+    split = _quiet_api(clvlab.calibration_holdout, clvlab.datasets.load_cdnow(sample=True),
+                       "1997-09-30", "1998-06-30", time_unit="W")
+    cmp = _quiet_api(clvlab.compare_models, split, keys)
+    best = cmp.best
+    assert cmp.table.loc["log_score", best] > cmp.table.loc["log_score", "nbd"]  # NBD loses
+    assert (f"purchase model: {cmp.names[best]} ({best}), chosen by the holdout log "
+            f"predictive score. {cmp.reason}") in text
+    assert json.loads((out / "models" / f"{best}.json").read_text())["model"] == best
+    assert sorted(p.name for p in (out / "models").iterdir()) == sorted(
+        [f"{best}.json", "gamma-gamma.json", "formula-baseline.json"])
+    # a second purchase model file under --out makes the default choice ambiguous
+    other = next(k for k in keys if k != best)
+    (out / "models" / f"{other}.json").write_text("{}")
+    result = CliRunner().invoke(app, ["predict", str(out / "reports" / "clv-predictions.csv"),
+                                      "--out", str(out)])
+    assert result.exit_code == 2
+    assert "2 saved purchase models" in result.output and "ambiguous" in result.output

@@ -4,7 +4,7 @@ Each notebook in ``notebooks/`` is executed top to bottom with nbclient on the `
 kernel, in a fresh temporary working directory, with ``CLVLAB_NOTEBOOK_OUT`` pointing at a
 temporary folder (the only place the notebooks may write). A failing cell fails the test
 with the notebook name, the cell number, its source and the error. The static checks are
-fast; the executions are marked ``slow`` (about a minute for all three together).
+fast; the executions are marked ``slow`` (about a minute and a half for all four).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ EXPECTED = (
     "01-quickstart.ipynb",
     "02-holdout-validation.ipynb",
     "03-report-and-export.ipynb",
+    "04-model-comparison.ipynb",
 )
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 OUT_ENV = "CLVLAB_NOTEBOOK_OUT"
@@ -83,7 +84,7 @@ def run_notebook(nb, workdir: Path, name: str) -> None:
 # static checks (fast)
 # --------------------------------------------------------------------------------------
 def test_expected_notebooks_exist():
-    """notebooks/ holds exactly the three teaching notebooks the docs describe."""
+    """notebooks/ holds exactly the four teaching notebooks the docs describe."""
     assert [p.name for p in NOTEBOOKS] == list(EXPECTED)
 
 

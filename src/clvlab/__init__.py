@@ -33,10 +33,15 @@ _EXPORTS: dict[str, str] = {
     "acquisition_cost_ceiling": "clvlab.clv",
     "per_period_rate": "clvlab.clv",
     "score_customers": "clvlab.scoring",
+    "predict_intervals": "clvlab.intervals",
+    "forecast_intervals": "clvlab.intervals",
+    "PredictionIntervals": "clvlab.intervals",
     "assign_segments": "clvlab.scoring",
     # evaluation
     "evaluate": "clvlab.evaluation",
     "Evaluation": "clvlab.evaluation",
+    "compare_models": "clvlab.comparison",
+    "ModelComparison": "clvlab.comparison",
 }
 
 _SUBMODULES = {
@@ -48,10 +53,12 @@ _SUBMODULES = {
     "evaluation",
     "models",
     "clv",
+    "comparison",
     "io",
     "rfm",
     "simulate",
     "scoring",
+    "intervals",
     "persistence",
     "validation",
 }
@@ -83,7 +90,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         historical_clv,
         per_period_rate,
     )
+    from clvlab.comparison import ModelComparison, compare_models  # noqa: F401
     from clvlab.evaluation import Evaluation, evaluate  # noqa: F401
+    from clvlab.intervals import (  # noqa: F401
+        PredictionIntervals,
+        forecast_intervals,
+        predict_intervals,
+    )
     from clvlab.io import load_transactions  # noqa: F401
     from clvlab.models.baseline import FormulaCLVBaseline, formula_clv  # noqa: F401
     from clvlab.models.beta_geo import BetaGeoFitter  # noqa: F401

@@ -2,9 +2,10 @@
 
 ``clvlab run`` does the whole job; the steps also run on their own::
 
-    clvlab run [INPUT]        load -> RFM -> (calibration/holdout) -> fit BG/NBD, Gamma-Gamma
-                              and the formula baseline -> evaluate -> score -> HTML + PDF
-                              report -> XLSX + CSV predictions -> models saved as JSON
+    clvlab run [INPUT]        load -> RFM -> (calibration/holdout) -> fit the purchase
+                              model(s), Gamma-Gamma and the formula baseline -> compare the
+                              purchase models -> evaluate -> score -> HTML + PDF report ->
+                              XLSX + CSV predictions -> models saved as JSON
     clvlab rfm INPUT          the RFM summary (or calibration/holdout table) as CSV
     clvlab fit INPUT          fit the three models and save them as JSON
     clvlab predict INPUT      score customers with saved models (CSV, or XLSX by extension)
@@ -14,6 +15,12 @@
 Without an input file ``clvlab run`` uses the bundled CDNOW log with the split of Fader,
 Hardie & Lee (2005): calibration to 1997-09-30, holdout to 1998-06-30, in weeks.
 
+The purchase model is picked by ``--purchase-model KEY`` among the registered purchase
+models (:mod:`clvlab.models.registry`; default ``bgnbd``) or ``auto``: every registered
+purchase model is fitted on the calibration period and the one with the highest holdout
+log predictive score is used (:func:`clvlab.compare_models`). With a holdout, ``run``
+compares all of them whichever is used, and the report shows the comparison.
+
 Output files (under ``--out DIR``, default the current folder):
 
 =================================  ==================================================
@@ -22,14 +29,16 @@ Output files (under ``--out DIR``, default the current folder):
 ``reports/clv-predictions.xlsx``   workbook: Predictions, Parameters, Holdout metrics,
                                    Deciles, Data quality, About
 ``reports/clv-predictions.csv``    one row per customer (all customers)
-``models/bgnbd.json``              fitted BG/NBD model
+``models/<key>.json``              fitted purchase model, named by its registry key
+                                   (``bgnbd.json`` by default; ``pnbd.json`` ...)
 ``models/gamma-gamma.json``        fitted Gamma-Gamma model
 ``models/formula-baseline.json``   fitted formula baseline
 =================================  ==================================================
 
 Errors in the input (a clvlab ``ValueError``, a missing file) end with a readable
-message on stderr and exit code 2, never a traceback (``--debug`` shows it). Any other
-failure exits with code 1. Progress goes to stderr, the closing summary to stdout;
+message on stderr and exit code 2, never a traceback (``--debug`` shows it). A model
+that cannot make a finite prediction (``PredictionError``, named in the message) exits
+with code 1, as does any other failure. Progress goes to stderr, the closing summary to stdout;
 ``--quiet`` silences both (warnings are still printed to stderr).
 """
 
@@ -62,6 +71,10 @@ DEFAULT_FILES: dict[str, str] = {
     "baseline": "models/formula-baseline.json",
 }
 
+#: Default purchase model (a registry key); "auto" chooses by holdout log score.
+DEFAULT_PURCHASE_MODEL = "bgnbd"
+AUTO = "auto"
+
 CDNOW_CALIBRATION_END = "1997-09-30"
 CDNOW_OBSERVATION_END = "1998-06-30"
 #: Default annual discount rate, converted to the time unit by compounding over the mean
@@ -75,8 +88,9 @@ EXIT_INTERNAL_ERROR = 1
 
 app = typer.Typer(
     name="clvlab",
-    help="Customer-lifetime value from a transaction log: RFM, BG/NBD + Gamma-Gamma, CLV, "
-    "holdout evaluation, report, spreadsheet and saved models.",
+    help="Customer-lifetime value from a transaction log: RFM, purchase model (BG/NBD, "
+    "Pareto/NBD, ...) + Gamma-Gamma, CLV, holdout evaluation and model comparison, report, "
+    "spreadsheet and saved models.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -161,15 +175,26 @@ def _is_input_error(exc: BaseException) -> bool:
     )
 
 
+def _is_model_limit(exc: BaseException) -> bool:
+    """Tell whether a model could not make a finite prediction (no input error, no bug)."""
+    from clvlab.exceptions import PredictionError
+
+    return isinstance(exc, PredictionError)
+
+
 def _cli_hint(message: str) -> str:
     """Translate the library's keyword-argument advice into command-line options."""
     hints = []
     if "customer_id=" in message or "amount=" in message:
         hints.append("--customer-id COLUMN --date COLUMN --amount COLUMN")
     if "date_format=" in message:
-        hints.append("--date-format '%d/%m/%Y' (strftime codes)")
+        hints.append("--date-format '%d/%m/%Y' (strftime codes), or --date-format dayfirst")
     if "sep=" in message:
         hints.append("--sep ';'")
+    if "decimal=" in message:
+        hints.append("--decimal ',' (decimal comma) or --decimal '.'")
+    if "encoding=" in message:
+        hints.append("--encoding latin-1 (or the file's encoding)")
     return f"\nOn the command line: {'; '.join(hints)}." if hints else ""
 
 
@@ -202,6 +227,11 @@ def _handle_errors(func: F) -> F:
             input_error = _is_input_error(exc)
             name = type(exc).__name__
             message = str(exc) or name
+            if _is_model_limit(exc):  # the model cannot predict: say so, exit 1
+                typer.echo(f"clvlab: error: {message}", err=True)
+                if not debug:
+                    typer.echo("(run with --debug to see the traceback)", err=True)
+                raise typer.Exit(EXIT_INTERNAL_ERROR) from None
             if input_error:
                 typer.echo(
                     f"clvlab: error: {message}{_cli_hint(message)}{_os_hint(exc)}", err=True
@@ -228,6 +258,19 @@ def _handle_errors(func: F) -> F:
 _COMMAND_ONLY_OPTIONS = frozenset({"model", "output", "no_report", "quiet", "debug"})
 
 
+def purchase_model_choices() -> list[str]:
+    """Values of ``--purchase-model``: the registered purchase models, then ``auto``."""
+    from clvlab.models.registry import registered
+
+    return [*registered("purchase"), AUTO]
+
+
+def _model_file(key: str) -> str:
+    """File of a saved model under ``--out``, named by its registry key."""
+    legacy = {"gg": "gamma_gamma", "baseline": "baseline"}
+    return DEFAULT_FILES.get(legacy.get(key, key), f"models/{key}.json")
+
+
 @dataclasses.dataclass(kw_only=True)
 class _Settings:
     """The options shared by the commands; each command gives the ones it declares."""
@@ -238,6 +281,8 @@ class _Settings:
     amount: str = "amount"
     date_format: str | None = None
     sep: str | None = None
+    decimal: str | None = None
+    encoding: str | None = None
     time_unit: str | None = None
     merge_period: str = "D"
     calibration_end: str | None = None
@@ -246,8 +291,10 @@ class _Settings:
     discount_rate: float | None = None
     annual_discount_rate: float | None = None
     margin: float = 1.0
+    interval: float = 0.8
     out: Path | None = None
     sample: bool = False
+    purchase_model: str = DEFAULT_PURCHASE_MODEL
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> _Settings:
@@ -267,21 +314,42 @@ class _Settings:
         base = self.out if self.out is not None else Path(".")
         return base / DEFAULT_FILES[key]
 
+    def model_path(self, key: str) -> Path:
+        """Where the model with registry key ``key`` is saved under ``--out``."""
+        base = self.out if self.out is not None else Path(".")
+        return base / _model_file(key)
+
+    def checked_purchase_model(self) -> str:
+        """``--purchase-model``, checked against the registry (before any long step)."""
+        choices = purchase_model_choices()
+        if self.purchase_model not in choices:
+            raise ValueError(
+                f"--purchase-model must be one of {', '.join(choices)}; got "
+                f"{self.purchase_model!r}."
+            )
+        if self.purchase_model == AUTO and self.calibration_end is None:
+            raise ValueError(
+                "--purchase-model auto chooses the model by its holdout log predictive score, "
+                "so it needs a holdout: give --calibration-end DATE, or name a model "
+                f"({', '.join(choices[:-1])})."
+            )
+        return self.purchase_model
+
     def unit(self, default: str = "W") -> str:
         from clvlab._time import check_time_unit
 
         return check_time_unit(self.time_unit or default, "--time-unit")
 
     def resolved_horizon(self, unit: str) -> float:
+        from clvlab._checks import check_horizon
+
         if self.horizon is None:
             return DEFAULT_HORIZON[unit]
-        if not (math.isfinite(self.horizon) and self.horizon > 0):
-            raise ValueError(
-                f"--horizon must be a positive number of time units; got {self.horizon}."
-            )
-        return float(self.horizon)
+        return check_horizon(self.horizon, "--horizon")
 
     def resolved_discount_rate(self, unit: str) -> float:
+        from clvlab._checks import check_discount_rate
+        from clvlab._time import UNIT_NAMES
         from clvlab.clv import per_period_rate
 
         if self.discount_rate is not None and self.annual_discount_rate is not None:
@@ -289,32 +357,54 @@ class _Settings:
                 "Give either --discount-rate (per time unit) or --annual-discount-rate, not both."
             )
         if self.discount_rate is not None:
-            if not (math.isfinite(self.discount_rate) and self.discount_rate >= 0):
-                raise ValueError(
-                    f"--discount-rate must be >= 0 per time unit; got {self.discount_rate}."
-                )
-            return float(self.discount_rate)
+            return check_discount_rate(
+                self.discount_rate, "--discount-rate", per=UNIT_NAMES[unit].removesuffix("s")
+            )
         annual = (
             DEFAULT_ANNUAL_DISCOUNT_RATE
             if self.annual_discount_rate is None
             else self.annual_discount_rate
         )
-        if not (math.isfinite(annual) and annual >= 0):
-            raise ValueError(f"--annual-discount-rate must be >= 0; got {annual}.")
-        return per_period_rate(annual, unit)
+        return per_period_rate(
+            check_discount_rate(annual, "--annual-discount-rate", per="year"), unit
+        )
 
     def check_scoring_options(self, unit: str) -> None:
-        """Fail on a bad horizon, discount rate or margin before the long steps."""
+        """Fail on a bad horizon, discount rate, margin or interval before the long steps."""
         self.resolved_discount_rate(unit)
         self.resolved_horizon(unit)
         self.check_margin()
+        self.interval_level()
+
+    def interval_level(self) -> float | None:
+        """Return the --interval level, or None when it is 0 (intervals off)."""
+        if not (math.isfinite(self.interval) and 0 <= self.interval < 1):
+            raise ValueError(
+                "--interval must be a probability between 0 and 1, e.g. 0.8 for an 80% "
+                f"range (0 turns the ranges off); got {self.interval}."
+            )
+        return float(self.interval) or None
 
     def check_margin(self) -> float:
-        if not (math.isfinite(self.margin) and 0 < self.margin):
-            raise ValueError(
-                f"--margin must be a positive share of spend (e.g. 0.3); got {self.margin}."
-            )
-        return float(self.margin)
+        from clvlab._checks import check_margin
+
+        return check_margin(self.margin, "--margin")
+
+    def checked_dates(self) -> None:
+        """Read --calibration-end and --observation-end: ISO 8601, or in --date-format.
+
+        They are rewritten as ISO dates, so ``01/06/2024`` with ``--date-format %d/%m/%Y``
+        is 1 June 2024, and without it an error (never silently 6 January).
+        """
+        from clvlab._checks import check_date
+
+        fmt = self.date_format if self.date_format not in (None, "dayfirst", "monthfirst",
+                                                            "mixed", "ISO8601") else None
+        for attr, option in (("calibration_end", "--calibration-end"),
+                             ("observation_end", "--observation-end")):
+            value = getattr(self, attr)
+            if value is not None:
+                setattr(self, attr, str(check_date(value, option, date_format=fmt).date()))
 
     def use_cdnow_split_for_bundled_data(self) -> None:
         """Without an input file, default to the FHL (2005) calibration/holdout dates."""
@@ -347,6 +437,7 @@ def _load(settings: _Settings, ui: _Ui) -> Any:
     import clvlab
     from clvlab.datasets import load_cdnow
 
+    settings.checked_dates()
     with ui.step(f"Loading transactions ({settings.source_label})"):
         if settings.input is None:
             raw = load_cdnow(sample=settings.sample)
@@ -357,8 +448,6 @@ def _load(settings: _Settings, ui: _Ui) -> Any:
                 raise ValueError(
                     "--sample applies to the bundled CDNOW data only; drop it or the input file."
                 )
-            if not settings.input.exists():
-                raise FileNotFoundError(f"No such input file: {str(settings.input)!r}.")
             tx = clvlab.load_transactions(
                 settings.input,
                 customer_id=settings.customer_id,
@@ -366,6 +455,8 @@ def _load(settings: _Settings, ui: _Ui) -> Any:
                 amount=settings.amount,
                 date_format=settings.date_format,
                 sep=settings.sep,
+                decimal=settings.decimal,
+                encoding=settings.encoding,
             )
     ui.note(f"{len(tx):,} transactions of {tx['customer_id'].nunique():,} customers")
     return tx
@@ -405,26 +496,69 @@ class _Models:
     purchase: Any
     spend: Any
     baseline: Any | None
+    comparison: Any = None  # clvlab.ModelComparison, when purchase models were compared
+
+    @property
+    def purchase_key(self) -> str:
+        from clvlab.models.contract import describe
+
+        return describe(self.purchase).key
+
+    @property
+    def purchase_name(self) -> str:
+        from clvlab.models.contract import describe
+
+        return describe(self.purchase).name
 
 
-def _fit(prep: _Prepared, ui: _Ui) -> _Models:
+def _fit(prep: _Prepared, settings: _Settings, ui: _Ui, *, compare: bool) -> _Models:
+    """Fit the spend model, the baseline and the purchase model(s).
+
+    With a holdout and ``compare`` (or ``--purchase-model auto``), every registered
+    purchase model is fitted on the calibration period and compared on the holdout; the
+    one named by ``--purchase-model`` (or, for ``auto``, the best) is used.
+    """
     import clvlab
+    from clvlab.models.registry import get_model_class, registered
 
+    choice = settings.checked_purchase_model()
     data = prep.split if prep.split is not None else prep.rfm
     period = "the calibration period" if prep.split is not None else "the whole log"
-    with ui.step(f"Fitting BG/NBD on {period} ({len(data):,} customers)"):
-        bg = clvlab.BetaGeoFitter().fit(data)
     with ui.step("Fitting Gamma-Gamma (repeat buyers)"):
         gg = clvlab.GammaGammaFitter().fit(data)
     with ui.step("Fitting the formula baseline"):
         base = clvlab.FormulaCLVBaseline().fit(data)
-    return _Models(bg, gg, base)
+    keys = registered("purchase")
+    if prep.split is not None and (compare or choice == AUTO) and len(keys) > 0:
+        plural = "s" if len(keys) > 1 else ""
+        with ui.step(f"Fitting and comparing {len(keys)} purchase model{plural} "
+                     f"({', '.join(keys)}) on {period}"):
+            comparison = clvlab.compare_models(
+                prep.split, keys, gg, base, prep.tx, margin=settings.check_margin()
+            )
+        key = comparison.best if choice == AUTO else choice
+        if key not in comparison.models:  # its fit failed: the notes say why
+            raise ValueError(
+                f"The {key} model could not be fitted: {' '.join(comparison.notes)}"
+            )
+        name = comparison.names[key]
+        how = ("chosen by the holdout log predictive score" if choice == AUTO
+               else "as requested with --purchase-model")
+        ui.note(f"purchase model: {name} ({key}), {how}. {comparison.reason}")
+        for note in comparison.notes:
+            ui.note(note)
+        return _Models(comparison.models[key], gg, base, comparison)
+    cls = get_model_class(choice)
+    with ui.step(f"Fitting {choice} on {period} ({len(data):,} customers)"):
+        purchase = cls().fit(data)
+    return _Models(purchase, gg, base)
 
 
 def _save_models(models: _Models, settings: _Settings, ui: _Ui) -> dict[str, Path]:
-    paths = {"bgnbd": settings.path("bgnbd"), "gamma_gamma": settings.path("gamma_gamma")}
+    key = models.purchase_key
+    paths = {key: settings.model_path(key), "gamma_gamma": settings.path("gamma_gamma")}
     with ui.step("Saving models as JSON"):
-        models.purchase.save(paths["bgnbd"])
+        models.purchase.save(paths[key])
         models.spend.save(paths["gamma_gamma"])
         if models.baseline is not None:
             paths["baseline"] = settings.path("baseline")
@@ -432,34 +566,55 @@ def _save_models(models: _Models, settings: _Settings, ui: _Ui) -> dict[str, Pat
     return paths
 
 
+def _default_model_paths(settings: _Settings) -> list[Path]:
+    """List the files clvlab fit / run write under ``--out``: purchase, spend, baseline."""
+    from clvlab.models.registry import registered
+
+    candidates = [settings.model_path(k) for k in registered("purchase")]
+    found = [p for p in candidates if p.exists()]
+    if len(found) > 1:
+        raise ValueError(
+            f"{len(found)} saved purchase models under {found[0].parent} "
+            f"({', '.join(p.name for p in found)}); which one to use is ambiguous. Pass it "
+            f"with --model {found[0]} --model {settings.path('gamma_gamma')}."
+        )
+    # a missing purchase file is reported by load_model ("No model file at .../bgnbd.json")
+    paths = found or [settings.model_path(DEFAULT_PURCHASE_MODEL)]
+    paths.append(settings.path("gamma_gamma"))
+    if settings.path("baseline").exists():
+        paths.append(settings.path("baseline"))
+    return paths
+
+
 def _load_models(model_paths: list[Path] | None, settings: _Settings, ui: _Ui) -> _Models:
-    """Load saved models: the given files, else the default files under ``--out``."""
-    from clvlab.models.baseline import FormulaCLVBaseline
-    from clvlab.models.beta_geo import BetaGeoFitter
-    from clvlab.models.gamma_gamma import GammaGammaFitter
+    """Load saved models (the given files, else the default files under ``--out``).
+
+    Each file names its registry key; the model's role (purchase, spend, baseline) comes
+    from its capabilities (:mod:`clvlab.models.contract`), never from its class.
+    """
+    from clvlab.models.contract import describe
     from clvlab.persistence import load_model
 
-    if model_paths:
-        paths = list(model_paths)
-    else:  # the files clvlab fit / run write; the baseline is optional
-        paths = [settings.path("bgnbd"), settings.path("gamma_gamma")]
-        if settings.path("baseline").exists():
-            paths.append(settings.path("baseline"))
-    purchase = spend = baseline = None
+    paths = list(model_paths) if model_paths else _default_model_paths(settings)
+    by_role: dict[str, list[tuple[Path, Any]]] = {"purchase": [], "spend": [], "baseline": []}
     with ui.step("Loading saved models"):
         for p in paths:
             model = load_model(p)
-            if isinstance(model, BetaGeoFitter):
-                purchase = model
-            elif isinstance(model, GammaGammaFitter):
-                spend = model
-            elif isinstance(model, FormulaCLVBaseline):
-                baseline = model
-            else:  # pragma: no cover - registry holds only these today
+            caps = getattr(model, "capabilities", None)
+            role = caps().role if callable(caps) else None
+            if role not in by_role:  # pragma: no cover - every registered model has a role
                 raise ValueError(
-                    f"{p} holds a {type(model).__name__}, which clvlab predict cannot use."
+                    f"{p} holds a {describe(model).name}, which clvlab cannot score with."
                 )
-    missing = [name for name, m in (("BG/NBD", purchase), ("Gamma-Gamma", spend)) if m is None]
+            by_role[role].append((p, model))
+    for role, found in by_role.items():
+        if len(found) > 1:
+            raise ValueError(
+                f"{len(found)} {role} models given ({', '.join(str(p) for p, _ in found)}); "
+                f"pass one --model file per role."
+            )
+    missing = [what for role, what in (("purchase", "purchase (e.g. BG/NBD)"),
+                                       ("spend", "Gamma-Gamma")) if not by_role[role]]
     if missing:
         given = ", ".join(map(str, paths)) or "(none)"
         raise ValueError(
@@ -467,7 +622,8 @@ def _load_models(model_paths: list[Path] | None, settings: _Settings, ui: _Ui) -
             "--model models/bgnbd.json --model models/gamma-gamma.json (written by clvlab fit "
             "or clvlab run)."
         )
-    return _Models(purchase, spend, baseline)
+    baseline = by_role["baseline"][0][1] if by_role["baseline"] else None
+    return _Models(by_role["purchase"][0][1], by_role["spend"][0][1], baseline)
 
 
 def _saved_models_unit(settings: _Settings, models: _Models) -> str:
@@ -490,6 +646,9 @@ def _evaluate(prep: _Prepared, models: _Models, settings: _Settings, ui: _Ui) ->
             "evaluated (use --calibration-end DATE for a holdout check)"
         )
         return None
+    comparison = models.comparison
+    if comparison is not None and comparison.models.get(models.purchase_key) is models.purchase:
+        return comparison.evaluations[models.purchase_key]  # the same evaluate() call
     with ui.step("Evaluating on the holdout period"):
         return clvlab.evaluate(
             prep.split,
@@ -516,6 +675,7 @@ def _score(prep: _Prepared, models: _Models, settings: _Settings, ui: _Ui) -> An
             horizon=horizon,
             discount_rate=rate,
             margin=settings.check_margin(),
+            interval=settings.interval_level(),
         )
 
 
@@ -537,13 +697,15 @@ def _pipeline(
     model_paths: list[Path] | None = None,
     evaluate: bool = False,
     score: bool = False,
+    compare: bool = False,
 ) -> _Outcome:
     """Load -> RFM -> fit or load the models -> evaluate (optional) -> score (optional).
 
     ``models="fit"`` fits them on the calibration period (else the whole log) in
     ``--time-unit``; ``models="saved"`` loads ``model_paths`` (default: the files under
     ``--out``) and works in their time unit. Horizon, discount rate and margin are
-    checked before any long step when scoring.
+    checked before any long step when scoring. With ``compare`` (and a holdout) every
+    registered purchase model is fitted and compared (see :func:`_fit`).
     """
     saved = None
     if models == "saved":
@@ -551,11 +713,14 @@ def _pipeline(
         unit = _saved_models_unit(settings, saved)
     else:
         unit = settings.unit()
+        settings.checked_purchase_model()
     if score:
         settings.check_scoring_options(unit)
     tx = _load(settings, ui)
     prep = _prepare(settings, ui, tx, unit)
-    outcome = _Outcome(prep, _fit(prep, ui) if saved is None else saved)
+    outcome = _Outcome(
+        prep, _fit(prep, settings, ui, compare=compare) if saved is None else saved
+    )
     if evaluate:
         outcome.evaluation = _evaluate(prep, outcome.models, settings, ui)
     if score:
@@ -564,21 +729,37 @@ def _pipeline(
 
 
 def _parameters(models: _Models) -> dict[str, Any]:
-    out: dict[str, Any] = {"BG/NBD": models.purchase.summary, "Gamma-Gamma": models.spend.summary}
+    from clvlab.models.contract import describe
+
+    out: dict[str, Any] = {
+        models.purchase_name: models.purchase.summary,
+        describe(models.spend).name: models.spend.summary,
+    }
     if models.baseline is not None:
-        out["Formula baseline"] = models.baseline.summary
+        out[describe(models.baseline).name] = models.baseline.summary
     return out
 
 
 def _metadata(outcome: _Outcome, settings: _Settings) -> dict[str, Any]:
     from clvlab import __version__
     from clvlab._time import UNIT_NAMES
+    from clvlab.models.contract import describe
 
-    prep = outcome.prep
+    prep, models = outcome.prep, outcome.models
     attrs = outcome.scores.attrs
     thresholds = attrs.get("segment_thresholds", {})
+    comparison = models.comparison
+    if comparison is None:
+        choice = "as requested (--purchase-model); no model comparison (no holdout)"
+    elif comparison.best == models.purchase_key and settings.purchase_model == AUTO:
+        choice = f"--purchase-model auto: {comparison.reason}"
+    else:
+        choice = (f"as requested (--purchase-model); by holdout log score the best is "
+                  f"{comparison.names.get(comparison.best, comparison.best)}")
     meta = {
         "source": settings.source_label,
+        "purchase model": f"{models.purchase_name} ({models.purchase_key})",
+        "purchase model choice": choice,
         "time_unit": prep.time_unit,
         "time unit": UNIT_NAMES[prep.time_unit],
         "horizon": attrs.get("horizon"),
@@ -588,7 +769,8 @@ def _metadata(outcome: _Outcome, settings: _Settings) -> dict[str, Any]:
         "margin": attrs.get("margin"),
         "observation_end": prep.observation_end,
         "calibration_end": prep.calibration_end or "none (no holdout evaluation)",
-        "expected_spend": "expected value of one future purchase (Gamma-Gamma)",
+        "expected_spend": "expected value of one future purchase "
+        f"({describe(models.spend).name})",
         "clv": "margin x expected spend x discounted expected repeat purchases over the horizon",
         "clv_baseline": "formula baseline CLV x margin, same horizon and discount rate",
         "historical_spend": "all spend in the observed window, first purchase included",
@@ -598,6 +780,23 @@ def _metadata(outcome: _Outcome, settings: _Settings) -> dict[str, Any]:
         f"customers; active = P(alive) >= {thresholds.get('probability_alive', 0.5):g}",
         "clvlab_version": __version__,
     }
+    intervals = attrs.get("intervals")
+    if intervals and intervals.get("totals"):
+        level = intervals["level"]
+        meta["interval_level"] = level
+        meta["ranges"] = (
+            f"low/high columns: {level:.0%} predictive range -- the customer's purchases "
+            f"(whole numbers, at least {level:.0%} likely) or CLV over the horizon falls in "
+            "it with that probability, allowing for both the customer's own randomness and "
+            "the uncertainty of the fitted models"
+        )
+        clv = intervals["totals"]["clv"]
+        meta["total clv range"] = (
+            f"{clv['lower']:,.2f} to {clv['upper']:,.2f} ({level:.0%}; the total's own "
+            "range, not a sum of the customers' ranges)"
+        )
+    elif intervals and intervals.get("skipped"):
+        meta["ranges"] = intervals["skipped"]
     return meta
 
 
@@ -639,6 +838,7 @@ def _write_report(outcome: _Outcome, settings: _Settings, ui: _Ui) -> dict[str, 
             prep.rfm,
             baseline=models.baseline,
             evaluation=outcome.evaluation,
+            comparison=models.comparison,
             scores=outcome.scores,
             transactions=prep.tx,
             data_quality=prep.tx.attrs.get("data_quality", []),
@@ -650,6 +850,15 @@ def _write_report(outcome: _Outcome, settings: _Settings, ui: _Ui) -> dict[str, 
     with ui.step("Writing the PDF report"):
         reporting.render_pdf(context, paths["report_pdf"])
     return paths
+
+
+def _finite_or_na(value: Any, template: str) -> str:
+    """Format a number, or "n/a" when it is missing or not finite (never "nan" or "inf")."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return template.format(number) if math.isfinite(number) else "n/a"
 
 
 def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Settings) -> None:
@@ -671,10 +880,24 @@ def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Sett
 
     unit_name = UNIT_NAMES.get(attrs.get("time_unit") or "", "periods")
     headline.add_row("customers", f"{len(scores):,}")
+    models = outcome.models
+    headline.add_row("purchase model", f"{models.purchase_name} ({models.purchase_key})")
+    cmp = models.comparison
+    if cmp is not None:
+        best = f"{cmp.names.get(cmp.best, cmp.best)} ({cmp.best})"
+        headline.add_row("best by holdout log score", best + (" = used" if cmp.best ==
+                                                              models.purchase_key else ""))
     headline.add_row(
         f"predicted CLV, next {attrs.get('horizon', float('nan')):g} {unit_name}",
         f"{scores[CLV].sum():,.2f}",
     )
+    totals = (attrs.get("intervals") or {}).get("totals") or {}
+    if "clv" in totals:
+        level = attrs["intervals"]["level"]
+        clv_range = totals["clv"]
+        headline.add_row(
+            f"  {level:.0%} range", f"{clv_range['lower']:,.2f} to {clv_range['upper']:,.2f}"
+        )
     base_total = scores[CLV_BASELINE].sum(min_count=1)
     headline.add_row(
         "formula baseline CLV", "n/a" if math.isnan(base_total) else f"{base_total:,.2f}"
@@ -691,11 +914,12 @@ def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Sett
         if "purchases_aggregate_pct_error" in metrics.columns:
             headline.add_row(
                 f"holdout: aggregate purchases error ({metrics.index[0]})",
-                f"{first['purchases_aggregate_pct_error']:+.1f}%",
+                _finite_or_na(first["purchases_aggregate_pct_error"], "{:+.1f}%"),
             )
         if "purchases_pearson" in metrics.columns:
             headline.add_row(
-                "holdout: correlation of purchases", f"{first['purchases_pearson']:.3f}"
+                "holdout: correlation of purchases",
+                _finite_or_na(first["purchases_pearson"], "{:.3f}"),
             )
         if "value_aggregate_pct_error" in metrics.columns:
             # model vs baseline on holdout value: the comparison the report is about
@@ -755,11 +979,30 @@ AmountOpt = Annotated[str, typer.Option("--amount", help="Name of the transactio
 DateFormatOpt = Annotated[
     str | None,
     typer.Option(
-        "--date-format", help="strftime format of the dates, e.g. %d/%m/%Y (default: inferred)."
+        "--date-format",
+        help="strftime format of the dates, e.g. %d/%m/%Y, or 'dayfirst' / 'monthfirst' "
+        "(default: one format decided from the whole column). --calibration-end and "
+        "--observation-end may also be written in it.",
     ),
 ]
 SepOpt = Annotated[
     str | None, typer.Option("--sep", help="Delimiter of a text file (default: detected).")
+]
+DecimalOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--decimal",
+        help="Decimal mark of text amounts: '.' or ',' (default: decided from the whole "
+        "column; an error when it cannot be).",
+    ),
+]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="Text encoding of a CSV file, e.g. latin-1 (default: UTF-8, or UTF-16/32 "
+        "detected from the byte-order mark or the byte pattern).",
+    ),
 ]
 TimeUnitOpt = Annotated[
     str | None,
@@ -813,6 +1056,14 @@ AnnualDiscountOpt = Annotated[
 MarginOpt = Annotated[
     float, typer.Option("--margin", help="Share of spend that is profit (1 = revenue).")
 ]
+IntervalOpt = Annotated[
+    float,
+    typer.Option(
+        "--interval",
+        help="Probability of the predictive ranges of purchases and CLV (per customer and "
+        "total) in the outputs; 0 turns them off.",
+    ),
+]
 OutOpt = Annotated[
     Path | None,
     typer.Option(
@@ -827,6 +1078,16 @@ ModelOpt = Annotated[
         "--model",
         help="Saved model JSON (repeatable): BG/NBD, Gamma-Gamma and optionally "
         "the baseline [default: the files under OUT/models].",
+    ),
+]
+PurchaseModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--purchase-model",
+        help="Purchase model: a registered key ("
+        + ", ".join(purchase_model_choices()[:-1])
+        + ") or 'auto' (fit all on the calibration period, use the best holdout log "
+        "predictive score; needs --calibration-end).",
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary.")]
@@ -855,6 +1116,8 @@ def run(
     amount: AmountOpt = "amount",
     date_format: DateFormatOpt = None,
     sep: SepOpt = None,
+    decimal: DecimalOpt = None,
+    encoding: EncodingOpt = None,
     time_unit: TimeUnitOpt = None,
     merge_period: MergeOpt = "D",
     calibration_end: CalEndOpt = None,
@@ -863,6 +1126,8 @@ def run(
     discount_rate: DiscountOpt = None,
     annual_discount_rate: AnnualDiscountOpt = None,
     margin: MarginOpt = 1.0,
+    purchase_model: PurchaseModelOpt = DEFAULT_PURCHASE_MODEL,
+    interval: IntervalOpt = 0.8,
     out: OutOpt = None,
     no_report: Annotated[
         bool, typer.Option("--no-report", help="Skip the HTML/PDF report.")
@@ -873,13 +1138,16 @@ def run(
     """Do the whole job: load, RFM, fit, evaluate, score, report, spreadsheet, saved models.
 
     Without INPUT it runs on the bundled CDNOW log with the Fader-Hardie-Lee split
-    (calibration to 1997-09-30, holdout to 1998-06-30, weeks).
+    (calibration to 1997-09-30, holdout to 1998-06-30, weeks). With a holdout every
+    registered purchase model is fitted and compared (report section "Model comparison");
+    --purchase-model picks the one used (auto: the best holdout log predictive score).
     """
     settings = _Settings.from_options(locals())
     settings.use_cdnow_split_for_bundled_data()
     ui = _Ui(quiet)
     with _show_warnings(ui):
-        outcome = _pipeline(settings, ui, models="fit", evaluate=True, score=True)
+        outcome = _pipeline(settings, ui, models="fit", evaluate=True, score=True,
+                            compare=True)
         files: dict[str, Path] = {}
         if not no_report:
             files.update(_write_report(outcome, settings, ui))
@@ -905,6 +1173,8 @@ def rfm(
     amount: AmountOpt = "amount",
     date_format: DateFormatOpt = None,
     sep: SepOpt = None,
+    decimal: DecimalOpt = None,
+    encoding: EncodingOpt = None,
     time_unit: TimeUnitOpt = None,
     merge_period: MergeOpt = "D",
     calibration_end: CalEndOpt = None,
@@ -954,22 +1224,28 @@ def fit(
     amount: AmountOpt = "amount",
     date_format: DateFormatOpt = None,
     sep: SepOpt = None,
+    decimal: DecimalOpt = None,
+    encoding: EncodingOpt = None,
     time_unit: TimeUnitOpt = None,
     merge_period: MergeOpt = "D",
     calibration_end: CalEndOpt = None,
     observation_end: ObsEndOpt = None,
+    purchase_model: PurchaseModelOpt = DEFAULT_PURCHASE_MODEL,
     out: OutOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Fit BG/NBD, Gamma-Gamma and the formula baseline and save them as JSON (OUT/models)."""
+    """Fit the purchase model, Gamma-Gamma and the formula baseline; save them as JSON."""
     settings = _Settings.from_options(locals())
     ui = _Ui(quiet)
     with _show_warnings(ui):
         models = _pipeline(settings, ui, models="fit").models
         paths = _save_models(models, settings, ui)
     if not quiet:
-        for name, fitted in (("BG/NBD", models.purchase), ("Gamma-Gamma", models.spend)):
+        from clvlab.models.contract import describe
+
+        for name, fitted in ((models.purchase_name, models.purchase),
+                             (describe(models.spend).name, models.spend)):
             ui.out.print(f"[bold]{name}[/bold]")
             ui.out.print(fitted.summary.to_string(float_format=lambda v: f"{v:.4f}"))
         ui.out.print("[bold]Files[/bold]")
@@ -995,6 +1271,8 @@ def predict(
     amount: AmountOpt = "amount",
     date_format: DateFormatOpt = None,
     sep: SepOpt = None,
+    decimal: DecimalOpt = None,
+    encoding: EncodingOpt = None,
     time_unit: TimeUnitOpt = None,
     merge_period: MergeOpt = "D",
     observation_end: ObsEndOpt = None,
@@ -1002,6 +1280,7 @@ def predict(
     discount_rate: DiscountOpt = None,
     annual_discount_rate: AnnualDiscountOpt = None,
     margin: MarginOpt = 1.0,
+    interval: IntervalOpt = 0.8,
     out: OutOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -1035,6 +1314,8 @@ def report(
     amount: AmountOpt = "amount",
     date_format: DateFormatOpt = None,
     sep: SepOpt = None,
+    decimal: DecimalOpt = None,
+    encoding: EncodingOpt = None,
     time_unit: TimeUnitOpt = None,
     merge_period: MergeOpt = "D",
     calibration_end: CalEndOpt = None,
@@ -1068,6 +1349,8 @@ def export(
     amount: AmountOpt = "amount",
     date_format: DateFormatOpt = None,
     sep: SepOpt = None,
+    decimal: DecimalOpt = None,
+    encoding: EncodingOpt = None,
     time_unit: TimeUnitOpt = None,
     merge_period: MergeOpt = "D",
     calibration_end: CalEndOpt = None,

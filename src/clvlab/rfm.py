@@ -50,6 +50,7 @@ import pandas as pd
 
 from clvlab import _columns as C
 from clvlab import _time
+from clvlab._checks import check_date
 from clvlab.exceptions import (
     DataQualityWarning,
     EmptyInputError,
@@ -100,13 +101,22 @@ class _Log:
     """Checked transaction arrays (positional, same length)."""
 
     codes: np.ndarray  # int64 customer code, index into ``ids``
-    ids: pd.Index  # customer ids (str), in order of first appearance
+    ids: pd.Index  # customer ids (str, or integers as given), in order of first appearance
     day: np.ndarray  # int64 calendar day (days since 1970-01-01)
     raw: np.ndarray  # datetime64 timestamps, original resolution
     amount: np.ndarray  # float64
 
+    def release_rows(self) -> None:
+        """Drop the per-row arrays this module made (the ids and the input's own stay)."""
+        self.codes = self.day = np.empty(0, dtype=np.int64)
 
-def _check_transactions(tx: Any) -> _Log:
+
+def _check_transactions(tx: Any, *, integer_ids: bool = False) -> _Log:
+    """Check a transaction log and return its arrays.
+
+    With ``integer_ids``, integer customer ids stay integers (the summaries' index);
+    otherwise every id becomes text (what clvlab.evaluation's tracking matches against).
+    """
     if not isinstance(tx, pd.DataFrame):
         raise NotATableError(
             "tx must be a pandas DataFrame of transactions with columns customer_id, date, "
@@ -167,7 +177,15 @@ def _check_transactions(tx: Any) -> _Log:
     # codes in order of first appearance (hashing only; sorting millions of distinct string
     # ids would cost as much again). A log from load_transactions is sorted by customer,
     # so its summary comes out in customer order.
-    codes, uniques = pd.factorize(tx[C.CUSTOMER_ID])
+    id_col = tx[C.CUSTOMER_ID]
+    if integer_ids and isinstance(id_col.dtype, np.dtype) and id_col.dtype.kind in "iu":
+        # integer ids stay integers (no text conversion, no object arrays): factorize
+        # hashes the int64 values, and an already sorted column needs no hashing at all
+        codes, ids = _factorize_integers(id_col.to_numpy())
+        day = raw.astype("datetime64[D]").view(np.int64)
+        return _Log(codes, ids, day, raw, amount)
+    grouped = _factorize_sorted_text(id_col)
+    codes, uniques = grouped if grouped is not None else pd.factorize(id_col)
     bad = codes < 0
     if bad.any():
         _fail_rows(tx.index, bad, C.CUSTOMER_ID, "must not be missing",
@@ -189,16 +207,69 @@ def _check_transactions(tx: Any) -> _Log:
     return _Log(codes.astype(np.int64, copy=False), ids, day, raw, amount)
 
 
+def _factorize_integers(values: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """Codes (int64, order of first appearance) and distinct ids of an integer id column.
+
+    A column sorted by id (as exported by customer, or from ``load_transactions``) is
+    coded by one pass over its changes; any other order is hashed by ``pd.factorize``.
+    Both give the same codes.
+    """
+    n = values.size
+    if n and bool(np.all(values[1:] >= values[:-1])):
+        change = np.empty(n, dtype=bool)
+        change[0] = True
+        np.not_equal(values[1:], values[:-1], out=change[1:])
+        uniques = values[change]
+        codes = np.cumsum(change, dtype=np.int64)
+        codes -= 1
+    else:
+        codes, uniques = pd.factorize(values)
+        codes = codes.astype(np.int64, copy=False)
+    return codes, pd.Index(uniques)
+
+
+def _factorize_sorted_text(values: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
+    """``pd.factorize`` of Arrow-backed text ids sorted by id, without hashing; else None.
+
+    A log from ``load_transactions`` is sorted by customer (as text, or numerically for
+    digit ids). When the runs of equal ids are strictly increasing, in text order or in
+    (length, text) order, every id forms one run, so numbering the runs gives exactly
+    the codes of ``pd.factorize``; one vectorised comparison of neighbours finds them.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - pandas' str dtype is Arrow-backed here
+        return None
+    if getattr(values.dtype, "storage", None) != "pyarrow" or len(values) < 2:
+        return None
+    arr = values.array.__arrow_array__() if hasattr(values.array, "__arrow_array__") else None
+    if arr is None:
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        return None
+    change = np.empty(len(arr), dtype=bool)
+    change[0] = True
+    change[1:] = pc.not_equal(arr[1:], arr[:-1]).to_numpy(zero_copy_only=False)
+    runs = arr.filter(pa.array(change))
+    if len(runs) > 1:
+        a, b = runs[:-1], runs[1:]
+        if not pc.all(pc.less(a, b)).as_py():
+            la, lb = pc.binary_length(a), pc.binary_length(b)
+            by_length = pc.or_(pc.less(la, lb), pc.and_(pc.equal(la, lb), pc.less(a, b)))
+            if not pc.all(by_length).as_py():
+                return None
+    codes = np.cumsum(change, dtype=np.int64)
+    codes -= 1
+    return codes, pd.Index(pd.array(runs, dtype=values.dtype))
+
+
 def _parse_day(value: Any, name: str) -> int:
     """Calendar day (days since epoch) of a date-like argument."""
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise InvalidValueError(
-            f"{name} must be a date (e.g. '1997-09-30' or a Timestamp); got {value!r} ({exc}).",
-            column=name,
-            rule="parseable date",
-        ) from None
+    # ISO 8601 text or a datetime only: '01/06/2024' is refused, never read as 6 January
+    ts = check_date(value, name, error=InvalidValueError)
     if ts is pd.NaT or pd.isna(ts):
         raise InvalidValueError(
             f"{name} must be a date (e.g. '1997-09-30'); got {value!r}.",
@@ -222,7 +293,8 @@ def _period_ordinal(day: np.ndarray, merge_period: str) -> np.ndarray:
     if merge_period == "D":
         return day
     if merge_period == "W":
-        return np.floor_divide(day + _EPOCH_WEEKDAY_SHIFT, 7)
+        out = day + _EPOCH_WEEKDAY_SHIFT
+        return np.floor_divide(out, 7, out=out)
     unit = "datetime64[M]" if merge_period == "M" else "datetime64[Y]"
     return day.astype("datetime64[D]").astype(unit).astype(np.int64)
 
@@ -265,6 +337,22 @@ class _Aggregate:
     last_raw: np.ndarray  # latest raw timestamp
 
 
+#: Rows per chunk where a per-row temporary would otherwise span the whole log.
+_ROW_CHUNK = 1 << 20
+
+
+def _pairs_sorted(codes: np.ndarray, period: np.ndarray) -> bool:
+    """Whether the rows are sorted by customer code, then period (chunk by chunk)."""
+    for lo in range(0, codes.size - 1, _ROW_CHUNK):
+        hi = min(lo + _ROW_CHUNK + 1, codes.size)
+        c0, c1 = codes[lo : hi - 1], codes[lo + 1 : hi]
+        later = c1 > c0
+        later |= (c1 == c0) & (period[lo + 1 : hi] >= period[lo : hi - 1])
+        if not bool(later.all()):
+            return False
+    return True
+
+
 def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggregate:
     """Per-customer aggregates of the given rows, purchases merged per ``merge_period``.
 
@@ -293,7 +381,15 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
     # distinct purchases = distinct (customer, period) pairs, sorted by customer then period
     pmin = int(period.min())
     span = int(period.max()) - pmin + 1
-    if int(codes.max()) < (2**62) // span:
+    p_period: np.ndarray | None
+    if _pairs_sorted(codes, period):  # a log in customer-then-date order: no key, no sort
+        new_pair = np.empty(codes.size, dtype=bool)
+        new_pair[0] = True
+        np.not_equal(codes[1:], codes[:-1], out=new_pair[1:])
+        new_pair[1:] |= period[1:] != period[:-1]
+        p_code, p_period = codes[new_pair], period[new_pair]
+        del new_pair
+    elif int(codes.max()) < (2**62) // span:
         key = codes * span  # built and sorted in place
         key += period
         key -= pmin
@@ -325,7 +421,7 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
         first_p = p_key[c_start] - present * span + pmin
         last_p = p_key[c_last] - present * span + pmin
         del p_key
-    else:  # pragma: no cover
+    else:
         first_p, last_p = p_period[c_start], p_period[c_last]
         del p_period
     n_purchases = np.diff(c_start, append=n_p)
@@ -335,9 +431,15 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
         first_period[present] = first_p
     # per-customer sums over the rows (bincount adds in input order)
     total = np.bincount(codes, weights=amount, minlength=m)
-    is_repeat = period != first_period[codes]
-    repeat = np.bincount(codes, weights=np.where(is_repeat, amount, 0.0), minlength=m)
-    del is_repeat
+    # spend outside the first period, in chunks of rows so the temporaries stay small;
+    # each bin still adds its rows in input order, so the sums are those of one pass
+    repeat = np.zeros(m)
+    for lo in range(0, codes.size, _ROW_CHUNK):
+        c = codes[lo : lo + _ROW_CHUNK]
+        is_repeat = period[lo : lo + _ROW_CHUNK] != first_period[c]
+        repeat += np.bincount(c, weights=np.where(is_repeat, amount[lo : lo + _ROW_CHUNK], 0.0),
+                              minlength=m)
+    del c, is_repeat, period
     n_rows = np.bincount(codes, minlength=m)
     first_raw = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(first_raw, codes, raw)
@@ -380,7 +482,12 @@ def _summary_frame(
     age_T = _age(np.full_like(agg.first_period, end_period), agg.first_period, merge_period,
                  time_unit)
     raw_dtype = log.raw.dtype
-    index = pd.Index(log.ids[agg.code], name=C.CUSTOMER_ID)
+    if agg.code.size == log.ids.size:  # every customer present: codes are 0..m-1
+        index = log.ids.rename(C.CUSTOMER_ID)
+    else:
+        index = pd.Index(log.ids[agg.code], name=C.CUSTOMER_ID)
+    # copy=False: the columns are fresh arrays, so the frame takes them as they are
+    # (no consolidation into 2-D blocks, which would hold every float column twice)
     return pd.DataFrame(
         {
             C.FREQUENCY: frequency,
@@ -388,11 +495,12 @@ def _summary_frame(
             C.T: age_T,
             C.MONETARY_VALUE: monetary,
             C.TOTAL_SPEND: agg.total_spend,
-            C.N_TRANSACTIONS: agg.n_rows.astype(np.int64),
+            C.N_TRANSACTIONS: agg.n_rows.astype(np.int64, copy=False),
             C.FIRST_PURCHASE: agg.first_raw.view(raw_dtype),
             C.LAST_PURCHASE: agg.last_raw.view(raw_dtype),
         },
         index=index,
+        copy=False,
     )
 
 
@@ -459,15 +567,15 @@ def rfm_summary(
     Returns
     -------
     DataFrame
-        Index ``customer_id`` (str), customers in order of first appearance in ``tx``
-        (so in customer order for a log from ``load_transactions``, which sorts by
-        customer; the values never depend on row order). Columns ``frequency`` (float, whole
-        numbers), ``recency`` and ``T`` (float, in ``time_unit``), ``monetary_value``
-        (mean repeat-purchase value, 0 if none), ``total_spend`` (all spend in the
-        window), ``n_transactions`` (int, raw rows), ``first_purchase`` and
-        ``last_purchase`` (raw timestamps of the earliest and latest transaction in the
-        window). ``attrs``: ``time_unit``, ``merge_period``, ``observation_end`` (ISO
-        date), ``include_first_transaction``.
+        Index ``customer_id`` (str; integer ids stay int64), customers in order of first
+        appearance in ``tx`` (so in customer order for a log from ``load_transactions``,
+        which sorts by customer; the values never depend on row order). Columns
+        ``frequency`` (float, whole numbers), ``recency`` and ``T`` (float, in
+        ``time_unit``), ``monetary_value`` (mean repeat-purchase value, 0 if none),
+        ``total_spend`` (all spend in the window), ``n_transactions`` (int, raw rows),
+        ``first_purchase`` and ``last_purchase`` (raw timestamps of the earliest and
+        latest transaction in the window). ``attrs``: ``time_unit``, ``merge_period``,
+        ``observation_end`` (ISO date), ``include_first_transaction``.
 
     Raises
     ------
@@ -482,7 +590,7 @@ def rfm_summary(
     """
     time_unit = _check_unit(time_unit, "time_unit")
     merge_period = _check_unit(merge_period, "merge_period")
-    log = _check_transactions(tx)
+    log = _check_transactions(tx, integer_ids=True)
     end_day = int(log.day.max()) if observation_end is None else _parse_day(
         observation_end, "observation_end")
     kept = log.day <= end_day
@@ -499,6 +607,8 @@ def rfm_summary(
         _excluded_warning(log, kept, end_day, "observation_end")
         rows = np.flatnonzero(kept)
     agg = _aggregate(log, rows, merge_period)
+    del kept, rows
+    log.release_rows()  # the per-row arrays are done with: free them before the output
     out = _summary_frame(log, agg, end_day, merge_period, time_unit, include_first_transaction)
     _set_attrs(out, time_unit, merge_period, end_day, include_first_transaction)
     return out
@@ -565,7 +675,7 @@ def calibration_holdout(
             column="calibration_end",
             rule="calibration_end < observation_end",
         )
-    log = _check_transactions(tx)
+    log = _check_transactions(tx, integer_ids=True)
     in_window = log.day <= end_day
     if not in_window.all():
         _excluded_warning(log, in_window, end_day, "observation_end")
@@ -596,6 +706,8 @@ def calibration_holdout(
             stacklevel=2,
         )
     hold = _aggregate(log, hold_rows, merge_period)
+    del hold_rows, cal_rows, hold_mask, in_window
+    log.release_rows()
     out = _summary_frame(log, cal, cal_day, merge_period, time_unit, False)
     # align holdout aggregates (codes ascending, a subset of the calibration codes)
     pos = np.searchsorted(cal.code, hold.code)

@@ -398,9 +398,9 @@ class FormulaCLVBaseline(BaseModel):
         Series or DataFrame
             ``clv_baseline`` indexed like ``data``.
         """
+        from clvlab._checks import check_discount_rate, check_horizon, check_margin
         from clvlab.clv import (
             _check_method,
-            _check_number,
             _to_model_unit,
             discount_schedule,
             lifetimes_month,
@@ -420,8 +420,8 @@ class FormulaCLVBaseline(BaseModel):
                 rule="same time unit as the model",
             )
         lifespan = float(self.params_["lifespan"])
-        discount_rate = _check_number(discount_rate, "discount_rate")
-        margin = _check_number(margin, "margin")
+        discount_rate = check_discount_rate(discount_rate, "discount_rate")
+        margin = check_margin(margin, "margin")
         if horizon is None:
             if time_unit is not None or method == "lifetimes":
                 raise ValueError("Pass horizon explicitly with time_unit or method='lifetimes'.")
@@ -430,7 +430,7 @@ class FormulaCLVBaseline(BaseModel):
                     "The lifespan is unbounded (no churn observed); pass a horizon."
                 )
             horizon = lifespan
-        horizon = _check_number(horizon, "horizon")
+        horizon = check_horizon(horizon, "horizon")
         h, d = _to_model_unit(horizon, discount_rate, time_unit, self.time_unit_, method)
 
         aov_c, rate_c = float(self.params_["aov"]), float(self.params_["purchase_rate"])

@@ -7,6 +7,7 @@ predictors that take an RFM summary and return Series indexed by ``customer_id``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -20,7 +21,20 @@ from clvlab.models.contract import Heterogeneity
 from clvlab.models.likelihoods import beta_geo as lk
 from clvlab.models.purchase import PurchaseFitter, _unit_word
 
-__all__ = ["BetaGeoFitter", "simulate_bgnbd_rfm"]
+__all__ = ["BetaGeoFitter", "simulate_bgnbd_rfm", "DEGENERACY_LIMITS"]
+
+#: Where a BG/NBD estimate counts as having reached a limit of the model:
+#: ``mean_dropout``: a/(a+b) below it is "no churn" (the NBD); ``dropout_cv``: a
+#: coefficient of variation of the Beta(a, b) dropout probabilities below it is one common
+#: dropout probability; ``rate_cv``: a coefficient of variation 1/sqrt(r) of the
+#: Gamma(r, alpha) purchase rates below it is one common rate (Poisson purchasing). The
+#: likelihood is flat towards these limits, so the optimiser stops somewhere on the way
+#: (r in the thousands, a + b in the millions): a 3% spread is already "no difference".
+DEGENERACY_LIMITS: dict[str, float] = {
+    "mean_dropout": 1e-6,
+    "dropout_cv": 0.03,
+    "rate_cv": 0.03,
+}
 
 
 def simulate_bgnbd_rfm(
@@ -237,6 +251,68 @@ class BetaGeoFitter(PurchaseFitter):
             np.array([0.3, 0.3 * alpha0, 0.5, 2.0]),
             np.array([3.0, 3.0 * alpha0, 3.0, 10.0]),
         ]
+
+    def _degeneracy(
+        self, params: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray
+    ) -> str | None:
+        """Name the cause and the limit when the data leave part of BG/NBD unidentified.
+
+        Limits recognised (thresholds in :data:`DEGENERACY_LIMITS`): no repeat purchase at
+        all (or one purchase day), so nothing is learnt about purchasing; no sign of churn
+        (mean dropout probability ``a / (a + b)`` -> 0: the NBD); dropout probabilities
+        that do not vary between customers (``a, b -> inf`` at a fixed ratio: one common
+        dropout probability); purchase rates that do not vary (``r, alpha -> inf`` at a
+        fixed ratio: Poisson purchasing).
+        """
+        r, alpha, a, b = (float(v) for v in params)
+        x, _, T = data
+        unit = _unit_word(getattr(self, "time_unit_", None))
+        n = float(weights.sum())
+        if not bool(np.any((x > 0) & (weights > 0))):
+            if not bool(np.any((T > 0) & (weights > 0))):
+                cause = (f"every one of the {n:,.0f} customers was first seen on the last day "
+                         "observed (T = 0 for all: the log covers one purchase day)")
+            else:
+                cause = f"none of the {n:,.0f} customers made a repeat purchase"
+            return (
+                f"{cause}, so the data hold no evidence about repeat purchasing or dropout. "
+                "The fit reduces to the limit of no repeat purchases (purchase rate r/alpha = "
+                f"{r / alpha:.3g} per {unit}; the dropout parameters a = {a:.3g}, b = {b:.3g} "
+                "are arbitrary): expected purchases and CLV are about 0 for everyone. A "
+                "longer log, with repeat purchases, is needed for predictions."
+            )
+        notes = []
+        limits = DEGENERACY_LIMITS
+        mean_dropout = a / (a + b)
+        if mean_dropout < limits["mean_dropout"]:
+            notes.append(
+                "the data show no sign of churn (customers keep buying up to the end of "
+                f"observation), so the mean dropout probability a/(a+b) = {mean_dropout:.2g} "
+                f"went to 0 (a = {a:.3g}, b = {b:.3g}). BG/NBD reduces to the NBD "
+                "(negative binomial: Gamma-Poisson purchasing, nobody ever leaves): "
+                "expected purchases grow in proportion to the horizon and P(alive) is "
+                "about 1, so long-horizon CLV is an upper bound"
+            )
+        elif math.sqrt((1.0 - mean_dropout) / (mean_dropout * (a + b + 1.0))) < limits[
+                "dropout_cv"]:
+            notes.append(
+                "the data show no difference in churn between customers, so the dropout "
+                f"distribution Beta(a, b) collapsed to a point (a = {a:.3g}, b = {b:.3g}, "
+                f"mean {mean_dropout:.3g}). BG/NBD reduces to its limit with one dropout "
+                f"probability p = {mean_dropout:.3g} after each purchase for every customer"
+            )
+        if 1.0 / math.sqrt(r) < limits["rate_cv"]:
+            notes.append(
+                "the data show no difference in purchase rates between customers, so the "
+                f"rate distribution Gamma(r, alpha) collapsed to a point (r = {r:.3g}, alpha "
+                f"= {alpha:.3g}). The purchases reduce to a Poisson process with one rate "
+                f"r/alpha = {r / alpha:.3g} per {unit} for every active customer"
+            )
+        if not notes:
+            return None
+        return ("; and ".join(notes) + ". Predictions are those of this limit and stay "
+                "finite; standard errors of the parameters that ran to the limit are not "
+                "meaningful.")
 
     def _penalty_scale(self, data: Sequence[np.ndarray]) -> np.ndarray:
         # lifetimes penalises alpha in time units where the oldest customer's age is 1

@@ -35,6 +35,7 @@ __all__ = [
     "SpendModel",
     "BaselineModel",
     "supports",
+    "offers",
     "missing_note",
     "describe",
 ]
@@ -58,6 +59,9 @@ PREDICTIONS: Mapping[str, str] = {
     # spend models
     "expected_spend": "expected value of one future purchase given each history",
     "population_mean_spend": "mean value of a purchase across customers",
+    "spend_distribution": (
+        "distribution of the value of each customer's future purchases given the history"
+    ),
     # baseline
     "predict": "formula CLV per customer",
 }
@@ -261,3 +265,31 @@ def missing_note(model: Any, prediction: str, skipped: str) -> str:
     """
     what = PREDICTIONS.get(prediction, prediction)
     return f"{describe(model).name} does not provide the {what}; {skipped} is left out."
+
+
+def offers(model: Any, prediction: str) -> bool:
+    """Whether ``model`` can be asked for ``prediction``: the contract, else duck typing.
+
+    A model that declares its capabilities (every clvlab model) is asked through
+    :func:`supports`; any other object (a user's own class, an adapter) offers a prediction
+    when it has a method of that name. Downstream code uses this to skip, with
+    :func:`missing_note`, what a model cannot do.
+
+    Parameters
+    ----------
+    model : object
+        A model or model-like object.
+    prediction : str
+        A name from :data:`PREDICTIONS`.
+
+    Returns
+    -------
+    bool
+    """
+    if _capabilities(model) is not None:
+        return supports(model, prediction)
+    if prediction not in PREDICTIONS:
+        raise ValueError(
+            f"unknown prediction {prediction!r}; known: {', '.join(sorted(PREDICTIONS))}."
+        )
+    return callable(getattr(model, prediction, None))

@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from clvlab import _columns as C
+from clvlab._checks import check_finite_prediction
 from clvlab.exceptions import (
     AssumptionWarning,
     ConvergenceWarning,
@@ -25,7 +26,11 @@ from clvlab.models.contract import Capabilities, Heterogeneity
 from clvlab.models.likelihoods.gamma_gamma import (
     gg_expected_spend,
     gg_loglik_and_grad,
+    gg_order_value_posterior,
     gg_population_mean_spend,
+    gg_statistics,
+    gg_total_from_statistics,
+    gg_total_loglik_and_grad,
 )
 from clvlab.validation import validate_rfm
 
@@ -41,6 +46,12 @@ CORRELATION_WARNING_THRESHOLD = 0.3
 #: ``q - 1`` below which the fit is reported as on the boundary: the data would put q <= 1
 #: (spend too heavy-tailed for a finite population mean), so the estimate sits at the edge.
 Q_BOUNDARY_TOLERANCE = 1e-6
+
+#: Where a Gamma-Gamma estimate counts as a limit of the model: ``spend_cv``: customers'
+#: average spend does not differ when the coefficient of variation 1/sqrt(q) of their
+#: spend rates is below it; ``purchase_cv``: a customer's purchases are all of one value
+#: when the within-customer coefficient of variation 1/sqrt(p) is below it.
+DEGENERACY_LIMITS: dict[str, float] = {"spend_cv": 0.03, "purchase_cv": 1e-3}
 
 #: Smallest number of repeat buyers for which the correlation is computed.
 _MIN_FOR_CORRELATION = 3
@@ -167,7 +178,9 @@ class GammaGammaFitter(BaseFitter):
         """Spend model: ``expected_spend`` and ``population_mean_spend``."""
         return Capabilities(
             role="spend",
-            predictions=frozenset({"expected_spend", "population_mean_spend"}),
+            predictions=frozenset(
+                {"expected_spend", "population_mean_spend", "spend_distribution"}
+            ),
             time="none",
         )
 
@@ -188,6 +201,8 @@ class GammaGammaFitter(BaseFitter):
     frequency_spend_correlation_: float
     # filled by _select / _select_with_weights during fit only
     _selection_info: _SelectionInfo
+    # parameter-free statistics of each data set seen during one fit (deleted after it)
+    _statistics_cache: dict[tuple[int, int, int], Any]
 
     # -- parameterisation: p = e^t0, q = 1 + e^t1, v = e^t2 ------------------------------
     def _to_natural(self, theta: np.ndarray) -> np.ndarray:
@@ -208,6 +223,19 @@ class GammaGammaFitter(BaseFitter):
     ) -> tuple[np.ndarray, np.ndarray]:
         return gg_loglik_and_grad(params, data[0], data[1])
 
+    def _total_loglik_and_grad(
+        self, params: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray
+    ) -> tuple[float, np.ndarray]:
+        # sufficient statistics: special functions once per distinct frequency; the
+        # parameter-free part is computed once per data set during a fit
+        cache = getattr(self, "_statistics_cache", None)
+        if cache is None:
+            return gg_total_loglik_and_grad(params, data[0], data[1], weights)
+        key = (id(data[0]), id(data[1]), id(weights))
+        if key not in cache:  # the entry holds the arrays, so their ids stay theirs
+            cache[key] = ((data[0], data[1], weights), gg_statistics(data[0], data[1], weights))
+        return gg_total_from_statistics(params, cache[key][1])
+
     def _initial_params(self, data: Sequence[np.ndarray], weights: np.ndarray) -> list[np.ndarray]:
         m = data[1]
         mean_m = max(float(weights @ m / weights.sum()), 1e-8)
@@ -219,7 +247,7 @@ class GammaGammaFitter(BaseFitter):
             np.array([1.0, 1.5, mean_m * 0.5]),
         ]
 
-    def _select(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def _select(self, frame: pd.DataFrame) -> np.ndarray | None:
         f = frame[C.FREQUENCY].to_numpy(dtype=float)
         mv = frame[C.MONETARY_VALUE].to_numpy(dtype=float)
         keep = (f > 0) & (mv > 0)
@@ -230,7 +258,7 @@ class GammaGammaFitter(BaseFitter):
         self._selection_info = {
             "n_one_time": one_time,
             "n_zero_spend": n_zero_spend,
-            "zero_spend_ids": list(frame.index[zero_spend][:5]),
+            "zero_spend_ids": list(frame.index[zero_spend][:5]) if n_zero_spend else [],
             "n_input": int(len(frame)),
         }
         if not keep.any():
@@ -243,17 +271,14 @@ class GammaGammaFitter(BaseFitter):
                 rule="at least one customer with frequency > 0 and monetary_value > 0",
                 n_offending=len(frame),
             )
-        return frame if keep.all() else frame.loc[keep]
+        return keep
 
     def _select_with_weights(
-        self, frame: pd.DataFrame, weights: np.ndarray
-    ) -> tuple[pd.DataFrame, np.ndarray]:
-        selected, w = super()._select_with_weights(frame, weights)
-        self._selection_info["correlation"] = _weighted_pearson(
-            selected[C.FREQUENCY].to_numpy(dtype=float),
-            selected[C.MONETARY_VALUE].to_numpy(dtype=float),
-            w,
-        )
+        self, frame: pd.DataFrame, arrays: tuple[np.ndarray, ...], weights: np.ndarray
+    ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        selected, w = super()._select_with_weights(frame, arrays, weights)
+        # _data_columns is (frequency, monetary_value)
+        self._selection_info["correlation"] = _weighted_pearson(selected[0], selected[1], w)
         return selected, w
 
     # -- fit ------------------------------------------------------------------------------
@@ -289,6 +314,7 @@ class GammaGammaFitter(BaseFitter):
         attrs = getattr(data, "attrs", None) or {}
         known = time_unit if time_unit is not None else attrs.get(C.ATTR_TIME_UNIT)
         self._selection_info = {}
+        self._statistics_cache = {}
         try:
             # The base class requires a unit; spend has none, so "D" is a placeholder that
             # is replaced below when the data do not say which unit they are in. Its warnings
@@ -298,7 +324,7 @@ class GammaGammaFitter(BaseFitter):
                 super().fit(data, weights=weights, time_unit=known if known is not None else "D")
         finally:
             info = self._selection_info
-            del self._selection_info
+            del self._selection_info, self._statistics_cache
         self.time_unit_ = known
         at_bound = float(self.params_["q"]) - 1.0 < Q_BOUNDARY_TOLERANCE
         for w in caught:
@@ -340,6 +366,36 @@ class GammaGammaFitter(BaseFitter):
                 stacklevel=2,
             )
         return self
+
+    def _degeneracy(
+        self, params: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray
+    ) -> str | None:
+        """Name the cause and the limit when spend shows no spread to model.
+
+        ``1/sqrt(q)`` below ``DEGENERACY_LIMITS["spend_cv"]``: customers' average spend does
+        not differ (the Gamma(q, v) of spend rates collapsed): one expected spend for
+        everyone. ``1/sqrt(p)`` below ``DEGENERACY_LIMITS["purchase_cv"]``: each customer
+        spends the same amount on every purchase: their own mean is their expected spend.
+        """
+        p, q, v = (float(x) for x in params)
+        notes = []
+        if 1.0 / math.sqrt(q) < DEGENERACY_LIMITS["spend_cv"]:
+            notes.append(
+                "the spend data show no difference between customers' average spend, so the "
+                f"distribution of spend rates Gamma(q, v) collapsed to a point (q = {q:.3g}, "
+                f"v = {v:.3g}). Gamma-Gamma reduces to one expected spend per purchase for "
+                f"every customer, p v/(q - 1) = {p * v / (q - 1.0):.4g}, whatever their own "
+                "history"
+            )
+        if 1.0 / math.sqrt(p) < DEGENERACY_LIMITS["purchase_cv"]:
+            notes.append(
+                "every customer spends the same amount on each of their purchases, so the "
+                f"within-customer spend shape p went to infinity (p = {p:.3g}): a customer's "
+                "own mean spend is their expected spend"
+            )
+        if not notes:
+            return None
+        return "; and ".join(notes) + ". Expected spend stays finite and positive."
 
     def _warn_correlation(self, stacklevel: int) -> None:
         r = self.frequency_spend_correlation_
@@ -426,8 +482,21 @@ class GammaGammaFitter(BaseFitter):
                 stacklevel=2,
             )
             x = np.where(zero, 0.0, x)
-        values = gg_expected_spend(self._params_array(), x, m)
+        values = check_finite_prediction(
+            gg_expected_spend(self._params_array(), x, m), self, "expected_spend"
+        )
         return pd.Series(values, index=frame.index, name="expected_spend")
+
+    def _order_value_posterior(
+        self, params: np.ndarray, frequency: np.ndarray, monetary_value: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the distribution of future order values (``"spend_distribution"`` hook).
+
+        Returns ``(shape, posterior_shape, posterior_rate)``: a future purchase is worth
+        ``Gamma(shape, nu)`` with ``nu ~ Gamma(posterior_shape, posterior_rate)``; see
+        :func:`clvlab.models.likelihoods.gamma_gamma.gg_order_value_posterior`.
+        """
+        return gg_order_value_posterior(params, frequency, monetary_value)
 
     # -- persistence ----------------------------------------------------------------------------
     def _state_dict(self) -> dict[str, Any]:

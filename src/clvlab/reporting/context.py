@@ -9,7 +9,9 @@ and the PDF show the same numbers, formatted the same way.
 Structure of the context (all values are plain Python objects):
 
 ``title``, ``subtitle``, ``generated`` (ISO timestamp, UTC), ``has_holdout`` (bool)
-    Header of the report.
+    Header of the report. ``model`` names the purchase model the report is about
+    (``key``, ``name``) and ``comparison`` the chosen model and the reason when a model
+    comparison was given.
 ``numbers``
     Key figures as formatted strings (``total_clv``, ``total_clv_baseline``,
     ``historical_spend``, ``past_window_value``, ``acquisition_cost_ceiling``,
@@ -31,6 +33,11 @@ Structure of the context (all values are plain Python objects):
       ``caption`` and ``note``;
     - ``"figure"``: ``png`` (bytes), ``caption``, ``alt``.
 
+Every word about a model (its name, story, parameter glossary, heterogeneity plots,
+references) comes from the model's ``describe()`` (:mod:`clvlab.models.contract`), and a
+diagnostic the model cannot provide is replaced by the contract's note, so the report
+never describes one model in another's words.
+
 Every string that comes from the user (customer ids, data-quality examples, metadata)
 is kept as text; the HTML renderer escapes it (jinja2 autoescape) and the PDF renderer
 draws it as text, so nothing in the data can become markup. Control characters are
@@ -40,6 +47,7 @@ replaced by visible ``\\xNN`` escapes here, once, so both formats show the same 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import io
 import math
 import re
@@ -54,14 +62,17 @@ import pandas as pd
 from clvlab import _columns as C
 from clvlab._time import GREGORIAN_YEAR_DAYS, UNIT_NAMES, unit_days
 from clvlab.exceptions import DataQualityWarning, InvalidValueError, MissingColumnsError
+from clvlab.models.contract import describe, missing_note, offers
 
 __all__ = ["build_context", "SECTION_IDS", "FIGURE_DPI"]
 
-#: Anchors of the report sections, in order (holdout only with an evaluation).
+#: Anchors of the report sections, in order (holdout only with an evaluation, model
+#: comparison only with a comparison).
 SECTION_IDS: tuple[str, ...] = (
     "summary",
     "data",
     "rfm",
+    "model-comparison",
     "models",
     "holdout",
     "clv-vs-history",
@@ -213,7 +224,7 @@ def _figure(
 
 
 def _model_name(model: Any, default: str) -> str:
-    return str(getattr(model, "_model_name", None) or default)
+    return default if model is None else describe(model).name
 
 
 def _check_scores(scores: pd.DataFrame) -> None:
@@ -443,6 +454,7 @@ class _Study:
     cal_end: str | None
     top_n: int
     figures: bool
+    comparison: Any = None
     p_name: str = ""
     s_name: str = ""
     b_name: str | None = None
@@ -730,7 +742,10 @@ def _rfm_section(st: _Study) -> dict[str, Any]:
                _quantile_rows(rfm, rows)),
         st.figure(lambda ax: P.plot_frequency_histogram(st.purchase_model, st.fit_data, ax=ax),
                   f"Customers by number of repeat purchases in the {period}: actual vs "
-                  f"{st.p_name}."),
+                  f"{st.p_name}.")
+        if offers(st.purchase_model, "probability_of_purchases") else
+        _para(missing_note(st.purchase_model, "probability_of_purchases",
+                           "the frequency histogram against the model")),
         st.figure(lambda ax: P.plot_clv_distribution(
                       rfm.loc[repeat, C.MONETARY_VALUE].to_numpy(dtype=float), ax=ax,
                       label="Mean repeat-purchase value"),
@@ -748,28 +763,54 @@ def _baseline_label(name: str, one_unit: str, units: str) -> str:
     return labels.get(name, name)
 
 
+def _chi_square(st: _Study) -> Any:
+    """χ² of the calibration frequency histogram (the evaluation's, else computed), or None."""
+    from clvlab.evaluation import chi_square_test, fitted_parameter_count, frequency_histogram
+
+    if st.has_holdout:
+        return st.evaluation.chi_square
+    if not offers(st.purchase_model, "probability_of_purchases"):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sparse-bin caveat: the p-value is shown as is
+        return chi_square_test(frequency_histogram(st.purchase_model, st.rfm),
+                               n_params=fitted_parameter_count(st.purchase_model))
+
+
+def _glossary(model: Any) -> dict[str, Any] | None:
+    """List the model's parameter glossary as bullets (from ``describe().parameters``)."""
+    params = describe(model).parameters
+    if not params:
+        return None
+    return _bullets([f"{name}: {meaning}" for name, meaning in params.items()])
+
+
+def _draw_trait(model: Any, trait: int, ax: Any) -> Any:
+    from clvlab import plotting as P
+
+    return P.plot_heterogeneity(model, trait, ax=ax)
+
+
 def _models_section(st: _Study) -> dict[str, Any]:
     from clvlab import plotting as P
-    from clvlab.evaluation import chi_square_test, frequency_histogram
 
     pm, sm = st.purchase_model, st.spend_model
-    if st.has_holdout:
-        chi = st.evaluation.chi_square
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # sparse-bin caveat: the p-value is shown as is
-            chi = chi_square_test(frequency_histogram(pm, st.rfm),
-                                  n_params=len(getattr(pm, "_param_names", ())) or 4)
+    p_desc, s_desc = describe(pm), describe(sm)
+    chi = _chi_square(st)
     ci = getattr(pm, "ci_level", 0.95)
     corr = getattr(sm, "frequency_spend_correlation_", math.nan)
+    chi_text = (
+        f"chi-square {fmt_num(chi.statistic, 2)}, dof {chi.dof}, p = {fmt_sig(chi.p_value, 3)}"
+        if chi is not None else
+        "not available: " + missing_note(pm, "probability_of_purchases", "this test")
+    )
     pm_facts = [
         ["Customers", fmt_int(getattr(pm, "n_customers_", math.nan))],
         ["Log-likelihood", fmt_num(getattr(pm, "log_likelihood_", math.nan), 2)],
         ["AIC / BIC", f"{fmt_num(getattr(pm, 'aic_', math.nan), 2)} / "
                       f"{fmt_num(getattr(pm, 'bic_', math.nan), 2)}"],
         ["Converged", "yes" if getattr(pm, "converged_", False) else "NO"],
-        ["Frequency histogram fit", f"chi-square {fmt_num(chi.statistic, 2)}, dof {chi.dof}, "
-                                    f"p = {fmt_sig(chi.p_value, 3)}"],
+        ["Frequency histogram fit", chi_text],
     ]
     sm_facts = [
         ["Repeat buyers used", fmt_int(getattr(sm, "n_customers_", math.nan))],
@@ -781,20 +822,21 @@ def _models_section(st: _Study) -> dict[str, Any]:
         ["Mean spend per purchase (population)", fmt_money(sm.population_mean_spend())],
     ]
     cols = ["Parameter", "Estimate", "Std. error", f"{ci:.0%} lower", f"{ci:.0%} upper"]
+    intro = " ".join(t for t in (
+        f"{st.p_name} ({p_desc.long_name}): {p_desc.story}" if p_desc.story else "",
+        f"{st.s_name} ({s_desc.long_name}): {s_desc.story}" if s_desc.story else "",
+        "Intervals are Wald intervals on the scale the parameters are estimated on (log "
+        "for positive parameters), mapped back.",
+    ) if t)
     blocks: list[dict[str, Any] | None] = [
-        _para(
-            f"{st.p_name} describes how often customers buy while active (purchase rate: "
-            "Gamma(r, alpha) across customers) and when they drop out (after each purchase, "
-            f"with probability p ~ Beta(a, b)). {st.s_name} describes the value of a purchase "
-            "(each purchase ~ Gamma(p, nu) around the customer's own level nu, and nu ~ "
-            "Gamma(q, v) across customers). Intervals are Wald "
-            "intervals on the log scale."
-        ),
+        _para(intro),
         _heading(f"{st.p_name} (purchases)"),
         _table(cols, _summary_rows(pm.summary)),
+        _glossary(pm),
         _facts(pm_facts),
         _heading(f"{st.s_name} (spend per purchase)"),
         _table(cols, _summary_rows(sm.summary)),
+        _glossary(sm),
         _facts(sm_facts),
     ]
     if st.baseline is not None:
@@ -806,14 +848,19 @@ def _models_section(st: _Study) -> dict[str, Any]:
                    [[_baseline_label(str(k), st.one_unit, st.units), fmt_sig(v, 4)]
                     for k, v in st.baseline.summary["estimate"].items()]),
         ]
-    blocks += [
+    blocks.append(
         st.figure(lambda ax: P.plot_probability_alive_matrix(pm, st.fit_data, ax=ax),
-                  "Probability a customer is still active, by frequency and recency."),
-        st.figure(lambda ax: P.plot_purchase_rate_heterogeneity(pm, ax=ax),
-                  "How purchase rates differ across customers."),
-        st.figure(lambda ax: P.plot_dropout_heterogeneity(pm, ax=ax),
-                  "How the chance of dropping out after a purchase differs across customers."),
-    ]
+                  "Probability a customer is still active, by frequency and recency.")
+    )
+    traits = p_desc.heterogeneity
+    for i, trait in enumerate(traits):
+        blocks.append(st.figure(
+            functools.partial(_draw_trait, pm, i),
+            f"How customers differ in {trait.name} ({trait.symbol}): {trait.description}.",
+        ))
+    if not traits:
+        blocks.append(_para(f"{st.p_name} describes no distribution of customer traits, so "
+                            "no heterogeneity plot is shown."))
     return _section("models", "Model parameters and fit", blocks)
 
 
@@ -859,6 +906,11 @@ def _holdout_section(st: _Study) -> dict[str, Any]:
             f"purchases in all; {st.p_name} expected {fmt_num(exp, 1)} "
             f"({fmt_pct_points(100 * (exp - act) / act if act else math.nan)})."
         )
+    if ev.log_score is not None:
+        track_text += (
+            f" {st.p_name}'s holdout log predictive score (the log probability it gave to "
+            f"each customer's actual holdout count, summed) is {fmt_num(ev.log_score, 1)}."
+        )
     return _section("holdout", "Holdout validation", [
         _para(
             f"The models were fitted on purchases up to {st.cal_end} and asked to predict the "
@@ -874,12 +926,72 @@ def _holdout_section(st: _Study) -> dict[str, Any]:
                   "Cumulative repeat purchases, actual vs expected, through calibration and "
                   "holdout.")
         if ev.tracking is not None else
-        _para("Tracking plot not available: the evaluation was run without the transaction "
-              "log."),
+        _para("Tracking plot not available: " + _tracking_reason(ev)),
         st.figure(lambda ax: P.plot_conditional_expectations(ev, ax=ax),
                   "Mean holdout purchases by number of calibration purchases (conditional "
                   "expectations)."),
+        _heading("Notes") if ev.notes else None,
+        _bullets([clean_text(n) for n in ev.notes]) if ev.notes else None,
     ])
+
+
+def _tracking_reason(ev: Any) -> str:
+    for note in ev.notes:
+        if "tracking" in note and "left out" in note:
+            return clean_text(note)
+    return "the evaluation was run without the transaction log."
+
+
+def _model_comparison_section(st: _Study) -> dict[str, Any] | None:
+    """Show the candidate purchase models side by side and why the report's model is used."""
+    from clvlab import plotting as P
+
+    cmp = st.comparison
+    if cmp is None:
+        return None
+    used = next((k for k, m in cmp.models.items() if m is st.purchase_model), None)
+    if used is None:
+        key = describe(st.purchase_model).key
+        used = key if key in cmp.models else None
+    best_name = cmp.names.get(cmp.best, cmp.best)
+    if used == cmp.best:
+        choice = (f"{best_name} is chosen. {cmp.reason} The rest of this report is about "
+                  f"{best_name}.")
+    else:
+        choice = (
+            f"By this rule {best_name} would be chosen: {cmp.reason} The report uses "
+            f"{st.p_name} because it was asked for (e.g. --purchase-model); compare the "
+            "columns before relying on it. The rest of this report is about "
+            f"{st.p_name}."
+        )
+    table = cmp.formatted()
+    blocks: list[dict[str, Any] | None] = [
+        _para(
+            f"{len(cmp.models)} purchase model{'s were' if len(cmp.models) > 1 else ' was'} "
+            f"fitted on the calibration period and scored on the same "
+            f"{fmt_int(cmp.n_customers)} customers' holdout purchases. The choice rule is "
+            f"the {cmp.criterion}: the model that gave the highest probability to what "
+            "customers actually did. It is a proper score, so it cannot be improved by "
+            "forecasting anything but one's honest distribution; mean absolute error "
+            "can, since it rewards predicting little for everyone when most customers buy "
+            "nothing. " + choice
+        ),
+        _table(["Statistic", *map(str, table.columns)],
+               [[clean_text(label), *row] for label, row in
+                zip(table.index, table.to_numpy().tolist(), strict=True)],
+               caption="Model comparison: parameters (standard errors) and fit on the "
+                       "calibration period; errors and scores on the holdout (* = chosen "
+                       "by the rule; a dash: the model does not provide that figure)."),
+        st.figure(lambda ax: P.plot_tracking_comparison(cmp, ax=ax),
+                  "Cumulative repeat purchases, actual vs every model, through calibration "
+                  "and holdout.")
+        if any(ev.tracking is not None for ev in cmp.evaluations.values()) else
+        _para("Tracking plot not available: the comparison was run without the "
+              "transaction log."),
+    ]
+    if cmp.notes:
+        blocks += [_heading("Notes"), _bullets([clean_text(n) for n in cmp.notes])]
+    return _section("model-comparison", "Model comparison", blocks)
 
 
 def _comparison_section(st: _Study) -> dict[str, Any]:
@@ -1022,14 +1134,25 @@ def _segments_section(st: _Study) -> dict[str, Any]:
     ]
     q_high = (thr.get("value_quantiles") or [0.5, 0.8])[1]
     # _check_scores requires frequency, so score_customers applied the one-time rule
+    from clvlab.scoring import PROBABILITY_ALIVE
+
+    once = st.scores[C.FREQUENCY].to_numpy(dtype=float) == 0
+    p_once = st.scores.loc[once, PROBABILITY_ALIVE].to_numpy(dtype=float)
+    if p_once.size and np.all(p_once >= 1.0 - 1e-12):
+        alive = (f"{st.p_name} gives them all P(alive) = 1 by its assumptions, not because "
+                 "they are known to be active")
+    elif p_once.size:
+        alive = (f"{st.p_name} gives them P(alive) between {fmt_num(p_once.min(), 2)} and "
+                 f"{fmt_num(p_once.max(), 2)} from how long ago their first purchase was, "
+                 "with no repeat purchases to go on")
+    else:
+        alive = "there are none in these data"
     one_time = (
         "'One-time buyers' have not bought a second time yet, so they get their own "
-        f"segment whatever their CLV or first order: {st.p_name} gives them P(alive) = 1 "
-        "by assumption (customers drop out only after a repeat purchase), not because they "
-        "are known to be active, and their CLV rests on the averages of all customers "
-        "rather than on their own repeat buying. A large first order does not make a "
-        "Champion; it makes the customer a good first target for a second-purchase offer. "
-        "The other segments are for repeat buyers."
+        f"segment whatever their CLV or first order: {alive}, and their CLV rests on the "
+        "averages of all customers rather than on their own repeat buying. A large first "
+        "order does not make a Champion; it makes the customer a good first target for a "
+        "second-purchase offer. The other segments are for repeat buyers."
     )
     return _section("segments", "Segments to act on", [
         _para(
@@ -1046,19 +1169,21 @@ def _segments_section(st: _Study) -> dict[str, Any]:
     ])
 
 
+def _model_bullet(model: Any, name: str, role: str) -> str:
+    desc = describe(model)
+    refs = "; ".join(desc.references)
+    story = desc.story or f"({desc.long_name}; no description given)."
+    return f"{name} ({role}): {story}" + (f" Reference: {refs}" if refs else "")
+
+
 def _methodology_section(st: _Study) -> dict[str, Any]:
     return _section("methodology", "Methodology and assumptions", [
         _bullets([
             "Each customer's purchase history is summarised by frequency, recency and age, "
             f"in {st.units}; purchases on the same day count as one.",
-            f"{st.p_name} (Fader, Hardie and Lee 2005): while active, a customer buys at a "
-            "steady random rate; after each purchase they may drop out for good; rates and "
-            "dropout chances differ across customers. From this come P(alive) and the "
-            "expected number of future purchases.",
-            f"{st.s_name} (Fader, Hardie and Lee 2005; Colombo and Jiang 1999): the value of "
-            "a customer's purchases varies around their own mean, which differs across "
-            "customers and does not depend on how often they buy. First purchases are left "
-            "out; customers without repeat purchases get the population mean.",
+            _model_bullet(st.purchase_model, st.p_name, "purchases and dropout; P(alive) "
+                          "and expected future purchases come from it"),
+            _model_bullet(st.spend_model, st.s_name, "value per purchase"),
             "CLV = margin x expected spend per purchase x expected purchases over the next "
             f"{st.horizon_label}, each purchase discounted at {fmt_num(st.discount_rate, 6)} "
             f"per {st.one_unit} ({fmt_pct(st.annual_rate)} a year) at the moment it is "
@@ -1068,11 +1193,14 @@ def _methodology_section(st: _Study) -> dict[str, Any]:
             "The acquisition-cost ceiling is the expected CLV of a brand-new customer (first "
             "purchase at the population mean spend, plus expected repeat purchases).",
             "Segments: customers without a repeat purchase are 'One-time buyers' (the model "
-            "cannot yet tell whether they will come back, and gives them P(alive) = 1 by "
-            "assumption); repeat buyers are placed by value (predicted CLV or historical "
-            "spend, against quantiles over all customers) and by P(alive).",
+            "has no repeat purchase of theirs to judge them by); repeat buyers are placed by "
+            "value (predicted CLV or historical spend, against quantiles over all customers) "
+            "and by P(alive).",
             ("Holdout validation: the models are fitted on the calibration period only and "
-             "their predictions for the holdout are compared with what happened.")
+             "their predictions for the holdout are compared with what happened."
+             + (" Candidate purchase models were compared on the same holdout (see Model "
+                f"comparison); the rule: {st.comparison.criterion}."
+                if st.comparison is not None else ""))
             if st.has_holdout else
             ("No holdout: the models are fitted on the whole log; the comparison with the "
              "past window is a plausibility check, not a validation."),
@@ -1140,6 +1268,7 @@ def build_context(
     *,
     baseline: Any = None,
     evaluation: Any = None,
+    comparison: Any = None,
     scores: pd.DataFrame | None = None,
     transactions: pd.DataFrame | None = None,
     data_quality: Sequence[Mapping[str, Any]] | None = None,
@@ -1156,10 +1285,11 @@ def build_context(
 
     Parameters
     ----------
-    purchase_model : fitted BetaGeoFitter
-        The purchase model (fitted on the calibration period when there is a holdout).
-    spend_model : fitted GammaGammaFitter
-        The spend model.
+    purchase_model : fitted purchase model
+        The purchase model the report is about (fitted on the calibration period when
+        there is a holdout); any model of the contract (:mod:`clvlab.models.contract`).
+    spend_model : fitted spend model
+        The spend model (e.g. Gamma-Gamma).
     rfm : DataFrame
         RFM summary of the customers being scored (:func:`clvlab.rfm_summary`, as of the
         observation end), indexed by ``customer_id``; ``attrs`` give the time unit and
@@ -1169,6 +1299,10 @@ def build_context(
     evaluation : Evaluation, optional
         Holdout evaluation (:func:`clvlab.evaluate`). Without it the holdout section is
         left out and predicted CLV is compared with the value of an equal past window.
+    comparison : ModelComparison, optional
+        :func:`clvlab.compare_models` on the same split: adds the "Model comparison"
+        section (the table and every model's tracking curve). ``purchase_model`` should
+        be one of its models (it is named as the chosen one, or as used against the rule).
     scores : DataFrame, optional
         :func:`clvlab.scoring.score_customers` of ``rfm``. Computed here when omitted
         (then ``horizon`` and ``discount_rate`` are required).
@@ -1211,7 +1345,8 @@ def build_context(
         ``horizon``/``discount_rate``/``margin`` contradict the scores, or are missing
         when ``scores`` is omitted; ``top_n`` is not a positive integer.
     TypeError
-        ``rfm`` is not a DataFrame or ``evaluation`` not an ``Evaluation``.
+        ``rfm`` is not a DataFrame, ``evaluation`` not an ``Evaluation`` or
+        ``comparison`` not a ``ModelComparison``.
 
     Examples
     --------
@@ -1226,6 +1361,7 @@ def build_context(
     >>> reporting.render_html(ctx, "report.html")  # doctest: +SKIP
     """
     from clvlab import __version__
+    from clvlab.comparison import ModelComparison
     from clvlab.evaluation import Evaluation
     from clvlab.scoring import score_customers
 
@@ -1237,6 +1373,11 @@ def build_context(
         raise TypeError(
             "evaluation must be the Evaluation of clvlab.evaluate; got "
             f"{type(evaluation).__name__}."
+        )
+    if comparison is not None and not isinstance(comparison, ModelComparison):
+        raise TypeError(
+            "comparison must be the ModelComparison of clvlab.compare_models; got "
+            f"{type(comparison).__name__}."
         )
     if isinstance(top_n, bool) or not isinstance(top_n, (int, np.integer)) or top_n < 1:
         raise ValueError(f"top_n must be a positive integer; got {top_n!r}.")
@@ -1283,7 +1424,7 @@ def build_context(
         discount_rate=discount_rate, margin=1.0 if margin is None else margin,
         obs_end=None if obs_end is None else str(obs_end),
         cal_end=None if cal_end is None else str(cal_end), top_n=int(top_n),
-        figures=bool(figures),
+        figures=bool(figures), comparison=comparison,
         p_name=_model_name(purchase_model, "purchase model"),
         s_name=_model_name(spend_model, "spend model"),
         b_name=_model_name(baseline, "Formula CLV baseline") if baseline is not None else None,
@@ -1296,6 +1437,7 @@ def build_context(
         _summary_section(st),
         _data_section(st),
         _rfm_section(st),
+        _model_comparison_section(st),
         _models_section(st),
         _holdout_section(st) if st.has_holdout else None,
         _comparison_section(st),
@@ -1316,6 +1458,11 @@ def build_context(
         "generated": generated,
         "clvlab_version": __version__,
         "has_holdout": st.has_holdout,
+        "model": {"key": describe(purchase_model).key, "name": st.p_name},
+        "comparison": None if comparison is None else {
+            "best": comparison.best, "reason": comparison.reason,
+            "criterion": comparison.criterion, "models": list(comparison.models),
+        },
         "numbers": dict(st.numbers),
         "values": dict(st.values),
         "sections": [s for s in sections if s is not None],

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -81,6 +82,45 @@ def _small_codes(col: np.ndarray) -> tuple[np.ndarray | None, int]:
         if np.array_equal(codes, col):
             return codes, int(hi) + 1
     return None, 0
+
+
+def _distinct_rows(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Find the distinct rows of ``columns``, numbered in order of first appearance.
+
+    Returns ``(inverse, rep)``: ``inverse[i]`` is the number of row ``i``'s distinct row
+    and ``rep[j]`` the index of one row equal to distinct row ``j``. The numbering is that
+    of ``pd.factorize(..., sort=False)`` on the rows (or of a ``groupby(sort=False)``).
+    Hash-based and linear: whole numbers in ``[0, n)`` are their own codes (no hashing),
+    other columns are factorized, and a column whose values are all distinct ends the
+    work at once (then so are the rows).
+    """
+    import pandas as pd  # hash-based factorisation: linear time
+
+    n = len(columns[0])
+    if n == 0:
+        empty = np.empty(0, dtype=np.intp)
+        return empty, empty
+    key = np.zeros(n, dtype=np.int64)
+    span = 1
+    for arr in columns:
+        col = np.asarray(arr, dtype=float)
+        codes, k = _small_codes(col)
+        if codes is None:
+            codes, uniques = pd.factorize(col, sort=False)
+            k = max(len(uniques), 1)
+            if k == n:  # all distinct
+                every = np.arange(n, dtype=np.intp)
+                return every, every
+        if span > (2**62) // k:  # re-factorize the partial key to keep it small
+            key, partial = pd.factorize(key, sort=False)
+            key = key.astype(np.int64)
+            span = max(len(partial), 1)
+        key = key * k + codes
+        span *= k
+    inverse, uniques = pd.factorize(key, sort=False)
+    rep = np.empty(len(uniques), dtype=np.intp)
+    rep[inverse] = np.arange(n)
+    return inverse, rep
 
 
 def _on_distinct_rows(
@@ -165,7 +205,7 @@ def _log_nb_tail_sum(r: np.ndarray, n: np.ndarray, q: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
-def _distinct_rows(
+def _distinct_plan(
     *columns: np.ndarray, min_size: int = 1024
 ) -> tuple[list[np.ndarray], np.ndarray] | None:
     """Distinct rows of ``columns`` and the index mapping every row to its distinct row.
@@ -526,3 +566,60 @@ def _bg_bracket(
             G[rest] = G_rest
     out = -L * special.exprel(eps * L) - np.exp(eps * L) * G
     return out.reshape(shape)
+
+
+def _beta_gauss_rule(a: float, b: npt.ArrayLike, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the Beta Gauss rule of :func:`_beta_gauss_rule_uncached`, memoised.
+
+    CLV evaluates the same customers at a dozen or more horizons with the same ``a`` and
+    ``b + x``: the eigen-decompositions are done once (arrays returned read-only).
+    """
+    c = np.ascontiguousarray(np.atleast_1d(np.asarray(b, dtype=float)).reshape(-1))
+    return _beta_gauss_rule_cached(float(a), c.tobytes(), int(n))
+
+
+@functools.lru_cache(maxsize=16)
+def _beta_gauss_rule_cached(a: float, b_bytes: bytes, n: int) -> tuple[np.ndarray, np.ndarray]:
+    nodes, weights = _beta_gauss_rule_uncached(a, np.frombuffer(b_bytes, dtype=float), n)
+    nodes.setflags(write=False)
+    weights.setflags(write=False)
+    return nodes, weights
+
+
+def _beta_gauss_rule_uncached(
+    a: float, b: npt.ArrayLike, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss quadrature for expectations under ``Beta(a, b)``, one rule per value of ``b``.
+
+    Returns ``(nodes, weights)`` of shape ``(len(b), n)`` with
+    ``E[f(p)] ~= sum_j weights[:, j] f(nodes[:, j])``, exact for polynomials of degree up to
+    ``2n - 1``. Golub-Welsch: the nodes are the eigenvalues of the Jacobi matrix of the
+    polynomials orthogonal on [0, 1] under ``p^(a-1) (1-p)^(b-1)`` (the Jacobi polynomials
+    with ``alpha = b - 1``, ``beta = a - 1`` mapped from [-1, 1]), the weights the squared
+    first components of its eigenvectors. The recurrence is written without cancellation
+    (``diag = [2k(k+1) + S(2k+1+a-1)] / ((2k+S)(2k+S+2))``, ``S = a + b - 2``), so the
+    rule stays accurate when the Beta is extremely concentrated (``a, b ~ 1e10``), where a
+    hypergeometric series would need about ``a`` terms.
+    """
+    c = np.atleast_1d(np.asarray(b, dtype=float)).reshape(-1)
+    k = np.arange(n, dtype=float)[None, :]
+    al = c[:, None] - 1.0  # Jacobi alpha (the (1 - p) exponent)
+    be = a - 1.0  # Jacobi beta (the p exponent)
+    S = al + be
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diag = (2.0 * k * (k + 1.0) + S * (2.0 * k + 1.0 + be)) / (
+            (2.0 * k + S) * (2.0 * k + S + 2.0))
+    diag[:, 0] = a / (a + c)
+    kk = k[:, 1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        off2 = (kk * (kk + al) * (kk + be) * (kk + S)) / (
+            (2.0 * kk + S) ** 2 * (2.0 * kk + S + 1.0) * (2.0 * kk + S - 1.0))
+    off = np.sqrt(np.maximum(off2, 0.0))  # the p-space off-diagonal (half the u-space one)
+    J = np.zeros((c.size, n, n))
+    idx = np.arange(n)
+    J[:, idx, idx] = diag
+    J[:, idx[1:], idx[:-1]] = off
+    J[:, idx[:-1], idx[1:]] = off
+    nodes, vecs = np.linalg.eigh(J)
+    weights = vecs[:, 0, :] ** 2
+    return np.clip(nodes, 0.0, 1.0), weights / weights.sum(axis=1, keepdims=True)

@@ -51,7 +51,7 @@ import numpy.typing as npt
 from scipy import special
 
 from clvlab.models.likelihoods._numerics import (
-    _distinct_rows,
+    _distinct_plan,
     _exp_sinh_rule,
     _hyp2f1_unit_series,
     _log_betainc,
@@ -239,7 +239,7 @@ def pnbd_rows(
     x, tx, age = np.broadcast_arrays(
         *(np.asarray(v, dtype=float) for v in (frequency, recency, T)))
     x, tx, age = (np.ravel(v) for v in (x, tx, age))
-    return PnbdRows(x, tx, age, _distinct_rows(x, age), _distinct_rows(x, tx))
+    return PnbdRows(x, tx, age, _distinct_plan(x, age), _distinct_plan(x, tx))
 
 
 def _on_pairs(
@@ -767,7 +767,7 @@ def pnbd_log_conditional_probability_of_purchases(
     def new(nn: np.ndarray, tt: np.ndarray, xx: np.ndarray, aa: np.ndarray) -> np.ndarray:
         return _log_pmf_new(nn, tt, r + xx, alpha + aa, s, beta + aa)
 
-    plan = _distinct_rows(n, t, x, age)
+    plan = _distinct_plan(n, t, x, age)
     if plan is None:
         log_new = new(n, t, x, age)
     else:
