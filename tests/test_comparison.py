@@ -107,7 +107,7 @@ def test_best_by_holdout_log_score(mixed):
     assert list(t.loc["rank", ["bgnbd", "nbd", "bare"]]) == [1.0, 2.0, 3.0]
     assert mixed.criterion == CRITERION
     gap = t.loc["log_score", "bgnbd"] - t.loc["log_score", "nbd"]
-    assert f"{t.loc['log_score', 'bgnbd']:,.1f}" in mixed.reason
+    assert f"{t.loc['log_score', 'bgnbd']:,.0f} against" in mixed.reason  # rounded for people
     assert f"{gap:,.1f} higher" in mixed.reason and "NBD" in mixed.reason
 
 

@@ -420,19 +420,19 @@ def _choose(
         if len(scored) == 1:
             reason = (
                 f"{names[best]} is the only model with a holdout log predictive score "
-                f"({score[best]:,.1f})."
+                f"({score[best]:,.0f})."
             )
         else:
             second = scored[1]
             gap = score[best] - score[second]
             reason = (
                 f"{names[best]} has the highest holdout log predictive score: "
-                f"{score[best]:,.1f} against {score[second]:,.1f} for {names[second]}, "
+                f"{score[best]:,.0f} against {score[second]:,.0f} for {names[second]}, "
                 f"{gap:,.1f} higher ({gap / max(n_customers, 1):.4f} per customer), a "
                 f"likelihood ratio of e^{gap:.1f} for what the customers actually did."
                 if gap < 700 else
                 f"{names[best]} has the highest holdout log predictive score: "
-                f"{score[best]:,.1f} against {score[second]:,.1f} for {names[second]}."
+                f"{score[best]:,.0f} against {score[second]:,.0f} for {names[second]}."
             )
     else:
         reason = (

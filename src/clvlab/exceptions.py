@@ -24,6 +24,7 @@ __all__ = [
     "NotFittedError",
     "ConvergenceError",
     "ModelFileError",
+    "SparkUnavailableError",
     "ClvlabWarning",
     "DataQualityWarning",
     "ModelWarning",
@@ -166,6 +167,13 @@ class ConvergenceError(ClvlabError, RuntimeError):
 
 class ModelFileError(ClvlabError, ValueError):
     """A saved-model file is missing, corrupt, of another class or of an unsupported format."""
+
+
+class SparkUnavailableError(ClvlabError, RuntimeError):
+    """The Spark engine cannot start: PySpark or Java 17+ is missing.
+
+    The message says how to install them.
+    """
 
 
 class ClvlabWarning(UserWarning):

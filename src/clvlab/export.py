@@ -8,21 +8,30 @@ Workbook layout (:func:`write_workbook`)
 ==================  ==================================================================
 sheet               content
 ==================  ==================================================================
-Predictions         one row per customer (the scoring table); split over
-                    "Predictions (2)", "Predictions (3)", ... when there are more
-                    customers than an XLSX sheet holds (1,048,575 below the header)
+Predictions         one row per customer (the scoring table); with ``rank_by="clv"``
+                    (as ``clvlab run`` writes it) highest CLV first, with a rank
+                    column; split over "Predictions (2)", "Predictions (3)", ...
+                    when there are more customers than an XLSX sheet holds (1,048,575
+                    below the header)
 Parameters          one row per model parameter: model, parameter, estimate, se,
                     lower, upper (confidence bounds)
-Holdout metrics     the holdout evaluation, or a note that there was none
-Deciles             predicted vs actual by decile of predicted purchases, or a note
+Holdout metrics     the holdout evaluation (one row per metric, with its unit), or a
+                    note that there was none
+Deciles             holdout *value* by decile of predicted value, predicted beside
+                    actual (models that predict no value are left out), or a note
 Data quality        what loading did to the input: check, action, count, examples
-About               how the numbers were made (horizon, discount rate, time unit, ...)
+About               how the numbers were made (horizon, discount rate, time unit,
+                    currency, what a blank cell means, ...)
 ==================  ==================================================================
 
-Every sheet has a formatted header row that stays frozen while scrolling, an autofilter,
-number formats (currency-like ``#,##0.00`` for money, ``0.0%`` for probabilities) and
-column widths fitted to the content. Numbers are written as numbers; missing or
-non-finite numbers become empty cells.
+Every sheet has a formatted header row that stays frozen while scrolling and repeats on
+every printed page, an autofilter, number formats (money with the currency symbol when
+one is given, ``0.0%`` for probabilities) and column widths fitted to the content; it
+prints landscape, one page wide. Numbers are written as numbers; missing or non-finite
+numbers become empty cells. A quantity that is undefined for a customer is a blank cell,
+not a zero: the average repeat-purchase value of a customer without a repeat purchase.
+The header cell of such a column carries a comment saying so, and so does the About
+sheet.
 
 Formula injection
 -----------------
@@ -54,7 +63,7 @@ import re
 import threading
 import warnings
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +71,7 @@ import numpy as np
 import pandas as pd
 
 from clvlab import _columns as C
+from clvlab._money import Currency
 from clvlab._time import UNIT_NAMES
 from clvlab.exceptions import (
     ClvlabWarning,
@@ -78,6 +88,8 @@ __all__ = [
     "prediction_labels",
     "FORMULA_TRIGGERS",
     "XLSX_MAX_ROWS",
+    "RANK_COLUMN",
+    "COLUMN_NOTES",
     "XLSX_MAX_CELL_CHARS",
     "TRUNCATION_MARKER",
 ]
@@ -107,8 +119,12 @@ _FMT_EXPECT = "0.000"
 _FMT_FLOAT = "0.0000"
 _FMT_DATE = "yyyy-mm-dd"
 
+#: Name of the rank column ``rank_by`` adds before the customer id (1 = highest CLV).
+RANK_COLUMN = "rank"
+
 # column -> (label template, number format); {unit} and {horizon} are filled in
 _PREDICTION_COLUMNS: dict[str, tuple[str, str | None]] = {
+    RANK_COLUMN: ("Rank by CLV", "0"),
     C.CUSTOMER_ID: ("Customer ID", None),
     C.FREQUENCY: ("Repeat purchases", "0"),
     C.RECENCY: ("Recency{unit}", _FMT_AGE),
@@ -125,6 +141,22 @@ _PREDICTION_COLUMNS: dict[str, tuple[str, str | None]] = {
     "clv_baseline": ("Baseline CLV{horizon}", _FMT_MONEY),
     "historical_spend": ("Historical spend", _FMT_MONEY),
     "segment": ("Segment", None),
+}
+
+#: Columns whose number format is money (the currency format replaces ``#,##0.00``).
+_MONEY_COLUMNS = frozenset(
+    {C.MONETARY_VALUE, "expected_spend", "clv", "clv_baseline", "historical_spend"}
+)
+
+#: What a blank or a surprising zero means, per column: shown as a comment on the header
+#: cell and on the About sheet.
+COLUMN_NOTES: dict[str, str] = {
+    C.MONETARY_VALUE: "Blank for customers without a repeat purchase: with no repeat "
+    "purchase there is no average repeat-purchase value (the first purchase is left out of "
+    "it). Their expected spend per purchase is the population mean.",
+    "clv_baseline": "0 for customers without a repeat purchase: the formula multiplies "
+    "average order value by the customer's own repeat-purchase rate, which is 0 for them "
+    "(the probabilistic CLV does not make that assumption).",
 }
 
 _KNOWN_FORMATS: dict[str, str] = {
@@ -471,8 +503,10 @@ class _SheetSpec:
         *,
         n_rows_total: int | None = None,
         width_columns: Sequence[list[Any]] | None = None,
+        comments: Mapping[int, str] | None = None,
     ) -> None:
         self.title = title
+        self.comments = dict(comments or {})  # column position -> header comment
         self.labels = list(labels)
         self.columns = list(columns)
         self.formats = list(formats)
@@ -606,13 +640,48 @@ def _parameters_frame(parameters: Any) -> pd.DataFrame:
     return out
 
 
-def _metrics_frame(metrics: Any) -> pd.DataFrame:
+#: Readable label and unit of each metric of ``Evaluation.metrics`` ({money}: currency).
+_METRIC_LABELS: dict[str, tuple[str, str]] = {
+    "purchases_mae": ("Purchases: mean absolute error", "purchases per customer"),
+    "purchases_rmse": ("Purchases: root mean squared error", "purchases per customer"),
+    "purchases_bias": ("Purchases: mean bias (predicted - actual)", "purchases per customer"),
+    "purchases_pearson": ("Purchases: Pearson correlation", "correlation (-1 to 1)"),
+    "purchases_spearman": ("Purchases: Spearman rank correlation", "correlation (-1 to 1)"),
+    "purchases_aggregate_pct_error": ("Purchases: error of the total", "percent"),
+    "predicted_total_purchases": ("Purchases: predicted total", "purchases"),
+    "actual_total_purchases": ("Purchases: actual total", "purchases"),
+    "value_mae": ("Value: mean absolute error", "{money} per customer"),
+    "value_rmse": ("Value: root mean squared error", "{money} per customer"),
+    "value_bias": ("Value: mean bias (predicted - actual)", "{money} per customer"),
+    "value_pearson": ("Value: Pearson correlation", "correlation (-1 to 1)"),
+    "value_spearman": ("Value: Spearman rank correlation", "correlation (-1 to 1)"),
+    "value_aggregate_pct_error": ("Value: error of the total", "percent"),
+    "predicted_total_value": ("Value: predicted total", "{money}"),
+    "actual_total_value": ("Value: actual total", "{money}"),
+    "top_decile_capture": ("Share of actual value in the top 10% by prediction", "share"),
+    "log_score": ("Log predictive score of holdout purchases (higher is better)",
+                  "log-probability (sum)"),
+    "log_predictive_score": ("Log predictive score of holdout purchases (higher is better)",
+                             "log-probability (sum)"),
+    "n_customers": ("Customers", "customers"),
+}
+
+
+def _metrics_frame(metrics: Any, currency: Currency | None = None) -> pd.DataFrame:
     if isinstance(metrics, pd.DataFrame):
-        # one row per model (Evaluation.metrics) reads better as one row per metric
+        # one row per model (Evaluation.metrics) reads better as one row per metric, with
+        # a readable label and the metric's unit (the rows mix purchases and money)
+        money = "amount" if currency is None or currency.code is None else currency.code
         table = metrics.T
         table.columns = [str(c) for c in table.columns]
-        table.index = table.index.astype(str)
-        return table.reset_index(names="metric")
+        keys = [str(k) for k in table.index]
+        table = table.reset_index(drop=True)
+        labels = [_METRIC_LABELS.get(k, (k, ""))[0] for k in keys]
+        units = [_METRIC_LABELS.get(k, (k, ""))[1].format(money=money) for k in keys]
+        table.insert(0, "Unit", units)
+        table.insert(0, "Metric", labels)
+        table["Key"] = keys
+        return table
     if isinstance(metrics, pd.Series):
         return metrics.rename("value").reset_index(names="metric")
     if isinstance(metrics, Mapping):
@@ -623,6 +692,40 @@ def _metrics_frame(metrics: Any) -> pd.DataFrame:
         "metrics must be a DataFrame, Series or mapping of metric name to value "
         f"(e.g. Evaluation.metrics); got {type(metrics).__name__}."
     )
+
+
+_DECILE_LABELS: dict[str, str] = {
+    "model": "Model",
+    "decile": "Decile (1 = highest predicted value)",
+    "n_customers": "Customers",
+    "predicted_mean": "Predicted value per customer",
+    "actual_mean": "Actual value per customer",
+    "predicted_total": "Predicted value, total",
+    "actual_total": "Actual value, total",
+    "actual_share": "Share of all actual value",
+}
+
+
+def _value_deciles(deciles: pd.DataFrame, metrics: Any) -> tuple[pd.DataFrame, list[str]]:
+    """Keep the deciles of models that predict value; return them and the models left out.
+
+    ``Evaluation.deciles`` ranks a purchase model without a spend model by its predicted
+    *purchases* while the actual column is *value*: two units side by side. With the
+    metrics at hand, models without a predicted total value are dropped from the sheet.
+    """
+    if (
+        "model" not in deciles.columns
+        or not isinstance(metrics, pd.DataFrame)
+        or "predicted_total_value" not in metrics.columns
+    ):
+        return deciles, []
+    has_value = {
+        str(name) for name, v in metrics["predicted_total_value"].items()
+        if isinstance(v, (int, float, np.floating)) and math.isfinite(float(v))
+    }
+    names = deciles["model"].astype(str)
+    dropped = sorted(set(names) - has_value)
+    return deciles[names.isin(has_value)].reset_index(drop=True), dropped
 
 
 def _scalar(v: Any) -> Any:
@@ -660,10 +763,16 @@ def _join_examples(v: Any) -> Any:
 def _metadata_frame(metadata: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "item": [str(k) for k in metadata],
+            "item": [_item_label(k) for k in metadata],
             "value": [_metadata_value(v) for v in metadata.values()],
         }
     )
+
+
+def _item_label(key: Any) -> str:
+    """Write a snake_case key as words for the About sheet (``time_unit`` -> ``time unit``)."""
+    text = str(key)
+    return text.replace("_", " ") if re.fullmatch(r"[a-z]+(?:_[a-z]+)+", text) else text
 
 
 def _metadata_value(v: Any) -> str:
@@ -688,8 +797,24 @@ def _column_width(label: str, values: list[Any], fmt: str | None) -> float:
     return float(min(max(longest + 2, 8), 60))
 
 
+def _print_setup(ws: Any) -> None:
+    """Print landscape, every column on one page width, the header row on every page."""
+    from openpyxl.worksheet.properties import PageSetupProperties
+
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # as many pages as the rows need
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.print_title_rows = "1:1"
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.oddFooter.center.text = "&A, page &P of &N"
+
+
 def _write_sheet(wb: Any, spec: _SheetSpec, header_font: Any, header_fill: Any) -> None:
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.comments import Comment
     from openpyxl.styles import Alignment
     from openpyxl.utils import get_column_letter
 
@@ -710,6 +835,11 @@ def _write_sheet(wb: Any, spec: _SheetSpec, header_font: Any, header_fill: Any) 
         cell.fill = header_fill
         cell.alignment = Alignment(wrap_text=True, vertical="center")
         header.append(cell)
+    for j, text in spec.comments.items():
+        comment = Comment(text, "clvlab")
+        comment.width, comment.height = 320, 110  # points: room for three lines or so
+        header[j].comment = comment
+    _print_setup(ws)  # before the first row: write-only sheets stream their XML
     ws.append(header)
     if spec.note is None:
         ws.auto_filter.ref = f"A1:{get_column_letter(n_cols)}{spec.n_rows + 1}"
@@ -884,6 +1014,33 @@ def _stream_rows(path: Path, jobs: list[tuple[str, pd.DataFrame]], kinds: list[s
     os.replace(tmp, path)
 
 
+def _manager_view(
+    table: pd.DataFrame, scores: pd.DataFrame, index_name: str, rank_by: str | None
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Sort by ``rank_by`` (highest first) with a rank column; blank undefined values.
+
+    Returns the table to write and the notes of the columns whose blanks or zeros need
+    explaining (column name -> text).
+    """
+    notes: dict[str, str] = {}
+    if rank_by is not None and rank_by in scores.columns and rank_by != RANK_COLUMN:
+        key = pd.to_numeric(table[rank_by], errors="coerce").to_numpy(dtype=float)
+        key = np.where(np.isfinite(key), key, -np.inf)
+        order = np.argsort(-key, kind="stable")  # highest first, missing last, ties kept
+        table = table.iloc[order].reset_index(drop=True)
+        table.insert(0, RANK_COLUMN, np.arange(1, len(table) + 1, dtype=np.int64))
+    if C.MONETARY_VALUE in table.columns and C.FREQUENCY in table.columns:
+        freq = pd.to_numeric(table[C.FREQUENCY], errors="coerce").to_numpy(dtype=float)
+        undefined = freq == 0
+        if undefined.any():
+            mv = pd.to_numeric(table[C.MONETARY_VALUE], errors="coerce").to_numpy(dtype=float)
+            table[C.MONETARY_VALUE] = np.where(undefined, np.nan, mv)
+        notes[C.MONETARY_VALUE] = COLUMN_NOTES[C.MONETARY_VALUE]
+    if "clv_baseline" in table.columns and C.FREQUENCY in table.columns:
+        notes["clv_baseline"] = COLUMN_NOTES["clv_baseline"]
+    return table, notes
+
+
 def _write_overlapped(fh: Any, texts: Iterator[str]) -> None:
     """Write ``texts`` (UTF-8) to ``fh`` from a second thread while the next one is built.
 
@@ -936,13 +1093,17 @@ def write_workbook(
     data_quality: Any = None,
     metadata: Mapping[str, Any] | None = None,
     max_rows_per_sheet: int = XLSX_MAX_ROWS,
+    currency: str | None = None,
+    rank_by: str | None = None,
+    progress: Callable[[], Any] | None = None,
 ) -> Path:
     """Write the predictions and their context as a formatted XLSX workbook.
 
     Sheets, in order: Predictions (split over several sheets if needed), Parameters,
     Holdout metrics, Deciles, Data quality, About -- see the module docstring. Written
     with openpyxl's streaming (write-only) mode, so memory stays flat for a million
-    customers.
+    customers. Every sheet prints landscape, one page wide, with its header row repeated
+    on each page.
 
     Parameters
     ----------
@@ -977,6 +1138,18 @@ def write_workbook(
         Customers beyond it continue on "Predictions (2)", ... with a
         :class:`~clvlab.exceptions.ClvlabWarning` and a note on the About sheet; no
         customer is dropped.
+    currency : str, optional
+        ISO 4217 code of the amounts (``"EUR"``): money columns get its symbol
+        (``"€"#,##0.00``) and the About sheet names it. By default amounts carry no
+        symbol.
+    rank_by : str, optional
+        Sort the Predictions rows by this column, highest first (missing values last,
+        ties in the given order), and put a ``Rank by CLV`` column (1, 2, ...) before
+        the customer id; ``clvlab run`` passes ``"clv"``. ``None`` (the default) or a
+        column the scores lack keeps the given order and adds no rank.
+    progress : callable, optional
+        Called with no argument after each sheet is written, and once more after the
+        customer rows are streamed in (``n_sheets + 1`` calls; e.g. a progress bar).
 
     Returns
     -------
@@ -994,10 +1167,15 @@ def write_workbook(
     from openpyxl.styles import Font, PatternFill
 
     scores = _check_scores(scores)
+    tick = progress if progress is not None else (lambda: None)
     if int(max_rows_per_sheet) < 2:
         raise ValueError(f"max_rows_per_sheet must be >= 2; got {max_rows_per_sheet!r}.")
     per_sheet = int(max_rows_per_sheet) - 1
     metadata = dict(metadata or {})
+    money = Currency(currency)
+    money_format = money.excel_format()
+    if money.code is not None:
+        metadata.setdefault("currency", money.label)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
 
@@ -1016,15 +1194,28 @@ def write_workbook(
             ],
             axis=1,
         )
+    table, notes = _manager_view(table, scores, index_name, rank_by)
     columns = [str(c) for c in table.columns]
     labels = prediction_labels(
         columns, time_unit=metadata.get("time_unit"), horizon=metadata.get("horizon"),
         level=metadata.get("interval_level"),
     )
-    formats: list[str | None] = [None]
-    for col in scores.columns:
-        fmt = _PREDICTION_COLUMNS.get(str(col), (None, None))[1]
-        formats.append(fmt if fmt is not None else _default_format(str(col), scores[col]))
+    id_pos = 1 if len(columns) > len(scores.columns) + 1 else 0  # after the rank column
+    formats: list[str | None] = []
+    for j, col in enumerate(columns):
+        if j < id_pos:
+            fmt = _PREDICTION_COLUMNS[RANK_COLUMN][1]
+        elif j == id_pos:
+            fmt = None  # the customer id: text
+        elif col in _MONEY_COLUMNS:
+            fmt = money_format
+        else:
+            fmt = _PREDICTION_COLUMNS.get(col, (None, None))[1]
+            fmt = fmt if fmt is not None else _default_format(col, table.iloc[:, j])
+        formats.append(fmt)
+    comments = {columns.index(c): text for c, text in notes.items()}
+    for col, text in notes.items():
+        metadata.setdefault(f"column '{labels[columns.index(col)]}'", text)
     kinds = [_fast_kind(table.iloc[:, j]) for j in range(table.shape[1])]
     streaming = all(k is not None for k in kinds)
     n = len(scores)
@@ -1051,12 +1242,15 @@ def write_workbook(
                 formats,
                 n_rows_total=len(part),
                 width_columns=sample,
+                comments=comments,
             )
             jobs.append((title, part))
         else:
             full = [_cell_values(part.iloc[:, j]) for j in range(part.shape[1])]
-            spec = _SheetSpec(title, labels, full, formats, width_columns=sample)
+            spec = _SheetSpec(title, labels, full, formats, width_columns=sample,
+                              comments=comments)
         _write_sheet(wb, spec, header_font, header_fill)
+        tick()
 
     # Parameters
     params = _parameters_frame(parameters)
@@ -1069,6 +1263,7 @@ def write_workbook(
             header_font,
             header_fill,
         )
+    tick()
 
     # Holdout metrics
     if metrics is None:
@@ -1078,8 +1273,9 @@ def write_workbook(
             "Give a calibration end (clvlab run --calibration-end DATE) to evaluate them.",
         )
     else:
-        spec = _frame_spec("Holdout metrics", _metrics_frame(metrics))
+        spec = _frame_spec("Holdout metrics", _metrics_frame(metrics, money))
     _write_sheet(wb, spec, header_font, header_fill)
+    tick()
 
     # Deciles
     if deciles is None:
@@ -1091,8 +1287,25 @@ def write_workbook(
                 f"{type(deciles).__name__}."
             )
         frame = deciles.reset_index() if _has_named_index(deciles) else deciles
-        spec = _frame_spec("Deciles", frame)
+        frame, dropped = _value_deciles(frame, metrics)
+        if dropped:
+            metadata.setdefault(
+                "Deciles sheet",
+                f"holdout value by decile of predicted value; {', '.join(dropped)} "
+                "predicts purchases, not value, so it is not on that sheet (see the "
+                "Holdout metrics sheet for its purchase metrics)",
+            )
+        if len(frame) == 0:
+            spec = _note_spec("Deciles", "No model predicts holdout value, so no decile "
+                              "comparison of value.")
+        else:
+            labels_d = [_DECILE_LABELS.get(str(c), str(c)) for c in frame.columns]
+            fmts = {c: money_format for c in ("predicted_mean", "actual_mean",
+                                              "predicted_total", "actual_total")}
+            fmts["actual_share"] = _FMT_PROB
+            spec = _frame_spec("Deciles", frame, labels=labels_d, formats=fmts)
     _write_sheet(wb, spec, header_font, header_fill)
+    tick()
 
     # Data quality (with the text cells this workbook had to cut, if any)
     n_long, long_examples = _too_long(table.iloc[:, 0], str(columns[0]))
@@ -1142,6 +1355,7 @@ def write_workbook(
             else _note_spec("Data quality", "Loading changed nothing: every row passed all checks.")
         )
     _write_sheet(wb, spec, header_font, header_fill)
+    tick()
 
     # About
     about = {
@@ -1150,8 +1364,10 @@ def write_workbook(
         **metadata,
     }
     _write_sheet(wb, _frame_spec("About", _metadata_frame(about)), header_font, header_fill)
+    tick()
 
     wb.save(p)
     if jobs:
         _stream_rows(p, jobs, [k for k in kinds if k is not None])
+    tick()
     return p

@@ -1799,6 +1799,7 @@ def load_transactions(
                                                             amounts[sel], 0)).sum())
             returned_matched = float(-amounts[sel][matched_local].sum())
             discarded = returned_matched - absorbed + float(-amounts[sel][orphan_local].sum())
+            discarded = max(discarded, 0.0)  # sums of floats: never print "-0.00"
             had = np.bincount(codes[sel][amounts[sel] > 0], minlength=n_uniq) > 0
             amounts = amounts.copy()
             amounts[sel] = np.where(amounts[sel] > 0, netted, amounts[sel])

@@ -95,9 +95,14 @@ def _unit_name(unit: str | None) -> str:
     return UNIT_NAMES.get(unit or "", unit or "time units")
 
 
+def _count(t: float) -> str:
+    """Write a count of time units for a label: whole within 0.05 (``39``), else 1 decimal."""
+    return f"{round(t):,}" if abs(t - round(t)) < 0.05 else f"{t:,.1f}"
+
+
 def _duration(t: float, unit: str) -> str:
-    """``"1 week"``, ``"39 weeks"``."""
-    return f"{t:g} {unit[:-1] if t == 1 else unit}"
+    """``"1 week"``, ``"39 weeks"``, ``"26.7 weeks"``."""
+    return f"{_count(t)} {unit[:-1] if t == 1 else unit}"
 
 
 def _model_unit(model: Any) -> str:
@@ -475,7 +480,7 @@ def plot_conditional_expectations(
     ax.set_xticks(x, list(table.index), rotation=0 if by == "frequency" else 20)
     ax.set_xlabel("Repeat purchases in the calibration period" if by == "frequency"
                   else f"Recency in the calibration period ({unit})")
-    ax.set_ylabel(f"Mean purchases in the {evaluation.horizon:g}-{unit[:-1]} holdout")
+    ax.set_ylabel(f"Mean purchases in the {_count(evaluation.horizon)}-{unit[:-1]} holdout")
     ax.set_title(f"Conditional expectations by calibration {by}")
     ax.legend(loc="upper left")
     ax.set_ylim(bottom=0)
@@ -547,7 +552,7 @@ def plot_clv_scatter(
     ax.set_xlim(-0.2, hi)
     ax.set_ylim(-0.2, hi * 3)
     r = evaluation.metrics.loc[name, "value_spearman"]
-    ax.set_xlabel(f"Predicted value over the {evaluation.horizon:g}-{unit[:-1]} holdout")
+    ax.set_xlabel(f"Predicted value over the {_count(evaluation.horizon)}-{unit[:-1]} holdout")
     ax.set_ylabel("Actual holdout value")
     ax.set_title(f"Predicted vs actual value per customer\n{name}, Spearman ρ = {r:.2f}")
     ax.legend(loc="upper left")
@@ -583,7 +588,7 @@ def plot_decile_bars(
     ax.set_xticks(x, [str(int(d)) for d in x])
     unit = _unit_name(evaluation.time_unit)
     ax.set_xlabel("Decile of predicted value (1 = highest)")
-    ax.set_ylabel(f"Mean value per customer, {evaluation.horizon:g}-{unit[:-1]} holdout")
+    ax.set_ylabel(f"Mean value per customer, {_count(evaluation.horizon)}-{unit[:-1]} holdout")
     capture = evaluation.metrics.loc[name, "top_decile_capture"]
     ax.set_title(f"Predicted vs actual value by decile\n"
                  f"top decile earns {capture:.0%} of actual holdout value")
@@ -758,8 +763,11 @@ def plot_heterogeneity(
     label = h.name[:1].upper() + h.name[1:]
     detail = f"{h.unit}, log scale" if h.unit else "log scale"
     ax.set_xlabel(f"{label} {h.symbol} ({detail})")
-    ax.set_title(f"Heterogeneity in {h.name} across customers\n"
-                 f"{_with_values(h.description, model)}")
+    import textwrap
+
+    # wrapped so a long description stays inside the figure (no clipped title)
+    detail_text = textwrap.fill(_with_values(h.description, model), width=70)
+    ax.set_title(f"Heterogeneity in {h.name} across customers\n{detail_text}")
     return ax
 
 

@@ -461,6 +461,78 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
     )
 
 
+def finish_summary(
+    n_purchases: np.ndarray,
+    first_period: np.ndarray,
+    last_period: np.ndarray,
+    total_spend: np.ndarray,
+    repeat_spend: np.ndarray,
+    end_day: int,
+    merge_period: str,
+    time_unit: str,
+    include_first_transaction: bool = False,
+) -> dict[str, np.ndarray]:
+    """Row-wise finish of the RFM summary: per-customer aggregates to RFM columns.
+
+    The second half of the summary (the first is the group-by aggregation): a pure
+    function of each customer's aggregates, shared by this module and the Spark engine
+    (:mod:`clvlab.spark`, which runs it on Arrow batches), so both give the same numbers.
+
+    Parameters
+    ----------
+    n_purchases : ndarray of int
+        Merged purchases of each customer in the window.
+    first_period, last_period : ndarray of int
+        Period ordinals (of ``merge_period``) of the first and last purchase.
+    total_spend, repeat_spend : ndarray of float
+        All spend, and the spend of the purchases after the first.
+    end_day : int
+        ``observation_end`` as days since 1970-01-01.
+    merge_period, time_unit : str
+        Checked codes (``"D"``, ``"W"``, ``"M"``, ``"Y"``).
+    include_first_transaction : bool, default=False
+        As in :func:`rfm_summary`.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``frequency``, ``recency``, ``T``, ``monetary_value`` (float64), aligned with the
+        inputs.
+    """
+    end_period = _period_ordinal(np.array([end_day], dtype=np.int64), merge_period)[0]
+    first_period = np.asarray(first_period, dtype=np.int64)
+    if include_first_transaction:
+        frequency = np.asarray(n_purchases).astype(np.float64)
+        spend = np.asarray(total_spend, dtype=np.float64)
+    else:
+        frequency = (np.asarray(n_purchases) - 1).astype(np.float64)
+        spend = np.asarray(repeat_spend, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(frequency > 0, spend / np.where(frequency > 0, frequency, 1.0), 0.0)
+    recency = _age(last_period, first_period, merge_period, time_unit)
+    age_T = _age(np.full_like(first_period, end_period), first_period, merge_period, time_unit)
+    return {C.FREQUENCY: frequency, C.RECENCY: recency, C.T: age_T, C.MONETARY_VALUE: monetary}
+
+
+def finish_holdout(n_purchases: np.ndarray, total_spend: np.ndarray) -> dict[str, np.ndarray]:
+    """Row-wise finish of the holdout columns (shared with :mod:`clvlab.spark`).
+
+    Returns ``frequency_holdout`` (every holdout purchase counts) and
+    ``monetary_value_holdout`` (mean value per holdout purchase, 0 if none), float64.
+    """
+    freq_h = np.asarray(n_purchases).astype(np.float64)
+    spend_h = np.asarray(total_spend, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mon_h = np.where(freq_h > 0, spend_h / np.where(freq_h > 0, freq_h, 1.0), 0.0)
+    return {C.FREQUENCY_HOLDOUT: freq_h, C.MONETARY_VALUE_HOLDOUT: mon_h}
+
+
+def holdout_duration(cal_day: int, end_day: int, merge_period: str, time_unit: str) -> float:
+    """Length of the holdout in ``time_unit``, by the same rule as ``T``."""
+    p_cal, p_end = _period_ordinal(np.array([cal_day, end_day], dtype=np.int64), merge_period)
+    return float(_age(np.array([p_end]), np.array([p_cal]), merge_period, time_unit)[0])
+
+
 def _summary_frame(
     log: _Log,
     agg: _Aggregate,
@@ -469,18 +541,9 @@ def _summary_frame(
     time_unit: str,
     include_first_transaction: bool,
 ) -> pd.DataFrame:
-    end_period = _period_ordinal(np.array([end_day], dtype=np.int64), merge_period)[0]
-    if include_first_transaction:
-        frequency = agg.n_purchases.astype(np.float64)
-        spend = agg.total_spend
-    else:
-        frequency = (agg.n_purchases - 1).astype(np.float64)
-        spend = agg.repeat_spend
-    with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(frequency > 0, spend / np.where(frequency > 0, frequency, 1.0), 0.0)
-    recency = _age(agg.last_period, agg.first_period, merge_period, time_unit)
-    age_T = _age(np.full_like(agg.first_period, end_period), agg.first_period, merge_period,
-                 time_unit)
+    rfm = finish_summary(agg.n_purchases, agg.first_period, agg.last_period, agg.total_spend,
+                         agg.repeat_spend, end_day, merge_period, time_unit,
+                         include_first_transaction)
     raw_dtype = log.raw.dtype
     if agg.code.size == log.ids.size:  # every customer present: codes are 0..m-1
         index = log.ids.rename(C.CUSTOMER_ID)
@@ -490,10 +553,7 @@ def _summary_frame(
     # (no consolidation into 2-D blocks, which would hold every float column twice)
     return pd.DataFrame(
         {
-            C.FREQUENCY: frequency,
-            C.RECENCY: recency,
-            C.T: age_T,
-            C.MONETARY_VALUE: monetary,
+            **rfm,
             C.TOTAL_SPEND: agg.total_spend,
             C.N_TRANSACTIONS: agg.n_rows.astype(np.int64, copy=False),
             C.FIRST_PURCHASE: agg.first_raw.view(raw_dtype),
@@ -712,19 +772,15 @@ def calibration_holdout(
     # align holdout aggregates (codes ascending, a subset of the calibration codes)
     pos = np.searchsorted(cal.code, hold.code)
     n = cal.code.size
-    freq_h = np.zeros(n)
+    n_h = np.zeros(n, dtype=np.int64)
     spend_h = np.zeros(n)
     rows_h = np.zeros(n, dtype=np.int64)
-    freq_h[pos] = hold.n_purchases
+    n_h[pos] = hold.n_purchases
     spend_h[pos] = hold.total_spend
     rows_h[pos] = hold.n_rows
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mon_h = np.where(freq_h > 0, spend_h / np.where(freq_h > 0, freq_h, 1.0), 0.0)
-    p_cal, p_end = _period_ordinal(np.array([cal_day, end_day], dtype=np.int64), merge_period)
-    duration = float(_age(np.array([p_end]), np.array([p_cal]), merge_period, time_unit)[0])
-    out[C.FREQUENCY_HOLDOUT] = freq_h
-    out[C.MONETARY_VALUE_HOLDOUT] = mon_h
-    out[C.DURATION_HOLDOUT] = duration
+    for col, values in finish_holdout(n_h, spend_h).items():
+        out[col] = values
+    out[C.DURATION_HOLDOUT] = holdout_duration(cal_day, end_day, merge_period, time_unit)
     out[C.TOTAL_SPEND_HOLDOUT] = spend_h
     out[C.N_TRANSACTIONS_HOLDOUT] = rows_h
     _set_attrs(out, time_unit, merge_period, end_day, False)

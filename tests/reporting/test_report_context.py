@@ -334,7 +334,7 @@ def test_stamp_records_versions_and_settings(holdout_study):
     assert stamp["Observation end"] == "1998-06-30"
     assert s.bg.data_fingerprint_ in stamp["BG/NBD fitted on (fingerprint, date)"]
     assert stamp["BG/NBD parameters"].startswith(f"r = {s.bg.params_['r']:.6g}")
-    assert stamp["source"] == "CDNOW <b>1/10</b> sample"  # text; escaped by the renderer
+    assert stamp["Data source"] == "CDNOW <b>1/10</b> sample"  # text; escaped by the renderer
 
 
 def test_daily_units_in_labels(cdnow_tx):

@@ -37,7 +37,7 @@ from clvlab.exceptions import (
     DegenerateFitWarning,
     NotFittedError,
 )
-from clvlab.models.contract import Capabilities, Heterogeneity, ModelDescription
+from clvlab.models.contract import Capabilities, FitColumns, Heterogeneity, ModelDescription
 from clvlab.models.likelihoods._numerics import _distinct_rows
 from clvlab.validation import validate_rfm
 
@@ -225,6 +225,11 @@ class BaseModel:
         """Return what the model offers; see :class:`clvlab.models.contract.Capabilities`."""
         raise NotImplementedError(f"{cls.__name__} does not declare its capabilities.")
 
+    @classmethod
+    def fit_columns(cls) -> FitColumns:
+        """Return the columns ``fit`` reads (:class:`clvlab.models.contract.FitColumns`)."""
+        raise NotImplementedError(f"{cls.__name__} does not declare the columns it fits on.")
+
     def _heterogeneity(self) -> tuple[Heterogeneity, ...]:
         """Fitted mixing distributions (subclasses with latent traits override)."""
         return ()
@@ -359,6 +364,11 @@ class BaseFitter(BaseModel):
     """
 
     _data_columns: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def fit_columns(cls) -> FitColumns:
+        """Fit columns: the likelihood's data columns (customers with equal values merge)."""
+        return FitColumns(keys=tuple(cls._data_columns))
 
     def __init__(self, *, penalizer_coef: float = 0.0, ci_level: float = 0.95) -> None:
         self.penalizer_coef = penalizer_coef

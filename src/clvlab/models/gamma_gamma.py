@@ -57,6 +57,11 @@ DEGENERACY_LIMITS: dict[str, float] = {"spend_cv": 0.03, "purchase_cv": 1e-3}
 _MIN_FOR_CORRELATION = 3
 
 
+def _whole(value: float) -> Any:
+    """Return a count as int when it is whole (weights may be fractional)."""
+    return int(round(value)) if float(value).is_integer() else value
+
+
 class _SelectionInfo(TypedDict, total=False):
     """What :meth:`GammaGammaFitter._select` and ``_select_with_weights`` pass to ``fit``."""
 
@@ -277,6 +282,13 @@ class GammaGammaFitter(BaseFitter):
         self, frame: pd.DataFrame, arrays: tuple[np.ndarray, ...], weights: np.ndarray
     ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
         selected, w = super()._select_with_weights(frame, arrays, weights)
+        # with weights (counted rows), the exclusion counts are numbers of customers
+        f = frame[C.FREQUENCY].to_numpy(dtype=float)
+        mv = frame[C.MONETARY_VALUE].to_numpy(dtype=float)
+        info = self._selection_info
+        info["n_one_time"] = _whole(float(weights[f == 0].sum()))
+        info["n_zero_spend"] = _whole(float(weights[(f > 0) & ~(mv > 0)].sum()))
+        info["n_input"] = _whole(float(weights.sum()))
         # _data_columns is (frequency, monetary_value)
         self._selection_info["correlation"] = _weighted_pearson(selected[0], selected[1], w)
         return selected, w
