@@ -120,6 +120,7 @@ def test_degenerate_log_runs_with_finite_numbers_and_a_warning(tmp_path):
     code, out = _run("run", str(HOSTILE / "degenerate_no_churn_constant_spend.csv"), "--out",
                      str(tmp_path), "--no-report")
     assert code == 0, out
+    out = " ".join(out.split())  # the console wraps long lines
     assert "DegenerateFitWarning" in out and "NBD" in out
     assert not re.search(r"\b(nan|inf)\b", out, flags=re.IGNORECASE)
     scores = pd.read_csv(tmp_path / "reports" / "clv-predictions.csv")
@@ -131,4 +132,5 @@ def test_one_day_log_exits_2_naming_the_spend_model(tmp_path):
     code, out = _run("run", str(HOSTILE / "degenerate_one_day.csv"), "--out", str(tmp_path),
                      "--no-report")
     assert code == 2
-    assert "Gamma-Gamma needs repeat buyers" in out and "one purchase day" in out
+    text = " ".join(out.split())  # the console wraps long lines
+    assert "Gamma-Gamma needs repeat buyers" in text and "none of the 10 customers" in text

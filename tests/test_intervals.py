@@ -246,13 +246,11 @@ def test_no_spend_model_gives_purchases_only(models, sample_rfm):
 
 
 def test_horizon_zero(models, sample_rfm):
-    """Over a zero horizon nothing happens: all bounds 0 and P(no purchase) = 1."""
+    """A zero horizon is refused with the shared rule of clvlab._checks (issue 12: a
+    non-positive horizon is a clear error, as in customer_lifetime_value and scoring)."""
     bg, gg = models
-    out = predict_intervals(bg, gg, sample_rfm, 0.0, random_state=1)
-    cust = out.customers
-    assert (cust[["purchases_lower", "purchases_upper", "clv_lower", "clv_upper"]] == 0).all().all()
-    np.testing.assert_allclose(cust["probability_no_purchase"], 1.0)
-    assert out.totals["upper"].max() == 0.0
+    with pytest.raises(ValueError, match=r"horizon must be a finite number > 0"):
+        predict_intervals(bg, gg, sample_rfm, 0.0, random_state=1)
 
 
 # -- totals --------------------------------------------------------------------------------
@@ -453,7 +451,9 @@ def test_model_without_conditional_pmf(models, sample_rfm):
     with pytest.raises(NotImplementedError, match="kind='confidence'"):
         predict_intervals(model, None, sample_rfm, HORIZON)
     out = predict_intervals(model, None, sample_rfm, HORIZON, kind="confidence")
-    assert out.customers["probability_no_purchase"].isna().all()
+    assert "probability_no_purchase" not in out.customers.columns
+    assert not out.customers.isna().any().any()
+    assert any("P(no purchase) is left out" in n for n in out.notes)
 
 
 def test_purchase_coverage_on_own_simulation(models, sample_rfm, predictive, rng):
@@ -557,3 +557,11 @@ def test_score_customers_segment_ranges(models, sample_rfm):
     champions = scores[scores["segment"] == "Champions"]
     np.testing.assert_allclose(segs["Champions"]["clv"]["estimate"], champions["clv"].sum(),
                                rtol=1e-12)
+
+
+def test_plain_language_note_names_the_level():
+    """The report note states the level and that ranges assume the model is right."""
+    from clvlab.intervals import plain_language_note
+
+    text = plain_language_note(0.9)
+    assert "90% prediction ranges" in text and "assume the model is right" in text

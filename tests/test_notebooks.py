@@ -85,7 +85,7 @@ def run_notebook(nb, workdir: Path, name: str) -> None:
 # static checks (fast)
 # --------------------------------------------------------------------------------------
 def test_expected_notebooks_exist():
-    """notebooks/ holds exactly the teaching notebooks the docs describe."""
+    """notebooks/ holds exactly the five teaching notebooks the docs describe."""
     assert [p.name for p in NOTEBOOKS] == list(EXPECTED)
 
 

@@ -116,9 +116,11 @@ def test_no_dropout_limit_is_the_nbd():
     np.testing.assert_allclose(lk.bgnbd_probability_alive(params, x, tx, T), 1.0, atol=1e-9)
 
 
-@pytest.mark.parametrize(("a", "b"), [(0.7, 2.3), (100.0, 1250.0), (8e8, 1e10)])
+@pytest.mark.parametrize(("a", "b"), [(0.7, 2.3), (0.5, 0.5), (0.25, 0.75), (100.0, 1250.0),
+                                      (8e8, 1e10)])
 def test_beta_gauss_rule_reproduces_beta_moments(a, b):
-    """The Golub-Welsch rule integrates p^k exactly (k <= 20; rtol 1e-13) even at a, b ~ 1e10."""
+    """The Golub-Welsch rule integrates p^k exactly (k <= 20; rtol 1e-13) even at a, b ~ 1e10
+    and at a + b = 1 (where the recurrence has a removable 0/0)."""
     nodes, weights = _beta_gauss_rule(a, [b], 24)
     for k in (1, 2, 3, 7, 20):
         exact = np.prod([(a + i) / (a + b + i) for i in range(k)])
@@ -190,3 +192,15 @@ def test_gamma_gamma_without_spread_between_customers_is_named():
     with pytest.warns(DegenerateFitWarning):
         gg = clvlab.GammaGammaFitter().fit(const)
     np.testing.assert_allclose(gg.expected_spend(const), 20.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize(("a", "b", "t"), [
+    pytest.param(a, b, t, marks=() if (a, t) == (0.5, 52.0) else pytest.mark.slow)
+    for a, b in [(0.5, 0.5), (0.3, 0.7), (0.3, 0.7 + 4e-4)] for t in (0.5, 52.0, 520.0)
+])
+def test_pole_of_the_closed_form_at_a_plus_b_plus_x_equal_one(a, b, t):
+    """At a + b + x = 1 the closed form is 0 x inf (NaN before); the value there equals the
+    mpmath integral over p to rtol 1e-5 (extrapolated across a 1e-3 band)."""
+    got = _alive((0.24, 4.4, a, b), t, [0.0], 60.0)[0]
+    ref = _alive_reference_integral(0.24, 4.4, a, b, t, 0.0, 60.0)
+    np.testing.assert_allclose(got, ref, rtol=1e-5)

@@ -91,9 +91,9 @@ def test_settings_travel_with_the_scores(scored):
 def test_bad_options_fail_on_the_driver(cdnow_split, cdnow_models):
     """A negative horizon or margin 0 is refused before any Spark job, with the pandas words."""
     bg, gg, _ = cdnow_models
-    with pytest.raises(ValueError, match="horizon must be a number of time units >= 0"):
+    with pytest.raises(ValueError, match="horizon must be a finite number > 0"):
         cs.score_customers(cdnow_split, bg, gg, horizon=-1, discount_rate=0.0)
-    with pytest.raises(ValueError, match="margin must be a positive number"):
+    with pytest.raises(ValueError, match="margin must be a share of spend"):
         cs.score_customers(cdnow_split, bg, gg, horizon=52, discount_rate=0.0, margin=0)
 
 

@@ -321,9 +321,10 @@ class FormulaCLVBaseline(BaseModel):
         if self.lifespan == "estimate":
             window = _time.convert(float(self.churn_window), self.lifespan_unit, unit)
             churned = (T - r) > window
-            n_churned = int(round(float(w[churned].sum())))
+            churned_weight = float(w[churned].sum())
+            n_churned = int(round(churned_weight))
             exposure = float((w * np.where(churned, r, T)).sum())
-            if n_churned == 0:
+            if churned_weight == 0:
                 lifespan = math.inf
                 warnings.warn(
                     f"Formula baseline: no customer has been silent for more than churn_window="
@@ -343,7 +344,7 @@ class FormulaCLVBaseline(BaseModel):
                     stacklevel=2,
                 )
             else:
-                lifespan = exposure / n_churned
+                lifespan = exposure / churned_weight
         else:
             lifespan = _time.convert(float(self.lifespan), self.lifespan_unit, unit)
 

@@ -282,14 +282,13 @@ class GammaGammaFitter(BaseFitter):
         self, frame: pd.DataFrame, arrays: tuple[np.ndarray, ...], weights: np.ndarray
     ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
         selected, w = super()._select_with_weights(frame, arrays, weights)
-        # with weights (counted rows), the exclusion counts are numbers of customers
-        f = frame[C.FREQUENCY].to_numpy(dtype=float)
-        mv = frame[C.MONETARY_VALUE].to_numpy(dtype=float)
+        # with weights (counted rows, e.g. from clvlab.spark.fit), the exclusion counts are
+        # numbers of customers, not rows
+        f, mv = arrays[0], arrays[1]  # _data_columns is (frequency, monetary_value)
         info = self._selection_info
         info["n_one_time"] = _whole(float(weights[f == 0].sum()))
         info["n_zero_spend"] = _whole(float(weights[(f > 0) & ~(mv > 0)].sum()))
         info["n_input"] = _whole(float(weights.sum()))
-        # _data_columns is (frequency, monetary_value)
         self._selection_info["correlation"] = _weighted_pearson(selected[0], selected[1], w)
         return selected, w
 

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from clvlab import _columns as C
+from clvlab._checks import check_discount_rate, check_horizon, check_margin
 from clvlab._time import UNIT_NAMES, unit_days
 from clvlab.evaluation import (
     ACTUAL_PURCHASES,
@@ -500,11 +501,8 @@ def evaluate(
             column=C.ATTR_TIME_UNIT, rule="split settings",
         )
     unit = _check_unit(attrs[C.ATTR_TIME_UNIT], "time_unit")
-    if not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin > 0):
-        raise ValueError(f"margin must be a positive number (e.g. 0.3 for 30%); got {margin!r}.")
-    if not (isinstance(discount_rate, (int, float)) and math.isfinite(discount_rate)
-            and discount_rate >= 0):
-        raise ValueError(f"discount_rate must be a number >= 0; got {discount_rate!r}.")
+    margin = check_margin(margin, "margin")  # the shared rules of clvlab._checks
+    discount_rate = check_discount_rate(discount_rate, "discount_rate")
     for model, role in ((purchase_model, "purchase_model"), (spend_model, "spend_model"),
                         (baseline, "baseline")):
         model_unit = getattr(model, "time_unit_", None) if model is not None else None
@@ -532,9 +530,7 @@ def evaluate(
             )
         t = float(stats["d_min"])
     else:
-        if not (isinstance(horizon, (int, float)) and math.isfinite(horizon) and horizon > 0):
-            raise ValueError(f"horizon must be a positive number of time units; got {horizon!r}.")
-        t = float(horizon)
+        t = check_horizon(horizon, "horizon")
         if not math.isclose(float(stats["d_min"]), t) or not math.isclose(
                 float(stats["d_max"]), t):
             warnings.warn(

@@ -154,10 +154,15 @@ def _csv_column(name: str) -> Any:
 
 
 def _purchase_key(settings: Any) -> str:
-    key = getattr(settings, "purchase_model", None) or "bgnbd"
+    """``--purchase-model``, checked (``auto`` needs the pandas path's model comparison)."""
+    checked = getattr(settings, "checked_purchase_model", None)
+    key = checked() if callable(checked) else (getattr(settings, "purchase_model", None)
+                                               or "bgnbd")
     if key not in registered("purchase"):
         raise ValueError(
-            f"--purchase-model must be one of {', '.join(registered('purchase'))}; got {key!r}."
+            f"--purchase-model {key} is not available with --engine spark (it compares the "
+            "models by their holdout log predictive score on the pandas path); name one of "
+            f"{', '.join(registered('purchase'))}."
         )
     return str(key)
 
@@ -198,6 +203,10 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
     rate = settings.resolved_discount_rate(unit)
     margin = settings.check_margin()
     key = _purchase_key(settings)
+    level = settings.interval_level() if hasattr(settings, "interval_level") else None
+    if level is not None:
+        ui.note(f"--interval {level:g}: the Spark engine does not compute prediction ranges "
+                "yet; the predictions are point estimates (use --interval 0 to silence this)")
     with ui.step("Starting Spark"):
         spark = session(master, config={"spark.ui.showConsoleProgress": "false"})
     engine = f"Apache Spark {spark.version}, master {spark.sparkContext.master}"
@@ -297,13 +306,15 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
 
 
 def _model_path(settings: Any, role: str, key: str) -> Path:
-    if role == "spend":
-        return settings.path("gamma_gamma")
-    if role == "baseline":
-        return settings.path("baseline")
-    if key == "bgnbd":
-        return settings.path("bgnbd")
-    return settings.path("bgnbd").parent / f"{key}.json"
+    """Where each model is saved: the pandas path's file names (by registry key)."""
+    registry_key = {"spend": "gg", "baseline": "baseline"}.get(role, key)
+    by_key = getattr(settings, "model_path", None)
+    if callable(by_key):
+        return Path(by_key(registry_key))
+    legacy = {"gg": "gamma_gamma", "bgnbd": "bgnbd", "baseline": "baseline"}
+    if registry_key in legacy:
+        return Path(settings.path(legacy[registry_key]))
+    return Path(settings.path("bgnbd")).parent / f"{registry_key}.json"
 
 
 def _metadata(outcome: _SparkOutcome, settings: Any, unit: str, horizon: float, rate: float,

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from clvlab import _columns as C
+from clvlab._checks import check_discount_rate, check_horizon, check_margin
 from clvlab.scoring import (
     AT_RISK,
     CHAMPIONS,
@@ -77,12 +78,10 @@ def _number(value: Any) -> float:
 
 
 def _check_options(horizon: Any, margin: Any, discount_rate: Any) -> None:
-    if not _number(horizon) >= 0:
-        raise ValueError(f"horizon must be a number of time units >= 0; got {horizon!r}.")
-    if not _number(margin) > 0:
-        raise ValueError(f"margin must be a positive number (e.g. 0.3 for 30%); got {margin!r}.")
-    if not _number(discount_rate) >= 0:
-        raise ValueError(f"discount_rate must be a number >= 0; got {discount_rate!r}.")
+    # the shared rules of clvlab._checks, as in clvlab.scoring.score_customers
+    check_horizon(horizon, "horizon")
+    check_margin(margin, "margin")
+    check_discount_rate(discount_rate, "discount_rate")
 
 
 def _fraction(value: Any, name: str) -> float:

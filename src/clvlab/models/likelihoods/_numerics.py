@@ -614,6 +614,8 @@ def _beta_gauss_rule_uncached(
     with np.errstate(divide="ignore", invalid="ignore"):
         off2 = (kk * (kk + al) * (kk + be) * (kk + S)) / (
             (2.0 * kk + S) ** 2 * (2.0 * kk + S + 1.0) * (2.0 * kk + S - 1.0))
+    # k = 1 with the common factor (1 + S) cancelled: finite also at a + b = 1 (S = -1)
+    off2[:, 0] = (1.0 + al[:, 0]) * (1.0 + be) / ((2.0 + S[:, 0]) ** 2 * (3.0 + S[:, 0]))
     off = np.sqrt(np.maximum(off2, 0.0))  # the p-space off-diagonal (half the u-space one)
     J = np.zeros((c.size, n, n))
     idx = np.arange(n)

@@ -55,6 +55,10 @@ _QUADRATURE_NODES = 24
 #: there the untransformed series, whose terms are all of one sign, is summed in log space.
 _EULER_MAX = 20.0
 
+#: Half-width of the band around a + b + x = 1 (a pole of the closed form's 2F1, where it
+#: gives 0 x inf) in which E[X | alive] is extrapolated from outside the band.
+_C_POLE = 1e-3
+
 #: Gauss quadrature over p is also used where ``(r+x) t/(alpha+T)`` (expected purchases of
 #: an alive customer who never drops out) times the scale of p, ``max(a, 1)/(a+b+x)``, is
 #: below this: the integrand is then almost linear in p over the Beta's mass.
@@ -364,6 +368,16 @@ def _expected_alive_direct(r: float, alpha: float, a: float, b: float, t: np.nda
     return np.where(done, out, np.nan).reshape(shape)
 
 
+def _alive_at(r: float, alpha: float, a: float, b: float, t: float, x: float,
+              age: float) -> float:
+    """E[X(T, T+t] | alive at T] for one customer (used next to the pole a + b + x = 1)."""
+    x_a = np.array([x])
+    p_alive = bgnbd_probability_alive((r, alpha, a, b), x_a, x_a * 0.0 + age, np.array([age]))
+    value = bgnbd_expected_purchases((r, alpha, a, b), t, x_a, x_a * 0.0 + age,
+                                     np.array([age]))
+    return float(value[0] / p_alive[0])
+
+
 def bgnbd_expected_purchases(
     params: npt.ArrayLike,
     t: npt.ArrayLike,
@@ -412,6 +426,30 @@ def bgnbd_expected_purchases(
         if a >= _A_QUADRATURE:
             return _expected_alive_quadrature(r, alpha, a, b, tt, xx, aa)
         tt, xx, aa = np.broadcast_arrays(tt, xx, aa)
+        near_pole = np.abs(a + b + xx - 1.0) < _C_POLE
+        if near_pole.any():
+            # the closed form is (a+b+x-1) x a 2F1 with lower parameter a+b+x-1: 0 x inf at
+            # a + b + x = 1 (NaN). E is smooth in b there, so it is extrapolated linearly
+            # from the two points where that parameter is 2 and 4 times _C_POLE.
+            res = np.empty(xx.shape)
+            far = ~near_pole
+            if far.any():
+                res[far] = alive_regular(tt[far], xx[far], aa[far])
+            c0 = a + b + xx[near_pole] - 1.0
+            t_p, x_p, a_p = tt[near_pole], xx[near_pole], aa[near_pole]
+            vals = []
+            for c_k in (2.0 * _C_POLE, 4.0 * _C_POLE):  # clear of the band
+                b_k = b + (c_k - c0)  # > 0: c_k > c0 and b > 0
+                vals.append(np.array([
+                    _alive_at(r, alpha, a, float(bk), t_i, x_i, a_i)
+                    for bk, t_i, x_i, a_i in zip(b_k, t_p, x_p, a_p, strict=True)]))
+            res[near_pole] = vals[0] + (c0 - 2.0 * _C_POLE) * (vals[1] - vals[0]) / (
+                2.0 * _C_POLE)
+            return res
+        return alive_regular(tt, xx, aa)
+
+    def alive_regular(tt: np.ndarray, xx: np.ndarray, aa: np.ndarray) -> np.ndarray:
+        """Pick, per row, the method that is exact there (away from the pole)."""
         # Gauss quadrature over p also when the dropout probabilities are all far below
         # the scale on which the integrand bends (no-churn limit: nearly linear in p)
         quad = ((r + xx) * tt / (alpha + aa) * max(a, 1.0) / (a + b + xx)
