@@ -1242,7 +1242,8 @@ def _summary(ui: _Ui, outcome: _Outcome, files: dict[str, Path], settings: _Sett
         level = attrs["intervals"]["level"]
         clv_range = totals["clv"]
         headline.add_row(
-            f"  {level:.0%} range", f"{clv_range['lower']:,.2f} to {clv_range['upper']:,.2f}"
+            f"  {level:.0%} range",
+            f"{money.format(clv_range['lower'])} to {money.format(clv_range['upper'])}",
         )
     base_total = scores[CLV_BASELINE].sum(min_count=1)
     headline.add_row("formula baseline CLV", money.format(base_total, missing="n/a"))
