@@ -1096,9 +1096,12 @@ def _metadata(outcome: _Outcome, settings: _Settings) -> dict[str, Any]:
             "the uncertainty of the fitted models"
         )
         clv = intervals["totals"]["clv"]
+        from clvlab._money import Currency
+
+        money = Currency(settings.checked_currency())
         meta["total clv range"] = (
-            f"{clv['lower']:,.2f} to {clv['upper']:,.2f} ({level:.0%}; the total's own "
-            "range, not a sum of the customers' ranges)"
+            f"{money.format(clv['lower'])} to {money.format(clv['upper'])} ({level:.0%}; the "
+            "total's own range, not a sum of the customers' ranges)"
         )
     elif intervals and intervals.get("skipped"):
         meta["ranges"] = intervals["skipped"]

@@ -1509,6 +1509,8 @@ _METADATA_LABELS: dict[str, str] = {
     "segment rule": "Segment rule",
     "purchase model": "Purchase model",
     "purchase model choice": "Purchase model, how chosen",
+    "total clv range": "Total CLV range",
+    "ranges": "Ranges (low/high columns)",
 }
 
 

@@ -111,10 +111,12 @@ class _Writer:
     so pages are not left half empty.
     """
 
-    def __init__(self, pdf: Any, clean: _Charset) -> None:
+    def __init__(self, pdf: Any, clean: _Charset, scratch: Any = None) -> None:
         self.pdf = pdf
         self.clean = clean
         self.orphans: list[str] = []  # headings left at a page foot (should stay empty)
+        # a second document with the same fonts and page geometry for dry runs
+        self._scratch = scratch
 
     @property
     def width(self) -> float:
@@ -129,11 +131,21 @@ class _Writer:
             self.pdf.add_page()
 
     def fits(self, draw: Any) -> bool:
-        """Whether ``draw(writer)`` fits in the rest of the page (a dry run)."""
-        with self.pdf.offset_rendering() as dummy:
-            trial = _Writer(dummy, self.clean)
-            draw(trial)
-        return not dummy.page_break_triggered
+        """Whether ``draw(writer)`` fits in the rest of the page (a dry run).
+
+        The trial is drawn on a fresh page of a scratch document, from the same height:
+        it fits if the scratch document did not break the page. (fpdf2's own
+        ``offset_rendering`` deep-copies the whole document for each trial, which makes
+        the layout quadratic in the number of pages.)
+        """
+        if self._scratch is None:
+            self._scratch = _make_pdf("", "", "")
+        scratch = self._scratch
+        scratch.add_page()
+        start = scratch.page
+        scratch.set_y(self.pdf.get_y())
+        draw(_Writer(scratch, self.clean, scratch))
+        return scratch.page == start
 
     def text(self, text: str, size: float = 9.5, style: str = "", color: Any = (29, 36, 48),
              h: float | None = None) -> None:
