@@ -93,14 +93,16 @@ def sample_run(tmp_path_factory):
     return cwd / "out", result
 
 
-def _api_sample_scores(**kwargs):
-    """The same pipeline through the Python API: FHL split fit, scored as of the end."""
+def _api_sample_scores(refit: bool = True, **kwargs):
+    """The same pipeline through the Python API: validated on the FHL split, then (refit)
+    fitted again on the whole log, scored as of the end."""
     tx = clvlab.load_transactions(clvlab.datasets.load_cdnow(sample=True))
     split = _quiet_api(clvlab.calibration_holdout, tx, "1997-09-30", "1998-06-30", time_unit="W")
-    bg = _quiet_api(clvlab.BetaGeoFitter().fit, split)
-    gg = _quiet_api(clvlab.GammaGammaFitter().fit, split)
-    base = _quiet_api(clvlab.FormulaCLVBaseline().fit, split)
     rfm = _quiet_api(clvlab.rfm_summary, tx, time_unit="W", observation_end="1998-06-30")
+    data = rfm if refit else split
+    bg = _quiet_api(clvlab.BetaGeoFitter().fit, data)
+    gg = _quiet_api(clvlab.GammaGammaFitter().fit, data)
+    base = _quiet_api(clvlab.FormulaCLVBaseline().fit, data)
     return _quiet_api(score_customers, rfm, bg, gg, base, horizon=52.0, discount_rate=WEEKLY_10PCT,
                       **kwargs)
 
@@ -121,7 +123,8 @@ def test_run_succeeds_and_writes_the_documented_files(sample_run):
 
 
 def test_run_predictions_equal_the_api(sample_run):
-    """The CSV of run --sample equals the API pipeline on the same data (rtol=1e-9)."""
+    """The CSV of run --sample equals the API pipeline on the same data (rtol=1e-9): the
+    forecast comes from the models refitted on the whole log."""
     out, _ = sample_run
     got = _read_csv(out / DEFAULT_FILES["csv"])
     want = _api_sample_scores()
@@ -131,19 +134,23 @@ def test_run_predictions_equal_the_api(sample_run):
 
 
 def test_run_workbook_equals_the_csv(sample_run):
-    """The workbook's Predictions sheet holds the CSV's numbers (16 significant digits)."""
+    """The workbook's Predictions sheet holds the CSV's numbers (16 significant digits),
+    ranked by CLV (rank 1 = highest), with the undefined average repeat value blank."""
     out, _ = sample_run
     csv_scores = _read_csv(out / DEFAULT_FILES["csv"])
     wb = load_workbook(out / DEFAULT_FILES["xlsx"], read_only=True)
     rows = list(wb["Predictions"].iter_rows(values_only=True))
-    assert rows[0][0] == "Customer ID"
+    assert rows[0][:2] == ("Rank by CLV", "Customer ID")
     # the CSV's columns: SCORE_COLUMNS plus the interval columns (on by default)
-    body = pd.DataFrame(rows[1:], columns=["customer_id", *csv_scores.columns]).set_index(
-        "customer_id"
-    )
-    assert body.index.tolist() == csv_scores.index.tolist()
+    columns = ["rank", "customer_id", *[c for c in csv_scores.columns if c != "rank"]]
+    body = pd.DataFrame(rows[1:], columns=columns).set_index("customer_id")
+    assert body["rank"].tolist() == list(range(1, len(csv_scores) + 1))
+    by_clv = csv_scores["clv"].sort_values(ascending=False, kind="stable")
+    assert body.index.tolist() == by_clv.index.tolist()
+    want = csv_scores.loc[body.index, NUMERIC].copy()
+    want.loc[want["frequency"] == 0, "monetary_value"] = np.nan  # undefined: a blank cell
     np.testing.assert_allclose(
-        body[NUMERIC].to_numpy(dtype=float), csv_scores[NUMERIC].to_numpy(), rtol=2e-15
+        body[NUMERIC].to_numpy(dtype=float), want.to_numpy(), rtol=2e-15
     )
     assert wb.sheetnames[:6] == [
         "Predictions",
@@ -154,7 +161,7 @@ def test_run_workbook_equals_the_csv(sample_run):
         "About",
     ]
     metrics = list(wb["Holdout metrics"].iter_rows(values_only=True))
-    assert metrics[0][0] == "metric" and "BG/NBD" in metrics[0]
+    assert metrics[0][:2] == ("Metric", "Unit") and "BG/NBD" in metrics[0]
 
 
 def test_run_writes_intervals_by_default(sample_run):
@@ -189,14 +196,23 @@ def test_interval_zero_turns_the_ranges_off(fitted_dir, sample_files):
 
 
 def test_run_saved_models_reproduce_the_fit(sample_run):
-    """The saved BG/NBD reloads with the FHL (2005) CDNOW estimates (rtol=1e-2)."""
+    """The validated calibration BG/NBD (models/calibration/) reloads with the FHL (2005)
+    CDNOW estimates (rtol=1e-2); the forecast BG/NBD (models/) is the whole-log fit."""
     out, _ = sample_run
-    bg = clvlab.load_model(out / DEFAULT_FILES["bgnbd"])
+    bg = clvlab.load_model(out / "models" / "calibration" / "bgnbd.json")
     # Fader, Hardie & Lee (2005): r=0.243, alpha=4.414, a=0.793, b=2.426
     np.testing.assert_allclose(
         bg.params_[["r", "alpha", "a", "b"]].to_numpy(), [0.243, 4.414, 0.793, 2.426], rtol=1e-2
     )
     assert bg.time_unit_ == "W"
+    assert bg.training_period_["period"] == "calibration"
+    forecast = clvlab.load_model(out / DEFAULT_FILES["bgnbd"])
+    assert forecast.training_period_["period"] == "full"
+    assert forecast.training_period_["end"] == "1998-06-30"
+    tx = clvlab.load_transactions(clvlab.datasets.load_cdnow(sample=True))
+    rfm = _quiet_api(clvlab.rfm_summary, tx, time_unit="W", observation_end="1998-06-30")
+    want = _quiet_api(clvlab.BetaGeoFitter().fit, rfm).params_
+    np.testing.assert_allclose(forecast.params_.to_numpy(), want.to_numpy(), rtol=1e-9)
 
 
 def test_run_summary_gives_paths_and_headline_numbers(sample_run):
@@ -339,7 +355,7 @@ def test_export_with_holdout_writes_metrics(sample_run, sample_files, tmp_path):
     assert result.returncode == 0, result.stderr
     wb = load_workbook(tmp_path / "exp" / DEFAULT_FILES["xlsx"], read_only=True)
     metrics = list(wb["Holdout metrics"].iter_rows(values_only=True))
-    assert metrics[0][:3] == ("metric", "BG/NBD", "BG/NBD + Gamma-Gamma")
+    assert metrics[0][:4] == ("Metric", "Unit", "BG/NBD", "BG/NBD + Gamma-Gamma")
     assert (tmp_path / "exp" / DEFAULT_FILES["csv"]).is_file()
 
 
@@ -395,6 +411,7 @@ def test_missing_input_file(tmp_path):
         (["--time-unit", "day"], "--time-unit"),
         (["--margin", "-1"], "--margin"),
         (["--discount-rate", "0.01", "--annual-discount-rate", "0.1"], "not both"),
+        (["--purchase-model", "nope"], "--purchase-model must be one of bgnbd"),
     ],
 )
 def test_bad_options_exit_2(tmp_path, args, needle):
@@ -469,3 +486,67 @@ def test_unwritable_output_folder_says_what_to_do(tmp_path):
     assert result.returncode == 2
     assert "Not a directory" in result.stderr and "--out DIR" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- --purchase-model (in process) -------------------------------------------------------
+
+
+def test_purchase_model_auto_needs_a_holdout(sample_files):
+    """auto chooses by holdout log score: without --calibration-end it is an input error."""
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["fit", str(sample_files["a"]), *COLUMN_OPTS,
+                                      "--purchase-model", "auto"])
+    assert result.exit_code == 2
+    assert "--purchase-model auto chooses the model by its holdout log predictive score" in (
+        result.output)
+
+
+def test_purchase_model_choices_come_from_the_registry(monkeypatch):
+    """The choices are the registered purchase models plus auto (a new one appears)."""
+    import stand_in_models
+    from clvlab.cli import purchase_model_choices
+
+    assert purchase_model_choices()[0] == "bgnbd" and purchase_model_choices()[-1] == "auto"
+    stand_in_models.register(monkeypatch, "nbd", stand_in_models.NBDFitter)
+    assert "nbd" in purchase_model_choices()
+    assert _Settings(purchase_model="nbd").checked_purchase_model() == "nbd"
+
+
+def test_auto_compares_every_purchase_model_and_says_which_and_why(tmp_path, monkeypatch):
+    """run --purchase-model auto fits all, uses the best log score, says so and saves it."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import stand_in_models
+    from clvlab.models.registry import registered
+
+    stand_in_models.register(monkeypatch, "nbd", stand_in_models.NBDFitter)
+    keys = registered("purchase")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", "--sample", "--purchase-model", "auto",
+                                      "--out", str(out), "--no-report"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"Fitting and comparing {len(keys)} purchase models ({', '.join(keys)})" in text
+    # the choice is the comparison's, said with its reason
+    split = _quiet_api(clvlab.calibration_holdout, clvlab.datasets.load_cdnow(sample=True),
+                       "1997-09-30", "1998-06-30", time_unit="W")
+    cmp = _quiet_api(clvlab.compare_models, split, keys)
+    best = cmp.best
+    assert cmp.table.loc["log_score", best] > cmp.table.loc["log_score", "nbd"]  # NBD loses
+    assert (f"purchase model: {cmp.names[best]} ({best}), chosen by the holdout log "
+            f"predictive score. {cmp.reason}") in text
+    assert json.loads((out / "models" / f"{best}.json").read_text())["model"] == best
+    saved = [f"{best}.json", "gamma-gamma.json", "formula-baseline.json"]
+    assert sorted(p.name for p in (out / "models").iterdir() if p.is_file()) == sorted(saved)
+    # the validated calibration fits of the same models (the forecast uses refits)
+    assert sorted(p.name for p in (out / "models" / "calibration").iterdir()) == sorted(saved)
+    # a second purchase model file under --out makes the default choice ambiguous
+    other = next(k for k in keys if k != best)
+    (out / "models" / f"{other}.json").write_text("{}")
+    result = CliRunner().invoke(app, ["predict", str(out / "reports" / "clv-predictions.csv"),
+                                      "--out", str(out)])
+    assert result.exit_code == 2
+    assert "2 saved purchase models" in result.output and "ambiguous" in result.output

@@ -400,7 +400,7 @@ def test_evaluate_warns_when_horizon_differs(cdnow_split, bg):
     with pytest.warns(ClvlabWarning, match="differs from the holdout length"):
         result = ev.evaluate(cdnow_split, bg, horizon=52)
     assert result.horizon == 52
-    with pytest.raises(ValueError, match="horizon must be a positive number"):
+    with pytest.raises(ValueError, match="horizon must be a finite number > 0"):
         ev.evaluate(cdnow_split, bg, horizon=-1)
 
 
@@ -417,10 +417,14 @@ def test_evaluate_warnings_point_at_the_callers_line(cdnow_split, bg, gg):
 
 
 def test_evaluate_validates_margin_and_discount(cdnow_split, bg):
-    """margin and discount_rate out of range raise ValueError naming the argument."""
-    with pytest.raises(ValueError, match="margin must be a positive number"):
+    """margin and discount_rate out of range raise ValueError naming the argument (the
+    shared rules of clvlab._checks: margin a share in (0, 1], a rate >= 0 per week)."""
+    with pytest.raises(ValueError, match="margin must be a share of spend with 0 < margin <= 1"):
         ev.evaluate(cdnow_split, bg, margin=0)
-    with pytest.raises(ValueError, match="discount_rate must be a number >= 0 per week"):
+    with pytest.raises(ValueError, match=r"did you mean 0\.30\?"):
+        ev.evaluate(cdnow_split, bg, margin=30)
+    with pytest.raises(ValueError, match=r"discount_rate must be a finite number >= 0 \(a "
+                                         r"discount rate per week\)"):
         ev.evaluate(cdnow_split, bg, discount_rate=-0.1)
 
 
@@ -518,3 +522,47 @@ def test_evaluation_repr_is_short(evaluation):
     text = repr(evaluation)
     assert text.startswith("Evaluation(models=[BG/NBD, BG/NBD + Gamma-Gamma]")
     assert "customers=2357" in text and "horizon=39 weeks" in text and len(text) < 200
+
+
+# --------------------------------------------------------------------------------------
+# log predictive score and skipped diagnostics
+# --------------------------------------------------------------------------------------
+def test_log_score_is_the_sum_of_each_customers_log_probability(cdnow_split, bg, evaluation):
+    """log_predictive_score per customer = log P(X = observed | history) (rtol 1e-12)."""
+    scores = ev.log_predictive_score(bg, cdnow_split)
+    sub = cdnow_split.iloc[::97]
+    for cid, row in sub.iterrows():
+        one = cdnow_split.loc[[cid]]
+        p = bg.conditional_probability_of_purchases(one, n=int(row["frequency_holdout"]), t=39.0)
+        np.testing.assert_allclose(scores[cid], np.log(p.iloc[0]), rtol=1e-12)
+    np.testing.assert_allclose(evaluation.log_score, scores.sum(), rtol=1e-12)
+    assert np.all(scores <= 0)
+
+
+def test_log_score_floors_underflow_with_a_warning(cdnow_split):
+    """A count the model finds impossible (probability 0.0) counts as log(tiny), warned."""
+    import stand_in_models
+
+    nbd = stand_in_models.NBDFitter().fit(cdnow_split)
+    odd = cdnow_split.iloc[:3].copy()
+    odd.attrs = dict(cdnow_split.attrs)
+    odd.iloc[0, odd.columns.get_loc("frequency_holdout")] = 100_000.0
+    with pytest.warns(ModelWarning, match="1 customers' probability of their holdout count"):
+        scores = ev.log_predictive_score(nbd, odd)
+    assert scores.iloc[0] == np.log(np.finfo(float).tiny)
+    assert np.all(np.isfinite(scores))
+
+
+def test_diagnostics_the_model_lacks_are_skipped_with_notes(cdnow_split, cdnow_tx):
+    """A purchase model without the count distributions: no χ², no log score, two notes."""
+    import stand_in_models
+
+    bare = stand_in_models.BareNBDFitter().fit(cdnow_split)
+    result = ev.evaluate(cdnow_split, bare, transactions=cdnow_tx)
+    assert result.chi_square is None and result.log_score is None
+    skipped = [n for n in result.notes if "is left out" in n]
+    assert len(skipped) == 2 and all(n.startswith("NBD (bare) does not provide") for n in skipped)
+    with pytest.raises(NotImplementedError, match="the log predictive score is left out"):
+        ev.log_predictive_score(bare, cdnow_split)
+    with pytest.raises(NotImplementedError, match="the frequency histogram is left out"):
+        ev.frequency_histogram(bare, cdnow_split)

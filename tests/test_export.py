@@ -206,6 +206,8 @@ def test_workbook_numbers_equal_the_scores(tmp_path, rng):
         got = np.array([np.nan if r[j].value is None else r[j].value for r in body], float)
         want = scores[col].to_numpy(dtype=float)
         want = np.where(np.isfinite(want), want, np.nan)
+        if col == "monetary_value":  # no repeat purchase: undefined, so a blank cell
+            want = np.where(scores["frequency"] > 0, want, np.nan)
         # openpyxl writes 16 significant digits, so the last bit may differ
         np.testing.assert_allclose(got, want, rtol=2e-16 * 8, equal_nan=True, err_msg=col)
         assert all(r[j].data_type == "n" for r in body if r[j].value is not None)
@@ -262,8 +264,10 @@ def test_workbook_parameters_metrics_deciles_sheets(tmp_path, hostile_scores):
     ]
     assert [c.value for c in params[2]] == ["BG/NBD", "alpha", 4.4, 0.4, 3.7, 5.2]
     _, met = _sheet_rows(tmp_path / "p.xlsx", "Holdout metrics")
-    assert [c.value for c in met[0]] == ["metric", "BG/NBD", "Baseline"]
-    assert [c.value for c in met[1]] == ["purchases_mae", 0.78, None]
+    assert [c.value for c in met[0]] == ["Metric", "Unit", "BG/NBD", "Baseline", "Key"]
+    assert [c.value for c in met[1]] == [
+        "Purchases: mean absolute error", "purchases per customer", 0.78, None, "purchases_mae"
+    ]
     _, dec = _sheet_rows(tmp_path / "p.xlsx", "Deciles")
     assert [c.value for c in dec[1]] == ["BG/NBD", 1, 0.5]
 
@@ -390,7 +394,8 @@ def test_streamed_rows_span_several_chunks(tmp_path, rng, monkeypatch):
     assert [r[0].value for r in rows[1:]] == scores.index.tolist()
     assert [r[0].row for r in rows[1:]] == list(range(2, 32))
     got = np.array([np.nan if r[4].value is None else r[4].value for r in rows[1:]])
-    np.testing.assert_allclose(got, scores["monetary_value"], rtol=1e-15, equal_nan=True)
+    want = scores["monetary_value"].where(scores["frequency"] > 0)  # blank: undefined
+    np.testing.assert_allclose(got, want, rtol=1e-15, equal_nan=True)
     assert all(r[5].number_format == "0.0%" for r in rows[1:])
 
 

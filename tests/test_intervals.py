@@ -246,13 +246,11 @@ def test_no_spend_model_gives_purchases_only(models, sample_rfm):
 
 
 def test_horizon_zero(models, sample_rfm):
-    """Over a zero horizon nothing happens: all bounds 0 and P(no purchase) = 1."""
+    """A zero horizon is refused with the shared rule of clvlab._checks (issue 12: a
+    non-positive horizon is a clear error, as in customer_lifetime_value and scoring)."""
     bg, gg = models
-    out = predict_intervals(bg, gg, sample_rfm, 0.0, random_state=1)
-    cust = out.customers
-    assert (cust[["purchases_lower", "purchases_upper", "clv_lower", "clv_upper"]] == 0).all().all()
-    np.testing.assert_allclose(cust["probability_no_purchase"], 1.0)
-    assert out.totals["upper"].max() == 0.0
+    with pytest.raises(ValueError, match=r"horizon must be a finite number > 0"):
+        predict_intervals(bg, gg, sample_rfm, 0.0, random_state=1)
 
 
 # -- totals --------------------------------------------------------------------------------

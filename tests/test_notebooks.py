@@ -4,7 +4,7 @@ Each notebook in ``notebooks/`` is executed top to bottom with nbclient on the `
 kernel, in a fresh temporary working directory, with ``CLVLAB_NOTEBOOK_OUT`` pointing at a
 temporary folder (the only place the notebooks may write). A failing cell fails the test
 with the notebook name, the cell number, its source and the error. The static checks are
-fast; the executions are marked ``slow`` (about a minute for all three together).
+fast; the executions are marked ``slow`` (about a minute and a half for all four).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ EXPECTED = (
     "01-quickstart.ipynb",
     "02-holdout-validation.ipynb",
     "03-report-and-export.ipynb",
+    "04-model-comparison.ipynb",
+    "05-spark.ipynb",
 )
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 OUT_ENV = "CLVLAB_NOTEBOOK_OUT"
@@ -83,7 +85,7 @@ def run_notebook(nb, workdir: Path, name: str) -> None:
 # static checks (fast)
 # --------------------------------------------------------------------------------------
 def test_expected_notebooks_exist():
-    """notebooks/ holds exactly the three teaching notebooks the docs describe."""
+    """notebooks/ holds exactly the five teaching notebooks the docs describe."""
     assert [p.name for p in NOTEBOOKS] == list(EXPECTED)
 
 
@@ -154,6 +156,12 @@ def test_failing_cell_is_reported_with_its_source(tmp_path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     """The notebook executes without error and writes nothing outside its output folder."""
+    if "spark" in path.stem:
+        from clvlab.spark._session import MIN_JAVA, SPARK_INSTALL_HINT, java_version
+
+        java = java_version()
+        if java is None or java < MIN_JAVA:
+            pytest.skip(f"the Spark notebook needs Java {MIN_JAVA}+. {SPARK_INSTALL_HINT}")
     workdir = tmp_path / "cwd"
     out = tmp_path / "out"
     workdir.mkdir()

@@ -227,3 +227,19 @@ def test_plots_draw_on_a_given_axes(study):
     out = P.plot_tracking(study["ev"], ax=axes[1])
     assert out is axes[1]
     assert len(axes[0].lines) == 0 and len(axes[1].lines) >= 3
+
+
+def test_plot_heterogeneity_picks_traits_by_position_or_name(study):
+    """Traits come from describe(): by index or by a word of the name; bad ones listed."""
+    bg = study["bg"]
+    by_name = P.plot_heterogeneity(bg, "dropout")
+    by_index = P.plot_heterogeneity(bg, 1)
+    np.testing.assert_array_equal(by_name.lines[0].get_ydata(), by_index.lines[0].get_ydata())
+    assert by_name.get_xlabel() == "Dropout probability p (per purchase, log scale)"
+    assert "Beta(a = 0.793, b = 2.43)" in by_name.get_title()  # fitted values in the title
+    with pytest.raises(ValueError, match="0: 'purchase rate', 1: 'dropout probability'"):
+        P.plot_heterogeneity(bg, "spend")
+    with pytest.raises(ValueError, match="trait must be one of"):
+        P.plot_heterogeneity(bg, 2)
+    with pytest.raises(NotFittedError):
+        P.plot_heterogeneity(clvlab.BetaGeoFitter())

@@ -264,13 +264,20 @@ def test_output_schema_attrs_and_validates(cdnow_sample):
     validate_rfm(rfm, require=RFM4)
 
 
-def test_integer_customer_ids_become_strings():
-    """Non-string ids become strings, customers in order of first appearance."""
-    tx = pd.DataFrame({C.CUSTOMER_ID: [12, 7, 12], C.DATE: pd.to_datetime(
+@pytest.mark.parametrize("ids", [[12, 7, 12], [7, 7, 12]], ids=["unsorted", "sorted"])
+def test_integer_customer_ids_stay_integers(ids):
+    """Integer ids give an int64 index (no text), customers in order of first appearance."""
+    tx = pd.DataFrame({C.CUSTOMER_ID: np.array(ids, dtype=np.int64), C.DATE: pd.to_datetime(
         ["2020-01-01", "2020-01-03", "2020-01-02"]), C.AMOUNT: [1.0, 2.0, 3.0]})
     rfm = rfm_summary(tx, time_unit="D")
-    assert list(rfm.index) == ["12", "7"]
-    assert rfm.loc["12", C.FREQUENCY] == 1 and rfm.loc["7", C.FREQUENCY] == 0
+    assert rfm.index.dtype == np.int64
+    assert list(rfm.index) == list(dict.fromkeys(ids))
+    assert rfm.loc[12, C.FREQUENCY] == (1 if ids.count(12) == 2 else 0)
+    assert rfm.loc[7, C.FREQUENCY] == (1 if ids.count(7) == 2 else 0)
+    as_text = rfm_summary(tx.assign(**{C.CUSTOMER_ID: tx[C.CUSTOMER_ID].astype(str)}),
+                          time_unit="D")
+    np.testing.assert_array_equal(rfm.to_numpy(), as_text.to_numpy())
+    assert list(as_text.index) == [str(i) for i in rfm.index]
 
 
 def test_ids_colliding_as_text_raise():
@@ -446,3 +453,41 @@ def test_bad_arguments_raise_clear_errors():
         rfm_summary(_good(), observation_end="2019-01-01")
     with pytest.raises(NotATableError, match="must be a pandas DataFrame"):
         rfm_summary([("a", "2020-01-01", 1.0)])
+
+
+def test_integer_ids_split_and_tracking_match_text_ids():
+    """With integer ids the split keeps int64 ids and tracking still matches the log."""
+    from clvlab.evaluation import tracking
+    from clvlab.models import BetaGeoFitter
+    from clvlab.simulate import simulate_transactions
+
+    tx_text = simulate_transactions(300, random_state=3)
+    tx_int = tx_text.assign(**{C.CUSTOMER_ID: tx_text[C.CUSTOMER_ID].astype(np.int64)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        split_int = calibration_holdout(tx_int, "1997-09-30", "1998-06-30")
+        split_text = calibration_holdout(tx_text, "1997-09-30", "1998-06-30")
+        assert split_int.index.dtype == np.int64
+        np.testing.assert_array_equal(split_int.to_numpy(), split_text.to_numpy())
+        bg = BetaGeoFitter().fit(split_int)
+        got = tracking(tx_int, split_int, bg)
+        want = tracking(tx_text, split_text, bg)
+    pd.testing.assert_frame_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [["a", "a", "b", "c", "c"], ["9", "9", "10", "11", "100"], ["b", "a", "b", "c", "c"],
+     ["10", "9", "9", "10", "100"]],
+    ids=["text order", "numeric order", "not grouped", "not sorted"],
+)
+def test_text_ids_sorted_or_not_give_the_same_summary(ids):
+    """Runs of sorted text ids are coded without hashing; any order gives the same summary."""
+    dates = pd.to_datetime(["2020-01-01", "2020-01-05", "2020-01-02", "2020-01-03",
+                            "2020-02-03"])
+    tx = pd.DataFrame({C.CUSTOMER_ID: pd.Series(ids, dtype="str"), C.DATE: dates,
+                       C.AMOUNT: [1.0, 2.0, 3.0, 4.0, 5.0]})
+    rfm = rfm_summary(tx, time_unit="D")
+    assert list(rfm.index) == list(dict.fromkeys(ids))  # order of first appearance
+    shuffled = rfm_summary(tx.iloc[[4, 2, 0, 3, 1]], time_unit="D")
+    pd.testing.assert_frame_equal(rfm, shuffled.loc[rfm.index])

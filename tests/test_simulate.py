@@ -132,3 +132,84 @@ def test_bad_arguments_raise(kwargs, match):
     args = {"n_customers": 10, **kwargs}
     with pytest.raises(InvalidValueError, match=match):
         simulate_transactions(**args)
+
+
+# -- any registered purchase model ----------------------------------------------------------
+def test_bgnbd_log_is_unchanged_by_the_model_hooks():
+    """Seed 1 gives exactly the log of clvlab before simulation moved into the model hooks."""
+    tx = simulate_transactions(30, random_state=1)
+    assert len(tx) == 67
+    assert tx[C.CUSTOMER_ID].head(8).tolist() == ["01", "01", "01", "02", "03", "03", "04", "05"]
+    assert str(tx[C.DATE].iloc[2]) == "1997-07-04 15:25:02"
+    assert tx[C.AMOUNT].iloc[0] == 26.087269851069138
+    assert tx[C.AMOUNT].sum() == 2759.305353244703
+    assert int(tx[C.DATE].astype("int64").sum()) == 2508989893871345152
+    same = simulate_transactions(30, model="bgnbd", params={"r": R, "alpha": ALPHA, "a": A,
+                                                            "b": B}, random_state=1)
+    pd.testing.assert_frame_equal(tx, same)
+
+
+PNBD = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
+
+
+@pytest.fixture(scope="module")
+def pnbd_cohort() -> pd.DataFrame:
+    """200,000 customers from the Pareto/NBD story, all acquired at the start, 78 weeks."""
+    return simulate_transactions(200_000, model="pnbd", acquisition_period=0.0,
+                                 random_state=20050102)
+
+
+@pytest.mark.parametrize("t", [5.0, 39.0, 77.0])
+def test_pnbd_log_matches_pareto_nbd_moments(pnbd_cohort, t):
+    """Mean X(t) and the share with X(t) = 0 match Pareto/NBD's E[X(t)], P(X(t)=0) (4 SE)."""
+    from clvlab.models.likelihoods import pareto_nbd as lk
+
+    params = list(PNBD.values())
+    x = repeats_within(pnbd_cohort, t)
+    se = x.std(ddof=1) / np.sqrt(len(x))
+    assert abs(x.mean() - lk.pnbd_expected_purchases_new_customer(params, t)) < 4 * se
+    p0 = float(np.exp(lk.pnbd_log_probability_of_purchases(params, 0, t)))
+    zero = (x == 0).mean()
+    assert abs(zero - p0) < 4 * np.sqrt(p0 * (1 - p0) / len(x))
+
+
+def test_model_defaults_params_and_fitted_models():
+    """Defaults: published estimates; params override some; a fitted model gives its own."""
+    from clvlab.models.pareto_nbd import ParetoNBDFitter
+
+    a = simulate_transactions(500, model="pnbd", random_state=4)
+    b = simulate_transactions(500, model="pnbd", params=PNBD, random_state=4)
+    pd.testing.assert_frame_equal(a, b)
+    c = simulate_transactions(500, model="pnbd", params={"s": 0.9}, random_state=4)
+    assert not c.equals(a)
+    fitted = ParetoNBDFitter()
+    fitted.params_ = pd.Series(list(PNBD.values()), index=list(PNBD))
+    fitted.time_unit_ = "W"
+    pd.testing.assert_frame_equal(simulate_transactions(500, model=fitted, random_state=4), a)
+    with pytest.raises(InvalidValueError, match="fitted in time unit 'W'"):
+        simulate_transactions(10, model=fitted, time_unit="D")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"model": "gg"}, "registered purchase model"),
+        ({"model": "nope"}, "registered purchase model"),
+        ({"model": "pnbd", "a": 0.5}, "a is not Pareto/NBD parameter"),
+        ({"model": "pnbd", "params": {"s": -1.0}}, "s must be a finite number > 0"),
+        ({"params": {"r": 0.3}, "r": 0.4}, "r is given twice"),
+    ],
+)
+def test_bad_model_arguments_raise(kwargs, match):
+    """Unknown models or parameter names, bad values and double values are clear errors."""
+    with pytest.raises(InvalidValueError, match=match):
+        simulate_transactions(10, **kwargs)
+
+
+def test_any_model_with_the_hook_simulates():
+    """MBG/NBD (no published defaults here) simulates with params and names what is missing."""
+    params = {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}
+    tx = simulate_transactions(300, model="mbgnbd", params=params, random_state=2)
+    assert tx[C.CUSTOMER_ID].nunique() == 300
+    with pytest.raises(InvalidValueError, match="no default for"):
+        simulate_transactions(10, model="mbgnbd", params={"r": 0.5})

@@ -21,6 +21,7 @@ _EXPORTS: dict[str, str] = {
     "simulate_transactions": "clvlab.simulate",
     # models
     "BetaGeoFitter": "clvlab.models.beta_geo",
+    "ParetoNBDFitter": "clvlab.models.pareto_nbd",
     "GammaGammaFitter": "clvlab.models.gamma_gamma",
     "ModifiedBetaGeoFitter": "clvlab.models.modified_beta_geo",
     "FormulaCLVBaseline": "clvlab.models.baseline",
@@ -39,6 +40,8 @@ _EXPORTS: dict[str, str] = {
     # evaluation
     "evaluate": "clvlab.evaluation",
     "Evaluation": "clvlab.evaluation",
+    "compare_models": "clvlab.comparison",
+    "ModelComparison": "clvlab.comparison",
 }
 
 _SUBMODULES = {
@@ -50,6 +53,7 @@ _SUBMODULES = {
     "evaluation",
     "models",
     "clv",
+    "comparison",
     "io",
     "rfm",
     "simulate",
@@ -86,6 +90,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         historical_clv,
         per_period_rate,
     )
+    from clvlab.comparison import ModelComparison, compare_models  # noqa: F401
     from clvlab.evaluation import Evaluation, evaluate  # noqa: F401
     from clvlab.intervals import (  # noqa: F401
         PredictionIntervals,
@@ -97,6 +102,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from clvlab.models.beta_geo import BetaGeoFitter  # noqa: F401
     from clvlab.models.gamma_gamma import GammaGammaFitter  # noqa: F401
     from clvlab.models.modified_beta_geo import ModifiedBetaGeoFitter  # noqa: F401
+    from clvlab.models.pareto_nbd import ParetoNBDFitter  # noqa: F401
     from clvlab.persistence import load_model  # noqa: F401
     from clvlab.rfm import calibration_holdout, rfm_summary  # noqa: F401
     from clvlab.scoring import assign_segments, score_customers  # noqa: F401

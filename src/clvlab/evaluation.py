@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from clvlab import _columns as C
+from clvlab._checks import check_discount_rate, check_horizon, check_margin
 from clvlab._time import UNIT_NAMES, unit_days
 from clvlab.clv import customer_lifetime_value
 from clvlab.exceptions import (
@@ -48,6 +49,7 @@ from clvlab.exceptions import (
     describe_offenders,
     reissue_warnings,
 )
+from clvlab.models.contract import describe, missing_note, offers
 from clvlab.rfm import _check_transactions, _check_unit, _iso, _parse_day, _period_ordinal
 from clvlab.validation import validate_rfm
 
@@ -71,6 +73,8 @@ __all__ = [
     "actual_tracking",
     "tracking",
     "decile_table",
+    "log_predictive_score",
+    "fitted_parameter_count",
 ]
 
 #: Column names of :attr:`Evaluation.customers`.
@@ -466,7 +470,7 @@ def frequency_histogram(model: Any, data: Any, max_frequency: int = 7) -> pd.Dat
     Parameters
     ----------
     model : fitted purchase model
-        Must provide ``probability_of_purchases(n, t)`` (e.g. :class:`clvlab.BetaGeoFitter`).
+        Must offer ``probability_of_purchases`` (see :func:`clvlab.models.contract.offers`).
     data : DataFrame
         RFM summary (columns ``frequency``, ``T``), e.g. the calibration columns of a split.
     max_frequency : int, default=7
@@ -476,7 +480,16 @@ def frequency_histogram(model: Any, data: Any, max_frequency: int = 7) -> pd.Dat
     -------
     DataFrame
         Index ``frequency`` (bin labels); columns ``observed`` and ``expected``.
+
+    Raises
+    ------
+    NotImplementedError
+        The model does not offer ``probability_of_purchases``.
     """
+    if not offers(model, "probability_of_purchases"):
+        raise NotImplementedError(
+            missing_note(model, "probability_of_purchases", "the frequency histogram")
+        )
     frame = validate_rfm(data, require=(C.FREQUENCY, C.T), model="frequency_histogram")
     bins = frequency_bins(frame[C.FREQUENCY].to_numpy(), max_frequency)
     observed = np.bincount(np.asarray(bins.codes), minlength=max_frequency + 1)
@@ -781,7 +794,7 @@ def tracking(
     split : DataFrame
         Output of :func:`clvlab.calibration_holdout`.
     purchase_model : fitted purchase model
-        Provides ``expected_cumulative_purchases(first_purchase_ages, times)``.
+        Must offer ``expected_cumulative_purchases`` (``NotImplementedError`` otherwise).
     origin : date-like, optional
         Start of period 1 (default: the earliest first purchase).
 
@@ -790,6 +803,10 @@ def tracking(
     DataFrame
         :func:`actual_tracking` plus ``expected_incremental`` and ``expected_cumulative``.
     """
+    if not offers(purchase_model, "expected_cumulative_purchases"):
+        raise NotImplementedError(missing_note(
+            purchase_model, "expected_cumulative_purchases", "the tracking series"
+        ))
     out, first_ages = _actual_tracking(transactions, split, origin)
     cum = _expected_cumulative(purchase_model, first_ages, out["period_end"].to_numpy())
     out["expected_cumulative"] = cum
@@ -863,6 +880,134 @@ def decile_table(
 
 
 # ======================================================================================
+# log predictive score
+# ======================================================================================
+
+#: Probabilities that underflow to 0 enter the log score as this (log = -708.4), counted.
+_TINY = float(np.finfo(float).tiny)
+
+
+def fitted_parameter_count(model: Any) -> int:
+    """Count a model's fitted parameters (for the χ² degrees of freedom).
+
+    ``len(params_)``; for a model-like object without ``params_``, its description's
+    parameters or its ``_param_names``.
+    """
+    params = getattr(model, "params_", None)
+    if params is not None:
+        return len(params)
+    return len(describe(model).parameters) or len(getattr(model, "_param_names", ()))
+
+
+def _holdout_log_pmf(
+    model: Any, frame: pd.DataFrame, observed: np.ndarray, t: float
+) -> tuple[np.ndarray, int]:
+    """``log P(X(T, T+t] = observed_i | history_i)`` per customer and the count floored.
+
+    Customers with the same ``(frequency, recency, T, observed)`` share one evaluation
+    (unless the model takes covariates); the model is asked once per distinct observed
+    count, through its public ``conditional_probability_of_purchases``.
+    """
+    caps = getattr(model, "capabilities", None)
+    covariates = bool(callable(caps) and getattr(caps(), "covariates", False))
+    cols = [C.FREQUENCY, C.RECENCY, C.T]
+    keys = frame[cols].to_numpy(dtype=float)
+    if covariates:
+        uniq_frame, inverse = frame, np.arange(len(frame))
+        uniq_obs = observed
+    else:
+        stacked = np.column_stack([keys, observed])
+        uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        uniq_frame = pd.DataFrame(uniq[:, :3], columns=cols)
+        uniq_obs = uniq[:, 3]
+    unit = (frame.attrs or {}).get(C.ATTR_TIME_UNIT)
+    prob = np.empty(len(uniq_obs))
+    for n in np.unique(uniq_obs):
+        rows = np.flatnonzero(uniq_obs == n)
+        sub = uniq_frame.iloc[rows]
+        if unit is not None:
+            sub.attrs[C.ATTR_TIME_UNIT] = unit
+        values = model.conditional_probability_of_purchases(sub, n=int(n), t=t)
+        prob[rows] = np.asarray(values, dtype=float).reshape(-1)
+    bad = ~np.isfinite(prob)
+    if bad.any():
+        raise InvalidValueError(
+            f"{describe(model).name} conditional_probability_of_purchases is not finite for "
+            f"{int(bad.sum())} histories; the log predictive score cannot be computed.",
+            rule="finite predictions",
+        )
+    floored = prob[inverse] <= 0.0
+    return np.log(np.maximum(prob, _TINY))[inverse], int(floored.sum())
+
+
+def _log_score_total(
+    model: Any, frame: pd.DataFrame, observed: np.ndarray, t: float
+) -> tuple[float, int]:
+    logp, n_floor = _holdout_log_pmf(model, frame, observed, t)
+    return float(logp.sum()), n_floor
+
+
+def log_predictive_score(
+    purchase_model: Any, split: pd.DataFrame, *, horizon: float | None = None
+) -> pd.Series:
+    """Each customer's log probability of the holdout count they actually made.
+
+    ``log P(X(T, T + t] = x_holdout | x, t_x, T)`` from the model's
+    ``conditional_probability_of_purchases``, with ``t`` the holdout length. Its sum over
+    customers is the log predictive score: higher is better, and it is a *proper* score
+    -- a model maximises its expected value only by forecasting the true distribution of
+    each customer's count, not just a convenient summary of it (mean absolute error, by
+    contrast, is minimised by the median, which is 0 for most customers; see
+    ``docs/evaluation.md``).
+
+    Parameters
+    ----------
+    purchase_model : fitted purchase model
+        Must offer ``conditional_probability_of_purchases``; fitted on the calibration
+        columns of ``split``.
+    split : DataFrame
+        :func:`clvlab.calibration_holdout` output (``frequency``, ``recency``, ``T``,
+        ``frequency_holdout``, ``duration_holdout``).
+    horizon : float, optional
+        Holdout length in the split's time unit; defaults to ``duration_holdout``.
+
+    Returns
+    -------
+    Series
+        ``log_score`` per customer (<= 0), indexed by ``customer_id``. A probability that
+        underflows to 0 counts as ``log(2.2e-308) = -708.4`` (with a warning).
+
+    Raises
+    ------
+    NotImplementedError
+        The model does not offer ``conditional_probability_of_purchases``.
+    """
+    if not offers(purchase_model, "conditional_probability_of_purchases"):
+        raise NotImplementedError(missing_note(
+            purchase_model, "conditional_probability_of_purchases",
+            "the log predictive score",
+        ))
+    frame = validate_rfm(
+        split, require=(C.FREQUENCY, C.RECENCY, C.T, C.FREQUENCY_HOLDOUT, C.DURATION_HOLDOUT),
+        model="log_predictive_score",
+    )
+    unit = _split_time_unit(split)
+    _check_model_unit(purchase_model, unit, "purchase_model")
+    t = _holdout_horizon(frame, horizon)
+    observed = frame[C.FREQUENCY_HOLDOUT].to_numpy(dtype=float)
+    logp, n_floor = _holdout_log_pmf(purchase_model, frame, observed, t)
+    if n_floor:
+        warnings.warn(
+            f"log predictive score: {n_floor} customers' probability of their holdout count "
+            f"underflows to 0; their terms are counted at log({_TINY:.3g}).",
+            ModelWarning,
+            stacklevel=2,
+        )
+    return pd.Series(logp, index=frame.index, name="log_score")
+
+
+# ======================================================================================
 # Evaluation
 # ======================================================================================
 
@@ -922,8 +1067,9 @@ class Evaluation:
         Customers ranked by each model's predicted holdout value into 10 groups: columns
         ``model``, ``decile`` (1 = top), ``n_customers``, ``predicted_mean``,
         ``actual_mean``, ``predicted_total``, ``actual_total``, ``actual_share``.
-    chi_square : ChiSquareResult
-        χ² goodness of fit of the calibration frequency histogram.
+    chi_square : ChiSquareResult or None
+        χ² goodness of fit of the calibration frequency histogram; ``None`` when the
+        purchase model does not offer ``probability_of_purchases`` (a note says so).
     customers : DataFrame
         Per customer (index ``customer_id``): ``frequency``, ``recency``, ``T``,
         ``actual_purchases``, ``actual_value``, ``predicted_purchases``,
@@ -937,6 +1083,15 @@ class Evaluation:
         Per-period discount rate applied to predicted value (0: undiscounted).
     margin : float
         Margin applied to spend (value = spend x margin) for actual and predicted.
+    notes : list of str
+        Remarks, among them one sentence for every diagnostic left out because the
+        purchase model lacks the prediction it needs (see
+        :func:`clvlab.models.contract.missing_note`).
+    log_score : float or None
+        Holdout log predictive score of the purchase model,
+        ``sum_i log P(X_holdout = observed_i | history_i)``
+        (:func:`log_predictive_score`); ``None`` when the model does not offer
+        ``conditional_probability_of_purchases`` (a note says so).
     """
 
     metrics: pd.DataFrame
@@ -944,13 +1099,14 @@ class Evaluation:
     by_recency: pd.DataFrame
     tracking: pd.DataFrame | None
     deciles: pd.DataFrame
-    chi_square: ChiSquareResult
+    chi_square: ChiSquareResult | None
     customers: pd.DataFrame
     horizon: float
     time_unit: str
     discount_rate: float = 0.0
     margin: float = 1.0
     notes: list[str] = field(default_factory=list)
+    log_score: float | None = None
 
     # -- views -------------------------------------------------------------------------
     def summary(self) -> str:
@@ -962,9 +1118,18 @@ class Evaluation:
             "",
             _metrics_text(self.metrics),
             "",
-            f"Calibration frequency histogram: chi2 = {self.chi_square.statistic:.2f}, "
-            f"dof = {self.chi_square.dof}, p = {self.chi_square.p_value:.3g}",
         ]
+        if self.chi_square is not None:
+            lines.append(
+                f"Calibration frequency histogram: chi2 = {self.chi_square.statistic:.2f}, "
+                f"dof = {self.chi_square.dof}, p = {self.chi_square.p_value:.3g}"
+            )
+        if self.log_score is not None:
+            n = len(self.customers)
+            lines.append(
+                f"Holdout log predictive score: {self.log_score:,.2f} "
+                f"({self.log_score / n if n else math.nan:.4f} per customer)"
+            )
         if self.tracking is not None and len(self.tracking):
             last = self.tracking.iloc[-1]
             act, exp = float(last["actual_cumulative"]), float(last["expected_cumulative"])
@@ -989,16 +1154,26 @@ class Evaluation:
         )
 
     def _repr_html_(self) -> str:
+        from html import escape
+
         unit = UNIT_NAMES.get(self.time_unit, self.time_unit)
         parts = [
             f"<h4>Holdout evaluation over {self.horizon:g} {unit} "
             f"({len(self.customers):,} customers)</h4>",
             self.metrics.to_html(float_format=lambda v: f"{v:.4g}", na_rep="—"),
-            f"<p>Calibration frequency histogram: χ² = {self.chi_square.statistic:.2f}, "
-            f"dof = {self.chi_square.dof}, p = {self.chi_square.p_value:.3g}</p>",
+        ]
+        if self.chi_square is not None:
+            parts.append(
+                f"<p>Calibration frequency histogram: χ² = {self.chi_square.statistic:.2f}, "
+                f"dof = {self.chi_square.dof}, p = {self.chi_square.p_value:.3g}</p>"
+            )
+        if self.log_score is not None:
+            parts.append(f"<p>Holdout log predictive score: {self.log_score:,.2f}</p>")
+        parts += [
             "<h5>Mean holdout purchases by calibration frequency</h5>",
             self.by_frequency.to_html(float_format=lambda v: f"{v:.3f}", na_rep="—"),
         ]
+        parts += [f"<p>{escape(n)}</p>" for n in self.notes]
         return "\n".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -1008,8 +1183,9 @@ class Evaluation:
         -------
         dict
             Keys ``horizon``, ``time_unit``, ``discount_rate``, ``margin``, ``metrics``,
-            ``by_frequency``, ``by_recency``, ``tracking``, ``deciles``, ``chi_square``,
-            ``notes``. Per-customer rows are left out (use :attr:`customers`).
+            ``by_frequency``, ``by_recency``, ``tracking``, ``deciles``, ``chi_square``
+            (``None`` when skipped), ``log_score`` (``None`` when skipped), ``notes``.
+            Per-customer rows are left out (use :attr:`customers`).
         """
         tracking_records = _frame_records(self.tracking)
         return {
@@ -1025,7 +1201,8 @@ class Evaluation:
                 None if self.tracking is None else self.tracking.attrs.get("calibration_boundary")
             ),
             "deciles": _frame_records(self.deciles),
-            "chi_square": self.chi_square.to_dict(),
+            "chi_square": None if self.chi_square is None else self.chi_square.to_dict(),
+            "log_score": self.log_score,
             "notes": list(self.notes),
         }
 
@@ -1065,8 +1242,8 @@ def _split_time_unit(split: pd.DataFrame) -> str:
 
 
 def _model_label(model: Any) -> str:
-    """Name of a model in the tables: its ``_model_name`` (e.g. "BG/NBD"), else its class."""
-    return str(getattr(model, "_model_name", None) or type(model).__name__)
+    """Name of a model in the tables: its description's name (e.g. "BG/NBD")."""
+    return describe(model).name
 
 
 def _check_model_unit(model: Any, unit: str, role: str) -> None:
@@ -1120,9 +1297,7 @@ def _holdout_horizon(split: pd.DataFrame, horizon: float | None) -> float:
                 rule="one holdout length",
             )
         return float(uniq[0])
-    if not (isinstance(horizon, (int, float, np.number)) and math.isfinite(horizon)
-            and horizon > 0):
-        raise ValueError(f"horizon must be a positive number of time units; got {horizon!r}.")
+    horizon = check_horizon(horizon, "horizon")
     if uniq.size and not np.allclose(uniq, horizon):
         warnings.warn(
             f"horizon={horizon:g} differs from the holdout length ({uniq[0]:g}); predictions "
@@ -1242,10 +1417,13 @@ def evaluate(
         ``recency``, ``T``, ``monetary_value`` and holdout columns ``frequency_holdout``,
         ``duration_holdout`` (and ``total_spend_holdout`` for value metrics); ``attrs``
         give the time unit and the two end dates.
-    purchase_model : fitted BetaGeoFitter (or any model with the same predictors)
+    purchase_model : fitted purchase model (:class:`clvlab.models.contract.PurchaseModel`)
         Fitted on the calibration columns. Used: ``expected_purchases(data, t)``,
-        ``probability_alive(data)``, ``probability_of_purchases(n, t)`` (χ² test) and
-        ``expected_cumulative_purchases(first_purchase_ages, times)`` (tracking).
+        ``probability_alive(data)`` and, where the model offers them (see
+        :func:`clvlab.models.contract.offers`), ``probability_of_purchases`` (χ² test),
+        ``conditional_probability_of_purchases`` (log predictive score) and
+        ``expected_cumulative_purchases`` (tracking). A diagnostic whose prediction the
+        model lacks is skipped, with a sentence in :attr:`Evaluation.notes`.
     spend_model : fitted GammaGammaFitter, optional
         Gives ``expected_spend(data)``; predicted value = expected purchases over
         ``horizon`` x expected spend x ``margin`` (or discounted CLV if ``discount_rate``
@@ -1292,14 +1470,9 @@ def evaluate(
         split, require=(C.FREQUENCY_HOLDOUT, C.DURATION_HOLDOUT), model="evaluate"
     )
     unit = _split_time_unit(split)
-    if not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin > 0):
-        raise ValueError(f"margin must be a positive number (e.g. 0.3 for 30%); got {margin!r}.")
-    if not (isinstance(discount_rate, (int, float)) and math.isfinite(discount_rate)
-            and discount_rate >= 0):
-        raise ValueError(
-            f"discount_rate must be a number >= 0 per {UNIT_NAMES[unit][:-1]}; got "
-            f"{discount_rate!r}."
-        )
+    margin = check_margin(margin, "margin")
+    discount_rate = check_discount_rate(discount_rate, "discount_rate",
+                                        per=UNIT_NAMES[unit][:-1])
     for model, role in (
         (purchase_model, "purchase_model"), (spend_model, "spend_model"), (baseline, "baseline")
     ):
@@ -1420,19 +1593,46 @@ def evaluate(
     )
 
     # -- χ² of the calibration histogram -----------------------------------------------------
-    n_params = len(getattr(purchase_model, "_param_names", ())) or 4
-    hist = frequency_histogram(purchase_model, frame, max_frequency)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ModelWarning)
-        chi = chi_square_test(hist, n_params=n_params)
-    reissue_warnings(caught, stacklevel=2)
+    chi: ChiSquareResult | None = None
+    if offers(purchase_model, "probability_of_purchases"):
+        hist = frequency_histogram(purchase_model, frame, max_frequency)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ModelWarning)
+            chi = chi_square_test(hist, n_params=fitted_parameter_count(purchase_model))
+        reissue_warnings(caught, stacklevel=2)
+    else:
+        notes.append(missing_note(
+            purchase_model, "probability_of_purchases",
+            "the χ² test of the calibration frequency histogram",
+        ))
+
+    # -- log predictive score ----------------------------------------------------------------
+    log_score: float | None = None
+    if offers(purchase_model, "conditional_probability_of_purchases"):
+        log_score, n_floor = _log_score_total(purchase_model, frame, actual_purchases, t)
+        if n_floor:
+            notes.append(
+                f"log predictive score: {n_floor} customers' probability of their holdout "
+                f"count underflows to 0; their terms are counted at log({_TINY:.3g}) = "
+                f"{math.log(_TINY):.1f}."
+            )
+    else:
+        notes.append(missing_note(
+            purchase_model, "conditional_probability_of_purchases",
+            "the holdout log predictive score",
+        ))
 
     # -- tracking -------------------------------------------------------------------------
     track = None
-    if transactions is not None:
+    if transactions is None:
+        notes.append("tracking: not computed (pass transactions= to evaluate).")
+    elif offers(purchase_model, "expected_cumulative_purchases"):
         track = tracking(transactions, split, purchase_model)
     else:
-        notes.append("tracking: not computed (pass transactions= to evaluate).")
+        notes.append(missing_note(
+            purchase_model, "expected_cumulative_purchases",
+            "the tracking of cumulative repeat transactions",
+        ))
 
     return Evaluation(
         metrics=metrics,
@@ -1447,4 +1647,5 @@ def evaluate(
         discount_rate=float(discount_rate),
         margin=float(margin),
         notes=notes,
+        log_score=log_score,
     )

@@ -19,14 +19,18 @@ __all__ = [
     "EmptyInputError",
     "NotATableError",
     "InvalidValueError",
+    "InvalidArgumentError",
+    "PredictionError",
     "NotFittedError",
     "ConvergenceError",
     "ModelFileError",
+    "SparkUnavailableError",
     "ClvlabWarning",
     "DataQualityWarning",
     "ModelWarning",
     "ConvergenceWarning",
     "AssumptionWarning",
+    "DegenerateFitWarning",
     "describe_offenders",
     "reissue_warnings",
 ]
@@ -109,6 +113,38 @@ class InvalidValueError(DataValidationError):
     """Values in a column break a rule: bad dates, blank ids, NaN amounts, recency > T ..."""
 
 
+class InvalidArgumentError(ClvlabError, ValueError):
+    """A scalar argument (margin, discount rate, horizon, level, date) is out of its range.
+
+    Raised by the checks of :mod:`clvlab._checks`, which the API and the command line
+    share, so ``margin=30`` and ``--margin 30`` fail with the same message.
+
+    Parameters
+    ----------
+    message : str
+        The argument, the rule, the value found and (when it is a likely slip, such as a
+        percentage typed for a share) the value probably meant.
+    argument : str, optional
+        The argument's name as the caller wrote it (``"margin"``, ``"--margin"``).
+    rule : str, optional
+        Short statement of the rule, e.g. ``"0 < margin <= 1"``.
+    """
+
+    def __init__(self, message: str, *, argument: str | None = None,
+                 rule: str | None = None) -> None:
+        super().__init__(message)
+        self.argument = argument
+        self.rule = rule
+
+
+class PredictionError(ClvlabError, ArithmeticError):
+    """A fitted model cannot produce a finite prediction (e.g. at a degenerate estimate).
+
+    The message names the model, the prediction and the reason; the data are not at
+    fault. Raised instead of letting NaN or infinity reach CLV, scores or exports.
+    """
+
+
 class NotFittedError(ClvlabError, ValueError, AttributeError):
     """A model method that needs fitted parameters was called before ``fit``."""
 
@@ -133,6 +169,13 @@ class ModelFileError(ClvlabError, ValueError):
     """A saved-model file is missing, corrupt, of another class or of an unsupported format."""
 
 
+class SparkUnavailableError(ClvlabError, RuntimeError):
+    """The Spark engine cannot start: PySpark or Java 17+ is missing.
+
+    The message says how to install them.
+    """
+
+
 class ClvlabWarning(UserWarning):
     """Base class of every warning issued by clvlab."""
 
@@ -151,6 +194,15 @@ class ConvergenceWarning(ModelWarning):
 
 class AssumptionWarning(ModelWarning):
     """The data contradict a model assumption (e.g. Gamma-Gamma's spend/frequency independence)."""
+
+
+class DegenerateFitWarning(ModelWarning):
+    """The data hold no evidence for part of the model, so the fit reduced to a limit.
+
+    For example BG/NBD on a log without any sign of churn: the dropout probability goes to
+    0 and the model becomes the NBD (Gamma-Poisson purchases, nobody leaves). The message
+    names the cause and the limit; predictions are those of the limit and stay finite.
+    """
 
 
 def reissue_warnings(caught: list[warnings.WarningMessage], stacklevel: int) -> None:

@@ -8,21 +8,30 @@ Workbook layout (:func:`write_workbook`)
 ==================  ==================================================================
 sheet               content
 ==================  ==================================================================
-Predictions         one row per customer (the scoring table); split over
-                    "Predictions (2)", "Predictions (3)", ... when there are more
-                    customers than an XLSX sheet holds (1,048,575 below the header)
+Predictions         one row per customer (the scoring table); with ``rank_by="clv"``
+                    (as ``clvlab run`` writes it) highest CLV first, with a rank
+                    column; split over "Predictions (2)", "Predictions (3)", ...
+                    when there are more customers than an XLSX sheet holds (1,048,575
+                    below the header)
 Parameters          one row per model parameter: model, parameter, estimate, se,
                     lower, upper (confidence bounds)
-Holdout metrics     the holdout evaluation, or a note that there was none
-Deciles             predicted vs actual by decile of predicted purchases, or a note
+Holdout metrics     the holdout evaluation (one row per metric, with its unit), or a
+                    note that there was none
+Deciles             holdout *value* by decile of predicted value, predicted beside
+                    actual (models that predict no value are left out), or a note
 Data quality        what loading did to the input: check, action, count, examples
-About               how the numbers were made (horizon, discount rate, time unit, ...)
+About               how the numbers were made (horizon, discount rate, time unit,
+                    currency, what a blank cell means, ...)
 ==================  ==================================================================
 
-Every sheet has a formatted header row that stays frozen while scrolling, an autofilter,
-number formats (currency-like ``#,##0.00`` for money, ``0.0%`` for probabilities) and
-column widths fitted to the content. Numbers are written as numbers; missing or
-non-finite numbers become empty cells.
+Every sheet has a formatted header row that stays frozen while scrolling and repeats on
+every printed page, an autofilter, number formats (money with the currency symbol when
+one is given, ``0.0%`` for probabilities) and column widths fitted to the content; it
+prints landscape, one page wide. Numbers are written as numbers; missing or non-finite
+numbers become empty cells. A quantity that is undefined for a customer is a blank cell,
+not a zero: the average repeat-purchase value of a customer without a repeat purchase.
+The header cell of such a column carries a comment saying so, and so does the About
+sheet.
 
 Formula injection
 -----------------
@@ -34,17 +43,27 @@ the XLSX and in the CSV alike, so ``=HYPERLINK(...)`` arrives as the harmless te
 ``'=HYPERLINK(...)``. Numeric cells are never altered. Control characters that XLSX
 cannot store (U+0000-U+0008, U+000B, U+000C, U+000E-U+001F) are replaced by U+FFFD in the
 workbook only; the CSV keeps them.
+
+Cell length
+-----------
+Excel holds at most :data:`XLSX_MAX_CELL_CHARS` (32,767) characters per cell. Longer text is
+cut in the workbook to that length, ending with :data:`TRUNCATION_MARKER`; the number of
+such cells is added as a row to the Data quality sheet and reported in a
+:class:`~clvlab.exceptions.DataQualityWarning`. The CSV keeps the full text.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import math
 import os
+import queue
 import re
+import threading
 import warnings
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +71,14 @@ import numpy as np
 import pandas as pd
 
 from clvlab import _columns as C
+from clvlab._money import Currency
 from clvlab._time import UNIT_NAMES
-from clvlab.exceptions import ClvlabWarning, InvalidValueError, MissingColumnsError
+from clvlab.exceptions import (
+    ClvlabWarning,
+    DataQualityWarning,
+    InvalidValueError,
+    MissingColumnsError,
+)
 
 __all__ = [
     "write_workbook",
@@ -63,6 +88,10 @@ __all__ = [
     "prediction_labels",
     "FORMULA_TRIGGERS",
     "XLSX_MAX_ROWS",
+    "RANK_COLUMN",
+    "COLUMN_NOTES",
+    "XLSX_MAX_CELL_CHARS",
+    "TRUNCATION_MARKER",
 ]
 
 #: First characters that make a spreadsheet program treat text as a formula (OWASP).
@@ -71,6 +100,11 @@ FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 SAFE_PREFIX = "'"
 #: Rows in one XLSX worksheet (Excel's limit), header included.
 XLSX_MAX_ROWS = 1_048_576
+#: Characters in one XLSX cell (Excel's limit); longer text is cut to fit, ending with
+#: :data:`TRUNCATION_MARKER`, and counted on the Data quality sheet.
+XLSX_MAX_CELL_CHARS = 32_767
+#: Visible end of a text cut to :data:`XLSX_MAX_CELL_CHARS` in the workbook.
+TRUNCATION_MARKER = "…[truncated]"
 
 _ILLEGAL_XLSX_CHARS = "".join(chr(c) for c in [*range(0, 9), 11, 12, *range(14, 32)])
 _ILLEGAL_XLSX_TABLE = str.maketrans({ch: "\ufffd" for ch in _ILLEGAL_XLSX_CHARS})
@@ -85,8 +119,12 @@ _FMT_EXPECT = "0.000"
 _FMT_FLOAT = "0.0000"
 _FMT_DATE = "yyyy-mm-dd"
 
+#: Name of the rank column ``rank_by`` adds before the customer id (1 = highest CLV).
+RANK_COLUMN = "rank"
+
 # column -> (label template, number format); {unit} and {horizon} are filled in
 _PREDICTION_COLUMNS: dict[str, tuple[str, str | None]] = {
+    RANK_COLUMN: ("Rank by CLV", "0"),
     C.CUSTOMER_ID: ("Customer ID", None),
     C.FREQUENCY: ("Repeat purchases", "0"),
     C.RECENCY: ("Recency{unit}", _FMT_AGE),
@@ -103,6 +141,22 @@ _PREDICTION_COLUMNS: dict[str, tuple[str, str | None]] = {
     "clv_baseline": ("Baseline CLV{horizon}", _FMT_MONEY),
     "historical_spend": ("Historical spend", _FMT_MONEY),
     "segment": ("Segment", None),
+}
+
+#: Columns whose number format is money (the currency format replaces ``#,##0.00``).
+_MONEY_COLUMNS = frozenset(
+    {C.MONETARY_VALUE, "expected_spend", "clv", "clv_baseline", "historical_spend"}
+)
+
+#: What a blank or a surprising zero means, per column: shown as a comment on the header
+#: cell and on the About sheet.
+COLUMN_NOTES: dict[str, str] = {
+    C.MONETARY_VALUE: "Blank for customers without a repeat purchase: with no repeat "
+    "purchase there is no average repeat-purchase value (the first purchase is left out of "
+    "it). Their expected spend per purchase is the population mean.",
+    "clv_baseline": "0 for customers without a repeat purchase: the formula multiplies "
+    "average order value by the customer's own repeat-purchase rate, which is 0 for them "
+    "(the probabilistic CLV does not make that assumption).",
 }
 
 _KNOWN_FORMATS: dict[str, str] = {
@@ -210,6 +264,66 @@ def neutralise_series(values: pd.Series | pd.Index) -> pd.Series:
     return pd.Series(text, index=index, dtype=object)
 
 
+def _plain_text(values: pd.Series | pd.Index) -> tuple[list[Any], np.ndarray | None]:
+    """Values as Python objects (``None`` where missing) and, for categoricals, the codes.
+
+    For a categorical the list holds the categories and the codes pick them (``-1``:
+    missing), so per-value work is done once per category.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cat = values.array
+        return list(cat.categories.to_numpy(dtype=object).tolist()), np.asarray(cat.codes)
+    raw = values.to_numpy(dtype=object)
+    missing = pd.isna(raw)
+    out = raw.tolist()
+    if missing.any():
+        for i in np.flatnonzero(missing).tolist():
+            out[i] = None
+    return out, None
+
+
+def _map_text(
+    values: pd.Series | pd.Index, fast: str, slow: Any, missing: Any,
+    max_fast: int | None = None,
+) -> list[Any]:
+    """Apply ``slow(neutralise_text(str(v)))`` to each value, ``fast`` to plain ones.
+
+    ``fast`` is a format string applied to values that are alphanumeric ``str`` (no
+    neutralising, quoting or escaping can apply to them: the common case of customer
+    ids) of at most ``max_fast`` characters, ``missing`` stands for missing values.
+    Equal, value by value, to the same functions applied to :func:`neutralise_series`'s
+    output.
+    """
+    plain, codes = _plain_text(values)
+    limit = max_fast if max_fast is not None else float("inf")
+    out = [
+        missing if v is None
+        else fast.format(v) if (type(v) is str and v.isalnum() and len(v) <= limit)
+        else slow(neutralise_text(v if isinstance(v, str) else str(v)))
+        for v in plain
+    ]
+    if codes is None:
+        return out
+    return np.array([*out, missing], dtype=object)[codes].tolist()
+
+
+def _float_texts(arr: np.ndarray) -> list[str]:
+    """``repr`` of each float (Python's shortest round-trip form), once per distinct value.
+
+    Scores repeat many values (whole frequencies, ages on a grid, P(alive) = 1 and zero
+    spend for one-time buyers), so the distinct values are formatted and gathered; a
+    column of mostly distinct values is formatted directly. Negative zero, which hashes
+    like zero but prints as ``-0.0``, is formatted directly too.
+    """
+    values = np.asarray(arr, dtype=float)
+    if values.size >= 1024 and not bool(np.any(np.signbit(values) & (values == 0))):
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        if uniques.size <= 0.8 * values.size:
+            table = np.array(list(map(repr, uniques.tolist())), dtype=object)
+            return table[codes].tolist()  # type: ignore[no-any-return]
+    return list(map(repr, values.tolist()))
+
+
 # -- CSV -----------------------------------------------------------------------------
 
 
@@ -285,10 +399,18 @@ def write_csv(path: str | os.PathLike[str], scores: pd.DataFrame) -> Path:
     scores = _check_scores(scores)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
+    name = scores.index.name or C.CUSTOMER_ID
+    header = [name, *(str(c) for c in scores.columns)]
+    kinds = [_csv_source_kind(scores.iloc[:, j]) for j in range(scores.shape[1])]
+    if len(set(header)) == len(header) and all(k is not None for k in kinds):
+        # straight from the scores, chunk by chunk: no neutralised copy of the table
+        _write_csv_fast(p, scores, header, ["text", *kinds])  # type: ignore[list-item]
+        return p
     table = _safe_table(scores, scores.index.name)
     kinds = [_csv_kind(table.iloc[:, j]) for j in range(table.shape[1])]
     if all(k is not None for k in kinds):
-        _write_csv_fast(p, table, kinds)  # type: ignore[arg-type]
+        _write_csv_fast(p, table, [str(c) for c in table.columns], kinds,  # type: ignore[arg-type]
+                        with_index=False)
     else:
         # CRLF (RFC 4180): then any field holding a CR or LF is quoted, so ids cannot
         # break rows
@@ -312,37 +434,57 @@ def _csv_kind(s: pd.Series) -> str | None:
     return None
 
 
+def _csv_source_kind(s: pd.Series) -> str | None:
+    """Kind of a scores column for the fast CSV writer.
+
+    The kind :func:`_csv_kind` gives its :func:`_safe_table` copy, where text columns
+    become neutralised text.
+    """
+    if _is_text(s):
+        return "text"
+    return _csv_kind(s)
+
+
 def _csv_quote(value: str) -> str:
     if _CSV_NEEDS_QUOTES.search(value):
         return '"' + value.replace('"', '""') + '"'
     return value
 
 
-def _write_csv_fast(path: Path, table: pd.DataFrame, kinds: list[str]) -> None:
-    """Write ``table`` byte for byte as ``to_csv(index=False, lineterminator="\\r\\n")``.
+def _csv_column(col: pd.Series | pd.Index, kind: str) -> list[str]:
+    """CSV fields of one column (one chunk): the text pandas' ``to_csv`` would write."""
+    if kind == "float":
+        arr = col.to_numpy()
+        txt = _float_texts(arr)  # Python's shortest round-trip repr, as pandas
+        if np.isnan(arr).any():
+            txt = ["" if v == "nan" else v for v in txt]
+        return txt
+    if kind == "int":
+        return list(map(str, col.to_numpy().tolist()))
+    return _map_text(col, "{}", _csv_quote, "")
+
+
+def _write_csv_fast(
+    path: Path, table: pd.DataFrame, header: list[str], kinds: list[str], *, with_index: bool = True
+) -> None:
+    """Write ``table`` byte for byte as its safe table's ``to_csv``.
+
+    That is ``_safe_table(...).to_csv(index=False, lineterminator="\r\n")``.
 
     Floats use Python's shortest round-trip ``repr`` (as pandas does), missing values
-    are empty fields, and text is quoted only when it holds a comma, quote, CR or LF --
-    about 2.5x faster than pandas for a million customers.
+    are empty fields, text is neutralised and quoted only when it holds a comma, quote,
+    CR or LF. Rows are joined by ``str.join`` over whole chunks (no per-row Python code).
+    With ``with_index`` the index is the first (text) column.
     """
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        fh.write(",".join(_csv_quote(str(c)) for c in table.columns) + "\r\n")
+        fh.write(",".join(_csv_quote(str(c)) for c in header) + "\r\n")
         for lo in range(0, len(table), _CSV_CHUNK):
             part = table.iloc[lo : lo + _CSV_CHUNK]
-            columns = []
-            for j, kind in enumerate(kinds):
-                col = part.iloc[:, j]
-                if kind == "float":
-                    arr = col.to_numpy()
-                    txt = list(map(repr, arr.tolist()))
-                    if np.isnan(arr).any():
-                        txt = ["" if v == "nan" else v for v in txt]
-                elif kind == "int":
-                    txt = list(map(str, col.to_numpy().tolist()))
-                else:
-                    txt = ["" if v is None else _csv_quote(v) for v in col.tolist()]
-                columns.append(txt)
-            fh.write("".join(",".join(row) + "\r\n" for row in zip(*columns, strict=True)))
+            sources: list[pd.Series | pd.Index] = [part.index] if with_index else []
+            sources += [part.iloc[:, j] for j in range(part.shape[1])]
+            columns = [_csv_column(col, kind) for col, kind in zip(sources, kinds, strict=True)]
+            fh.write("\r\n".join(map(",".join, zip(*columns, strict=True))))
+            fh.write("\r\n")
 
 
 # -- XLSX ----------------------------------------------------------------------------
@@ -361,8 +503,10 @@ class _SheetSpec:
         *,
         n_rows_total: int | None = None,
         width_columns: Sequence[list[Any]] | None = None,
+        comments: Mapping[int, str] | None = None,
     ) -> None:
         self.title = title
+        self.comments = dict(comments or {})  # column position -> header comment
         self.labels = list(labels)
         self.columns = list(columns)
         self.formats = list(formats)
@@ -396,9 +540,33 @@ def _cell_values(s: pd.Series) -> list[Any]:
         return obj.tolist()
     text = neutralise_series(s)
     return [
-        None if v is None else (v.translate(_ILLEGAL_XLSX_TABLE) if isinstance(v, str) else v)
+        None if v is None else (_fit_cell(v.translate(_ILLEGAL_XLSX_TABLE))
+                                if isinstance(v, str) else v)
         for v in text.tolist()
     ]
+
+
+def _fit_cell(text: str) -> str:
+    """Cut text longer than Excel's cell limit, ending it with the visible marker."""
+    if len(text) <= XLSX_MAX_CELL_CHARS:
+        return text
+    return text[: XLSX_MAX_CELL_CHARS - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
+
+
+def _too_long(values: Any, where: str) -> tuple[int, list[str]]:
+    """Count the text values that :func:`_fit_cell` will cut (after neutralising)."""
+    s = pd.Series(values.to_numpy(dtype=object) if isinstance(values, pd.Index) else values,
+                  dtype=object)
+    is_text = s.map(lambda v: isinstance(v, str))
+    if not bool(is_text.any()):
+        return 0, []
+    text = s[is_text].astype(str)
+    lengths = text.str.len() + text.str[:1].isin(list(FORMULA_TRIGGERS)).astype(int)
+    long = lengths > XLSX_MAX_CELL_CHARS
+    n = int(long.sum())
+    examples = [f"{where}: {v[:20]!r}... ({len(v):,} characters)"
+                for v in text[long].iloc[:3].tolist()]
+    return n, examples
 
 
 def _default_format(col: str, s: pd.Series) -> str | None:
@@ -472,13 +640,48 @@ def _parameters_frame(parameters: Any) -> pd.DataFrame:
     return out
 
 
-def _metrics_frame(metrics: Any) -> pd.DataFrame:
+#: Readable label and unit of each metric of ``Evaluation.metrics`` ({money}: currency).
+_METRIC_LABELS: dict[str, tuple[str, str]] = {
+    "purchases_mae": ("Purchases: mean absolute error", "purchases per customer"),
+    "purchases_rmse": ("Purchases: root mean squared error", "purchases per customer"),
+    "purchases_bias": ("Purchases: mean bias (predicted - actual)", "purchases per customer"),
+    "purchases_pearson": ("Purchases: Pearson correlation", "correlation (-1 to 1)"),
+    "purchases_spearman": ("Purchases: Spearman rank correlation", "correlation (-1 to 1)"),
+    "purchases_aggregate_pct_error": ("Purchases: error of the total", "percent"),
+    "predicted_total_purchases": ("Purchases: predicted total", "purchases"),
+    "actual_total_purchases": ("Purchases: actual total", "purchases"),
+    "value_mae": ("Value: mean absolute error", "{money} per customer"),
+    "value_rmse": ("Value: root mean squared error", "{money} per customer"),
+    "value_bias": ("Value: mean bias (predicted - actual)", "{money} per customer"),
+    "value_pearson": ("Value: Pearson correlation", "correlation (-1 to 1)"),
+    "value_spearman": ("Value: Spearman rank correlation", "correlation (-1 to 1)"),
+    "value_aggregate_pct_error": ("Value: error of the total", "percent"),
+    "predicted_total_value": ("Value: predicted total", "{money}"),
+    "actual_total_value": ("Value: actual total", "{money}"),
+    "top_decile_capture": ("Share of actual value in the top 10% by prediction", "share"),
+    "log_score": ("Log predictive score of holdout purchases (higher is better)",
+                  "log-probability (sum)"),
+    "log_predictive_score": ("Log predictive score of holdout purchases (higher is better)",
+                             "log-probability (sum)"),
+    "n_customers": ("Customers", "customers"),
+}
+
+
+def _metrics_frame(metrics: Any, currency: Currency | None = None) -> pd.DataFrame:
     if isinstance(metrics, pd.DataFrame):
-        # one row per model (Evaluation.metrics) reads better as one row per metric
+        # one row per model (Evaluation.metrics) reads better as one row per metric, with
+        # a readable label and the metric's unit (the rows mix purchases and money)
+        money = "amount" if currency is None or currency.code is None else currency.code
         table = metrics.T
         table.columns = [str(c) for c in table.columns]
-        table.index = table.index.astype(str)
-        return table.reset_index(names="metric")
+        keys = [str(k) for k in table.index]
+        table = table.reset_index(drop=True)
+        labels = [_METRIC_LABELS.get(k, (k, ""))[0] for k in keys]
+        units = [_METRIC_LABELS.get(k, (k, ""))[1].format(money=money) for k in keys]
+        table.insert(0, "Unit", units)
+        table.insert(0, "Metric", labels)
+        table["Key"] = keys
+        return table
     if isinstance(metrics, pd.Series):
         return metrics.rename("value").reset_index(names="metric")
     if isinstance(metrics, Mapping):
@@ -489,6 +692,40 @@ def _metrics_frame(metrics: Any) -> pd.DataFrame:
         "metrics must be a DataFrame, Series or mapping of metric name to value "
         f"(e.g. Evaluation.metrics); got {type(metrics).__name__}."
     )
+
+
+_DECILE_LABELS: dict[str, str] = {
+    "model": "Model",
+    "decile": "Decile (1 = highest predicted value)",
+    "n_customers": "Customers",
+    "predicted_mean": "Predicted value per customer",
+    "actual_mean": "Actual value per customer",
+    "predicted_total": "Predicted value, total",
+    "actual_total": "Actual value, total",
+    "actual_share": "Share of all actual value",
+}
+
+
+def _value_deciles(deciles: pd.DataFrame, metrics: Any) -> tuple[pd.DataFrame, list[str]]:
+    """Keep the deciles of models that predict value; return them and the models left out.
+
+    ``Evaluation.deciles`` ranks a purchase model without a spend model by its predicted
+    *purchases* while the actual column is *value*: two units side by side. With the
+    metrics at hand, models without a predicted total value are dropped from the sheet.
+    """
+    if (
+        "model" not in deciles.columns
+        or not isinstance(metrics, pd.DataFrame)
+        or "predicted_total_value" not in metrics.columns
+    ):
+        return deciles, []
+    has_value = {
+        str(name) for name, v in metrics["predicted_total_value"].items()
+        if isinstance(v, (int, float, np.floating)) and math.isfinite(float(v))
+    }
+    names = deciles["model"].astype(str)
+    dropped = sorted(set(names) - has_value)
+    return deciles[names.isin(has_value)].reset_index(drop=True), dropped
 
 
 def _scalar(v: Any) -> Any:
@@ -526,10 +763,16 @@ def _join_examples(v: Any) -> Any:
 def _metadata_frame(metadata: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "item": [str(k) for k in metadata],
+            "item": [_item_label(k) for k in metadata],
             "value": [_metadata_value(v) for v in metadata.values()],
         }
     )
+
+
+def _item_label(key: Any) -> str:
+    """Write a snake_case key as words for the About sheet (``time_unit`` -> ``time unit``)."""
+    text = str(key)
+    return text.replace("_", " ") if re.fullmatch(r"[a-z]+(?:_[a-z]+)+", text) else text
 
 
 def _metadata_value(v: Any) -> str:
@@ -554,8 +797,24 @@ def _column_width(label: str, values: list[Any], fmt: str | None) -> float:
     return float(min(max(longest + 2, 8), 60))
 
 
+def _print_setup(ws: Any) -> None:
+    """Print landscape, every column on one page width, the header row on every page."""
+    from openpyxl.worksheet.properties import PageSetupProperties
+
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # as many pages as the rows need
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.print_title_rows = "1:1"
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.oddFooter.center.text = "&A, page &P of &N"
+
+
 def _write_sheet(wb: Any, spec: _SheetSpec, header_font: Any, header_fill: Any) -> None:
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.comments import Comment
     from openpyxl.styles import Alignment
     from openpyxl.utils import get_column_letter
 
@@ -576,6 +835,11 @@ def _write_sheet(wb: Any, spec: _SheetSpec, header_font: Any, header_fill: Any) 
         cell.fill = header_fill
         cell.alignment = Alignment(wrap_text=True, vertical="center")
         header.append(cell)
+    for j, text in spec.comments.items():
+        comment = Comment(text, "clvlab")
+        comment.width, comment.height = 320, 110  # points: room for three lines or so
+        header[j].comment = comment
+    _print_setup(ws)  # before the first row: write-only sheets stream their XML
     ws.append(header)
     if spec.note is None:
         ws.auto_filter.ref = f"A1:{get_column_letter(n_cols)}{spec.n_rows + 1}"
@@ -640,27 +904,65 @@ def _xml_text(value: str) -> str:
     return f"<t>{text}</t>"
 
 
+def _xml_piece(value: str) -> str:
+    """``<t>`` element of a neutralised text value (illegal characters replaced)."""
+    return _xml_text(_fit_cell(value.translate(_ILLEGAL_XLSX_TABLE)))
+
+
 def _column_cells(
     s: pd.Series, kind: str, letter: str, style: str | None, rows: list[str]
-) -> list[str]:
-    """Build the ``<c>`` elements of one column for one chunk ('' for a missing value)."""
+) -> list[Any]:
+    """Build the ``<c>`` elements of one column for one chunk, as pieces for ``_chunk_xml``.
+
+    Returns ``[head, rows, middle, values, tail]`` (constant strings around the row
+    numbers and the values, so no string per cell is built) when no value is missing,
+    else ``[cells]``: one piece, the list of whole ``<c>`` elements with ``""`` for a
+    missing value (no cell). Strings are pieces repeated on every row and lists are
+    per-row pieces, so the cells must come as one list, not spliced in one by one.
+    """
     s_attr = f' s="{style}"' if style else ""
     if kind == "num":
         arr = s.to_numpy(dtype=float, na_value=np.nan)
         ok = np.isfinite(arr)
-        txt = list(map(repr, arr.tolist()))  # Python's shortest round-trip repr
-        return [
-            f'<c r="{letter}{r}"{s_attr} t="n"><v>{v}</v></c>' if good else ""
+        txt = _float_texts(arr)  # Python's shortest round-trip repr
+        middle, tail = f'"{s_attr} t="n"><v>', "</v></c>"
+        if ok.all():
+            return [f'<c r="{letter}', rows, middle, txt, tail]
+        return [[
+            f'<c r="{letter}{r}{middle}{v}{tail}' if good else ""
             for r, v, good in zip(rows, txt, ok.tolist(), strict=True)
-        ]
-    values = neutralise_series(s.astype(object)).tolist()
-    return [
-        ""
-        if v is None
-        else f'<c r="{letter}{r}"{s_attr} t="inlineStr"><is>'
-        f"{_xml_text(v.translate(_ILLEGAL_XLSX_TABLE))}</is></c>"
-        for r, v in zip(rows, values, strict=True)
-    ]
+        ]]
+    pieces = _map_text(s, "<t>{}</t>", _xml_piece, None, max_fast=XLSX_MAX_CELL_CHARS)
+    middle, tail = f'"{s_attr} t="inlineStr"><is>', "</is></c>"
+    if all(v is not None for v in pieces):
+        return [f'<c r="{letter}', rows, middle, pieces, tail]
+    return [[
+        "" if v is None else f'<c r="{letter}{r}{middle}{v}{tail}'
+        for r, v in zip(rows, pieces, strict=True)
+    ]]
+
+
+def _chunk_xml(part: pd.DataFrame, kinds: list[str], cells: list[tuple[str, str]], first: int
+               ) -> str:
+    """XML of the rows of ``part`` (sheet rows ``first``, ``first + 1``, ...).
+
+    One ``str.join`` over the interleaved pieces of every column: the Python work is one
+    ``repr`` per number and one small string per text value.
+    """
+    rows = list(map(str, range(first, first + len(part))))
+    pieces: list[Any] = ['<row r="', rows, '">']
+    for j, (letter, style) in enumerate(cells):
+        pieces += _column_cells(part.iloc[:, j], kinds[j], letter, style or None, rows)
+    pieces.append("</row>")
+    merged: list[Any] = []  # adjacent constant strings merged, then repeated per row
+    for piece in pieces:
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    columns = [itertools.repeat(p) if isinstance(p, str) else p for p in merged]
+    # the repeated constants are endless: the row lists end the zip
+    return "".join(itertools.chain.from_iterable(zip(*columns, strict=False)))
 
 
 def _sheet_paths(zf: zipfile.ZipFile) -> dict[str, str]:
@@ -703,20 +1005,76 @@ def _stream_rows(path: Path, jobs: list[tuple[str, pd.DataFrame]], kinds: list[s
                 )
             with dst.open(info.filename, "w", force_zip64=True) as fh:
                 fh.write(xml[: match.start()].encode("utf-8"))
-                for lo in range(0, len(frame), _FAST_CHUNK):
-                    part = frame.iloc[lo : lo + _FAST_CHUNK]
-                    rows = [str(r) for r in range(lo + 2, lo + 2 + len(part))]
-                    columns = [
-                        _column_cells(part.iloc[:, j], kinds[j], letter, style or None, rows)
-                        for j, (letter, style) in enumerate(cells)
-                    ]
-                    text = "".join(
-                        f'<row r="{r}">{"".join(row)}</row>'
-                        for r, *row in zip(rows, *columns, strict=True)
-                    )
-                    fh.write(text.encode("utf-8"))
+                _write_overlapped(
+                    fh,
+                    (
+                        _chunk_xml(frame.iloc[lo : lo + _FAST_CHUNK], kinds, cells, lo + 2)
+                        for lo in range(0, len(frame), _FAST_CHUNK)
+                    ),
+                )
                 fh.write(xml[match.end() :].encode("utf-8"))
     os.replace(tmp, path)
+
+
+def _manager_view(
+    table: pd.DataFrame, scores: pd.DataFrame, index_name: str, rank_by: str | None
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Sort by ``rank_by`` (highest first) with a rank column; blank undefined values.
+
+    Returns the table to write and the notes of the columns whose blanks or zeros need
+    explaining (column name -> text).
+    """
+    notes: dict[str, str] = {}
+    if rank_by is not None and rank_by in scores.columns and rank_by != RANK_COLUMN:
+        key = pd.to_numeric(table[rank_by], errors="coerce").to_numpy(dtype=float)
+        key = np.where(np.isfinite(key), key, -np.inf)
+        order = np.argsort(-key, kind="stable")  # highest first, missing last, ties kept
+        table = table.iloc[order].reset_index(drop=True)
+        table.insert(0, RANK_COLUMN, np.arange(1, len(table) + 1, dtype=np.int64))
+    if C.MONETARY_VALUE in table.columns and C.FREQUENCY in table.columns:
+        freq = pd.to_numeric(table[C.FREQUENCY], errors="coerce").to_numpy(dtype=float)
+        undefined = freq == 0
+        if undefined.any():
+            mv = pd.to_numeric(table[C.MONETARY_VALUE], errors="coerce").to_numpy(dtype=float)
+            table[C.MONETARY_VALUE] = np.where(undefined, np.nan, mv)
+        notes[C.MONETARY_VALUE] = COLUMN_NOTES[C.MONETARY_VALUE]
+    if "clv_baseline" in table.columns and C.FREQUENCY in table.columns:
+        notes["clv_baseline"] = COLUMN_NOTES["clv_baseline"]
+    return table, notes
+
+
+def _write_overlapped(fh: Any, texts: Iterator[str]) -> None:
+    """Write ``texts`` (UTF-8) to ``fh`` from a second thread while the next one is built.
+
+    Writing to a deflating zip member is mostly zlib, which releases the GIL, so the
+    compression of one chunk overlaps the formatting of the next when a core is free.
+    The chunks are written in order; an error in either thread is raised here.
+    """
+    pending: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+    failure: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            while (data := pending.get()) is not None:
+                if not failure:
+                    fh.write(data)
+        except BaseException as exc:  # pragma: no cover - disk full etc.
+            failure.append(exc)
+            while pending.get() is not None:  # drain so the producer never blocks
+                pass
+
+    worker = threading.Thread(target=consume, name="clvlab-xlsx-writer", daemon=True)
+    worker.start()
+    try:
+        for text in texts:
+            if failure:
+                break
+            pending.put(text.encode("utf-8"))
+    finally:
+        pending.put(None)
+        worker.join()
+    if failure:  # pragma: no cover
+        raise failure[0]
 
 
 def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
@@ -737,13 +1095,17 @@ def write_workbook(
     data_quality: Any = None,
     metadata: Mapping[str, Any] | None = None,
     max_rows_per_sheet: int = XLSX_MAX_ROWS,
+    currency: str | None = None,
+    rank_by: str | None = None,
+    progress: Callable[[], Any] | None = None,
 ) -> Path:
     """Write the predictions and their context as a formatted XLSX workbook.
 
     Sheets, in order: Predictions (split over several sheets if needed), Parameters,
     Holdout metrics, Deciles, Data quality, About -- see the module docstring. Written
     with openpyxl's streaming (write-only) mode, so memory stays flat for a million
-    customers.
+    customers. Every sheet prints landscape, one page wide, with its header row repeated
+    on each page.
 
     Parameters
     ----------
@@ -778,6 +1140,18 @@ def write_workbook(
         Customers beyond it continue on "Predictions (2)", ... with a
         :class:`~clvlab.exceptions.ClvlabWarning` and a note on the About sheet; no
         customer is dropped.
+    currency : str, optional
+        ISO 4217 code of the amounts (``"EUR"``): money columns get its symbol
+        (``"€"#,##0.00``) and the About sheet names it. By default amounts carry no
+        symbol.
+    rank_by : str, optional
+        Sort the Predictions rows by this column, highest first (missing values last,
+        ties in the given order), and put a ``Rank by CLV`` column (1, 2, ...) before
+        the customer id; ``clvlab run`` passes ``"clv"``. ``None`` (the default) or a
+        column the scores lack keeps the given order and adds no rank.
+    progress : callable, optional
+        Called with no argument after each sheet is written, and once more after the
+        customer rows are streamed in (``n_sheets + 1`` calls; e.g. a progress bar).
 
     Returns
     -------
@@ -795,10 +1169,15 @@ def write_workbook(
     from openpyxl.styles import Font, PatternFill
 
     scores = _check_scores(scores)
+    tick = progress if progress is not None else (lambda: None)
     if int(max_rows_per_sheet) < 2:
         raise ValueError(f"max_rows_per_sheet must be >= 2; got {max_rows_per_sheet!r}.")
     per_sheet = int(max_rows_per_sheet) - 1
     metadata = dict(metadata or {})
+    money = Currency(currency)
+    money_format = money.excel_format()
+    if money.code is not None:
+        metadata.setdefault("currency", money.label)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
 
@@ -817,15 +1196,28 @@ def write_workbook(
             ],
             axis=1,
         )
+    table, notes = _manager_view(table, scores, index_name, rank_by)
     columns = [str(c) for c in table.columns]
     labels = prediction_labels(
         columns, time_unit=metadata.get("time_unit"), horizon=metadata.get("horizon"),
         level=metadata.get("interval_level"),
     )
-    formats: list[str | None] = [None]
-    for col in scores.columns:
-        fmt = _PREDICTION_COLUMNS.get(str(col), (None, None))[1]
-        formats.append(fmt if fmt is not None else _default_format(str(col), scores[col]))
+    id_pos = 1 if len(columns) > len(scores.columns) + 1 else 0  # after the rank column
+    formats: list[str | None] = []
+    for j, col in enumerate(columns):
+        if j < id_pos:
+            fmt = _PREDICTION_COLUMNS[RANK_COLUMN][1]
+        elif j == id_pos:
+            fmt = None  # the customer id: text
+        elif col in _MONEY_COLUMNS:
+            fmt = money_format
+        else:
+            fmt = _PREDICTION_COLUMNS.get(col, (None, None))[1]
+            fmt = fmt if fmt is not None else _default_format(col, table.iloc[:, j])
+        formats.append(fmt)
+    comments = {columns.index(c): text for c, text in notes.items()}
+    for col, text in notes.items():
+        metadata.setdefault(f"column '{labels[columns.index(col)]}'", text)
     kinds = [_fast_kind(table.iloc[:, j]) for j in range(table.shape[1])]
     streaming = all(k is not None for k in kinds)
     n = len(scores)
@@ -852,12 +1244,15 @@ def write_workbook(
                 formats,
                 n_rows_total=len(part),
                 width_columns=sample,
+                comments=comments,
             )
             jobs.append((title, part))
         else:
             full = [_cell_values(part.iloc[:, j]) for j in range(part.shape[1])]
-            spec = _SheetSpec(title, labels, full, formats, width_columns=sample)
+            spec = _SheetSpec(title, labels, full, formats, width_columns=sample,
+                              comments=comments)
         _write_sheet(wb, spec, header_font, header_fill)
+        tick()
 
     # Parameters
     params = _parameters_frame(parameters)
@@ -870,6 +1265,7 @@ def write_workbook(
             header_font,
             header_fill,
         )
+    tick()
 
     # Holdout metrics
     if metrics is None:
@@ -879,8 +1275,9 @@ def write_workbook(
             "Give a calibration end (clvlab run --calibration-end DATE) to evaluate them.",
         )
     else:
-        spec = _frame_spec("Holdout metrics", _metrics_frame(metrics))
+        spec = _frame_spec("Holdout metrics", _metrics_frame(metrics, money))
     _write_sheet(wb, spec, header_font, header_fill)
+    tick()
 
     # Deciles
     if deciles is None:
@@ -892,10 +1289,64 @@ def write_workbook(
                 f"{type(deciles).__name__}."
             )
         frame = deciles.reset_index() if _has_named_index(deciles) else deciles
-        spec = _frame_spec("Deciles", frame)
+        frame, dropped = _value_deciles(frame, metrics)
+        if dropped:
+            metadata.setdefault(
+                "Deciles sheet",
+                f"holdout value by decile of predicted value; {', '.join(dropped)} "
+                "predicts purchases, not value, so it is not on that sheet (see the "
+                "Holdout metrics sheet for its purchase metrics)",
+            )
+        if len(frame) == 0:
+            spec = _note_spec("Deciles", "No model predicts holdout value, so no decile "
+                              "comparison of value.")
+        else:
+            labels_d = [_DECILE_LABELS.get(str(c), str(c)) for c in frame.columns]
+            fmts = {c: money_format for c in ("predicted_mean", "actual_mean",
+                                              "predicted_total", "actual_total")}
+            fmts["actual_share"] = _FMT_PROB
+            spec = _frame_spec("Deciles", frame, labels=labels_d, formats=fmts)
     _write_sheet(wb, spec, header_font, header_fill)
+    tick()
 
-    # Data quality
+    # Data quality (with the text cells this workbook had to cut, if any)
+    n_long, long_examples = _too_long(table.iloc[:, 0], str(columns[0]))
+    for j in range(1, table.shape[1]):
+        if kinds[j] != "num" and not pd.api.types.is_numeric_dtype(table.iloc[:, j]):
+            n_j, ex_j = _too_long(table.iloc[:, j], str(columns[j]))
+            n_long += n_j
+            long_examples += ex_j
+    if data_quality is not None:
+        dq_in = _data_quality_frame(data_quality)
+        for col in dq_in.columns:
+            n_j, ex_j = _too_long(dq_in[col], f"Data quality, {col}")
+            n_long += n_j
+            long_examples += ex_j
+    n_j, ex_j = _too_long(pd.Series([_metadata_value(v) for v in metadata.values()],
+                                    dtype=object), "About")
+    n_long += n_j
+    long_examples += ex_j
+    if n_long:
+        record = {
+            "check": f"text longer than Excel's {XLSX_MAX_CELL_CHARS:,}-character cell limit",
+            "action": f"cut in the XLSX to {XLSX_MAX_CELL_CHARS:,} characters ending with "
+                      f"{TRUNCATION_MARKER!r}; the CSV keeps the full text",
+            "count": n_long,
+            "examples": long_examples[:5],
+        }
+        warnings.warn(
+            f"{n_long:,} text cell(s) are longer than Excel's {XLSX_MAX_CELL_CHARS:,}-character "
+            f"limit and were cut in {p.name}, ending with {TRUNCATION_MARKER!r} "
+            f"({'; '.join(long_examples[:3])}); the count is on its Data quality sheet. The "
+            "CSV export keeps the full values.",
+            DataQualityWarning,
+            stacklevel=2,
+        )
+        data_quality = (
+            pd.concat([_data_quality_frame(data_quality), pd.DataFrame([record])],
+                      ignore_index=True)
+            if data_quality is not None else [record]
+        )
     if data_quality is None:
         spec = _note_spec("Data quality", "No data-quality log was given.")
     else:
@@ -906,6 +1357,7 @@ def write_workbook(
             else _note_spec("Data quality", "Loading changed nothing: every row passed all checks.")
         )
     _write_sheet(wb, spec, header_font, header_fill)
+    tick()
 
     # About
     about = {
@@ -914,8 +1366,10 @@ def write_workbook(
         **metadata,
     }
     _write_sheet(wb, _frame_spec("About", _metadata_frame(about)), header_font, header_fill)
+    tick()
 
     wb.save(p)
     if jobs:
         _stream_rows(p, jobs, [k for k in kinds if k is not None])
+    tick()
     return p

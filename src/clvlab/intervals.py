@@ -77,6 +77,7 @@ import pandas as pd
 from scipy import special
 
 from clvlab import _columns as C
+from clvlab._checks import check_discount_rate, check_horizon, check_level, check_margin
 from clvlab.exceptions import InvalidValueError, ModelWarning, reissue_warnings
 from clvlab.models.contract import describe, missing_note, supports
 from clvlab.validation import validate_rfm
@@ -858,13 +859,11 @@ def predict_intervals(
     if kind not in KINDS:
         raise ValueError(f"kind must be 'predictive' or 'confidence'; got {kind!r}.")
     _check_models(purchase_model, spend_model, kind)
-    level = _number(level, "level", minimum=0.0, open_low=True, maximum=1.0,
-                    hint="E.g. 0.8 for an 80% interval.")
-    horizon = _number(horizon, "horizon", minimum=0.0,
-                      hint="It is a duration in the purchase model's time unit.")
-    discount_rate = _number(discount_rate, "discount_rate", minimum=0.0,
-                            hint="It is the rate per time unit (see clvlab.per_period_rate).")
-    margin = _number(margin, "margin", minimum=0.0, hint="It is the share of spend kept as profit.")
+    # the shared rules of clvlab._checks (the same words as CLV, scoring and the CLI)
+    level = check_level(level, "level")
+    horizon = check_horizon(horizon, "horizon")
+    discount_rate = check_discount_rate(discount_rate, "discount_rate")
+    margin = check_margin(margin, "margin")
     if n_draws is not None:
         if (isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer))
                 or n_draws < 1):

@@ -71,6 +71,9 @@ def model_to_dict(model: Any) -> dict[str, Any]:
             "time_unit": getattr(model, "time_unit_", None),
             "fit_date": getattr(model, "fit_date_", None),
             "data_fingerprint": getattr(model, "data_fingerprint_", None),
+            # what the model was fitted on, when the caller recorded it (clvlab run / fit):
+            # {"period": "calibration" | "full", "start", "end", "source", "customers"}
+            "training_period": getattr(model, "training_period_", None),
             "state": model._state_dict(),
         }
     )
@@ -128,6 +131,9 @@ def model_from_dict(payload: Any, source: str = "the model data") -> Any:
         model.time_unit_ = None if unit is None else check_time_unit(unit, "time_unit")
         model.fit_date_ = payload.get("fit_date")
         model.data_fingerprint_ = payload.get("data_fingerprint")
+        period = payload.get("training_period")
+        if isinstance(period, dict):
+            model.training_period_ = {str(k): v for k, v in period.items()}
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelFileError(
             f"{source} is a corrupt {name} file ({type(exc).__name__}: {exc}). "

@@ -17,20 +17,28 @@ function                               shows
 :func:`plot_clv_scatter`               predicted vs actual holdout value per customer
 :func:`plot_decile_bars`               predicted vs actual value per decile of prediction
 :func:`plot_clv_distribution`          distribution of predicted CLV
-:func:`plot_purchase_rate_heterogeneity`  Gamma(r, alpha) of purchase rates
-:func:`plot_dropout_heterogeneity`     Beta(a, b) of dropout probabilities
+:func:`plot_tracking_comparison`       cumulative repeat transactions, several models
+:func:`plot_heterogeneity`             one latent trait's spread across customers, from
+                                       the model's ``describe().heterogeneity``
+:func:`plot_purchase_rate_heterogeneity`  the purchase-rate trait (thin wrapper)
+:func:`plot_dropout_heterogeneity`     the dropout trait (thin wrapper)
 :func:`plot_probability_alive_history`  one customer's P(alive) over time
 =====================================  =============================================
+
+Plots talk to models only through :mod:`clvlab.models.contract`: names and distributions
+come from ``describe()``, and a plot whose prediction the model lacks raises
+``NotImplementedError`` with the contract's note (the report leaves such a plot out and
+prints the note).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
 
 from clvlab import _columns as C
 from clvlab._time import UNIT_NAMES
@@ -44,6 +52,7 @@ from clvlab.evaluation import (
     frequency_histogram,
 )
 from clvlab.exceptions import InvalidValueError, NotFittedError
+from clvlab.models.contract import Heterogeneity, describe, missing_note, offers
 from clvlab.validation import validate_rfm
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,10 +63,12 @@ __all__ = [
     "plot_frequency_recency_matrix",
     "plot_probability_alive_matrix",
     "plot_tracking",
+    "plot_tracking_comparison",
     "plot_conditional_expectations",
     "plot_clv_scatter",
     "plot_decile_bars",
     "plot_clv_distribution",
+    "plot_heterogeneity",
     "plot_purchase_rate_heterogeneity",
     "plot_dropout_heterogeneity",
     "plot_probability_alive_history",
@@ -67,6 +78,8 @@ __all__ = [
 ACTUAL_COLOR = "#333333"
 MODEL_COLOR = "#1f77b4"
 BASELINE_COLOR = "#ff7f0e"
+#: Further models (model comparison), after MODEL_COLOR.
+COMPARISON_COLORS = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (7.0, 4.5)) -> Axes:
@@ -82,9 +95,14 @@ def _unit_name(unit: str | None) -> str:
     return UNIT_NAMES.get(unit or "", unit or "time units")
 
 
+def _count(t: float) -> str:
+    """Write a count of time units for a label: whole within 0.05 (``39``), else 1 decimal."""
+    return f"{round(t):,}" if abs(t - round(t)) < 0.05 else f"{t:,.1f}"
+
+
 def _duration(t: float, unit: str) -> str:
-    """``"1 week"``, ``"39 weeks"``."""
-    return f"{t:g} {unit[:-1] if t == 1 else unit}"
+    """``"1 week"``, ``"39 weeks"``, ``"26.7 weeks"``."""
+    return f"{_count(t)} {unit[:-1] if t == 1 else unit}"
 
 
 def _model_unit(model: Any) -> str:
@@ -115,8 +133,8 @@ def plot_frequency_histogram(
 
     Parameters
     ----------
-    model : fitted BetaGeoFitter
-        Provides ``probability_of_purchases(n=, t=)``.
+    model : fitted purchase model
+        Must offer ``probability_of_purchases`` (``NotImplementedError`` otherwise).
     data : DataFrame
         Calibration RFM summary (``frequency``, ``T``).
     max_frequency : int, default=7
@@ -127,14 +145,14 @@ def plot_frequency_histogram(
     -------
     matplotlib.axes.Axes
     """
-    from clvlab.evaluation import chi_square_test
+    from clvlab.evaluation import chi_square_test, fitted_parameter_count
 
     hist = frequency_histogram(model, data, max_frequency)
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sparse-bin caveat is for evaluate(), not the plot
-        chi = chi_square_test(hist, n_params=len(getattr(model, "_param_names", ())) or 4)
+        chi = chi_square_test(hist, n_params=fitted_parameter_count(model))
     ax = _axes(ax)
     x = np.arange(len(hist))
     w = 0.4
@@ -152,7 +170,7 @@ def plot_frequency_histogram(
 
 
 def _label(model: Any) -> str:
-    return str(getattr(model, "_model_name", None) or type(model).__name__)
+    return describe(model).name
 
 
 def _matrix(
@@ -220,7 +238,7 @@ def plot_frequency_recency_matrix(
 
     Parameters
     ----------
-    model : fitted BetaGeoFitter
+    model : fitted purchase model
         Provides ``expected_purchases(data, t)``.
     data : DataFrame, optional
         RFM summary; sets ``T`` (its largest age) and ``max_frequency`` (its largest).
@@ -263,7 +281,7 @@ def plot_probability_alive_matrix(
 
     Parameters
     ----------
-    model : fitted BetaGeoFitter
+    model : fitted purchase model
         Provides ``probability_alive(data)``.
     data : DataFrame, optional
         RFM summary; sets ``T`` and ``max_frequency``.
@@ -317,11 +335,7 @@ def plot_tracking(
         raise ValueError(f"kind must be 'cumulative' or 'incremental'; got {kind!r}.")
     track = evaluation.tracking
     if track is None:
-        raise InvalidValueError(
-            "This evaluation has no tracking series: call clvlab.evaluate(..., "
-            "transactions=tx) with the transaction log the split was built from.",
-            rule="tracking available",
-        )
+        raise InvalidValueError(_no_tracking(evaluation), rule="tracking available")
     unit = _unit_name(evaluation.time_unit)
     model_name = str(evaluation.metrics.index[0])
     ax = _axes(ax)
@@ -341,6 +355,90 @@ def plot_tracking(
     ax.set_ylabel("Cumulative repeat transactions" if kind == "cumulative" else per)
     ax.set_title(("Cumulative repeat transactions" if kind == "cumulative" else per)
                  + f": actual vs {model_name}")
+    ax.set_xlim(0, float(x[-1]))
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="lower right" if kind == "cumulative" else "upper right")
+    return ax
+
+
+def _no_tracking(evaluation: Evaluation) -> str:
+    """Why an evaluation has no tracking series (the evaluation's own note, if any)."""
+    for note in evaluation.notes:
+        if "tracking" in note and "left out" in note:
+            return f"This evaluation has no tracking series: {note}"
+    return (
+        "This evaluation has no tracking series: call clvlab.evaluate(..., "
+        "transactions=tx) with the transaction log the split was built from."
+    )
+
+
+def plot_tracking_comparison(
+    evaluations: Any, *, kind: str = "cumulative", ax: Axes | None = None
+) -> Axes:
+    """Actual repeat transactions and every model's expectation on one axis.
+
+    Parameters
+    ----------
+    evaluations : mapping of str to Evaluation, or ModelComparison
+        One :func:`clvlab.evaluate` result per purchase model, all on the same split and
+        transactions (e.g. ``clvlab.compare_models(...).evaluations``); the keys label
+        the lines unless the evaluations name distinct models.
+    kind : {"cumulative", "incremental"}, default="cumulative"
+        Running total or per-period counts.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax.lines[0]`` the actual series, then one dashed line per model with tracking
+        (in the order given); models without tracking are named in the title.
+    """
+    if kind not in ("cumulative", "incremental"):
+        raise ValueError(f"kind must be 'cumulative' or 'incremental'; got {kind!r}.")
+    items = getattr(evaluations, "evaluations", evaluations)
+    if not isinstance(items, Mapping) or not items:
+        raise TypeError(
+            "evaluations must be a non-empty mapping of model label to Evaluation, or the "
+            f"ModelComparison of clvlab.compare_models; got {type(evaluations).__name__}."
+        )
+    evs = {str(k): _check_evaluation(v, "plot_tracking_comparison") for k, v in items.items()}
+    names = [str(ev.metrics.index[0]) for ev in evs.values()]
+    labels = names if len(set(names)) == len(names) else list(evs)
+    with_track = [(lab, ev) for lab, ev in zip(labels, evs.values(), strict=True)
+                  if ev.tracking is not None]
+    if not with_track:
+        raise InvalidValueError(_no_tracking(next(iter(evs.values()))),
+                                rule="tracking available")
+    first = with_track[0][1]
+    track = first.tracking
+    assert track is not None
+    unit = _unit_name(first.time_unit)
+    ax = _axes(ax)
+    x = track["period_end"].to_numpy()
+    ax.plot(x, track[f"actual_{kind}"].to_numpy(), color=ACTUAL_COLOR, lw=2.5, label="Actual")
+    for i, (label, ev) in enumerate(with_track):
+        other = ev.tracking
+        assert other is not None
+        if len(other) != len(track) or not np.allclose(other["period_end"], x):
+            raise ValueError(
+                f"The evaluations do not share one tracking calendar ({label} differs); "
+                "evaluate every model on the same split and transactions."
+            )
+        ax.plot(x, other[f"expected_{kind}"].to_numpy(),
+                color=COMPARISON_COLORS[i % len(COMPARISON_COLORS)], lw=1.8,
+                ls=("--", "-.", ":", (0, (5, 1)))[i % 4], label=label)
+    boundary = track.attrs.get("calibration_boundary")
+    if boundary is not None:
+        ax.axvline(boundary, color="grey", ls=":", lw=1.2, label="End of calibration")
+    ax.set_xlabel(f"{unit.capitalize()} since {track.attrs.get('origin', '')}")
+    per = f"Repeat transactions per {unit[:-1]}"
+    what = "Cumulative repeat transactions" if kind == "cumulative" else per
+    ax.set_ylabel(what)
+    missing = [lab for lab, ev in zip(labels, evs.values(), strict=True) if ev.tracking is None]
+    title = f"{what}: actual vs {len(with_track)} model{'s' if len(with_track) > 1 else ''}"
+    if missing:
+        title += f"\n(no tracking for {', '.join(missing)})"
+    ax.set_title(title)
     ax.set_xlim(0, float(x[-1]))
     ax.set_ylim(bottom=0)
     ax.legend(loc="lower right" if kind == "cumulative" else "upper right")
@@ -382,7 +480,7 @@ def plot_conditional_expectations(
     ax.set_xticks(x, list(table.index), rotation=0 if by == "frequency" else 20)
     ax.set_xlabel("Repeat purchases in the calibration period" if by == "frequency"
                   else f"Recency in the calibration period ({unit})")
-    ax.set_ylabel(f"Mean purchases in the {evaluation.horizon:g}-{unit[:-1]} holdout")
+    ax.set_ylabel(f"Mean purchases in the {_count(evaluation.horizon)}-{unit[:-1]} holdout")
     ax.set_title(f"Conditional expectations by calibration {by}")
     ax.legend(loc="upper left")
     ax.set_ylim(bottom=0)
@@ -454,7 +552,7 @@ def plot_clv_scatter(
     ax.set_xlim(-0.2, hi)
     ax.set_ylim(-0.2, hi * 3)
     r = evaluation.metrics.loc[name, "value_spearman"]
-    ax.set_xlabel(f"Predicted value over the {evaluation.horizon:g}-{unit[:-1]} holdout")
+    ax.set_xlabel(f"Predicted value over the {_count(evaluation.horizon)}-{unit[:-1]} holdout")
     ax.set_ylabel("Actual holdout value")
     ax.set_title(f"Predicted vs actual value per customer\n{name}, Spearman ρ = {r:.2f}")
     ax.legend(loc="upper left")
@@ -490,7 +588,7 @@ def plot_decile_bars(
     ax.set_xticks(x, [str(int(d)) for d in x])
     unit = _unit_name(evaluation.time_unit)
     ax.set_xlabel("Decile of predicted value (1 = highest)")
-    ax.set_ylabel(f"Mean value per customer, {evaluation.horizon:g}-{unit[:-1]} holdout")
+    ax.set_ylabel(f"Mean value per customer, {_count(evaluation.horizon)}-{unit[:-1]} holdout")
     capture = evaluation.metrics.loc[name, "top_decile_capture"]
     ax.set_title(f"Predicted vs actual value by decile\n"
                  f"top decile earns {capture:.0%} of actual holdout value")
@@ -565,16 +663,21 @@ def plot_clv_distribution(
 # ======================================================================================
 
 
-def _params(model: Any, names: tuple[str, ...]) -> list[float]:
-    params = getattr(model, "params_", None)
-    if params is None:
-        model._check_is_fitted()  # raises NotFittedError with the standard message
-        # reached only when _check_is_fitted does not raise (params_ exists but is None)
-        raise NotFittedError(
-            f"This {type(model).__name__} has no fitted parameters (params_ is None). "
-            "Call fit(rfm) first, or load a saved model with clvlab.load_model(path)."
-        )
-    return [float(params[n]) for n in names]
+def _require(model: Any, prediction: str, what: str) -> None:
+    if not offers(model, prediction):
+        raise NotImplementedError(missing_note(model, prediction, what))
+
+
+def _check_fitted(model: Any) -> None:
+    if getattr(model, "params_", None) is not None:
+        return
+    checker = getattr(model, "_check_is_fitted", None)
+    if callable(checker):
+        checker()  # raises NotFittedError with the standard message
+    raise NotFittedError(
+        f"This {type(model).__name__} has no fitted parameters (params_ is None). "
+        "Call fit(rfm) first, or load a saved model with clvlab.load_model(path)."
+    )
 
 
 def _log_density(ax: Axes, dist: Any, label_mean: str) -> None:
@@ -596,53 +699,148 @@ def _log_density(ax: Axes, dist: Any, label_mean: str) -> None:
     ax.legend()
 
 
-def plot_purchase_rate_heterogeneity(model: Any, *, ax: Axes | None = None) -> Axes:
-    """Spread of purchase rates across customers, λ ~ Gamma(r, alpha) (BG/NBD).
+def _trait(model: Any, trait: int | str) -> Heterogeneity:
+    """Find the model's heterogeneity entry ``trait`` (position, or a word of its name)."""
+    _check_fitted(model)
+    desc = describe(model)
+    traits = desc.heterogeneity
+    if not traits:
+        raise NotImplementedError(
+            f"{desc.name} describes no heterogeneity distribution "
+            "(describe().heterogeneity is empty); there is nothing to plot."
+        )
+    if isinstance(trait, (int, np.integer)) and not isinstance(trait, bool):
+        if 0 <= int(trait) < len(traits):
+            return traits[int(trait)]
+    elif isinstance(trait, str):
+        found = [h for h in traits if trait.lower() in h.name.lower()]
+        if found:
+            return found[0]
+    names = ", ".join(f"{i}: {h.name!r}" for i, h in enumerate(traits))
+    raise ValueError(f"trait must be one of {desc.name}'s traits ({names}); got {trait!r}.")
 
-    Drawn on a log axis as the density of ``ln λ`` (``λ f(λ)``), from the 0.5% to the
-    99.5% quantile, with the mean and median marked.
+
+def plot_heterogeneity(
+    model: Any, trait: int | str = 0, *, ax: Axes | None = None
+) -> Axes:
+    """Spread of one latent customer trait across customers, as the model describes it.
+
+    The distribution, its name, symbol, unit and description come from the model's
+    ``describe().heterogeneity`` (:class:`clvlab.models.contract.Heterogeneity`), so the
+    same function draws BG/NBD's Gamma purchase rates and Beta dropout probabilities,
+    Pareto/NBD's Gamma dropout rates, or any other model's traits. Drawn on a log axis as
+    the density of ``ln x`` (``x f(x)``), from the 0.5% to the 99.5% quantile, with the
+    mean and median marked.
 
     Parameters
     ----------
-    model : fitted BetaGeoFitter
+    model : fitted model
+        Any clvlab model whose ``describe().heterogeneity`` is not empty.
+    trait : int or str, default=0
+        Which trait: its position in ``describe().heterogeneity`` or a word of its name
+        (``"purchase"``, ``"dropout"``).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax.lines[0]`` the ln-density curve, ``ax.lines[1]`` the mean.
+
+    Raises
+    ------
+    NotFittedError
+        The model is not fitted.
+    NotImplementedError
+        The model describes no heterogeneity.
+    ValueError
+        No trait matches ``trait``.
+    """
+    h = _trait(model, trait)
+    dist = h.distribution
+    ax = _axes(ax)
+    unit = f" {h.unit}" if h.unit else ""
+    _log_density(ax, dist, f"Mean {dist.mean():.3g}{unit}")
+    label = h.name[:1].upper() + h.name[1:]
+    detail = f"{h.unit}, log scale" if h.unit else "log scale"
+    ax.set_xlabel(f"{label} {h.symbol} ({detail})")
+    import textwrap
+
+    # wrapped so a long description stays inside the figure (no clipped title)
+    detail_text = textwrap.fill(_with_values(h.description, model), width=70)
+    ax.set_title(f"Heterogeneity in {h.name} across customers\n{detail_text}")
+    return ax
+
+
+#: Greek letters of descriptions -> parameter names ("Gamma(r, α)" names alpha).
+_GREEK = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "θ": "theta", "κ": "kappa",
+          "λ": "lambda", "μ": "mu", "ν": "nu", "ρ": "rho", "σ": "sigma", "τ": "tau"}
+
+
+def _with_values(description: str, model: Any) -> str:
+    """Put fitted values into a description's leading ``Dist(p, q)``: ``Dist(p = 0.24, ...)``.
+
+    Only symbols that are parameters of the model (directly or as their Greek letter) get a
+    value; any other text is kept as it is.
+    """
+    import re
+
+    match = re.match(r"^([^(:]+)\(([^)]*)\)", description)
+    params = getattr(model, "params_", None)
+    if match is None or params is None:
+        return description
+    parts = []
+    for token in (t.strip() for t in match.group(2).split(",")):
+        name = token if token in params.index else _GREEK.get(token)
+        parts.append(f"{token} = {float(params[name]):.3g}" if name in params.index else token)
+    return f"{match.group(1)}({', '.join(parts)}){description[match.end():]}"
+
+
+def plot_purchase_rate_heterogeneity(model: Any, *, ax: Axes | None = None) -> Axes:
+    """Spread of purchase rates across customers: :func:`plot_heterogeneity` of that trait.
+
+    Parameters
+    ----------
+    model : fitted purchase model
+        Its ``describe().heterogeneity`` names a trait with "purchase" in it (else the
+        first trait is drawn).
     ax : matplotlib Axes, optional
 
     Returns
     -------
     matplotlib.axes.Axes
     """
-    r, alpha = _params(model, ("r", "alpha"))
-    dist = stats.gamma(a=r, scale=1.0 / alpha)
-    unit = _model_unit(model)
-    ax = _axes(ax)
-    _log_density(ax, dist, f"Mean {dist.mean():.3g} per {unit[:-1]}")
-    ax.set_xlabel(f"Purchase rate λ while alive (purchases per {unit[:-1]}, log scale)")
-    ax.set_title(f"Heterogeneity in purchase rates: Gamma(r = {r:.3g}, α = {alpha:.3g})")
-    return ax
+    return plot_heterogeneity(model, _pick_trait(model, "purchase", 0), ax=ax)
 
 
 def plot_dropout_heterogeneity(model: Any, *, ax: Axes | None = None) -> Axes:
-    """Spread of dropout probabilities after a purchase, p ~ Beta(a, b) (BG/NBD).
-
-    Drawn on a log axis as the density of ``ln p`` (``p f(p)``), from the 0.5% to the
-    99.5% quantile, with the mean and median marked.
+    """Spread of dropout across customers: :func:`plot_heterogeneity` of that trait.
 
     Parameters
     ----------
-    model : fitted BetaGeoFitter
+    model : fitted purchase model
+        Its ``describe().heterogeneity`` names a trait with "dropout" in it (else the
+        second trait is drawn).
     ax : matplotlib Axes, optional
 
     Returns
     -------
     matplotlib.axes.Axes
     """
-    a, b = _params(model, ("a", "b"))
-    dist = stats.beta(a, b)
-    ax = _axes(ax)
-    _log_density(ax, dist, f"Mean {dist.mean():.3g}")
-    ax.set_xlabel("Probability p of dropping out after a purchase (log scale)")
-    ax.set_title(f"Heterogeneity in dropout: Beta(a = {a:.3g}, b = {b:.3g})")
-    return ax
+    return plot_heterogeneity(model, _pick_trait(model, "dropout", 1), ax=ax)
+
+
+def _pick_trait(model: Any, word: str, position: int) -> int | str:
+    _check_fitted(model)
+    desc = describe(model)
+    names = [h.name.lower() for h in desc.heterogeneity]
+    if any(word in n for n in names):
+        return word
+    if position < len(names):
+        return position
+    raise NotImplementedError(
+        f"{desc.name} describes no {word} distribution (its traits: "
+        f"{', '.join(names) or 'none'}); use plot_heterogeneity(model, trait) for those."
+    )
 
 
 def plot_probability_alive_history(
@@ -657,8 +855,8 @@ def plot_probability_alive_history(
 
     Parameters
     ----------
-    model : fitted BetaGeoFitter
-        Provides ``probability_alive_history(purchases, end=...)``.
+    model : fitted purchase model
+        Must offer ``probability_alive_history`` (``NotImplementedError`` otherwise).
     purchases : array-like
         The customer's purchase dates (first purchase included) or ages in the model's
         time unit.
@@ -673,6 +871,7 @@ def plot_probability_alive_history(
     matplotlib.axes.Axes
         A line of P(alive) (``ax.lines[0]``) and vertical markers at the purchases.
     """
+    _require(model, "probability_alive_history", "the P(alive) history plot")
     hist = model.probability_alive_history(purchases, end=end)
     ax = _axes(ax, figsize=(8.0, 3.8))
     unit = _model_unit(model)

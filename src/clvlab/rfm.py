@@ -50,6 +50,7 @@ import pandas as pd
 
 from clvlab import _columns as C
 from clvlab import _time
+from clvlab._checks import check_date
 from clvlab.exceptions import (
     DataQualityWarning,
     EmptyInputError,
@@ -100,13 +101,22 @@ class _Log:
     """Checked transaction arrays (positional, same length)."""
 
     codes: np.ndarray  # int64 customer code, index into ``ids``
-    ids: pd.Index  # customer ids (str), in order of first appearance
+    ids: pd.Index  # customer ids (str, or integers as given), in order of first appearance
     day: np.ndarray  # int64 calendar day (days since 1970-01-01)
     raw: np.ndarray  # datetime64 timestamps, original resolution
     amount: np.ndarray  # float64
 
+    def release_rows(self) -> None:
+        """Drop the per-row arrays this module made (the ids and the input's own stay)."""
+        self.codes = self.day = np.empty(0, dtype=np.int64)
 
-def _check_transactions(tx: Any) -> _Log:
+
+def _check_transactions(tx: Any, *, integer_ids: bool = False) -> _Log:
+    """Check a transaction log and return its arrays.
+
+    With ``integer_ids``, integer customer ids stay integers (the summaries' index);
+    otherwise every id becomes text (what clvlab.evaluation's tracking matches against).
+    """
     if not isinstance(tx, pd.DataFrame):
         raise NotATableError(
             "tx must be a pandas DataFrame of transactions with columns customer_id, date, "
@@ -167,7 +177,15 @@ def _check_transactions(tx: Any) -> _Log:
     # codes in order of first appearance (hashing only; sorting millions of distinct string
     # ids would cost as much again). A log from load_transactions is sorted by customer,
     # so its summary comes out in customer order.
-    codes, uniques = pd.factorize(tx[C.CUSTOMER_ID])
+    id_col = tx[C.CUSTOMER_ID]
+    if integer_ids and isinstance(id_col.dtype, np.dtype) and id_col.dtype.kind in "iu":
+        # integer ids stay integers (no text conversion, no object arrays): factorize
+        # hashes the int64 values, and an already sorted column needs no hashing at all
+        codes, ids = _factorize_integers(id_col.to_numpy())
+        day = raw.astype("datetime64[D]").view(np.int64)
+        return _Log(codes, ids, day, raw, amount)
+    grouped = _factorize_sorted_text(id_col)
+    codes, uniques = grouped if grouped is not None else pd.factorize(id_col)
     bad = codes < 0
     if bad.any():
         _fail_rows(tx.index, bad, C.CUSTOMER_ID, "must not be missing",
@@ -189,16 +207,69 @@ def _check_transactions(tx: Any) -> _Log:
     return _Log(codes.astype(np.int64, copy=False), ids, day, raw, amount)
 
 
+def _factorize_integers(values: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """Codes (int64, order of first appearance) and distinct ids of an integer id column.
+
+    A column sorted by id (as exported by customer, or from ``load_transactions``) is
+    coded by one pass over its changes; any other order is hashed by ``pd.factorize``.
+    Both give the same codes.
+    """
+    n = values.size
+    if n and bool(np.all(values[1:] >= values[:-1])):
+        change = np.empty(n, dtype=bool)
+        change[0] = True
+        np.not_equal(values[1:], values[:-1], out=change[1:])
+        uniques = values[change]
+        codes = np.cumsum(change, dtype=np.int64)
+        codes -= 1
+    else:
+        codes, uniques = pd.factorize(values)
+        codes = codes.astype(np.int64, copy=False)
+    return codes, pd.Index(uniques)
+
+
+def _factorize_sorted_text(values: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
+    """``pd.factorize`` of Arrow-backed text ids sorted by id, without hashing; else None.
+
+    A log from ``load_transactions`` is sorted by customer (as text, or numerically for
+    digit ids). When the runs of equal ids are strictly increasing, in text order or in
+    (length, text) order, every id forms one run, so numbering the runs gives exactly
+    the codes of ``pd.factorize``; one vectorised comparison of neighbours finds them.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - pandas' str dtype is Arrow-backed here
+        return None
+    if getattr(values.dtype, "storage", None) != "pyarrow" or len(values) < 2:
+        return None
+    arr = values.array.__arrow_array__() if hasattr(values.array, "__arrow_array__") else None
+    if arr is None:
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        return None
+    change = np.empty(len(arr), dtype=bool)
+    change[0] = True
+    change[1:] = pc.not_equal(arr[1:], arr[:-1]).to_numpy(zero_copy_only=False)
+    runs = arr.filter(pa.array(change))
+    if len(runs) > 1:
+        a, b = runs[:-1], runs[1:]
+        if not pc.all(pc.less(a, b)).as_py():
+            la, lb = pc.binary_length(a), pc.binary_length(b)
+            by_length = pc.or_(pc.less(la, lb), pc.and_(pc.equal(la, lb), pc.less(a, b)))
+            if not pc.all(by_length).as_py():
+                return None
+    codes = np.cumsum(change, dtype=np.int64)
+    codes -= 1
+    return codes, pd.Index(pd.array(runs, dtype=values.dtype))
+
+
 def _parse_day(value: Any, name: str) -> int:
     """Calendar day (days since epoch) of a date-like argument."""
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise InvalidValueError(
-            f"{name} must be a date (e.g. '1997-09-30' or a Timestamp); got {value!r} ({exc}).",
-            column=name,
-            rule="parseable date",
-        ) from None
+    # ISO 8601 text or a datetime only: '01/06/2024' is refused, never read as 6 January
+    ts = check_date(value, name, error=InvalidValueError)
     if ts is pd.NaT or pd.isna(ts):
         raise InvalidValueError(
             f"{name} must be a date (e.g. '1997-09-30'); got {value!r}.",
@@ -222,7 +293,8 @@ def _period_ordinal(day: np.ndarray, merge_period: str) -> np.ndarray:
     if merge_period == "D":
         return day
     if merge_period == "W":
-        return np.floor_divide(day + _EPOCH_WEEKDAY_SHIFT, 7)
+        out = day + _EPOCH_WEEKDAY_SHIFT
+        return np.floor_divide(out, 7, out=out)
     unit = "datetime64[M]" if merge_period == "M" else "datetime64[Y]"
     return day.astype("datetime64[D]").astype(unit).astype(np.int64)
 
@@ -265,6 +337,22 @@ class _Aggregate:
     last_raw: np.ndarray  # latest raw timestamp
 
 
+#: Rows per chunk where a per-row temporary would otherwise span the whole log.
+_ROW_CHUNK = 1 << 20
+
+
+def _pairs_sorted(codes: np.ndarray, period: np.ndarray) -> bool:
+    """Whether the rows are sorted by customer code, then period (chunk by chunk)."""
+    for lo in range(0, codes.size - 1, _ROW_CHUNK):
+        hi = min(lo + _ROW_CHUNK + 1, codes.size)
+        c0, c1 = codes[lo : hi - 1], codes[lo + 1 : hi]
+        later = c1 > c0
+        later |= (c1 == c0) & (period[lo + 1 : hi] >= period[lo : hi - 1])
+        if not bool(later.all()):
+            return False
+    return True
+
+
 def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggregate:
     """Per-customer aggregates of the given rows, purchases merged per ``merge_period``.
 
@@ -293,7 +381,15 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
     # distinct purchases = distinct (customer, period) pairs, sorted by customer then period
     pmin = int(period.min())
     span = int(period.max()) - pmin + 1
-    if int(codes.max()) < (2**62) // span:
+    p_period: np.ndarray | None
+    if _pairs_sorted(codes, period):  # a log in customer-then-date order: no key, no sort
+        new_pair = np.empty(codes.size, dtype=bool)
+        new_pair[0] = True
+        np.not_equal(codes[1:], codes[:-1], out=new_pair[1:])
+        new_pair[1:] |= period[1:] != period[:-1]
+        p_code, p_period = codes[new_pair], period[new_pair]
+        del new_pair
+    elif int(codes.max()) < (2**62) // span:
         key = codes * span  # built and sorted in place
         key += period
         key -= pmin
@@ -325,7 +421,7 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
         first_p = p_key[c_start] - present * span + pmin
         last_p = p_key[c_last] - present * span + pmin
         del p_key
-    else:  # pragma: no cover
+    else:
         first_p, last_p = p_period[c_start], p_period[c_last]
         del p_period
     n_purchases = np.diff(c_start, append=n_p)
@@ -335,9 +431,15 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
         first_period[present] = first_p
     # per-customer sums over the rows (bincount adds in input order)
     total = np.bincount(codes, weights=amount, minlength=m)
-    is_repeat = period != first_period[codes]
-    repeat = np.bincount(codes, weights=np.where(is_repeat, amount, 0.0), minlength=m)
-    del is_repeat
+    # spend outside the first period, in chunks of rows so the temporaries stay small;
+    # each bin still adds its rows in input order, so the sums are those of one pass
+    repeat = np.zeros(m)
+    for lo in range(0, codes.size, _ROW_CHUNK):
+        c = codes[lo : lo + _ROW_CHUNK]
+        is_repeat = period[lo : lo + _ROW_CHUNK] != first_period[c]
+        repeat += np.bincount(c, weights=np.where(is_repeat, amount[lo : lo + _ROW_CHUNK], 0.0),
+                              minlength=m)
+    del c, is_repeat, period
     n_rows = np.bincount(codes, minlength=m)
     first_raw = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(first_raw, codes, raw)
@@ -359,6 +461,78 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
     )
 
 
+def finish_summary(
+    n_purchases: np.ndarray,
+    first_period: np.ndarray,
+    last_period: np.ndarray,
+    total_spend: np.ndarray,
+    repeat_spend: np.ndarray,
+    end_day: int,
+    merge_period: str,
+    time_unit: str,
+    include_first_transaction: bool = False,
+) -> dict[str, np.ndarray]:
+    """Row-wise finish of the RFM summary: per-customer aggregates to RFM columns.
+
+    The second half of the summary (the first is the group-by aggregation): a pure
+    function of each customer's aggregates, shared by this module and the Spark engine
+    (:mod:`clvlab.spark`, which runs it on Arrow batches), so both give the same numbers.
+
+    Parameters
+    ----------
+    n_purchases : ndarray of int
+        Merged purchases of each customer in the window.
+    first_period, last_period : ndarray of int
+        Period ordinals (of ``merge_period``) of the first and last purchase.
+    total_spend, repeat_spend : ndarray of float
+        All spend, and the spend of the purchases after the first.
+    end_day : int
+        ``observation_end`` as days since 1970-01-01.
+    merge_period, time_unit : str
+        Checked codes (``"D"``, ``"W"``, ``"M"``, ``"Y"``).
+    include_first_transaction : bool, default=False
+        As in :func:`rfm_summary`.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``frequency``, ``recency``, ``T``, ``monetary_value`` (float64), aligned with the
+        inputs.
+    """
+    end_period = _period_ordinal(np.array([end_day], dtype=np.int64), merge_period)[0]
+    first_period = np.asarray(first_period, dtype=np.int64)
+    if include_first_transaction:
+        frequency = np.asarray(n_purchases).astype(np.float64)
+        spend = np.asarray(total_spend, dtype=np.float64)
+    else:
+        frequency = (np.asarray(n_purchases) - 1).astype(np.float64)
+        spend = np.asarray(repeat_spend, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(frequency > 0, spend / np.where(frequency > 0, frequency, 1.0), 0.0)
+    recency = _age(last_period, first_period, merge_period, time_unit)
+    age_T = _age(np.full_like(first_period, end_period), first_period, merge_period, time_unit)
+    return {C.FREQUENCY: frequency, C.RECENCY: recency, C.T: age_T, C.MONETARY_VALUE: monetary}
+
+
+def finish_holdout(n_purchases: np.ndarray, total_spend: np.ndarray) -> dict[str, np.ndarray]:
+    """Row-wise finish of the holdout columns (shared with :mod:`clvlab.spark`).
+
+    Returns ``frequency_holdout`` (every holdout purchase counts) and
+    ``monetary_value_holdout`` (mean value per holdout purchase, 0 if none), float64.
+    """
+    freq_h = np.asarray(n_purchases).astype(np.float64)
+    spend_h = np.asarray(total_spend, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mon_h = np.where(freq_h > 0, spend_h / np.where(freq_h > 0, freq_h, 1.0), 0.0)
+    return {C.FREQUENCY_HOLDOUT: freq_h, C.MONETARY_VALUE_HOLDOUT: mon_h}
+
+
+def holdout_duration(cal_day: int, end_day: int, merge_period: str, time_unit: str) -> float:
+    """Length of the holdout in ``time_unit``, by the same rule as ``T``."""
+    p_cal, p_end = _period_ordinal(np.array([cal_day, end_day], dtype=np.int64), merge_period)
+    return float(_age(np.array([p_end]), np.array([p_cal]), merge_period, time_unit)[0])
+
+
 def _summary_frame(
     log: _Log,
     agg: _Aggregate,
@@ -367,32 +541,26 @@ def _summary_frame(
     time_unit: str,
     include_first_transaction: bool,
 ) -> pd.DataFrame:
-    end_period = _period_ordinal(np.array([end_day], dtype=np.int64), merge_period)[0]
-    if include_first_transaction:
-        frequency = agg.n_purchases.astype(np.float64)
-        spend = agg.total_spend
-    else:
-        frequency = (agg.n_purchases - 1).astype(np.float64)
-        spend = agg.repeat_spend
-    with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(frequency > 0, spend / np.where(frequency > 0, frequency, 1.0), 0.0)
-    recency = _age(agg.last_period, agg.first_period, merge_period, time_unit)
-    age_T = _age(np.full_like(agg.first_period, end_period), agg.first_period, merge_period,
-                 time_unit)
+    rfm = finish_summary(agg.n_purchases, agg.first_period, agg.last_period, agg.total_spend,
+                         agg.repeat_spend, end_day, merge_period, time_unit,
+                         include_first_transaction)
     raw_dtype = log.raw.dtype
-    index = pd.Index(log.ids[agg.code], name=C.CUSTOMER_ID)
+    if agg.code.size == log.ids.size:  # every customer present: codes are 0..m-1
+        index = log.ids.rename(C.CUSTOMER_ID)
+    else:
+        index = pd.Index(log.ids[agg.code], name=C.CUSTOMER_ID)
+    # copy=False: the columns are fresh arrays, so the frame takes them as they are
+    # (no consolidation into 2-D blocks, which would hold every float column twice)
     return pd.DataFrame(
         {
-            C.FREQUENCY: frequency,
-            C.RECENCY: recency,
-            C.T: age_T,
-            C.MONETARY_VALUE: monetary,
+            **rfm,
             C.TOTAL_SPEND: agg.total_spend,
-            C.N_TRANSACTIONS: agg.n_rows.astype(np.int64),
+            C.N_TRANSACTIONS: agg.n_rows.astype(np.int64, copy=False),
             C.FIRST_PURCHASE: agg.first_raw.view(raw_dtype),
             C.LAST_PURCHASE: agg.last_raw.view(raw_dtype),
         },
         index=index,
+        copy=False,
     )
 
 
@@ -459,15 +627,15 @@ def rfm_summary(
     Returns
     -------
     DataFrame
-        Index ``customer_id`` (str), customers in order of first appearance in ``tx``
-        (so in customer order for a log from ``load_transactions``, which sorts by
-        customer; the values never depend on row order). Columns ``frequency`` (float, whole
-        numbers), ``recency`` and ``T`` (float, in ``time_unit``), ``monetary_value``
-        (mean repeat-purchase value, 0 if none), ``total_spend`` (all spend in the
-        window), ``n_transactions`` (int, raw rows), ``first_purchase`` and
-        ``last_purchase`` (raw timestamps of the earliest and latest transaction in the
-        window). ``attrs``: ``time_unit``, ``merge_period``, ``observation_end`` (ISO
-        date), ``include_first_transaction``.
+        Index ``customer_id`` (str; integer ids stay int64), customers in order of first
+        appearance in ``tx`` (so in customer order for a log from ``load_transactions``,
+        which sorts by customer; the values never depend on row order). Columns
+        ``frequency`` (float, whole numbers), ``recency`` and ``T`` (float, in
+        ``time_unit``), ``monetary_value`` (mean repeat-purchase value, 0 if none),
+        ``total_spend`` (all spend in the window), ``n_transactions`` (int, raw rows),
+        ``first_purchase`` and ``last_purchase`` (raw timestamps of the earliest and
+        latest transaction in the window). ``attrs``: ``time_unit``, ``merge_period``,
+        ``observation_end`` (ISO date), ``include_first_transaction``.
 
     Raises
     ------
@@ -482,7 +650,7 @@ def rfm_summary(
     """
     time_unit = _check_unit(time_unit, "time_unit")
     merge_period = _check_unit(merge_period, "merge_period")
-    log = _check_transactions(tx)
+    log = _check_transactions(tx, integer_ids=True)
     end_day = int(log.day.max()) if observation_end is None else _parse_day(
         observation_end, "observation_end")
     kept = log.day <= end_day
@@ -499,6 +667,8 @@ def rfm_summary(
         _excluded_warning(log, kept, end_day, "observation_end")
         rows = np.flatnonzero(kept)
     agg = _aggregate(log, rows, merge_period)
+    del kept, rows
+    log.release_rows()  # the per-row arrays are done with: free them before the output
     out = _summary_frame(log, agg, end_day, merge_period, time_unit, include_first_transaction)
     _set_attrs(out, time_unit, merge_period, end_day, include_first_transaction)
     return out
@@ -565,7 +735,7 @@ def calibration_holdout(
             column="calibration_end",
             rule="calibration_end < observation_end",
         )
-    log = _check_transactions(tx)
+    log = _check_transactions(tx, integer_ids=True)
     in_window = log.day <= end_day
     if not in_window.all():
         _excluded_warning(log, in_window, end_day, "observation_end")
@@ -596,23 +766,21 @@ def calibration_holdout(
             stacklevel=2,
         )
     hold = _aggregate(log, hold_rows, merge_period)
+    del hold_rows, cal_rows, hold_mask, in_window
+    log.release_rows()
     out = _summary_frame(log, cal, cal_day, merge_period, time_unit, False)
     # align holdout aggregates (codes ascending, a subset of the calibration codes)
     pos = np.searchsorted(cal.code, hold.code)
     n = cal.code.size
-    freq_h = np.zeros(n)
+    n_h = np.zeros(n, dtype=np.int64)
     spend_h = np.zeros(n)
     rows_h = np.zeros(n, dtype=np.int64)
-    freq_h[pos] = hold.n_purchases
+    n_h[pos] = hold.n_purchases
     spend_h[pos] = hold.total_spend
     rows_h[pos] = hold.n_rows
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mon_h = np.where(freq_h > 0, spend_h / np.where(freq_h > 0, freq_h, 1.0), 0.0)
-    p_cal, p_end = _period_ordinal(np.array([cal_day, end_day], dtype=np.int64), merge_period)
-    duration = float(_age(np.array([p_end]), np.array([p_cal]), merge_period, time_unit)[0])
-    out[C.FREQUENCY_HOLDOUT] = freq_h
-    out[C.MONETARY_VALUE_HOLDOUT] = mon_h
-    out[C.DURATION_HOLDOUT] = duration
+    for col, values in finish_holdout(n_h, spend_h).items():
+        out[col] = values
+    out[C.DURATION_HOLDOUT] = holdout_duration(cal_day, end_day, merge_period, time_unit)
     out[C.TOTAL_SPEND_HOLDOUT] = spend_h
     out[C.N_TRANSACTIONS_HOLDOUT] = rows_h
     _set_attrs(out, time_unit, merge_period, end_day, False)

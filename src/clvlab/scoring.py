@@ -31,13 +31,15 @@ Lapsed / low value     not high value and ``clv < clv_lo``              low-cost
 
 The one-time rule comes first: every customer with ``frequency == 0`` is a one-time
 buyer, and only repeat buyers (``frequency >= 1``) go through the value and activity
-rules. The reason is the model, not the data: BG/NBD lets a customer drop out only
-after a repeat purchase, so it gives P(alive) = 1 to everyone without one. For them
-"active" is an assumption, not evidence, and their CLV is essentially the population's
-average for a customer of that age (on CDNOW nearly the same number for all of them,
-right at the median CLV). Sorting them by those numbers into "Champions", "Promising" or
-"Lapsed" would be arbitrary and, with P(alive) = 1, contradictory; what they all need is
-the same: a reason to buy a second time.
+rules. The reason is that no model has evidence about them: BG/NBD lets a customer drop
+out only after a repeat purchase, so it gives P(alive) = 1 to everyone without one;
+models that let customers leave earlier (Pareto/NBD, MBG/NBD) give them a P(alive) that
+depends on their age alone. Either way "active" is an assumption, not evidence, and their
+CLV is essentially the population's average for a customer of that age (on CDNOW with
+BG/NBD nearly the same number for all of them, right at the median CLV). Sorting them by
+those numbers into "Champions", "Promising" or "Lapsed" would be arbitrary and, with
+BG/NBD's P(alive) = 1, contradictory; what they all need is the same: a reason to buy a
+second time.
 
 This holds for a one-time buyer with a large first order too: high *historical* spend
 from a single purchase does not make a Champion or a "High value, at risk" customer --
@@ -71,6 +73,11 @@ import numpy as np
 import pandas as pd
 
 from clvlab import _columns as C
+from clvlab._checks import (
+    check_discount_rate,
+    check_horizon,
+    check_margin,
+)
 from clvlab.exceptions import InvalidValueError, MissingColumnsError, reissue_warnings
 from clvlab.validation import validate_rfm
 
@@ -379,16 +386,16 @@ def score_customers(
         RFM summary indexed by ``customer_id`` (:func:`clvlab.rfm_summary`): columns
         ``frequency``, ``recency``, ``T``, ``monetary_value``; ``total_spend`` is used
         for historical spend when present.
-    purchase_model : fitted BetaGeoFitter
+    purchase_model : fitted purchase model (:mod:`clvlab.models.contract`)
         Gives ``probability_alive`` and ``expected_purchases`` over ``horizon``.
-    spend_model : fitted GammaGammaFitter
+    spend_model : fitted spend model (e.g. GammaGammaFitter)
         Gives ``expected_spend`` (expected value of one future purchase).
     baseline : fitted FormulaCLVBaseline, optional
         Its ``predict(rfm, horizon=..., discount_rate=...)`` times ``margin`` is
         ``clv_baseline`` (the same convention as :func:`clvlab.evaluate`); NaN without one.
     horizon : float
         Prediction horizon in the models' time unit (``purchase_model.time_unit_``),
-        e.g. 52 for a year in weeks.
+        > 0, e.g. 52 for a year in weeks.
     discount_rate : float
         Discount rate per time unit, e.g. ``1.1 ** (7 / 365.2425) - 1`` for 10% a year
         in weeks. 0 gives undiscounted CLV.
@@ -424,9 +431,15 @@ def score_customers(
     ------
     MissingColumnsError, InvalidValueError
         Bad RFM data (via :func:`clvlab.validate_rfm`).
+    InvalidArgumentError
+        A horizon, discount rate or margin out of range (the shared rules of
+        :mod:`clvlab._checks`: ``0 < margin <= 1``, ``0 <= discount_rate <= 1``,
+        ``horizon > 0``).
     ValueError
-        A horizon, discount rate or margin out of range, or models fitted in different
-        time units.
+        Models fitted in different time units.
+    PredictionError
+        A clvlab model gives NaN or infinity for some customer (its predictors refuse to
+        return them).
     """
     from clvlab.clv import customer_lifetime_value
 
@@ -438,12 +451,9 @@ def score_customers(
             column=C.MONETARY_VALUE,
             rule="required column",
         )
-    if not (isinstance(horizon, (int, float, np.number)) and math.isfinite(horizon)
-            and horizon >= 0):
-        raise ValueError(f"horizon must be a number of time units >= 0; got {horizon!r}.")
-    if not (isinstance(margin, (int, float, np.number)) and math.isfinite(margin)
-            and margin > 0):
-        raise ValueError(f"margin must be a positive number (e.g. 0.3 for 30%); got {margin!r}.")
+    horizon = check_horizon(horizon, "horizon")
+    margin = check_margin(margin, "margin")
+    discount_rate = check_discount_rate(discount_rate, "discount_rate")
     unit = getattr(purchase_model, "time_unit_", None)
     for other, role in ((spend_model, "spend_model"), (baseline, "baseline")):
         other_unit = getattr(other, "time_unit_", None) if other is not None else None

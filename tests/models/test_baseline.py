@@ -274,8 +274,8 @@ def test_no_spend_information_is_an_error():
 
 @settings(max_examples=60, deadline=None)
 @given(
-    h1=st.floats(0, 500),
-    h2=st.floats(0, 500),
+    h1=st.floats(0, 500, exclude_min=True),
+    h2=st.floats(0, 500, exclude_min=True),
     d1=st.floats(0, 0.1),
     d2=st.floats(0, 0.1),
 )

@@ -9,7 +9,11 @@ import pandas as pd
 import pytest
 
 import clvlab
-from clvlab.exceptions import ConvergenceWarning, InvalidValueError, NotFittedError
+from clvlab.exceptions import (
+    DegenerateFitWarning,
+    InvalidValueError,
+    NotFittedError,
+)
 from clvlab.models.beta_geo import BetaGeoFitter, simulate_bgnbd_rfm
 
 #: FHL (2005), Table 2: BG/NBD on the 2,357-customer CDNOW sample, weeks
@@ -167,11 +171,17 @@ def test_simulated_moments_match_model():
 
 
 def test_degenerate_data_warn_instead_of_false_convergence():
-    """With no repeat purchases at all the fit warns ConvergenceWarning, converged_ False."""
+    """With no repeat purchases at all the fit warns DegenerateFitWarning naming the cause
+    and the limit (no convergence warning on top), converged_ False."""
     d = pd.DataFrame({"frequency": 0.0, "recency": 0.0, "T": np.linspace(1, 50, 100)})
-    with pytest.warns(ConvergenceWarning):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         model = BetaGeoFitter().fit(d, time_unit="W")
+    assert [w.category for w in caught] == [DegenerateFitWarning]
+    assert "none of the 100 customers made a repeat purchase" in str(caught[0].message)
+    assert "per week" in str(caught[0].message)
     assert not model.converged_
+    assert model.degeneracy_ == model.optimizer_result_["degeneracy"]
 
 
 @pytest.mark.parametrize("params", [(0.24, 4.4, 0.79, 2.4), (2.0, 10.0, 3.0, 0.8),
@@ -188,10 +198,11 @@ def test_no_false_convergence_alarm_on_simulated_data(params, seed):
 
 
 def test_boundary_estimate_tries_all_starts_and_warns():
-    """When the Beta collapses (a, b -> inf) every start is tried and the fit warns."""
+    """When the Beta collapses (a, b -> inf) every start is tried and the fit warns that it
+    reduced to one common dropout probability (DegenerateFitWarning)."""
     T = np.random.default_rng(0).integers(7, 52 * 7, 5000) / 7
     rfm = simulate_bgnbd_rfm((0.1, 50.0, 0.3, 10.0), T, random_state=10, time_unit="W")
-    with pytest.warns(ConvergenceWarning, match="did not converge"):
+    with pytest.warns(DegenerateFitWarning, match=r"Beta\(a, b\) collapsed.*one dropout"):
         model = BetaGeoFitter().fit(rfm)
     assert not model.converged_
     assert model.optimizer_result_["n_starts"] == 3

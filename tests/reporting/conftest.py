@@ -56,15 +56,20 @@ def holdout_study(cdnow_tx):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", clvlab.exceptions.ClvlabWarning)
         ev = clvlab.evaluate(split, bg, gg, base, transactions=tx)
+        # every registered purchase model (BG/NBD itself as the fitted bg)
+        others = [k for k in clvlab.models.registry.registered("purchase") if k != "bgnbd"]
+        comparison = clvlab.compare_models(split, {"bgnbd": bg, **{k: k for k in others}},
+                                           gg, base, tx)
     scores = score_customers(rfm, bg, gg, base, horizon=52, discount_rate=WEEKLY_RATE)
     ctx = reporting.build_context(
-        bg, gg, rfm, baseline=base, evaluation=ev, scores=scores, transactions=tx,
-        metadata={"source": "CDNOW <b>1/10</b> sample"},
+        bg, gg, rfm, baseline=base, evaluation=ev, comparison=comparison, scores=scores,
+        transactions=tx, metadata={"source": "CDNOW <b>1/10</b> sample"},
     )
     html = reporting.render_html(ctx)
     pdf = reporting.render_pdf(ctx)
     return SimpleNamespace(tx=tx, split=split, rfm=rfm, bg=bg, gg=gg, base=base, ev=ev,
-                           scores=scores, ctx=ctx, html=html, pdf=pdf, pdf_text=pdf_text(pdf))
+                           comparison=comparison, scores=scores, ctx=ctx, html=html, pdf=pdf,
+                           pdf_text=pdf_text(pdf))
 
 
 @pytest.fixture(scope="session")

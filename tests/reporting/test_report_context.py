@@ -35,7 +35,7 @@ def test_no_holdout_section_without_evaluation(plain_study):
     """Without an evaluation the holdout section is left out, not filled."""
     ids = [s["id"] for s in plain_study.ctx["sections"]]
     assert "holdout" not in ids
-    assert ids == [s for s in SECTION_IDS if s != "holdout"]
+    assert ids == [s for s in SECTION_IDS if s not in ("holdout", "model-comparison")]
     assert plain_study.ctx["has_holdout"] is False
 
 
@@ -231,10 +231,10 @@ def test_context_is_plain_data(holdout_study):
 
 
 def test_figures_are_png(holdout_study):
-    """Every figure block carries PNG bytes; the holdout report draws all 10 figures."""
+    """Every figure block carries PNG bytes; the holdout report draws 11 (one: comparison)."""
     blocks = [b for s in holdout_study.ctx["sections"] for b in s["blocks"]]
     figs = [b for b in blocks if b["kind"] == "figure"]
-    assert len(figs) == 10
+    assert len(figs) == 11
     assert not any("Figure not available" in b.get("text", "") for b in blocks)
     assert all(f["png"].startswith(b"\x89PNG\r\n\x1a\n") for f in figs)
 
@@ -334,7 +334,7 @@ def test_stamp_records_versions_and_settings(holdout_study):
     assert stamp["Observation end"] == "1998-06-30"
     assert s.bg.data_fingerprint_ in stamp["BG/NBD fitted on (fingerprint, date)"]
     assert stamp["BG/NBD parameters"].startswith(f"r = {s.bg.params_['r']:.6g}")
-    assert stamp["source"] == "CDNOW <b>1/10</b> sample"  # text; escaped by the renderer
+    assert stamp["Data source"] == "CDNOW <b>1/10</b> sample"  # text; escaped by the renderer
 
 
 def test_daily_units_in_labels(cdnow_tx):

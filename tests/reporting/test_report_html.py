@@ -64,7 +64,7 @@ def test_self_contained(holdout_study):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", doc, re.I)
     assert "@import" not in doc and "url(" not in doc
     srcs = re.findall(r'<img src="([^"]*)"', doc)
-    assert len(srcs) == 10 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert len(srcs) == 11 and all(s.startswith("data:image/png;base64,") for s in srcs)
     assert "default-src 'none'" in doc
     assert "<style>" in doc and "@page { size: A4" in doc
 

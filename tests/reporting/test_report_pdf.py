@@ -81,10 +81,10 @@ def test_page_numbers(holdout_study):
 
 
 def test_figures_embedded(holdout_study):
-    """The PDF embeds the context's 10 figures as images."""
+    """The PDF embeds the context's 11 figures as images."""
     reader = pypdf.PdfReader(io.BytesIO(holdout_study.pdf))
     n_images = sum(len(page.images) for page in reader.pages)
-    assert n_images == 10
+    assert n_images == 11
 
 
 def test_hostile_ids_render(hostile_study):

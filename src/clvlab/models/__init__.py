@@ -10,6 +10,7 @@ from clvlab.models.baseline import FormulaCLVBaseline, formula_clv
 from clvlab.models.beta_geo import BetaGeoFitter
 from clvlab.models.gamma_gamma import GammaGammaFitter
 from clvlab.models.modified_beta_geo import ModifiedBetaGeoFitter
+from clvlab.models.pareto_nbd import ParetoNBDFitter
 
 __all__ = [
     "BaseFitter",
@@ -17,6 +18,7 @@ __all__ = [
     "BetaGeoFitter",
     "FormulaCLVBaseline",
     "GammaGammaFitter",
+    "ParetoNBDFitter",
     "ModifiedBetaGeoFitter",
     "formula_clv",
 ]

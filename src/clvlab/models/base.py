@@ -29,9 +29,16 @@ import pandas as pd
 from scipy import optimize, special
 
 from clvlab import _columns as C
+from clvlab._checks import check_level
 from clvlab._time import check_time_unit
-from clvlab.exceptions import ConvergenceError, ConvergenceWarning, NotFittedError
-from clvlab.models.contract import Capabilities, Heterogeneity, ModelDescription
+from clvlab.exceptions import (
+    ConvergenceError,
+    ConvergenceWarning,
+    DegenerateFitWarning,
+    NotFittedError,
+)
+from clvlab.models.contract import Capabilities, FitColumns, Heterogeneity, ModelDescription
+from clvlab.models.likelihoods._numerics import _distinct_rows
 from clvlab.validation import validate_rfm
 
 __all__ = ["BaseModel", "BaseFitter", "SummaryTable", "data_fingerprint"]
@@ -90,6 +97,20 @@ def _newton_gain(grad: np.ndarray, hess: np.ndarray) -> tuple[float, float]:
     y = np.linalg.solve(chol, grad)
     step = np.linalg.solve(chol.T, y)
     return 0.5 * float(y @ y), float(np.max(np.abs(step)))
+
+
+def _bfgs_update(hess: np.ndarray, step: np.ndarray, change: np.ndarray) -> np.ndarray:
+    """BFGS update of a Hessian approximation after ``theta += step``, ``grad += change``.
+
+    Skipped (the matrix is kept) when the curvature condition ``change' step > 0`` fails,
+    so the approximation stays positive definite.
+    """
+    curv = float(change @ step)
+    hs = hess @ step
+    shs = float(step @ hs)
+    if not (curv > 1e-12 * np.linalg.norm(change) * np.linalg.norm(step) and shs > 0):
+        return hess
+    return hess + np.outer(change, change) / curv - np.outer(hs, hs) / shs
 
 
 def data_fingerprint(*arrays: np.ndarray) -> str:
@@ -203,6 +224,11 @@ class BaseModel:
     def capabilities(cls) -> Capabilities:
         """Return what the model offers; see :class:`clvlab.models.contract.Capabilities`."""
         raise NotImplementedError(f"{cls.__name__} does not declare its capabilities.")
+
+    @classmethod
+    def fit_columns(cls) -> FitColumns:
+        """Return the columns ``fit`` reads (:class:`clvlab.models.contract.FitColumns`)."""
+        raise NotImplementedError(f"{cls.__name__} does not declare the columns it fits on.")
 
     def _heterogeneity(self) -> tuple[Heterogeneity, ...]:
         """Fitted mixing distributions (subclasses with latent traits override)."""
@@ -339,6 +365,11 @@ class BaseFitter(BaseModel):
 
     _data_columns: ClassVar[tuple[str, ...]] = ()
 
+    @classmethod
+    def fit_columns(cls) -> FitColumns:
+        """Fit columns: the likelihood's data columns (customers with equal values merge)."""
+        return FitColumns(keys=tuple(cls._data_columns))
+
     def __init__(self, *, penalizer_coef: float = 0.0, ci_level: float = 0.95) -> None:
         self.penalizer_coef = penalizer_coef
         self.ci_level = ci_level
@@ -374,9 +405,39 @@ class BaseFitter(BaseModel):
             )
         return ll, grad
 
+    def _total_loglik_and_grad(
+        self, params: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray
+    ) -> tuple[float, np.ndarray]:
+        """Weighted total log-likelihood and its gradient ``(k,)`` in natural parameters.
+
+        The optimiser's only contact with the data. The default sums the per-row
+        :meth:`_loglik_and_grad` with the weights; a model whose likelihood has
+        sufficient statistics (Gamma-Gamma) overrides it to skip the per-row arrays.
+        """
+        ll, grad = self._loglik_and_grad(params, data)
+        # einsum's own loops, not BLAS: multithreaded BLAS on tall-thin products
+        # thrashes on busy machines and is no faster here
+        return float(np.einsum("i,i->", weights, ll)), np.einsum("i,ij->j", weights, grad)
+
     def _initial_params(self, data: Sequence[np.ndarray], weights: np.ndarray) -> list[np.ndarray]:
         """Return starting points in natural parameters, preferred first (deterministic)."""
         raise NotImplementedError
+
+    def _degeneracy(
+        self, params: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray
+    ) -> str | None:
+        """Describe a degenerate fit, or return ``None`` for a regular one.
+
+        Called once after the optimiser with the estimate (natural parameters) and the
+        compressed data. A model whose estimate can run to a limit of its parameter space
+        because the data hold no evidence for one of its processes (no churn, no repeat
+        purchase, one purchase day, no spread between customers) returns one or two
+        sentences: the cause, in terms of the data, and the simpler model the fit reduces
+        to. The base issues it as a :class:`~clvlab.exceptions.DegenerateFitWarning`,
+        stores it as ``degeneracy_`` (also in ``optimizer_result_["degeneracy"]``, so it
+        survives saving) and leaves out the convergence warnings it explains.
+        """
+        return None
 
     def _penalty_scale(self, data: Sequence[np.ndarray]) -> np.ndarray | None:
         """Per-parameter factors applied before the L2 penalty (``None``: penalise as is).
@@ -386,9 +447,12 @@ class BaseFitter(BaseModel):
         """
         return None
 
-    def _select(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Rows the model is fitted on (all by default; Gamma-Gamma keeps repeat buyers)."""
-        return frame
+    def _select(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Boolean mask of the rows the model is fitted on; ``None`` keeps every row.
+
+        All rows by default; Gamma-Gamma keeps the repeat buyers.
+        """
+        return None
 
     def _to_natural(self, theta: np.ndarray) -> np.ndarray:
         """Map unconstrained parameters to natural ones (default: ``exp``)."""
@@ -407,9 +471,7 @@ class BaseFitter(BaseModel):
         pen = self.penalizer_coef
         if not (isinstance(pen, (int, float)) and math.isfinite(pen) and pen >= 0):
             raise ValueError(f"penalizer_coef must be a finite number >= 0; got {pen!r}.")
-        lvl = self.ci_level
-        if not (isinstance(lvl, (int, float)) and 0 < lvl < 1):
-            raise ValueError(f"ci_level must be between 0 and 1 (e.g. 0.95); got {lvl!r}.")
+        check_level(self.ci_level, "ci_level")
 
     @staticmethod
     def _check_weights(weights: Any, n: int) -> np.ndarray:
@@ -440,23 +502,11 @@ class BaseFitter(BaseModel):
         n = len(weights)
         if n == 0:
             return tuple(np.asarray(a, dtype=float) for a in arrays), np.asarray(weights, float)
-        key = np.zeros(n, dtype=np.int64)
-        span = 1
-        for arr in arrays:
-            codes, uniques = pd.factorize(np.asarray(arr, dtype=float), sort=False)
-            k = max(len(uniques), 1)
-            if span > (2**62) // k:  # re-factorize the partial key to keep it small
-                key, partial = pd.factorize(key, sort=False)
-                key = key.astype(np.int64)
-                span = max(len(partial), 1)
-            key = key * k + codes
-            span *= k
-        inverse, uniques = pd.factorize(key, sort=False)
-        m = len(uniques)
-        rep = np.empty(m, dtype=np.intp)
-        rep[inverse] = np.arange(n)
-        w = np.bincount(inverse, weights=weights, minlength=m)
+        inverse, rep = _distinct_rows(arrays)
+        w = np.bincount(inverse, weights=weights, minlength=len(rep))
         keep = w > 0
+        if keep.all() and len(rep) == n:  # nothing to merge or drop
+            return tuple(np.asarray(a, dtype=float) for a in arrays), w
         rep, w = rep[keep], w[keep]
         return tuple(np.asarray(a, dtype=float)[rep] for a in arrays), w
 
@@ -466,11 +516,7 @@ class BaseFitter(BaseModel):
         """Penalised mean negative log-likelihood and its gradient in theta."""
         params = self._to_natural(theta)
         with np.errstate(all="ignore"):
-            ll, grad = self._loglik_and_grad(params, data)
-            # einsum's own loops, not BLAS: multithreaded BLAS on tall-thin products
-            # thrashes on busy machines and is no faster here
-            total = float(np.einsum("i,i->", weights, ll))
-            g_nat = np.einsum("i,ij->j", weights, grad)
+            total, g_nat = self._total_loglik_and_grad(params, data, weights)
         if not np.isfinite(total) or not np.all(np.isfinite(g_nat)):
             return np.inf, np.zeros_like(theta)
         jac = self._natural_jacobian(theta)
@@ -493,9 +539,12 @@ class BaseFitter(BaseModel):
         n_total: float,
         max_steps: int = 20,
     ) -> tuple[np.ndarray, float, np.ndarray, int]:
-        """Damped Newton steps from ``theta``; the Hessian is reused while steps succeed.
+        """Damped Newton steps from ``theta``.
 
-        Returns ``(theta, value, grad, n_accepted_steps)``.
+        The finite-difference Hessian is computed once and then carried along with BFGS
+        secant updates (one gradient per step instead of ``2k``: superlinear instead of
+        the linear convergence of a frozen Hessian); it is recomputed only when a step
+        fails. Returns ``(theta, value, grad, n_accepted_steps)``.
         """
         value, grad = self._objective(theta, data, weights, n_total)
         hess: np.ndarray | None = None
@@ -510,13 +559,13 @@ class BaseFitter(BaseModel):
                 step = np.linalg.solve(hess, grad)
             except np.linalg.LinAlgError:
                 break
-            accepted = slow = False
+            accepted = False
             if np.all(np.isfinite(step)) and float(step @ grad) > 0:  # a descent direction
                 for scale in (1.0, 0.5, 0.25, 0.125):
                     cand = np.clip(theta - scale * step, -THETA_BOUND, THETA_BOUND)
                     cval, cgrad = self._objective(cand, data, weights, n_total)
                     if np.isfinite(cval) and cval <= value + 1e-15 * abs(value):
-                        slow = np.max(np.abs(cgrad)) > 0.25 * np.max(np.abs(grad))
+                        hess = _bfgs_update(hess, cand - theta, cgrad - grad)
                         theta, value, grad, accepted = cand, cval, cgrad, True
                         n_steps += 1
                         break
@@ -524,8 +573,6 @@ class BaseFitter(BaseModel):
                 if fresh:
                     break
                 hess = None  # stale Hessian: recompute once at the current point
-            elif slow:
-                hess = None  # the gradient fell less than 4x: the Hessian is off, refresh it
         return theta, value, grad, n_steps
 
     def _minimise(
@@ -605,8 +652,8 @@ class BaseFitter(BaseModel):
         frame = validate_rfm(data, require=self._data_columns, model=self._model_name)
         unit = resolve_time_unit(time_unit, data)
         w_all = self._check_weights(weights, len(frame))
-        frame, w_all = self._select_with_weights(frame, w_all)
         arrays = tuple(frame[c].to_numpy(dtype=float) for c in self._data_columns)
+        arrays, w_all = self._select_with_weights(frame, arrays, w_all)
         data_u, w = self._compress(arrays, w_all)
         n_total = float(w.sum())
         self._penalty_scale_ = self._penalty_scale(data_u)
@@ -669,13 +716,18 @@ class BaseFitter(BaseModel):
         theta = best.x
         params = self._to_natural(theta)
         with np.errstate(all="ignore"):
-            ll_per_row, _ = self._loglik_and_grad(params, data_u)
-        log_likelihood = float(np.einsum("i,i->", w, ll_per_row))
+            log_likelihood = float(self._total_loglik_and_grad(params, data_u, w)[0])
         hess_theta = check["hessian"]
         grad_norm, ll_gain, step_norm = check["grad_norm"], check["ll_gain"], check["step_norm"]
         at_bound, converged = check["at_bound"], check["converged"]
 
-        cov = self._variance(theta, data_u, w, n_total, hess_theta=hess_theta)
+        # a degenerate fit (the data hold no evidence for part of the model) sits at a
+        # limit of the parameter space: one warning names the cause and the limit, and the
+        # convergence and singular-Hessian warnings it explains are not issued
+        self.time_unit_ = unit  # the degeneracy note may name it
+        degeneracy = self._degeneracy(params, data_u, w)
+        cov = self._variance(theta, data_u, w, n_total, hess_theta=hess_theta,
+                             quiet=degeneracy is not None)
         self.params_ = pd.Series(params, index=list(self._param_names), name="estimate")
         self.variance_matrix_ = pd.DataFrame(
             cov, index=list(self._param_names), columns=list(self._param_names)
@@ -702,10 +754,18 @@ class BaseFitter(BaseModel):
             "message": str(getattr(best, "message", "")),
             "objective": float(best.fun),
         }
+        self.optimizer_result_["degeneracy"] = degeneracy
+        self.degeneracy_ = degeneracy
         self.fit_date_ = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         self.data_fingerprint_ = data_fingerprint(*arrays, w_all)
         self._theta_ = theta
-        if not converged:
+        if degeneracy is not None:
+            warnings.warn(
+                f"{self._model_name}: {degeneracy}",
+                DegenerateFitWarning,
+                stacklevel=3,  # fit -> _fit_compressed -> here
+            )
+        elif not converged:
             warnings.warn(
                 f"{self._model_name} fit did not converge: gradient norm {grad_norm:.3g} "
                 f"(tolerance {GRADIENT_TOLERANCE:g}), log-likelihood gain still available "
@@ -763,15 +823,16 @@ class BaseFitter(BaseModel):
         }
 
     def _select_with_weights(
-        self, frame: pd.DataFrame, weights: np.ndarray
-    ) -> tuple[pd.DataFrame, np.ndarray]:
-        selected = self._select(frame)
-        if selected is frame:
-            return frame, weights
-        mask = frame.index.isin(selected.index) if frame.index.is_unique else None
-        if mask is None:  # pragma: no cover - validate_rfm guarantees uniqueness
-            raise RuntimeError("customer_id must be unique")
-        return selected, weights[mask]
+        self, frame: pd.DataFrame, arrays: tuple[np.ndarray, ...], weights: np.ndarray
+    ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        """Keep the rows :meth:`_select` marks, in the data arrays and the weights alike.
+
+        Positional (a boolean mask), so no lookup of customer ids is needed.
+        """
+        keep = self._select(frame)
+        if keep is None or bool(keep.all()):
+            return arrays, weights
+        return tuple(a[keep] for a in arrays), weights[keep]
 
     def _variance(
         self,
@@ -780,8 +841,13 @@ class BaseFitter(BaseModel):
         weights: np.ndarray,
         n_total: float,
         hess_theta: np.ndarray | None = None,
+        quiet: bool = False,
     ) -> np.ndarray:
-        """Inverse Hessian of the total negative log-likelihood, in natural parameters."""
+        """Inverse Hessian of the total negative log-likelihood, in natural parameters.
+
+        A singular Hessian gives NaN standard errors with a ConvergenceWarning, unless
+        ``quiet`` (a degenerate fit, already explained by its own warning).
+        """
         k = len(theta)
         if hess_theta is None:
             hess_theta = self._numeric_hessian_theta(theta, data, weights, n_total)
@@ -795,6 +861,9 @@ class BaseFitter(BaseModel):
             if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) <= 0):
                 raise np.linalg.LinAlgError
         except np.linalg.LinAlgError:
+            cov = np.full((k, k), np.nan)
+            if quiet:
+                return cov
             warnings.warn(
                 f"{self._model_name}: the Hessian is singular or not positive definite at the "
                 "estimate; standard errors are not available (NaN). The likelihood is flat in "
@@ -819,12 +888,15 @@ class BaseFitter(BaseModel):
         jac = self._natural_jacobian(theta)
         se = self.standard_errors_.to_numpy()
         se_theta = se / jac
+        with np.errstate(over="ignore"):  # an unbounded interval (huge SE) ends at inf
+            lower = self._to_natural(theta - z * se_theta)
+            upper = self._to_natural(theta + z * se_theta)
         return pd.DataFrame(
             {
                 "estimate": self.params_.to_numpy(),
                 "se": se,
-                "lower": self._to_natural(theta - z * se_theta),
-                "upper": self._to_natural(theta + z * se_theta),
+                "lower": lower,
+                "upper": upper,
             },
             index=pd.Index(list(self._param_names), name="parameter"),
         )
@@ -870,7 +942,10 @@ class BaseFitter(BaseModel):
             f"lower/upper: {self.ci_level:.0%} Wald intervals on the log scale "
             "(bounds stay positive)."
         ]
-        if not self.converged_:
+        degeneracy = getattr(self, "degeneracy_", None)
+        if degeneracy:
+            notes.append(f"Degenerate fit: {degeneracy}")
+        elif not self.converged_:
             notes.append("The optimiser did not meet the convergence criteria; see "
                          "optimizer_result_.")
         return SummaryTable(f"{self._model_name} ({type(self).__name__})", info,
@@ -941,4 +1016,5 @@ class BaseFitter(BaseModel):
         self.n_unique_rows_ = int(state.get("n_unique_rows", 0))
         self.converged_ = bool(state["converged"])
         self.optimizer_result_ = dict(state.get("optimizer_result", {}))
+        self.degeneracy_ = self.optimizer_result_.get("degeneracy")
         self._theta_ = self._to_theta(self.params_.to_numpy())

@@ -21,8 +21,14 @@ import pandas as pd
 from clvlab import _columns as C
 from clvlab import _time
 from clvlab.exceptions import EmptyInputError, InvalidValueError, ModelWarning
-from clvlab.models.base import BaseModel, SummaryTable, data_fingerprint, resolve_time_unit
-from clvlab.models.contract import Capabilities
+from clvlab.models.base import (
+    BaseFitter,
+    BaseModel,
+    SummaryTable,
+    data_fingerprint,
+    resolve_time_unit,
+)
+from clvlab.models.contract import Capabilities, FitColumns
 from clvlab.validation import validate_rfm
 
 __all__ = ["formula_clv", "FormulaCLVBaseline"]
@@ -189,6 +195,13 @@ class FormulaCLVBaseline(BaseModel):
         """Baseline: ``predict`` only."""
         return Capabilities(role="baseline", predictions=frozenset({"predict"}), time="none")
 
+    @classmethod
+    def fit_columns(cls) -> FitColumns:
+        """Fit columns: customers merge on (frequency, recency, T); spend enters as sums."""
+        return FitColumns(
+            keys=(C.FREQUENCY, C.RECENCY, C.T), means=(C.TOTAL_SPEND, C.MONETARY_VALUE)
+        )
+
     def __init__(
         self,
         *,
@@ -249,7 +262,7 @@ class FormulaCLVBaseline(BaseModel):
         return frame
 
     # -- fit --------------------------------------------------------------------------
-    def fit(self, data: Any, *, time_unit: str | None = None) -> Self:
+    def fit(self, data: Any, *, weights: Any = None, time_unit: str | None = None) -> Self:
         """Learn the cohort's AOV, purchase rate and (if asked) lifespan.
 
         Parameters
@@ -258,6 +271,11 @@ class FormulaCLVBaseline(BaseModel):
             RFM summary (``frequency, recency, T`` and ``total_spend`` or
             ``monetary_value``), index ``customer_id``; or a canonical transaction log,
             summarised with :func:`clvlab.rfm_summary` in ``time_unit`` (default ``"W"``).
+        weights : array-like of shape (n_rows,), optional
+            Number of customers each row stands for (an aggregated table, e.g. from
+            :func:`clvlab.spark.fit`; spend columns then hold the row's mean). Every
+            estimate is a ratio of weighted sums, so counted rows give the same baseline
+            as the customers themselves.
         time_unit : {"D", "W", "M", "Y"}, optional
             Unit of ``recency`` and ``T``; defaults to ``data.attrs["time_unit"]``.
 
@@ -269,15 +287,17 @@ class FormulaCLVBaseline(BaseModel):
         data = self._rfm(data, time_unit)
         frame = self._check_frame(data)
         unit = resolve_time_unit(time_unit, data)
+        w = BaseFitter._check_weights(weights, len(frame))
         x = frame[C.FREQUENCY].to_numpy(dtype=float)
         r = frame[C.RECENCY].to_numpy(dtype=float)
         T = frame[C.T].to_numpy(dtype=float)
         if C.TOTAL_SPEND in frame.columns:
             spend = frame[C.TOTAL_SPEND].to_numpy(dtype=float)
-            cohort_aov = float(spend.sum() / (x + 1.0).sum())
+            cohort_aov = float((w * spend).sum() / (w * (x + 1.0)).sum())
         else:
             m = frame[C.MONETARY_VALUE].to_numpy(dtype=float)
-            cohort_aov = float((x * m).sum() / x.sum()) if x.sum() > 0 else float("nan")
+            wx = float((w * x).sum())
+            cohort_aov = float((w * x * m).sum() / wx) if wx > 0 else float("nan")
         if not np.isfinite(cohort_aov):
             raise EmptyInputError(
                 "The formula baseline needs spend: no customer has a repeat purchase and the "
@@ -286,7 +306,7 @@ class FormulaCLVBaseline(BaseModel):
                 column=C.MONETARY_VALUE,
                 rule="some spend observed",
             )
-        exposure_all = float(T.sum())
+        exposure_all = float((w * T).sum())
         if exposure_all <= 0:
             raise EmptyInputError(
                 "The formula baseline needs customers observed for some time: T is 0 for all "
@@ -295,15 +315,16 @@ class FormulaCLVBaseline(BaseModel):
                 column=C.T,
                 rule="sum of T > 0",
             )
-        cohort_rate = float(x.sum() / exposure_all)
+        cohort_rate = float((w * x).sum() / exposure_all)
 
         n_churned: int | None = None
         if self.lifespan == "estimate":
             window = _time.convert(float(self.churn_window), self.lifespan_unit, unit)
             churned = (T - r) > window
-            n_churned = int(churned.sum())
-            exposure = float(np.where(churned, r, T).sum())
-            if n_churned == 0:
+            churned_weight = float(w[churned].sum())
+            n_churned = int(round(churned_weight))
+            exposure = float((w * np.where(churned, r, T)).sum())
+            if churned_weight == 0:
                 lifespan = math.inf
                 warnings.warn(
                     f"Formula baseline: no customer has been silent for more than churn_window="
@@ -323,7 +344,7 @@ class FormulaCLVBaseline(BaseModel):
                     stacklevel=2,
                 )
             else:
-                lifespan = exposure / n_churned
+                lifespan = exposure / churned_weight
         else:
             lifespan = _time.convert(float(self.lifespan), self.lifespan_unit, unit)
 
@@ -331,12 +352,16 @@ class FormulaCLVBaseline(BaseModel):
             [cohort_aov, cohort_rate, lifespan], index=list(self._param_names), name="estimate"
         )
         self.time_unit_ = unit
-        self.n_customers_ = int(len(frame))
+        total_w = float(w.sum())
+        self.n_customers_ = int(round(total_w)) if total_w.is_integer() else total_w
         self.lifespan_estimated_ = self.lifespan == "estimate"
         self.n_churned_ = n_churned
         self.fit_date_ = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         spend_col = C.TOTAL_SPEND if C.TOTAL_SPEND in frame.columns else C.MONETARY_VALUE
-        self.data_fingerprint_ = data_fingerprint(x, r, T, frame[spend_col].to_numpy(float))
+        fingerprint_arrays = [x, r, T, frame[spend_col].to_numpy(float)]
+        if weights is not None:
+            fingerprint_arrays.append(w)
+        self.data_fingerprint_ = data_fingerprint(*fingerprint_arrays)
         return self
 
     # -- derived figures ------------------------------------------------------------------
@@ -398,9 +423,9 @@ class FormulaCLVBaseline(BaseModel):
         Series or DataFrame
             ``clv_baseline`` indexed like ``data``.
         """
+        from clvlab._checks import check_discount_rate, check_horizon, check_margin
         from clvlab.clv import (
             _check_method,
-            _check_number,
             _to_model_unit,
             discount_schedule,
             lifetimes_month,
@@ -420,8 +445,8 @@ class FormulaCLVBaseline(BaseModel):
                 rule="same time unit as the model",
             )
         lifespan = float(self.params_["lifespan"])
-        discount_rate = _check_number(discount_rate, "discount_rate")
-        margin = _check_number(margin, "margin")
+        discount_rate = check_discount_rate(discount_rate, "discount_rate")
+        margin = check_margin(margin, "margin")
         if horizon is None:
             if time_unit is not None or method == "lifetimes":
                 raise ValueError("Pass horizon explicitly with time_unit or method='lifetimes'.")
@@ -430,7 +455,7 @@ class FormulaCLVBaseline(BaseModel):
                     "The lifespan is unbounded (no churn observed); pass a horizon."
                 )
             horizon = lifespan
-        horizon = _check_number(horizon, "horizon")
+        horizon = check_horizon(horizon, "horizon")
         h, d = _to_model_unit(horizon, discount_rate, time_unit, self.time_unit_, method)
 
         aov_c, rate_c = float(self.params_["aov"]), float(self.params_["purchase_rate"])

@@ -7,6 +7,7 @@ predictors that take an RFM summary and return Series indexed by ``customer_id``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -20,7 +21,20 @@ from clvlab.models.contract import Heterogeneity
 from clvlab.models.likelihoods import beta_geo as lk
 from clvlab.models.purchase import PurchaseFitter, _unit_word
 
-__all__ = ["BetaGeoFitter", "simulate_bgnbd_rfm"]
+__all__ = ["BetaGeoFitter", "simulate_bgnbd_rfm", "DEGENERACY_LIMITS"]
+
+#: Where a BG/NBD estimate counts as having reached a limit of the model:
+#: ``mean_dropout``: a/(a+b) below it is "no churn" (the NBD); ``dropout_cv``: a
+#: coefficient of variation of the Beta(a, b) dropout probabilities below it is one common
+#: dropout probability; ``rate_cv``: a coefficient of variation 1/sqrt(r) of the
+#: Gamma(r, alpha) purchase rates below it is one common rate (Poisson purchasing). The
+#: likelihood is flat towards these limits, so the optimiser stops somewhere on the way
+#: (r in the thousands, a + b in the millions): a 3% spread is already "no difference".
+DEGENERACY_LIMITS: dict[str, float] = {
+    "mean_dropout": 1e-6,
+    "dropout_cv": 0.03,
+    "rate_cv": 0.03,
+}
 
 
 def simulate_bgnbd_rfm(
@@ -83,38 +97,40 @@ def _draw_bgnbd(
     return x.astype(float), frac * age
 
 
-def _draw_bgnbd_purchase_times(
-    params: np.ndarray, age: np.ndarray, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Draw every customer's repeat-purchase ages in ``(0, age]`` from the BG/NBD story.
-
-    ``lambda ~ Gamma(r, 1/alpha)``, ``p ~ Beta(a, b)``; the ``m ~ Poisson(lambda age)``
-    purchase opportunities fall at ``m`` sorted uniform times and the customer makes the
-    first ``x = min(m, K)`` of them, ``K ~ Geometric(p)``. The first ``x`` of ``m`` sorted
-    uniforms are ``S_j / S_{m+1}`` (``S`` cumulative standard exponentials), with
-    ``S_{m+1} = S_x + Gamma(m + 1 - x)``: no draw per unused opportunity.
-
-    Returns ``(counts, ages)`` as :meth:`PurchaseFitter._draw_purchase_times` specifies.
-    """
+def _draw_latent(params: np.ndarray, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Purchase rates ``lambda ~ Gamma(r, alpha)`` and dropout probabilities ``p ~ Beta(a, b)``."""
     r, alpha, a, b = (float(v) for v in params)
-    n = age.shape[0]
-    lam = rng.gamma(r, 1.0 / alpha, size=n)
-    p = rng.beta(a, b, size=n)
-    m = rng.poisson(lam * age)
-    k = rng.geometric(np.clip(p, 1e-300, 1.0))
-    x = np.minimum(m, k)
-    ends = np.cumsum(x)
-    starts = ends - x
-    cs = np.cumsum(rng.standard_exponential(int(ends[-1]) if n else 0))
-    owner = np.repeat(np.arange(n), x)
-    base = np.where(starts > 0, cs[np.maximum(starts - 1, 0)] if cs.size else 0.0, 0.0)
-    within = cs - base[owner]  # S_j of each customer
-    s_x = np.zeros(n)
-    has = x > 0
-    s_x[has] = within[ends[has] - 1]
-    total = s_x + rng.gamma((m - x + 1).astype(float))
-    ages = age[owner] * within / total[owner]
-    return x.astype(np.int64), ages
+    lam = rng.gamma(shape=r, scale=1.0 / alpha, size=n)
+    p_drop = np.clip(rng.beta(a, b, size=n), 1e-12, 1.0)
+    return {"lambda": lam, "p": p_drop}
+
+
+def _draw_given_latent(
+    latent: dict[str, np.ndarray], age: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Repeat-purchase ages given the latent traits: the BG/NBD story, exactly.
+
+    The number of Poisson(``lambda``) purchase opportunities in ``(0, T]`` is
+    ``N ~ Poisson(lambda T)`` (alive or not) and their times are ``N`` sorted uniforms,
+    made for every customer at once from exponential spacings
+    (``U_(k) = S_k / S_(N+1)``, ``S`` the within-customer cumulative sum of ``N + 1``
+    standard exponentials); the customer keeps the first ``min(N, J)`` of them, ``J ~
+    Geometric(p)`` the number of repeat purchases before dropout.
+    """
+    lam, p_drop = latent["lambda"], latent["p"]
+    n_arrivals = rng.poisson(lam * age)  # Poisson arrivals in (0, T], alive or not
+    n_alive = rng.geometric(p_drop)  # repeat purchases before dropout
+    counts = np.minimum(n_arrivals, n_alive)
+    seg_len = n_arrivals + 1
+    seg_end = np.cumsum(seg_len)  # exclusive end of each customer's spacings
+    seg_start = seg_end - seg_len
+    cs = np.cumsum(rng.standard_exponential(int(seg_end[-1]) if seg_end.size else 0))
+    base = np.where(seg_start > 0, cs[np.maximum(seg_start - 1, 0)], 0.0)
+    total = cs[seg_end - 1] - base if seg_end.size else np.zeros(0)
+    cust = np.repeat(np.arange(counts.shape[0]), counts)
+    rank = np.arange(cust.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
+    u = (cs[seg_start[cust] + rank] - base[cust]) / total[cust]
+    return counts, age[cust] * u
 
 
 class BetaGeoFitter(PurchaseFitter):
@@ -198,6 +214,11 @@ class BetaGeoFitter(PurchaseFitter):
         "a": "first shape of the dropout-probability distribution",
         "b": "second shape of the dropout-probability distribution (mean dropout a/(a+b))",
     }
+    #: Published estimates (FHL 2005, CDNOW sample, weeks, rounded): the defaults of
+    #: :func:`clvlab.simulate_transactions`.
+    _reference_params: ClassVar[dict[str, float]] = {
+        "r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426,
+    }
     _references: ClassVar[tuple[str, ...]] = (
         "Fader, P. S., Hardie, B. G. S., & Lee, K. L. (2005). \"Counting your customers\" "
         "the easy way: An alternative to the Pareto/NBD model. Marketing Science, 24(2), "
@@ -230,6 +251,68 @@ class BetaGeoFitter(PurchaseFitter):
             np.array([0.3, 0.3 * alpha0, 0.5, 2.0]),
             np.array([3.0, 3.0 * alpha0, 3.0, 10.0]),
         ]
+
+    def _degeneracy(
+        self, params: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray
+    ) -> str | None:
+        """Name the cause and the limit when the data leave part of BG/NBD unidentified.
+
+        Limits recognised (thresholds in :data:`DEGENERACY_LIMITS`): no repeat purchase at
+        all (or one purchase day), so nothing is learnt about purchasing; no sign of churn
+        (mean dropout probability ``a / (a + b)`` -> 0: the NBD); dropout probabilities
+        that do not vary between customers (``a, b -> inf`` at a fixed ratio: one common
+        dropout probability); purchase rates that do not vary (``r, alpha -> inf`` at a
+        fixed ratio: Poisson purchasing).
+        """
+        r, alpha, a, b = (float(v) for v in params)
+        x, _, T = data
+        unit = _unit_word(getattr(self, "time_unit_", None))
+        n = float(weights.sum())
+        if not bool(np.any((x > 0) & (weights > 0))):
+            if not bool(np.any((T > 0) & (weights > 0))):
+                cause = (f"every one of the {n:,.0f} customers was first seen on the last day "
+                         "observed (T = 0 for all: the log covers one purchase day)")
+            else:
+                cause = f"none of the {n:,.0f} customers made a repeat purchase"
+            return (
+                f"{cause}, so the data hold no evidence about repeat purchasing or dropout. "
+                "The fit reduces to the limit of no repeat purchases (purchase rate r/alpha = "
+                f"{r / alpha:.3g} per {unit}; the dropout parameters a = {a:.3g}, b = {b:.3g} "
+                "are arbitrary): expected purchases and CLV are about 0 for everyone. A "
+                "longer log, with repeat purchases, is needed for predictions."
+            )
+        notes = []
+        limits = DEGENERACY_LIMITS
+        mean_dropout = a / (a + b)
+        if mean_dropout < limits["mean_dropout"]:
+            notes.append(
+                "the data show no sign of churn (customers keep buying up to the end of "
+                f"observation), so the mean dropout probability a/(a+b) = {mean_dropout:.2g} "
+                f"went to 0 (a = {a:.3g}, b = {b:.3g}). BG/NBD reduces to the NBD "
+                "(negative binomial: Gamma-Poisson purchasing, nobody ever leaves): "
+                "expected purchases grow in proportion to the horizon and P(alive) is "
+                "about 1, so long-horizon CLV is an upper bound"
+            )
+        elif math.sqrt((1.0 - mean_dropout) / (mean_dropout * (a + b + 1.0))) < limits[
+                "dropout_cv"]:
+            notes.append(
+                "the data show no difference in churn between customers, so the dropout "
+                f"distribution Beta(a, b) collapsed to a point (a = {a:.3g}, b = {b:.3g}, "
+                f"mean {mean_dropout:.3g}). BG/NBD reduces to its limit with one dropout "
+                f"probability p = {mean_dropout:.3g} after each purchase for every customer"
+            )
+        if 1.0 / math.sqrt(r) < limits["rate_cv"]:
+            notes.append(
+                "the data show no difference in purchase rates between customers, so the "
+                f"rate distribution Gamma(r, alpha) collapsed to a point (r = {r:.3g}, alpha "
+                f"= {alpha:.3g}). The purchases reduce to a Poisson process with one rate "
+                f"r/alpha = {r / alpha:.3g} per {unit} for every active customer"
+            )
+        if not notes:
+            return None
+        return ("; and ".join(notes) + ". Predictions are those of this limit and stay "
+                "finite; standard errors of the parameters that ran to the limit are not "
+                "meaningful.")
 
     def _penalty_scale(self, data: Sequence[np.ndarray]) -> np.ndarray:
         # lifetimes penalises alpha in time units where the oldest customer's age is 1
@@ -265,10 +348,22 @@ class BetaGeoFitter(PurchaseFitter):
     ) -> tuple[np.ndarray, np.ndarray]:
         return _draw_bgnbd(params, T, rng)
 
+    def _draw_latent(
+        self, params: np.ndarray, n: int, rng: np.random.Generator
+    ) -> dict[str, np.ndarray]:
+        return _draw_latent(params, n, rng)
+
+    def _draw_given_latent(
+        self, params: np.ndarray, latent: dict[str, np.ndarray], T: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return _draw_given_latent(latent, np.asarray(T, dtype=float).reshape(-1), rng)
+
     def _draw_purchase_times(
         self, params: np.ndarray, T: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        return _draw_bgnbd_purchase_times(params, T, rng)
+        age = np.asarray(T, dtype=float).reshape(-1)
+        return _draw_given_latent(_draw_latent(params, age.shape[0], rng), age, rng)
 
     def _heterogeneity(self) -> tuple[Heterogeneity, ...]:
         r, alpha, a, b = self._params_array()

@@ -29,14 +29,17 @@ import pandas as pd
 __all__ = [
     "PREDICTIONS",
     "Capabilities",
+    "FitColumns",
     "Heterogeneity",
     "ModelDescription",
     "PurchaseModel",
     "SpendModel",
     "BaselineModel",
     "supports",
+    "offers",
     "missing_note",
     "describe",
+    "fit_columns",
 ]
 
 #: Every prediction name a model can offer, with what it means (for notes and docs).
@@ -93,6 +96,30 @@ class Capabilities:
 
     def __contains__(self, name: object) -> bool:
         return name in self.predictions
+
+
+@dataclass(frozen=True)
+class FitColumns:
+    """The columns a model's ``fit`` reads, so an engine can hand it counted rows.
+
+    Every model's ``fit(data, *, weights=None, time_unit=None)`` gives the same estimates
+    on the customers as on these compressed rows with their counts as ``weights``, which
+    is how the Spark engine fits: it counts the rows in the cluster and only the counts
+    reach the driver (:func:`clvlab.spark.fit`).
+
+    Attributes
+    ----------
+    keys : tuple of str
+        Columns whose distinct combinations are the rows of the fit; customers with
+        identical keys merge into one row weighted by their number (covariates belong
+        here too).
+    means : tuple of str
+        Columns the fit uses only through weighted sums (linearly): within a row they
+        are averaged over its customers, which leaves every such sum unchanged.
+    """
+
+    keys: tuple[str, ...]
+    means: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -264,3 +291,50 @@ def missing_note(model: Any, prediction: str, skipped: str) -> str:
     """
     what = PREDICTIONS.get(prediction, prediction)
     return f"{describe(model).name} does not provide the {what}; {skipped} is left out."
+
+
+def offers(model: Any, prediction: str) -> bool:
+    """Whether ``model`` can be asked for ``prediction``: the contract, else duck typing.
+
+    A model that declares its capabilities (every clvlab model) is asked through
+    :func:`supports`; any other object (a user's own class, an adapter) offers a prediction
+    when it has a method of that name. Downstream code uses this to skip, with
+    :func:`missing_note`, what a model cannot do.
+
+    Parameters
+    ----------
+    model : object
+        A model or model-like object.
+    prediction : str
+        A name from :data:`PREDICTIONS`.
+
+    Returns
+    -------
+    bool
+    """
+    if _capabilities(model) is not None:
+        return supports(model, prediction)
+    if prediction not in PREDICTIONS:
+        raise ValueError(
+            f"unknown prediction {prediction!r}; known: {', '.join(sorted(PREDICTIONS))}."
+        )
+    return callable(getattr(model, prediction, None))
+
+
+def fit_columns(model: Any) -> FitColumns:
+    """Return the :class:`FitColumns` of a model (instance or class).
+
+    Raises
+    ------
+    TypeError
+        The object does not declare its fit columns (not a clvlab model).
+    """
+    get = getattr(model, "fit_columns", None)
+    spec = get() if callable(get) else None
+    if not isinstance(spec, FitColumns):
+        name = model.__name__ if isinstance(model, type) else type(model).__name__
+        raise TypeError(
+            f"{name} does not declare the columns its fit reads (fit_columns()); only clvlab "
+            "models can be fitted from counted rows."
+        )
+    return spec

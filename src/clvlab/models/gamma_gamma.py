@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from clvlab import _columns as C
+from clvlab._checks import check_finite_prediction
 from clvlab.exceptions import (
     AssumptionWarning,
     ConvergenceWarning,
@@ -27,6 +28,9 @@ from clvlab.models.likelihoods.gamma_gamma import (
     gg_loglik_and_grad,
     gg_order_value_posterior,
     gg_population_mean_spend,
+    gg_statistics,
+    gg_total_from_statistics,
+    gg_total_loglik_and_grad,
 )
 from clvlab.validation import validate_rfm
 
@@ -43,8 +47,19 @@ CORRELATION_WARNING_THRESHOLD = 0.3
 #: (spend too heavy-tailed for a finite population mean), so the estimate sits at the edge.
 Q_BOUNDARY_TOLERANCE = 1e-6
 
+#: Where a Gamma-Gamma estimate counts as a limit of the model: ``spend_cv``: customers'
+#: average spend does not differ when the coefficient of variation 1/sqrt(q) of their
+#: spend rates is below it; ``purchase_cv``: a customer's purchases are all of one value
+#: when the within-customer coefficient of variation 1/sqrt(p) is below it.
+DEGENERACY_LIMITS: dict[str, float] = {"spend_cv": 0.03, "purchase_cv": 1e-3}
+
 #: Smallest number of repeat buyers for which the correlation is computed.
 _MIN_FOR_CORRELATION = 3
+
+
+def _whole(value: float) -> Any:
+    """Return a count as int when it is whole (weights may be fractional)."""
+    return int(round(value)) if float(value).is_integer() else value
 
 
 class _SelectionInfo(TypedDict, total=False):
@@ -191,6 +206,8 @@ class GammaGammaFitter(BaseFitter):
     frequency_spend_correlation_: float
     # filled by _select / _select_with_weights during fit only
     _selection_info: _SelectionInfo
+    # parameter-free statistics of each data set seen during one fit (deleted after it)
+    _statistics_cache: dict[tuple[int, int, int], Any]
 
     # -- parameterisation: p = e^t0, q = 1 + e^t1, v = e^t2 ------------------------------
     def _to_natural(self, theta: np.ndarray) -> np.ndarray:
@@ -211,6 +228,19 @@ class GammaGammaFitter(BaseFitter):
     ) -> tuple[np.ndarray, np.ndarray]:
         return gg_loglik_and_grad(params, data[0], data[1])
 
+    def _total_loglik_and_grad(
+        self, params: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray
+    ) -> tuple[float, np.ndarray]:
+        # sufficient statistics: special functions once per distinct frequency; the
+        # parameter-free part is computed once per data set during a fit
+        cache = getattr(self, "_statistics_cache", None)
+        if cache is None:
+            return gg_total_loglik_and_grad(params, data[0], data[1], weights)
+        key = (id(data[0]), id(data[1]), id(weights))
+        if key not in cache:  # the entry holds the arrays, so their ids stay theirs
+            cache[key] = ((data[0], data[1], weights), gg_statistics(data[0], data[1], weights))
+        return gg_total_from_statistics(params, cache[key][1])
+
     def _initial_params(self, data: Sequence[np.ndarray], weights: np.ndarray) -> list[np.ndarray]:
         m = data[1]
         mean_m = max(float(weights @ m / weights.sum()), 1e-8)
@@ -222,7 +252,7 @@ class GammaGammaFitter(BaseFitter):
             np.array([1.0, 1.5, mean_m * 0.5]),
         ]
 
-    def _select(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def _select(self, frame: pd.DataFrame) -> np.ndarray | None:
         f = frame[C.FREQUENCY].to_numpy(dtype=float)
         mv = frame[C.MONETARY_VALUE].to_numpy(dtype=float)
         keep = (f > 0) & (mv > 0)
@@ -233,7 +263,7 @@ class GammaGammaFitter(BaseFitter):
         self._selection_info = {
             "n_one_time": one_time,
             "n_zero_spend": n_zero_spend,
-            "zero_spend_ids": list(frame.index[zero_spend][:5]),
+            "zero_spend_ids": list(frame.index[zero_spend][:5]) if n_zero_spend else [],
             "n_input": int(len(frame)),
         }
         if not keep.any():
@@ -246,17 +276,20 @@ class GammaGammaFitter(BaseFitter):
                 rule="at least one customer with frequency > 0 and monetary_value > 0",
                 n_offending=len(frame),
             )
-        return frame if keep.all() else frame.loc[keep]
+        return keep
 
     def _select_with_weights(
-        self, frame: pd.DataFrame, weights: np.ndarray
-    ) -> tuple[pd.DataFrame, np.ndarray]:
-        selected, w = super()._select_with_weights(frame, weights)
-        self._selection_info["correlation"] = _weighted_pearson(
-            selected[C.FREQUENCY].to_numpy(dtype=float),
-            selected[C.MONETARY_VALUE].to_numpy(dtype=float),
-            w,
-        )
+        self, frame: pd.DataFrame, arrays: tuple[np.ndarray, ...], weights: np.ndarray
+    ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        selected, w = super()._select_with_weights(frame, arrays, weights)
+        # with weights (counted rows, e.g. from clvlab.spark.fit), the exclusion counts are
+        # numbers of customers, not rows
+        f, mv = arrays[0], arrays[1]  # _data_columns is (frequency, monetary_value)
+        info = self._selection_info
+        info["n_one_time"] = _whole(float(weights[f == 0].sum()))
+        info["n_zero_spend"] = _whole(float(weights[(f > 0) & ~(mv > 0)].sum()))
+        info["n_input"] = _whole(float(weights.sum()))
+        self._selection_info["correlation"] = _weighted_pearson(selected[0], selected[1], w)
         return selected, w
 
     # -- fit ------------------------------------------------------------------------------
@@ -292,6 +325,7 @@ class GammaGammaFitter(BaseFitter):
         attrs = getattr(data, "attrs", None) or {}
         known = time_unit if time_unit is not None else attrs.get(C.ATTR_TIME_UNIT)
         self._selection_info = {}
+        self._statistics_cache = {}
         try:
             # The base class requires a unit; spend has none, so "D" is a placeholder that
             # is replaced below when the data do not say which unit they are in. Its warnings
@@ -301,7 +335,7 @@ class GammaGammaFitter(BaseFitter):
                 super().fit(data, weights=weights, time_unit=known if known is not None else "D")
         finally:
             info = self._selection_info
-            del self._selection_info
+            del self._selection_info, self._statistics_cache
         self.time_unit_ = known
         at_bound = float(self.params_["q"]) - 1.0 < Q_BOUNDARY_TOLERANCE
         for w in caught:
@@ -343,6 +377,36 @@ class GammaGammaFitter(BaseFitter):
                 stacklevel=2,
             )
         return self
+
+    def _degeneracy(
+        self, params: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray
+    ) -> str | None:
+        """Name the cause and the limit when spend shows no spread to model.
+
+        ``1/sqrt(q)`` below ``DEGENERACY_LIMITS["spend_cv"]``: customers' average spend does
+        not differ (the Gamma(q, v) of spend rates collapsed): one expected spend for
+        everyone. ``1/sqrt(p)`` below ``DEGENERACY_LIMITS["purchase_cv"]``: each customer
+        spends the same amount on every purchase: their own mean is their expected spend.
+        """
+        p, q, v = (float(x) for x in params)
+        notes = []
+        if 1.0 / math.sqrt(q) < DEGENERACY_LIMITS["spend_cv"]:
+            notes.append(
+                "the spend data show no difference between customers' average spend, so the "
+                f"distribution of spend rates Gamma(q, v) collapsed to a point (q = {q:.3g}, "
+                f"v = {v:.3g}). Gamma-Gamma reduces to one expected spend per purchase for "
+                f"every customer, p v/(q - 1) = {p * v / (q - 1.0):.4g}, whatever their own "
+                "history"
+            )
+        if 1.0 / math.sqrt(p) < DEGENERACY_LIMITS["purchase_cv"]:
+            notes.append(
+                "every customer spends the same amount on each of their purchases, so the "
+                f"within-customer spend shape p went to infinity (p = {p:.3g}): a customer's "
+                "own mean spend is their expected spend"
+            )
+        if not notes:
+            return None
+        return "; and ".join(notes) + ". Expected spend stays finite and positive."
 
     def _warn_correlation(self, stacklevel: int) -> None:
         r = self.frequency_spend_correlation_
@@ -429,7 +493,9 @@ class GammaGammaFitter(BaseFitter):
                 stacklevel=2,
             )
             x = np.where(zero, 0.0, x)
-        values = gg_expected_spend(self._params_array(), x, m)
+        values = check_finite_prediction(
+            gg_expected_spend(self._params_array(), x, m), self, "expected_spend"
+        )
         return pd.Series(values, index=frame.index, name="expected_spend")
 
     def _order_value_posterior(

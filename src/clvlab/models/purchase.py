@@ -13,6 +13,11 @@ Hooks (``params`` is the natural parameter vector, arrays broadcast together):
 ``_log_pmf_new(params, n, t)``                        optional: log P(X(t) = n)
 ``_log_pmf_conditional(params, n, t, x, t_x, T)``     optional: log P(X(T, T+t] = n | history)
 ``_draw_purchase_times(params, T, rng)``              optional: repeat-purchase ages
+``_draw_latent(params, n, rng)`` and                   optional: the same draws in two
+``_draw_given_latent(params, latent, T, rng)``         stages (the customers' latent traits,
+                                                      then their purchases), so that
+                                                      :func:`clvlab.simulate_transactions`
+                                                      draws spend traits in between
 ``_simulate(params, T, rng)``                         optional: ``(frequency, recency)`` draws
                                                       (default: from the purchase ages)
 ``_dert(params, delta, x, t_x, T)``                   optional: closed-form DERT
@@ -31,7 +36,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from clvlab import _columns as C
+from clvlab._checks import check_finite_prediction
 from clvlab._time import unit_days
+from clvlab.clv import RESIDUAL_TRUNCATION_K, residual_schedule
 from clvlab.models.base import BaseFitter
 from clvlab.models.contract import Capabilities
 
@@ -39,7 +46,7 @@ __all__ = ["PurchaseFitter"]
 
 #: DERT by quadrature integrates to ``K / delta``; with E[X(t)] concave in t the neglected
 #: tail is at most ``(K + 1) exp(-K)`` of the result (about 9e-15 for K = 36).
-DERT_TRUNCATION_K = 36.0
+DERT_TRUNCATION_K = RESIDUAL_TRUNCATION_K
 
 #: Predictions every purchase model offers (built from the required hooks).
 _CORE_PREDICTIONS = frozenset({
@@ -254,7 +261,9 @@ class PurchaseFitter(BaseFitter):
         """
         frame, x, tx, T = self._histories(data)
         horizon = _check_per_customer(_check_horizon(t), len(frame))
-        values = self._expected(self._params_array(), horizon, x, tx, T)
+        values = check_finite_prediction(
+            self._expected(self._params_array(), horizon, x, tx, T), self, "expected_purchases"
+        )
         return pd.Series(values, index=frame.index, name="expected_purchases")
 
     def probability_alive(self, data: Any) -> pd.Series:
@@ -273,7 +282,9 @@ class PurchaseFitter(BaseFitter):
             (MBG/NBD, Pareto/NBD) give them less than 1.
         """
         frame, x, tx, T = self._histories(data)
-        values = self._p_alive(self._params_array(), x, tx, T)
+        values = check_finite_prediction(
+            self._p_alive(self._params_array(), x, tx, T), self, "probability_alive"
+        )
         return pd.Series(values, index=frame.index, name="probability_alive")
 
     def probability_of_purchases(
@@ -357,9 +368,10 @@ class PurchaseFitter(BaseFitter):
         """
         self._check_is_fitted()
         horizon = _check_horizon(t)
-        return _scalar_or_array(
-            self._expected_new(self._params_array(), horizon)
-        )
+        return _scalar_or_array(check_finite_prediction(
+            self._expected_new(self._params_array(), horizon), self,
+            "expected_purchases_new_customer",
+        ))
 
     def expected_cumulative_purchases(
         self,
@@ -553,13 +565,16 @@ class PurchaseFitter(BaseFitter):
         while alive and survival only falls), so ``E[X(t)]`` is concave in t with
         ``E(0) = 0``; then the neglected tail is at most ``E(H)(1 + 1/K) e^{-K}`` and the
         result at least ``E(H)(1 - (1+K) e^{-K}) / K``: relative truncation error below
-        ``(K+1) e^{-K}`` (9e-15). Panels of 16 nodes span at most 4 units of ``delta t``,
-        so the quadrature error is of the same order.
+        ``(K+1) e^{-K}`` (9e-15). The quadrature (:func:`clvlab.clv.residual_schedule`)
+        puts 16 nodes on panels spanning at most 4 units of ``delta t`` and grades the first
+        panel
+        geometrically towards 0 (ratio 4, down to ``4^-12`` of it), because ``E(t)`` bends
+        on the scale of the customer's age (``alpha + T`` for BG/NBD), far shorter than
+        ``1 / delta``. Measured against adaptive quadrature (rtol 1e-13) for 43 CDNOW
+        customers (BG/NBD in weeks; 1%, 10% and 50% a year) the relative error is below
+        5e-15 per customer; uniform panels alone were off by up to 5e-6.
         """
-        from clvlab.clv import discount_schedule
-
-        horizon = DERT_TRUNCATION_K / delta
-        times, weights = discount_schedule(horizon, math.expm1(delta), "continuous")
+        times, weights = residual_schedule(math.expm1(delta))
         out = np.zeros(np.broadcast_shapes(np.shape(x), np.shape(tx), np.shape(T)))
         for t, w in zip(times, weights, strict=True):
             out += w * self._expected(params, np.asarray(t), x, tx, T)
@@ -572,7 +587,7 @@ class PurchaseFitter(BaseFitter):
         weighted by its discount factor, ``d`` per time unit compounded continuously
         (``delta = ln(1 + d)``), as in Fader, Hardie & Lee (2005), "RFM and CLV". Closed
         form where the model has one (Pareto/NBD), else quadrature with relative error
-        below 1e-14 (see :meth:`_dert_numeric`).
+        below 1e-13 (see :meth:`_dert_numeric`).
 
         Parameters
         ----------

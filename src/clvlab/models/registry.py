@@ -18,6 +18,7 @@ __all__ = ["MODELS", "get_model_class", "model_key", "registered", "class_by_nam
 #: key -> (role, "module:Class")
 _ENTRIES: dict[str, tuple[Role, str]] = {
     "bgnbd": ("purchase", "clvlab.models.beta_geo:BetaGeoFitter"),
+    "pnbd": ("purchase", "clvlab.models.pareto_nbd:ParetoNBDFitter"),
     "mbgnbd": ("purchase", "clvlab.models.modified_beta_geo:ModifiedBetaGeoFitter"),
     "gg": ("spend", "clvlab.models.gamma_gamma:GammaGammaFitter"),
     "baseline": ("baseline", "clvlab.models.baseline:FormulaCLVBaseline"),

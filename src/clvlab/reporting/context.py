@@ -9,7 +9,9 @@ and the PDF show the same numbers, formatted the same way.
 Structure of the context (all values are plain Python objects):
 
 ``title``, ``subtitle``, ``generated`` (ISO timestamp, UTC), ``has_holdout`` (bool)
-    Header of the report.
+    Header of the report. ``model`` names the purchase model the report is about
+    (``key``, ``name``) and ``comparison`` the chosen model and the reason when a model
+    comparison was given.
 ``numbers``
     Key figures as formatted strings (``total_clv``, ``total_clv_baseline``,
     ``historical_spend``, ``past_window_value``, ``acquisition_cost_ceiling``,
@@ -31,6 +33,11 @@ Structure of the context (all values are plain Python objects):
       ``caption`` and ``note``;
     - ``"figure"``: ``png`` (bytes), ``caption``, ``alt``.
 
+Every word about a model (its name, story, parameter glossary, heterogeneity plots,
+references) comes from the model's ``describe()`` (:mod:`clvlab.models.contract`), and a
+diagnostic the model cannot provide is replaced by the contract's note, so the report
+never describes one model in another's words.
+
 Every string that comes from the user (customer ids, data-quality examples, metadata)
 is kept as text; the HTML renderer escapes it (jinja2 autoescape) and the PDF renderer
 draws it as text, so nothing in the data can become markup. Control characters are
@@ -39,7 +46,9 @@ replaced by visible ``\\xNN`` escapes here, once, so both formats show the same 
 
 from __future__ import annotations
 
+import contextvars
 import datetime as _dt
+import functools
 import io
 import math
 import re
@@ -52,16 +61,20 @@ import numpy as np
 import pandas as pd
 
 from clvlab import _columns as C
+from clvlab._money import Currency
 from clvlab._time import GREGORIAN_YEAR_DAYS, UNIT_NAMES, unit_days
 from clvlab.exceptions import DataQualityWarning, InvalidValueError, MissingColumnsError
+from clvlab.models.contract import describe, missing_note, offers
 
 __all__ = ["build_context", "SECTION_IDS", "FIGURE_DPI"]
 
-#: Anchors of the report sections, in order (holdout only with an evaluation).
+#: Anchors of the report sections, in order (holdout only with an evaluation, model
+#: comparison only with a comparison).
 SECTION_IDS: tuple[str, ...] = (
     "summary",
     "data",
     "rfm",
+    "model-comparison",
     "models",
     "holdout",
     "clv-vs-history",
@@ -100,19 +113,50 @@ def _finite(value: Any) -> bool:
         return False
 
 
+#: The currency of the report being built (set by :func:`build_context` while it runs).
+_CURRENCY: contextvars.ContextVar[Currency | None] = contextvars.ContextVar(
+    "clvlab_report_currency", default=None
+)
+
+
+def _currency() -> Currency:
+    return _CURRENCY.get() or Currency(None)
+
+
 def fmt_money(value: Any) -> str:
-    """Currency amount with thousands separators and 2 decimals (``"1,234.56"``)."""
-    return f"{float(value):,.2f}" if _finite(value) else _DASH
+    """Amount with the report's currency symbol and its minor units (``"€1,234.56"``)."""
+    return _currency().format(value, missing=_DASH)
+
+
+def fmt_money_prose(value: Any) -> str:
+    """Amount rounded for a sentence (``"€703,000"``, ``"€2.50 million"``, ``"€85"``)."""
+    return _currency().prose(value, missing=_DASH)
+
+
+def _no_minus_zero(text: str) -> str:
+    """``"-0.00"`` -> ``"0.00"``: a value that rounds to zero has no sign."""
+    return text[1:] if text.startswith("-") and text.strip("-0.,%") == "" else text
 
 
 def fmt_int(value: Any) -> str:
     """Whole number with thousands separators."""
-    return f"{int(round(float(value))):,}" if _finite(value) else _DASH
+    return _no_minus_zero(f"{int(round(float(value))):,}") if _finite(value) else _DASH
 
 
 def fmt_num(value: Any, digits: int = 3) -> str:
     """Fixed-point number with ``digits`` decimals and thousands separators."""
-    return f"{float(value):,.{digits}f}" if _finite(value) else _DASH
+    return _no_minus_zero(f"{float(value):,.{digits}f}") if _finite(value) else _DASH
+
+
+def fmt_people(value: Any) -> str:
+    """Write a count of time units for a sentence: whole within 0.05 (``39``), else 1 decimal.
+
+    ``26.142857`` -> ``"26.1"``, ``39.0000001`` -> ``"39"``, ``52`` -> ``"52"``.
+    """
+    if not _finite(value):
+        return _DASH
+    v = float(value)
+    return f"{round(v):,}" if abs(v - round(v)) < 0.05 else _no_minus_zero(f"{v:,.1f}")
 
 
 def fmt_sig(value: Any, digits: int = 4) -> str:
@@ -124,12 +168,18 @@ def fmt_pct(value: Any, digits: int = 1, sign: bool = False) -> str:
     """Format a share (0.25) as a percentage (``"25.0%"``)."""
     if not _finite(value):
         return _DASH
-    return f"{100 * float(value):+.{digits}f}%" if sign else f"{100 * float(value):.{digits}f}%"
+    if sign:
+        text = f"{100 * float(value):+.{digits}f}%"
+        return text if text.strip("+-0.%") else text.replace("-", "").replace("+", "")
+    return _no_minus_zero(f"{100 * float(value):.{digits}f}%")
 
 
 def fmt_pct_points(value: Any, digits: int = 1) -> str:
     """Format an already-percent number (-12.1) with a sign (``"-12.1%"``)."""
-    return f"{float(value):+.{digits}f}%" if _finite(value) else _DASH
+    if not _finite(value):
+        return _DASH
+    text = f"{float(value):+.{digits}f}%"
+    return text if text.strip("+-0.%") else text.replace("-", "").replace("+", "")
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -213,7 +263,7 @@ def _figure(
 
 
 def _model_name(model: Any, default: str) -> str:
-    return str(getattr(model, "_model_name", None) or default)
+    return default if model is None else describe(model).name
 
 
 def _check_scores(scores: pd.DataFrame) -> None:
@@ -443,6 +493,7 @@ class _Study:
     cal_end: str | None
     top_n: int
     figures: bool
+    comparison: Any = None
     p_name: str = ""
     s_name: str = ""
     b_name: str | None = None
@@ -450,7 +501,31 @@ class _Study:
     past: dict[str, Any] = field(default_factory=dict)
     values: dict[str, float] = field(default_factory=dict)
     numbers: dict[str, str] = field(default_factory=dict)
+    prose: dict[str, str] = field(default_factory=dict)  # amounts rounded for sentences
     ceiling_error: str = ""
+    currency: Currency = field(default_factory=Currency)
+    # the fits validated on the holdout when the forecast models were refitted on the
+    # whole log: {"purchase": ..., "spend": ..., "baseline": ...}; None otherwise
+    calibration_models: dict[str, Any] | None = None
+
+    @property
+    def refitted(self) -> bool:
+        """The forecast models are whole-log refits of the models the holdout validated."""
+        return self.has_holdout and self.calibration_models is not None
+
+    @property
+    def validated_purchase_model(self) -> Any:
+        """The purchase model the holdout evaluated (the calibration fit)."""
+        if self.refitted:
+            return self.calibration_models["purchase"]  # type: ignore[index]
+        return self.purchase_model
+
+    @property
+    def ceiling_basis(self) -> str:
+        """What the acquisition ceiling measures: revenue (margin 1), profit (margin < 1)."""
+        if self.margin == 1.0:
+            return "revenue"
+        return "profit" if self.margin < 1.0 else "value"
 
     @property
     def has_holdout(self) -> bool:
@@ -466,7 +541,12 @@ class _Study:
 
     @property
     def horizon_label(self) -> str:
-        return f"{self.horizon:g} {self.one_unit if self.horizon == 1 else self.units}"
+        return f"{fmt_people(self.horizon)} {self.one_unit if self.horizon == 1 else self.units}"
+
+    @property
+    def holdout_label(self) -> str:
+        """``"39-week"``: the holdout's length, rounded for a sentence."""
+        return f"{fmt_people(self.evaluation.horizon)}-{self.one_unit}"
 
     @property
     def annual_rate(self) -> float:
@@ -475,14 +555,29 @@ class _Study:
     @property
     def fit_data(self) -> pd.DataFrame:
         """The customers the purchase model was fitted on: calibration, else the RFM."""
-        return self.evaluation.customers if self.has_holdout else self.rfm
+        return self.evaluation.customers if self.has_holdout and not self.refitted else self.rfm
+
+    @property
+    def fit_period(self) -> str:
+        """``"calibration period"`` or ``"observed period"``: what the models saw."""
+        return "calibration period" if self.has_holdout and not self.refitted else \
+            "observed period"
 
     def figure(self, draw: Callable[[Any], Any], caption: str,
                figsize: tuple[float, float] = (7.0, 4.2)) -> dict[str, Any] | None:
         return _figure(draw, caption, figsize=figsize) if self.figures else None
 
 
+#: Called once per section built (``build_context(progress=...)``), e.g. a progress bar.
+_PROGRESS: contextvars.ContextVar[Callable[[], Any] | None] = contextvars.ContextVar(
+    "clvlab_report_progress", default=None
+)
+
+
 def _section(sid: str, title: str, blocks: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
+    tick = _PROGRESS.get()
+    if tick is not None:
+        tick()
     return {"id": sid, "title": title, "blocks": [b for b in blocks if b is not None]}
 
 
@@ -545,6 +640,11 @@ def _key_figures(st: _Study) -> None:
         "mean_clv": fmt_money(v["mean_clv"]),
         "horizon": st.horizon_label,
     })
+    st.prose.update({key: fmt_money_prose(v[key]) for key in (
+        "total_clv", "total_clv_baseline", "historical_spend", "past_window_value",
+        "past_window_clv", "acquisition_cost_ceiling", "mean_clv")})
+    v["acquisition_cost_ceiling_margin_0_3"] = (
+        ceiling / st.margin * 0.3 if _finite(ceiling) and st.margin > 0 else math.nan)
     if st.has_holdout:
         metrics = st.evaluation.metrics
         names = list(metrics.index)
@@ -563,6 +663,8 @@ def _key_figures(st: _Study) -> None:
             st.numbers["holdout_value_error_pct"] = fmt_pct_points(
                 row["value_aggregate_pct_error"]
             )
+            st.prose["holdout_predicted_value"] = fmt_money_prose(row["predicted_total_value"])
+            st.prose["holdout_actual_value"] = fmt_money_prose(row["actual_total_value"])
 
 
 # ======================================================================================
@@ -571,7 +673,7 @@ def _key_figures(st: _Study) -> None:
 
 
 def _caveats(st: _Study) -> list[str]:
-    num, out = st.numbers, []
+    out: list[str] = []
     if not st.has_holdout:
         out.append(
             "No holdout period: the forecast has not been checked against purchases it did "
@@ -582,8 +684,8 @@ def _caveats(st: _Study) -> list[str]:
         err = st.values["holdout_value_error_pct"]
         out.append(
             f"In the holdout check the model {'under' if err < 0 else 'over'}-predicted total "
-            f"value by {abs(err):.1f}% ({num['holdout_predicted_value']} predicted vs "
-            f"{num['holdout_actual_value']} actual); read the totals with that margin of "
+            f"value by {abs(err):.1f}% ({st.prose['holdout_predicted_value']} predicted vs "
+            f"{st.prose['holdout_actual_value']} actual); read the totals with that margin of "
             "error."
         )
     for model, name in ((st.purchase_model, st.p_name), (st.spend_model, st.s_name)):
@@ -607,12 +709,59 @@ def _caveats(st: _Study) -> list[str]:
         "customers behave as in the past (no change in prices, marketing or seasonality)."
     )
     if st.margin == 1.0:
-        out.append("Margin 1: values are revenue, not profit. Pass a margin for profit.")
+        out.append("Margin 1: every value in this report is revenue, not profit, including "
+                   "the acquisition figure. Set the margin (the share of revenue you keep) "
+                   "to see profit.")
+    if st.currency.code is None:
+        out.append("The currency of the amounts was not stated, so they are shown without "
+                   "a symbol (state it with --currency, e.g. --currency EUR).")
     return out
 
 
+def _ceiling_kpi(st: _Study) -> dict[str, str]:
+    """Label the acquisition figure by what it measures (revenue, profit, value)."""
+    basis, h = st.ceiling_basis, st.horizon_label
+    if basis == "revenue":
+        return {"label": "Revenue per new customer",
+                "value": st.numbers["acquisition_cost_ceiling"],
+                "note": f"next {h}, first purchase included; revenue, not profit: times your "
+                        "margin = the most to pay to acquire one"}
+    if basis == "profit":
+        return {"label": "Acquisition-cost ceiling (profit)",
+                "value": st.numbers["acquisition_cost_ceiling"],
+                "note": f"per new customer, next {h}, at margin {st.margin:g}"}
+    return {"label": f"Value per new customer (margin {st.margin:g})",
+            "value": st.numbers["acquisition_cost_ceiling"],
+            "note": f"next {h}, first purchase included"}
+
+
+def _ceiling_sentence(st: _Study) -> str:
+    """One sentence on what acquiring a customer is worth, true to the margin."""
+    h, ceiling = st.horizon_label, st.prose["acquisition_cost_ceiling"]
+    if st.ceiling_error:
+        return f"The value of a new customer could not be computed: {st.ceiling_error}."
+    if st.ceiling_basis == "revenue":
+        example = fmt_money_prose(st.values.get("acquisition_cost_ceiling_margin_0_3"))
+        return (
+            f"A new customer like these brings about {ceiling} of revenue over the next {h} "
+            "(first purchase included). That is revenue, not profit: the most worth paying to "
+            f"acquire one is that times your margin -- {example} at a 30% margin, for "
+            "instance. Set the margin to see the ceiling in profit."
+        )
+    if st.ceiling_basis == "profit":
+        return (
+            f"Paying more than {ceiling} to acquire a customer like these loses money in "
+            f"expectation over the next {h} (profit at margin {st.margin:g}, first purchase "
+            "included)."
+        )
+    return (
+        f"A new customer like these is worth about {ceiling} over the next {h} at margin "
+        f"{st.margin:g} (first purchase included)."
+    )
+
+
 def _summary_section(st: _Study) -> dict[str, Any]:
-    num, past, h = st.numbers, st.past, st.horizon_label
+    num, prose, past, h = st.numbers, st.prose, st.past, st.horizon_label
     kpis = [
         {"label": f"Predicted CLV, next {h}", "value": num["total_clv"],
          "note": f"{num['n_customers']} customers, mean {num['mean_clv']}"},
@@ -621,22 +770,22 @@ def _summary_section(st: _Study) -> dict[str, Any]:
          else "no baseline given"},
         {"label": "Historical spend (whole period)", "value": num["historical_spend"],
          "note": "first purchases included"},
-        {"label": "Acquisition-cost ceiling", "value": num["acquisition_cost_ceiling"],
-         "note": "per new customer"},
+        _ceiling_kpi(st),
     ]
     if st.value_row is not None:
         kpis.insert(2, {"label": "Holdout check: value error",
                         "value": num["holdout_value_error_pct"],
-                        "note": f"{num['holdout_predicted_value']} predicted vs "
-                                f"{num['holdout_actual_value']} actual"})
+                        "note": f"{prose['holdout_predicted_value']} predicted vs "
+                                f"{prose['holdout_actual_value']} actual"})
     elif past["available"]:
         kpis.insert(2, {"label": f"Value in the past {h}", "value": num["past_window_value"],
                         "note": f"same customers, {past['start']} to {past['end']}"})
+    what = {"revenue": "in revenue", "profit": "in profit"}.get(
+        st.ceiling_basis, f"in value at margin {st.margin:g}")
     sentences = [
-        f"The {num['n_customers']} customers are expected to bring {num['total_clv']} over "
-        f"the next {h} (discounted at {fmt_pct(st.annual_rate)} a year, margin "
-        f"{st.margin:g})"
-        + (f"; the formula baseline says {num['total_clv_baseline']}."
+        f"The {num['n_customers']} customers are expected to bring {prose['total_clv']} "
+        f"{what} over the next {h} (discounted at {fmt_people(100 * st.annual_rate)}% a year)"
+        + (f"; the formula baseline says {prose['total_clv_baseline']}."
            if st.baseline is not None else ".")
     ]
     if past["available"]:
@@ -644,24 +793,30 @@ def _summary_section(st: _Study) -> dict[str, Any]:
         past_value = v["past_window_value"]
         ratio = v["past_window_clv"] / past_value if past_value else math.nan
         sentences.append(
-            f"The same customers brought {num['past_window_value']} in the past {h} "
+            f"The same customers brought {prose['past_window_value']} in the past {h} "
             f"({past['start']} to {past['end']}); the forecast for them is "
-            f"{num['past_window_clv']}, {fmt_pct(ratio, 0)} of that."
+            f"{prose['past_window_clv']}, {fmt_pct(ratio, 0)} of that."
         )
     if st.value_row is not None:
         sentences.append(
-            f"Checked on a {st.evaluation.horizon:g}-{st.one_unit} holdout the model was "
-            f"fitted without, it predicted {num['holdout_predicted_value']} against "
-            f"{num['holdout_actual_value']} actually spent ({num['holdout_value_error_pct']})."
+            f"Checked on a {st.holdout_label} holdout the model was "
+            f"fitted without, it predicted {prose['holdout_predicted_value']} against "
+            f"{prose['holdout_actual_value']} "
+            + ("actually spent" if st.ceiling_basis == "revenue"
+               else f"actual {st.ceiling_basis} at margin {st.margin:g}")
+            + f" ({num['holdout_value_error_pct']})."
         )
-    sentences.append(
-        f"Paying more than {num['acquisition_cost_ceiling']} to acquire a customer like these "
-        f"loses money in expectation over {h}"
-        + (f": {st.ceiling_error}." if st.ceiling_error else " (first purchase included).")
-    )
+    if st.refitted:
+        sentences.append(
+            f"The forecast comes from the models refitted on all purchases to {st.obs_end}; "
+            "the holdout check tested the same models fitted without the holdout.")
+    sentences.append(_ceiling_sentence(st))
+    verdict = _verdict(st)
     return _section("summary", "Summary", [
         {"kind": "kpis", "items": kpis},
         _para(" ".join(sentences)),
+        _heading("Which forecast to trust") if verdict is not None else None,
+        _para(" ".join(verdict.short)) if verdict is not None else None,
         _heading("Key caveats"),
         _bullets(_caveats(st)),
     ])
@@ -688,6 +843,7 @@ def _data_section(st: _Study) -> dict[str, Any]:
         ["Repeat buyers (at least one repeat purchase)", num["repeat_rate"]],
         ["Total spend", num["historical_spend"]],
         ["Mean spend per customer", fmt_money(st.values["mean_spend"])],
+        ["Currency", st.currency.label],
         ["Time unit", f"{st.unit} ({st.units})"],
     ]
     dq_rows = [
@@ -718,7 +874,7 @@ def _rfm_section(st: _Study) -> dict[str, Any]:
     ]
     if C.TOTAL_SPEND in rfm.columns:
         rows.append((C.TOTAL_SPEND, "Total spend", None))
-    period = "calibration period" if st.has_holdout else "observed period"
+    period = st.fit_period
     return _section("rfm", "RFM distributions", [
         _para(
             "Frequency is the number of repeat purchases (purchases after the first, one per "
@@ -730,7 +886,10 @@ def _rfm_section(st: _Study) -> dict[str, Any]:
                _quantile_rows(rfm, rows)),
         st.figure(lambda ax: P.plot_frequency_histogram(st.purchase_model, st.fit_data, ax=ax),
                   f"Customers by number of repeat purchases in the {period}: actual vs "
-                  f"{st.p_name}."),
+                  f"{st.p_name}.")
+        if offers(st.purchase_model, "probability_of_purchases") else
+        _para(missing_note(st.purchase_model, "probability_of_purchases",
+                           "the frequency histogram against the model")),
         st.figure(lambda ax: P.plot_clv_distribution(
                       rfm.loc[repeat, C.MONETARY_VALUE].to_numpy(dtype=float), ax=ax,
                       label="Mean repeat-purchase value"),
@@ -748,28 +907,61 @@ def _baseline_label(name: str, one_unit: str, units: str) -> str:
     return labels.get(name, name)
 
 
+def _chi_square(st: _Study) -> Any:
+    """χ² of the calibration frequency histogram (the evaluation's, else computed), or None."""
+    from clvlab.evaluation import chi_square_test, fitted_parameter_count, frequency_histogram
+
+    if st.has_holdout and not st.refitted:
+        return st.evaluation.chi_square
+    if not offers(st.purchase_model, "probability_of_purchases"):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sparse-bin caveat: the p-value is shown as is
+        return chi_square_test(frequency_histogram(st.purchase_model, st.rfm),
+                               n_params=fitted_parameter_count(st.purchase_model))
+
+
+def _chi_reading(st: _Study, chi: Any) -> str:
+    """One line on the χ² test of the model shown (the fit on ``st.fit_data``)."""
+    from clvlab.reporting.verdict import chi_square_reading
+
+    return "Frequency histogram: " + chi_square_reading(chi, st.p_name, len(st.fit_data))
+
+
+def _glossary(model: Any) -> dict[str, Any] | None:
+    """List the model's parameter glossary as bullets (from ``describe().parameters``)."""
+    params = describe(model).parameters
+    if not params:
+        return None
+    return _bullets([f"{name}: {meaning}" for name, meaning in params.items()])
+
+
+def _draw_trait(model: Any, trait: int, ax: Any) -> Any:
+    from clvlab import plotting as P
+
+    return P.plot_heterogeneity(model, trait, ax=ax)
+
+
 def _models_section(st: _Study) -> dict[str, Any]:
     from clvlab import plotting as P
-    from clvlab.evaluation import chi_square_test, frequency_histogram
 
     pm, sm = st.purchase_model, st.spend_model
-    if st.has_holdout:
-        chi = st.evaluation.chi_square
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # sparse-bin caveat: the p-value is shown as is
-            chi = chi_square_test(frequency_histogram(pm, st.rfm),
-                                  n_params=len(getattr(pm, "_param_names", ())) or 4)
+    p_desc, s_desc = describe(pm), describe(sm)
+    chi = _chi_square(st)
     ci = getattr(pm, "ci_level", 0.95)
     corr = getattr(sm, "frequency_spend_correlation_", math.nan)
+    chi_text = (
+        f"chi-square {fmt_num(chi.statistic, 2)}, dof {chi.dof}, p = {fmt_sig(chi.p_value, 3)}"
+        if chi is not None else
+        "not available: " + missing_note(pm, "probability_of_purchases", "this test")
+    )
     pm_facts = [
         ["Customers", fmt_int(getattr(pm, "n_customers_", math.nan))],
         ["Log-likelihood", fmt_num(getattr(pm, "log_likelihood_", math.nan), 2)],
         ["AIC / BIC", f"{fmt_num(getattr(pm, 'aic_', math.nan), 2)} / "
                       f"{fmt_num(getattr(pm, 'bic_', math.nan), 2)}"],
         ["Converged", "yes" if getattr(pm, "converged_", False) else "NO"],
-        ["Frequency histogram fit", f"chi-square {fmt_num(chi.statistic, 2)}, dof {chi.dof}, "
-                                    f"p = {fmt_sig(chi.p_value, 3)}"],
+        ["Frequency histogram fit", chi_text],
     ]
     sm_facts = [
         ["Repeat buyers used", fmt_int(getattr(sm, "n_customers_", math.nan))],
@@ -781,20 +973,23 @@ def _models_section(st: _Study) -> dict[str, Any]:
         ["Mean spend per purchase (population)", fmt_money(sm.population_mean_spend())],
     ]
     cols = ["Parameter", "Estimate", "Std. error", f"{ci:.0%} lower", f"{ci:.0%} upper"]
+    intro = " ".join(t for t in (
+        f"{st.p_name} ({p_desc.long_name}): {p_desc.story}" if p_desc.story else "",
+        f"{st.s_name} ({s_desc.long_name}): {s_desc.story}" if s_desc.story else "",
+        "Intervals are Wald intervals on the scale the parameters are estimated on (log "
+        "for positive parameters), mapped back.",
+    ) if t)
     blocks: list[dict[str, Any] | None] = [
-        _para(
-            f"{st.p_name} describes how often customers buy while active (purchase rate: "
-            "Gamma(r, alpha) across customers) and when they drop out (after each purchase, "
-            f"with probability p ~ Beta(a, b)). {st.s_name} describes the value of a purchase "
-            "(each purchase ~ Gamma(p, nu) around the customer's own level nu, and nu ~ "
-            "Gamma(q, v) across customers). Intervals are Wald "
-            "intervals on the log scale."
-        ),
+        _para(intro),
+        *_refit_blocks(st),
         _heading(f"{st.p_name} (purchases)"),
         _table(cols, _summary_rows(pm.summary)),
+        _glossary(pm),
         _facts(pm_facts),
+        _para(_chi_reading(st, chi)) if chi is not None else None,
         _heading(f"{st.s_name} (spend per purchase)"),
         _table(cols, _summary_rows(sm.summary)),
+        _glossary(sm),
         _facts(sm_facts),
     ]
     if st.baseline is not None:
@@ -806,15 +1001,59 @@ def _models_section(st: _Study) -> dict[str, Any]:
                    [[_baseline_label(str(k), st.one_unit, st.units), fmt_sig(v, 4)]
                     for k, v in st.baseline.summary["estimate"].items()]),
         ]
-    blocks += [
+    blocks.append(
         st.figure(lambda ax: P.plot_probability_alive_matrix(pm, st.fit_data, ax=ax),
-                  "Probability a customer is still active, by frequency and recency."),
-        st.figure(lambda ax: P.plot_purchase_rate_heterogeneity(pm, ax=ax),
-                  "How purchase rates differ across customers."),
-        st.figure(lambda ax: P.plot_dropout_heterogeneity(pm, ax=ax),
-                  "How the chance of dropping out after a purchase differs across customers."),
-    ]
+                  "Probability a customer is still active, by frequency and recency.")
+    )
+    traits = p_desc.heterogeneity
+    for i, trait in enumerate(traits):
+        blocks.append(st.figure(
+            functools.partial(_draw_trait, pm, i),
+            f"How customers differ in {trait.name} ({trait.symbol}): {trait.description}.",
+        ))
+    if not traits:
+        blocks.append(_para(f"{st.p_name} describes no distribution of customer traits, so "
+                            "no heterogeneity plot is shown."))
     return _section("models", "Model parameters and fit", blocks)
+
+
+def _refit_blocks(st: _Study) -> list[dict[str, Any]]:
+    """Say which fit is which, with both fits' estimates side by side (after a refit)."""
+    if not st.refitted:
+        if st.has_holdout:
+            return [_para(f"These fits, on the calibration period (to {st.cal_end}), are the "
+                          "ones the holdout validated; the forecast uses them as they are.")]
+        return []
+    cal = st.calibration_models or {}
+    rows = []
+    for key, name, forecast in (("purchase", st.p_name, st.purchase_model),
+                                ("spend", st.s_name, st.spend_model),
+                                ("baseline", st.b_name, st.baseline)):
+        validated = cal.get(key)
+        if validated is None or forecast is None:
+            continue
+        old = validated.params_
+        for param, value in forecast.params_.items():
+            before = float(old.get(param, math.nan))
+            change = (float(value) / before - 1) if before else math.nan
+            label = (_baseline_label(str(param), st.one_unit, st.units) if key == "baseline"
+                     else str(param))
+            rows.append([str(name), label, fmt_sig(value, 4), fmt_sig(before, 4),
+                         fmt_pct(change, 0, sign=True)])
+    n_full = getattr(st.purchase_model, "n_customers_", math.nan)
+    return [
+        _para(
+            f"Which fit is which: every forecast number in this report -- CLV, segments, "
+            f"P(alive), the acquisition figure -- comes from the models refitted on the whole "
+            f"log, to {st.obs_end} ({fmt_int(n_full)} customers); their parameters follow. "
+            f"The holdout validation used the same models fitted on the calibration period "
+            f"only, to {st.cal_end}. Both sets of estimates:"
+        ),
+        _table(["Model", "Parameter", "Whole log (forecast)",
+                "Calibration (validation)", "Change"], rows,
+               align=["l", "l", "r", "r", "r"],
+               caption="Parameters of the forecast fits and of the validated fits."),
+    ]
 
 
 #: Rows of the holdout metrics table: (column of Evaluation.metrics, label, format).
@@ -830,12 +1069,67 @@ _METRIC_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("value_mae", "Value: mean absolute error", fmt_money),
     ("value_rmse", "Value: RMSE", fmt_money),
     ("value_bias", "Value: mean bias", fmt_money),
+    ("value_pearson", "Value: Pearson r", fmt_num),
     ("value_spearman", "Value: Spearman rho", fmt_num),
     ("value_aggregate_pct_error", "Value: aggregate error %", fmt_pct_points),
     ("predicted_total_value", "Value: predicted total", fmt_money),
     ("actual_total_value", "Value: actual total", fmt_money),
     ("top_decile_capture", "Share of value in top 10% by prediction", fmt_pct),
 )
+
+
+@dataclass
+class _Verdict:
+    """The holdout comparison of the model with the formula baseline, in words."""
+
+    aspects: list[Any]
+    short: list[str]  # for the summary
+    detailed: list[str]  # for the holdout section
+    log_scores: dict[str, str]  # row name -> log score as shown in the table
+    zero_share: float
+
+
+def _verdict(st: _Study) -> _Verdict | None:
+    """Compare the model's holdout forecast with the baseline's (None without both)."""
+    from clvlab import evaluation as E
+    from clvlab.reporting import verdict as V
+
+    if not st.has_holdout or st.b_name is None:
+        return None
+    ev = st.evaluation
+    metrics = ev.metrics
+    if st.b_name not in metrics.index:
+        return None
+    model = st.value_row or str(metrics.index[0])
+    cust = ev.customers
+    actual = cust[E.ACTUAL_PURCHASES].to_numpy(dtype=float)
+    zero_share = float((actual == 0).mean()) if len(actual) else math.nan
+    one_time = float((cust[C.FREQUENCY].to_numpy(dtype=float) == 0).mean()) if len(cust) \
+        else math.nan
+    base_ls = None
+    shown: dict[str, str] = {}
+    if E.BASELINE_PURCHASES in cust.columns:
+        total, impossible = V.baseline_log_score(actual, cust[E.BASELINE_PURCHASES])
+        base_ls = -math.inf if impossible else total
+        shown[st.b_name] = (
+            f"-∞ ({fmt_int(impossible)} customers bought although it predicted 0)"
+            if impossible else fmt_num(total, 0))
+    model_ls = ev.log_score
+    if model_ls is not None:
+        shown[model] = fmt_num(model_ls, 0)
+    aspects = V.compare_forecasts(
+        metrics, model, st.b_name, purchase_row=str(metrics.index[0]),
+        log_scores=(model_ls, base_ls), money=fmt_money_prose)
+    errors = (float(metrics.loc[model].get("value_aggregate_pct_error", math.nan)),
+              float(metrics.loc[st.b_name].get("value_aggregate_pct_error", math.nan)))
+    common = {"holdout": st.holdout_label, "zero_share": zero_share,
+              "one_time_share": one_time, "value_error": errors}
+    return _Verdict(
+        aspects=aspects,
+        short=V.verdict_sentences(aspects, model, st.b_name, detailed=False, **common),
+        detailed=V.verdict_sentences(aspects, model, st.b_name, **common),
+        log_scores=shown, zero_share=zero_share,
+    )
 
 
 def _holdout_section(st: _Study) -> dict[str, Any]:
@@ -850,36 +1144,121 @@ def _holdout_section(st: _Study) -> dict[str, Any]:
         for col, label, fmt in _METRIC_ROWS
         if col in metrics.columns
     ]
+    verdict = _verdict(st)
+    if verdict is not None and verdict.log_scores:
+        rows.append(["Log predictive score of holdout purchases (higher is better)",
+                     *(verdict.log_scores.get(str(name), _DASH) for name in metrics.index)])
+    elif ev.log_score is not None:
+        rows.append(["Log predictive score of holdout purchases (higher is better)",
+                     fmt_num(ev.log_score, 0), *([_DASH] * (len(metrics.index) - 1))])
     track_text = ""
     if ev.tracking is not None and len(ev.tracking):
         last = ev.tracking.iloc[-1]
         act, exp = float(last["actual_cumulative"]), float(last["expected_cumulative"])
         track_text = (
             f" At the end of the holdout the customers had made {fmt_int(act)} repeat "
-            f"purchases in all; {st.p_name} expected {fmt_num(exp, 1)} "
+            f"purchases in all; {st.p_name} expected {fmt_int(exp)} "
             f"({fmt_pct_points(100 * (exp - act) / act if act else math.nan)})."
         )
+    score_text = (
+        "The log predictive score adds up, over customers, the log of the probability the "
+        "forecast gave to the number of purchases each customer actually made in the "
+        "holdout. It is a proper score: a forecast scores best on average only by giving "
+        "honest probabilities, so it cannot be gamed the way mean absolute error can (that "
+        "one is smallest for a forecast of the median, here 0 for "
+        + (f"the {fmt_pct(verdict.zero_share, 0)} of customers who bought nothing"
+           if verdict is not None else "most customers")
+        + "). The formula gives no probabilities; its row reads its expected purchases as "
+        "Poisson means, so a purchase where it expects 0 counts as impossible."
+    )
     return _section("holdout", "Holdout validation", [
         _para(
             f"The models were fitted on purchases up to {st.cal_end} and asked to predict the "
-            f"next {ev.horizon:g} {st.units} (to {st.obs_end}), which they had not seen. The "
+            f"next {fmt_people(ev.horizon)} {st.units} (to {st.obs_end}), which they had not "
+            "seen. The "
             "table compares each model's predictions with what the "
             f"{fmt_int(len(ev.customers))} customers actually did; lower errors and higher "
             "correlations are better." + track_text
+            + (" This checks the modelling; the forecast itself comes from the same models "
+               "refitted on the whole log (see Model parameters and fit)."
+               if st.refitted else "")
         ),
         _table(["Metric", *map(str, metrics.index)], rows,
                caption="Holdout metrics: probabilistic model vs formula baseline "
                        "(a dash: the model does not predict that quantity)."),
+        _heading("What the holdout says") if verdict is not None else None,
+        _bullets(verdict.detailed) if verdict is not None else None,
+        _para(score_text) if ev.log_score is not None or verdict is not None else None,
         st.figure(lambda ax: P.plot_tracking(ev, ax=ax),
                   "Cumulative repeat purchases, actual vs expected, through calibration and "
                   "holdout.")
         if ev.tracking is not None else
-        _para("Tracking plot not available: the evaluation was run without the transaction "
-              "log."),
+        _para("Tracking plot not available: " + _tracking_reason(ev)),
         st.figure(lambda ax: P.plot_conditional_expectations(ev, ax=ax),
                   "Mean holdout purchases by number of calibration purchases (conditional "
                   "expectations)."),
+        _heading("Notes") if ev.notes else None,
+        _bullets([clean_text(n) for n in ev.notes]) if ev.notes else None,
     ])
+
+
+def _tracking_reason(ev: Any) -> str:
+    for note in ev.notes:
+        if "tracking" in note and "left out" in note:
+            return clean_text(note)
+    return "the evaluation was run without the transaction log."
+
+
+def _model_comparison_section(st: _Study) -> dict[str, Any] | None:
+    """Show the candidate purchase models side by side and why the report's model is used."""
+    from clvlab import plotting as P
+
+    cmp = st.comparison
+    if cmp is None:
+        return None
+    used = next((k for k, m in cmp.models.items() if m is st.purchase_model), None)
+    if used is None:
+        key = describe(st.purchase_model).key
+        used = key if key in cmp.models else None
+    best_name = cmp.names.get(cmp.best, cmp.best)
+    if used == cmp.best:
+        choice = (f"{best_name} is chosen. {cmp.reason} The rest of this report is about "
+                  f"{best_name}.")
+    else:
+        choice = (
+            f"By this rule {best_name} would be chosen: {cmp.reason} The report uses "
+            f"{st.p_name} because it was asked for (e.g. --purchase-model); compare the "
+            "columns before relying on it. The rest of this report is about "
+            f"{st.p_name}."
+        )
+    table = cmp.formatted()
+    blocks: list[dict[str, Any] | None] = [
+        _para(
+            f"{len(cmp.models)} purchase model{'s were' if len(cmp.models) > 1 else ' was'} "
+            f"fitted on the calibration period and scored on the same "
+            f"{fmt_int(cmp.n_customers)} customers' holdout purchases. The choice rule is "
+            f"the {cmp.criterion}: the model that gave the highest probability to what "
+            "customers actually did. It is a proper score, so it cannot be improved by "
+            "forecasting anything but one's honest distribution; mean absolute error "
+            "can, since it rewards predicting little for everyone when most customers buy "
+            "nothing. " + choice
+        ),
+        _table(["Statistic", *map(str, table.columns)],
+               [[clean_text(label), *row] for label, row in
+                zip(table.index, table.to_numpy().tolist(), strict=True)],
+               caption="Model comparison: parameters (standard errors) and fit on the "
+                       "calibration period; errors and scores on the holdout (* = chosen "
+                       "by the rule; a dash: the model does not provide that figure)."),
+        st.figure(lambda ax: P.plot_tracking_comparison(cmp, ax=ax),
+                  "Cumulative repeat purchases, actual vs every model, through calibration "
+                  "and holdout.")
+        if any(ev.tracking is not None for ev in cmp.evaluations.values()) else
+        _para("Tracking plot not available: the comparison was run without the "
+              "transaction log."),
+    ]
+    if cmp.notes:
+        blocks += [_heading("Notes"), _bullets([clean_text(n) for n in cmp.notes])]
+    return _section("model-comparison", "Model comparison", blocks)
 
 
 def _comparison_section(st: _Study) -> dict[str, Any]:
@@ -901,7 +1280,7 @@ def _comparison_section(st: _Study) -> dict[str, Any]:
     if st.value_row is not None:
         metrics = st.evaluation.metrics
         totals += [
-            [f"Holdout ({st.evaluation.horizon:g} {st.units}): predicted value, "
+            [f"Holdout ({fmt_people(st.evaluation.horizon)} {st.units}): predicted value, "
              f"{st.value_row}", num["holdout_predicted_value"]],
             ["Holdout: actual value", num["holdout_actual_value"]],
         ]
@@ -913,7 +1292,7 @@ def _comparison_section(st: _Study) -> dict[str, Any]:
         cmp_eval, value_name = st.evaluation, st.value_row
         intro = (
             "The fair test of a forecast is money it did not see: here predicted value over "
-            f"the {st.evaluation.horizon:g}-{st.one_unit} holdout (undiscounted, margin "
+            f"the {st.holdout_label} holdout (undiscounted, margin "
             f"{st.margin:g}) against what customers actually spent in it. Customers are ranked "
             "by predicted value into ten equal groups (decile 1 = highest)."
         )
@@ -950,6 +1329,8 @@ def _comparison_section(st: _Study) -> dict[str, Any]:
             ["Decile", "Customers", "Predicted mean", f"{word.capitalize()} mean",
              "Predicted total", f"{word.capitalize()} total", f"Share of {word} total"],
             _decile_rows(deciles), caption=caption + "."))
+        reading = _decile_text(deciles, word)
+        blocks.append(_para(reading) if reading else None)
 
         def deciles_plot(ax: Any) -> None:
             P.plot_decile_bars(cmp_eval, model=value_name, ax=ax)
@@ -969,11 +1350,17 @@ def _comparison_section(st: _Study) -> dict[str, Any]:
 
         blocks.append(st.figure(deciles_plot, caption + ": means per customer."))
         blocks.append(st.figure(scatter_plot, "One point per customer; the dashed line is a "
-                                              "perfect match.", figsize=(6.2, 5.0)))
+                                              "perfect match.", figsize=(6.6, 4.6)))
     clv = st.scores[CLV].to_numpy(dtype=float)
     blocks.append(st.figure(lambda ax: P.plot_clv_distribution(clv, ax=ax),
                             f"Distribution of predicted CLV over the next {h}."))
     return _section("clv-vs-history", "Predicted vs historical CLV", blocks)
+
+
+def _decile_text(deciles: pd.DataFrame, word: str) -> str:
+    from clvlab.reporting.verdict import decile_reading
+
+    return decile_reading(deciles, word)
 
 
 def _top_customers_section(st: _Study) -> dict[str, Any]:
@@ -1022,19 +1409,31 @@ def _segments_section(st: _Study) -> dict[str, Any]:
     ]
     q_high = (thr.get("value_quantiles") or [0.5, 0.8])[1]
     # _check_scores requires frequency, so score_customers applied the one-time rule
+    from clvlab.scoring import PROBABILITY_ALIVE
+
+    once = st.scores[C.FREQUENCY].to_numpy(dtype=float) == 0
+    p_once = st.scores.loc[once, PROBABILITY_ALIVE].to_numpy(dtype=float)
+    if p_once.size and np.all(p_once >= 1.0 - 1e-12):
+        alive = (f"{st.p_name} gives them all P(alive) = 1 by its assumptions, not because "
+                 "they are known to be active")
+    elif p_once.size:
+        alive = (f"{st.p_name} gives them P(alive) between {fmt_num(p_once.min(), 2)} and "
+                 f"{fmt_num(p_once.max(), 2)} from how long ago their first purchase was, "
+                 "with no repeat purchases to go on")
+    else:
+        alive = "there are none in these data"
     one_time = (
         "'One-time buyers' have not bought a second time yet, so they get their own "
-        f"segment whatever their CLV or first order: {st.p_name} gives them P(alive) = 1 "
-        "by assumption (customers drop out only after a repeat purchase), not because they "
-        "are known to be active, and their CLV rests on the averages of all customers "
-        "rather than on their own repeat buying. A large first order does not make a "
-        "Champion; it makes the customer a good first target for a second-purchase offer. "
-        "The other segments are for repeat buyers."
+        f"segment whatever their CLV or first order: {alive}, and their CLV rests on the "
+        "averages of all customers rather than on their own repeat buying. A large first "
+        "order does not make a Champion; it makes the customer a good first target for a "
+        "second-purchase offer. The other segments are for repeat buyers."
     )
     return _section("segments", "Segments to act on", [
         _para(
-            f"High value means predicted CLV of at least {fmt_money(thr.get('clv_high'))} or "
-            f"historical spend of at least {fmt_money(thr.get('historical_spend_high'))} (the "
+            f"High value means predicted CLV of at least {fmt_money_prose(thr.get('clv_high'))} "
+            f"or historical spend of at least "
+            f"{fmt_money_prose(thr.get('historical_spend_high'))} (the "
             f"top {fmt_pct(1 - q_high, 0)} of all customers by either); active means P(alive) "
             f"of at least {fmt_num(thr.get('probability_alive', 0.5), 2)}. 'High value, at "
             "risk' customers spent a lot but have probably stopped buying: the first list "
@@ -1046,33 +1445,46 @@ def _segments_section(st: _Study) -> dict[str, Any]:
     ])
 
 
+def _model_bullet(model: Any, name: str, role: str) -> str:
+    desc = describe(model)
+    refs = "; ".join(desc.references)
+    story = desc.story or f"({desc.long_name}; no description given)."
+    return f"{name} ({role}): {story}" + (f" Reference: {refs}" if refs else "")
+
+
 def _methodology_section(st: _Study) -> dict[str, Any]:
     return _section("methodology", "Methodology and assumptions", [
         _bullets([
             "Each customer's purchase history is summarised by frequency, recency and age, "
             f"in {st.units}; purchases on the same day count as one.",
-            f"{st.p_name} (Fader, Hardie and Lee 2005): while active, a customer buys at a "
-            "steady random rate; after each purchase they may drop out for good; rates and "
-            "dropout chances differ across customers. From this come P(alive) and the "
-            "expected number of future purchases.",
-            f"{st.s_name} (Fader, Hardie and Lee 2005; Colombo and Jiang 1999): the value of "
-            "a customer's purchases varies around their own mean, which differs across "
-            "customers and does not depend on how often they buy. First purchases are left "
-            "out; customers without repeat purchases get the population mean.",
+            _model_bullet(st.purchase_model, st.p_name, "purchases and dropout; P(alive) "
+                          "and expected future purchases come from it"),
+            _model_bullet(st.spend_model, st.s_name, "value per purchase"),
             "CLV = margin x expected spend per purchase x expected purchases over the next "
-            f"{st.horizon_label}, each purchase discounted at {fmt_num(st.discount_rate, 6)} "
-            f"per {st.one_unit} ({fmt_pct(st.annual_rate)} a year) at the moment it is "
-            "expected.",
+            f"{st.horizon_label}, each purchase discounted at {fmt_people(100 * st.annual_rate)}"
+            f"% a year ({fmt_sig(100 * st.discount_rate, 2)}% per {st.one_unit}) at the "
+            "moment it is expected.",
             "The formula baseline (average order value x purchase rate x lifespan) is "
             "computed over the same horizon and discounting, so the two can be compared.",
-            "The acquisition-cost ceiling is the expected CLV of a brand-new customer (first "
-            "purchase at the population mean spend, plus expected repeat purchases).",
+            "The acquisition figure is the expected CLV of a brand-new customer (first "
+            "purchase at the population mean spend, plus expected repeat purchases) times "
+            "the margin: at margin 1 it is revenue, and the most worth paying to acquire a "
+            "customer is that revenue times the share of it you keep; at a margin below 1 it "
+            "is profit, the break-even acquisition cost.",
             "Segments: customers without a repeat purchase are 'One-time buyers' (the model "
-            "cannot yet tell whether they will come back, and gives them P(alive) = 1 by "
-            "assumption); repeat buyers are placed by value (predicted CLV or historical "
-            "spend, against quantiles over all customers) and by P(alive).",
+            "has no repeat purchase of theirs to judge them by); repeat buyers are placed by "
+            "value (predicted CLV or historical spend, against quantiles over all customers) "
+            "and by P(alive).",
             ("Holdout validation: the models are fitted on the calibration period only and "
-             "their predictions for the holdout are compared with what happened.")
+             "their predictions for the holdout are compared with what happened."
+             + (" Candidate purchase models were compared on the same holdout (see Model "
+                f"comparison); the rule: {st.comparison.criterion}."
+                if st.comparison is not None else "")
+             + (f" Then the same models are refitted on the whole log, to {st.obs_end}: "
+                "every forecast number comes from those refits, so the forecast uses the "
+                "holdout period's purchases too." if st.refitted else
+                " The forecast uses these calibration fits as they are (no refit on the "
+                "whole log)."))
             if st.has_holdout else
             ("No holdout: the models are fitted on the whole log; the comparison with the "
              "past window is a plausibility check, not a validation."),
@@ -1083,8 +1495,30 @@ def _methodology_section(st: _Study) -> dict[str, Any]:
 
 
 #: Metadata keys the stamp already shows from the resolved settings.
-_STAMPED = frozenset({"clvlab_version", "time_unit", "horizon", "discount_rate", "margin",
-                      "observation_end", "calibration_end"})
+_STAMPED = frozenset({"clvlab_version", "time_unit", "time unit", "horizon", "discount_rate",
+                      "margin", "observation_end", "calibration_end", "currency"})
+
+#: Readable labels of the metadata keys clvlab run passes (others: see :func:`_label`).
+_METADATA_LABELS: dict[str, str] = {
+    "source": "Data source",
+    "discount rate note": "How the discount rate was set",
+    "expected_spend": "Column 'expected spend'",
+    "clv": "Column 'CLV'",
+    "clv_baseline": "Column 'baseline CLV'",
+    "historical_spend": "Column 'historical spend'",
+    "segment rule": "Segment rule",
+    "purchase model": "Purchase model",
+    "purchase model choice": "Purchase model, how chosen",
+}
+
+
+def _label(key: Any) -> str:
+    """Label a metadata key: known keys by name, else snake_case as words."""
+    text = str(key)
+    if text in _METADATA_LABELS:
+        return _METADATA_LABELS[text]
+    words = text.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
 
 
 def _reproducibility_section(st: _Study, version: str, generated: str) -> dict[str, Any]:
@@ -1100,26 +1534,40 @@ def _reproducibility_section(st: _Study, version: str, generated: str) -> dict[s
         return (f"{getattr(model, 'data_fingerprint_', '?')}, "
                 f"{getattr(model, 'fit_date_', '?')}")
 
+    role = " (forecast, whole log)" if st.refitted else ""
     stamp = [
         ["clvlab version", version],
         ["Generated (UTC)", generated],
         ["Scored data fingerprint", fingerprint],
-        [f"{st.p_name} fitted on (fingerprint, date)", fitted(st.purchase_model)],
-        [f"{st.s_name} fitted on (fingerprint, date)", fitted(st.spend_model)],
-        [f"{st.p_name} parameters", params_text(st.purchase_model)],
-        [f"{st.s_name} parameters", params_text(st.spend_model)],
+        [f"{st.p_name}{role} fitted on (fingerprint, date)", fitted(st.purchase_model)],
+        [f"{st.s_name}{role} fitted on (fingerprint, date)", fitted(st.spend_model)],
+        [f"{st.p_name}{role} parameters", params_text(st.purchase_model)],
+        [f"{st.s_name}{role} parameters", params_text(st.spend_model)],
     ]
     if st.baseline is not None:
-        stamp.append([f"{st.b_name} parameters", params_text(st.baseline)])
+        stamp.append([f"{st.b_name}{role} parameters", params_text(st.baseline)])
+    if st.refitted:
+        cal = st.calibration_models or {}
+        for key, name in (("purchase", st.p_name), ("spend", st.s_name),
+                          ("baseline", st.b_name)):
+            model = cal.get(key)
+            if model is None or name is None:
+                continue
+            if key != "baseline":
+                stamp.append([f"{name} (holdout validation, calibration period) fitted on "
+                              "(fingerprint, date)", fitted(model)])
+            stamp.append([f"{name} (holdout validation, calibration period) parameters",
+                          params_text(model)])
     stamp += [
         ["Time unit", f"{st.unit} ({st.units})"],
         ["Horizon", st.horizon_label],
         ["Discount rate", f"{st.discount_rate:.6g} per {st.one_unit}"],
-        ["Margin", f"{st.margin:g}"],
+        ["Margin", f"{st.margin:g}" + (" (values are revenue)" if st.margin == 1.0 else "")],
+        ["Currency", st.currency.label],
         ["Observation end", str(st.obs_end or "?")],
         ["Calibration end", str(st.cal_end) if st.has_holdout and st.cal_end else "none"],
     ]
-    stamp += [[clean_text(k), clean_text(v)] for k, v in st.metadata.items()
+    stamp += [[clean_text(_label(k)), clean_text(v)] for k, v in st.metadata.items()
               if str(k) not in _STAMPED]
     return _section("reproducibility", "Reproducibility", [
         _para("Everything needed to reproduce this report: the same data (fingerprint), the "
@@ -1133,6 +1581,29 @@ def _reproducibility_section(st: _Study, version: str, generated: str) -> dict[s
 # ======================================================================================
 
 
+def _in_currency(func: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Run ``build_context`` with its ``currency`` and ``progress`` in effect (then reset).
+
+    :func:`fmt_money` writes the currency and :func:`_section` calls ``progress``.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        code = kwargs.get("currency")
+        if code is None:
+            code = dict(kwargs.get("metadata") or {}).get("currency")
+        token = _CURRENCY.set(Currency(code))
+        ticks = _PROGRESS.set(kwargs.get("progress"))
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _CURRENCY.reset(token)
+            _PROGRESS.reset(ticks)
+
+    return wrapper
+
+
+@_in_currency
 def build_context(
     purchase_model: Any,
     spend_model: Any,
@@ -1140,6 +1611,7 @@ def build_context(
     *,
     baseline: Any = None,
     evaluation: Any = None,
+    comparison: Any = None,
     scores: pd.DataFrame | None = None,
     transactions: pd.DataFrame | None = None,
     data_quality: Sequence[Mapping[str, Any]] | None = None,
@@ -1151,15 +1623,19 @@ def build_context(
     title: str = "Customer lifetime value report",
     top_n: int = 20,
     figures: bool = True,
+    currency: str | None = None,
+    progress: Callable[[], Any] | None = None,
+    calibration_models: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Gather everything the report shows into one plain dictionary.
 
     Parameters
     ----------
-    purchase_model : fitted BetaGeoFitter
-        The purchase model (fitted on the calibration period when there is a holdout).
-    spend_model : fitted GammaGammaFitter
-        The spend model.
+    purchase_model : fitted purchase model
+        The purchase model the report is about (fitted on the calibration period when
+        there is a holdout); any model of the contract (:mod:`clvlab.models.contract`).
+    spend_model : fitted spend model
+        The spend model (e.g. Gamma-Gamma).
     rfm : DataFrame
         RFM summary of the customers being scored (:func:`clvlab.rfm_summary`, as of the
         observation end), indexed by ``customer_id``; ``attrs`` give the time unit and
@@ -1169,6 +1645,10 @@ def build_context(
     evaluation : Evaluation, optional
         Holdout evaluation (:func:`clvlab.evaluate`). Without it the holdout section is
         left out and predicted CLV is compared with the value of an equal past window.
+    comparison : ModelComparison, optional
+        :func:`clvlab.compare_models` on the same split: adds the "Model comparison"
+        section (the table and every model's tracking curve). ``purchase_model`` should
+        be one of its models (it is named as the chosen one, or as used against the rule).
     scores : DataFrame, optional
         :func:`clvlab.scoring.score_customers` of ``rfm``. Computed here when omitted
         (then ``horizon`` and ``discount_rate`` are required).
@@ -1196,6 +1676,21 @@ def build_context(
         Number of customers in the top-customers table.
     figures : bool, default=True
         Draw the figures (``False`` gives a text-only context, faster).
+    currency : str, optional
+        ISO 4217 code of the amounts (``"EUR"``): every amount is written with its symbol
+        (``€1,234.56`` in tables, ``€703,000`` in sentences). Default
+        ``metadata["currency"]``; without either, amounts carry no symbol and a caveat
+        says the currency was not stated.
+    progress : callable, optional
+        Called with no argument each time a section is built (one call per entry of
+        ``sections``), e.g. to advance a progress bar.
+    calibration_models : mapping, optional
+        When the forecast models (``purchase_model``, ``spend_model``, ``baseline``) are
+        refits on the whole log of the models ``evaluation`` validated, those calibration
+        fits: ``{"purchase": ..., "spend": ..., "baseline": ...}``. The report then says
+        which fit is which: the holdout validation is about the calibration fits, every
+        forecast number (CLV, segments, the acquisition figure, parameters) about the
+        whole-log fits. Ignored without ``evaluation``.
 
     Returns
     -------
@@ -1211,7 +1706,8 @@ def build_context(
         ``horizon``/``discount_rate``/``margin`` contradict the scores, or are missing
         when ``scores`` is omitted; ``top_n`` is not a positive integer.
     TypeError
-        ``rfm`` is not a DataFrame or ``evaluation`` not an ``Evaluation``.
+        ``rfm`` is not a DataFrame, ``evaluation`` not an ``Evaluation`` or
+        ``comparison`` not a ``ModelComparison``.
 
     Examples
     --------
@@ -1226,6 +1722,7 @@ def build_context(
     >>> reporting.render_html(ctx, "report.html")  # doctest: +SKIP
     """
     from clvlab import __version__
+    from clvlab.comparison import ModelComparison
     from clvlab.evaluation import Evaluation
     from clvlab.scoring import score_customers
 
@@ -1237,6 +1734,11 @@ def build_context(
         raise TypeError(
             "evaluation must be the Evaluation of clvlab.evaluate; got "
             f"{type(evaluation).__name__}."
+        )
+    if comparison is not None and not isinstance(comparison, ModelComparison):
+        raise TypeError(
+            "comparison must be the ModelComparison of clvlab.compare_models; got "
+            f"{type(comparison).__name__}."
         )
     if isinstance(top_n, bool) or not isinstance(top_n, (int, np.integer)) or top_n < 1:
         raise ValueError(f"top_n must be a positive integer; got {top_n!r}.")
@@ -1283,10 +1785,13 @@ def build_context(
         discount_rate=discount_rate, margin=1.0 if margin is None else margin,
         obs_end=None if obs_end is None else str(obs_end),
         cal_end=None if cal_end is None else str(cal_end), top_n=int(top_n),
-        figures=bool(figures),
+        figures=bool(figures), comparison=comparison,
         p_name=_model_name(purchase_model, "purchase model"),
         s_name=_model_name(spend_model, "spend model"),
         b_name=_model_name(baseline, "Formula CLV baseline") if baseline is not None else None,
+        currency=_currency(),
+        calibration_models=(dict(calibration_models) if calibration_models is not None
+                            and evaluation is not None else None),
     )
     st.past = _past_window(transactions, scores, st.obs_end, st.horizon, unit, st.margin,
                            str(rfm.attrs.get(C.ATTR_MERGE_PERIOD, "D")))
@@ -1296,6 +1801,7 @@ def build_context(
         _summary_section(st),
         _data_section(st),
         _rfm_section(st),
+        _model_comparison_section(st),
         _models_section(st),
         _holdout_section(st) if st.has_holdout else None,
         _comparison_section(st),
@@ -1316,6 +1822,11 @@ def build_context(
         "generated": generated,
         "clvlab_version": __version__,
         "has_holdout": st.has_holdout,
+        "model": {"key": describe(purchase_model).key, "name": st.p_name},
+        "comparison": None if comparison is None else {
+            "best": comparison.best, "reason": comparison.reason,
+            "criterion": comparison.criterion, "models": list(comparison.models),
+        },
         "numbers": dict(st.numbers),
         "values": dict(st.values),
         "sections": [s for s in sections if s is not None],

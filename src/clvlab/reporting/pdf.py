@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ _MUTED = (91, 101, 115)
 _BAND = (243, 246, 249)
 _RULE = (216, 221, 228)
 _MARGIN = 14.0  # mm
-_FIG_WIDTH = 165.0  # mm
+_FIG_WIDTH = 150.0  # mm (figures are drawn 7 in = 178 mm wide: text at 84%)
 
 
 def _font_paths() -> dict[str, Path]:
@@ -62,6 +63,14 @@ def _make_pdf(title: str, version: str, generated: str) -> Any:
     from fpdf import FPDF
 
     class _ReportPDF(FPDF):
+        #: page -> y where its content ended (mm), recorded when leaving it; for tests
+        content_ends: dict[int, float]
+
+        def add_page(self, *args: Any, **kwargs: Any) -> None:
+            if self.page > 0:
+                self.content_ends[self.page] = float(self.y)
+            super().add_page(*args, **kwargs)
+
         def footer(self) -> None:
             self.set_y(-11)
             self.set_font(_FAMILY, "", 7.5)
@@ -71,6 +80,7 @@ def _make_pdf(title: str, version: str, generated: str) -> Any:
             self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="R")
 
     pdf = _ReportPDF(orientation="P", unit="mm", format="A4")
+    pdf.content_ends = {}
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
     pdf.set_auto_page_break(True, margin=16)
     for style, path in _font_paths().items():
@@ -81,12 +91,30 @@ def _make_pdf(title: str, version: str, generated: str) -> Any:
     return pdf
 
 
+#: Smallest scale a figure is shrunk to so that it fits the rest of a page.
+_MIN_FIG_SCALE = 0.72
+#: Height (mm) below a figure for its one-line caption and spacing.
+_CAPTION_ROOM = 8.0
+#: Room (mm) a section title needs below it for its first lines; else a new page.
+_SECTION_ROOM = 55.0
+#: Tables with at most this many rows are kept on one page.
+_KEEP_ROWS = 14
+
+
 class _Writer:
-    """Lays out the context's blocks on an FPDF document."""
+    """Lays out the context's blocks on an FPDF document.
+
+    Layout rules (checked by ``tests/reporting/test_report_pdf.py``): a heading is never
+    the last thing on a page (it moves with the start of its block); short tables and
+    fact lists are not split; a figure that does not fit the rest of a page is shrunk (to
+    72% at most) or, failing that, floats below the text that follows it in its section,
+    so pages are not left half empty.
+    """
 
     def __init__(self, pdf: Any, clean: _Charset) -> None:
         self.pdf = pdf
         self.clean = clean
+        self.orphans: list[str] = []  # headings left at a page foot (should stay empty)
 
     @property
     def width(self) -> float:
@@ -100,6 +128,13 @@ class _Writer:
         if self.space_left() < height:
             self.pdf.add_page()
 
+    def fits(self, draw: Any) -> bool:
+        """Whether ``draw(writer)`` fits in the rest of the page (a dry run)."""
+        with self.pdf.offset_rendering() as dummy:
+            trial = _Writer(dummy, self.clean)
+            draw(trial)
+        return not dummy.page_break_triggered
+
     def text(self, text: str, size: float = 9.5, style: str = "", color: Any = (29, 36, 48),
              h: float | None = None) -> None:
         pdf = self.pdf
@@ -112,7 +147,6 @@ class _Writer:
     # -- blocks ----------------------------------------------------------------------------
     def section_title(self, title: str, first: bool) -> None:
         if not first:
-            self.need(70)
             self.pdf.ln(4)
         self.text(title, size=14, style="B", color=_ACCENT, h=8)
         y = self.pdf.get_y()
@@ -121,7 +155,6 @@ class _Writer:
         self.pdf.ln(2.5)
 
     def heading(self, text: str) -> None:
-        self.need(25)
         self.pdf.ln(1.5)
         self.text(text, size=11, style="B", h=6)
         self.pdf.ln(0.5)
@@ -147,7 +180,11 @@ class _Writer:
         per_row = 3 if len(items) > 4 else 2
         gap = 3.0
         w = (self.width - gap * (per_row - 1)) / per_row
-        h = 21.0
+        pdf.set_font(_FAMILY, "", 7)
+        lines = max(
+            (len(pdf.multi_cell(w - 4, 3.2, self.clean(i["note"]), dry_run=True, output="LINES"))
+             for i in items), default=1)
+        h = 15.5 + 3.2 * max(lines, 1)  # label, value, then every line of the longest note
         for start in range(0, len(items), per_row):
             self.need(h + gap)
             y = pdf.get_y()
@@ -193,14 +230,14 @@ class _Writer:
         big_total = sum(n for n in natural if n > fair)
         return [n if n <= fair else n * rest / big_total for n in natural]
 
-    def table(self, block: dict[str, Any]) -> None:
+    def table(self, block: dict[str, Any], rows_limit: int | None = None) -> None:
         from fpdf.fonts import FontFace
 
         pdf = self.pdf
         id_col = block.get("id_column")
         shortened = 0
         rows = []
-        for row in block["rows"]:
+        for row in block["rows"][:rows_limit]:
             cells = [self.clean(v) for v in row]
             if id_col is not None:
                 cells[id_col], cut = _shorten(cells[id_col])
@@ -210,9 +247,7 @@ class _Writer:
         size = 7.5 if len(columns) > 5 else 8.5
         widths = self._col_widths(columns, rows, size)
         if block.get("caption"):
-            self.need(20)
             self.text(block["caption"], size=8, color=_MUTED, h=4)
-        self.need(14)
         align = ["RIGHT" if a == "r" else "LEFT" for a in block["align"]]
         pdf.set_font(_FAMILY, "", size)
         pdf.set_text_color(29, 36, 48)
@@ -228,6 +263,8 @@ class _Writer:
             for cells in rows:
                 table.row(cells)
         pdf.ln(1.5)
+        if rows_limit is not None:
+            return
         notes = [block.get("note") or ""]
         if shortened:
             notes.append(
@@ -246,7 +283,6 @@ class _Writer:
         pdf.set_text_color(29, 36, 48)
         pdf.set_draw_color(*_RULE)
         pdf.set_fill_color(255, 255, 255)
-        self.need(10)
         label_face = FontFace(color=_MUTED)
         with pdf.table(
             col_widths=(0.42 * self.width, 0.58 * self.width), width=self.width,
@@ -259,25 +295,137 @@ class _Writer:
                 row.cell(self.clean(value))
         pdf.ln(2.5)
 
-    def figure(self, block: dict[str, Any]) -> None:
+    def _figure_size(self, block: dict[str, Any]) -> tuple[float, float]:
         from PIL import Image
 
-        pdf = self.pdf
         with Image.open(io.BytesIO(block["png"])) as img:
             w_px, h_px = img.size
         w = min(_FIG_WIDTH, self.width)
         h = w * h_px / w_px
         if h > 150:  # tall figures: keep them under ~60% of a page
             w, h = w * 150 / h, 150.0
-        self.need(h + 9)
+        return w, h
+
+    def figure_fits(self, block: dict[str, Any]) -> bool:
+        """Whether the figure fits the rest of the page, shrunk to 72% at most."""
+        _, h = self._figure_size(block)
+        return self.space_left() >= _MIN_FIG_SCALE * h + _CAPTION_ROOM
+
+    def figure(self, block: dict[str, Any]) -> None:
+        pdf = self.pdf
+        w, h = self._figure_size(block)
+        room = self.space_left() - _CAPTION_ROOM
+        if room < h:
+            if room >= _MIN_FIG_SCALE * h:  # shrink a little rather than leave a gap
+                w, h = w * room / h, room
+            else:
+                pdf.add_page()
         x = pdf.l_margin + (self.width - w) / 2
         pdf.image(io.BytesIO(block["png"]), x=x, y=pdf.get_y(), w=w, h=h)
         pdf.set_y(pdf.get_y() + h + 1)
         self.text(block["caption"], size=8, color=_MUTED, h=4)
         pdf.ln(2.5)
 
+    # -- flow ------------------------------------------------------------------------------
+    def block(self, block: dict[str, Any]) -> None:
+        kind = block["kind"]
+        if kind == "kpis":
+            self.kpis(block["items"])
+        elif kind == "paragraph":
+            self.paragraph(block["text"])
+        elif kind == "heading":
+            self.heading(block["text"])
+        elif kind == "bullets":
+            self.bullets(block["items"])
+        elif kind == "facts":
+            self.facts(block["rows"])
+        elif kind == "table":
+            self.table(block)
+        elif kind == "figure":
+            self.figure(block)
 
-def render_pdf(context: dict[str, Any], path: str | os.PathLike[str] | None = None) -> bytes:
+    def block_start(self, block: dict[str, Any] | None) -> None:
+        """Draw the first lines of ``block`` (what must share a page with its heading)."""
+        if block is None:
+            return
+        kind = block["kind"]
+        if kind == "table":
+            self.table(block, rows_limit=min(3, len(block["rows"])))
+        elif kind == "facts":
+            self.facts(block["rows"][:3])
+        elif kind == "bullets":
+            self.bullets(block["items"][:1])
+        elif kind == "paragraph":
+            self.pdf.set_font(_FAMILY, "", 9.5)
+            lines = self.pdf.multi_cell(self.width, 4.8, self.clean(block["text"]),
+                                        dry_run=True, output="LINES")
+            self.paragraph(" ".join(lines[:3]))
+        elif kind == "figure":
+            w, h = self._figure_size(block)
+            self.pdf.set_y(self.pdf.get_y() + _MIN_FIG_SCALE * h + _CAPTION_ROOM)
+        else:
+            self.block(block)
+
+    def keep_together(self, block: dict[str, Any]) -> bool:
+        """Short tables and fact lists, KPI rows, and headings are not split."""
+        kind = block["kind"]
+        if kind == "table":
+            return len(block["rows"]) <= _KEEP_ROWS
+        if kind == "facts":
+            return len(block["rows"]) <= _KEEP_ROWS
+        return kind == "kpis"
+
+    def section(self, section: dict[str, Any], first: bool) -> None:
+        """Lay out one section: title, then its blocks, figures floating when needed."""
+        blocks = section["blocks"]
+        head = blocks[0] if blocks else None
+        if not first and (self.space_left() < _SECTION_ROOM or not self.fits(
+                lambda w: (w.section_title(section["title"], False), w.block_start(head)))):
+            self.pdf.add_page()
+        self.section_title(section["title"], first=first)
+        pending: list[dict[str, Any]] = []  # figures waiting for the next page
+        for i, block in enumerate(blocks):
+            nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+            if block["kind"] == "figure":
+                if pending or not self.figure_fits(block):
+                    pending.append(block)  # text that follows fills this page first
+                else:
+                    self.figure(block)
+                continue
+            if pending and (block["kind"] == "heading" or not self.fits(
+                    lambda w, b=block: w.block(b))):
+                self.flush(pending)
+            if block["kind"] == "heading":
+                if not self.fits(lambda w, b=block, n=nxt: (w.heading(b["text"]),
+                                                            w.block_start(n))):
+                    self.pdf.add_page()
+                page = self.pdf.page
+                self.heading(block["text"])
+                if nxt is not None and nxt["kind"] != "figure" and not self.fits(
+                        lambda w, n=nxt: w.block_start(n)):
+                    self.orphans.append(f"{block['text']} (page {page})")
+                continue
+            if self.keep_together(block) and not self.fits(lambda w, b=block: w.block(b)):
+                self.pdf.add_page()
+            elif block["kind"] in ("table", "facts", "bullets") and not self.fits(
+                    lambda w, b=block: w.block_start(b)):
+                self.pdf.add_page()  # a caption or a first line alone at the page foot
+            self.block(block)
+        self.flush(pending)
+
+    def flush(self, pending: list[dict[str, Any]]) -> None:
+        """Place the floating figures (on a new page when they do not fit here)."""
+        for block in pending:
+            self.figure(block)
+        pending.clear()
+
+
+def render_pdf(
+    context: dict[str, Any],
+    path: str | os.PathLike[str] | None = None,
+    *,
+    progress: Callable[[], Any] | None = None,
+) -> bytes:
     """Render the report context as a PDF document.
 
     Parameters
@@ -287,6 +435,8 @@ def render_pdf(context: dict[str, Any], path: str | os.PathLike[str] | None = No
     path : path-like, optional
         If given, also write the PDF there (parent folders are created; written to a
         temporary file first, then renamed).
+    progress : callable, optional
+        Called with no argument after each section is laid out (e.g. a progress bar).
 
     Returns
     -------
@@ -297,6 +447,23 @@ def render_pdf(context: dict[str, Any], path: str | os.PathLike[str] | None = No
     ------
     InvalidValueError
         ``context`` is not a report context.
+    """
+    data, _ = _render(context, progress)
+    if path is not None:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    return data
+
+
+def _render(context: Any, progress: Callable[[], Any] | None = None
+            ) -> tuple[bytes, dict[str, Any]]:
+    """Lay the context out; return the PDF and layout facts for tests.
+
+    The facts: ``fill`` -- per page, the share of the text area above the last content
+    (1.0 = full); ``orphans`` -- headings left without their block at a page foot.
     """
     ctx = _check_context(context)
     fonts = _font_paths()
@@ -314,31 +481,17 @@ def render_pdf(context: dict[str, Any], path: str | os.PathLike[str] | None = No
     pdf.set_line_width(0.2)
     pdf.set_y(y + 4)
     for i, section in enumerate(ctx["sections"]):
-        w.section_title(section["title"], first=(i == 0))
-        for block in section["blocks"]:
-            kind = block["kind"]
-            if kind == "kpis":
-                w.kpis(block["items"])
-            elif kind == "paragraph":
-                w.paragraph(block["text"])
-            elif kind == "heading":
-                w.heading(block["text"])
-            elif kind == "bullets":
-                w.bullets(block["items"])
-            elif kind == "facts":
-                w.facts(block["rows"])
-            elif kind == "table":
-                w.table(block)
-            elif kind == "figure":
-                w.figure(block)
-    data = bytes(pdf.output())
-    if path is not None:
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-    return data
+        w.section(section, first=(i == 0))
+        if progress is not None:
+            progress()
+    ends = [pdf.content_ends.get(page, float(pdf.y)) for page in range(1, pdf.page + 1)]
+    top, bottom = pdf.t_margin, pdf.page_break_trigger
+    stats = {
+        "pages": pdf.page,
+        "fill": [min(1.0, (e - top) / (bottom - top)) for e in ends],
+        "orphans": list(w.orphans),
+    }
+    return bytes(pdf.output()), stats
 
 
 def write_pdf(context: dict[str, Any], path: str | os.PathLike[str]) -> Path:

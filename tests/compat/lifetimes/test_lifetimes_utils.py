@@ -171,11 +171,12 @@ def test_utils_errors_name_the_problem():
 
 
 def test_warnings_name_the_customers_own_ids():
-    """clvlab's counted warnings name the ids as given (here 6), not internal codes."""
+    """clvlab's counted warnings name the ids as given (here the integer 6), not codes."""
     from clvlab.exceptions import DataQualityWarning
 
     log = pd.DataFrame({"id": [1, 1, 6], "date": ["2015-01-01", "2015-02-06", "2015-02-02"]})
-    with pytest.warns(DataQualityWarning, match=r"customer_id '6'") as caught:
+    # integer ids stay integers in clvlab's summaries, so the id is shown as 6, not '6'
+    with pytest.warns(DataQualityWarning, match=r"customer_id 6\)") as caught:
         utils.calibration_and_holdout_data(log, "id", "date", "2015-02-01", "2015-02-07")
     assert caught[0].filename == __file__
 

@@ -475,7 +475,8 @@ def _heterogeneity(model: Any, which: str, suptitle: str, xlabel: str, ylabel: s
     fig, ax = plt.subplots(1)
     draw = (plotting.plot_purchase_rate_heterogeneity if which == "rate"
             else plotting.plot_dropout_heterogeneity)
-    draw(model, ax=ax)
+    # clvlab's plot reads the model's own description (the clvlab model behind this one)
+    draw(getattr(model, "clvlab_model_", model), ax=ax)
     fig.suptitle(suptitle, fontsize=suptitle_fontsize, fontweight="bold")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -24,6 +24,7 @@ from clvlab.models.likelihoods.gamma_gamma import (
     gg_loglik,
     gg_loglik_and_grad,
     gg_population_mean_spend,
+    gg_total_loglik_and_grad,
 )
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "gg_loglik",
     "gg_loglik_and_grad",
     "gg_population_mean_spend",
+    "gg_total_loglik_and_grad",
 ]

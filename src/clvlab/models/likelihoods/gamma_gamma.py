@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -97,6 +98,156 @@ def gg_loglik_and_grad(
     d_q = psi_pxq - special.digamma(q) + np.log(v) - log_xm_v
     d_v = q / v - (px + q) / (x * m + v)
     return ll, np.column_stack([d_p, np.broadcast_to(d_q, x.shape), d_v])
+
+
+def gg_total_loglik_and_grad(
+    params: Iterable[float],
+    frequency: npt.ArrayLike,
+    monetary_value: npt.ArrayLike,
+    weights: npt.ArrayLike,
+) -> tuple[float, np.ndarray]:
+    r"""Weighted total Gamma-Gamma log-likelihood and its gradient, by sufficient statistics.
+
+    The same quantity as ``weights @ gg_loglik_and_grad(...)`` (equal up to rounding),
+    computed without per-customer special functions. With ``u = ln(1 + v/(x m))``,
+    ``ln(x m + v) = ln x + ln m + u`` and each customer's log-likelihood is
+
+    .. math::
+
+        \ell = [\ln\Gamma(px+q) - \ln\Gamma(px) - q\ln x] - \ln\Gamma(q) + q\ln v
+                - (1+q)\ln m - (px+q)\,u
+
+    whose bracket depends on ``x`` alone (and stays small: about ``q ln p`` for large
+    ``x``, so no large terms cancel). The bracket and the digamma terms of the gradient
+    are evaluated once per distinct frequency and weighted by the total weight of the
+    customers with that frequency; per customer only ``ln m``, ``u`` and ``1/(x m + v)``
+    remain. Frequencies that are not small whole numbers fall back to per-customer
+    special functions.
+
+    Parameters
+    ----------
+    params : sequence of float
+        ``(p, q, v)``.
+    frequency, monetary_value : array-like of shape (n,)
+        As in :func:`gg_loglik` (``x > 0``, ``m > 0``).
+    weights : array-like of shape (n,)
+        Number of customers each row stands for.
+
+    Returns
+    -------
+    total : float
+        ``sum_i w_i ll_i``.
+    grad : ndarray of shape (3,)
+        Its derivatives with respect to ``p``, ``q``, ``v``.
+    """
+    return gg_total_from_statistics(params, gg_statistics(frequency, monetary_value, weights))
+
+
+class GGStatistics(NamedTuple):
+    """What :func:`gg_total_from_statistics` needs of the data, independent of parameters.
+
+    ``x_values`` and ``x_weights`` are the distinct frequencies and their total weights
+    (or every row's frequency and weight, when frequencies are not small whole numbers);
+    the rest are per-row arrays (``w``, ``w x``, ``x m``) and two sums.
+    """
+
+    x_values: np.ndarray
+    x_weights: np.ndarray
+    w_tot: float
+    s_logm: float
+    w: np.ndarray
+    wx: np.ndarray
+    xm: np.ndarray
+
+
+def gg_statistics(
+    frequency: npt.ArrayLike, monetary_value: npt.ArrayLike, weights: npt.ArrayLike
+) -> GGStatistics:
+    """Summarise the data for :func:`gg_total_from_statistics` (computed once per fit).
+
+    Parameters
+    ----------
+    frequency, monetary_value : array-like of shape (n,)
+        As in :func:`gg_loglik` (``x > 0``, ``m > 0``).
+    weights : array-like of shape (n,)
+        Number of customers each row stands for.
+
+    Returns
+    -------
+    GGStatistics
+    """
+    x, m = _gg_arrays(frequency, monetary_value)
+    w = np.asarray(weights, dtype=float)
+    xi = _frequency_codes(x)
+    if xi is not None:  # once per distinct frequency, weighted by its customers
+        w_x = np.bincount(xi, weights=w)
+        used = np.flatnonzero(w_x > 0)
+        x_values, x_weights = used.astype(float), w_x[used]
+    else:
+        x_values, x_weights = x, w
+    return GGStatistics(x_values, x_weights, float(w.sum()), float(w @ np.log(m)), w, w * x,
+                        x * m)
+
+
+def gg_total_from_statistics(
+    params: Iterable[float], stats: GGStatistics
+) -> tuple[float, np.ndarray]:
+    """Weighted total log-likelihood and gradient from :func:`gg_statistics`.
+
+    See :func:`gg_total_loglik_and_grad` for the formula.
+
+    Parameters
+    ----------
+    params : sequence of float
+        ``(p, q, v)``.
+    stats : GGStatistics
+        From :func:`gg_statistics`.
+
+    Returns
+    -------
+    total : float
+    grad : ndarray of shape (3,)
+    """
+    p, q, v = (float(t) for t in params)
+    g = stats.x_values
+    pg = p * g
+    psi_pgq = special.digamma(pg + q)
+    log_g = np.log(g)
+    w_x = stats.x_weights
+    s_a = float(w_x @ (special.gammaln(pg + q) - special.gammaln(pg) - q * log_g))  # ll bracket
+    s_b = float(w_x @ (g * (psi_pgq - special.digamma(pg))))  # d/dp, x-only part
+    s_c = float(w_x @ (psi_pgq - log_g))  # d/dq, x-only part
+    w, wx, w_tot, s_logm = stats.w, stats.wx, stats.w_tot, stats.s_logm
+    u = v / stats.xm
+    np.log1p(u, out=u)  # u = ln(1 + v / (x m))
+    s_u, s_xu = float(w @ u), float(wx @ u)
+    inv = stats.xm + v
+    np.reciprocal(inv, out=inv)  # 1 / (x m + v)
+    s_inv, s_xinv = float(w @ inv), float(wx @ inv)
+    log_v = np.log(v)
+    total = (
+        s_a + w_tot * (q * log_v - special.gammaln(q)) - (1.0 + q) * s_logm
+        - (p * s_xu + q * s_u)
+    )
+    grad = np.array([
+        s_b - s_xu,
+        s_c - w_tot * (special.digamma(q) - log_v) - s_logm - s_u,
+        w_tot * q / v - (p * s_xinv + q * s_inv),
+    ])
+    return float(total), grad
+
+
+def _frequency_codes(x: np.ndarray) -> np.ndarray | None:
+    """``x`` as integer codes when it holds whole numbers in ``[0, max(1024, n))``."""
+    if x.size == 0:
+        return None
+    lo, hi = float(x.min()), float(x.max())
+    if lo < 0 or hi >= max(1024, x.size):
+        return None
+    xi = x.astype(np.intp)
+    if not np.array_equal(xi, x):
+        return None
+    return xi
 
 
 def gg_population_mean_spend(params: Iterable[float]) -> float:

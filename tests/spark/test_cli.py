@@ -1,0 +1,137 @@
+"""clvlab run --engine spark: the same job, outputs from aggregates, same numbers as pandas."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+pytest.importorskip("pyspark")
+
+from .conftest import JAVA_OK, NO_JAVA_REASON  # noqa: E402
+
+NUMERIC = ["frequency", "recency", "T", "monetary_value", "probability_alive",
+           "expected_purchases", "expected_spend", "clv", "clv_baseline", "historical_spend"]
+
+
+def _cli(*args: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "120"}
+    return subprocess.run([sys.executable, "-m", "clvlab", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+pytestmark = pytest.mark.slow  # two full runs (a Spark JVM of their own): about a minute
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """clvlab run --sample with each engine, same settings."""
+    if not JAVA_OK:
+        pytest.skip(NO_JAVA_REASON)
+    root = tmp_path_factory.mktemp("runs")
+    spark = _cli("run", "--sample", "--engine", "spark", "--spark-master", "local[2]",
+                 "--margin", "0.5", "--out", str(root / "spark"), cwd=root)
+    assert spark.returncode == 0, spark.stderr[-3000:]
+    pandas = _cli("run", "--sample", "--margin", "0.5", "--out", str(root / "pandas"),
+                  cwd=root)
+    assert pandas.returncode == 0, pandas.stderr[-3000:]
+    return root, spark, pandas
+
+
+def test_spark_run_writes_every_output(runs):
+    """Parquet and CSV parts, XLSX, HTML, PDF and the three models."""
+    root, spark, _ = runs
+    out = root / "spark"
+    assert list((out / "reports/clv-predictions.parquet").glob("*.parquet"))
+    assert list((out / "reports/clv-predictions-csv").glob("*.csv"))
+    for rel in ("reports/clv-predictions.xlsx", "reports/clvlab-report.html",
+                "reports/clvlab-report.pdf", "models/bgnbd.json", "models/gamma-gamma.json",
+                "models/formula-baseline.json"):
+        assert (out / rel).stat().st_size > 0, rel
+    assert "distinct rows reached the driver" in spark.stderr
+    html = (out / "reports/clvlab-report.html").read_text(encoding="utf-8")
+    for section in ("summary", "holdout", "segments", "reproducibility"):
+        assert f'id="{section}"' in html
+    assert "computed on Apache Spark" in html
+
+
+def test_spark_predictions_equal_the_pandas_run(runs):
+    """Every customer's numbers in the Parquet output equal the pandas run's CSV (1e-9)."""
+    root, _, _ = runs
+    got = pd.read_parquet(root / "spark/reports/clv-predictions.parquet").set_index(
+        "customer_id")
+    want = pd.read_csv(root / "pandas/reports/clv-predictions.csv",
+                       dtype={"customer_id": str}).set_index("customer_id")
+    assert sorted(got.index) == sorted(want.index)
+    got = got.loc[want.index]
+    for col in NUMERIC:
+        np.testing.assert_allclose(got[col].to_numpy(float), want[col].to_numpy(float),
+                                   rtol=1e-9, atol=1e-9, err_msg=col)
+    parts = pd.concat(pd.read_csv(p, dtype={"customer_id": str})
+                      for p in (root / "spark/reports/clv-predictions-csv").glob("*.csv"))
+    assert len(parts) == len(want)
+    for name in ("bgnbd", "gamma-gamma", "formula-baseline"):
+        a = json.loads((root / f"spark/models/{name}.json").read_text())["state"]["params"]
+        b = json.loads((root / f"pandas/models/{name}.json").read_text())["state"]["params"]
+        np.testing.assert_allclose([float(a[k]) for k in b], [float(b[k]) for k in b],
+                                   rtol=1e-8, err_msg=name)
+
+
+def test_spark_summary_shows_the_pandas_headline(runs):
+    """The closing summary's CLV total and holdout errors are the pandas run's."""
+    _, spark, pandas = runs
+
+    def line(text: str, start: str) -> str:
+        return next(s for s in text.splitlines() if s.startswith(start)).split()[-1]
+
+    for start in ("predicted CLV", "formula baseline CLV", "historical spend",
+                  "holdout: aggregate purchases error"):
+        assert line(spark.stdout, start) == line(pandas.stdout, start), start
+
+
+def test_spark_workbook_has_the_summary_sheets(runs):
+    """The XLSX holds every customer (they fit one sheet) and the summary sheets."""
+    root, _, _ = runs
+    wb = load_workbook(root / "spark/reports/clv-predictions.xlsx", read_only=True)
+    assert wb.sheetnames == ["Predictions", "Parameters", "Holdout metrics", "Deciles",
+                             "Data quality", "About"]
+    assert sum(1 for _ in wb["Predictions"].iter_rows()) == 2_357 + 1
+
+
+def test_engine_options_are_checked(tmp_path):
+    """An unknown engine, or --spark-master without the Spark engine, exit 2."""
+    bad = _cli("run", "--sample", "--engine", "dask", "--out", str(tmp_path), cwd=tmp_path)
+    assert bad.returncode == 2 and "--engine must be pandas or spark" in bad.stderr
+    bad = _cli("run", "--sample", "--spark-master", "local[2]", "--out", str(tmp_path),
+               cwd=tmp_path)
+    assert bad.returncode == 2 and "--spark-master applies to --engine spark" in bad.stderr
+
+
+def test_over_the_sheet_limit_the_workbook_says_where_the_predictions_are(spark, tmp_path,
+                                                                          monkeypatch):
+    """More customers than a sheet holds: top customers by CLV, and the About sheet points to
+    the Parquet and CSV files with every customer (limit lowered to 1,000 rows here)."""
+    from clvlab import export
+    from clvlab.cli import _Settings, _Ui
+    from clvlab.spark import _run
+
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 1_001)
+    monkeypatch.setattr(_run, "XLSX_TOP_ROWS", 250)
+    settings = _Settings(sample=True, out=tmp_path)
+    settings.use_cdnow_split_for_bundled_data()
+    _run.run_spark(settings, _Ui(quiet=True), master=None, no_report=True)
+    wb = load_workbook(tmp_path / "reports/clv-predictions.xlsx", read_only=True)
+    assert sum(1 for _ in wb["Predictions"].iter_rows()) == 250 + 1
+    about = {r[0]: r[1] for r in wb["About"].iter_rows(values_only=True)}
+    note = next(v for k, v in about.items() if str(k).lower() == "note")
+    assert "2,357 customers exceed the 1,000 rows" in note
+    assert "clv-predictions.parquet" in note and "clv-predictions-csv" in note
+    table = pd.read_parquet(tmp_path / "reports/clv-predictions.parquet")
+    assert len(table) == 2_357
