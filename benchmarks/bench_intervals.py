@@ -20,6 +20,7 @@ Usage::
     python benchmarks/bench_intervals.py                   # 1M customers, 3 repeats
     python benchmarks/bench_intervals.py --n 100000 --repeat 5 --json out.json
     python benchmarks/bench_intervals.py --cli             # + clvlab run with/without
+    python benchmarks/bench_intervals.py --cli-only --repeat 2
 """
 
 from __future__ import annotations
@@ -63,18 +64,21 @@ def timed(func: Any, repeat: int) -> dict[str, Any]:
     }
 
 
-def run_cli(log: Path, out: Path, interval: str) -> float:
-    """Wall seconds of ``clvlab run LOG --interval X`` in a subprocess."""
+def run_cli(log: Path, out: Path, interval: str) -> tuple[float, float]:
+    """Wall and CPU seconds of ``clvlab run LOG --interval X`` in a subprocess."""
     cmd = [sys.executable, "-m", "clvlab", "run", str(log), "--calibration-end", "1997-09-30",
            "--observation-end", "1998-06-30", "--out", str(out), "--interval", interval,
            "--quiet"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
         raise SystemExit(f"clvlab run failed with exit code {proc.returncode}")
-    return wall
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def main() -> None:
@@ -83,6 +87,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2005)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cli", action="store_true", help="also time clvlab run with/without")
+    parser.add_argument("--cli-only", action="store_true", help="only time clvlab run")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -125,32 +130,40 @@ def main() -> None:
     results: dict[str, Any] = {"info": info, "timings": {}}
     print(f"{'step':<32} {'wall min/med/max (s)':>24} {'CPU min/med/max (s)':>24} "
           f"{'peak MiB':>9}")
-    for name, func in cases.items():
+    for name, func in ({} if args.cli_only else cases).items():
         r = timed(func, args.repeat)
         results["timings"][name] = r
         print(f"{name:<32} {r['wall_min']:7.2f} {r['wall_median']:7.2f} {r['wall_max']:7.2f} "
               f"{r['cpu_min']:10.2f} {r['cpu_median']:6.2f} {r['cpu_max']:6.2f} "
               f"{r['peak_mib']:9.0f}")
-    example = clvlab.predict_intervals(bg, gg, rfm, 52.0, discount_rate=rate, random_state=1)
-    results["details"] = example.details
-    print("details:", example.details)
-    print(example.totals.to_string())
+    if not args.cli_only:
+        example = clvlab.predict_intervals(bg, gg, rfm, 52.0, discount_rate=rate,
+                                           random_state=1)
+        results["details"] = example.details
+        print("details:", example.details)
+        print(example.totals.to_string())
 
-    if args.cli:
+    if args.cli or args.cli_only:
         with tempfile.TemporaryDirectory(prefix="clvlab-bench-iv-") as tmp:
             log = Path(tmp) / "transactions.csv"
             tx.to_csv(log, index=False, date_format="%Y-%m-%d %H:%M:%S")
             del tx
             walls: dict[str, list[float]] = {"0.8": [], "0": []}
+            cpus: dict[str, list[float]] = {"0.8": [], "0": []}
             for _ in range(args.repeat):
                 for level in ("0.8", "0"):  # alternate, so load drifts hit both alike
-                    walls[level].append(run_cli(log, Path(tmp) / f"out{level}", level))
+                    wall, cpu = run_cli(log, Path(tmp) / f"out{level}", level)
+                    walls[level].append(wall)
+                    cpus[level].append(cpu)
+                    print(f"  clvlab run --interval {level}: wall {wall:.1f} s, CPU {cpu:.1f} s",
+                          flush=True)
             peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-            results["cli"] = {"wall_interval_0.8": walls["0.8"], "wall_interval_0": walls["0"],
-                              "peak_rss_mib_any_run": peak}
-            on, off = statistics.median(walls["0.8"]), statistics.median(walls["0"])
-            print(f"clvlab run --interval 0.8: {walls['0.8']} s; --interval 0: {walls['0']} s; "
-                  f"median ratio {on / off:.3f}; peak RSS {peak:.0f} MiB")
+            results["cli"] = {"wall": walls, "cpu": cpus, "peak_rss_mib_any_run": peak}
+            for kind, values in (("wall", walls), ("CPU", cpus)):
+                on, off = statistics.median(values["0.8"]), statistics.median(values["0"])
+                print(f"clvlab run {kind}: --interval 0.8 median {on:.1f} s, --interval 0 "
+                      f"median {off:.1f} s, ratio {on / off:.3f}")
+            print(f"peak RSS of any run {peak:.0f} MiB")
     results["info"]["load_average_after"] = os.getloadavg()
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=float))

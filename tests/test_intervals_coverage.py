@@ -177,3 +177,36 @@ def test_total_coverage_over_replications(key, sample_rfm):
     print(f"{key}: total coverage", {k: v / reps for k, v in hits.items()})  # -s shows it
     for name, h in hits.items():
         assert abs(h / reps - 0.8) <= 0.06, (name, h / reps)
+
+
+#: CDNOW holdout figures documented in docs/intervals.md (80% ranges): purchases realised,
+#: stated and randomised coverage, spend realised coverage, total purchases' bounds.
+CDNOW_DOCUMENTED = {
+    "bgnbd": (0.920, 0.943, 0.789, 0.880, (16_443, 17_304)),
+    "pnbd": (0.883, 0.922, 0.765, 0.855, (16_623, 17_683)),
+    "mbgnbd": (0.920, 0.947, 0.777, 0.866, (15_540, 16_327)),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", list(CDNOW_DOCUMENTED))
+def test_cdnow_holdout_coverage_as_documented(key):
+    """The CDNOW holdout coverage in docs/intervals.md is what the code gives (0.1 point)."""
+    tx = clvlab.datasets.load_cdnow()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        split = clvlab.calibration_holdout(tx, "1997-09-30", "1998-06-30", time_unit="W")
+        model = registry.get_model_class(key)().fit(split)
+        gg = clvlab.GammaGammaFitter().fit(split)
+        out = predict_intervals(model, gg, split, HOLDOUT, level=0.8, random_state=1)
+    cov = out.purchase_coverage(split["frequency_holdout"]).loc["all"]
+    realised, stated, randomised, spend, (lo, hi) = CDNOW_DOCUMENTED[key]
+    np.testing.assert_allclose([cov["realised"], cov["stated"], cov["randomised"]],
+                               [realised, stated, randomised], atol=1e-3)
+    value = split["total_spend_holdout"].to_numpy()
+    cust = out.customers
+    lower, upper = cust["clv_lower"].to_numpy(), cust["clv_upper"].to_numpy()
+    inside = (value >= lower - 1e-9) & (value <= upper)
+    np.testing.assert_allclose(inside.mean(), spend, atol=1e-3)
+    assert (out.totals.loc["purchases", "lower"], out.totals.loc["purchases", "upper"]) == (lo, hi)
+    assert split["frequency_holdout"].sum() > hi  # the documented miss
