@@ -17,6 +17,12 @@ def pytest_runtest_logreport(report):
         _SPARK_SKIPPED.append(report.nodeid)
 
 
+def pytest_collectreport(report):
+    """Remember Spark test modules skipped as a whole (e.g. pyspark not importable)."""
+    if report.skipped and "spark" in report.nodeid:
+        _SPARK_SKIPPED.append(report.nodeid)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Fail the run when Spark tests were skipped although Java 17+ is installed.
 
@@ -33,6 +39,7 @@ def pytest_sessionfinish(session, exitstatus):
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
+        reporter.ensure_newline()
         reporter.write_line(
             f"ERROR: {len(_SPARK_SKIPPED)} Spark test(s) were skipped although Java {java} is "
             f"installed (first: {_SPARK_SKIPPED[0]}). Spark tests must run where Java exists: "

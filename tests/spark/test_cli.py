@@ -113,25 +113,3 @@ def test_engine_options_are_checked(tmp_path):
                cwd=tmp_path)
     assert bad.returncode == 2 and "--spark-master applies to --engine spark" in bad.stderr
 
-
-def test_over_the_sheet_limit_the_workbook_says_where_the_predictions_are(spark, tmp_path,
-                                                                          monkeypatch):
-    """More customers than a sheet holds: top customers by CLV, and the About sheet points to
-    the Parquet and CSV files with every customer (limit lowered to 1,000 rows here)."""
-    from clvlab import export
-    from clvlab.cli import _Settings, _Ui
-    from clvlab.spark import _run
-
-    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 1_001)
-    monkeypatch.setattr(_run, "XLSX_TOP_ROWS", 250)
-    settings = _Settings(sample=True, out=tmp_path)
-    settings.use_cdnow_split_for_bundled_data()
-    _run.run_spark(settings, _Ui(quiet=True), master=None, no_report=True)
-    wb = load_workbook(tmp_path / "reports/clv-predictions.xlsx", read_only=True)
-    assert sum(1 for _ in wb["Predictions"].iter_rows()) == 250 + 1
-    about = {r[0]: r[1] for r in wb["About"].iter_rows(values_only=True)}
-    note = next(v for k, v in about.items() if str(k).lower() == "note")
-    assert "2,357 customers exceed the 1,000 rows" in note
-    assert "clv-predictions.parquet" in note and "clv-predictions-csv" in note
-    table = pd.read_parquet(tmp_path / "reports/clv-predictions.parquet")
-    assert len(table) == 2_357

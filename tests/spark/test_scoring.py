@@ -108,3 +108,29 @@ def test_a_bad_rfm_frame_names_the_customers(spark, cdnow_models):
                        match=r"recency: must be <= T; 1 customer violates this "
                              r"\(customer_id 'a'\)"):
         cs.score_customers(bad, bg, gg, horizon=52, discount_rate=0.0)
+
+
+def test_over_the_sheet_limit_the_workbook_says_where_the_predictions_are(scored, tmp_path,
+                                                                          monkeypatch):
+    """More customers than a sheet holds: the top ones by CLV, and the About sheet points to
+    the files with every customer (the sheet limit lowered to 1,000 rows here)."""
+    from openpyxl import load_workbook
+
+    from clvlab import export
+    from clvlab.spark import _run
+
+    sdf, got, _ = scored
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 1_001)
+    monkeypatch.setattr(_run, "XLSX_TOP_ROWS", 250)
+    path = _run.write_spreadsheet(tmp_path / "p.xlsx", sdf, len(got), parameters=None,
+                                  metrics=None, deciles=None, data_quality=[], metadata={},
+                                  where="out/clv-predictions.parquet")
+    wb = load_workbook(path, read_only=True)
+    rows = list(wb["Predictions"].iter_rows(values_only=True))
+    assert len(rows) == 250 + 1
+    top = got.sort_values("clv", ascending=False, kind="stable")
+    assert rows[1][0] == top.index[0]
+    about = {r[0]: r[1] for r in wb["About"].iter_rows(values_only=True)}
+    note = next(v for k, v in about.items() if str(k).lower() == "note")
+    assert f"{len(got):,} customers exceed the 1,000 rows" in note
+    assert "out/clv-predictions.parquet" in note

@@ -28,7 +28,7 @@ require_pyspark()
 from pyspark.sql import DataFrame  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
-__all__ = ["run_spark", "SPARK_FILES", "XLSX_TOP_ROWS"]
+__all__ = ["run_spark", "write_spreadsheet", "SPARK_FILES", "XLSX_TOP_ROWS"]
 
 #: Output paths of the Spark engine that differ from the pandas path's (under --out).
 SPARK_FILES = {
@@ -190,7 +190,7 @@ def run_spark(settings: Any, ui: Any, *, master: str | None, no_report: bool) ->
 
 
 def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None:
-    from clvlab.export import XLSX_MAX_ROWS, write_workbook
+    from clvlab.export import XLSX_MAX_ROWS
     from clvlab.spark._evaluation import evaluate
     from clvlab.spark._fit import fit_on_rows, fit_rows, to_pandas
     from clvlab.spark._rfm import build_tables
@@ -280,21 +280,12 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
     label = (f"Writing the spreadsheet ({n_customers:,} rows)" if n_customers <= n_sheet
              else f"Writing the spreadsheet (summary sheets, top {XLSX_TOP_ROWS:,} customers)")
     with ui.step(label):
-        if n_customers <= n_sheet:
-            table = to_pandas(scores).set_index(C.CUSTOMER_ID)
-        else:
-            table = to_pandas(scores.orderBy(F.desc("clv"), F.asc(C.CUSTOMER_ID))
-                              .limit(XLSX_TOP_ROWS)).set_index(C.CUSTOMER_ID)
-            meta["Note"] = (
-                f"{n_customers:,} customers exceed the {n_sheet:,} rows one XLSX sheet holds; "
-                f"the Predictions sheet lists the top {XLSX_TOP_ROWS:,} by CLV. All "
-                f"predictions are in {parquet} (Parquet) and {csv_parts} (CSV part files)."
-            )
-        write_workbook(
-            xlsx, table, parameters=parameters,
+        write_spreadsheet(
+            xlsx, scores, n_customers, parameters=parameters,
             metrics=None if evaluation is None else evaluation.metrics,
             deciles=None if evaluation is None else evaluation.deciles,
             data_quality=data_quality, metadata=meta,
+            where=f"{parquet} (Parquet) and {csv_parts} (CSV part files)",
         )
     files["xlsx"] = xlsx
     with ui.step("Saving models as JSON"):
@@ -303,6 +294,42 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
             model.save(path)
             files[f"model_{role}"] = path
     _summary(ui, outcome, files, settings, unit, horizon, rate, margin)
+
+
+def write_spreadsheet(
+    path: Path,
+    scores: DataFrame,
+    n_customers: int,
+    *,
+    parameters: Any,
+    metrics: Any,
+    deciles: Any,
+    data_quality: Any,
+    metadata: dict[str, Any],
+    where: str,
+) -> Path:
+    """Write the XLSX of a Spark run (every customer, or the top ones and a note).
+
+    Every customer when they fit one sheet; else the top :data:`XLSX_TOP_ROWS` by CLV and
+    a note on the About sheet saying ``where`` all of them are.
+    """
+    from clvlab import export
+    from clvlab.spark._fit import to_pandas
+
+    n_sheet = export.XLSX_MAX_ROWS - 1
+    meta = dict(metadata)
+    if n_customers <= n_sheet:
+        table = to_pandas(scores).set_index(C.CUSTOMER_ID)
+    else:
+        table = to_pandas(scores.orderBy(F.desc("clv"), F.asc(C.CUSTOMER_ID))
+                          .limit(XLSX_TOP_ROWS)).set_index(C.CUSTOMER_ID)
+        meta["Note"] = (
+            f"{n_customers:,} customers exceed the {n_sheet:,} rows one XLSX sheet holds; the "
+            f"Predictions sheet lists the top {XLSX_TOP_ROWS:,} by CLV. All predictions are in "
+            f"{where}."
+        )
+    return export.write_workbook(path, table, parameters=parameters, metrics=metrics,
+                                 deciles=deciles, data_quality=data_quality, metadata=meta)
 
 
 def _model_path(settings: Any, role: str, key: str) -> Path:
