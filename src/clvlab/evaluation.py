@@ -1071,8 +1071,9 @@ class Evaluation:
         χ² goodness of fit of the calibration frequency histogram; ``None`` when the
         purchase model does not offer ``probability_of_purchases`` (a note says so).
     customers : DataFrame
-        Per customer (index ``customer_id``): ``frequency``, ``recency``, ``T``,
-        ``actual_purchases``, ``actual_value``, ``predicted_purchases``,
+        Per customer (index ``customer_id``): ``frequency``, ``recency``, ``T``
+        (calibration), ``monetary_value`` (when the split has it), ``actual_purchases``,
+        ``actual_value``, ``predicted_purchases``,
         ``probability_alive`` and, when available, ``predicted_spend``,
         ``predicted_value``, ``baseline_purchases``, ``baseline_value``.
     horizon : float
@@ -1354,6 +1355,8 @@ def _holdout_predictions(
         },
         index=index,
     )
+    if C.MONETARY_VALUE in frame.columns:  # the spend history (holdout ranges need it)
+        customers.insert(3, C.MONETARY_VALUE, frame[C.MONETARY_VALUE].to_numpy(dtype=float))
     rows: _Rows = [(p_name, pred_purchases, None)]
     if spend_model is not None:
         s_name = _model_label(spend_model)

@@ -78,6 +78,8 @@ __all__ = [
 ACTUAL_COLOR = "#333333"
 MODEL_COLOR = "#1f77b4"
 BASELINE_COLOR = "#ff7f0e"
+#: The holdout forecast given the calibration histories (with its ranges).
+FORECAST_COLOR = "#08306b"
 #: Further models (model comparison), after MODEL_COLOR.
 COMPARISON_COLORS = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 
@@ -312,7 +314,8 @@ def plot_probability_alive_matrix(
 
 
 def plot_tracking(
-    evaluation: Evaluation, *, kind: str = "cumulative", ax: Axes | None = None
+    evaluation: Evaluation, *, kind: str = "cumulative", fan: pd.DataFrame | None = None,
+    ax: Axes | None = None,
 ) -> Axes:
     """Actual vs expected repeat transactions over calendar time, calibration | holdout.
 
@@ -322,13 +325,20 @@ def plot_tracking(
         From :func:`clvlab.evaluate` with ``transactions=`` given.
     kind : {"cumulative", "incremental"}, default="cumulative"
         Running total (FHL 2005 Figure 4) or per-period counts.
+    fan : DataFrame, optional
+        :func:`clvlab.forecast_intervals` of the calibration customers at times since the
+        end of calibration (``kind="cumulative"`` only): the holdout forecast given the
+        customers' calibration histories is drawn from the actual count at the end of
+        calibration, with its range (``lower``/``upper``, at ``fan.attrs["level"]``) and
+        the 50% range inside it (:func:`clvlab.intervals.interval_band`).
     ax : matplotlib Axes, optional
 
     Returns
     -------
     matplotlib.axes.Axes
         Lines labelled ``"Actual"`` and the model's name; a dashed vertical line at the end
-        of the calibration period.
+        of the calibration period; with ``fan``, a line ``"... forecast given calibration
+        histories"`` and shaded bands labelled ``"80% range"`` and ``"50% range"``.
     """
     evaluation = _check_evaluation(evaluation, "plot_tracking")
     if kind not in ("cumulative", "incremental"):
@@ -336,14 +346,18 @@ def plot_tracking(
     track = evaluation.tracking
     if track is None:
         raise InvalidValueError(_no_tracking(evaluation), rule="tracking available")
+    if fan is not None and kind != "cumulative":
+        raise ValueError("fan is drawn on the cumulative tracking plot only (kind='cumulative').")
     unit = _unit_name(evaluation.time_unit)
     model_name = str(evaluation.metrics.index[0])
     ax = _axes(ax)
     x = track["period_end"].to_numpy()
+    boundary = track.attrs.get("calibration_boundary")
     ax.plot(x, track[f"actual_{kind}"].to_numpy(), color=ACTUAL_COLOR, lw=2, label="Actual")
     ax.plot(x, track[f"expected_{kind}"].to_numpy(), color=MODEL_COLOR, lw=2, ls="--",
             label=model_name)
-    boundary = track.attrs.get("calibration_boundary")
+    if fan is not None:  # bands below the lines (collections draw first)
+        _draw_fan(ax, evaluation, fan, boundary)
     if boundary is not None:
         ax.axvline(boundary, color="grey", ls=":", lw=1.5, label="End of calibration")
         ymax = ax.get_ylim()[1]
@@ -359,6 +373,57 @@ def plot_tracking(
     ax.set_ylim(bottom=0)
     ax.legend(loc="lower right" if kind == "cumulative" else "upper right")
     return ax
+
+
+def _draw_fan(ax: Axes, evaluation: Evaluation, fan: pd.DataFrame, boundary: Any) -> None:
+    """Shade the holdout forecast's ranges from the actual count at the calibration end."""
+    from clvlab.intervals import interval_band
+
+    missing = [c for c in ("estimate", "lower", "upper", "se") if c not in fan.columns]
+    if missing or boundary is None:
+        raise InvalidValueError(
+            "fan must be the DataFrame of clvlab.forecast_intervals (columns estimate, "
+            f"lower, upper, se; missing: {', '.join(missing) or 'none'}) and the tracking "
+            "needs its calibration boundary.",
+            column=missing[0] if missing else "fan", rule="forecast_intervals output",
+        )
+    t = fan.index.to_numpy(dtype=float)
+    order = np.argsort(t)
+    start = float(evaluation.customers[C.FREQUENCY].sum())  # repeat purchases to calibration end
+    level = float(fan.attrs.get("level", 0.8))
+    inner = interval_band(fan, 0.5)
+    xs = np.r_[float(boundary), float(boundary) + t[order]]
+
+    def path(values: pd.Series) -> np.ndarray:
+        return np.r_[start, start + values.to_numpy(dtype=float)[order]]
+
+    track = evaluation.tracking
+    assert track is not None
+    x_act = track["period_end"].to_numpy(dtype=float)
+    after = x_act > float(boundary) + 1e-9
+    x_hold = np.r_[float(boundary), x_act[after]]
+    y_hold = np.r_[start, track["actual_cumulative"].to_numpy(dtype=float)[after]]
+    bands = [(fan["lower"], fan["upper"], 0.18, f"{level:.0%} range")]
+    if level > 0.5:
+        bands.append((inner["lower"], inner["upper"], 0.35, "50% range"))
+    for lower, upper, alpha, label in bands:
+        ax.fill_between(xs, path(lower), path(upper), color=MODEL_COLOR, alpha=alpha, lw=0,
+                        label=label)
+    ax.plot(xs, path(fan["estimate"]), color=FORECAST_COLOR, lw=1.3,
+            label="Forecast given calibration histories")
+    # a total's range is narrow next to the whole curve: an inset shows the holdout as
+    # actual minus forecast, against the ranges around 0
+    est = np.interp(x_hold, xs, path(fan["estimate"]))
+    inset = ax.inset_axes((0.07, 0.5, 0.34, 0.36))
+    inset.axhline(0.0, color=FORECAST_COLOR, lw=1.0)
+    for lower, upper, alpha, _ in bands:
+        inset.fill_between(xs, path(lower) - path(fan["estimate"]),
+                           path(upper) - path(fan["estimate"]), color=MODEL_COLOR,
+                           alpha=alpha, lw=0)
+    inset.plot(x_hold, y_hold - est, color=ACTUAL_COLOR, lw=1.5)
+    inset.set_xlim(float(boundary), float(xs[-1]))
+    inset.set_title("Holdout: actual minus forecast", fontsize=8)
+    inset.tick_params(labelsize=7)
 
 
 def _no_tracking(evaluation: Evaluation) -> str:

@@ -507,6 +507,25 @@ class _Study:
     # the fits validated on the holdout when the forecast models were refitted on the
     # whole log: {"purchase": ..., "spend": ..., "baseline": ...}; None otherwise
     calibration_models: dict[str, Any] | None = None
+    # the predictive ranges of the scores (scores.attrs["intervals"]) or None
+    ranges: dict[str, Any] | None = None
+    # how the ranges held on the holdout (clvlab.intervals.holdout_coverage), the fan of
+    # the holdout forecast (clvlab.forecast_intervals), or a sentence saying why not
+    holdout_check: dict[str, Any] | None = None
+    holdout_fan: pd.DataFrame | None = None
+    holdout_ranges_note: str = ""
+
+    @property
+    def level_label(self) -> str:
+        """``"80%"``: the level of the predictive ranges."""
+        return fmt_pct((self.ranges or {}).get("level", math.nan), 0)
+
+    @property
+    def validated_spend_model(self) -> Any:
+        """The spend model the holdout evaluated (the calibration fit)."""
+        if self.refitted:
+            return (self.calibration_models or {}).get("spend", self.spend_model)
+        return self.spend_model
 
     @property
     def refitted(self) -> bool:
@@ -643,6 +662,13 @@ def _key_figures(st: _Study) -> None:
     st.prose.update({key: fmt_money_prose(v[key]) for key in (
         "total_clv", "total_clv_baseline", "historical_spend", "past_window_value",
         "past_window_clv", "acquisition_cost_ceiling", "mean_clv")})
+    clv_range = ((st.ranges or {}).get("totals") or {}).get("clv")
+    if clv_range is not None:
+        lo, hi = float(clv_range["lower"]), float(clv_range["upper"])
+        v["total_clv_lower"], v["total_clv_upper"] = lo, hi
+        v["interval_level"] = float(st.ranges["level"])  # type: ignore[index]
+        st.numbers["total_clv_range"] = f"{fmt_money(lo)} to {fmt_money(hi)}"
+        st.prose["total_clv_range"] = f"{fmt_money_prose(lo)} to {fmt_money_prose(hi)}"
     v["acquisition_cost_ceiling_margin_0_3"] = (
         ceiling / st.margin * 0.3 if _finite(ceiling) and st.margin > 0 else math.nan)
     if st.has_holdout:
@@ -688,6 +714,17 @@ def _caveats(st: _Study) -> list[str]:
             f"{st.prose['holdout_actual_value']} actual); read the totals with that margin of "
             "error."
         )
+    check = st.holdout_check
+    if check is not None:
+        total = check["totals"].get("value") or check["totals"]["purchases"]
+        what = "value" if "value" in check["totals"] else "purchases"
+        if not total["covered"]:
+            out.append(
+                f"The {st.level_label} ranges allow for chance and for the uncertainty of the "
+                "fitted parameters, not for a model that is off: on the holdout the total "
+                f"{what} fell outside its {st.level_label} range (see Holdout validation), so "
+                "the range of the total CLV is narrower than the real uncertainty."
+            )
     for model, name in ((st.purchase_model, st.p_name), (st.spend_model, st.s_name)):
         if getattr(model, "converged_", True) is False:
             out.append(f"The {name} fit did not fully converge: its estimates may be off.")
@@ -716,6 +753,121 @@ def _caveats(st: _Study) -> list[str]:
         out.append("The currency of the amounts was not stated, so they are shown without "
                    "a symbol (state it with --currency, e.g. --currency EUR).")
     return out
+
+
+def _ranges_note(st: _Study) -> str:
+    """Say in plain words what a predictive range means (for the summary)."""
+    from clvlab.intervals import plain_language_note
+
+    return plain_language_note(float(st.ranges["level"]))  # type: ignore[index]
+
+
+#: Horizons at which the fan of the holdout forecast is computed (at most).
+_FAN_POINTS = 14
+
+
+def _holdout_ranges(st: _Study) -> None:
+    """Score the predictive ranges on the holdout and the fan of the holdout forecast.
+
+    Uses the validated (calibration) models on the evaluation's customers:
+    :func:`clvlab.intervals.holdout_coverage` (per customer and totals) and
+    :func:`clvlab.forecast_intervals` at the tracking's holdout period ends. Sets
+    ``st.holdout_check``, ``st.holdout_fan`` or, when they cannot be computed,
+    ``st.holdout_ranges_note``.
+    """
+    from clvlab import evaluation as E
+    from clvlab.intervals import forecast_intervals, holdout_coverage
+    from clvlab.models.contract import supports
+
+    if st.ranges is None or not st.has_holdout:
+        return
+    ev, pm, sm = st.evaluation, st.validated_purchase_model, st.validated_spend_model
+    if not supports(pm, "conditional_probability_of_purchases"):
+        st.holdout_ranges_note = missing_note(pm, "conditional_probability_of_purchases",
+                                              "the holdout check of the ranges")
+        return
+    cust = ev.customers
+    level = float(st.ranges["level"])
+    value = cust[E.ACTUAL_VALUE].to_numpy(dtype=float)
+    use_value = (sm is not None and supports(sm, "spend_distribution")
+                 and C.MONETARY_VALUE in cust.columns and bool(np.isfinite(value).all()))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the model warnings were shown when scoring
+            st.holdout_check = holdout_coverage(
+                pm, sm if use_value else None, cust, cust[E.ACTUAL_PURCHASES].to_numpy(),
+                value if use_value else None, horizon=ev.horizon, level=level,
+                discount_rate=ev.discount_rate, margin=ev.margin, random_state=0,
+            )
+            track = ev.tracking
+            if st.figures and track is not None:
+                boundary = float(track.attrs.get("calibration_boundary", math.nan))
+                times = track["period_end"].to_numpy(dtype=float) - boundary
+                times = times[times > 1e-9]
+                if times.size > _FAN_POINTS:  # a smooth curve: every k-th period and the end
+                    times = times[np.unique(np.linspace(0, times.size - 1, _FAN_POINTS)
+                                            .round().astype(int))]
+                if times.size:
+                    st.holdout_fan = forecast_intervals(
+                        pm, cust[[C.FREQUENCY, C.RECENCY, C.T]], times, level=level,
+                        random_state=0)
+    except (ValueError, TypeError, NotImplementedError) as exc:
+        st.holdout_ranges_note = f"The holdout check of the ranges failed: {clean_text(exc)}"
+
+
+def _holdout_ranges_blocks(st: _Study) -> list[dict[str, Any] | None]:
+    """Build the holdout section's part on how well the predictive ranges held."""
+    if st.ranges is None:
+        return []
+    if st.holdout_check is None:
+        return [_heading(f"How well the {st.level_label} ranges held"),
+                _para(st.holdout_ranges_note or "Not computed.")]
+    chk, lvl = st.holdout_check, st.level_label
+    pur, val = chk["purchases"], chk["value"]
+    who = (f"all {fmt_int(chk['n_customers'])} customers" if chk["n_checked"] ==
+           chk["n_customers"] else f"a random {fmt_int(chk['n_checked'])} of the "
+           f"{fmt_int(chk['n_customers'])} customers")
+    rows = [[
+        "Purchases, per customer", f"{fmt_pct(pur['stated'])} (at least {lvl})",
+        fmt_pct(pur["realised"]),
+        f"randomised: {fmt_pct(pur['randomised'])} (should be {lvl})",
+    ]]
+    if val is not None:
+        rows.append(["Value, per customer", fmt_pct(val["stated"]), fmt_pct(val["realised"]),
+                     ""])
+    for name, label, fmt in (("purchases", "Total purchases", fmt_int),
+                             ("value", "Total value", fmt_money_prose)):
+        tot = chk["totals"].get(name)
+        if tot is None:
+            continue
+        rows.append([label, f"{fmt(tot['lower'])} to {fmt(tot['upper'])}",
+                     fmt(tot["actual"]), "inside" if tot["covered"] else "OUTSIDE the range"])
+    totals = chk["totals"]
+    missed = [n for n in ("purchases", "value") if n in totals and not totals[n]["covered"]]
+    reading = (
+        f"Each customer's {lvl} range of holdout purchases (and value) was computed from the "
+        f"models fitted on the calibration period and set against what they then did, for "
+        f"{who}. A range of whole numbers of purchases holds at least {lvl} (most customers "
+        "buy nothing or once, so the stated share is higher); the randomised figure is the "
+        "exact check and should be close to the level. "
+    )
+    if missed:
+        its = "its" if len(missed) == 1 else "their"
+        reading += (
+            f"The total {' and total '.join(missed)} fell outside {its} {lvl} range: the "
+            "ranges allow for chance and parameter uncertainty, not for the model's holdout "
+            "error shown above; read the total CLV range with that in mind."
+        )
+    else:
+        reading += "The actual totals fell inside their ranges."
+    return [
+        _heading(f"How well the {lvl} ranges held"),
+        _para(reading),
+        _table(["Range", "Model", "Actual", "Check"], rows, align=["l", "r", "r", "l"],
+               caption=f"{lvl} predictive ranges on the holdout. Per customer: the share of "
+                       "customers inside their range, as the model stated it and as it "
+                       "happened; totals: the range and the actual total."),
+    ]
 
 
 def _ceiling_kpi(st: _Study) -> dict[str, str]:
@@ -762,9 +914,11 @@ def _ceiling_sentence(st: _Study) -> str:
 
 def _summary_section(st: _Study) -> dict[str, Any]:
     num, prose, past, h = st.numbers, st.prose, st.past, st.horizon_label
+    clv_note = f"{num['n_customers']} customers, mean {num['mean_clv']}"
+    if "total_clv_range" in prose:
+        clv_note = f"{st.level_label} range {prose['total_clv_range']}; " + clv_note
     kpis = [
-        {"label": f"Predicted CLV, next {h}", "value": num["total_clv"],
-         "note": f"{num['n_customers']} customers, mean {num['mean_clv']}"},
+        {"label": f"Predicted CLV, next {h}", "value": num["total_clv"], "note": clv_note},
         {"label": "Formula baseline CLV", "value": num["total_clv_baseline"],
          "note": "simple average-order-value formula" if st.baseline is not None
          else "no baseline given"},
@@ -785,6 +939,8 @@ def _summary_section(st: _Study) -> dict[str, Any]:
     sentences = [
         f"The {num['n_customers']} customers are expected to bring {prose['total_clv']} "
         f"{what} over the next {h} (discounted at {fmt_people(100 * st.annual_rate)}% a year)"
+        + (f", {st.level_label} likely between {prose['total_clv_range']}"
+           if "total_clv_range" in prose else "")
         + (f"; the formula baseline says {prose['total_clv_baseline']}."
            if st.baseline is not None else ".")
     ]
@@ -815,6 +971,8 @@ def _summary_section(st: _Study) -> dict[str, Any]:
     return _section("summary", "Summary", [
         {"kind": "kpis", "items": kpis},
         _para(" ".join(sentences)),
+        _heading("What the ranges mean") if st.ranges is not None else None,
+        _para(_ranges_note(st)) if st.ranges is not None else None,
         _heading("Which forecast to trust") if verdict is not None else None,
         _para(" ".join(verdict.short)) if verdict is not None else None,
         _heading("Key caveats"),
@@ -1189,14 +1347,18 @@ def _holdout_section(st: _Study) -> dict[str, Any]:
         _heading("What the holdout says") if verdict is not None else None,
         _bullets(verdict.detailed) if verdict is not None else None,
         _para(score_text) if ev.log_score is not None or verdict is not None else None,
-        st.figure(lambda ax: P.plot_tracking(ev, ax=ax),
+        st.figure(lambda ax: P.plot_tracking(ev, fan=st.holdout_fan, ax=ax),
                   "Cumulative repeat purchases, actual vs expected, through calibration and "
-                  "holdout.")
+                  "holdout."
+                  + (f" Shaded: the {st.level_label} and 50% ranges of the holdout forecast "
+                     "given the customers' calibration histories (the forecast the holdout "
+                     "metrics score)." if st.holdout_fan is not None else ""))
         if ev.tracking is not None else
         _para("Tracking plot not available: " + _tracking_reason(ev)),
         st.figure(lambda ax: P.plot_conditional_expectations(ev, ax=ax),
                   "Mean holdout purchases by number of calibration purchases (conditional "
                   "expectations)."),
+        *_holdout_ranges_blocks(st),
         _heading("Notes") if ev.notes else None,
         _bullets([clean_text(n) for n in ev.notes]) if ev.notes else None,
     ])
@@ -1401,9 +1563,20 @@ def _segments_section(st: _Study) -> dict[str, Any]:
 
     seg = segment_summary(st.scores)
     thr = (st.scores.attrs or {}).get("segment_thresholds", {}) or {}
+    seg_ranges = (st.ranges or {}).get("segments") or {}
+    with_ranges = bool(seg_ranges)
+
+    def clv_range(name: Any) -> list[str]:
+        if not with_ranges:
+            return []
+        rng = (seg_ranges.get(str(name)) or {}).get("clv")
+        if rng is None:
+            return [_DASH]
+        return [f"{fmt_money_prose(rng['lower'])} to {fmt_money_prose(rng['upper'])}"]
+
     rows = [
         [str(name), fmt_int(r["n_customers"]), fmt_pct(r["share_customers"]),
-         fmt_money(r["total_clv"]), fmt_pct(r["share_clv"]),
+         fmt_money(r["total_clv"]), *clv_range(name), fmt_pct(r["share_clv"]),
          fmt_num(r["mean_probability_alive"], 2), _SEGMENT_ACTIONS.get(str(name), "")]
         for name, r in seg.iterrows()
     ]
@@ -1440,8 +1613,14 @@ def _segments_section(st: _Study) -> dict[str, Any]:
             "for a win-back campaign."
         ),
         _para(one_time),
-        _table(["Segment", "Customers", "Share", "Total CLV", "Share of CLV", "Mean P(alive)",
-                "What to do"], rows, align=["l", "r", "r", "r", "r", "r", "l"]),
+        _table(["Segment", "Customers", "Share", "Total CLV",
+                *([f"{st.level_label} range of total CLV"] if with_ranges else []),
+                "Share of CLV", "Mean P(alive)", "What to do"], rows,
+               align=["l", "r", "r", "r", *(["r"] if with_ranges else []), "r", "r", "l"],
+               note=(f"Range: the segment's total CLV is {st.level_label} likely to fall in "
+                     "it; like the total's, it allows for the shared uncertainty of the "
+                     "fitted parameters, and it is not a sum of the customers' ranges."
+                     if with_ranges else "")),
     ])
 
 
@@ -1488,8 +1667,16 @@ def _methodology_section(st: _Study) -> dict[str, Any]:
             if st.has_holdout else
             ("No holdout: the models are fitted on the whole log; the comparison with the "
              "past window is a plausibility check, not a validation."),
-            "Parameters are maximum-likelihood estimates; intervals reflect sampling "
+            "Parameters are maximum-likelihood estimates; their intervals reflect sampling "
             "uncertainty only, not model error.",
+            *([f"Ranges ({st.level_label}, predictive): each customer's range of purchases "
+               "and CLV comes from the purchase model's distribution of the number of "
+               "purchases given the history and the spend model's distribution of order "
+               "values, mixed over the parameters' sampling distribution where that "
+               "matters; totals (all customers, each segment) are normal ranges combining "
+               "the parameters' shared uncertainty with the customers' own variation "
+               "(clvlab.predict_intervals; docs/intervals.md). They do not allow for "
+               "model error."] if st.ranges is not None else []),
         ]),
     ])
 
@@ -1797,7 +1984,10 @@ def build_context(
     )
     st.past = _past_window(transactions, scores, st.obs_end, st.horizon, unit, st.margin,
                            str(rfm.attrs.get(C.ATTR_MERGE_PERIOD, "D")))
+    ranges = (scores.attrs or {}).get("intervals")
+    st.ranges = ranges if ranges and (ranges.get("totals") or {}).get("clv") else None
     _key_figures(st)
+    _holdout_ranges(st)
     generated = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
     sections = [
         _summary_section(st),
