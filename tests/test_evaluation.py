@@ -566,3 +566,11 @@ def test_diagnostics_the_model_lacks_are_skipped_with_notes(cdnow_split, cdnow_t
         ev.log_predictive_score(bare, cdnow_split)
     with pytest.raises(NotImplementedError, match="the frequency histogram is left out"):
         ev.frequency_histogram(bare, cdnow_split)
+
+
+def test_customers_keep_the_calibration_spend(cdnow_split, evaluation):
+    """Evaluation.customers carries monetary_value (the holdout check of ranges needs it)."""
+    np.testing.assert_array_equal(evaluation.customers["monetary_value"],
+                                  cdnow_split["monetary_value"].to_numpy())
+    assert list(evaluation.customers.columns[:4]) == ["frequency", "recency", "T",
+                                                      "monetary_value"]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import clvlab
-from clvlab.exceptions import ModelWarning, NotFittedError
+from clvlab.exceptions import InvalidValueError, ModelWarning, NotFittedError
 from clvlab.intervals import (
     INTERVAL_COLUMNS,
     PARAMETER_SHARE_THRESHOLD,
@@ -565,3 +565,95 @@ def test_plain_language_note_names_the_level():
 
     text = plain_language_note(0.9)
     assert "90% prediction ranges" in text and "assume the model is right" in text
+
+
+# -- bands and holdout check (report helpers) -----------------------------------------------
+def test_interval_band_reproduces_the_fan_and_nests(models, sample_rfm):
+    """interval_band at the fan's own level gives its bounds; the 50% band lies inside."""
+    from clvlab.intervals import interval_band
+
+    bg, _ = models
+    fan = forecast_intervals(bg, sample_rfm, [6.0, 26.0, HORIZON], random_state=2)
+    same = interval_band(fan, 0.8)
+    np.testing.assert_array_equal(same["lower"], fan["lower"])
+    np.testing.assert_array_equal(same["upper"], fan["upper"])
+    half = interval_band(fan, 0.5)
+    assert (half["lower"] >= fan["lower"]).all() and (half["upper"] <= fan["upper"]).all()
+    assert (half["upper"] - half["lower"] < fan["upper"] - fan["lower"]).all()
+    conf = forecast_intervals(bg, sample_rfm, [HORIZON], kind="confidence")
+    np.testing.assert_allclose(interval_band(conf, 0.8).to_numpy(),
+                               conf[["lower", "upper"]].to_numpy(), rtol=1e-12)
+    with pytest.raises(InvalidValueError, match="lacks column"):
+        interval_band(fan.drop(columns="se"), 0.5)
+    with pytest.raises(ValueError, match="level must be"):
+        interval_band(fan, 1.0)
+
+
+@pytest.fixture(scope="module")
+def sample_split():
+    """FHL 2005 split of the CDNOW sample with BG/NBD and Gamma-Gamma fitted on it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        split = clvlab.calibration_holdout(clvlab.datasets.load_cdnow(sample=True),
+                                           "1997-09-30", "1998-06-30", time_unit="W")
+        return (split, clvlab.BetaGeoFitter().fit(split),
+                clvlab.GammaGammaFitter().fit(split))
+
+
+def test_holdout_coverage_is_predict_intervals_scored(sample_split):
+    """Without subsampling the check equals predict_intervals' coverage and totals."""
+    from clvlab.intervals import holdout_coverage
+
+    split, bg, gg = sample_split
+    y = split["frequency_holdout"].to_numpy()
+    v = split["total_spend_holdout"].to_numpy()
+    out = holdout_coverage(bg, gg, split, y, v, horizon=39.0, random_state=5)
+    assert out["n_checked"] == out["n_customers"] == len(split)
+    ref = predict_intervals(bg, gg, split, 39.0, random_state=np.random.default_rng(5))
+    cov = ref.purchase_coverage(split["frequency_holdout"]).loc["all"]
+    for key in ("realised", "stated", "randomised"):
+        assert out["purchases"][key] == pytest.approx(cov[key], abs=1e-12)
+    cust = ref.customers
+    inside = (v >= cust["clv_lower"] - 1e-9) & (v <= cust["clv_upper"])
+    assert out["value"]["realised"] == pytest.approx(inside.mean(), abs=1e-12)
+    assert out["value"]["stated"] >= 0.8
+    for name, row in (("purchases", "purchases"), ("value", "clv")):
+        tot = out["totals"][name]
+        np.testing.assert_allclose(tot["estimate"], ref.totals.loc[row, "estimate"], rtol=1e-9)
+        np.testing.assert_allclose(tot["se"], ref.totals.loc[row, "se"], rtol=1e-9)
+        assert tot["covered"] == (tot["lower"] <= tot["actual"] <= tot["upper"])
+    assert out["totals"]["purchases"]["actual"] == y.sum()
+    assert out["totals"]["purchases"]["lower"] == ref.totals.loc["purchases", "lower"]
+
+
+def test_holdout_coverage_subsample_scales_the_totals(sample_split):
+    """With a subsample the totals keep the full estimate; their se is scaled up (25%)."""
+    from clvlab.intervals import holdout_coverage
+
+    split, bg, _ = sample_split
+    y = split["frequency_holdout"].to_numpy()
+    full = holdout_coverage(bg, None, split, y, horizon=39.0, max_customers=None)
+    part = holdout_coverage(bg, None, split, y, horizon=39.0, max_customers=800,
+                            random_state=1)
+    assert part["n_checked"] == 800 and part["value"] is None
+    assert set(part["totals"]) == {"purchases"}
+    tot, ref = part["totals"]["purchases"], full["totals"]["purchases"]
+    assert tot["estimate"] == pytest.approx(ref["estimate"], rel=1e-12)
+    np.testing.assert_allclose(tot["se"], ref["se"], rtol=0.25)
+    assert abs(part["purchases"]["randomised"] - full["purchases"]["randomised"]) < 0.05
+
+
+def test_holdout_coverage_rejects_bad_actuals(sample_split):
+    """Actuals of the wrong length or with NaN give a clear error naming the argument."""
+    from clvlab.intervals import holdout_coverage
+
+    split, bg, gg = sample_split
+    with pytest.raises(InvalidValueError, match="actual_purchases must hold one"):
+        holdout_coverage(bg, None, split, [1.0, 2.0], horizon=39.0)
+    bad = split["total_spend_holdout"].to_numpy().copy()
+    bad[3] = np.nan
+    with pytest.raises(InvalidValueError, match="actual_value must hold one"):
+        holdout_coverage(bg, gg, split, split["frequency_holdout"], bad, horizon=39.0)
+    with pytest.raises(ValueError, match="max_customers"):
+        holdout_coverage(bg, None, split, split["frequency_holdout"], horizon=39.0,
+                         max_customers=0)

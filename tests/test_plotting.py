@@ -100,6 +100,36 @@ def test_tracking_lines_and_boundary(study):
     assert labels == ["Actual", "BG/NBD", "End of calibration"]
 
 
+def test_tracking_fan_of_the_holdout_forecast(study):
+    """With a fan: bands from the calibration-end count, the forecast line, an inset."""
+    result = study["ev"]
+    track = result.tracking
+    boundary = track.attrs["calibration_boundary"]
+    times = track["period_end"].to_numpy() - boundary
+    fan = clvlab.forecast_intervals(study["bg"], result.customers, times[times > 0],
+                                    random_state=0)
+    ax = P.plot_tracking(result, fan=fan)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["Actual", "BG/NBD", "80% range", "50% range",
+                      "Forecast given calibration histories", "End of calibration"]
+    start = result.customers["frequency"].sum()
+    forecast = ax.lines[2]
+    assert forecast.get_xdata()[0] == boundary and forecast.get_ydata()[0] == start
+    np.testing.assert_allclose(forecast.get_ydata()[-1], start + fan["estimate"].iloc[-1])
+    # the outer band's top at the holdout's end is the fan's upper bound
+    outer = ax.collections[0].get_paths()[0].vertices
+    assert np.isclose(outer[:, 1].max(), start + fan["upper"].max())
+    (inset,) = ax.child_axes
+    assert inset.get_title() == "Holdout: actual minus forecast"
+    gap = inset.lines[-1].get_ydata()
+    np.testing.assert_allclose(gap[-1], track["actual_cumulative"].iloc[-1] - start
+                               - fan["estimate"].iloc[-1], rtol=1e-9)
+    with pytest.raises(ValueError, match="cumulative tracking plot only"):
+        P.plot_tracking(result, kind="incremental", fan=fan)
+    with pytest.raises(InvalidValueError, match="forecast_intervals"):
+        P.plot_tracking(result, fan=fan.drop(columns="se"))
+
+
 def test_tracking_incremental(study):
     """Incremental plot shows the per-week counts."""
     result = study["ev"]
