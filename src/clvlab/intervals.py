@@ -690,7 +690,9 @@ def _walk_counts(
         n = (length[active][owner] + np.arange(owner.size) - start[owner]).astype(float)
         rows = active[owner]
         each = np.stack([np.exp(log_pmf(j, n, rows)) for j in range(n_params)])
-        p = weights @ np.where(np.isfinite(each), each, 0.0)
+        each = np.where(np.isfinite(each), each, 0.0)
+        # (elementwise, not a BLAS product: BLAS threads stall on a busy machine)
+        p = each[0] if n_params == 1 else np.sum(weights[:, None] * each, axis=0)
         cum = total[rows] + _ragged_cumsum(p, np.append(start, owner.size))
         reached = cum >= target[rows]
         # first entry of each row that reaches the target (else its block's end)
@@ -1452,8 +1454,9 @@ def forecast_intervals(
     for t in grid:
         comp.horizon = float(t)
         e_hat = comp._expected(hat, t)
-        est = float(w @ e_hat)
-        var_par = (float(np.mean([(float(w @ comp._expected(p, t)) - est) ** 2 for p in pts]))
+        est = float(np.sum(w * e_hat))  # not w @ e: BLAS threads stall on a busy machine
+        var_par = (float(np.mean([(float(np.sum(w * comp._expected(p, t))) - est) ** 2
+                                  for p in pts]))
                    if pts else 0.0)
         if kind == "confidence":
             s = math.sqrt(var_par) / est if est > 0 else 0.0
