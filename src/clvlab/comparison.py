@@ -124,6 +124,23 @@ class ModelComparison:
         """The chosen fitted model."""
         return self.models[self.best]
 
+    def labelled_table(self) -> pd.DataFrame:
+        """Return the numbers of :attr:`table` with row labels for people (spreadsheets).
+
+        Returns
+        -------
+        DataFrame
+            Index ``statistic`` (labels such as "Holdout log predictive score"); one
+            column per model, named for people, the chosen one marked `` *``; NaN where a
+            model does not provide the statistic.
+        """
+        out = self.table.copy()
+        out.index = pd.Index([_LABELS.get(str(s), str(s)) for s in self.table.index],
+                             name="statistic")
+        out.columns = [self.names.get(k, k) + (" *" if k == self.best else "")
+                       for k in self.table.columns]
+        return out
+
     def formatted(self) -> pd.DataFrame:
         """Format the table as text cells (estimates with standard errors in parentheses).
 
