@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from clvlab import _columns as C
 from clvlab._checks import check_discount_rate, check_horizon, check_margin
@@ -618,7 +618,7 @@ def chi_square_test(histogram: pd.DataFrame, n_params: int = 4) -> ChiSquareResu
     return ChiSquareResult(
         statistic=statistic,
         dof=dof,
-        p_value=float(stats.chi2.sf(statistic, dof)),
+        p_value=float(special.chdtrc(dof, statistic)),
         table=table,
     )
 
