@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clvlab.evaluation import Evaluation, evaluate
+from clvlab.evaluation import Evaluation, _evaluate, _Memo
 from clvlab.exceptions import ConvergenceError, reissue_warnings
 from clvlab.models.contract import describe
 
@@ -320,9 +320,12 @@ def compare_models(
             models[key] = model
         if not models:
             raise ValueError("No model could be fitted: " + " ".join(notes))
+        # what does not depend on the model (actuals, their ranks, the baseline's rows,
+        # the distinct histories, the actual tracking) is computed once, for all of them
+        memo = _Memo()
         evaluations = {
-            key: evaluate(split, model, spend_model, baseline, transactions=transactions,
-                          horizon=horizon, margin=margin)
+            key: _evaluate(split, model, spend_model, baseline, transactions=transactions,
+                           horizon=horizon, margin=margin, memo=memo)
             for key, model in models.items()
         }
     reissue_warnings(caught, stacklevel=2)
