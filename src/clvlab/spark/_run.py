@@ -272,7 +272,6 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
     models = fit_all(data, period, training(split is None),
                      None if choice is None else choice.best_model)
     calibration_models: dict[str, Any] | None = None
-    choice: Any = None  # clvlab.spark._compare.SparkModelChoice (auto)
     evaluation = None
     if split is not None:
         with ui.step("Evaluating on the holdout period (Spark aggregates)"):
@@ -449,10 +448,10 @@ def _write_report(outcome: _SparkOutcome, rfm: DataFrame, scores: DataFrame, set
             ceiling = math.nan
         notes = []
         if outcome.choice is not None:
-            scores = ", ".join(f"{outcome.choice.names[k]} {outcome.choice.log_scores[k]:,.1f}"
+            listed = ", ".join(f"{outcome.choice.names[k]} {outcome.choice.log_scores[k]:,.1f}"
                                for k in outcome.choice.ranking)
             notes.append(f"Purchase model chosen with --purchase-model auto: "
-                         f"{outcome.choice.reason} Holdout log predictive scores: {scores}.")
+                         f"{outcome.choice.reason} Holdout log predictive scores: {listed}.")
         rel = outcome.thresholds.get("relative_error")
         if rel:
             notes.append(f"Segment quantiles: approximate, rank error at most {rel:g} x the "
