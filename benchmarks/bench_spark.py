@@ -136,6 +136,7 @@ class _Sampler(threading.Thread):
 
 def _run(cmd: list[str], cwd: Path) -> dict[str, Any]:
     env = {**os.environ, "COLUMNS": "200"}
+    before = os.times()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
@@ -143,9 +144,16 @@ def _run(cmd: list[str], cwd: Path) -> dict[str, Any]:
     sampler.start()
     out, err = proc.communicate()
     wall = time.perf_counter() - start
+    after = os.times()
+    # CPU seconds of the whole tree (driver, JVM, Python workers: each waited for by its
+    # parent, so counted in the children's times): the load-independent cost, since the
+    # wall time on a shared machine depends on what else runs
+    cpu = ((after.children_user - before.children_user)
+           + (after.children_system - before.children_system))
     sampler.stop.set()
     sampler.join()
     result = {"cmd": " ".join(cmd), "returncode": proc.returncode, "wall_s": wall,
+              "cpu_s": cpu,
               "steps": [(m.group(1), float(m.group(2))) for m in _STEP.finditer(err)],
               "fit_rows": {m.group(1): int(m.group(2).replace(",", ""))
                            for m in _ROWS.finditer(err)},
@@ -242,12 +250,13 @@ def main() -> None:
     payload = {"meta": meta, "results": results}
     if args.json:
         args.json.write_text(json.dumps(payload, indent=1, default=str))
-    print("\n| engine | transactions | customers | wall | driver Python | driver JVM | "
+    print("\n| engine | transactions | customers | wall | CPU | driver Python | driver JVM | "
           "workers (max) | load avg |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         print(f"| {r['engine']} | {r['size']} | {r['data']['n_customers']:,} | "
-              f"{r['wall_s'] / 60:.1f} min | {r['driver_python_gib']:.2f} GiB | "
+              f"{r['wall_s'] / 60:.1f} min | {r['cpu_s'] / 60:.1f} min | "
+              f"{r['driver_python_gib']:.2f} GiB | "
               f"{r['driver_jvm_gib']:.2f} GiB | {r['worker_max_gib']:.2f} GiB | "
               f"{r['load_avg_mean']:.1f} |")
 

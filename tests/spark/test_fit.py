@@ -74,3 +74,18 @@ def test_fit_refuses_a_pandas_frame(cdnow_split_pd):
     """fit is for Spark frames; a pandas frame gets a clear TypeError."""
     with pytest.raises(TypeError, match="Spark DataFrame"):
         cs.fit(clvlab.BetaGeoFitter(), cdnow_split_pd)
+
+
+def test_one_aggregation_serves_models_that_share_keys(cdnow_split):
+    """count_rows with the baseline's means gives, column for column, each model's fit_rows."""
+    import pandas as pd
+
+    import clvlab
+    import clvlab.spark as cs
+    from clvlab.spark._fit import count_rows
+
+    shared = count_rows(cdnow_split, ("frequency", "recency", "T"),
+                        ("total_spend", "monetary_value"))
+    for model in (clvlab.BetaGeoFitter(), clvlab.FormulaCLVBaseline()):
+        own = cs.fit_rows(cdnow_split, model)
+        pd.testing.assert_frame_equal(shared[list(own.columns)], own)

@@ -193,8 +193,9 @@ def run_spark(settings: Any, ui: Any, *, master: str | None, no_report: bool) ->
 
 def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None:
     from clvlab.export import XLSX_MAX_ROWS
+    from clvlab.models.contract import fit_columns
     from clvlab.spark._evaluation import evaluate
-    from clvlab.spark._fit import fit_on_rows, fit_rows, to_pandas
+    from clvlab.spark._fit import WEIGHT, count_rows, fit_on_rows, to_pandas
     from clvlab.spark._rfm import build_tables
     from clvlab.spark._scoring import score_customers, scores_attrs, segment_summary
     from clvlab.spark._session import session
@@ -245,15 +246,28 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
         # fresh models of the configured kinds, fitted from the distinct rows of ``frame``
         # (the purchase model comes already fitted from the comparison when auto chose it)
         fitted: dict[str, Any] = {}
-        for role, model in (("purchase", get_model_class(key)()),
-                            ("spend", get_model_class("gg")()),
-                            ("baseline", get_model_class("baseline")())):
+        todo = [("purchase", get_model_class(key)()), ("spend", get_model_class("gg")()),
+                ("baseline", get_model_class("baseline")())]
+        if purchase is not None:
+            fitted["purchase"] = purchase
+            todo = todo[1:]
+        # models that share their key columns (a purchase model and the baseline) are
+        # fitted from one Spark aggregation: one scan of the table instead of one each
+        means: dict[tuple[str, ...], list[str]] = {}
+        for _, model in todo:
+            spec = fit_columns(model)
+            means.setdefault(tuple(spec.keys), []).extend(spec.means)
+        counted: dict[tuple[str, ...], Any] = {}
+        for role, model in todo:
             name = describe(model).name
-            if role == "purchase" and purchase is not None:
-                fitted[role] = purchase
-                continue
+            spec = fit_columns(model)
+            keys = tuple(spec.keys)
             with ui.step(f"Fitting {name} on {where} from counted rows"):
-                rows = fit_rows(frame, model)
+                if keys not in counted:
+                    counted[keys] = count_rows(frame, keys, means[keys])
+                shared = counted[keys]
+                rows = shared[[*keys, *[c for c in dict.fromkeys(spec.means)
+                                        if c in shared.columns], WEIGHT]]
                 fit_on_rows(model, rows, unit)
             fit_counts[name] = len(rows)
             ui.note(f"{name}: {len(rows):,} distinct rows reached the driver")
