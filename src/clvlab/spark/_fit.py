@@ -16,7 +16,7 @@ One row per distinct key combination, never more than the customers:
   which would bias the estimates: Databricks' accelerator also drops the counts), so a
   window of ``D`` days has at most ``(D + 1)(D + 2) / 2`` distinct (recency, T) pairs per
   frequency, and in practice far fewer: e.g. 10M simulated transactions over 78 weeks
-  give about 0.6M rows, 100M about 1.0M (``benchmarks/README.md``);
+  (3.6M customers) give 379,136 rows, 1M transactions 116,476 (``benchmarks/README.md``);
 - Gamma-Gamma (keys ``frequency, monetary_value``): one row per distinct mean spend, so
   up to the number of repeat buyers (amounts in cents repeat, continuous simulated
   amounts do not) -- the likelihood has no smaller sufficient statistic;
