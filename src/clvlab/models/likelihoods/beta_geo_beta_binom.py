@@ -110,7 +110,7 @@ def _unpack(params: npt.ArrayLike) -> tuple[float, float, float, float]:
 
 
 def whole_periods(t: npt.ArrayLike) -> np.ndarray:
-    """Number of whole opportunities in a horizon: ``floor(t)`` tolerating rounding (1e-9)."""
+    """Count the whole opportunities in a horizon: ``floor(t)``, tolerating rounding (1e-9)."""
     arr = np.asarray(t, dtype=float)
     return np.floor(arr + 1e-9 * np.maximum(1.0, np.abs(arr)))
 
@@ -316,7 +316,8 @@ def _log_gamma_shift_diff(gamma: float, b0: np.ndarray, b1: np.ndarray) -> np.nd
     if abs(g1) < _GAMMA_NEAR_ONE:
         out = np.zeros(np.broadcast_shapes(np.shape(b0), np.shape(b1)))
         for s, w in zip(_GL8_S, _GL8_W, strict=True):
-            out = out + w * (special.digamma(1.0 + b1 + s * g1) - special.digamma(1.0 + b0 + s * g1))
+            out = out + w * (special.digamma(1.0 + b1 + s * g1)
+                             - special.digamma(1.0 + b0 + s * g1))
         return out
     l1 = special.gammaln(gamma + b1) - special.gammaln(1.0 + b1)
     l0 = special.gammaln(gamma + b0) - special.gammaln(1.0 + b0)
@@ -372,10 +373,11 @@ def _log_future_pmf_alive(
     params: tuple[float, float, float, float], k: np.ndarray, t: np.ndarray,
     x: np.ndarray, n: np.ndarray,
 ) -> np.ndarray:
-    """``log`` of the bracket of the conditional pmf: joint of the history being alive at
-    ``n`` (without ``1/L``) and ``k`` purchases in the next ``t`` opportunities.
+    """Log of the bracket of the conditional pmf (alive at ``n`` and ``k`` purchases next).
 
-    With ``x = n = 0`` it is eq. (8), the new-customer pmf. ``k > t`` gives ``-inf``.
+    The joint probability of the history with the customer alive at ``n`` (without
+    ``1/L``) and ``k`` purchases in the next ``t`` opportunities. With ``x = n = 0`` it
+    is eq. (8), the new-customer pmf. ``k > t`` gives ``-inf``.
     """
     alpha, beta, gamma, delta = params
     k, t, x, n = np.broadcast_arrays(k, t, x, n)
