@@ -162,8 +162,9 @@ def _ragged_logsumexp(
     total = e_first.copy()
     if terms.size:
         total[has] += np.add.reduceat(e_terms, starts[has])
-    value = peak + np.log(total)
-    return value, e_first / total, e_terms / total[owner]
+    with np.errstate(divide="ignore", invalid="ignore"):  # empty rows: log 0 = -inf
+        value = peak + np.log(total)
+        return value, e_first / total, e_terms / total[owner]
 
 
 # --------------------------------------------------------------------------------------
