@@ -99,6 +99,9 @@ _CHUNK_TERMS = 2_000_000
 #: |gamma - 1| below which log-gamma differences are integrals of digamma (see module doc).
 _GAMMA_NEAR_ONE = 0.25
 
+#: Horizons up to this many periods difference log-gamma shifts by direct summation.
+_DIRECT_STEPS = 32
+
 _GL8_X, _GL8_W = np.polynomial.legendre.leggauss(8)
 _GL8_S = 0.5 * (_GL8_X + 1.0)  # nodes on [0, 1]
 _GL8_W = 0.5 * _GL8_W
@@ -306,28 +309,54 @@ def bgbb_probability_alive(
     return np.clip(np.exp(log_p), 0.0, 1.0)
 
 
-def _log_gamma_shift_diff(gamma: float, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
-    """``Delta = [l(b1) - l(b0)] / (gamma - 1)`` with ``l(c) = lgamma(gamma+c) - lgamma(1+c)``.
+def _log_gamma_shift_diff(gamma: float, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``Delta = [l(b+t) - l(b)] / (gamma - 1)``, ``l(c) = lgamma(gamma+c) - lgamma(1+c)``.
 
-    Near ``gamma = 1`` each ``l(c) / (gamma - 1)`` is the mean of ``psi`` over
-    ``[1 + c, gamma + c]`` (8-point Gauss-Legendre, exact to rounding on such a short
-    interval), so ``Delta`` stays accurate at and around ``gamma = 1``.
+    ``t`` holds whole numbers. Near ``gamma = 1`` each ``l(c) / (gamma - 1)`` is the mean
+    of ``psi`` over ``[1 + c, gamma + c]`` (8-point Gauss-Legendre, exact to rounding on
+    such a short interval), so ``Delta`` stays accurate at and around ``gamma = 1``.
+    Elsewhere short horizons (``t <= 32``) sum ``l(c+1) - l(c) = log1p((gamma-1)/(1+c))``
+    exactly; longer ones difference ``l`` itself.
     """
     g1 = gamma - 1.0
+    b, t = np.broadcast_arrays(np.asarray(b, dtype=float), np.asarray(t, dtype=float))
     if abs(g1) < _GAMMA_NEAR_ONE:
-        out = np.zeros(np.broadcast_shapes(np.shape(b0), np.shape(b1)))
+        out = np.zeros(b.shape)
         for s, w in zip(_GL8_S, _GL8_W, strict=True):
-            out = out + w * (special.digamma(1.0 + b1 + s * g1)
-                             - special.digamma(1.0 + b0 + s * g1))
+            out = out + w * (special.digamma(1.0 + b + t + s * g1)
+                             - special.digamma(1.0 + b + s * g1))
         return out
-    l1 = special.gammaln(gamma + b1) - special.gammaln(1.0 + b1)
-    l0 = special.gammaln(gamma + b0) - special.gammaln(1.0 + b0)
-    return (l1 - l0) / g1
+    out = np.empty(b.shape)
+    short = t <= _DIRECT_STEPS
+    if short.any():  # l(c+1) - l(c) = log1p((gamma-1)/(1+c)): exact, no cancellation
+        k = np.arange(_DIRECT_STEPS, dtype=float)
+        c0, n_steps = b[short][..., None], t[short][..., None]
+        terms = np.where(k < n_steps, np.log1p(g1 / (1.0 + c0 + k)), 0.0)
+        out[short] = terms.sum(axis=-1)
+    if (~short).any():
+        long_b, long_t = b[~short], t[~short]
+        out[~short] = _log_gamma_shift(gamma, long_b + long_t) - _log_gamma_shift(gamma, long_b)
+    return out / g1
+
+
+def _log_gamma_shift(gamma: float, c: np.ndarray) -> np.ndarray:
+    """``l(c) = log Gamma(gamma+c) - log Gamma(1+c)`` as one small number (``log poch``).
+
+    The difference of two large ``gammaln`` values would lose about ``log10(c lgamma(c))``
+    digits; scipy's Pochhammer symbol is accurate to rounding. ``gammaln`` where it
+    overflows (``gamma`` of order 100 and beyond).
+    """
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        out = np.log(special.poch(1.0 + c, gamma - 1.0))
+    bad = ~np.isfinite(out)
+    if bad.any():
+        out[bad] = special.gammaln(gamma + c[bad]) - special.gammaln(1.0 + c[bad])
+    return out
 
 
 def _survival_sum(gamma: float, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     """``S(b, t) = sum_{k=1}^t B(gamma, b+k) / B(gamma, b)`` (expected alive periods)."""
-    diff = _log_gamma_shift_diff(gamma, b, b + t)
+    diff = _log_gamma_shift_diff(gamma, b, t)
     return b * diff * special.exprel(-(gamma - 1.0) * diff)
 
 
