@@ -270,8 +270,8 @@ def test_lifetimes_likelihood_is_wrong_on_long_heavy_histories_where_clvlab_matc
 
     lifetimes adds 1e-15 to the sum of the "gone" terms, which it also evaluates without
     logs, so for long histories with many purchases (here (800, 1500, 2000), log L about
-    -1,361) it returns about log(1e-15) - log B(alpha, beta) - log B(gamma, delta) = -34.4. A documented difference, tested against
-    mpmath instead of lifetimes.
+    -1,361) it returns about log(1e-15) - log B(alpha, beta) - log B(gamma, delta) =
+    -34.4. A documented difference, tested against mpmath instead of lifetimes.
     """
     from lifetimes import BetaGeoBetaBinomFitter
 
