@@ -47,7 +47,7 @@ def _draw_bgbb(
     size = n.shape[0]
     p = rng.beta(alpha, beta, size=size)
     theta = rng.beta(gamma, delta, size=size)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         # periods alive: P(alive in period t) = (1 - theta)^t
         alive = np.floor(np.log(1.0 - rng.random(size)) / np.log1p(-theta))
         alive = np.minimum(np.where(np.isnan(alive), np.inf, alive), n)
