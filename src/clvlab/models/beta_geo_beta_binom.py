@@ -230,6 +230,20 @@ class BetaGeoBetaBinomFitter(PurchaseFitter):
             np.array([3.0, 3.0, 0.3, 10.0]),
         ]
 
+    def _degeneracy(
+        self, params: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray
+    ) -> str | None:
+        gamma, delta = float(params[2]), float(params[3])
+        if delta > 1e4 and gamma / (gamma + delta) < 1e-3:
+            return (
+                f"the data show no sign of dropout: the mean dropout probability per period "
+                f"gamma/(gamma+delta) ran to {gamma / (gamma + delta):.2g} with delta = "
+                f"{delta:.3g}, the edge of the parameter space. The fit reduces to a "
+                "beta-binomial model of purchases without churn; gamma and delta are not "
+                "identified (no standard errors). A longer observation window may show churn."
+            )
+        return None
+
     # -- prediction hooks: ages are counted in whole periods ------------------------------
     @staticmethod
     def _periods(
