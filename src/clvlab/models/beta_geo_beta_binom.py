@@ -61,6 +61,33 @@ def _draw_bgbb(
     return x, tx
 
 
+def _draw_bgbb_purchase_periods(
+    params: np.ndarray, n: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact draws of every purchase period (the ``_draw_purchase_times`` hook).
+
+    Period by period, as the story goes: each customer is alive for ``min(n, A)``
+    periods (``P(A >= t) = (1 - theta)^t``) and buys in each of them with probability
+    ``p``. Returns ``(counts, periods)``: purchases per customer and their periods
+    (whole numbers ``1 .. n``, ascending within each customer). Work grows with the
+    total number of periods alive.
+    """
+    alpha, beta, gamma, delta = (float(v) for v in params[:4])
+    n = lk.whole_periods(n)
+    size = n.shape[0]
+    p = rng.beta(alpha, beta, size=size)
+    theta = rng.beta(gamma, delta, size=size)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        alive = np.floor(np.log(1.0 - rng.random(size)) / np.log1p(-theta))
+        alive = np.minimum(np.where(np.isnan(alive), np.inf, alive), n).astype(np.int64)
+    owner = np.repeat(np.arange(size), alive)
+    starts = np.concatenate(([0], np.cumsum(alive)[:-1]))
+    period = np.arange(owner.size, dtype=np.int64) - starts[owner] + 1
+    bought = rng.random(owner.size) < p[owner]
+    counts = np.bincount(owner[bought], minlength=size).astype(np.int64)
+    return counts, period[bought].astype(float)
+
+
 def simulate_bgbb_rfm(
     params: npt.ArrayLike,
     n: npt.ArrayLike,
@@ -282,6 +309,11 @@ class BetaGeoBetaBinomFitter(PurchaseFitter):
         # ``delta`` is the continuous rate ln(1 + d); a purchase s periods ahead is
         # discounted by exp(-delta s) = (1 + d)^-s, which is eq. (15)
         return lk.bgbb_dert(params, float(np.expm1(delta)), *self._periods(x, tx, T))
+
+    def _draw_purchase_times(
+        self, params: np.ndarray, T: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return _draw_bgbb_purchase_periods(params, np.asarray(T, dtype=float).reshape(-1), rng)
 
     def _simulate(
         self, params: np.ndarray, T: np.ndarray, rng: np.random.Generator
