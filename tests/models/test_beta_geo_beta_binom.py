@@ -243,6 +243,20 @@ def test_simulated_frequencies_follow_the_pmf(fitted):
     assert np.all(sim["recency"] >= sim["frequency"]) and np.all(sim["recency"] <= 6)
 
 
+def test_simulate_transactions_with_bgbb_round_trips_through_rfm_summary():
+    """A log simulated from BG/BB, summarised per week, gives back the parameters (4 SE)."""
+    true = {"alpha": 1.2, "beta": 0.75, "gamma": 0.66, "delta": 2.8}
+    tx = clvlab.simulate_transactions(8000, model="bgbb", params=true, acquisition_period=0.0,
+                                      start="1997-01-06", random_state=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ClvlabWarning)
+        rfm = clvlab.rfm_summary(tx, time_unit="W", merge_period="W")
+    assert (rfm["T"] == rfm["T"].iloc[0]).all() and (rfm["recency"] >= rfm["frequency"]).all()
+    model = BetaGeoBetaBinomFitter().fit(rfm)
+    z = (model.params_ - pd.Series(true)) / model.standard_errors_
+    assert np.all(np.abs(z) < 4), z
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("true", "periods"), [
     ((1.2, 0.75, 0.66, 2.8), [6] * 20_000),
