@@ -390,7 +390,8 @@ def test_evaluate_counts_left_out_transactions(cdnow_split, cdnow_tx, bg):
                           "date": pd.to_datetime(["1997-11-01", "1997-12-01"]),
                           "amount": [10.0, 20.0], "quantity": [1, 1]})
     tx = pd.concat([cdnow_tx, extra], ignore_index=True)
-    with pytest.warns(DataQualityWarning, match="2 of 6921 transactions left out"):
+    with pytest.warns(DataQualityWarning, match=r"2 of 6,921 transactions left out \(2 by 1 "
+                      r"customer\(s\) first seen after calibration_end, not in the split\)"):
         result = ev.evaluate(cdnow_split, bg, transactions=tx)
     assert result.tracking["actual_cumulative"].iloc[-1] == 4339
 

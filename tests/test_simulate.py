@@ -207,9 +207,18 @@ def test_bad_model_arguments_raise(kwargs, match):
 
 
 def test_any_model_with_the_hook_simulates():
-    """MBG/NBD (no published defaults here) simulates with params and names what is missing."""
+    """MBG/NBD simulates from its CDNOW defaults or given params; a model without defaults
+    names the parameters that are missing."""
+    from clvlab.models.modified_beta_geo import ModifiedBetaGeoFitter
+
     params = {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}
     tx = simulate_transactions(300, model="mbgnbd", params=params, random_state=2)
     assert tx[C.CUSTOMER_ID].nunique() == 300
-    with pytest.raises(InvalidValueError, match="no default for"):
-        simulate_transactions(10, model="mbgnbd", params={"r": 0.5})
+    default = simulate_transactions(300, model="mbgnbd", random_state=2)
+    pd.testing.assert_frame_equal(default, tx)
+
+    class NoDefaults(ModifiedBetaGeoFitter):
+        _reference_params = {}  # noqa: RUF012
+
+    with pytest.raises(InvalidValueError, match="no default for alpha, a, b"):
+        simulate_transactions(10, model=NoDefaults(), params={"r": 0.5})

@@ -638,11 +638,17 @@ def _purchase_days(
     if n_out:
         n_new = int(np.count_nonzero(~in_split))
         n_late = int(np.count_nonzero(in_split & ~in_window))
+        n_new_customers = int(np.count_nonzero(~member))
+        reasons = []
+        if n_new:
+            reasons.append(f"{n_new:,} by {n_new_customers:,} customer(s) first seen after "
+                           "calibration_end, not in the split")
+        if n_late:
+            reasons.append(f"{n_late:,} dated after observation_end")
         warnings.warn(
-            f"tracking: {n_out} of {keep.size} transactions left out ({n_new} of customers "
-            f"not in the split, i.e. acquired after calibration_end, and {n_late} dated after "
-            "observation_end); tracking follows the calibration cohort over the split's "
-            "window.",
+            f"tracking: {n_out:,} of {keep.size:,} transactions left out "
+            f"({'; '.join(reasons)}); tracking follows the calibration cohort over the "
+            "split's window.",
             DataQualityWarning,
             stacklevel=_user_stacklevel(),
         )

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import clvlab
-from clvlab.exceptions import InvalidValueError, NotFittedError
+from clvlab.exceptions import DegenerateFitWarning, InvalidValueError, NotFittedError
 from clvlab.models.contract import supports
 from clvlab.models.likelihoods import pareto_nbd as lk
 from clvlab.models.pareto_nbd import ParetoNBDFitter, simulate_pnbd_rfm
@@ -443,3 +443,81 @@ def test_bad_horizons_and_counts_rejected(cdnow_pnbd, cdnow_rfm):
         cdnow_pnbd.probability_of_purchases(n=1.5, t=1.0)
     with pytest.raises(ValueError, match="discount_rate must be > 0"):
         cdnow_pnbd.expected_residual_purchases(cdnow_rfm, discount_rate=0.0)
+
+
+# -- degenerate data: the fit names the limit it reached (DegenerateFitWarning) ----------
+
+
+def _nbd_log(n: int, seed: int) -> pd.DataFrame:
+    """RFM of customers who never leave: Gamma(2, 4)-Poisson purchases over 20-80 weeks,
+    ages on a daily grid (as from dated transactions)."""
+    rng = np.random.default_rng(seed)
+    T = rng.integers(20 * 7, 80 * 7, n) / 7.0
+    x = rng.poisson(rng.gamma(2.0, 1 / 4.0, n) * T)
+    # the last of x uniform purchase times in (0, T]: T * U^(1/x), on the day grid
+    tx = np.where(x > 0, np.ceil(7 * T * rng.uniform(size=n) ** (1 / np.maximum(x, 1))) / 7,
+                  0.0)
+    return pd.DataFrame({"frequency": x.astype(float), "recency": tx, "T": T})
+
+
+def test_degeneracy_limits_are_recognised_from_the_parameters():
+    """The check itself: s/beta x longest age below 1e-6 is no churn, 1/sqrt(s) < 0.03 one
+    common dropout rate, 1/sqrt(r) < 0.03 one purchase rate, otherwise regular."""
+    model = ParetoNBDFitter()
+    model.time_unit_ = "W"
+    data = (np.array([1.0, 3.0]), np.array([5.0, 20.0]), np.array([30.0, 40.0]))
+    w = np.ones(2)
+    assert model._degeneracy(np.array([0.5, 10.0, 0.5, 10.0]), data, w) is None
+    no_churn = model._degeneracy(np.array([0.5, 10.0, 1e-6, 1e3]), data, w)
+    assert "reduces to the NBD" in no_churn and "per week" in no_churn
+    # 1e-6 / 1e2 per week x 40 weeks = 4e-7 < 1e-6; x 400 weeks it is churn again
+    assert model._degeneracy(np.array([0.5, 10.0, 1e-6, 1e2]), data, w) is not None
+    longer = (data[0], data[1], np.array([30.0, 400.0]))
+    assert model._degeneracy(np.array([0.5, 10.0, 1e-6, 1e2]), longer, w) is None
+    common = model._degeneracy(np.array([0.5, 10.0, 2e3, 4e4]), data, w)
+    assert "one dropout rate" in common and "mean 20 weeks" in common
+    poisson = model._degeneracy(np.array([2e3, 4e3, 0.5, 10.0]), data, w)
+    assert "Poisson process with one rate" in poisson and "0.5 per week" in poisson
+
+
+@pytest.mark.slow  # a Pareto/NBD fit walking to s/beta -> 0 (about 10 s)
+def test_no_churn_is_named_and_predictions_stay_finite():
+    """Customers who never leave: Pareto/NBD warns it reduced to the NBD (s/beta -> 0),
+    with one warning (no separate non-convergence or Hessian warnings), P(alive) ~ 1."""
+    rfm = _nbd_log(800, 2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = ParetoNBDFitter().fit(rfm, time_unit="W")
+    assert [w.category for w in caught] == [DegenerateFitWarning]
+    assert "reduces to the NBD" in model.degeneracy_
+    assert "per week" in model.degeneracy_
+    p = model.probability_alive(rfm)
+    assert np.isfinite(p).all() and p.min() > 1 - 1e-6
+    e = model.expected_purchases(rfm, 52)
+    assert np.isfinite(e).all()
+    # the NBD limit: E[X(t) | x, T] = (r + x) / (alpha + T) * t
+    r, alpha = model.params_["r"], model.params_["alpha"]
+    np.testing.assert_allclose(e, (r + rfm["frequency"]) / (alpha + rfm["T"]) * 52,
+                               rtol=1e-5)
+
+
+def test_no_repeat_purchases_is_named():
+    """Nobody bought twice: the warning says so and expected purchases are about 0."""
+    rfm = pd.DataFrame({"frequency": [0.0] * 200, "recency": [0.0] * 200,
+                        "T": np.linspace(5, 50, 200)})
+    with pytest.warns(DegenerateFitWarning, match=r"none of the 200 customers made a repeat"):
+        model = ParetoNBDFitter().fit(rfm, time_unit="W")
+    e = model.expected_purchases(rfm, 52)
+    assert np.isfinite(e).all() and e.max() < 1e-3
+
+
+def test_homogeneous_purchase_rates_are_named():
+    """Every customer buys at one rate and nobody leaves: the warning names the Poisson
+    process with one rate (r -> inf)."""
+    rng = np.random.default_rng(5)
+    T = rng.integers(20, 60, 2000).astype(float)
+    x = rng.poisson(0.5 * T).astype(float)
+    rfm = pd.DataFrame({"frequency": x, "recency": np.where(x > 0, T * 0.99, 0.0), "T": T})
+    with pytest.warns(DegenerateFitWarning, match=r"Poisson process with one rate"):
+        model = ParetoNBDFitter().fit(rfm, time_unit="W")
+    assert np.isfinite(model.expected_purchases(rfm, 5200)).all()

@@ -19,7 +19,7 @@ from scipy import stats
 from clvlab import _columns as C
 from clvlab.models.contract import Heterogeneity
 from clvlab.models.likelihoods import beta_geo as lk
-from clvlab.models.purchase import PurchaseFitter, _unit_word
+from clvlab.models.purchase import PurchaseFitter, _no_repeat_cause, _unit_word
 
 __all__ = ["BetaGeoFitter", "simulate_bgnbd_rfm", "DEGENERACY_LIMITS"]
 
@@ -267,13 +267,8 @@ class BetaGeoFitter(PurchaseFitter):
         r, alpha, a, b = (float(v) for v in params)
         x, _, T = data
         unit = _unit_word(getattr(self, "time_unit_", None))
-        n = float(weights.sum())
-        if not bool(np.any((x > 0) & (weights > 0))):
-            if not bool(np.any((T > 0) & (weights > 0))):
-                cause = (f"every one of the {n:,.0f} customers was first seen on the last day "
-                         "observed (T = 0 for all: the log covers one purchase day)")
-            else:
-                cause = f"none of the {n:,.0f} customers made a repeat purchase"
+        cause = _no_repeat_cause(x, T, weights)
+        if cause is not None:
             return (
                 f"{cause}, so the data hold no evidence about repeat purchasing or dropout. "
                 "The fit reduces to the limit of no repeat purchases (purchase rate r/alpha = "

@@ -227,6 +227,12 @@ class ModifiedBetaGeoFitter(PurchaseFitter):
         "a": "first shape of the dropout-probability distribution",
         "b": "second shape of the dropout-probability distribution (mean dropout a/(a+b))",
     }
+    #: Estimates on the CDNOW 1/10 sample in weeks (BTYDplus and pymc-marketing's
+    #: reference values, which lifetimes and clvlab reach): the defaults of
+    #: :func:`clvlab.simulate_transactions` for this model.
+    _reference_params: ClassVar[dict[str, float]] = {
+        "r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614,
+    }
     _references: ClassVar[tuple[str, ...]] = (
         "Batislam, E. P., Denizel, M., & Filiztekin, A. (2007). Empirical validation and "
         "comparison of models for customer base analysis. International Journal of "

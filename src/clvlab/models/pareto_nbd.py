@@ -7,6 +7,7 @@ and the prediction hooks of :class:`~clvlab.models.purchase.PurchaseFitter`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
@@ -18,10 +19,24 @@ from scipy import stats
 from clvlab import _columns as C
 from clvlab.models.contract import Heterogeneity
 from clvlab.models.likelihoods import pareto_nbd as lk
-from clvlab.models.purchase import PurchaseFitter, _unit_word
+from clvlab.models.purchase import PurchaseFitter, _no_repeat_cause, _unit_word
 
 __all__ = ["ParetoNBDFitter", "simulate_pnbd_rfm"]
 
+
+
+#: Where a Pareto/NBD estimate counts as having reached a limit of the model:
+#: ``mean_dropout``: the mean dropout rate s/beta times the longest customer age below it
+#: is "no churn" (the NBD: nobody leaves within anything the data can show);
+#: ``dropout_cv``: a coefficient of variation 1/sqrt(s) of the Gamma(s, beta) dropout
+#: rates below it is one common dropout rate (exponential lifetimes); ``rate_cv``: the
+#: same for the Gamma(r, alpha) purchase rates (Poisson purchasing). The likelihood is
+#: flat towards these limits, so the optimiser stops somewhere on the way.
+DEGENERACY_LIMITS: dict[str, float] = {
+    "mean_dropout": 1e-6,
+    "dropout_cv": 0.03,
+    "rate_cv": 0.03,
+}
 
 
 def _draw_latent(params: np.ndarray, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -274,6 +289,62 @@ class ParetoNBDFitter(PurchaseFitter):
             np.array([0.5, 0.5 * alpha0, 0.5, 0.5 * mean_t]),
             np.array([3.0, 3.0 * alpha0, 3.0, 10.0 * mean_t]),
         ]
+
+    def _degeneracy(
+        self, params: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray
+    ) -> str | None:
+        """Name the cause and the limit when the data leave part of Pareto/NBD unidentified.
+
+        Limits recognised (thresholds in :data:`DEGENERACY_LIMITS`): no repeat purchase at
+        all; no sign of churn (mean dropout rate ``s / beta`` -> 0: the NBD); dropout rates
+        that do not vary (``s, beta -> inf`` at a fixed ratio: one exponential lifetime for
+        everyone); purchase rates that do not vary (``r, alpha -> inf``: Poisson purchasing).
+        """
+        r, alpha, s, beta = (float(v) for v in params)
+        x, _, T = data
+        unit = _unit_word(getattr(self, "time_unit_", None))
+        cause = _no_repeat_cause(x, T, weights)
+        if cause is not None:
+            return (
+                f"{cause}, so the data hold no evidence about repeat purchasing or dropout. "
+                "The fit reduces to the limit of no repeat purchases (purchase rate r/alpha = "
+                f"{r / alpha:.3g} per {unit}; the dropout parameters s = {s:.3g}, beta = "
+                f"{beta:.3g} are arbitrary): expected purchases and CLV are about 0 for "
+                "everyone. A longer log, with repeat purchases, is needed for predictions."
+            )
+        notes = []
+        limits = DEGENERACY_LIMITS
+        mean_dropout = s / beta
+        longest = float(np.max(T[weights > 0])) if bool(np.any(weights > 0)) else 0.0
+        if mean_dropout * max(longest, 1.0) < limits["mean_dropout"]:
+            notes.append(
+                "the data show no sign of churn (customers keep buying up to the end of "
+                f"observation), so the mean dropout rate s/beta = {mean_dropout:.2g} per "
+                f"{unit} went to 0 (s = {s:.3g}, beta = {beta:.3g}). Pareto/NBD reduces to "
+                "the NBD (negative binomial: Gamma-Poisson purchasing, nobody ever leaves): "
+                "expected purchases grow in proportion to the horizon and P(alive) is about "
+                "1, so long-horizon CLV is an upper bound"
+            )
+        elif 1.0 / math.sqrt(s) < limits["dropout_cv"]:
+            notes.append(
+                "the data show no difference in churn between customers, so the dropout-rate "
+                f"distribution Gamma(s, beta) collapsed to a point (s = {s:.3g}, beta = "
+                f"{beta:.3g}). Pareto/NBD reduces to its limit with one dropout rate "
+                f"mu = {mean_dropout:.3g} per {unit} (an exponential lifetime of mean "
+                f"{1.0 / mean_dropout:.3g} {unit}s) for every customer"
+            )
+        if 1.0 / math.sqrt(r) < limits["rate_cv"]:
+            notes.append(
+                "the data show no difference in purchase rates between customers, so the "
+                f"rate distribution Gamma(r, alpha) collapsed to a point (r = {r:.3g}, alpha "
+                f"= {alpha:.3g}). The purchases reduce to a Poisson process with one rate "
+                f"r/alpha = {r / alpha:.3g} per {unit} for every active customer"
+            )
+        if not notes:
+            return None
+        return ("; and ".join(notes) + ". Predictions are those of this limit and stay "
+                "finite; standard errors of the parameters that ran to the limit are not "
+                "meaningful.")
 
     def _penalty_scale(self, data: Sequence[np.ndarray]) -> np.ndarray:
         # alpha and beta in time units where the oldest customer's age is 1 (lifetimes)

@@ -140,6 +140,21 @@ def _unit_word(time_unit: str | None) -> str:
     return UNIT_NAMES.get(time_unit or "", "time units").removesuffix("s") or "time unit"
 
 
+def _no_repeat_cause(x: np.ndarray, T: np.ndarray, weights: np.ndarray) -> str | None:
+    """Why the data say nothing about repeat purchasing, or ``None`` when they do.
+
+    Shared by the purchase models' degeneracy checks: no customer with a repeat purchase
+    (or every customer first seen on the last day observed).
+    """
+    if bool(np.any((x > 0) & (weights > 0))):
+        return None
+    n = float(weights.sum())
+    if not bool(np.any((T > 0) & (weights > 0))):
+        return (f"every one of the {n:,.0f} customers was first seen on the last day "
+                "observed (T = 0 for all: the log covers one purchase day)")
+    return f"none of the {n:,.0f} customers made a repeat purchase"
+
+
 def _scalar_or_array(values: np.ndarray) -> float | np.ndarray:
     return float(values) if np.ndim(values) == 0 else values
 

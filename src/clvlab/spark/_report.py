@@ -417,7 +417,10 @@ def build_context(inputs: SparkReportInputs, *, title: str = "Customer lifetime 
     cols = ["Parameter", "Estimate", "Std. error", "95% lower", "95% upper"]
     fit_rows = facts.get("fit_rows", {}) or {}
     chi = ev.chi_square if ev is not None else None
+    from clvlab.cli import describe_training
+
     pm_facts = [
+        ["Fitted on", clean_text(describe_training(pm))],
         ["Customers", fmt_int(getattr(pm, "n_customers_", math.nan))],
         ["Distinct (frequency, recency, T) rows fitted", fmt_int(fit_rows.get(p_name,
                                                                               math.nan))],

@@ -53,6 +53,7 @@ class _SparkOutcome:
     top: pd.DataFrame
     facts: dict[str, Any]
     files: dict[str, Path]
+    calibration_models: dict[str, Any] | None = None
 
 
 def _load(spark: Any, settings: Any, ui: Any) -> DataFrame:
@@ -221,23 +222,45 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
     ui.note(f"{facts['n_transactions']:,} transactions of {n_customers:,} customers")
     data = split if split is not None else rfm
     period = "the calibration period" if split is not None else "the whole log"
-    models: dict[str, Any] = {}
     fit_counts: dict[str, int] = {}
-    for role, model in (("purchase", get_model_class(key)()),
-                        ("spend", get_model_class("gg")()),
-                        ("baseline", get_model_class("baseline")())):
-        name = describe(model).name
-        with ui.step(f"Fitting {name} on {period} from counted rows"):
-            rows = fit_rows(data, model)
-            fit_on_rows(model, rows, unit)
-        fit_counts[name] = len(rows)
-        ui.note(f"{name}: {len(rows):,} distinct rows reached the driver")
-        models[role] = model
+
+    def fit_all(frame: DataFrame, where: str, training: dict[str, Any]) -> dict[str, Any]:
+        # fresh models of the configured kinds, fitted from the distinct rows of ``frame``
+        fitted: dict[str, Any] = {}
+        for role, model in (("purchase", get_model_class(key)()),
+                            ("spend", get_model_class("gg")()),
+                            ("baseline", get_model_class("baseline")())):
+            name = describe(model).name
+            with ui.step(f"Fitting {name} on {where} from counted rows"):
+                rows = fit_rows(frame, model)
+                fit_on_rows(model, rows, unit)
+            fit_counts[name] = len(rows)
+            ui.note(f"{name}: {len(rows):,} distinct rows reached the driver")
+            fitted[role] = model
+        training["customers"] = int(fitted["purchase"].n_customers_)
+        for model in fitted.values():
+            model.training_period_ = dict(training)
+        return fitted
+
+    def training(full: bool) -> dict[str, Any]:
+        # what each model was fitted on (saved in its JSON, as the pandas path records)
+        return {"period": "full" if full else "calibration", "start": facts.get("first_day"),
+                "end": facts.get("observation_end" if full else "calibration_end"),
+                "source": settings.source_label}
+
+    models = fit_all(data, period, training(split is None))
+    calibration_models: dict[str, Any] | None = None
     evaluation = None
     if split is not None:
         with ui.step("Evaluating on the holdout period (Spark aggregates)"):
             evaluation = evaluate(split, models["purchase"], models["spend"], models["baseline"],
                                   margin=margin)
+        if getattr(settings, "refit", True):
+            # as the pandas path: the holdout validated the choice; the forecast uses every
+            # purchase, so the same models are fitted again on the whole log
+            calibration_models = models
+            models = fit_all(rfm, f"the whole log (to {facts.get('observation_end')}) for the "
+                             "forecast", training(True))
     else:
         ui.note("no calibration end given: the models are fitted on everything and not "
                 "evaluated (use --calibration-end DATE for a holdout check)")
@@ -264,7 +287,7 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
         "predictions": f"{parquet} (Parquet) and {csv_parts} (CSV parts)",
     })
     outcome = _SparkOutcome(models, evaluation, totals, segments, thresholds, top, facts,
-                            files)
+                            files, calibration_models)
     if not no_report:
         files.update(_write_report(outcome, rfm, scores, settings, ui, unit, horizon, rate,
                                    margin))
@@ -293,6 +316,13 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
             path = _model_path(settings, role, key)
             model.save(path)
             files[f"model_{role}"] = path
+    if calibration_models is not None:
+        folder = _model_path(settings, "purchase", key).parent / "calibration"
+        with ui.step("Saving the calibration (validation) models as JSON"):
+            for role, model in calibration_models.items():
+                path = folder / _model_path(settings, role, key).name
+                model.save(path)
+                files[f"model_{role} (validation)"] = path
     _summary(ui, outcome, files, settings, unit, horizon, rate, margin)
 
 
@@ -348,6 +378,7 @@ def _metadata(outcome: _SparkOutcome, settings: Any, unit: str, horizon: float, 
               margin: float) -> dict[str, Any]:
     from clvlab import __version__
     from clvlab._time import UNIT_NAMES
+    from clvlab.cli import describe_training
 
     thr = outcome.thresholds
     return {
@@ -366,6 +397,9 @@ def _metadata(outcome: _SparkOutcome, settings: Any, unit: str, horizon: float, 
         f"{100 * (1 - (thr.get('value_quantiles') or [0.5, 0.8])[1]):.0f}% of all customers "
         f"(quantiles with rank error {thr.get('relative_error', 0):g} x customers); active = "
         f"P(alive) >= {thr.get('probability_alive', 0.5):g}",
+        "models for the forecast": describe_training(outcome.models["purchase"]),
+        "models for the holdout check": "the same" if outcome.calibration_models is None
+        else describe_training(outcome.calibration_models["purchase"]),
         "predictions": outcome.facts.get("predictions"),
         "clvlab_version": __version__,
     }
@@ -415,8 +449,11 @@ def _summary(ui: Any, outcome: _SparkOutcome, files: dict[str, Path], settings: 
         return
     from rich.table import Table
 
+    from clvlab._money import Currency
     from clvlab._time import UNIT_NAMES
+    from clvlab.cli import describe_training
 
+    money = Currency(settings.checked_currency())
     out = ui.out
     t = outcome.totals
     out.print()
@@ -426,11 +463,11 @@ def _summary(ui: Any, outcome: _SparkOutcome, files: dict[str, Path], settings: 
     headline.add_column(justify="right")
     headline.add_row("customers", f"{int(t['n_customers']):,}")
     headline.add_row(f"predicted CLV, next {horizon:g} {UNIT_NAMES[unit]}",
-                     f"{t['total_clv']:,.2f}")
+                     money.format(t["total_clv"], missing="n/a"))
     base = t["total_clv_baseline"]
-    headline.add_row("formula baseline CLV", "n/a" if math.isnan(base) else f"{base:,.2f}")
+    headline.add_row("formula baseline CLV", money.format(base, missing="n/a"))
     hist = t["historical_spend"]
-    headline.add_row("historical spend", "n/a" if math.isnan(hist) else f"{hist:,.2f}")
+    headline.add_row("historical spend", money.format(hist, missing="n/a"))
     headline.add_row("discount rate per unit, margin", f"{rate:.6f}, {margin:g}")
     ev = outcome.evaluation
     if ev is not None:
@@ -444,6 +481,10 @@ def _summary(ui: Any, outcome: _SparkOutcome, files: dict[str, Path], settings: 
                 headline.add_row(f"holdout: aggregate value error ({name})", f"{err:+.1f}%")
     else:
         headline.add_row("holdout", "none (fitted on everything)")
+    headline.add_row("purchase model fitted on", describe_training(outcome.models["purchase"]))
+    if outcome.calibration_models is not None:
+        headline.add_row("holdout check used the fit on",
+                         describe_training(outcome.calibration_models["purchase"]))
     out.print(headline)
     table = Table(title="Segments", title_justify="left")
     for col, justify in (("segment", "left"), ("customers", "right"), ("share", "right"),
@@ -452,7 +493,7 @@ def _summary(ui: Any, outcome: _SparkOutcome, files: dict[str, Path], settings: 
     for name, row in outcome.segments.iterrows():
         alive = row["mean_probability_alive"]
         table.add_row(str(name), f"{int(row['n_customers']):,}",
-                      f"{row['share_customers']:.1%}", f"{row['total_clv']:,.2f}",
+                      f"{row['share_customers']:.1%}", money.format(row["total_clv"]),
                       "" if math.isnan(alive) else f"{alive:.2f}")
     out.print(table)
     out.print("[bold]Files[/bold]")
