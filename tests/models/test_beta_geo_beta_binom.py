@@ -255,6 +255,9 @@ def test_simulate_transactions_with_bgbb_round_trips_through_rfm_summary():
     model = BetaGeoBetaBinomFitter().fit(rfm)
     z = (model.params_ - pd.Series(true)) / model.standard_errors_
     assert np.all(np.abs(z) < 4), z
+    # without params: the paper's estimates are the defaults
+    default = clvlab.simulate_transactions(50, model="bgbb", random_state=1)
+    assert default["customer_id"].nunique() == 50
 
 
 @pytest.mark.slow

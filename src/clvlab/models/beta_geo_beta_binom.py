@@ -209,6 +209,12 @@ class BetaGeoBetaBinomFitter(PurchaseFitter):
         "delta": "second shape of the dropout-probability distribution "
                  "(mean dropout probability per period gamma/(gamma+delta))",
     }
+    #: Published estimates (FHS 2010, donations data, one opportunity per year): the
+    #: defaults of :func:`clvlab.simulate_transactions` for this model (probabilities per
+    #: period, so they apply to whatever period ``time_unit`` names).
+    _reference_params: ClassVar[dict[str, float]] = {
+        "alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783,
+    }
     _references: ClassVar[tuple[str, ...]] = (
         "Fader, P. S., Hardie, B. G. S., & Shang, J. (2010). Customer-base analysis in a "
         "discrete-time noncontractual setting. Marketing Science, 29(6), 1086-1108.",
