@@ -71,18 +71,27 @@ def run(label: str, f: np.ndarray, r: np.ndarray, n: np.ndarray, w: np.ndarray,
     print(f"\n{label}: {len(f):,} rows, {int(w.sum()):,} customers")
     print(f"{'step':<16} {'clvlab s (min/med/max)':<28} {'lifetimes s':<28} ratio (median)")
     for name, (mine, other) in steps.items():
-        a, b = [], []
+        a, b, failed = [], [], ""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for _ in range(repeat):
                 a.append(wall(mine))
-                b.append(wall(other))
+                try:
+                    b.append(wall(other))
+                except Exception as exc:  # noqa: BLE001 - report lifetimes' failure, go on
+                    failed = f"failed ({type(exc).__name__})"
+        if failed:
+            print(f"{name:<16} {spread(a):<28} {failed}")
+            continue
         ratio = statistics.median(b) / statistics.median(a)
         print(f"{name:<16} {spread(a):<28} {spread(b):<28} {ratio:.1f}x")
-    lt = lifetimes.BetaGeoBetaBinomFitter().fit(f, r, n, w)
     print("estimates clvlab   ", np.round(ours.params_.to_numpy(), 5), "LL",
           round(ours.log_likelihood_, 3))
-    print("estimates lifetimes", np.round(lt.params_.to_numpy(), 5))
+    try:
+        lt = lifetimes.BetaGeoBetaBinomFitter().fit(f, r, n, w)
+        print("estimates lifetimes", np.round(lt.params_.to_numpy(), 5))
+    except Exception as exc:  # noqa: BLE001
+        print(f"lifetimes' fit failed: {type(exc).__name__}: {str(exc).strip()[:80]}")
 
 
 def main() -> None:
