@@ -152,16 +152,27 @@ def test_run_workbook_equals_the_csv(sample_run):
     np.testing.assert_allclose(
         body[NUMERIC].to_numpy(dtype=float), want.to_numpy(), rtol=2e-15
     )
-    assert wb.sheetnames[:6] == [
+    assert wb.sheetnames[:7] == [
         "Predictions",
         "Parameters",
         "Holdout metrics",
+        "Model comparison",
         "Deciles",
         "Data quality",
         "About",
     ]
     metrics = list(wb["Holdout metrics"].iter_rows(values_only=True))
     assert metrics[0][:2] == ("Metric", "Unit") and "BG/NBD" in metrics[0]
+    # the purchase models compared on the holdout, as numbers (* = best log score)
+    cmp_rows = list(wb["Model comparison"].iter_rows(values_only=True))
+    assert cmp_rows[0] == ("statistic", "BG/NBD", "Pareto/NBD", "MBG/NBD *",
+                           "Formula CLV baseline")
+    by_stat = {row[0]: row[1:] for row in cmp_rows[1:]}
+    scores = by_stat["Holdout log predictive score"]  # the baseline has none: a blank
+    assert all(isinstance(v, float) for v in scores[:3]) and scores[3] is None
+    assert max(scores[:3]) == scores[2]
+    about = dict(list(wb["About"].iter_rows(values_only=True))[1:])
+    assert about["model comparison"].startswith("best by highest holdout log predictive")
 
 
 def test_run_writes_intervals_by_default(sample_run):

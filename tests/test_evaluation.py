@@ -567,3 +567,39 @@ def test_diagnostics_the_model_lacks_are_skipped_with_notes(cdnow_split, cdnow_t
         ev.log_predictive_score(bare, cdnow_split)
     with pytest.raises(NotImplementedError, match="the frequency histogram is left out"):
         ev.frequency_histogram(bare, cdnow_split)
+
+
+@given(st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.25, 7.0]) | st.floats(0, 100),
+                min_size=0, max_size=60))
+@settings(max_examples=60, deadline=None)
+def test_average_ranks_equal_scipy_rankdata(values):
+    """The argsort-based average ranks are scipy's rankdata(method='average'), exactly."""
+    from scipy import stats
+
+    v = np.asarray(values, dtype=float)
+    np.testing.assert_array_equal(ev._average_ranks(v), stats.rankdata(v))
+
+
+def test_distinct_histories_equal_numpy_unique():
+    """Hashed distinct rows come out as np.unique(axis=0): same rows, order and inverse."""
+    rng = np.random.default_rng(7)
+    cols = (rng.integers(0, 5, 3000).astype(float), rng.integers(0, 4, 3000) * 0.5,
+            rng.integers(30, 33, 3000) / 7.0, rng.integers(0, 3, 3000).astype(float))
+    uniq, inverse = ev._distinct_histories(cols)
+    ref, ref_inv = np.unique(np.column_stack(cols), axis=0, return_inverse=True)
+    np.testing.assert_array_equal(uniq, ref)
+    np.testing.assert_array_equal(inverse, ref_inv.reshape(-1))
+
+
+def test_compare_models_evaluations_equal_single_evaluate(cdnow_split, bg, gg):
+    """compare_models' shared work gives each model exactly what evaluate gives alone."""
+    from clvlab.models.pareto_nbd import ParetoNBDFitter
+
+    pnbd = ParetoNBDFitter().fit(cdnow_split)
+    cmp = clvlab.compare_models(cdnow_split, {"bg": bg, "pnbd": pnbd}, gg)
+    for key, model in (("bg", bg), ("pnbd", pnbd)):
+        alone = ev.evaluate(cdnow_split, model, gg)
+        got = cmp.evaluations[key]
+        pd.testing.assert_frame_equal(got.metrics, alone.metrics, check_exact=True)
+        pd.testing.assert_frame_equal(got.deciles, alone.deciles, check_exact=True)
+        assert got.log_score == alone.log_score

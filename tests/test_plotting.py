@@ -243,3 +243,15 @@ def test_plot_heterogeneity_picks_traits_by_position_or_name(study):
         P.plot_heterogeneity(bg, 2)
     with pytest.raises(NotFittedError):
         P.plot_heterogeneity(clvlab.BetaGeoFitter())
+
+
+def test_clv_scatter_max_points_draws_a_systematic_sample(study):
+    """max_points draws that many customers, evenly spaced by predicted value, and says so."""
+    result = study["ev"]
+    ax = P.plot_clv_scatter(result, max_points=100)
+    offsets = ax.collections[0].get_offsets()
+    assert len(offsets) == 100
+    pred = np.sort(result.customers["predicted_value"].to_numpy(dtype=float))
+    np.testing.assert_allclose(np.sort(np.asarray(offsets)[:, 0]),
+                               pred[(np.arange(100) * pred.size) // 100], rtol=0)
+    assert "100 shown" in ax.get_legend().get_texts()[0].get_text()

@@ -1128,6 +1128,7 @@ def _write_workbook(
         currency=settings.checked_currency(),
         rank_by="clv",
         progress=progress,
+        comparison=outcome.models.comparison,
     )
 
 
@@ -1137,7 +1138,9 @@ def _write_exports(outcome: _Outcome, settings: _Settings, ui: _Ui) -> dict[str,
     paths = {"xlsx": settings.path("xlsx"), "csv": settings.path("csv")}
     with ui.step("Writing the predictions CSV"):
         write_csv(paths["csv"], outcome.scores)
-    with ui.step(f"Writing the spreadsheet ({len(outcome.scores):,} rows)", total=7) as bar:
+    steps = 7 + (outcome.models.comparison is not None)
+    with ui.step(f"Writing the spreadsheet ({len(outcome.scores):,} rows)",
+                 total=steps) as bar:
         _write_workbook(paths["xlsx"], outcome, settings, progress=bar)
     return paths
 

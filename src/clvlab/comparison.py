@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clvlab.evaluation import Evaluation, evaluate
+from clvlab.evaluation import Evaluation, _evaluate, _Memo
 from clvlab.exceptions import ConvergenceError, reissue_warnings
 from clvlab.models.contract import describe, unsuited_data
 
@@ -123,6 +123,23 @@ class ModelComparison:
     def best_model(self) -> Any:
         """The chosen fitted model."""
         return self.models[self.best]
+
+    def labelled_table(self) -> pd.DataFrame:
+        """Return the numbers of :attr:`table` with row labels for people (spreadsheets).
+
+        Returns
+        -------
+        DataFrame
+            Index ``statistic`` (labels such as "Holdout log predictive score"); one
+            column per model, named for people, the chosen one marked `` *``; NaN where a
+            model does not provide the statistic.
+        """
+        out = self.table.copy()
+        out.index = pd.Index([_LABELS.get(str(s), str(s)) for s in self.table.index],
+                             name="statistic")
+        out.columns = [self.names.get(k, k) + (" *" if k == self.best else "")
+                       for k in self.table.columns]
+        return out
 
     def formatted(self) -> pd.DataFrame:
         """Format the table as text cells (estimates with standard errors in parentheses).
@@ -307,9 +324,12 @@ def compare_models(
             models[key] = model
         if not models:
             raise ValueError("No model could be fitted: " + " ".join(notes))
+        # what does not depend on the model (actuals, their ranks, the baseline's rows,
+        # the distinct histories, the actual tracking) is computed once, for all of them
+        memo = _Memo()
         evaluations = {
-            key: evaluate(split, model, spend_model, baseline, transactions=transactions,
-                          horizon=horizon, margin=margin)
+            key: _evaluate(split, model, spend_model, baseline, transactions=transactions,
+                           horizon=horizon, margin=margin, memo=memo)
             for key, model in models.items()
         }
     reissue_warnings(caught, stacklevel=2)

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from clvlab import _columns as C
 from clvlab._checks import check_discount_rate, check_horizon, check_margin
@@ -119,6 +119,57 @@ def _pair(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> tuple[np.ndarray, 
                 n_offending=int(pos.size),
             )
     return a, p
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share the mean of their positions), as ``scipy.stats.rankdata``.
+
+    The same numbers as scipy's default ``method="average"`` (every rank is a whole or
+    half number, exact in floating point), from one unstable ``argsort``: the tie
+    structure, not the order inside a tie, decides each rank.
+    """
+    v = np.asarray(values, dtype=float).reshape(-1)
+    n = v.size
+    order = np.argsort(v)
+    s = v[order]
+    starts = np.r_[True, s[1:] != s[:-1]] if n else np.zeros(0, dtype=bool)
+    dense = np.cumsum(starts)  # 1-based number of each sorted value's tie group
+    count = np.r_[np.flatnonzero(starts), n]
+    out = np.empty(n)
+    out[order] = 0.5 * (count[dense] + count[dense - 1] + 1)
+    return out
+
+
+class _Memo:
+    """Results derived from arrays that recur across evaluations of one holdout.
+
+    :func:`clvlab.compare_models` evaluates every candidate on the same split: the actual
+    holdout values, their ranks, the baseline's predictions and metrics, the distinct
+    histories of the log score and the actual tracking series are the same for each. An
+    entry is reused only when its key arrays are *equal* (checked), so a result never
+    depends on whether it came from here.
+    """
+
+    def __init__(self) -> None:
+        self._items: list[tuple[str, tuple[np.ndarray, ...], tuple[Any, ...], Any]] = []
+        self.by_identity: dict[tuple[Any, ...], Any] = {}
+
+    @staticmethod
+    def _sig(arrays: tuple[np.ndarray, ...]) -> tuple[Any, ...]:
+        return tuple((a.shape, a.dtype.str, float(a[0]) if a.size else 0.0,
+                      float(a[-1]) if a.size else 0.0) for a in arrays)
+
+    def get(self, kind: str, arrays: tuple[np.ndarray, ...], compute: Any) -> Any:
+        """Return ``compute()``, or its earlier result for equal ``arrays``."""
+        sig = self._sig(arrays)
+        for k, arrs, s, result in self._items:
+            if k == kind and s == sig and all(
+                a is b or np.array_equal(a, b) for a, b in zip(arrs, arrays, strict=True)
+            ):
+                return result
+        result = compute()
+        self._items.append((kind, arrays, sig, result))
+        return result
 
 
 def mean_absolute_error(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> float:
@@ -210,7 +261,7 @@ def spearman_correlation(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> flo
     a, p = _pair(actual, predicted)
     if a.size < 2:
         return math.nan
-    return pearson_correlation(stats.rankdata(a), stats.rankdata(p))
+    return pearson_correlation(_average_ranks(a), _average_ranks(p))
 
 
 def aggregate_percent_error(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> float:
@@ -262,11 +313,20 @@ def top_decile_capture(
     if not (isinstance(share, (int, float)) and 0 < share <= 1):
         raise ValueError(f"share must be in (0, 1], e.g. 0.10 for the top decile; got {share!r}.")
     a, p = _pair(actual, predicted)
+    return _top_capture(a, p, _descending(p), share)
+
+
+def _descending(p: np.ndarray) -> np.ndarray:
+    """Order of ``p`` from the highest, ties in row order (deciles, top-decile capture)."""
+    return np.argsort(-p, kind="stable")
+
+
+def _top_capture(a: np.ndarray, p: np.ndarray, order: np.ndarray, share: float = 0.10) -> float:
+    """:func:`top_decile_capture` of checked arrays, ``order = _descending(p)``."""
     total = float(a.sum())
     if a.size == 0 or total == 0.0:
         return math.nan
     k = share * a.size  # number of customers selected (may be fractional)
-    order = np.argsort(-p, kind="stable")
     p_sorted, a_sorted = p[order], a[order]
     # group equal predictions: weight of a tie group = selected slots falling in it / size
     starts = np.flatnonzero(np.r_[True, p_sorted[1:] != p_sorted[:-1]])
@@ -291,7 +351,7 @@ def regression_metrics(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> dict[
         ``aggregate_pct_error`` (see the functions of the same meaning).
     """
     a, p = _pair(actual, predicted)
-    return _metrics_from_ranks(a, p, stats.rankdata(a), stats.rankdata(p))
+    return _metrics_from_ranks(a, p, _average_ranks(a), _average_ranks(p))
 
 
 def _metrics_from_ranks(
@@ -558,7 +618,7 @@ def chi_square_test(histogram: pd.DataFrame, n_params: int = 4) -> ChiSquareResu
     return ChiSquareResult(
         statistic=statistic,
         dof=dof,
-        p_value=float(stats.chi2.sf(statistic, dof)),
+        p_value=float(special.chdtrc(dof, statistic)),
         table=table,
     )
 
@@ -809,11 +869,31 @@ def tracking(
     DataFrame
         :func:`actual_tracking` plus ``expected_incremental`` and ``expected_cumulative``.
     """
+    return _tracking(transactions, split, purchase_model, origin, None)
+
+
+def _tracking(
+    transactions: pd.DataFrame, split: pd.DataFrame, purchase_model: Any, origin: Any,
+    memo: _Memo | None,
+) -> pd.DataFrame:
+    """:func:`tracking`; the actual series is computed once per (log, split) in ``memo``."""
     if not offers(purchase_model, "expected_cumulative_purchases"):
         raise NotImplementedError(missing_note(
             purchase_model, "expected_cumulative_purchases", "the tracking series"
         ))
-    out, first_ages = _actual_tracking(transactions, split, origin)
+    if memo is None or origin is not None:
+        out, first_ages = _actual_tracking(transactions, split, origin)
+    else:
+        # the same objects (compare_models): the log and the split are not changed between
+        # evaluations, and the cached frame is copied before the expected series is added
+        key = ("actual_tracking", id(transactions), id(split))
+        if key not in memo.by_identity:
+            memo.by_identity[key] = (transactions, split,
+                                     _actual_tracking(transactions, split, origin))
+        out, first_ages = memo.by_identity[key][2]
+        attrs = dict(out.attrs)
+        out = out.copy()
+        out.attrs = attrs
     cum = _expected_cumulative(purchase_model, first_ages, out["period_end"].to_numpy())
     out["expected_cumulative"] = cum
     out["expected_incremental"] = np.diff(np.r_[0.0, cum])
@@ -863,7 +943,12 @@ def decile_table(
         of the actual total).
     """
     a, p = _pair(actual, predicted)
-    order = np.argsort(-p, kind="stable")
+    return _decile_table(a, p, _descending(p), n_groups)
+
+
+def _decile_table(a: np.ndarray, p: np.ndarray, order: np.ndarray,
+                  n_groups: int = 10) -> pd.DataFrame:
+    """:func:`decile_table` of checked arrays, ``order = _descending(p)``."""
     group = np.empty(a.size, dtype=np.int64)
     group[order] = (np.arange(a.size) * n_groups) // max(a.size, 1)
     n = np.bincount(group, minlength=n_groups)
@@ -905,8 +990,27 @@ def fitted_parameter_count(model: Any) -> int:
     return len(describe(model).parameters) or len(getattr(model, "_param_names", ()))
 
 
+def _distinct_histories(
+    columns: tuple[np.ndarray, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of ``columns`` in sorted (lexicographic) order and each row's number.
+
+    The rows and numbering of ``np.unique(np.column_stack(columns), axis=0,
+    return_inverse=True)``, found by hashing (linear) and sorting only the distinct rows.
+    """
+    from clvlab.models.likelihoods._numerics import _distinct_rows
+
+    inverse, rep = _distinct_rows(columns)
+    uniq = np.column_stack([np.asarray(c, dtype=float)[rep] for c in columns])
+    order = np.lexsort(uniq.T[::-1])  # first column most significant
+    rank = np.empty(order.size, dtype=np.intp)
+    rank[order] = np.arange(order.size)
+    return uniq[order], rank[inverse]
+
+
 def _holdout_log_pmf(
-    model: Any, frame: pd.DataFrame, observed: np.ndarray, t: float
+    model: Any, frame: pd.DataFrame, observed: np.ndarray, t: float,
+    memo: _Memo | None = None,
 ) -> tuple[np.ndarray, int]:
     """``log P(X(T, T+t] = observed_i | history_i)`` per customer and the count floored.
 
@@ -917,14 +1021,14 @@ def _holdout_log_pmf(
     caps = getattr(model, "capabilities", None)
     covariates = bool(callable(caps) and getattr(caps(), "covariates", False))
     cols = [C.FREQUENCY, C.RECENCY, C.T]
-    keys = frame[cols].to_numpy(dtype=float)
     if covariates:
         uniq_frame, inverse = frame, np.arange(len(frame))
         uniq_obs = observed
     else:
-        stacked = np.column_stack([keys, observed])
-        uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
+        key = tuple(frame[c].to_numpy(dtype=float) for c in cols) + (
+            np.asarray(observed, dtype=float),)
+        memo = memo if memo is not None else _Memo()
+        uniq, inverse = memo.get("histories", key, lambda: _distinct_histories(key))
         uniq_frame = pd.DataFrame(uniq[:, :3], columns=cols)
         uniq_obs = uniq[:, 3]
     unit = (frame.attrs or {}).get(C.ATTR_TIME_UNIT)
@@ -948,9 +1052,10 @@ def _holdout_log_pmf(
 
 
 def _log_score_total(
-    model: Any, frame: pd.DataFrame, observed: np.ndarray, t: float
+    model: Any, frame: pd.DataFrame, observed: np.ndarray, t: float,
+    memo: _Memo | None = None,
 ) -> tuple[float, int]:
-    logp, n_floor = _holdout_log_pmf(model, frame, observed, t)
+    logp, n_floor = _holdout_log_pmf(model, frame, observed, t, memo)
     return float(logp.sum()), n_floor
 
 
@@ -1291,7 +1396,7 @@ def _series_values(values: Any, index: pd.Index, what: str) -> np.ndarray:
     return np.array(arr, dtype=float)
 
 
-def _holdout_horizon(split: pd.DataFrame, horizon: float | None) -> float:
+def _holdout_horizon(split: pd.DataFrame, horizon: float | None, stacklevel: int = 3) -> float:
     duration = split[C.DURATION_HOLDOUT].to_numpy(dtype=float)
     uniq = np.unique(duration)
     if horizon is None:
@@ -1309,7 +1414,7 @@ def _holdout_horizon(split: pd.DataFrame, horizon: float | None) -> float:
             f"horizon={horizon:g} differs from the holdout length ({uniq[0]:g}); predictions "
             "cover a different period than the actual holdout values they are compared with.",
             ClvlabWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     return float(horizon)
 
@@ -1466,6 +1571,33 @@ def evaluate(
     >>> ev = clvlab.evaluate(split, bg, transactions=tx)  # doctest: +SKIP
     >>> ev.metrics.loc[:, "purchases_pearson"]  # doctest: +SKIP
     """
+    return _evaluate(
+        split, purchase_model, spend_model, baseline, transactions=transactions,
+        horizon=horizon, discount_rate=discount_rate, margin=margin,
+        max_frequency=max_frequency, recency_bins_count=recency_bins_count, memo=_Memo(),
+        stacklevel=3,
+    )
+
+
+def _evaluate(
+    split: pd.DataFrame,
+    purchase_model: Any,
+    spend_model: Any = None,
+    baseline: Any = None,
+    *,
+    transactions: pd.DataFrame | None = None,
+    horizon: float | None = None,
+    discount_rate: float = 0.0,
+    margin: float = 1.0,
+    max_frequency: int = 7,
+    recency_bins_count: int = 6,
+    memo: _Memo,
+    stacklevel: int = 2,
+) -> Evaluation:
+    """:func:`evaluate`, reusing from ``memo`` what earlier evaluations of the split found.
+
+    ``stacklevel``: of the user's line, for warnings (3 when called through evaluate).
+    """
     if not isinstance(split, pd.DataFrame):
         raise TypeError(
             "split must be the DataFrame returned by clvlab.calibration_holdout; got "
@@ -1484,7 +1616,7 @@ def evaluate(
     ):
         if model is not None:
             _check_model_unit(model, unit, role)
-    t = _holdout_horizon(frame, horizon)
+    t = _holdout_horizon(frame, horizon, stacklevel + 1)
     index = frame.index
     notes: list[str] = []
 
@@ -1510,24 +1642,27 @@ def evaluate(
             discount_rate=discount_rate, margin=margin,
             actual_purchases=actual_purchases, actual_value=actual_value,
         )
-    reissue_warnings(caught, stacklevel=2)
+    reissue_warnings(caught, stacklevel=stacklevel)
     pred_purchases = customers[PREDICTED_PURCHASES].to_numpy()
 
     # -- metrics -----------------------------------------------------------------------
     # (the same arrays recur across rows: compute each metric set and each rank once)
-    memo: dict[tuple[int, int], dict[str, float]] = {}
-    ranks: dict[int, np.ndarray] = {}
+    # (and across the models of compare_models: the actuals and the baseline's rows)
+    def rank(arr: np.ndarray) -> np.ndarray:
+        return memo.get("rank", (arr,), lambda: _average_ranks(arr))
 
     def scored(actual: np.ndarray | None, pred: np.ndarray | None) -> dict[str, float]:
         if actual is None or pred is None:
             return {}
-        k = (id(actual), id(pred))
-        if k not in memo:
-            for arr in (actual, pred):
-                if id(arr) not in ranks:
-                    ranks[id(arr)] = stats.rankdata(arr)
-            memo[k] = _metrics_from_ranks(actual, pred, ranks[id(actual)], ranks[id(pred)])
-        return memo[k]
+        return memo.get("metrics", (actual, pred), lambda: _metrics_from_ranks(
+            actual, pred, rank(actual), rank(pred)))
+
+    def descending(arr: np.ndarray) -> np.ndarray:
+        return memo.get("descending", (arr,), lambda: _descending(arr))
+
+    def capture(actual: np.ndarray, pred: np.ndarray) -> float:
+        a, p = _pair(actual, pred)
+        return memo.get("capture", (a, p), lambda: _top_capture(a, p, descending(p)))
 
     records = []
     for _name, purch_pred, value_pred in rows:
@@ -1539,7 +1674,7 @@ def evaluate(
             rec.update({f"{prefix}_{m}": found.get(m, math.nan) for m in _METRIC_NAMES})
         score = value_pred if value_pred is not None else purch_pred
         rec["top_decile_capture"] = (
-            top_decile_capture(actual_value, score)
+            capture(actual_value, score)
             if actual_value is not None and score is not None
             else math.nan
         )
@@ -1560,7 +1695,7 @@ def evaluate(
     if actual_value is not None:
         notes.append(
             "top_decile_capture of a perfect ranking (customers ranked by their actual "
-            f"holdout value): {top_decile_capture(actual_value, actual_value):.3f}"
+            f"holdout value): {capture(actual_value, actual_value):.3f}"
         )
 
     # -- binned conditional expectations -------------------------------------------------
@@ -1586,7 +1721,9 @@ def evaluate(
             score = value_pred if value_pred is not None else purch_pred
             if score is None:
                 continue
-            d = decile_table(actual_value, score).reset_index()
+            a, p = _pair(actual_value, score)
+            d = memo.get("deciles", (a, p), lambda a=a, p=p: _decile_table(
+                a, p, descending(p))).reset_index()
             d.insert(0, "model", name)
             decile_frames.append(d)
     deciles = (
@@ -1605,7 +1742,7 @@ def evaluate(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ModelWarning)
             chi = chi_square_test(hist, n_params=fitted_parameter_count(purchase_model))
-        reissue_warnings(caught, stacklevel=2)
+        reissue_warnings(caught, stacklevel=stacklevel)
     else:
         notes.append(missing_note(
             purchase_model, "probability_of_purchases",
@@ -1615,7 +1752,8 @@ def evaluate(
     # -- log predictive score ----------------------------------------------------------------
     log_score: float | None = None
     if offers(purchase_model, "conditional_probability_of_purchases"):
-        log_score, n_floor = _log_score_total(purchase_model, frame, actual_purchases, t)
+        log_score, n_floor = _log_score_total(purchase_model, frame, actual_purchases, t,
+                                              memo)
         if n_floor:
             notes.append(
                 f"log predictive score: {n_floor} customers' probability of their holdout "
@@ -1633,7 +1771,7 @@ def evaluate(
     if transactions is None:
         notes.append("tracking: not computed (pass transactions= to evaluate).")
     elif offers(purchase_model, "expected_cumulative_purchases"):
-        track = tracking(transactions, split, purchase_model)
+        track = _tracking(transactions, split, purchase_model, None, memo)
     else:
         notes.append(missing_note(
             purchase_model, "expected_cumulative_purchases",

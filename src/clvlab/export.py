@@ -17,6 +17,9 @@ Parameters          one row per model parameter: model, parameter, estimate, se,
                     lower, upper (confidence bounds)
 Holdout metrics     the holdout evaluation (one row per metric, with its unit), or a
                     note that there was none
+Model comparison    the purchase models compared on the holdout (parameters, fit and
+                    holdout statistics, one column per model, * = chosen), when
+                    ``comparison`` is given
 Deciles             holdout *value* by decile of predicted value, predicted beside
                     actual (models that predict no value are left out), or a note
 Data quality        what loading did to the input: check, action, count, examples
@@ -1096,11 +1099,13 @@ def write_workbook(
     currency: str | None = None,
     rank_by: str | None = None,
     progress: Callable[[], Any] | None = None,
+    comparison: Any = None,
 ) -> Path:
     """Write the predictions and their context as a formatted XLSX workbook.
 
     Sheets, in order: Predictions (split over several sheets if needed), Parameters,
-    Holdout metrics, Deciles, Data quality, About -- see the module docstring. Written
+    Holdout metrics, Model comparison (with ``comparison``), Deciles, Data quality,
+    About -- see the module docstring. Written
     with openpyxl's streaming (write-only) mode, so memory stays flat for a million
     customers. Every sheet prints landscape, one page wide, with its header row repeated
     on each page.
@@ -1150,6 +1155,10 @@ def write_workbook(
     progress : callable, optional
         Called with no argument after each sheet is written, and once more after the
         customer rows are streamed in (``n_sheets + 1`` calls; e.g. a progress bar).
+    comparison : ModelComparison, optional
+        Purchase models compared on the holdout (:func:`clvlab.compare_models`): written
+        as the Model comparison sheet (its ``labelled_table()``: numbers, one column per
+        model), with the choice and its reason on the About sheet.
 
     Returns
     -------
@@ -1276,6 +1285,17 @@ def write_workbook(
         spec = _frame_spec("Holdout metrics", _metrics_frame(metrics, money))
     _write_sheet(wb, spec, header_font, header_fill)
     tick()
+
+    # Model comparison
+    if comparison is not None:
+        frame = comparison.labelled_table().reset_index()
+        _write_sheet(wb, _frame_spec("Model comparison", frame), header_font, header_fill)
+        best = comparison.names.get(comparison.best, comparison.best)
+        metadata.setdefault("model comparison",
+                            " ".join([f"best by {comparison.criterion}: {best} (marked * on "
+                                      "the Model comparison sheet).", comparison.reason,
+                                      *comparison.notes]))
+        tick()
 
     # Deciles
     if deciles is None:
