@@ -27,7 +27,6 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
 
 from clvlab import _columns as C
 from clvlab.models.contract import Heterogeneity
@@ -327,6 +326,8 @@ class BetaGeoBetaBinomFitter(PurchaseFitter):
         return _draw_bgbb(params, np.asarray(T, dtype=float).reshape(-1), rng)
 
     def _heterogeneity(self) -> tuple[Heterogeneity, ...]:
+        from scipy import stats  # lazily: scipy.stats costs ~20 MiB and 0.3 s to import
+
         alpha, beta, gamma, delta = self._params_array()
         unit = _unit_word(self.time_unit_)
         return (
