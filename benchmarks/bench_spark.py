@@ -70,6 +70,19 @@ def _status(pid: int) -> dict[str, int]:
     return out
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) a process has used so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _cmdline(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
@@ -85,6 +98,9 @@ class _Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.root = root
         self.peaks: dict[int, int] = {}  # pid -> VmHWM (KiB)
+        # pid -> CPU seconds used (the JVM is not waited for by the driver, so the
+        # children's times of os.times() miss it; sampled from /proc instead)
+        self.cpu: dict[int, float] = {}
         self.kind: dict[int, str] = {}
         self.total_peak = 0  # KiB, largest sum of concurrent RSS
         self.load: list[float] = []
@@ -112,6 +128,7 @@ class _Sampler(threading.Thread):
                     continue
                 total += st.get("VmRSS", 0)
                 self.peaks[pid] = max(self.peaks.get(pid, 0), st.get("VmHWM", 0))
+                self.cpu[pid] = max(self.cpu.get(pid, 0.0), _cpu(pid))
                 # classified at every sample: spark-submit's shell execs into java
                 first = _cmdline(pid).split(" ")[0]
                 self.kind[pid] = ("driver" if pid == self.root else
@@ -130,6 +147,10 @@ class _Sampler(threading.Thread):
             "worker_max_gib": max(by["worker"], default=0) / gib,
             "n_workers": len(by["worker"]),
             "tree_peak_gib": self.total_peak / gib,
+            # CPU seconds of the whole tree (driver, JVM, workers), the load-independent
+            # cost: the wall time on a shared machine depends on what else runs (a
+            # process's last < 0.2 s before it exits is missed)
+            "cpu_s": sum(self.cpu.values()),
             "load_avg_mean": sum(self.load) / max(len(self.load), 1),
         }
 
@@ -146,6 +167,7 @@ def _run(cmd: list[str], cwd: Path) -> dict[str, Any]:
     sampler.stop.set()
     sampler.join()
     result = {"cmd": " ".join(cmd), "returncode": proc.returncode, "wall_s": wall,
+
               "steps": [(m.group(1), float(m.group(2))) for m in _STEP.finditer(err)],
               "fit_rows": {m.group(1): int(m.group(2).replace(",", ""))
                            for m in _ROWS.finditer(err)},
@@ -242,12 +264,13 @@ def main() -> None:
     payload = {"meta": meta, "results": results}
     if args.json:
         args.json.write_text(json.dumps(payload, indent=1, default=str))
-    print("\n| engine | transactions | customers | wall | driver Python | driver JVM | "
+    print("\n| engine | transactions | customers | wall | CPU | driver Python | driver JVM | "
           "workers (max) | load avg |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         print(f"| {r['engine']} | {r['size']} | {r['data']['n_customers']:,} | "
-              f"{r['wall_s'] / 60:.1f} min | {r['driver_python_gib']:.2f} GiB | "
+              f"{r['wall_s'] / 60:.1f} min | {r['cpu_s'] / 60:.1f} min | "
+              f"{r['driver_python_gib']:.2f} GiB | "
               f"{r['driver_jvm_gib']:.2f} GiB | {r['worker_max_gib']:.2f} GiB | "
               f"{r['load_avg_mean']:.1f} |")
 

@@ -50,9 +50,13 @@ def sample_rfm() -> pd.DataFrame:
 
 def _known(key: str, sample_rfm: pd.DataFrame):
     """The registered model ``key`` fitted on the CDNOW sample: the 'true' parameters."""
+    cls = registry.get_model_class(key)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return registry.get_model_class(key)().fit(sample_rfm)
+        if cls.capabilities().time == "discrete":  # whole weeks, one opportunity each
+            return cls().fit(clvlab.rfm_summary(clvlab.datasets.load_cdnow(sample=True),
+                                                observation_end="1997-09-30", merge_period="W"))
+        return cls().fit(sample_rfm)
 
 
 def simulate_split(model, n: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -66,6 +70,8 @@ def simulate_split(model, n: int, rng: np.random.Generator) -> pd.DataFrame:
     """
     params = model._params_array()
     age = rng.uniform(26.0, 52.0, n)
+    if model.capabilities().time == "discrete":  # ages in whole periods (opportunities)
+        age = np.floor(age)
     if type(model)._draw_purchase_times is not PurchaseFitter._draw_purchase_times:
         counts, ages = model._draw_purchase_times(params, age + HOLDOUT, rng)
         owner = np.repeat(np.arange(n), counts)

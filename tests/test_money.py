@@ -59,14 +59,25 @@ def test_check_currency_refuses_what_is_not_iso_4217(bad, hint):
 
 @given(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False))
 def test_prose_rounding_is_close_and_short(value):
-    """round_for_people stays within 0.5% (or half a cent) and never shows more than 3
-    significant digits above 1,000."""
+    """round_for_people stays within 0.5% above 1,000 (three significant digits), half a
+    unit from 10 to 1,000, half a cent below 10; halves round away from zero."""
     rounded, decimals = round_for_people(value)
-    assert abs(rounded - value) <= max(0.005 * abs(value), 0.005 + 1e-12)
+    a = abs(value)
+    bound = 0.005 * a if a >= 1000 else 0.5 if a >= 10 else 0.005
+    assert abs(rounded - value) <= bound + 1e-9 * max(a, 1.0)
     if abs(value) >= 1000:
         assert decimals == 0
         digits = f"{abs(rounded):.0f}".rstrip("0")
         assert len(digits) <= 3
+
+
+def test_prose_rounding_rounds_halves_up():
+    """Halves round away from zero as people say them: 10.5 is 11 (not banker's 10)."""
+    assert round_for_people(10.5) == (11.0, 0)
+    assert round_for_people(-10.5) == (-11.0, 0)
+    assert round_for_people(84.93) == (85.0, 0)
+    assert round_for_people(702_728.05) == (703_000.0, 0)
+    assert round_for_people(2_345.0) == (2_350.0, 0)
 
 
 def test_excel_format_and_label():

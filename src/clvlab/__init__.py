@@ -24,6 +24,7 @@ _EXPORTS: dict[str, str] = {
     "ParetoNBDFitter": "clvlab.models.pareto_nbd",
     "GammaGammaFitter": "clvlab.models.gamma_gamma",
     "ModifiedBetaGeoFitter": "clvlab.models.modified_beta_geo",
+    "BetaGeoBetaBinomFitter": "clvlab.models.beta_geo_beta_binom",
     "FormulaCLVBaseline": "clvlab.models.baseline",
     "formula_clv": "clvlab.models.baseline",
     "load_model": "clvlab.persistence",
@@ -100,6 +101,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from clvlab.io import load_transactions  # noqa: F401
     from clvlab.models.baseline import FormulaCLVBaseline, formula_clv  # noqa: F401
     from clvlab.models.beta_geo import BetaGeoFitter  # noqa: F401
+    from clvlab.models.beta_geo_beta_binom import BetaGeoBetaBinomFitter  # noqa: F401
     from clvlab.models.gamma_gamma import GammaGammaFitter  # noqa: F401
     from clvlab.models.modified_beta_geo import ModifiedBetaGeoFitter  # noqa: F401
     from clvlab.models.pareto_nbd import ParetoNBDFitter  # noqa: F401

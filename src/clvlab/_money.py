@@ -114,10 +114,15 @@ def round_for_people(value: float, *, small_decimals: int = 2) -> tuple[float, i
     if a >= 1000:
         digits = int(math.floor(math.log10(a))) + 1
         step = 10.0 ** (digits - 3)
-        return round(v / step) * step, 0
+        return _half_up(v / step) * step, 0
     if a >= 10:
-        return float(round(v)), 0
+        return _half_up(v), 0
     return round(v, small_decimals), small_decimals
+
+
+def _half_up(v: float) -> float:
+    """Round to a whole number, halves away from zero (10.5 -> 11, as people do)."""
+    return math.copysign(math.floor(abs(v) + 0.5), v)
 
 
 def _finite(value: Any) -> bool:

@@ -705,11 +705,14 @@ def _fit(prep: _Prepared, settings: _Settings, ui: _Ui, *, compare: bool) -> _Mo
     one named by ``--purchase-model`` (or, for ``auto``, the best) is used.
     """
     import clvlab
+    from clvlab.models.contract import unsuited_data
     from clvlab.models.registry import get_model_class, registered
 
     choice = settings.checked_purchase_model()
     data = prep.split if prep.split is not None else prep.rfm
     period = "the calibration period" if prep.split is not None else "the whole log"
+    if choice != AUTO and (unsuited := unsuited_data(get_model_class(choice), data)):
+        raise ValueError(f"--purchase-model {choice}: {unsuited}")
     with ui.step("Fitting Gamma-Gamma (repeat buyers)"):
         gg = clvlab.GammaGammaFitter().fit(data)
     with ui.step("Fitting the formula baseline"):

@@ -26,6 +26,9 @@ integral is evaluated:
     9e-14, 4e-7 and 3e-5. E(t) bends on the scale of a customer's age (alpha for a new
     one), far below a panel's width at such horizons; :func:`residual_schedule` grades
     its panels for that reason.
+    For a discrete-time model (``capabilities().time == "discrete"``, e.g. BG/BB)
+    purchases fall on whole periods, ``E(t)`` is a step function and this integral is
+    exactly the end-of-period sum below, which is what is computed.
 ``"periods"``
     End-of-period discounting in whole time units:
     ``sum_k [E(t_k) - E(t_{k-1})] (1+d)^{-t_k}``, ``t_k = min(k, H)``.
@@ -398,6 +401,34 @@ def residual_schedule(discount_rate: float) -> tuple[np.ndarray, np.ndarray]:
     return np.append(nodes, horizon), np.append(weights, math.exp(-delta * horizon))
 
 
+def _is_discrete(purchase_model: Any) -> bool:
+    """Whether the model's purchases fall on whole periods (``capabilities().time``)."""
+    from clvlab.models.contract import _capabilities
+
+    caps = _capabilities(purchase_model)
+    return caps is not None and caps.time == "discrete"
+
+
+def _model_schedule(
+    purchase_model: Any, horizon: float, discount_rate: float, method: str, unit: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the discount schedule for this model (an unbounded horizon included).
+
+    A discrete-time model (BG/BB) has ``E(t)`` constant between whole periods and jumps
+    at them, so the continuous integral ``int (1+d)^{-t} dE(t)`` *is* the end-of-period
+    sum: its ``"continuous"`` schedule is the ``"periods"`` one (exact; quadrature of a
+    step function would not be), and an unbounded horizon sums the periods up to
+    ``K / ln(1+d)`` (neglected tail below ``e^-K / d`` purchases).
+    """
+    discrete = _is_discrete(purchase_model) and method == "continuous"
+    if horizon == math.inf:
+        if not discrete:
+            return residual_schedule(discount_rate)
+        last = math.ceil(RESIDUAL_TRUNCATION_K / math.log1p(discount_rate))
+        return discount_schedule(float(last), discount_rate, "periods", unit)
+    return discount_schedule(horizon, discount_rate, "periods" if discrete else method, unit)
+
+
 def _discounted_purchases(
     expected: Callable[[float], np.ndarray], times: np.ndarray, weights: np.ndarray,
     shape: tuple[int, ...],
@@ -505,7 +536,7 @@ def customer_lifetime_value(
         _check_unbounded(purchase_model, d, method)
         times, weights = np.zeros(0), np.zeros(0)
     else:
-        times, weights = discount_schedule(h, d, method, unit)
+        times, weights = _model_schedule(purchase_model, h, d, method, unit)
 
     # The spend model warns about the data (e.g. repeat buyers without spend); re-issue
     # its warnings so that they point at the line that called this function.
@@ -656,9 +687,7 @@ def acquisition_cost_ceiling(
     h, d = _to_model_unit(horizon, discount_rate, time_unit, unit, method)
     if h == math.inf:
         _check_unbounded(purchase_model, d, method, prediction=None)
-        times, weights = residual_schedule(d)
-    else:
-        times, weights = discount_schedule(h, d, method, unit)
+    times, weights = _model_schedule(purchase_model, h, d, method, unit)
     if times.size:
         e_new = check_finite_prediction(
             purchase_model.expected_purchases_new_customer(times), purchase_model,

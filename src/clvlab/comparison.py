@@ -33,7 +33,7 @@ import pandas as pd
 
 from clvlab.evaluation import Evaluation, _evaluate, _Memo
 from clvlab.exceptions import ConvergenceError, reissue_warnings
-from clvlab.models.contract import describe
+from clvlab.models.contract import describe, unsuited_data
 
 __all__ = ["ModelComparison", "compare_models", "CRITERION", "FALLBACK_CRITERION"]
 
@@ -238,6 +238,10 @@ def _fit_by_key(key: str, split: pd.DataFrame, notes: list[str]) -> Any | None:
             "Pass a registry key or a fitted purchase model."
         )
     cls = get_model_class(key)
+    unsuited = unsuited_data(cls, split)
+    if unsuited is not None:  # e.g. a discrete-time model on a day-merged summary
+        notes.append(f"{key}: left out. {unsuited}")
+        return None
     try:
         return cls().fit(split)
     except ConvergenceError as exc:

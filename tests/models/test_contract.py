@@ -72,7 +72,28 @@ def split(tx) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def fitted(split):
+def period_split(tx) -> pd.DataFrame:
+    """The same split for discrete-time models: purchases merged per week, whole weeks."""
+    return clvlab.calibration_holdout(tx, CAL_END, OBS_END, time_unit="W", merge_period="W")
+
+
+@pytest.fixture(scope="module")
+def data_for(split, period_split):
+    """The split a model is fitted and checked on, by its time scale (key -> frame).
+
+    Continuous-time models take ages in fractional weeks (purchases merged per day);
+    discrete-time models (capabilities().time == "discrete") take whole weeks, one
+    purchase opportunity per week (rfm_summary(..., merge_period=time_unit)).
+    """
+    def get(key: str) -> pd.DataFrame:
+        cls = STAND_INS.get(key) or registry.get_model_class(key)
+        return period_split if cls.capabilities().time == "discrete" else split
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def fitted(data_for):
     """Every model of the test fitted once on the calibration columns (key -> model)."""
     cache: dict[str, object] = {}
 
@@ -81,7 +102,7 @@ def fitted(split):
             cls = STAND_INS.get(key) or registry.get_model_class(key)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ClvlabWarning)
-                cache[key] = cls().fit(split)
+                cache[key] = cls().fit(data_for(key))
         return cache[key]
 
     return get
@@ -124,8 +145,9 @@ def test_purchase_model_follows_the_protocol(key, fitted):
 
 
 @pytest.mark.parametrize("key", ALL_PURCHASE)
-def test_capabilities_are_honest(key, fitted, split):
+def test_capabilities_are_honest(key, fitted, data_for):
     """Declared predictions run; undeclared ones raise NotImplementedError or are absent."""
+    split = data_for(key)
     model = fitted(key)
     for name, call in _purchase_calls(model, split).items():
         if supports(model, name):
@@ -137,8 +159,9 @@ def test_capabilities_are_honest(key, fitted, split):
 
 
 @pytest.mark.parametrize("key", ALL_PURCHASE)
-def test_expected_purchases_finite_zero_at_zero_and_monotone(key, fitted, split):
+def test_expected_purchases_finite_zero_at_zero_and_monotone(key, fitted, data_for):
     """E[X(t) | history] is finite, 0 at t = 0 and non-decreasing in t for every customer."""
+    split = data_for(key)
     model = fitted(key)
     grid = [0.0, 1.0, 10.0, 52.0, 520.0]
     values = np.column_stack([model.expected_purchases(split, t=t).to_numpy() for t in grid])
@@ -148,15 +171,17 @@ def test_expected_purchases_finite_zero_at_zero_and_monotone(key, fitted, split)
 
 
 @pytest.mark.parametrize("key", ALL_PURCHASE)
-def test_probability_alive_in_unit_interval(key, fitted, split):
+def test_probability_alive_in_unit_interval(key, fitted, data_for):
     """P(alive) is finite and in [0, 1] for every calibration customer."""
+    split = data_for(key)
     p = fitted(key).probability_alive(split).to_numpy()
     assert np.all(np.isfinite(p)) and np.all((p >= 0) & (p <= 1))
 
 
 @pytest.mark.parametrize("key", ALL_PURCHASE)
-def test_count_distributions_are_probabilities(key, fitted, split):
+def test_count_distributions_are_probabilities(key, fitted, data_for):
     """Declared P(X(t) = n) and P(X(T, T+t] = n | history) lie in [0, 1] and sum to <= 1."""
+    split = data_for(key)
     model = fitted(key)
     if supports(model, "probability_of_purchases"):
         t = np.array([0.5, 39.0, 78.0])
@@ -187,8 +212,9 @@ def test_new_customer_and_cohort_expectations(key, fitted):
 
 
 @pytest.mark.parametrize("key", ALL_PURCHASE)
-def test_residual_history_and_sample_in_range(key, fitted, split):
+def test_residual_history_and_sample_in_range(key, fitted, data_for):
     """DERT is finite, >= 0 and falls with the discount rate; P(alive) paths and samples valid."""
+    split = data_for(key)
     model = fitted(key)
     sub = split.iloc[::120]
     if supports(model, "expected_residual_purchases"):
@@ -229,8 +255,9 @@ def test_describe_is_complete(key, fitted):
 
 
 @pytest.mark.parametrize("key", ALL_PURCHASE)
-def test_json_round_trip_gives_identical_predictions(key, fitted, split, monkeypatch):
+def test_json_round_trip_gives_identical_predictions(key, fitted, data_for, monkeypatch):
     """to_dict -> JSON text -> model_from_dict predicts exactly what the original predicts."""
+    split = data_for(key)
     model = fitted(key)
     if key in STAND_INS:
         stand_in_models.register(monkeypatch, key, STAND_INS[key])
@@ -250,8 +277,9 @@ def test_json_round_trip_gives_identical_predictions(key, fitted, split, monkeyp
 
 
 @pytest.mark.parametrize("key", ALL_PURCHASE)
-def test_evaluate_and_report_build(key, fitted, split, tx, read_pdf_text):
+def test_evaluate_and_report_build(key, fitted, data_for, tx, read_pdf_text):
     """evaluate() runs (skipping what the model lacks, with notes) and the report renders."""
+    split = data_for(key)
     model = fitted(key)
     gg, base = fitted_spend(split), fitted_baseline(split)
     with warnings.catch_warnings():
@@ -265,7 +293,8 @@ def test_evaluate_and_report_build(key, fitted, split, tx, read_pdf_text):
                              ("conditional_probability_of_purchases", "log predictive score")):
         noted = any(what in n and name in n for n in ev.notes)
         assert noted == (not supports(model, prediction))
-    rfm = clvlab.rfm_summary(tx, time_unit="W", observation_end=OBS_END)
+    rfm = clvlab.rfm_summary(tx, time_unit="W", observation_end=OBS_END,
+                             merge_period=split.attrs["merge_period"])
     scores = score_customers(rfm, model, gg, base, horizon=52, discount_rate=WEEKLY_RATE)
     ctx = reporting.build_context(model, gg, rfm, baseline=base, evaluation=ev, scores=scores,
                                   transactions=tx, figures=False)
@@ -307,15 +336,17 @@ def read_pdf_text():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("key", ALL_PURCHASE)
-def test_report_with_figures_builds(key, fitted, split, tx):
+def test_report_with_figures_builds(key, fitted, data_for, tx):
     """The full report (figures included) renders to HTML and PDF for every purchase model."""
+    split = data_for(key)
     model = fitted(key)
     gg = fitted_spend(split)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ClvlabWarning)
         ev = clvlab.evaluate(split, model, gg, transactions=tx)
         cmp = clvlab.compare_models(split, {key: model}, gg, transactions=tx)
-    rfm = clvlab.rfm_summary(tx, time_unit="W", observation_end=OBS_END)
+    rfm = clvlab.rfm_summary(tx, time_unit="W", observation_end=OBS_END,
+                             merge_period=split.attrs["merge_period"])
     ctx = reporting.build_context(model, gg, rfm, evaluation=ev, comparison=cmp,
                                   transactions=tx, horizon=52, discount_rate=WEEKLY_RATE)
     figures = [b for s in ctx["sections"] for b in s["blocks"] if b["kind"] == "figure"]

@@ -38,17 +38,33 @@ def test_every_model_declares_its_fit_columns(key):
                                                 "total_spend"}
 
 
+@pytest.fixture(scope="module")
+def weekly_split() -> pd.DataFrame:
+    """The same split with purchases merged per week (whole weeks, for discrete models)."""
+    tx = clvlab.load_transactions(clvlab.datasets.load_cdnow(sample=True))
+    return clvlab.calibration_holdout(tx, "1997-09-30", "1998-06-30", merge_period="W")
+
+
 @pytest.mark.parametrize("key", registered())
-def test_counted_rows_give_the_same_fit(key, split):
+def test_counted_rows_give_the_same_fit(key, split, weekly_split):
     """Fitting the counted distinct rows with their counts as weights == fitting customers."""
     cls = get_model_class(key)
+    if cls.capabilities().time == "discrete":  # whole periods: the per-week summary
+        split = weekly_split
     rows, weights = _counted(split, fit_columns(cls))
     assert len(rows) < len(split)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         want = cls().fit(split)
         got = cls().fit(rows, weights=weights)
-    np.testing.assert_allclose(got.params_.to_numpy(), want.params_.to_numpy(), rtol=1e-8)
+    # rtol 1e-8, or 1e-5 of a standard error: where the likelihood is flat (BG/BB's
+    # dropout shapes on weekly CDNOW) the optimum is fixed only to the rounding of the
+    # objective, and summing the same rows in another order moves it by ~1e-7 relative
+    want_p, got_p = want.params_.to_numpy(), got.params_.to_numpy()
+    se = getattr(want, "standard_errors_", None)
+    se = np.zeros_like(want_p) if se is None else np.nan_to_num(se.to_numpy(), nan=0.0)
+    tol = np.maximum(1e-8 * np.abs(want_p), 1e-5 * se)
+    assert np.all(np.abs(got_p - want_p) <= tol), (got_p, want_p, tol)
     assert got.n_customers_ == want.n_customers_
 
 

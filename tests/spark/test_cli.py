@@ -32,15 +32,16 @@ pytestmark = pytest.mark.slow  # two full runs (a Spark JVM of their own): about
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """clvlab run --sample with each engine, same settings."""
+    """clvlab run --sample with each engine, same settings (the model chosen by auto)."""
     if not JAVA_OK:
         pytest.skip(NO_JAVA_REASON)
     root = tmp_path_factory.mktemp("runs")
     spark = _cli("run", "--sample", "--engine", "spark", "--spark-master", "local[2]",
-                 "--margin", "0.5", "--out", str(root / "spark"), cwd=root)
+                 "--margin", "0.5", "--purchase-model", "auto", "--out", str(root / "spark"),
+                 cwd=root)
     assert spark.returncode == 0, spark.stderr[-3000:]
-    pandas = _cli("run", "--sample", "--margin", "0.5", "--out", str(root / "pandas"),
-                  cwd=root)
+    pandas = _cli("run", "--sample", "--margin", "0.5", "--purchase-model", "auto",
+                  "--out", str(root / "pandas"), cwd=root)
     assert pandas.returncode == 0, pandas.stderr[-3000:]
     return root, spark, pandas
 
@@ -52,8 +53,8 @@ def test_spark_run_writes_every_output(runs):
     assert list((out / "reports/clv-predictions.parquet").glob("*.parquet"))
     assert list((out / "reports/clv-predictions-csv").glob("*.csv"))
     for rel in ("reports/clv-predictions.xlsx", "reports/clvlab-report.html",
-                "reports/clvlab-report.pdf", "models/bgnbd.json", "models/gamma-gamma.json",
-                "models/formula-baseline.json"):
+                "reports/clvlab-report.pdf", f"models/{_purchase_key(root)}.json",
+                "models/gamma-gamma.json", "models/formula-baseline.json"):
         assert (out / rel).stat().st_size > 0, rel
     assert "distinct rows reached the driver" in spark.stderr
     html = (out / "reports/clvlab-report.html").read_text(encoding="utf-8")
@@ -79,7 +80,8 @@ def test_spark_predictions_equal_the_pandas_run(runs):
     assert len(parts) == len(want)
     # the forecast models (refitted on the whole log) and the holdout-validated
     # calibration fits, both as the pandas run saves them
-    for name in ("bgnbd", "gamma-gamma", "formula-baseline", "calibration/bgnbd",
+    key = _purchase_key(root)
+    for name in (key, "gamma-gamma", "formula-baseline", f"calibration/{key}",
                  "calibration/gamma-gamma", "calibration/formula-baseline"):
         a = json.loads((root / f"spark/models/{name}.json").read_text())
         b = json.loads((root / f"pandas/models/{name}.json").read_text())
@@ -87,6 +89,25 @@ def test_spark_predictions_equal_the_pandas_run(runs):
         a, b = a["state"]["params"], b["state"]["params"]
         np.testing.assert_allclose([float(a[k]) for k in b], [float(b[k]) for k in b],
                                    rtol=1e-8, err_msg=name)
+
+
+def _purchase_key(root: Path) -> str:
+    """Registry key of the purchase model the pandas run saved (the one auto chose)."""
+    (path,) = [p for p in (root / "pandas/models").glob("*.json")
+               if p.stem not in ("gamma-gamma", "formula-baseline")]
+    return path.stem
+
+
+def test_auto_chooses_the_pandas_runs_model(runs):
+    """--purchase-model auto on Spark picks the pandas run's model, by the same log score."""
+    root, spark, pandas = runs
+    key = _purchase_key(root)
+    assert (root / f"spark/models/{key}.json").exists()
+    assert sorted(p.name for p in (root / "spark/models").glob("*.json")) == sorted(
+        p.name for p in (root / "pandas/models").glob("*.json"))
+    assert "chosen by the holdout log predictive score" in spark.stderr
+    assert "model comparison:" in spark.stderr and "distinct rows reached the driver" in \
+        spark.stderr
 
 
 def test_spark_summary_shows_the_pandas_headline(runs):

@@ -20,10 +20,24 @@ def _quiet_fit(model, *args, **kwargs):
         return model.fit(*args, **kwargs)
 
 
+@pytest.fixture(scope="module")
+def weekly_splits(cdnow_sdf, cdnow_tx):
+    """Spark and pandas splits with purchases merged per week (for discrete-time models)."""
+    args = ("1997-09-30", "1998-06-30")
+    return (cs.calibration_holdout(cdnow_sdf, *args, merge_period="W"),
+            clvlab.calibration_holdout(cdnow_tx, *args, merge_period="W"))
+
+
 @pytest.mark.parametrize("key", registered())
-def test_every_registered_model_fits_from_counts_like_pandas(key, cdnow_split, cdnow_split_pd):
-    """Spark counts + driver fit == pandas fit on all 23,570 customers (rtol 1e-8)."""
+def test_every_registered_model_fits_from_counts_like_pandas(key, cdnow_split, cdnow_split_pd,
+                                                             request):
+    """Spark counts + driver fit == pandas fit on all 23,570 customers (rtol 1e-8).
+
+    Discrete-time models (BG/BB) are fitted on the per-week splits their data need.
+    """
     cls = get_model_class(key)
+    if getattr(cls.capabilities(), "time", None) == "discrete":
+        cdnow_split, cdnow_split_pd = request.getfixturevalue("weekly_splits")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         got = cs.fit(cls(), cdnow_split)
@@ -74,3 +88,18 @@ def test_fit_refuses_a_pandas_frame(cdnow_split_pd):
     """fit is for Spark frames; a pandas frame gets a clear TypeError."""
     with pytest.raises(TypeError, match="Spark DataFrame"):
         cs.fit(clvlab.BetaGeoFitter(), cdnow_split_pd)
+
+
+def test_one_aggregation_serves_models_that_share_keys(cdnow_split):
+    """count_rows with the baseline's means gives, column for column, each model's fit_rows."""
+    import pandas as pd
+
+    import clvlab
+    import clvlab.spark as cs
+    from clvlab.spark._fit import count_rows
+
+    shared = count_rows(cdnow_split, ("frequency", "recency", "T"),
+                        ("total_spend", "monetary_value"))
+    for model in (clvlab.BetaGeoFitter(), clvlab.FormulaCLVBaseline()):
+        own = cs.fit_rows(cdnow_split, model)
+        pd.testing.assert_frame_equal(shared[list(own.columns)], own)

@@ -447,6 +447,15 @@ class BaseFitter(BaseModel):
         """
         return None
 
+    def _check_data(self, frame: pd.DataFrame) -> None:
+        """Model-specific rules on a frame that passed :func:`~clvlab.validation.validate_rfm`.
+
+        Called by ``fit`` and every predictor (through ``_prediction_frame``). The default
+        adds nothing; a discrete-time model (BG/BB) requires whole periods and at most one
+        purchase per period. Raise :class:`~clvlab.exceptions.InvalidValueError` naming
+        the column, the rule, the offending customers and a fix.
+        """
+
     def _select(self, frame: pd.DataFrame) -> np.ndarray | None:
         """Boolean mask of the rows the model is fitted on; ``None`` keeps every row.
 
@@ -650,6 +659,7 @@ class BaseFitter(BaseModel):
         """
         self._validate_options()
         frame = validate_rfm(data, require=self._data_columns, model=self._model_name)
+        self._check_data(frame)
         unit = resolve_time_unit(time_unit, data)
         w_all = self._check_weights(weights, len(frame))
         arrays = tuple(frame[c].to_numpy(dtype=float) for c in self._data_columns)
@@ -962,6 +972,7 @@ class BaseFitter(BaseModel):
         frame = validate_rfm(
             data, require=tuple(columns or self._data_columns), model=self._model_name
         )
+        self._check_data(frame)
         attrs = getattr(data, "attrs", None) or {}
         unit = attrs.get(C.ATTR_TIME_UNIT)
         fitted_unit = getattr(self, "time_unit_", None)

@@ -40,6 +40,7 @@ __all__ = [
     "missing_note",
     "describe",
     "fit_columns",
+    "unsuited_data",
 ]
 
 #: Every prediction name a model can offer, with what it means (for notes and docs).
@@ -338,3 +339,39 @@ def fit_columns(model: Any) -> FitColumns:
             "models can be fitted from counted rows."
         )
     return spec
+
+
+def unsuited_data(model: Any, data: Any) -> str | None:
+    """Say why ``model`` cannot be fitted on ``data`` by its time scale, or return ``None``.
+
+    A discrete-time model (``capabilities().time == "discrete"``, e.g. BG/BB) counts
+    transaction opportunities in whole periods, so it needs a summary whose purchases are
+    merged per period of its time unit (``rfm_summary(..., merge_period=time_unit)``).
+    A summary built otherwise (its ``attrs`` say so) is refused here with one sentence,
+    before any fitting; without ``attrs`` the model's own data checks decide.
+
+    Parameters
+    ----------
+    model : clvlab model class or instance
+    data : DataFrame
+        RFM summary or calibration/holdout split.
+
+    Returns
+    -------
+    str or None
+        The reason, naming the fix (``merge_period`` / ``--merge-period``).
+    """
+    caps = _capabilities(model)
+    if caps is None or caps.time != "discrete":
+        return None
+    attrs = getattr(data, "attrs", None) or {}
+    unit, merge = attrs.get("time_unit"), attrs.get("merge_period")
+    if unit is None or merge is None or merge == unit:
+        return None
+    name = getattr(model, "_model_name", None) or describe(model).name
+    return (
+        f"{name} is a discrete-time model: it counts purchase opportunities in whole "
+        f"periods, but these data merge purchases per {merge!r} and measure ages in "
+        f"{unit!r}, in fractional periods. To use it, merge purchases per period of the "
+        f"time unit: merge_period={unit!r}, the same as time_unit."
+    )

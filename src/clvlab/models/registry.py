@@ -20,6 +20,7 @@ _ENTRIES: dict[str, tuple[Role, str]] = {
     "bgnbd": ("purchase", "clvlab.models.beta_geo:BetaGeoFitter"),
     "pnbd": ("purchase", "clvlab.models.pareto_nbd:ParetoNBDFitter"),
     "mbgnbd": ("purchase", "clvlab.models.modified_beta_geo:ModifiedBetaGeoFitter"),
+    "bgbb": ("purchase", "clvlab.models.beta_geo_beta_binom:BetaGeoBetaBinomFitter"),
     "gg": ("spend", "clvlab.models.gamma_gamma:GammaGammaFitter"),
     "baseline": ("baseline", "clvlab.models.baseline:FormulaCLVBaseline"),
 }

@@ -10,6 +10,7 @@ Same definitions and numbers as the pandas path, on Spark DataFrames:
 :func:`fit`                        fit any clvlab model from counted distinct rows
 :func:`score_customers`            P(alive), purchases, spend, CLV, baseline, segment
 :func:`evaluate`                   holdout metrics, binned tables, deciles, tracking
+:func:`choose_purchase_model`      fit every purchase model, pick by holdout log score
 :func:`simulate_transactions`      a large simulated log, generated in parallel
 =================================  ================================================
 
@@ -39,6 +40,8 @@ _EXPORTS: dict[str, str] = {
     "segment_summary": "clvlab.spark._scoring",
     "evaluate": "clvlab.spark._evaluation",
     "SparkEvaluation": "clvlab.spark._evaluation",
+    "choose_purchase_model": "clvlab.spark._compare",
+    "SparkModelChoice": "clvlab.spark._compare",
     "simulate_transactions": "clvlab.spark._simulate",
 }
 
@@ -58,6 +61,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from clvlab.spark._compare import SparkModelChoice, choose_purchase_model  # noqa: F401
     from clvlab.spark._evaluation import SparkEvaluation, evaluate  # noqa: F401
     from clvlab.spark._fit import fit, fit_rows  # noqa: F401
     from clvlab.spark._rfm import (  # noqa: F401

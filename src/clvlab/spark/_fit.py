@@ -16,7 +16,7 @@ One row per distinct key combination, never more than the customers:
   which would bias the estimates: Databricks' accelerator also drops the counts), so a
   window of ``D`` days has at most ``(D + 1)(D + 2) / 2`` distinct (recency, T) pairs per
   frequency, and in practice far fewer: e.g. 10M simulated transactions over 78 weeks
-  give about 0.6M rows, 100M about 1.0M (``benchmarks/README.md``);
+  (3.6M customers) give 379,136 rows, 1M transactions 116,476 (``benchmarks/README.md``);
 - Gamma-Gamma (keys ``frequency, monetary_value``): one row per distinct mean spend, so
   up to the number of repeat buyers (amounts in cents repeat, continuous simulated
   amounts do not) -- the likelihood has no smaller sufficient statistic;
@@ -28,6 +28,7 @@ Each row is a few floats (32 bytes plus one representative customer id).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -43,7 +44,7 @@ require_pyspark()
 from pyspark.sql import DataFrame  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
-__all__ = ["fit", "fit_rows", "fit_on_rows", "WEIGHT"]
+__all__ = ["fit", "fit_rows", "count_rows", "fit_on_rows", "WEIGHT"]
 
 #: Name of the count column of :func:`fit_rows`.
 WEIGHT = "n_customers"
@@ -81,7 +82,37 @@ def fit_rows(rfm: DataFrame, model: Any) -> pd.DataFrame:
             f"rfm must be a Spark DataFrame (clvlab.spark.rfm_summary); got {type(rfm).__name__}."
         )
     spec = fit_columns(model)
-    missing = [c for c in spec.keys if c not in rfm.columns]
+    return count_rows(rfm, spec.keys, spec.means)
+
+
+def count_rows(rfm: DataFrame, keys: Sequence[str], means: Sequence[str] = ()) -> pd.DataFrame:
+    """Count the customers per distinct ``keys`` in Spark, average ``means``, collect.
+
+    What :func:`fit_rows` does for one model, for any key and mean columns: models that
+    share keys (the purchase models and the formula baseline) are then fitted from one
+    Spark aggregation, each on its own columns of the result.
+
+    Parameters
+    ----------
+    rfm : pyspark.sql.DataFrame
+        RFM frame.
+    keys : sequence of str
+        Columns whose distinct combinations are the rows.
+    means : sequence of str, default=()
+        Columns averaged over each row's customers (those absent from ``rfm`` are skipped).
+
+    Returns
+    -------
+    DataFrame
+        ``keys``, the ``means`` present and ``n_customers``, sorted by ``keys``; index one
+        representative ``customer_id`` per row (the smallest).
+    """
+    if not _is_dataframe(rfm):
+        raise TypeError(
+            f"rfm must be a Spark DataFrame (clvlab.spark.rfm_summary); got {type(rfm).__name__}."
+        )
+    keys = tuple(keys)
+    missing = [c for c in keys if c not in rfm.columns]
     if missing:
         raise MissingColumnsError(
             f"RFM data lack column(s) {', '.join(missing)}; columns present: "
@@ -89,20 +120,20 @@ def fit_rows(rfm: DataFrame, model: Any) -> pd.DataFrame:
             column=missing[0],
             rule="required column",
         )
-    means = [c for c in spec.means if c in rfm.columns]
+    means = [c for c in dict.fromkeys(means) if c in rfm.columns]
     aggs = [F.count(F.lit(1)).alias(WEIGHT)]
     aggs += [F.avg(F.col(c).cast("double")).alias(c) for c in means]
     if C.CUSTOMER_ID in rfm.columns:
         aggs.append(F.min(F.col(C.CUSTOMER_ID).cast("string")).alias(C.CUSTOMER_ID))
-    grouped = rfm.groupBy(*[F.col(k) for k in spec.keys]).agg(*aggs)
+    grouped = rfm.groupBy(*[F.col(k) for k in keys]).agg(*aggs)
     rows = to_pandas(grouped)
     if C.CUSTOMER_ID in rows.columns:
         rows = rows.set_index(C.CUSTOMER_ID)
     else:
         rows.index = pd.RangeIndex(len(rows), name=C.CUSTOMER_ID)
     # a deterministic row order, so the fit does not depend on Spark's partitioning
-    rows = rows.sort_values(list(spec.keys), kind="stable")
-    return rows[[*spec.keys, *means, WEIGHT]]
+    rows = rows.sort_values(list(keys), kind="stable")
+    return rows[[*keys, *means, WEIGHT]]
 
 
 def fit(

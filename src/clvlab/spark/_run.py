@@ -39,6 +39,7 @@ SPARK_FILES = {
 XLSX_TOP_ROWS = 100_000
 _TOP_N = 20
 _PYSPARK_PANDAS_NOTE = "PySpark does not yet fully support pandas"
+_AUTO = "auto"
 
 
 @dataclasses.dataclass
@@ -54,6 +55,7 @@ class _SparkOutcome:
     facts: dict[str, Any]
     files: dict[str, Path]
     calibration_models: dict[str, Any] | None = None
+    choice: Any = None  # clvlab.spark._compare.SparkModelChoice (auto)
 
 
 def _load(spark: Any, settings: Any, ui: Any) -> DataFrame:
@@ -155,15 +157,14 @@ def _csv_column(name: str) -> Any:
 
 
 def _purchase_key(settings: Any) -> str:
-    """``--purchase-model``, checked (``auto`` needs the pandas path's model comparison)."""
+    """``--purchase-model``, checked (``auto`` needs a holdout: ``--calibration-end``)."""
     checked = getattr(settings, "checked_purchase_model", None)
     key = checked() if callable(checked) else (getattr(settings, "purchase_model", None)
                                                or "bgnbd")
-    if key not in registered("purchase"):
+    if key != _AUTO and key not in registered("purchase"):
         raise ValueError(
-            f"--purchase-model {key} is not available with --engine spark (it compares the "
-            "models by their holdout log predictive score on the pandas path); name one of "
-            f"{', '.join(registered('purchase'))}."
+            f"--purchase-model {key} is not a registered purchase model; name one of "
+            f"{', '.join(registered('purchase'))} or {_AUTO}."
         )
     return str(key)
 
@@ -192,8 +193,9 @@ def run_spark(settings: Any, ui: Any, *, master: str | None, no_report: bool) ->
 
 def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None:
     from clvlab.export import XLSX_MAX_ROWS
+    from clvlab.models.contract import fit_columns
     from clvlab.spark._evaluation import evaluate
-    from clvlab.spark._fit import fit_on_rows, fit_rows, to_pandas
+    from clvlab.spark._fit import WEIGHT, count_rows, fit_on_rows, to_pandas
     from clvlab.spark._rfm import build_tables
     from clvlab.spark._scoring import score_customers, scores_attrs, segment_summary
     from clvlab.spark._session import session
@@ -223,16 +225,49 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
     data = split if split is not None else rfm
     period = "the calibration period" if split is not None else "the whole log"
     fit_counts: dict[str, int] = {}
+    choice = None
+    if key == _AUTO:
+        from clvlab.spark._compare import choose_purchase_model
 
-    def fit_all(frame: DataFrame, where: str, training: dict[str, Any]) -> dict[str, Any]:
+        keys = registered("purchase")
+        with ui.step(f"Fitting and comparing {len(keys)} purchase models ({', '.join(keys)}) "
+                     f"on {period} by holdout log predictive score, from counted rows"):
+            choice = choose_purchase_model(split, keys, time_unit=unit)
+        key = choice.best
+        fit_counts["model comparison"] = choice.n_rows
+        ui.note(f"model comparison: {choice.n_rows:,} distinct rows reached the driver")
+        ui.note(f"purchase model: {choice.names[key]} ({key}), chosen by the holdout log "
+                f"predictive score. {choice.reason}")
+        for note in choice.notes:
+            ui.note(note)
+
+    def fit_all(frame: DataFrame, where: str, training: dict[str, Any],
+                purchase: Any = None) -> dict[str, Any]:
         # fresh models of the configured kinds, fitted from the distinct rows of ``frame``
+        # (the purchase model comes already fitted from the comparison when auto chose it)
         fitted: dict[str, Any] = {}
-        for role, model in (("purchase", get_model_class(key)()),
-                            ("spend", get_model_class("gg")()),
-                            ("baseline", get_model_class("baseline")())):
+        todo = [("purchase", get_model_class(key)()), ("spend", get_model_class("gg")()),
+                ("baseline", get_model_class("baseline")())]
+        if purchase is not None:
+            fitted["purchase"] = purchase
+            todo = todo[1:]
+        # models that share their key columns (a purchase model and the baseline) are
+        # fitted from one Spark aggregation: one scan of the table instead of one each
+        means: dict[tuple[str, ...], list[str]] = {}
+        for _, model in todo:
+            spec = fit_columns(model)
+            means.setdefault(tuple(spec.keys), []).extend(spec.means)
+        counted: dict[tuple[str, ...], Any] = {}
+        for role, model in todo:
             name = describe(model).name
+            spec = fit_columns(model)
+            keys = tuple(spec.keys)
             with ui.step(f"Fitting {name} on {where} from counted rows"):
-                rows = fit_rows(frame, model)
+                if keys not in counted:
+                    counted[keys] = count_rows(frame, keys, means[keys])
+                shared = counted[keys]
+                rows = shared[[*keys, *[c for c in dict.fromkeys(spec.means)
+                                        if c in shared.columns], WEIGHT]]
                 fit_on_rows(model, rows, unit)
             fit_counts[name] = len(rows)
             ui.note(f"{name}: {len(rows):,} distinct rows reached the driver")
@@ -248,7 +283,8 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
                 "end": facts.get("observation_end" if full else "calibration_end"),
                 "source": settings.source_label}
 
-    models = fit_all(data, period, training(split is None))
+    models = fit_all(data, period, training(split is None),
+                     None if choice is None else choice.best_model)
     calibration_models: dict[str, Any] | None = None
     evaluation = None
     if split is not None:
@@ -287,7 +323,7 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
         "predictions": f"{parquet} (Parquet) and {csv_parts} (CSV parts)",
     })
     outcome = _SparkOutcome(models, evaluation, totals, segments, thresholds, top, facts,
-                            files, calibration_models)
+                            files, calibration_models, choice)
     if not no_report:
         files.update(_write_report(outcome, rfm, scores, settings, ui, unit, horizon, rate,
                                    margin))
@@ -397,6 +433,9 @@ def _metadata(outcome: _SparkOutcome, settings: Any, unit: str, horizon: float, 
         f"{100 * (1 - (thr.get('value_quantiles') or [0.5, 0.8])[1]):.0f}% of all customers "
         f"(quantiles with rank error {thr.get('relative_error', 0):g} x customers); active = "
         f"P(alive) >= {thr.get('probability_alive', 0.5):g}",
+        "purchase model choice": (
+            "as requested (--purchase-model); no model comparison on Spark"
+            if outcome.choice is None else f"--purchase-model auto: {outcome.choice.reason}"),
         "models for the forecast": describe_training(outcome.models["purchase"]),
         "models for the holdout check": "the same" if outcome.calibration_models is None
         else describe_training(outcome.calibration_models["purchase"]),
@@ -422,6 +461,11 @@ def _write_report(outcome: _SparkOutcome, rfm: DataFrame, scores: DataFrame, set
         except (ValueError, TypeError, AttributeError):
             ceiling = math.nan
         notes = []
+        if outcome.choice is not None:
+            listed = ", ".join(f"{outcome.choice.names[k]} {outcome.choice.log_scores[k]:,.1f}"
+                               for k in outcome.choice.ranking)
+            notes.append(f"Purchase model chosen with --purchase-model auto: "
+                         f"{outcome.choice.reason} Holdout log predictive scores: {listed}.")
         rel = outcome.thresholds.get("relative_error")
         if rel:
             notes.append(f"Segment quantiles: approximate, rank error at most {rel:g} x the "
@@ -481,6 +525,10 @@ def _summary(ui: Any, outcome: _SparkOutcome, files: dict[str, Path], settings: 
                 headline.add_row(f"holdout: aggregate value error ({name})", f"{err:+.1f}%")
     else:
         headline.add_row("holdout", "none (fitted on everything)")
+    if outcome.choice is not None:
+        best = outcome.choice.best
+        headline.add_row("purchase model (--purchase-model auto)",
+                         f"{outcome.choice.names[best]} ({best})")
     headline.add_row("purchase model fitted on", describe_training(outcome.models["purchase"]))
     if outcome.calibration_models is not None:
         headline.add_row("holdout check used the fit on",

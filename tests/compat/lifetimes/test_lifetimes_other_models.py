@@ -1,4 +1,4 @@
-"""Pareto/NBD, MBG/NBD and BG/BB through the generic wrapper.
+"""Pareto/NBD and MBG/NBD through the generic wrapper (BG/BB: test_lifetimes_bgbb.py).
 
 The compat classes exist now; each works as soon as its clvlab model is registered
 (``clvlab.models.registry``), and the comparisons with lifetimes below then run by
@@ -34,12 +34,6 @@ def test_missing_clvlab_model_raises_with_the_reason(name, key):
         pytest.skip(f"clvlab has the {key} model")
     with pytest.raises(NotImplementedError, match=f"registry key '{key}'"):
         getattr(compat, name)()
-
-
-def test_bgbb_placeholder_explains():
-    """BetaGeoBetaBinomFitter imports, and says on use that clvlab has no BG/BB model yet."""
-    with pytest.raises(NotImplementedError, match="no BG/BB"):
-        compat.BetaGeoBetaBinomFitter()
 
 
 @pytest.fixture(params=MODELS, ids=[m[0] for m in MODELS])

@@ -8,8 +8,8 @@ returned through ``pandas.read_csv`` so lifetimes' ``**kwargs`` keep working.
 
 Not bundled: ``example_transactions.csv`` (artificial data lifetimes generated with its
 own simulator; use :func:`clvlab.simulate_transactions`) and ``donations.csv`` (the BG/BB
-data of Fader, Hardie & Shang 2010; clvlab has no BG/BB model yet). Their loaders raise
-``FileNotFoundError`` with this explanation.
+data of Fader, Hardie & Shang 2010, whose own licence is not stated, so clvlab does not
+redistribute it). Their loaders raise ``FileNotFoundError`` with this explanation.
 """
 
 from __future__ import annotations
@@ -40,8 +40,11 @@ _NOT_BUNDLED = {
         "clvlab.simulate_transactions(...) instead."
     ),
     "donations.csv": (
-        "lifetimes' donations.csv is the BG/BB example data (discrete purchase "
-        "opportunities); clvlab has no BG/BB model yet and does not ship it."
+        "lifetimes' donations.csv is the BG/BB example data of Fader, Hardie & Shang (2010) "
+        "(discrete purchase opportunities); its licence is not stated, so clvlab does not "
+        "ship it. Read your copy with pandas.read_csv and fit "
+        "BetaGeoBetaBinomFitter().fit(df['frequency'], df['recency'], df['periods'], "
+        "df['weights'])."
     ),
 }
 
