@@ -360,6 +360,16 @@ def test_predictions_finite_and_in_range(params, history, t):
     assert np.isfinite(e) and e >= 0.0
 
 
+@pytest.mark.parametrize(("t", "want"), [
+    (700.0, 2362.4610373342780), (865.0, 2768.7647612507492)])
+def test_expected_purchases_where_the_direct_series_does_not_settle(t, want):
+    """r = 20, alpha = a = b = 0.25, a new customer over 700-865 periods: the untransformed
+    series needs too many terms (NaN before, found by hypothesis); Euler's form takes over.
+    Reference: mpmath at 50 digits of eq. (10) of FHL 2005."""
+    got = lk.bgnbd_expected_purchases((20.0, 0.25, 0.25, 0.25), t, 0.0, 0.0, 0.0)
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
 @pytest.mark.parametrize("n", [10_000, 20_000])
 def test_log_pmf_deep_tail_with_scalar_n(n):
     """A scalar n deep in the tail (10,000 and 20,000 purchases in 52 weeks) gives a finite

@@ -464,7 +464,12 @@ def bgnbd_expected_purchases(
             if how == "quad":
                 res[mask] = _expected_alive_quadrature(r, alpha, a, b, t_m, x_m, a_m)
             elif how == "direct":
-                res[mask] = _expected_alive_direct(r, alpha, a, b, t_m, x_m, a_m)
+                direct = _expected_alive_direct(r, alpha, a, b, t_m, x_m, a_m)
+                slow = ~np.isfinite(direct)  # series too long to settle: Euler's form
+                if slow.any():
+                    direct[slow] = (a + b + x_m[slow] - 1.0) * _hyp_bracket(
+                        r, alpha, a, b, t_m[slow], x_m[slow], a_m[slow])
+                res[mask] = direct
             else:
                 res[mask] = (a + b + x_m - 1.0) * _hyp_bracket(r, alpha, a, b, t_m, x_m, a_m)
         return res
