@@ -65,7 +65,8 @@ def test_summary_shows_the_total_clv_range_and_what_it_means(ranged):
     kpi = summary["blocks"][0]["items"][0]
     assert kpi["note"].startswith(f"80% range {text};")
     paragraphs = [b["text"] for b in summary["blocks"] if b["kind"] == "paragraph"]
-    assert f"80% likely between {text}" in paragraphs[0]
+    between = f"{fmt_money_prose(totals['lower'])} and {fmt_money_prose(totals['upper'])}"
+    assert f"80% likely between {between};" in paragraphs[0]
     assert plain_language_note(0.8) in paragraphs
     for out in (ranged.html, ranged.pdf_text.replace("\n", " ")):
         assert "What the ranges mean" in out

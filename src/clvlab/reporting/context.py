@@ -669,6 +669,7 @@ def _key_figures(st: _Study) -> None:
         v["interval_level"] = float(st.ranges["level"])  # type: ignore[index]
         st.numbers["total_clv_range"] = f"{fmt_money(lo)} to {fmt_money(hi)}"
         st.prose["total_clv_range"] = f"{fmt_money_prose(lo)} to {fmt_money_prose(hi)}"
+        st.prose["total_clv_between"] = f"{fmt_money_prose(lo)} and {fmt_money_prose(hi)}"
     v["acquisition_cost_ceiling_margin_0_3"] = (
         ceiling / st.margin * 0.3 if _finite(ceiling) and st.margin > 0 else math.nan)
     if st.has_holdout:
@@ -939,8 +940,8 @@ def _summary_section(st: _Study) -> dict[str, Any]:
     sentences = [
         f"The {num['n_customers']} customers are expected to bring {prose['total_clv']} "
         f"{what} over the next {h} (discounted at {fmt_people(100 * st.annual_rate)}% a year)"
-        + (f", {st.level_label} likely between {prose['total_clv_range']}"
-           if "total_clv_range" in prose else "")
+        + (f", {st.level_label} likely between {prose['total_clv_between']}"
+           if "total_clv_between" in prose else "")
         + (f"; the formula baseline says {prose['total_clv_baseline']}."
            if st.baseline is not None else ".")
     ]
