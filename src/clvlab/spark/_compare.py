@@ -26,7 +26,7 @@ import pandas as pd
 
 from clvlab import _columns as C
 from clvlab.exceptions import ConvergenceError, reissue_warnings
-from clvlab.models.contract import describe, fit_columns, offers
+from clvlab.models.contract import describe, fit_columns, offers, unsuited_data
 from clvlab.spark._fit import WEIGHT, fit_on_rows, to_pandas
 from clvlab.spark._rfm import check_rfm, rfm_attrs
 from clvlab.spark._session import require_pyspark
@@ -173,10 +173,16 @@ def choose_purchase_model(
     notes: list[str] = []
     models: dict[str, Any] = {}
     scores: dict[str, float] = {}
+    probe = pd.DataFrame()  # the split's settings, as the pandas summary carries them
+    probe.attrs.update(rfm_attrs(frame))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for key in keys:
             model = get_model_class(key)()
+            unsuited = unsuited_data(model, probe)
+            if unsuited is not None:  # e.g. a discrete-time model on a day-merged split
+                notes.append(f"{key}: left out. {unsuited}")
+                continue
             spec = fit_columns(model)
             fit_data = _fit_rows(rows, tuple(spec.keys))
             try:
