@@ -18,7 +18,13 @@ import pandas as pd
 from clvlab import _columns as C
 from clvlab.models.contract import Heterogeneity
 from clvlab.models.likelihoods import beta_geo as lk
-from clvlab.models.purchase import PurchaseFitter, _no_repeat_cause, _unit_word
+from clvlab.models.purchase import (
+    PurchaseFitter,
+    _limit_message,
+    _no_repeat_note,
+    _one_rate_note,
+    _unit_word,
+)
 
 __all__ = ["BetaGeoFitter", "simulate_bgnbd_rfm", "DEGENERACY_LIMITS"]
 
@@ -266,16 +272,11 @@ class BetaGeoFitter(PurchaseFitter):
         r, alpha, a, b = (float(v) for v in params)
         x, _, T = data
         unit = _unit_word(getattr(self, "time_unit_", None))
-        cause = _no_repeat_cause(x, T, weights)
-        if cause is not None:
-            return (
-                f"{cause}, so the data hold no evidence about repeat purchasing or dropout. "
-                "The fit reduces to the limit of no repeat purchases (purchase rate r/alpha = "
-                f"{r / alpha:.3g} per {unit}; the dropout parameters a = {a:.3g}, b = {b:.3g} "
-                "are arbitrary): expected purchases and CLV are about 0 for everyone. A "
-                "longer log, with repeat purchases, is needed for predictions."
-            )
-        notes = []
+        no_repeat = _no_repeat_note(x, T, weights, rate=r / alpha, unit=unit,
+                                    dropout=f"a = {a:.3g}, b = {b:.3g}")
+        if no_repeat is not None:
+            return no_repeat
+        notes: list[str | None] = []
         limits = DEGENERACY_LIMITS
         mean_dropout = a / (a + b)
         if mean_dropout < limits["mean_dropout"]:
@@ -295,18 +296,8 @@ class BetaGeoFitter(PurchaseFitter):
                 f"mean {mean_dropout:.3g}). BG/NBD reduces to its limit with one dropout "
                 f"probability p = {mean_dropout:.3g} after each purchase for every customer"
             )
-        if 1.0 / math.sqrt(r) < limits["rate_cv"]:
-            notes.append(
-                "the data show no difference in purchase rates between customers, so the "
-                f"rate distribution Gamma(r, alpha) collapsed to a point (r = {r:.3g}, alpha "
-                f"= {alpha:.3g}). The purchases reduce to a Poisson process with one rate "
-                f"r/alpha = {r / alpha:.3g} per {unit} for every active customer"
-            )
-        if not notes:
-            return None
-        return ("; and ".join(notes) + ". Predictions are those of this limit and stay "
-                "finite; standard errors of the parameters that ran to the limit are not "
-                "meaningful.")
+        notes.append(_one_rate_note(r, alpha, unit, limits["rate_cv"]))
+        return _limit_message(notes)
 
     def _penalty_scale(self, data: Sequence[np.ndarray]) -> np.ndarray:
         # lifetimes penalises alpha in time units where the oldest customer's age is 1

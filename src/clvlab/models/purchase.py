@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -140,19 +141,53 @@ def _unit_word(time_unit: str | None) -> str:
     return UNIT_NAMES.get(time_unit or "", "time units").removesuffix("s") or "time unit"
 
 
-def _no_repeat_cause(x: np.ndarray, T: np.ndarray, weights: np.ndarray) -> str | None:
-    """Why the data say nothing about repeat purchasing, or ``None`` when they do.
+def _no_repeat_note(
+    x: np.ndarray, T: np.ndarray, weights: np.ndarray, *, rate: float, unit: str,
+    dropout: str,
+) -> str | None:
+    """Say why the data hold nothing about repeat purchasing, or return ``None``.
 
     Shared by the purchase models' degeneracy checks: no customer with a repeat purchase
-    (or every customer first seen on the last day observed).
+    (or every customer first seen on the last day observed). ``rate`` is the mean purchase
+    rate per ``unit``; ``dropout`` names the model's (arbitrary) dropout parameters.
     """
     if bool(np.any((x > 0) & (weights > 0))):
         return None
     n = float(weights.sum())
     if not bool(np.any((T > 0) & (weights > 0))):
-        return (f"every one of the {n:,.0f} customers was first seen on the last day "
-                "observed (T = 0 for all: the log covers one purchase day)")
-    return f"none of the {n:,.0f} customers made a repeat purchase"
+        cause = (f"every one of the {n:,.0f} customers was first seen on the last day "
+                 "observed (T = 0 for all: the log covers one purchase day)")
+    else:
+        cause = f"none of the {n:,.0f} customers made a repeat purchase"
+    return (
+        f"{cause}, so the data hold no evidence about repeat purchasing or dropout. "
+        "The fit reduces to the limit of no repeat purchases (purchase rate r/alpha = "
+        f"{rate:.3g} per {unit}; the dropout parameters {dropout} are arbitrary): expected "
+        "purchases and CLV are about 0 for everyone. A longer log, with repeat purchases, "
+        "is needed for predictions."
+    )
+
+
+def _one_rate_note(r: float, alpha: float, unit: str, limit: float) -> str | None:
+    """Note Gamma(r, alpha) purchase rates collapsed to a point (1/sqrt(r) < limit)."""
+    if 1.0 / math.sqrt(r) >= limit:
+        return None
+    return (
+        "the data show no difference in purchase rates between customers, so the "
+        f"rate distribution Gamma(r, alpha) collapsed to a point (r = {r:.3g}, alpha "
+        f"= {alpha:.3g}). The purchases reduce to a Poisson process with one rate "
+        f"r/alpha = {r / alpha:.3g} per {unit} for every active customer"
+    )
+
+
+def _limit_message(notes: Sequence[str | None]) -> str | None:
+    """Join the limits a fit reached into one degeneracy message (``None`` for none)."""
+    found = [n for n in notes if n]
+    if not found:
+        return None
+    return ("; and ".join(found) + ". Predictions are those of this limit and stay "
+            "finite; standard errors of the parameters that ran to the limit are not "
+            "meaningful.")
 
 
 def _scalar_or_array(values: np.ndarray) -> float | np.ndarray:
