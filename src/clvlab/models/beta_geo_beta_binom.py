@@ -37,19 +37,31 @@ from clvlab.validation import _fail
 __all__ = ["BetaGeoBetaBinomFitter", "simulate_bgbb_rfm"]
 
 
-def _draw_bgbb(
+def _draw_alive_periods(
     params: np.ndarray, n: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact draws of ``(x, t_x)`` for ``n`` opportunities each (see simulate_bgbb_rfm)."""
+    """Draw each customer's purchase probability ``p`` and periods alive, ``min(n, A)``.
+
+    ``p ~ Beta(alpha, beta)``, ``theta ~ Beta(gamma, delta)``, then ``A`` with
+    ``P(A >= t) = (1 - theta)^t``, in that order from ``rng`` (both simulators share it).
+    """
     alpha, beta, gamma, delta = (float(v) for v in params[:4])
     n = lk.whole_periods(n)
     size = n.shape[0]
     p = rng.beta(alpha, beta, size=size)
     theta = rng.beta(gamma, delta, size=size)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        # periods alive: P(alive in period t) = (1 - theta)^t
         alive = np.floor(np.log(1.0 - rng.random(size)) / np.log1p(-theta))
-        alive = np.minimum(np.where(np.isnan(alive), np.inf, alive), n)
+    return p, np.minimum(np.where(np.isnan(alive), np.inf, alive), n)
+
+
+def _draw_bgbb(
+    params: np.ndarray, n: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact draws of ``(x, t_x)`` for ``n`` opportunities each (see simulate_bgbb_rfm)."""
+    p, alive = _draw_alive_periods(params, n, rng)
+    size = p.shape[0]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         # silent periods at the end of the alive ones: P(G >= g) = (1 - p)^g
         gap = np.floor(np.log(1.0 - rng.random(size)) / np.log1p(-p))
         gap = np.where(np.isnan(gap), np.inf, gap)
@@ -71,14 +83,9 @@ def _draw_bgbb_purchase_periods(
     (whole numbers ``1 .. n``, ascending within each customer). Work grows with the
     total number of periods alive.
     """
-    alpha, beta, gamma, delta = (float(v) for v in params[:4])
-    n = lk.whole_periods(n)
-    size = n.shape[0]
-    p = rng.beta(alpha, beta, size=size)
-    theta = rng.beta(gamma, delta, size=size)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        alive = np.floor(np.log(1.0 - rng.random(size)) / np.log1p(-theta))
-        alive = np.minimum(np.where(np.isnan(alive), np.inf, alive), n).astype(np.int64)
+    p, alive_periods = _draw_alive_periods(params, n, rng)
+    size = p.shape[0]
+    alive = alive_periods.astype(np.int64)
     owner = np.repeat(np.arange(size), alive)
     starts = np.concatenate(([0], np.cumsum(alive)[:-1]))
     period = np.arange(owner.size, dtype=np.int64) - starts[owner] + 1
