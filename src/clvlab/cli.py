@@ -188,6 +188,11 @@ class _Ui:
                     progress.update(task, completed=total)
         else:
             yield _Step()
+        # each step leaves freed temporaries in the allocators: hand their pages back
+        # before the next step builds its own (a lower base under every later peak)
+        from clvlab._memory import release_unused
+
+        release_unused()
         if not self.quiet:
             self.err.print(
                 f"[green]✓[/green] {label} [dim]({time.perf_counter() - start:.1f} s)[/dim]"
@@ -633,8 +638,24 @@ def _load(settings: _Settings, ui: _Ui) -> Any:
             )
         for record in tx.attrs.get("data_quality", []):  # shown in the report and workbook
             record["action"] = _cli_words(str(record.get("action", "")))
-    ui.note(f"{len(tx):,} transactions of {tx['customer_id'].nunique():,} customers")
+    ui.note(f"{len(tx):,} transactions of {_n_customers(tx['customer_id']):,} customers")
     return tx
+
+
+def _n_customers(ids: Any) -> int:
+    """Distinct ids of a log from load_transactions (sorted by customer: count the runs).
+
+    ``nunique`` would hash a million text ids (tens of MB the allocators keep).
+    """
+    arr = getattr(ids.array, "_pa_array", None)
+    if arr is None or arr.null_count or len(ids) < 2:
+        return int(ids.nunique())
+    import numpy as np
+
+    from clvlab.validation import text_neighbours_differ
+
+    chunk = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    return 1 + int(np.count_nonzero(text_neighbours_differ(chunk)))
 
 
 def _bundled_lines(text: str, *, sample: bool) -> str:
