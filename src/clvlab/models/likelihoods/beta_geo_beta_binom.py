@@ -76,7 +76,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
-from clvlab.models.likelihoods._numerics import _distinct_rows, _hyp2f1_unit_series
+from clvlab.models.likelihoods._numerics import _distinct_plan, _hyp2f1_unit_series
 
 __all__ = [
     "BGBB_PARAM_NAMES",
@@ -461,11 +461,14 @@ def bgbb_log_conditional_probability_of_purchases(
     # The history's terms (its likelihood, P(alive at n)) are ragged sums over its
     # periods; callers walking the counts pass each history once per count, so they are
     # computed once per distinct history and spread back (same values, far less work).
-    flat = [v.reshape(-1) for v in (x, tx, n)]
-    inverse, rep = _distinct_rows(flat)
-    ux, utx, un = (v[rep] for v in flat)
-    ll = bgbb_log_likelihood(p, ux, utx, un)[inverse].reshape(x.shape)
-    log_alive = _log_alive_at_n(p, ux, utx, un)[inverse].reshape(x.shape)
+    histories = _distinct_plan(x, tx, n)
+    if histories is None:
+        ll = bgbb_log_likelihood(p, x, tx, n)
+        log_alive = _log_alive_at_n(p, x, tx, n)
+    else:
+        (ux, utx, un), inverse = histories
+        ll = np.take(bgbb_log_likelihood(p, ux, utx, un), inverse).reshape(x.shape)
+        log_alive = np.take(_log_alive_at_n(p, ux, utx, un), inverse).reshape(x.shape)
     log_joint = _log_future_pmf_alive(p, kk, tt, x, n) - ll
     with np.errstate(divide="ignore"):  # log 0 = -inf for a customer surely alive
         dead = np.log(-np.expm1(np.minimum(log_alive, 0.0)))  # log(1 - P(alive at n))
