@@ -1044,7 +1044,10 @@ def _write_sheet(wb: Any, spec: _SheetSpec, header_font: Any, header_fill: Any) 
 # the Predictions sheets with their header, column widths, frozen pane, autofilter and
 # one styled template row; then the customer rows are streamed into the sheet's XML in
 # vectorised chunks, reusing the style ids openpyxl gave the template row. Everything
-# else in the package is openpyxl's own output.
+# else in the package is openpyxl's own output. Number cells are written without
+# ``t="n"``: "n" is the attribute's default (ECMA-376 Part 1, 18.3.1.4), and Excel and
+# libxlsxwriter write number cells the same way (``<c r="B2" s="3"><v>1.5</v></c>``); it
+# saves a tenth of the sheet XML and of its deflate time.
 
 _FAST_CHUNK = 50_000
 _TEMPLATE_ROW = re.compile(r'<row r="2"[^>]*>.*?</row>', re.DOTALL)
@@ -1103,7 +1106,7 @@ def _column_cells(
         arr = s.to_numpy(dtype=float, na_value=np.nan)
         ok = np.isfinite(arr)
         txt = _float_texts(arr)  # Python's shortest round-trip repr
-        middle, tail = f'"{s_attr} t="n"><v>', "</v></c>"
+        middle, tail = f'"{s_attr}><v>', "</v></c>"
         if ok.all():
             return [f'<c r="{letter}', rows, middle, txt, tail]
         return [[
@@ -1133,7 +1136,7 @@ def _chunk_xml_arrow(
         if kinds[j] == "num":
             arr = s.to_numpy(dtype=float, na_value=np.nan)
             ok = np.isfinite(arr)
-            cell = [f'<c r="{letter}', rows, f'"{s_attr} t="n"><v>', _arrow_float_texts(arr),
+            cell = [f'<c r="{letter}', rows, f'"{s_attr}><v>', _arrow_float_texts(arr),
                     "</v></c>"]
             if ok.all():
                 pieces += cell
@@ -1380,6 +1383,35 @@ def write_workbook(
     InvalidValueError
         Duplicate customer ids.
     """
+    return _start_workbook(
+        path, scores, parameters=parameters, metrics=metrics, deciles=deciles,
+        data_quality=data_quality, metadata=metadata, max_rows_per_sheet=max_rows_per_sheet,
+        currency=currency, rank_by=rank_by, progress=progress, comparison=comparison,
+    )()
+
+
+def _start_workbook(
+    path: str | os.PathLike[str],
+    scores: pd.DataFrame,
+    *,
+    parameters: Any = None,
+    metrics: Any = None,
+    deciles: pd.DataFrame | None = None,
+    data_quality: Any = None,
+    metadata: Mapping[str, Any] | None = None,
+    max_rows_per_sheet: int = XLSX_MAX_ROWS,
+    currency: str | None = None,
+    rank_by: str | None = None,
+    progress: Callable[[], Any] | None = None,
+    comparison: Any = None,
+) -> Callable[[], Path]:
+    """Do :func:`write_workbook` up to the streamed Predictions rows; return what finishes it.
+
+    Everything that checks, warns or ticks ``progress`` per sheet runs here; the returned
+    function streams the customer rows into the saved workbook (formatting and deflating,
+    mostly outside the GIL with pyarrow), ticks ``progress`` once more and returns the path,
+    so a caller can run it in another thread.
+    """
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
 
@@ -1443,7 +1475,7 @@ def write_workbook(
             f"predictions continue over {n_sheets} sheets (Predictions, Predictions (2), ...). "
             "The CSV export holds them all in one table."
         )
-        warnings.warn(msg, ClvlabWarning, stacklevel=2)
+        warnings.warn(msg, ClvlabWarning, stacklevel=3)
         metadata["Note"] = msg
     jobs: list[tuple[str, pd.DataFrame]] = []
     for k, (lo, hi) in enumerate(_chunks(n, per_sheet)):
@@ -1566,7 +1598,7 @@ def write_workbook(
             f"({'; '.join(long_examples[:3])}); the count is on its Data quality sheet. The "
             "CSV export keeps the full values.",
             DataQualityWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
         data_quality = (
             pd.concat([_data_quality_frame(data_quality), pd.DataFrame([record])],
@@ -1595,7 +1627,11 @@ def write_workbook(
     tick()
 
     wb.save(p)
-    if jobs:
-        _stream_rows(p, jobs, [k for k in kinds if k is not None])
-    tick()
-    return p
+
+    def finish() -> Path:
+        if jobs:
+            _stream_rows(p, jobs, [k for k in kinds if k is not None])
+        tick()
+        return p
+
+    return finish
