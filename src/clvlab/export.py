@@ -1150,7 +1150,13 @@ def _chunk_xml_arrow(
         else:
             pieces.append(pc.fill_null(pc.binary_join_element_wise(*cell, ""), ""))
     pieces.append("</row>")
-    return _arrow_bytes(pc.binary_join_element_wise(*pieces, ""))
+    merged: list[Any] = []  # adjacent constant strings merged: fewer arguments to join
+    for piece in pieces:
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    return _arrow_bytes(pc.binary_join_element_wise(*merged, ""))
 
 
 def _chunk_xml(part: pd.DataFrame, kinds: list[str], cells: list[tuple[str, str]], first: int
