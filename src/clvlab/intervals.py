@@ -1119,7 +1119,8 @@ class _Computation:
         )
         u = self.rng.random((reps, self.n))
         u_max = np.zeros(n_rows)
-        np.maximum.at(u_max, codes, u.max(axis=0))
+        if not self.tops_only:  # (the grid tops need the levels' depth only)
+            np.maximum.at(u_max, codes, u.max(axis=0))
         need = 1.0 - CLV_TAIL_SHARE * lo_t if spend is not None else hi_t
         target = np.minimum(np.maximum(need, u_max), 1.0 - 1e-12)
         cap = _count_cap(e_hat)
@@ -1188,6 +1189,11 @@ class _Computation:
             f"it adds less than {PARAMETER_SHARE_THRESHOLD:.1%} to the variance "
             f"(largest share {self.details['purchase_parameter_share_max']:.2%})."
         )
+        if self.tops_only:
+            if spend is not None:
+                self._predictive_clv(cust, per_cust, var_lb, spend, (lo_t, hi_t))
+            self.totals_data = None
+            return per_cust, pd.DataFrame()
         sim = self._simulate_process(counts, u, spend)
         if spend is not None:
             self._predictive_clv(cust, per_cust, var_lb, spend, (lo_t, hi_t))
