@@ -154,11 +154,12 @@ def test_spark_workbook_has_the_summary_sheets(runs):
 
 
 def test_spark_report_shows_the_ranges(runs):
-    """The HTML report has the summary's range note, segment ranges and the holdout gap."""
+    """The HTML report has the range note, segment ranges, the holdout check and fan."""
     root, _, _ = runs
     html = (root / "spark/reports/clvlab-report.html").read_text(encoding="utf-8")
     for text in ("What the ranges mean", "80% range of total CLV", "likely between",
-                 "How well the 80% ranges held", "Not computed on the Spark engine"):
+                 "How well the 80% ranges held", "randomised:",
+                 "Shaded: the 80% and 50% ranges"):
         assert text in html, text
 
 

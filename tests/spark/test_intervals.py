@@ -153,7 +153,7 @@ def test_grid_tops_make_parts_equal_the_whole(cdnow_models):
         assert (err < 1e-7) if use_tops else (err > 1e-4), (use_tops, err)
 
 
-def test_spark_report_shows_the_ranges(ranged, cdnow_models):
+def test_spark_report_shows_the_ranges(ranged, holdout, cdnow_models):
     """Summary range and note, segment ranges, and a sentence on the missing holdout check."""
     from .test_report import _inputs
 
@@ -179,6 +179,11 @@ def test_spark_report_shows_the_ranges(ranged, cdnow_models):
     assert HOLDOUT_RANGES_MISSING in html
     clv = scores.attrs["intervals"]["segments"]["Champions"]["clv"]
     assert fmt_money_prose(clv["lower"]) in html
+    (check, fan, _), *_ = holdout
+    held = str(build_context(dataclasses.replace(inputs, holdout_check=check,
+                                                 holdout_fan=fan), figures=True))
+    assert "randomised:" in held and HOLDOUT_RANGES_MISSING not in held
+    assert "Shaded: the 80% and 50% ranges" in held
     plain = build_context(dataclasses.replace(inputs, ranges=None), figures=False)
     assert "What the ranges mean" not in str(plain) and HOLDOUT_RANGES_MISSING not in str(plain)
 
@@ -187,3 +192,71 @@ def test_columns_are_the_pandas_columns():
     """The range columns are the pandas scoring table's (a guard on the shared constant)."""
     assert list(SCORE_INTERVAL_COLUMNS) == ["purchases_lower", "purchases_upper",
                                             "clv_lower", "clv_upper"]
+
+
+@pytest.fixture(scope="module")
+def holdout(cdnow_split, cdnow_split_pd, cdnow_tx, cdnow_models):
+    """The Spark holdout check of the ranges and the pandas report's, on the CDNOW split."""
+    from clvlab import evaluation as E
+    from clvlab.intervals import forecast_intervals, holdout_coverage
+    from clvlab.spark._intervals import _fan_times, holdout_ranges
+
+    bg, gg, base = cdnow_models
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sev = cs.evaluate(cdnow_split, bg, gg, base)
+        got = holdout_ranges(cdnow_split, bg, gg, sev, LEVEL, "W")
+        ev = clvlab.evaluate(cdnow_split_pd, bg, gg, base, transactions=cdnow_tx)
+        cust = ev.customers
+        want = holdout_coverage(bg, gg, cust, cust[E.ACTUAL_PURCHASES].to_numpy(),
+                                cust[E.ACTUAL_VALUE].to_numpy(dtype=float),
+                                horizon=ev.horizon, level=LEVEL, random_state=0)
+        fan = forecast_intervals(bg, cust[["frequency", "recency", "T"]],
+                                 _fan_times(ev.tracking), level=LEVEL, random_state=0)
+    return got, want, fan, sev
+
+
+def test_holdout_check_equals_the_pandas_report(holdout):
+    """Per-customer coverage equals pandas; totals' estimates and actuals to 1e-9.
+
+    CDNOW has fewer than 50,000 customers, so every one is scored (as in the pandas
+    report); the totals' and the fan's simulated parts differ by Monte Carlo error (their
+    standard errors within 3% and 5%).
+    """
+    (check, fan, note), want, want_fan, _ = holdout
+    assert note == "" and check["n_checked"] == check["n_customers"] == want["n_customers"]
+    for key in ("realised", "stated", "randomised"):
+        np.testing.assert_allclose(check["purchases"][key], want["purchases"][key], rtol=1e-12)
+    for key in ("realised", "stated"):
+        np.testing.assert_allclose(check["value"][key], want["value"][key], rtol=1e-12)
+    for name in ("purchases", "value"):
+        g, w = check["totals"][name], want["totals"][name]
+        np.testing.assert_allclose([g["estimate"], g["actual"]], [w["estimate"], w["actual"]],
+                                   rtol=1e-9)
+        np.testing.assert_allclose(g["se"], w["se"], rtol=0.03)
+        assert g["covered"] == w["covered"]
+    np.testing.assert_allclose(fan["estimate"], want_fan["estimate"], rtol=1e-9)
+    np.testing.assert_allclose(fan["se_parameters"], want_fan["se_parameters"], rtol=1e-9)
+    np.testing.assert_allclose(fan["se"], want_fan["se"], rtol=0.05)
+
+
+def test_holdout_check_from_a_sample_scales_like_pandas(holdout, cdnow_split, cdnow_models):
+    """Above max_customers a sample is scored: totals' estimates stay the whole base's."""
+    from clvlab.spark._intervals import holdout_ranges
+
+    _, want, want_fan, sev = holdout
+    bg, gg, _ = cdnow_models
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check, fan, _ = holdout_ranges(cdnow_split, bg, gg, sev, LEVEL, "W",
+                                       max_customers=5_000)
+    assert check["n_checked"] == 5_000 and check["n_customers"] == 23_570
+    for name in ("purchases", "value"):
+        np.testing.assert_allclose(check["totals"][name]["estimate"],
+                                   want["totals"][name]["estimate"], rtol=1e-9)
+        np.testing.assert_allclose(check["totals"][name]["se"], want["totals"][name]["se"],
+                                   rtol=0.25)
+    # the fan's estimates and parameters' part are sums over every customer, in Spark
+    np.testing.assert_allclose(fan["estimate"], want_fan["estimate"], rtol=1e-9)
+    np.testing.assert_allclose(fan["se_parameters"], want_fan["se_parameters"], rtol=1e-9)
+    assert abs(check["purchases"]["randomised"] - want["purchases"]["randomised"]) < 0.03

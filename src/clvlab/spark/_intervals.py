@@ -265,3 +265,186 @@ def totals_summary(parts: list[tuple[str, list[float]]], level: float,
     totals = _ranges(grand, level)
     seg_out = {s: _ranges(by_segment[s], level) for s in segments if s in by_segment}
     return totals, seg_out
+
+
+# ---------------------------------------------------------------------------------------
+# the holdout check of the ranges and the fan of the holdout forecast (for the report)
+# ---------------------------------------------------------------------------------------
+#: Horizons of the fan (at most), as the pandas report.
+FAN_POINTS = 14
+
+
+def _fan_times(track: pd.DataFrame) -> np.ndarray:
+    """Return the pandas report's fan horizons: every k-th holdout period end, the last."""
+    boundary = float(track.attrs.get("calibration_boundary", math.nan))
+    times = track["period_end"].to_numpy(dtype=float) - boundary
+    times = times[times > 1e-9]
+    if times.size > FAN_POINTS:
+        times = times[np.unique(np.linspace(0, times.size - 1, FAN_POINTS).round().astype(int))]
+    return times
+
+
+def _expected_sums(split: DataFrame, payload: dict[str, Any], unit: str | None,
+                   times: np.ndarray) -> np.ndarray:
+    """Sum over every customer of expected purchases in ``(T, T + t]``, per ``t``.
+
+    At the purchase model's estimates (column 0) and its cubature points (the others), as
+    :func:`clvlab.forecast_intervals` computes them; one row of sums per batch reaches the
+    driver.
+    """
+    grid = [float(t) for t in times]
+
+    def sums(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        from clvlab.intervals import _ParamUncertainty
+        from clvlab.persistence import model_from_dict
+
+        pm = model_from_dict(payload)
+        unc = _ParamUncertainty.of(pm, [])
+        params = [unc.estimate(), *unc.cubature_points()]
+        for batch in batches:
+            if len(batch) == 0:
+                continue
+            x, tx, big_t = (batch[c].to_numpy(dtype=float)
+                            for c in (C.FREQUENCY, C.RECENCY, C.T))
+            values = [float(np.sum(np.asarray(pm._expected(p, np.float64(t), x, tx, big_t),
+                                              dtype=float)))
+                      for t in grid for p in params]
+            yield pd.DataFrame({"sums": [values]})
+
+    schema = T.StructType([T.StructField("sums", T.ArrayType(T.DoubleType()))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = split.select(C.FREQUENCY, C.RECENCY, C.T).mapInPandas(sums, schema).collect()
+    total = np.sum([np.asarray(r["sums"], dtype=float) for r in rows], axis=0)
+    return total.reshape(len(grid), -1)
+
+
+def holdout_ranges(
+    split: DataFrame, purchase_model: Any, spend_model: Any, evaluation: Any, level: float,
+    unit: str | None, *, max_customers: int = 50_000, random_state: int = 0,
+) -> tuple[dict[str, Any] | None, pd.DataFrame | None, str]:
+    """How the ranges held on the holdout, and the fan of the holdout forecast, on Spark.
+
+    As the pandas report (:func:`clvlab.intervals.holdout_coverage`,
+    :func:`clvlab.forecast_intervals`, models fitted on the calibration period): up to
+    ``max_customers`` customers reach the driver (all of them when there are no more; else
+    a random sample, as the pandas report scores a random 50,000) and are scored one by
+    one there. The totals' estimates and actual totals are those of the whole base (the
+    Spark evaluation's sums); their standard errors are scaled up from the sample as the
+    pandas path does. The fan's estimates and parameters' part are sums over every
+    customer computed in Spark; its process part comes from the sample, scaled up.
+
+    Returns ``(check, fan, note)``: ``check`` shaped like ``holdout_coverage``'s result,
+    ``fan`` like ``forecast_intervals``' (or None without tracking), ``note`` saying why
+    they are missing when ``check`` is None.
+    """
+    from clvlab.intervals import forecast_intervals, holdout_coverage, predict_intervals
+    from clvlab.models.contract import missing_note, supports
+    from clvlab.spark._fit import to_pandas
+
+    if not supports(purchase_model, "conditional_probability_of_purchases"):
+        return None, None, missing_note(purchase_model, "conditional_probability_of_purchases",
+                                        "the holdout check of the ranges")
+    n = int(evaluation.n_customers)
+    m = min(n, int(max_customers))
+    spend_cols = [c for c in (C.TOTAL_SPEND_HOLDOUT, C.MONETARY_VALUE_HOLDOUT)
+                  if c in split.columns]
+    cols = [C.CUSTOMER_ID, C.FREQUENCY, C.RECENCY, C.T, C.FREQUENCY_HOLDOUT, *spend_cols]
+    if C.MONETARY_VALUE in split.columns:
+        cols.append(C.MONETARY_VALUE)
+    chosen = split.select(*cols)
+    if m < n:
+        chosen = chosen.sample(False, min(1.0, 1.2 * m / n), seed=int(random_state))
+    sample = to_pandas(chosen).set_index(C.CUSTOMER_ID).sort_index()
+    if len(sample) > m:
+        pick = np.random.default_rng(random_state).choice(len(sample), m, replace=False)
+        sample = sample.iloc[np.sort(pick)]
+    m = len(sample)
+    if unit is not None:
+        sample.attrs[C.ATTR_TIME_UNIT] = unit
+    y = sample[C.FREQUENCY_HOLDOUT].to_numpy(dtype=float)
+    if C.TOTAL_SPEND_HOLDOUT in sample.columns:
+        spent = sample[C.TOTAL_SPEND_HOLDOUT].to_numpy(dtype=float)
+    elif C.MONETARY_VALUE_HOLDOUT in sample.columns:
+        spent = y * sample[C.MONETARY_VALUE_HOLDOUT].to_numpy(dtype=float)
+    else:
+        spent = np.full(m, np.nan)
+    value = spent * float(evaluation.margin)
+    use_value = (spend_model is not None and supports(spend_model, "spend_distribution")
+                 and C.MONETARY_VALUE in sample.columns and bool(np.isfinite(value).all()))
+    calib = sample[[c for c in (C.FREQUENCY, C.RECENCY, C.T, C.MONETARY_VALUE)
+                    if c in sample.columns]]
+    calib.attrs.update(sample.attrs)
+    settings = {"horizon": float(evaluation.horizon), "level": level,
+                "discount_rate": float(evaluation.discount_rate),
+                "margin": float(evaluation.margin)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the model warnings were shown when scoring
+        check = holdout_coverage(
+            purchase_model, spend_model if use_value else None, calib, y,
+            value if use_value else None, horizon=settings["horizon"], level=level,
+            discount_rate=settings["discount_rate"], margin=settings["margin"],
+            max_customers=None, random_state=random_state)
+        if m < n:
+            _scale_totals(check, predict_intervals(
+                purchase_model, spend_model if use_value else None, calib,
+                settings["horizon"], level=level, discount_rate=settings["discount_rate"],
+                margin=settings["margin"], random_state=random_state), evaluation, n, m, level)
+    fan = None
+    track = evaluation.tracking
+    if track is not None and len(track):
+        times = _fan_times(track)
+        if times.size:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fan = forecast_intervals(purchase_model, calib[[C.FREQUENCY, C.RECENCY, C.T]],
+                                         times, level=level, random_state=random_state)
+            if m < n:
+                fan = _full_base_fan(fan, _expected_sums(split, purchase_model.to_dict(), unit,
+                                                         times), n, m, level)
+            # where the fan starts: the repeat purchases to the calibration end
+            start = split.agg(F.sum(C.FREQUENCY).alias("s")).first()
+            fan.attrs["calibration_purchases"] = float(start["s"] or 0.0)  # type: ignore[index]
+    return check, fan, ""
+
+
+def _scale_totals(check: dict[str, Any], sample_iv: Any, evaluation: Any, n: int, m: int,
+                  level: float) -> None:
+    """Totals of a sample's holdout check for the whole base (as holdout_coverage scales)."""
+    metrics = evaluation.metrics
+    ratio = n / m
+    z = float(special.ndtri(0.5 + level / 2.0))
+    check["n_customers"], check["n_checked"] = int(n), int(m)
+    sources = {"purchases": (metrics.iloc[0], "predicted_total_purchases",
+                             "actual_total_purchases")}
+    if len(metrics.index) > 1:
+        sources["value"] = (metrics.iloc[1], "predicted_total_value", "actual_total_value")
+    for name in list(check["totals"]):
+        row_m, pred_col, act_col = sources[name]
+        est, actual = float(row_m[pred_col]), float(row_m[act_col])
+        row = sample_iv.totals.loc["purchases" if name == "purchases" else "clv"]
+        se_par = ratio * float(row["se_parameters"])
+        se_proc = math.sqrt(ratio) * float(row["se_process"])
+        sd = math.sqrt(se_par**2 + se_proc**2)
+        lower, upper = max(est - z * sd, 0.0), est + z * sd
+        if name == "purchases":
+            lower, upper = float(math.floor(lower)), float(math.ceil(upper))
+        check["totals"][name] = {"estimate": est, "lower": lower, "upper": upper, "se": sd,
+                                 "actual": actual, "covered": bool(lower <= actual <= upper)}
+
+
+def _full_base_fan(fan: pd.DataFrame, sums: np.ndarray, n: int, m: int,
+                   level: float) -> pd.DataFrame:
+    """Return the whole base's fan: Spark's sums, the sample's process part scaled up."""
+    z = float(special.ndtri(0.5 + level / 2.0))
+    out = fan.copy()
+    est = sums[:, 0]
+    var_par = (np.mean((sums[:, 1:] - est[:, None]) ** 2, axis=1) if sums.shape[1] > 1
+               else np.zeros(est.size))
+    var_proc = fan["se_process"].to_numpy(dtype=float) ** 2 * (n / m)
+    sd = np.sqrt(var_par + var_proc)
+    out["estimate"] = est
+    out["lower"] = np.floor(np.maximum(est - z * sd, 0.0))
+    out["upper"] = np.ceil(est + z * sd)
+    out["se"], out["se_parameters"], out["se_process"] = sd, np.sqrt(var_par), np.sqrt(var_proc)
+    return out

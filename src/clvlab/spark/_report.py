@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import math
+import types
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ import pandas as pd
 from clvlab._time import GREGORIAN_YEAR_DAYS, UNIT_NAMES, unit_days
 from clvlab.models.contract import describe
 from clvlab.reporting.context import (
+    _holdout_ranges_blocks,
     clean_text,
     fmt_int,
     fmt_money,
@@ -103,6 +105,9 @@ class SparkReportInputs:
     ranges : mapping or None
         The predictive ranges of the scores (``scores_attrs(scores)["intervals"]``:
         ``level``, ``totals``, ``segments``), or None without ranges.
+    holdout_check, holdout_fan, holdout_ranges_note
+        How the ranges held on the holdout and the fan of the holdout forecast
+        (:func:`clvlab.spark._intervals.holdout_ranges`), or a sentence saying why not.
     """
 
     purchase_model: Any
@@ -123,6 +128,9 @@ class SparkReportInputs:
     acquisition_cost_ceiling: float = math.nan
     notes: list[str] = field(default_factory=list)
     ranges: Mapping[str, Any] | None = None
+    holdout_check: dict[str, Any] | None = None
+    holdout_fan: pd.DataFrame | None = None
+    holdout_ranges_note: str = ""
 
 
 # -- blocks (the documented context shape) ------------------------------------------------
@@ -176,8 +184,19 @@ def _figure(draw: Callable[[Any], Any], caption: str,
 
 
 # -- figures from aggregates ----------------------------------------------------------------
-def _draw_tracking(track: pd.DataFrame, unit: str, name: str) -> Callable[[Any], None]:
+def _draw_tracking(track: pd.DataFrame, unit: str, name: str,
+                   fan: pd.DataFrame | None = None) -> Callable[[Any], None]:
     def draw(ax: Any) -> None:
+        if fan is not None:  # the pandas report's bands (drawn first, below the lines)
+            import types
+
+            from clvlab import _columns as C
+            from clvlab.plotting import _draw_fan
+
+            start = float(fan.attrs.get("calibration_purchases", math.nan))
+            holder = types.SimpleNamespace(tracking=track,
+                                           customers=pd.DataFrame({C.FREQUENCY: [start]}))
+            _draw_fan(ax, holder, fan, track.attrs.get("calibration_boundary"))
         ax.plot(track["period_end"], track["actual_cumulative"], color="#1f4e78", lw=2,
                 label="Actual")
         ax.plot(track["period_end"], track["expected_cumulative"], color="#c55a11", lw=1.5,
@@ -373,7 +392,18 @@ def build_context(inputs: SparkReportInputs, *, title: str = "Customer lifetime 
         f"Paying more than {numbers['acquisition_cost_ceiling']} to acquire a customer like "
         f"these loses money in expectation over {h} (first purchase included)."
     )
+    fan = x.holdout_fan if ranges is not None and ev is not None else None
     caveats = []
+    check = x.holdout_check if ranges is not None else None
+    if check is not None:
+        total = check["totals"].get("value") or check["totals"]["purchases"]
+        what = "value" if "value" in check["totals"] else "purchases"
+        if not total["covered"]:
+            caveats.append(
+                f"The {level_label} ranges allow for chance and for the uncertainty of the "
+                "fitted parameters, not for a model that is off: on the holdout the total "
+                f"{what} fell outside its {level_label} range (see Holdout validation), so the "
+                "range of the total CLV is narrower than the real uncertainty.")
     if ev is None:
         caveats.append("No holdout period: the forecast has not been checked against "
                        "purchases it did not see; re-run with a calibration end date.")
@@ -512,9 +542,13 @@ def build_context(inputs: SparkReportInputs, *, title: str = "Customer lifetime 
                   f"{fmt_int(ev.n_customers)} customers actually did." + track_text),
             _table(["Metric", *map(str, metrics.index)], rows,
                    caption="Holdout metrics (a dash: the model does not predict that quantity)."),
-            fig(_draw_tracking(ev.tracking, x.unit, p_name),
+            fig(_draw_tracking(ev.tracking, x.unit, p_name, fan),
                 "Cumulative repeat purchases, actual vs expected, through calibration and "
-                "holdout.") if ev.tracking is not None else None,
+                "holdout."
+                + (f" Shaded: the {level_label} and 50% ranges of the holdout forecast given "
+                   "the customers' calibration histories (the forecast the holdout metrics "
+                   "score)." if fan is not None else ""))
+            if ev.tracking is not None else None,
             _table(["Calibration purchases", "Customers", "Actual mean",
                     *[f"{c.replace('_', ' ')}" for c in ev.by_frequency.columns[2:]]],
                    [[str(k), fmt_int(r["n_customers"]),
@@ -525,8 +559,10 @@ def build_context(inputs: SparkReportInputs, *, title: str = "Customer lifetime 
                                    x.unit),
                 "Mean holdout purchases by number of calibration purchases."),
             _bullets(ev.notes) if ev.notes else None,
-            *([_heading(f"How well the {level_label} ranges held"),
-               _para(HOLDOUT_RANGES_MISSING)] if ranges is not None else []),
+            *(_holdout_ranges_blocks(types.SimpleNamespace(
+                ranges=ranges, holdout_check=x.holdout_check, level_label=level_label,
+                holdout_ranges_note=x.holdout_ranges_note or HOLDOUT_RANGES_MISSING))
+              if ranges is not None else []),
         ]))
 
     # -- CLV vs history ------------------------------------------------------------------
@@ -669,14 +705,12 @@ def build_context(inputs: SparkReportInputs, *, title: str = "Customer lifetime 
     }
 
 
-#: What the Spark report says in place of the pandas report's holdout check of the ranges.
+#: What the report says when the holdout check of the ranges was not given.
 HOLDOUT_RANGES_MISSING = (
-    "Not computed on the Spark engine: the holdout check of the ranges (the share of "
-    "customers whose holdout purchases and value fell inside their ranges, and whether the "
-    "actual holdout totals fell inside the totals' ranges) and the shaded ranges of the "
-    "holdout forecast on the tracking plot are drawn by the pandas path only "
-    "(clvlab.intervals.holdout_coverage, clvlab.forecast_intervals). Run clvlab run without "
-    "--engine spark on the log, or on a sample of its customers, to see them."
+    "Not computed for this report: the holdout check of the ranges (the share of customers "
+    "whose holdout purchases and value fell inside their ranges, and whether the actual "
+    "holdout totals fell inside the totals' ranges) comes from "
+    "clvlab.spark._intervals.holdout_ranges, which clvlab run --engine spark calls."
 )
 
 

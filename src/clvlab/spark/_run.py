@@ -57,6 +57,9 @@ class _SparkOutcome:
     calibration_models: dict[str, Any] | None = None
     choice: Any = None  # clvlab.spark._compare.SparkModelChoice (auto)
     ranges: dict[str, Any] | None = None  # scores_attrs(scores)["intervals"] (--interval)
+    holdout_check: dict[str, Any] | None = None  # clvlab.spark._intervals.holdout_ranges
+    holdout_fan: pd.DataFrame | None = None
+    holdout_ranges_note: str = ""
 
 
 def _load(spark: Any, settings: Any, ui: Any) -> DataFrame:
@@ -285,10 +288,21 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
                      None if choice is None else choice.best_model)
     calibration_models: dict[str, Any] | None = None
     evaluation = None
+    holdout: tuple[Any, Any, str] = (None, None, "")
     if split is not None:
         with ui.step("Evaluating on the holdout period (Spark aggregates)"):
             evaluation = evaluate(split, models["purchase"], models["spend"], models["baseline"],
                                   margin=margin)
+        if level is not None and not no_report:
+            from clvlab.spark._intervals import holdout_ranges
+
+            with ui.step(f"Checking the {level:.0%} ranges on the holdout (up to 50,000 "
+                         "customers on the driver)"):
+                try:
+                    holdout = holdout_ranges(split, models["purchase"], models["spend"],
+                                             evaluation, level, unit)
+                except (ValueError, TypeError, NotImplementedError) as exc:
+                    holdout = (None, None, f"The holdout check of the ranges failed: {exc}")
         if getattr(settings, "refit", True):
             # as the pandas path: the holdout validated the choice; the forecast uses every
             # purchase, so the same models are fitted again on the whole log
@@ -327,7 +341,7 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
         "predictions": f"{parquet} (Parquet) and {csv_parts} (CSV parts)",
     })
     outcome = _SparkOutcome(models, evaluation, totals, segments, thresholds, top, facts,
-                            files, calibration_models, choice, ranges)
+                            files, calibration_models, choice, ranges, *holdout)
     if not no_report:
         files.update(_write_report(outcome, rfm, scores, settings, ui, unit, horizon, rate,
                                    margin))
@@ -503,6 +517,8 @@ def _write_report(outcome: _SparkOutcome, rfm: DataFrame, scores: DataFrame, set
             clv_histogram=_clv_histogram(scores), facts=outcome.facts, unit=unit,
             horizon=horizon, discount_rate=rate, margin=margin,
             acquisition_cost_ceiling=ceiling, notes=notes, ranges=outcome.ranges,
+            holdout_check=outcome.holdout_check, holdout_fan=outcome.holdout_fan,
+            holdout_ranges_note=outcome.holdout_ranges_note,
         )
         context = build_context(inputs)
     with ui.step("Writing the HTML report"):
