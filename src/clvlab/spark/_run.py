@@ -5,7 +5,8 @@ fit every model from counted distinct rows -> evaluate (Spark aggregates) -> sco
 customer (mapInPandas) -> write the predictions as Parquet and CSV part files -> report,
 spreadsheet and summary from aggregates -> models as JSON. Nothing the size of the
 customer base is collected on the driver, except the spreadsheet's predictions when they
-fit one sheet.
+fit one sheet and, for the report's holdout check of the prediction ranges, up to 50,000
+customers of the split.
 """
 
 from __future__ import annotations
