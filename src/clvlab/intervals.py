@@ -1001,9 +1001,10 @@ class _Computation:
         spend = None
         if self.sm is not None:
             spend = self._spend_setup()
-            de_hat = self._discounted(theta_hat) if self.discount_rate > 0 else e_hat
+            discount = self.discount_rate > 0 and not self.tops_only  # (tops: not needed)
+            de_hat = self._discounted(theta_hat) if discount else e_hat
             de_pts = ([self._discounted(p, coarse=True) for p in points]
-                      if self.discount_rate > 0 else e_pts)
+                      if discount else e_pts)
             spend["de_hat"], spend["de_pts"] = de_hat, de_pts
         if self.kind == "confidence":
             totals = self._confidence(cust, e_hat, e_pts, var_e, spend)

@@ -289,8 +289,8 @@ def _expected_sums(split: DataFrame, payload: dict[str, Any], unit: str | None,
     """Sum over every customer of expected purchases in ``(T, T + t]``, per ``t``.
 
     At the purchase model's estimates (column 0) and its cubature points (the others), as
-    :func:`clvlab.forecast_intervals` computes them; one row of sums per batch reaches the
-    driver.
+    :func:`clvlab.forecast_intervals` computes them: on the distinct histories (counted in
+    Spark), each times its count; one row of sums per batch reaches the driver.
     """
     grid = [float(t) for t in times]
 
@@ -306,15 +306,17 @@ def _expected_sums(split: DataFrame, payload: dict[str, Any], unit: str | None,
                 continue
             x, tx, big_t = (batch[c].to_numpy(dtype=float)
                             for c in (C.FREQUENCY, C.RECENCY, C.T))
-            values = [float(np.sum(np.asarray(pm._expected(p, np.float64(t), x, tx, big_t),
-                                              dtype=float)))
+            w = batch["n"].to_numpy(dtype=float)
+            values = [float(np.sum(w * np.asarray(pm._expected(p, np.float64(t), x, tx, big_t),
+                                                  dtype=float)))
                       for t in grid for p in params]
             yield pd.DataFrame({"sums": [values]})
 
     schema = T.StructType([T.StructField("sums", T.ArrayType(T.DoubleType()))])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rows = split.select(C.FREQUENCY, C.RECENCY, C.T).mapInPandas(sums, schema).collect()
+        histories = split.groupBy(C.FREQUENCY, C.RECENCY, C.T).agg(F.count(F.lit(1)).alias("n"))
+        rows = histories.mapInPandas(sums, schema).collect()
     total = np.sum([np.asarray(r["sums"], dtype=float) for r in rows], axis=0)
     return total.reshape(len(grid), -1)
 
