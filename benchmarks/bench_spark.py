@@ -44,7 +44,11 @@ from typing import Any
 TX_PER_CUSTOMER = 2.764321  # measured: 2,764,321 transactions per 1,000,000 customers
 CAL_END, OBS_END = "1997-09-30", "1998-06-30"
 _STEP = re.compile(r"✓ (.+?) \(([\d.]+) s\)")
-_ROWS = re.compile(r"i (.+?): ([\d,]+) distinct rows reached the driver")
+# "NAME: N distinct rows reached the driver" or, for rows kept in Spark,
+# "NAME: N distinct rows, kept in Spark (fitted from sums in P passes; S rows reached ...)"
+_ROWS = re.compile(r"i (.+?): ([\d,]+) distinct rows(?: reached the driver|, kept in Spark)")
+_KEPT = re.compile(r"i (.+?): [\d,]+ distinct rows, kept in Spark \(fitted from sums in "
+                   r"(\d+) passes; ([\d,]+) rows reached the driver\)")
 
 
 def _size(text: str) -> int:
@@ -171,6 +175,9 @@ def _run(cmd: list[str], cwd: Path) -> dict[str, Any]:
               "steps": [(m.group(1), float(m.group(2))) for m in _STEP.finditer(err)],
               "fit_rows": {m.group(1): int(m.group(2).replace(",", ""))
                            for m in _ROWS.finditer(err)},
+              "kept_in_spark": [{"model": m.group(1), "passes": int(m.group(2)),
+                                 "collected": int(m.group(3).replace(",", ""))}
+                                for m in _KEPT.finditer(err)],
               **sampler.summary()}
     if proc.returncode != 0:
         result["stderr_tail"] = err[-3000:]
