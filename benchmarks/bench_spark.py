@@ -108,6 +108,10 @@ class _Sampler(threading.Thread):
         self.kind: dict[int, str] = {}
         self.total_peak = 0  # KiB, largest sum of concurrent RSS
         self.load: list[float] = []
+        # (seconds since start, driver RSS, JVM RSS, workers' RSS) in MiB, every ~2 s:
+        # which step holds the peak (the steps' own times are in the progress lines)
+        self.timeline: list[tuple[float, int, int, int]] = []
+        self.start = time.perf_counter()
         self.stop = threading.Event()
 
     def _tree(self) -> list[int]:
@@ -124,13 +128,16 @@ class _Sampler(threading.Thread):
         return tree
 
     def run(self) -> None:
+        tick = 0
         while not self.stop.is_set():
             total = 0
+            rss = {"driver": 0, "jvm": 0, "worker": 0}
             for pid in self._tree():
                 st = _status(pid)
                 if not st:
                     continue
                 total += st.get("VmRSS", 0)
+                rss[self.kind.get(pid, "worker")] += st.get("VmRSS", 0)
                 self.peaks[pid] = max(self.peaks.get(pid, 0), st.get("VmHWM", 0))
                 self.cpu[pid] = max(self.cpu.get(pid, 0.0), _cpu(pid))
                 # classified at every sample: spark-submit's shell execs into java
@@ -139,9 +146,14 @@ class _Sampler(threading.Thread):
                                   "jvm" if first.endswith("java") else "worker")
             self.total_peak = max(self.total_peak, total)
             self.load.append(os.getloadavg()[0])
+            if tick % 10 == 0:
+                self.timeline.append((round(time.perf_counter() - self.start, 1),
+                                      rss["driver"] // 1024, rss["jvm"] // 1024,
+                                      rss["worker"] // 1024))
+            tick += 1
             time.sleep(0.2)
 
-    def summary(self) -> dict[str, float]:
+    def summary(self) -> dict[str, Any]:
         gib = 1024**2
         by = {k: [v for p, v in self.peaks.items() if self.kind.get(p) == k]
               for k in ("driver", "jvm", "worker")}
@@ -156,6 +168,8 @@ class _Sampler(threading.Thread):
             # process's last < 0.2 s before it exits is missed)
             "cpu_s": sum(self.cpu.values()),
             "load_avg_mean": sum(self.load) / max(len(self.load), 1),
+            "load_avg_max": max(self.load, default=0.0),
+            "rss_timeline_mib": self.timeline,
         }
 
 
