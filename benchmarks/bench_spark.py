@@ -111,7 +111,7 @@ class _Sampler(threading.Thread):
         # (seconds since start, driver RSS, JVM RSS, workers' RSS) in MiB, every ~2 s:
         # which step holds the peak (the steps' own times are in the progress lines)
         self.timeline: list[tuple[float, int, int, int]] = []
-        self.start = time.perf_counter()
+        self.t0 = time.perf_counter()
         self.stop = threading.Event()
 
     def _tree(self) -> list[int]:
@@ -147,7 +147,7 @@ class _Sampler(threading.Thread):
             self.total_peak = max(self.total_peak, total)
             self.load.append(os.getloadavg()[0])
             if tick % 10 == 0:
-                self.timeline.append((round(time.perf_counter() - self.start, 1),
+                self.timeline.append((round(time.perf_counter() - self.t0, 1),
                                       rss["driver"] // 1024, rss["jvm"] // 1024,
                                       rss["worker"] // 1024))
             tick += 1
