@@ -619,12 +619,20 @@ class BaseFitter(BaseModel):
         """Weighted totals at several parameter vectors, in memory or in one remote pass."""
         if not isinstance(data, RemoteRows):
             return self._totals_at(params_list, data, weights)  # type: ignore[arg-type]
-        k = len(self._param_names)
-        flat = data.reduce(functools.partial(
-            _remote_batch, type(self), self.get_params(), "totals",
-            [np.asarray(p, dtype=float).tolist() for p in params_list]))
-        out = flat.reshape(len(params_list), k + 1)
-        return [(float(row[0]), row[1:].copy()) for row in out]
+        # a pass per call; points already evaluated in this fit are remembered (e.g. the
+        # final log-likelihood at the accepted Newton point costs no pass)
+        memo: dict[tuple[float, ...], tuple[float, np.ndarray]] = getattr(
+            self, "_remote_memo_", {})
+        keys = [tuple(np.asarray(p, dtype=float).tolist()) for p in params_list]
+        todo = list(dict.fromkeys(key for key in keys if key not in memo))
+        if todo:
+            k = len(self._param_names)
+            flat = data.reduce(functools.partial(
+                _remote_batch, type(self), self.get_params(), "totals",
+                [list(key) for key in todo]))
+            for key, row in zip(todo, flat.reshape(len(todo), k + 1), strict=True):
+                memo[key] = (float(row[0]), row[1:].copy())
+        return [(memo[key][0], memo[key][1].copy()) for key in keys]
 
     def _to_natural(self, theta: np.ndarray) -> np.ndarray:
         """Map unconstrained parameters to natural ones (default: ``exp``)."""
@@ -873,13 +881,14 @@ class BaseFitter(BaseModel):
             n_rows, n_total, fingerprint = self._remote_selection(
                 data, self._remote_summary(data))
             self._remote_fit_ = (n_rows, fingerprint)
+            self._remote_memo_: dict[tuple[float, ...], tuple[float, np.ndarray]] = {}
             self._penalty_scale_ = self._penalty_scale(data)  # type: ignore[arg-type]
             try:
                 with _single_threaded_blas():
                     return self._fit_compressed(data, (), data, None, None,  # type: ignore
                                                 n_total, unit)
             finally:
-                del self._remote_fit_
+                del self._remote_fit_, self._remote_memo_
         self._validate_options()
         frame = validate_rfm(data, require=self._data_columns, model=self._model_name)
         self._check_data(frame)
