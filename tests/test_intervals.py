@@ -657,3 +657,34 @@ def test_holdout_coverage_rejects_bad_actuals(sample_split):
     with pytest.raises(ValueError, match="max_customers"):
         holdout_coverage(bg, None, split, split["frequency_holdout"], horizon=39.0,
                          max_customers=0)
+
+
+def test_illinois_finds_each_rows_root_to_the_tolerance():
+    """The CLV quantile search (Illinois false position) narrows every row's bracket to the
+    root of its own increasing function, to 1e-13 in log value, and leaves other rows be."""
+    from scipy.optimize import brentq
+
+    from clvlab.intervals import _illinois
+
+    target = np.array([-30.0, -1e-3, 0.0, 2.5, 17.0, 44.0, 3.0])
+    calls = []
+
+    def g(u, sel):
+        calls.append(sel.size)
+        # a mixture cdf minus its level, in log value, as the CLV quantiles search it
+        z = np.exp(u - target[sel])
+        return 0.7 * z / (1.0 + z) + 0.3 * (1.0 - np.exp(-z)) - 0.5
+
+    z0 = brentq(lambda z: 0.7 * z / (1 + z) + 0.3 * (1 - np.exp(-z)) - 0.5, 1e-3, 10,
+                xtol=1e-15)
+
+    lo = np.full(target.size, -60.0)
+    hi = np.full(target.size, 50.0)
+    todo = np.ones(target.size, dtype=bool)
+    todo[-1] = False
+    every = np.arange(target.size)
+    root = _illinois(g, lo, hi, g(lo, every), g(hi, every), todo)
+    np.testing.assert_allclose(root[:-1], target[:-1] + np.log(z0), rtol=0, atol=1e-11)
+    assert np.all(g(root[:-1], every[:-1]) >= 0)  # the upper end: g >= 0 there
+    assert root[-1] == 50.0  # not asked: untouched
+    assert len(calls) <= 2 + 30  # bisection would need 2 + 50

@@ -1274,7 +1274,9 @@ class _Computation:
         purchase parameters) and the spend model's ``2 k_spend`` points (weight
         ``1 / (2K)`` each), ``K`` the number of parameters of both models. Quantiles by
         bisection in log value on the exact cdf (sums of regularised incomplete beta
-        functions), 60 halvings (relative precision far below 1e-6).
+        functions): a bracket in log value, then the Illinois variant of false position
+        until the bracket is narrower than ``1e-13`` in log value (about 10 cdf
+        evaluations instead of 60 halvings; the same quantile to 1e-13 relative).
         """
         unc = spend["unc"]
         k_all = unc.k + (self.pm_unc.k if self.pm_unc.chol is not None else 0)
@@ -1297,34 +1299,74 @@ class _Computation:
                        for v in self.sm._order_value_posterior(phi, x, m))
             params.append((w, a, b, self.margin * disc[rows] * c))
 
-        def cdf(z: np.ndarray) -> np.ndarray:
-            out = pmf[:, 0].copy()
+        def cdf(z: np.ndarray, sel: np.ndarray) -> np.ndarray:
+            """Evaluate the mixture cdf at ``z`` for the rows ``sel``."""
+            out = pmf[sel, 0].copy()
             for w, a, b, scale in params:
-                y = z / scale
+                y = z / scale[sel]
                 frac = (y / (1.0 + y))[:, None]
-                out += w * np.sum(pmf[:, 1:] * special.betainc(nvals * a[:, None], b[:, None],
-                                                              frac), axis=1)
+                out += w * np.sum(pmf[sel, 1:] * special.betainc(
+                    nvals * a[sel, None], b[sel, None], frac), axis=1)
             return out
 
         point = self.margin * disc[rows] * spend["point"][idx] * self.e_hat[rows]
+        every = np.arange(idx.size)
         result = []
         for tau in (taus[0] - missing, np.full(idx.size, taus[1])):
             zero = pmf[:, 0] >= tau - 1e-12
-            lo = np.full(idx.size, -60.0)
             hi = np.log(np.maximum(point, 1e-300)) + 10.0
+            g_hi = cdf(np.exp(hi), every) - tau
             for _ in range(8):  # make sure the bracket's top reaches tau
-                short = cdf(np.exp(hi)) < tau
+                short = g_hi < 0
                 if not short.any():
                     break
                 hi = np.where(short, hi + 10.0, hi)
-            lo = np.maximum(lo, hi - 80.0)
-            for _ in range(60):
-                mid = 0.5 * (lo + hi)
-                below = cdf(np.exp(mid)) < tau
-                lo = np.where(below, mid, lo)
-                hi = np.where(below, hi, mid)
+                g_hi[short] = cdf(np.exp(hi[short]), np.flatnonzero(short)) - tau[short]
+            lo = np.maximum(-60.0, hi - 80.0)
+            g_lo = cdf(np.exp(lo), every) - tau
+            hi = _illinois(lambda u, sel, tau=tau: cdf(np.exp(u), sel) - tau[sel],
+                           lo, hi, g_lo, g_hi, ~zero & (g_lo < 0))
+            hi = np.where(g_lo >= 0, lo, hi)  # reached already at the bracket's bottom
             result.append(np.where(zero, 0.0, np.exp(hi)))
         return result[0], result[1]
+
+
+def _illinois(
+    g: Callable[[np.ndarray, np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,
+    g_lo: np.ndarray, g_hi: np.ndarray, todo: np.ndarray, tol: float = 1e-13,
+    max_iter: int = 200,
+) -> np.ndarray:
+    """Upper end of a bracket ``[lo, hi]`` of the root of increasing ``g``, narrowed.
+
+    Rows ``todo`` (with ``g(lo) < 0 <= g(hi)``) are narrowed by the Illinois variant of
+    false position (when the same end is replaced twice running, the other end's
+    function value is halved), bisecting where the false-position point is not inside
+    the bracket, until ``hi - lo <= tol * max(1, |hi|)`` or ``g(hi) == 0``. ``g(u,
+    sel)`` evaluates the rows ``sel`` at ``u``. Returns ``hi``: the smallest point found
+    with ``g >= 0``.
+    """
+    lo, hi, g_lo, g_hi = (np.array(v, dtype=float) for v in (lo, hi, g_lo, g_hi))
+    last = np.zeros(lo.size, dtype=np.int8)  # end replaced last time: -1 lo, +1 hi
+    active = np.flatnonzero(todo)
+    for _ in range(max_iter):
+        width = hi[active] - lo[active]
+        active = active[(width > tol * np.maximum(1.0, np.abs(hi[active])))
+                        & (g_hi[active] != 0)]
+        if not active.size:
+            break
+        a, b, ga, gb = lo[active], hi[active], g_lo[active], g_hi[active]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = (a * gb - b * ga) / (gb - ga)
+        u = np.where(np.isfinite(u) & (u > a) & (u < b), u, 0.5 * (a + b))
+        gu = g(u, active)
+        below = gu < 0
+        prev = last[active]
+        lo[active] = np.where(below, u, a)
+        hi[active] = np.where(below, b, u)
+        g_lo[active] = np.where(below, gu, np.where(prev == 1, 0.5 * ga, ga))
+        g_hi[active] = np.where(below, np.where(prev == -1, 0.5 * gb, gb), gu)
+        last[active] = np.where(below, -1, 1)
+    return hi
 
 
 def _coarse_discount_schedule(horizon: float, rate: float) -> tuple[np.ndarray, np.ndarray]:

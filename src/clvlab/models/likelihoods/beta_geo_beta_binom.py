@@ -76,7 +76,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
-from clvlab.models.likelihoods._numerics import _hyp2f1_unit_series
+from clvlab.models.likelihoods._numerics import _distinct_plan, _hyp2f1_unit_series
 
 __all__ = [
     "BGBB_PARAM_NAMES",
@@ -458,9 +458,18 @@ def bgbb_log_conditional_probability_of_purchases(
     kk = np.asarray(k, dtype=float)
     tt = whole_periods(t)
     shape = np.broadcast_shapes(kk.shape, tt.shape, x.shape)
-    ll = bgbb_log_likelihood(p, x, tx, n)
+    # The history's terms (its likelihood, P(alive at n)) are ragged sums over its
+    # periods; callers walking the counts pass each history once per count, so they are
+    # computed once per distinct history and spread back (same values, far less work).
+    histories = _distinct_plan(x, tx, n)
+    if histories is None:
+        ll = bgbb_log_likelihood(p, x, tx, n)
+        log_alive = _log_alive_at_n(p, x, tx, n)
+    else:
+        (ux, utx, un), inverse = histories
+        ll = np.take(bgbb_log_likelihood(p, ux, utx, un), inverse).reshape(x.shape)
+        log_alive = np.take(_log_alive_at_n(p, ux, utx, un), inverse).reshape(x.shape)
     log_joint = _log_future_pmf_alive(p, kk, tt, x, n) - ll
-    log_alive = _log_alive_at_n(p, x, tx, n)
     with np.errstate(divide="ignore"):  # log 0 = -inf for a customer surely alive
         dead = np.log(-np.expm1(np.minimum(log_alive, 0.0)))  # log(1 - P(alive at n))
     out = np.where(np.broadcast_to(kk, shape) == 0,

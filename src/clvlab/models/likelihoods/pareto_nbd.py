@@ -760,7 +760,14 @@ def pnbd_log_conditional_probability_of_purchases(
         *(np.asarray(v, dtype=float) for v in (n, t, frequency, recency, T)))
     shape = n.shape
     n, t, x, tx, age = (np.ravel(v) for v in (n, t, x, tx, age))
-    log_alive = _log_p_alive(params, pnbd_rows(x, tx, age))
+    # P(alive) is a function of the history alone; callers walking the counts pass each
+    # history once per count, so it is computed once per distinct history.
+    histories = _distinct_plan(x, tx, age)
+    if histories is None:
+        log_alive = _log_p_alive(params, pnbd_rows(x, tx, age))
+    else:
+        (xu, txu, ageu), inverse_h = histories
+        log_alive = np.take(_log_p_alive(params, pnbd_rows(xu, txu, ageu)), inverse_h)
     with np.errstate(divide="ignore"):
         log_dead = np.log1p(-np.exp(log_alive))
 
