@@ -24,6 +24,7 @@ Usage::
     python benchmarks/bench_spark.py                              # 10M, 30M, 100M
     python benchmarks/bench_spark.py --sizes 10M --repeat 2 --pandas-up-to 10M
     python benchmarks/bench_spark.py --sizes 1M --workdir /tmp/bench --json out.json
+    python benchmarks/bench_spark.py --sizes 1M --intervals 0 0.8 --pandas-up-to 0  # ranges
 """
 
 from __future__ import annotations
@@ -250,6 +251,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2005)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/clvlab-bench-spark"))
     parser.add_argument("--no-report", action="store_true")
+    parser.add_argument("--intervals", nargs="+", default=[None],
+                        help="--interval levels to run the Spark path with (each a run; "
+                             "default: the command's default, 0.8), e.g. 0 0.8 for the "
+                             "cost of the ranges")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -265,14 +270,17 @@ def main() -> None:
         print(f"== {_label(n_tx)}: {data}", flush=True)
         extra = ["--no-report"] if args.no_report else []
         for rep in range(args.repeat):
-            out = args.workdir / f"spark-{_label(n_tx)}-{rep}"
-            res = _run([sys.executable, "-m", "clvlab", "run", str(log), "--engine", "spark",
-                        "--spark-master", args.master, "--calibration-end", CAL_END,
-                        "--observation-end", OBS_END, "--out", str(out), *extra],
-                       args.workdir)
-            res.update(engine="spark", size=_label(n_tx), data=data, repeat=rep)
-            results.append(res)
-            print(json.dumps(res, indent=1, default=str), flush=True)
+            for level in args.intervals:
+                out = args.workdir / f"spark-{_label(n_tx)}-{rep}"
+                ranges = [] if level is None else ["--interval", str(level)]
+                res = _run([sys.executable, "-m", "clvlab", "run", str(log), "--engine",
+                            "spark", "--spark-master", args.master, "--calibration-end",
+                            CAL_END, "--observation-end", OBS_END, "--out", str(out), *extra,
+                            *ranges], args.workdir)
+                res.update(engine="spark" if level is None else f"spark, --interval {level}",
+                           size=_label(n_tx), data=data, repeat=rep)
+                results.append(res)
+                print(json.dumps(res, indent=1, default=str), flush=True)
         if n_tx <= pandas_limit:
             single = _single_file(log)
             out = args.workdir / f"pandas-{_label(n_tx)}"

@@ -561,3 +561,20 @@ def test_auto_compares_every_purchase_model_and_says_which_and_why(tmp_path, mon
                                       "--out", str(out)])
     assert result.exit_code == 2
     assert "2 saved purchase models" in result.output and "ambiguous" in result.output
+
+
+def test_run_reports_an_error_of_the_background_writer(tmp_path, monkeypatch):
+    """A failure of the CSV written beside the report ends the run with that error."""
+    from typer.testing import CliRunner
+
+    import clvlab.export as export
+
+    def full_disk(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export, "write_csv", full_disk)
+    result = CliRunner().invoke(app, ["run", "--sample", "--out", str(tmp_path / "out"),
+                                      "--no-report"])
+    assert result.exit_code != 0
+    assert "No space left on device" in " ".join(result.output.split())
+    assert "Writing the predictions CSV" not in result.output  # no success line

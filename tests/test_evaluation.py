@@ -611,3 +611,16 @@ def test_compare_models_evaluations_equal_single_evaluate(cdnow_split, bg, gg):
         pd.testing.assert_frame_equal(got.metrics, alone.metrics, check_exact=True)
         pd.testing.assert_frame_equal(got.deciles, alone.deciles, check_exact=True)
         assert got.log_score == alone.log_score
+
+
+def test_tracking_from_distinct_first_ages_is_bit_identical(bg, rng):
+    """Tracking from distinct first-purchase ages and counts equals the per-customer sum exactly."""
+    from clvlab.evaluation import _expected_cumulative, _Memo
+
+    ages = rng.choice(np.arange(84) / 7.0, size=5_000)
+    times = np.arange(1.0, 79.0)
+    per_customer = np.asarray(bg.expected_cumulative_purchases(ages, times), dtype=float)
+    memo = _Memo()
+    got = _expected_cumulative(bg, ages, times, memo)
+    np.testing.assert_array_equal(got, per_customer)
+    np.testing.assert_array_equal(_expected_cumulative(bg, ages, times, memo), per_customer)

@@ -468,3 +468,94 @@ def test_csv_with_dates_falls_back_to_pandas(tmp_path):
         "'=a,2024-01-01,True",
         "b,2024-02-03,False",
     ]
+
+
+# -- formatting in Arrow (pyarrow installed) -------------------------------------------
+
+
+def _arrow_or_skip():
+    from clvlab.export import _arrow
+
+    if _arrow() is None:
+        pytest.skip("pyarrow is not installed (or formats floats differently)")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=60))
+def test_arrow_float_texts_are_python_repr(values):
+    """Floats formatted in Arrow are Python's repr, character for character."""
+    _arrow_or_skip()
+    from clvlab.export import _arrow_float_texts
+
+    arr = np.array(values, dtype=float)
+    assert _arrow_float_texts(arr).to_pylist() == [repr(v) for v in arr.tolist()]
+
+
+def test_arrow_float_texts_on_random_doubles():
+    """Random bit patterns, every magnitude, whole numbers and decimals format as repr."""
+    _arrow_or_skip()
+    from clvlab.export import _arrow_float_texts
+
+    rng = np.random.default_rng(20261130)
+    n = 100_000
+    u = rng.uniform(0, 1e6, n)
+    d = rng.integers(0, 8, n)
+    decimals = np.round(u * 10.0**d) / 10.0**d
+    arr = np.concatenate([
+        rng.integers(0, 2**64 - 1, n, dtype=np.uint64).view(np.float64),
+        rng.standard_normal(n) * 10.0 ** rng.uniform(-8, 20, n),
+        np.round(rng.standard_normal(n) * 10.0 ** rng.uniform(0, 17, n)),  # whole numbers
+        decimals, np.nextafter(decimals, np.inf), np.nextafter(decimals, -np.inf),
+        [0.0, -0.0, 1e-4, np.nextafter(1e-4, 0), 1e16, np.nextafter(1e16, 0), 9.5e15],
+    ])
+    assert _arrow_float_texts(arr).to_pylist() == [repr(v) for v in arr.tolist()]
+
+
+def test_arrow_and_python_writers_write_the_same_bytes(tmp_path, rng, monkeypatch):
+    """With and without Arrow, the CSV and the workbook's sheets are the same bytes."""
+    _arrow_or_skip()
+    import zipfile
+
+    import clvlab.export as export
+
+    ids = [f"c{i}" for i in range(2_000)] + HOSTILE_IDS + SAFE_IDS + ["a&b", " é∑😀 ", "x,y"]
+    scores = _scores(ids, rng)
+    scores["purchases_upper"] = rng.integers(0, 9, len(ids))
+    scores.iloc[3, 4] = np.nan
+    scores.iloc[5, 7] = -0.0
+    scores.iloc[6, 7] = 1.5e-9
+    scores.iloc[9, 7] = 3e17
+    scores.iloc[11, 7] = np.inf
+    scores.iloc[2_000:, 7] = np.round(scores.iloc[2_000:, 7].to_numpy())
+    with_arrow = tmp_path / "arrow"
+    without = tmp_path / "python"
+    for folder in (with_arrow, without):
+        if folder is without:
+            monkeypatch.setattr(export, "_ARROW_STATE", [None])
+        write_csv(folder / "p.csv", scores)
+        write_workbook(folder / "p.xlsx", scores, rank_by="clv")
+    assert (with_arrow / "p.csv").read_bytes() == (without / "p.csv").read_bytes()
+    with (zipfile.ZipFile(with_arrow / "p.xlsx") as a, zipfile.ZipFile(without / "p.xlsx") as b):
+        assert a.namelist() == b.namelist()
+        sheet = export._sheet_paths(a)["Predictions"]
+        assert a.read(sheet) == b.read(sheet)
+        assert b'<c r="A2" s=' in a.read(sheet)
+
+
+def test_streamed_numbers_read_back_exactly_without_a_type_attribute(tmp_path, rng):
+    """Streamed number cells carry no t attribute (default "n") and read back bit for bit."""
+    import zipfile
+
+    import clvlab.export as export
+
+    scores = _scores([f"id{i}" for i in range(500)], rng)
+    write_workbook(tmp_path / "p.xlsx", scores)
+    with zipfile.ZipFile(tmp_path / "p.xlsx") as zf:
+        xml = zf.read(export._sheet_paths(zf)["Predictions"]).decode()
+    body = xml[xml.index('<row r="2"'):]
+    assert ' t="n"' not in body and "<v>" in body
+    _, rows = _sheet_rows(tmp_path / "p.xlsx", "Predictions")
+    j = 1 + list(scores.columns).index("clv")
+    got = np.array([r[j].value for r in rows[1:]], dtype=float)
+    assert all(r[j].data_type == "n" for r in rows[1:])
+    np.testing.assert_array_equal(got, scores["clv"].to_numpy())

@@ -49,6 +49,7 @@ import dataclasses
 import functools
 import math
 import re
+import threading
 import time
 import traceback
 import warnings
@@ -188,10 +189,20 @@ class _Ui:
                     progress.update(task, completed=total)
         else:
             yield _Step()
+        # each step leaves freed temporaries in the allocators: hand their pages back
+        # before the next step builds its own (a lower base under every later peak)
+        from clvlab._memory import release_unused
+
+        release_unused()
         if not self.quiet:
             self.err.print(
                 f"[green]✓[/green] {label} [dim]({time.perf_counter() - start:.1f} s)[/dim]"
             )
+
+    def done(self, label: str, seconds: float) -> None:
+        """Print the ``✓`` line of a step that ran elsewhere (another thread)."""
+        if not self.quiet:
+            self.err.print(f"[green]✓[/green] {label} [dim]({seconds:.1f} s)[/dim]")
 
     def note(self, text: str) -> None:
         if not self.quiet:
@@ -633,8 +644,24 @@ def _load(settings: _Settings, ui: _Ui) -> Any:
             )
         for record in tx.attrs.get("data_quality", []):  # shown in the report and workbook
             record["action"] = _cli_words(str(record.get("action", "")))
-    ui.note(f"{len(tx):,} transactions of {tx['customer_id'].nunique():,} customers")
+    ui.note(f"{len(tx):,} transactions of {_n_customers(tx['customer_id']):,} customers")
     return tx
+
+
+def _n_customers(ids: Any) -> int:
+    """Distinct ids of a log from load_transactions (sorted by customer: count the runs).
+
+    ``nunique`` would hash a million text ids (tens of MB the allocators keep).
+    """
+    arr = getattr(ids.array, "_pa_array", None)
+    if arr is None or arr.null_count or len(ids) < 2:
+        return int(ids.nunique())
+    import numpy as np
+
+    from clvlab.validation import text_neighbours_differ
+
+    chunk = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    return 1 + int(np.count_nonzero(text_neighbours_differ(chunk)))
 
 
 def _bundled_lines(text: str, *, sample: bool) -> str:
@@ -1145,6 +1172,81 @@ def _write_exports(outcome: _Outcome, settings: _Settings, ui: _Ui) -> dict[str,
     return paths
 
 
+class _BackgroundExports:
+    """The predictions CSV and the spreadsheet's customer rows, written in another thread.
+
+    ``clvlab run`` starts them before building the report: with pyarrow their work
+    (formatting numbers, joining text, deflating the XLSX) runs mostly outside the GIL, so
+    it overlaps the report on a second core. Everything that checks the data, warns or
+    prints runs in the calling thread -- the spreadsheet's other sheets are written by
+    :meth:`start` -- so the messages and files are the same as when written in turn.
+    :meth:`finish` waits for the thread, prints its steps and raises its error, if any.
+    """
+
+    def __init__(self, outcome: _Outcome, settings: _Settings, ui: _Ui) -> None:
+        self.ui = ui
+        self.paths = {"xlsx": settings.path("xlsx"), "csv": settings.path("csv")}
+        self.n = len(outcome.scores)
+        self.seconds: dict[str, float] = {}
+        self.failure: list[BaseException] = []
+        self.thread: threading.Thread | None = None
+        self.outcome, self.settings = outcome, settings
+
+    def start(self) -> None:
+        from clvlab.export import _start_workbook, write_csv
+
+        outcome, settings = self.outcome, self.settings
+        evaluation = outcome.evaluation
+        steps = 6 + (outcome.models.comparison is not None)
+        with self.ui.step(f"Preparing the spreadsheet ({self.n:,} rows)", total=steps) as bar:
+            finish_xlsx = _start_workbook(
+                self.paths["xlsx"],
+                outcome.scores,
+                parameters=_all_parameters(outcome),
+                metrics=None if evaluation is None else evaluation.metrics,
+                deciles=None if evaluation is None else evaluation.deciles,
+                data_quality=outcome.prep.tx.attrs.get("data_quality", []),
+                metadata=_metadata(outcome, settings),
+                currency=settings.checked_currency(),
+                rank_by="clv",
+                progress=bar,
+                comparison=outcome.models.comparison,
+            )
+        scores = outcome.scores.copy(deep=False)  # its own caches; the report reads the other
+
+        def work() -> None:
+            try:
+                t0 = time.perf_counter()
+                write_csv(self.paths["csv"], scores)
+                t1 = time.perf_counter()
+                self.seconds["csv"] = t1 - t0
+                finish_xlsx()
+                self.seconds["xlsx"] = time.perf_counter() - t1
+            except BaseException as exc:  # raised by finish() in the calling thread
+                self.failure.append(exc)
+
+        self.thread = threading.Thread(target=work, name="clvlab-exports", daemon=True)
+        self.thread.start()
+
+    def wait(self) -> None:
+        """Wait for the thread (used when the report failed: no half-written files)."""
+        if self.thread is not None:
+            self.thread.join()
+
+    def finish(self) -> dict[str, Path]:
+        assert self.thread is not None
+        if self.thread.is_alive():
+            with self.ui.step("Waiting for the CSV and spreadsheet writer"):
+                self.thread.join()
+        self.thread.join()
+        if self.failure:
+            raise self.failure[0]
+        self.ui.done("Writing the predictions CSV (beside the report)", self.seconds["csv"])
+        self.ui.done(f"Writing the spreadsheet rows ({self.n:,} rows, beside the report)",
+                     self.seconds["xlsx"])
+        return self.paths
+
+
 def _write_report(outcome: _Outcome, settings: _Settings, ui: _Ui) -> dict[str, Path]:
     from clvlab import reporting
 
@@ -1636,9 +1738,15 @@ def run(
         outcome = _pipeline(settings, ui, models="fit", evaluate=True, score=True,
                             compare=True, refit=settings.refit)
         files: dict[str, Path] = {}
-        if not no_report:
-            files.update(_write_report(outcome, settings, ui))
-        files.update(_write_exports(outcome, settings, ui))
+        exports = _BackgroundExports(outcome, settings, ui)
+        exports.start()
+        try:
+            if not no_report:
+                files.update(_write_report(outcome, settings, ui))
+        except BaseException:
+            exports.wait()
+            raise
+        files.update(exports.finish())
         files.update(_save_models(outcome.models, settings, ui))
         files.update(_save_calibration_models(outcome, settings, ui))
     _summary(ui, outcome, files, settings)

@@ -546,7 +546,10 @@ def customer_lifetime_value(
     reissue_warnings(caught, stacklevel=2)
     if isinstance(spend_out, pd.Series) and not spend_out.index.equals(frame.index):
         spend_out = spend_out.reindex(frame.index)
-    spend = np.asarray(spend_out, dtype=float)
+    # (Series.to_numpy: np.asarray on a Series probes it for __array_*__ attributes, and
+    # pandas looks each name up in a text index, building its ~90 MiB hash table)
+    spend = (spend_out.to_numpy(dtype=float) if isinstance(spend_out, pd.Series)
+             else np.asarray(spend_out, dtype=float))
     if spend.shape != (len(frame),) or not np.all(np.isfinite(spend)):
         raise InvalidValueError(
             f"{type(spend_model).__name__}.expected_spend must give one finite value per "
@@ -570,7 +573,9 @@ def customer_lifetime_value(
         disc_u, purchase_model, "the discounted expected purchases (CLV)"
     )
     disc = disc_u[codes]
-    clv = pd.Series(margin * spend * disc, index=frame.index, name="clv")
+    value = margin * spend
+    value *= disc  # (margin * spend) * disc, in place
+    clv = pd.Series(value, index=frame.index, name="clv", copy=False)
     if not components:
         return clv
     if unbounded:

@@ -726,6 +726,7 @@ def _spend_quantiles(
     shape: np.ndarray,
     post_shape: np.ndarray,
     taus: tuple[float, float],
+    tops: dict[tuple[float, float], int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Quantiles of ``Y = (value of the next N purchases) / posterior_rate`` per pair.
 
@@ -739,6 +740,10 @@ def _spend_quantiles(
     by the walk (``M``, below ``CLV_TAIL_SHARE`` of a tail) is placed where it widens the
     interval: at infinity for the upper bound, at 0 for the lower (the lower bound is the
     ``tau - M`` quantile).
+
+    ``tops`` (``{(shape, post_shape): largest count}``, from :func:`_grid_tops` over a
+    larger set of customers) fixes each spend group's grid, so customers scored in parts
+    (Spark partitions) get the bounds they get when scored all together.
     """
     n_pairs = rows.shape[0]
     out_lo = np.zeros(n_pairs)
@@ -753,6 +758,8 @@ def _spend_quantiles(
         a, beta = float(shape[first]), float(post_shape[first])
         grp_rows = rows[members]
         n_top = int(nmax_rows[grp_rows].max())
+        if tops is not None:
+            n_top = max(n_top, int(tops.get((a, beta), n_top)))
         if n_top == 0:
             continue  # only point masses at 0
         z_lo = special.betaincinv(a, beta, 1e-6)
@@ -789,6 +796,20 @@ def _spend_quantiles(
                 y = np.where(k == 0, grid[0], np.where(k >= grid.size, grid[-1], y))
                 out[blk] = np.where(p0 >= tau - 1e-12, 0.0, y)
     return out_lo, out_hi
+
+
+def _grid_tops(counts: _CountTable, rows: np.ndarray, shape: np.ndarray,
+               post_shape: np.ndarray) -> dict[tuple[float, float], int]:
+    """Largest count per spend group ``(shape, post_shape)``: what sets its grid.
+
+    The same pairs as :func:`_spend_quantiles`; the maximum over several sets of
+    customers is the value for all of them together (``tops=`` there).
+    """
+    codes, first = _factorize(shape, post_shape)
+    top = np.zeros(first.size, dtype=np.int64)
+    np.maximum.at(top, codes, counts.n_max[rows])
+    return {(float(shape[f]), float(post_shape[f])): int(t)
+            for f, t in zip(first, top, strict=True)}
 
 
 # ======================================================================================
@@ -900,6 +921,11 @@ class _Computation:
         self.discount_rate, self.margin, self.n_draws = discount_rate, margin, n_draws
         self.random_state = random_state
         self.rng = np.random.default_rng(random_state)
+        # for scoring in parts (clvlab.spark): the spend groups' grid tops of all the
+        # customers (see _spend_quantiles), or only collect this part's (skipping the
+        # CLV quantiles) into details["grid_tops"]
+        self.grid_tops: dict[tuple[float, float], int] | None = None
+        self.tops_only = False
         self.notes: list[str] = []
         self.details: dict[str, Any] = {}
         require = (C.FREQUENCY, C.RECENCY, C.T) + ((C.MONETARY_VALUE,) if spend_model else ())
@@ -975,9 +1001,10 @@ class _Computation:
         spend = None
         if self.sm is not None:
             spend = self._spend_setup()
-            de_hat = self._discounted(theta_hat) if self.discount_rate > 0 else e_hat
+            discount = self.discount_rate > 0 and not self.tops_only  # (tops: not needed)
+            de_hat = self._discounted(theta_hat) if discount else e_hat
             de_pts = ([self._discounted(p, coarse=True) for p in points]
-                      if self.discount_rate > 0 else e_pts)
+                      if discount else e_pts)
             spend["de_hat"], spend["de_pts"] = de_hat, de_pts
         if self.kind == "confidence":
             totals = self._confidence(cust, e_hat, e_pts, var_e, spend)
@@ -1093,7 +1120,8 @@ class _Computation:
         )
         u = self.rng.random((reps, self.n))
         u_max = np.zeros(n_rows)
-        np.maximum.at(u_max, codes, u.max(axis=0))
+        if not self.tops_only:  # (the grid tops need the levels' depth only)
+            np.maximum.at(u_max, codes, u.max(axis=0))
         need = 1.0 - CLV_TAIL_SHARE * lo_t if spend is not None else hi_t
         target = np.minimum(np.maximum(need, u_max), 1.0 - 1e-12)
         cap = _count_cap(e_hat)
@@ -1162,6 +1190,11 @@ class _Computation:
             f"it adds less than {PARAMETER_SHARE_THRESHOLD:.1%} to the variance "
             f"(largest share {self.details['purchase_parameter_share_max']:.2%})."
         )
+        if self.tops_only:
+            if spend is not None:
+                self._predictive_clv(cust, per_cust, var_lb, spend, (lo_t, hi_t))
+            self.totals_data = None
+            return per_cust, pd.DataFrame()
         sim = self._simulate_process(counts, u, spend)
         if spend is not None:
             self._predictive_clv(cust, per_cust, var_lb, spend, (lo_t, hi_t))
@@ -1246,12 +1279,17 @@ class _Computation:
             # depth of the process simulation): bounds do not depend on the seed
             need = 1.0 - CLV_TAIL_SHARE * taus[0]
             depth = _truncate(per_cust, per_cust.first_at_least(need))
-            y_lo, y_hi = _spend_quantiles(
-                depth, codes[det][pair_first], spend["shape"][det][pair_first],
-                spend["post_shape"][det][pair_first], taus,
-            )
+            pair_args = (depth, codes[det][pair_first], spend["shape"][det][pair_first],
+                         spend["post_shape"][det][pair_first])
+            if self.tops_only:
+                self.details["grid_tops"] = _grid_tops(*pair_args)
+                return
+            y_lo, y_hi = _spend_quantiles(*pair_args, taus, tops=self.grid_tops)
             lo[det] = scale[det] * y_lo[pair_codes]
             hi[det] = scale[det] * y_hi[pair_codes]
+        if self.tops_only:
+            self.details.setdefault("grid_tops", {})
+            return
         if spend_mixed.any():
             idx = np.flatnonzero(spend_mixed)
             lo[idx], hi[idx] = self._clv_spend_mixture(idx, per_cust, disc, spend, taus)

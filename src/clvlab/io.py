@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from clvlab import _columns as C
+from clvlab._memory import release_unused
 from clvlab.exceptions import (
     DataQualityWarning,
     DataValidationError,
@@ -518,6 +519,10 @@ def _read_parquet(path: Path, need: list[str], keep_extra: bool) -> pd.DataFrame
         return pd.DataFrame(columns=names)
     try:
         columns = None if keep_extra else [c for c in names if c in need]
+        if columns is not None:
+            lean = _read_parquet_plain(path, columns)
+            if lean is not None:
+                return lean
         return pq.read_table(path, columns=columns).to_pandas()
     except Exception as exc:
         raise NotATableError(
@@ -525,6 +530,68 @@ def _read_parquet(path: Path, need: list[str], keep_extra: bool) -> pd.DataFrame
             "Check that the file is complete and really Parquet.",
             rule="Parquet file",
         ) from None
+
+
+def _plain_arrow_dtype(typ: Any) -> np.dtype | None:
+    """Return the numpy dtype an Arrow column of this type becomes (1:1), else None.
+
+    Integers, floats and time-zone-free timestamps convert to numpy without Python
+    objects; every other type (text, decimals, dictionaries, dates, zones) goes through
+    ``to_pandas`` as before.
+    """
+    import pyarrow.types as pat
+
+    if pat.is_integer(typ) or (pat.is_floating(typ) and not pat.is_float16(typ)):
+        return np.dtype(typ.to_pandas_dtype())
+    if pat.is_timestamp(typ) and typ.tz is None:
+        return np.dtype(f"datetime64[{typ.unit}]")
+    return None
+
+
+def _read_parquet_plain(path: Path, columns: list[str]) -> pd.DataFrame | None:
+    """Read plain numeric/timestamp columns row group by row group into numpy arrays.
+
+    The common log (integer or float ids, timestamps, float amounts) needs no Arrow
+    table of the whole file and no pandas conversion copy: each row group's column is
+    decoded and copied into one preallocated array, then released. Returns None (the
+    caller reads the file the general way) when a column is of another type or holds
+    nulls in an integer or timestamp column (pandas would turn those into floats/NaT).
+    The values are those ``read_table(...).to_pandas()`` gives, in numpy dtypes.
+    """
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path, pre_buffer=False)
+    schema = pf.schema_arrow
+    index_columns = (schema.pandas_metadata or {}).get("index_columns", [])
+    if any(name in index_columns for name in columns):  # to_pandas makes it the index
+        return None
+    dtypes = {}
+    for name in columns:
+        dtype = _plain_arrow_dtype(schema.field(name).type)
+        if dtype is None:
+            return None
+        dtypes[name] = dtype
+    meta = pf.metadata
+    n = meta.num_rows
+    out = {name: np.empty(n, dtype=dtypes[name]) for name in columns}
+    start = 0
+    for g in range(meta.num_row_groups):
+        stop = start + meta.row_group(g).num_rows
+        for name in columns:
+            chunk = pf.read_row_group(g, columns=[name], use_threads=False).column(0)
+            if chunk.null_count and out[name].dtype.kind != "f":
+                return None
+            values = chunk.to_numpy(zero_copy_only=False)  # floats: nulls become NaN
+            if values.dtype != out[name].dtype or values.size != stop - start:
+                return None  # pragma: no cover - a type this mapping does not foresee
+            out[name][start:stop] = values
+            del chunk, values
+        start = stop
+    if start != n:  # pragma: no cover - inconsistent metadata
+        return None
+    del pf
+    release_unused()  # the decoding buffers
+    return pd.DataFrame(out, copy=False)
 
 
 def _read_xlsx(path: Path, sheet_name: str | int, need: list[str],
@@ -752,7 +819,17 @@ def _parse_ids(raw: pd.Series, name: str, pos: np.ndarray, rows: _Rows) -> pd.Se
     elif pd.api.types.is_string_dtype(raw.dtype) and raw.dtype != object:
         ids = raw
     elif isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "iu":
-        ids = raw.astype("str")  # integers never miss: straight to text (Arrow cast)
+        # integers never miss, and their text is plain digits (never blank, nothing to
+        # strip): straight to text in one Arrow cast (what astype("str") does), its
+        # temporaries in the system allocator so that they are given back when freed
+        try:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+        except ImportError:  # pragma: no cover - pandas' own str dtype then
+            return raw.astype("str")
+        text = pc.cast(pa.array(raw.to_numpy()), pa.large_string(),
+                       memory_pool=pa.system_memory_pool())
+        return pd.Series(pd.array(text, dtype="str"))
     else:
         text = raw.astype(str).to_numpy(dtype=object)
         text[missing] = None
@@ -1827,19 +1904,24 @@ def load_transactions(
             rule="at least one row",
         )
 
-    if isinstance(order, slice) and keep.all():  # already in output order: plain copies
-        columns = {C.CUSTOMER_ID: ids.array.copy(), C.DATE: dates.copy(),
-                   C.AMOUNT: np.array(amounts, copy=True)}
+    if isinstance(order, slice) and keep.all():  # already in output order
+        if rows.kind == "index":  # the caller's DataFrame: never share its memory
+            columns = {C.CUSTOMER_ID: ids.array.copy(), C.DATE: dates.copy(),
+                       C.AMOUNT: np.array(amounts, copy=True)}
+        else:  # arrays read from the file here: the output takes them as they are
+            columns = {C.CUSTOMER_ID: ids.array, C.DATE: dates, C.AMOUNT: amounts}
     else:
         if isinstance(order, slice):
             order = np.arange(len(ids))
         order = order[keep[order]]
         columns = {C.CUSTOMER_ID: ids.array.take(order), C.DATE: dates[order],
                    C.AMOUNT: amounts[order]}
-    out = pd.DataFrame(columns)
+    out = pd.DataFrame(columns, copy=False)  # fresh (or file-owned) arrays: no second copy
     if extras:
         for col in extras:  # ``order`` indexes the rows of ``frame`` (after blank lines)
             out[col] = frame[col].iloc[order].to_numpy()
+    del frame, columns, ids, dates, amounts, codes, keep, order
+    release_unused()  # the raw frame and the checks' temporaries
     out.attrs["data_quality"] = report.records
     out.attrs["n_rows_read"] = int(n_read)
     out.attrs["source"] = source
@@ -1862,20 +1944,38 @@ def _customer_order(
     is_int = isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "iu"
     values = raw.to_numpy() if is_int else None
     if values is not None and values.size and 0 <= values.min() and values.max() < 10**18:
-        codes, uniques = pd.factorize(values)  # the same codes as factorizing their text
-        rank = np.empty(len(uniques), dtype=np.int64)
-        rank[np.argsort(uniques, kind="stable")] = np.arange(len(uniques))
+        if bool(np.all(values[1:] >= values[:-1])):
+            # sorted by id (as exported by customer): the runs are the customers, coded
+            # in order (the codes of pd.factorize), and each code is its own sort rank
+            change = np.empty(values.size, dtype=bool)
+            change[0] = True
+            np.not_equal(values[1:], values[:-1], out=change[1:])
+            codes = change.astype(np.int64)
+            del change
+            np.cumsum(codes, out=codes)  # in place: no second row-sized array
+            codes -= 1
+            n_uniq = int(codes[-1]) + 1
+            key = codes
+        else:
+            codes, uniques = pd.factorize(values)  # the same codes as factorizing their text
+            n_uniq = len(uniques)
+            rank = np.empty(n_uniq, dtype=np.int64)
+            rank[np.argsort(uniques, kind="stable")] = np.arange(n_uniq)
+            key = rank[codes]
     else:
         codes, uniques = pd.factorize(ids)
-        rank = _id_rank(uniques)
-    key = rank[codes]
+        n_uniq = len(uniques)
+        key = _id_rank(uniques)[codes]
     t = dates.view(np.int64)
-    same = key[1:] == key[:-1]
-    in_order = bool(np.all(key[1:] >= key[:-1])) and bool(
-        np.all(t[1:][same] >= t[:-1][same]))
+    in_order = bool(np.all(key[1:] >= key[:-1]))
+    if in_order:  # and by date within each customer (masks only, no gathered copies)
+        back = key[1:] == key[:-1]
+        back &= t[1:] < t[:-1]
+        in_order = not bool(back.any())
+        del back
     if in_order:
-        return codes, len(uniques), slice(None)
-    return codes, len(uniques), np.lexsort((t, key))
+        return codes, n_uniq, slice(None)
+    return codes, n_uniq, np.lexsort((t, key))
 
 
 def _id_rank(uniques: Any) -> np.ndarray:

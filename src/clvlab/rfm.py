@@ -51,6 +51,7 @@ import pandas as pd
 from clvlab import _columns as C
 from clvlab import _time
 from clvlab._checks import check_date
+from clvlab._memory import release_unused
 from clvlab.exceptions import (
     DataQualityWarning,
     EmptyInputError,
@@ -59,6 +60,7 @@ from clvlab.exceptions import (
     NotATableError,
     describe_offenders,
 )
+from clvlab.validation import text_increasing, text_neighbours_differ
 
 __all__ = ["rfm_summary", "calibration_holdout", "MERGE_PERIODS"]
 
@@ -220,7 +222,9 @@ def _factorize_integers(values: np.ndarray) -> tuple[np.ndarray, pd.Index]:
         change[0] = True
         np.not_equal(values[1:], values[:-1], out=change[1:])
         uniques = values[change]
-        codes = np.cumsum(change, dtype=np.int64)
+        codes = change.astype(np.int64)
+        del change
+        np.cumsum(codes, out=codes)  # in place: no second row-sized array
         codes -= 1
     else:
         codes, uniques = pd.factorize(values)
@@ -246,22 +250,19 @@ def _factorize_sorted_text(values: pd.Series) -> tuple[np.ndarray, pd.Index] | N
     arr = values.array.__arrow_array__() if hasattr(values.array, "__arrow_array__") else None
     if arr is None:
         return None
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    if isinstance(arr, pa.ChunkedArray):  # (combine_chunks copies even a single chunk)
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
     if arr.null_count:
         return None
     change = np.empty(len(arr), dtype=bool)
     change[0] = True
-    change[1:] = pc.not_equal(arr[1:], arr[:-1]).to_numpy(zero_copy_only=False)
-    runs = arr.filter(pa.array(change))
-    if len(runs) > 1:
-        a, b = runs[:-1], runs[1:]
-        if not pc.all(pc.less(a, b)).as_py():
-            la, lb = pc.binary_length(a), pc.binary_length(b)
-            by_length = pc.or_(pc.less(la, lb), pc.and_(pc.equal(la, lb), pc.less(a, b)))
-            if not pc.all(by_length).as_py():
-                return None
-    codes = np.cumsum(change, dtype=np.int64)
+    change[1:] = text_neighbours_differ(arr)
+    runs = pc.filter(arr, pa.array(change), memory_pool=pa.system_memory_pool())
+    if len(runs) > 1 and not text_increasing(runs):
+        return None
+    codes = change.astype(np.int64)
+    del change
+    np.cumsum(codes, out=codes)  # in place: no second row-sized array
     codes -= 1
     return codes, pd.Index(pd.array(runs, dtype=values.dtype))
 
@@ -353,7 +354,24 @@ def _pairs_sorted(codes: np.ndarray, period: np.ndarray) -> bool:
     return True
 
 
-def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggregate:
+def _runs_per_customer(new_run: np.ndarray, r_start: np.ndarray) -> np.ndarray:
+    """Count the ``True`` of ``new_run`` between consecutive ``r_start`` rows (int64).
+
+    ``np.add.reduceat`` per block of customers, so that its int64 copy of the flags
+    spans one block of rows, not the whole log.
+    """
+    out = np.empty(r_start.size, dtype=np.int64)
+    step = 1 << 17
+    for j0 in range(0, r_start.size, step):
+        j1 = min(j0 + step, r_start.size)
+        lo = int(r_start[j0])
+        hi = int(r_start[j1]) if j1 < r_start.size else new_run.size
+        out[j0:j1] = np.add.reduceat(new_run[lo:hi], r_start[j0:j1] - lo, dtype=np.int64)
+    return out
+
+
+def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str, *,
+               last_use: bool = False) -> _Aggregate:
     """Per-customer aggregates of the given rows, purchases merged per ``merge_period``.
 
     Every quantity is a group-by aggregation, so the step ports to Spark as is::
@@ -367,9 +385,18 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
     Locally the distinct (customer, period) pairs come from one in-place ``np.sort`` of
     an int64 key (no argsort, no gathers of the rows); sums are ``np.bincount`` and
     extremes ``np.minimum.at``/``np.maximum.at`` over the rows in input order.
+
+    ``last_use``: the caller needs ``log.day`` no more, so with all rows the weekly
+    periods are computed in its place (one row-sized array less).
     """
     codes = log.codes[rows]
-    period = _period_ordinal(log.day[rows], merge_period)
+    if last_use and isinstance(rows, slice) and merge_period == "W":
+        period = log.day[rows]
+        period += _EPOCH_WEEKDAY_SHIFT  # _period_ordinal, in place
+        np.floor_divide(period, 7, out=period)
+        log.day = np.empty(0, dtype=np.int64)
+    else:
+        period = _period_ordinal(log.day[rows], merge_period)
     amount = log.amount[rows]
     raw = log.raw[rows].view(np.int64)
     m = log.ids.size
@@ -381,56 +408,68 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
     # distinct purchases = distinct (customer, period) pairs, sorted by customer then period
     pmin = int(period.min())
     span = int(period.max()) - pmin + 1
-    p_period: np.ndarray | None
     if _pairs_sorted(codes, period):  # a log in customer-then-date order: no key, no sort
+        # each customer is one run of rows and each purchase a run within it: the first
+        # and last purchase are the periods of the customer's first and last row, and
+        # the purchases are counted per run (no per-purchase arrays)
         new_pair = np.empty(codes.size, dtype=bool)
         new_pair[0] = True
         np.not_equal(codes[1:], codes[:-1], out=new_pair[1:])
+        r_start = np.flatnonzero(new_pair)  # first row of each customer
         new_pair[1:] |= period[1:] != period[:-1]
-        p_code, p_period = codes[new_pair], period[new_pair]
+        n_purchases = _runs_per_customer(new_pair, r_start)
         del new_pair
-    elif int(codes.max()) < (2**62) // span:
-        key = codes * span  # built and sorted in place
-        key += period
-        key -= pmin
-        key.sort()
-        distinct = np.empty(key.size, dtype=bool)
-        distinct[0] = True
-        np.not_equal(key[1:], key[:-1], out=distinct[1:])
-        p_key = key[distinct]
-        del key, distinct
-        p_code = p_key // span
-        p_period = None  # derived from p_key where needed
-    else:  # pragma: no cover - astronomically many customers x periods
-        order = np.lexsort((period, codes))
-        c_s, t_s = codes[order], period[order]
-        del order
-        distinct = np.r_[True, (c_s[1:] != c_s[:-1]) | (t_s[1:] != t_s[:-1])]
-        p_code, p_period = c_s[distinct], t_s[distinct]
-        del c_s, t_s, distinct
-    n_p = p_code.size
-    new_customer = np.empty(n_p, dtype=bool)
-    new_customer[0] = True
-    np.not_equal(p_code[1:], p_code[:-1], out=new_customer[1:])
-    c_start = np.flatnonzero(new_customer)
-    del new_customer
-    c_last = np.append(c_start[1:], n_p) - 1
-    present = p_code[c_start]  # customers in these rows, ascending
-    del p_code
-    if p_period is None:
-        first_p = p_key[c_start] - present * span + pmin
-        last_p = p_key[c_last] - present * span + pmin
-        del p_key
+        present = codes[r_start]  # customers in these rows, ascending
+        first_p = period[r_start]
+        r_start[:-1] = r_start[1:]  # now the last row of each customer
+        r_start[-1] = codes.size
+        r_start -= 1
+        last_p = period[r_start]
+        del r_start
     else:
-        first_p, last_p = p_period[c_start], p_period[c_last]
-        del p_period
-    n_purchases = np.diff(c_start, append=n_p)
+        p_period: np.ndarray | None
+        if int(codes.max()) < (2**62) // span:
+            key = codes * span  # built and sorted in place
+            key += period
+            key -= pmin
+            key.sort()
+            distinct = np.empty(key.size, dtype=bool)
+            distinct[0] = True
+            np.not_equal(key[1:], key[:-1], out=distinct[1:])
+            p_key = key[distinct]
+            del key, distinct
+            p_code = p_key // span
+            p_period = None  # derived from p_key where needed
+        else:  # pragma: no cover - astronomically many customers x periods
+            order = np.lexsort((period, codes))
+            c_s, t_s = codes[order], period[order]
+            del order
+            distinct = np.r_[True, (c_s[1:] != c_s[:-1]) | (t_s[1:] != t_s[:-1])]
+            p_code, p_period = c_s[distinct], t_s[distinct]
+            del c_s, t_s, distinct
+        n_p = p_code.size
+        new_customer = np.empty(n_p, dtype=bool)
+        new_customer[0] = True
+        np.not_equal(p_code[1:], p_code[:-1], out=new_customer[1:])
+        c_start = np.flatnonzero(new_customer)
+        del new_customer
+        c_last = np.append(c_start[1:], n_p) - 1
+        present = p_code[c_start]  # customers in these rows, ascending
+        del p_code
+        if p_period is None:
+            first_p = p_key[c_start] - present * span + pmin
+            last_p = p_key[c_last] - present * span + pmin
+            del p_key
+        else:
+            first_p, last_p = p_period[c_start], p_period[c_last]
+            del p_period
+        n_purchases = np.diff(c_start, append=n_p)
+        del c_start, c_last
     all_present = present.size == m  # then every per-code array is already aligned
     first_period = first_p if all_present else np.zeros(m, dtype=np.int64)
     if not all_present:
         first_period[present] = first_p
     # per-customer sums over the rows (bincount adds in input order)
-    total = np.bincount(codes, weights=amount, minlength=m)
     # spend outside the first period, in chunks of rows so the temporaries stay small;
     # each bin still adds its rows in input order, so the sums are those of one pass
     repeat = np.zeros(m)
@@ -440,6 +479,7 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str) -> _Aggre
         repeat += np.bincount(c, weights=np.where(is_repeat, amount[lo : lo + _ROW_CHUNK], 0.0),
                               minlength=m)
     del c, is_repeat, period
+    total = np.bincount(codes, weights=amount, minlength=m)
     n_rows = np.bincount(codes, minlength=m)
     first_raw = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(first_raw, codes, raw)
@@ -651,6 +691,7 @@ def rfm_summary(
     time_unit = _check_unit(time_unit, "time_unit")
     merge_period = _check_unit(merge_period, "merge_period")
     log = _check_transactions(tx, integer_ids=True)
+    release_unused()  # the coding's temporaries: their pages are not needed again
     end_day = int(log.day.max()) if observation_end is None else _parse_day(
         observation_end, "observation_end")
     kept = log.day <= end_day
@@ -666,10 +707,13 @@ def rfm_summary(
     else:
         _excluded_warning(log, kept, end_day, "observation_end")
         rows = np.flatnonzero(kept)
-    agg = _aggregate(log, rows, merge_period)
+    agg = _aggregate(log, rows, merge_period, last_use=True)
     del kept, rows
     log.release_rows()  # the per-row arrays are done with: free them before the output
+    release_unused()
     out = _summary_frame(log, agg, end_day, merge_period, time_unit, include_first_transaction)
+    del agg
+    release_unused()
     _set_attrs(out, time_unit, merge_period, end_day, include_first_transaction)
     return out
 
@@ -768,6 +812,7 @@ def calibration_holdout(
     hold = _aggregate(log, hold_rows, merge_period)
     del hold_rows, cal_rows, hold_mask, in_window
     log.release_rows()
+    release_unused()
     out = _summary_frame(log, cal, cal_day, merge_period, time_unit, False)
     # align holdout aggregates (codes ascending, a subset of the calibration codes)
     pos = np.searchsorted(cal.code, hold.code)
@@ -785,4 +830,6 @@ def calibration_holdout(
     out[C.N_TRANSACTIONS_HOLDOUT] = rows_h
     _set_attrs(out, time_unit, merge_period, end_day, False)
     out.attrs[C.ATTR_CALIBRATION_END] = _iso(cal_day)
+    del cal, hold, pos
+    release_unused()
     return out

@@ -134,7 +134,10 @@ def validate_rfm(
                 column=col,
                 rule="numeric",
             )
-        arr = values.to_numpy(dtype=float, na_value=np.nan)
+        if values.dtype == np.float64:  # no copy (NaN is caught as non-finite below)
+            arr = values.to_numpy()
+        else:
+            arr = values.to_numpy(dtype=float, na_value=np.nan)
         bad = ~np.isfinite(arr)
         if bad.any():
             _fail(frame, bad, col, "must be finite (no NaN or infinity)",
@@ -158,7 +161,10 @@ def validate_rfm(
         r = frame[C.RECENCY].to_numpy(dtype=float)
         t = frame[C.T].to_numpy(dtype=float)
         # tolerate float noise of a few ulps from unit conversion
-        bad = r > t * (1 + 1e-12) + 1e-12
+        limit = t * (1 + 1e-12)
+        limit += 1e-12  # (in place: one temporary)
+        bad = r > limit
+        del limit
         if bad.any():
             _fail(frame, bad, C.RECENCY, "must be <= T",
                   "Is observation_end before their last purchase?")
@@ -168,7 +174,7 @@ def validate_rfm(
             if bad.any():
                 _fail(frame, bad, C.RECENCY, "must be 0 when frequency is 0",
                       "recency is the age at the last repeat purchase; with none it is 0.")
-    if not frame.index.is_unique:
+    if not index_is_unique(frame.index):
         dup = frame.index[frame.index.duplicated()].unique()
         raise InvalidValueError(
             f"customer_id (the index) must be unique; {len(dup)} "
@@ -181,3 +187,80 @@ def validate_rfm(
             n_offending=len(dup),
         )
     return frame
+
+
+def index_is_unique(index: pd.Index) -> bool:
+    """``index.is_unique``, without pandas' lookup table where a cheaper check exists.
+
+    pandas answers ``is_unique`` from the index's hash table, which it keeps on the index
+    for good: for a million text ids (Arrow-backed) that is a million Python strings plus
+    the table, about 90 MiB held as long as the frame lives. Ids in increasing order (an
+    RFM summary of a log sorted by customer) are unique, which one comparison of
+    neighbours shows; otherwise Arrow text is counted with Arrow's hash (temporary
+    memory) and integers through a sorted copy. Same answer as ``is_unique``.
+    """
+    if len(index) < 2 or isinstance(index, pd.MultiIndex):
+        return bool(index.is_unique)
+    if "_engine" in getattr(index, "_cache", {}):  # pandas has built its table already
+        return bool(index.is_unique)
+    chunked = getattr(index.array, "_pa_array", None)
+    if chunked is not None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not (pa.types.is_string(chunked.type) or pa.types.is_large_string(chunked.type)):
+            return bool(index.is_unique)
+        arr = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
+        if arr.null_count == 0 and text_increasing(arr):
+            return True
+        pool = pa.system_memory_pool()  # the hash table is freed, not kept by the pool
+        return pc.count_distinct(arr, mode="all", memory_pool=pool).as_py() == len(index)
+    if isinstance(index.dtype, np.dtype) and index.dtype.kind in "iu":
+        values = index.to_numpy()
+        if bool(np.all(values[1:] > values[:-1])):
+            return True
+        values = np.sort(values)
+        return not bool(np.any(values[1:] == values[:-1]))
+    return bool(index.is_unique)
+
+
+#: Elements per Arrow comparison: Arrow's string kernels take temporary memory in
+#: proportion to their input, so long columns are compared a slice at a time.
+_TEXT_CHUNK = 1 << 18
+
+
+def text_neighbours_differ(arr: Any) -> np.ndarray:
+    """``arr[i + 1] != arr[i]`` for Arrow text without nulls, as a numpy bool array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pool = pa.system_memory_pool()
+    out = np.empty(max(len(arr) - 1, 0), dtype=bool)
+    for lo in range(0, out.size, _TEXT_CHUNK):
+        hi = min(lo + _TEXT_CHUNK, out.size)
+        out[lo:hi] = pc.not_equal(arr[lo + 1 : hi + 1], arr[lo:hi], memory_pool=pool).to_numpy(
+            zero_copy_only=False)
+    return out
+
+
+def text_increasing(arr: Any) -> bool:
+    """Whether Arrow text strictly increases, in text order or in (length, text) order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pool = pa.system_memory_pool()
+    n = len(arr) - 1
+    slices = [(arr[lo : min(lo + _TEXT_CHUNK, n)], arr[lo + 1 : min(lo + _TEXT_CHUNK, n) + 1])
+              for lo in range(0, n, _TEXT_CHUNK)]
+    if all(pc.all(pc.less(a, b, memory_pool=pool)).as_py() for a, b in slices):
+        return True
+    for a, b in slices:
+        la = pc.binary_length(a, memory_pool=pool)
+        lb = pc.binary_length(b, memory_pool=pool)
+        by_length = pc.or_(pc.less(la, lb, memory_pool=pool),
+                           pc.and_(pc.equal(la, lb, memory_pool=pool),
+                                   pc.less(a, b, memory_pool=pool), memory_pool=pool),
+                           memory_pool=pool)
+        if not pc.all(by_length).as_py():
+            return False
+    return True

@@ -75,6 +75,14 @@ def test_spark_predictions_equal_the_pandas_run(runs):
     for col in NUMERIC:
         np.testing.assert_allclose(got[col].to_numpy(float), want[col].to_numpy(float),
                                    rtol=1e-9, atol=1e-9, err_msg=col)
+    # the 80% ranges (--interval 0.8 by default): purchase bounds exactly, CLV bounds
+    # to the last digits of the cumulative sums (tests/spark/test_intervals.py)
+    for col in ("purchases_lower", "purchases_upper"):
+        np.testing.assert_array_equal(got[col].to_numpy(float), want[col].to_numpy(float))
+    for col in ("clv_lower", "clv_upper"):
+        np.testing.assert_allclose(got[col].to_numpy(float), want[col].to_numpy(float),
+                                   rtol=1e-7, atol=1e-9, err_msg=col)
+    assert list(got.columns) == list(want.columns)
     parts = pd.concat(pd.read_csv(p, dtype={"customer_id": str})
                       for p in (root / "spark/reports/clv-predictions-csv").glob("*.csv"))
     assert len(parts) == len(want)
@@ -120,6 +128,16 @@ def test_spark_summary_shows_the_pandas_headline(runs):
     for start in ("predicted CLV", "formula baseline CLV", "historical spend",
                   "holdout: aggregate purchases error"):
         assert line(spark.stdout, start) == line(pandas.stdout, start), start
+    # the total CLV's 80% range, printed as pandas prints it (its simulated part differs
+    # by Monte Carlo error, so the bounds agree to about 1%)
+    assert "point estimates" not in spark.stderr + spark.stdout
+
+    def bounds(text: str) -> list[float]:
+        row = next(s for s in text.splitlines() if s.strip().startswith("80% range"))
+        lo, hi = row.split("range", 1)[1].split(" to ")
+        return [float("".join(c for c in v if c.isdigit() or c == ".")) for v in (lo, hi)]
+
+    np.testing.assert_allclose(bounds(spark.stdout), bounds(pandas.stdout), rtol=0.01)
 
 
 def test_spark_workbook_has_the_summary_sheets(runs):
@@ -129,6 +147,32 @@ def test_spark_workbook_has_the_summary_sheets(runs):
     assert wb.sheetnames == ["Predictions", "Parameters", "Holdout metrics", "Deciles",
                              "Data quality", "About"]
     assert sum(1 for _ in wb["Predictions"].iter_rows()) == 2_357 + 1
+    header = [c.value for c in next(wb["Predictions"].iter_rows(max_row=1))]
+    assert any("80% range" in str(h) for h in header), header
+    about = {r[0]: r[1] for r in wb["About"].iter_rows(values_only=True) if r and r[0]}
+    assert "total clv range" in about and about.get("interval level") == "0.8"
+
+
+def test_spark_report_shows_the_ranges(runs):
+    """The HTML report has the range note, segment ranges, the holdout check and fan."""
+    root, _, _ = runs
+    html = (root / "spark/reports/clvlab-report.html").read_text(encoding="utf-8")
+    for text in ("What the ranges mean", "80% range of total CLV", "likely between",
+                 "How well the 80% ranges held", "randomised:",
+                 "Shaded: the 80% and 50% ranges"):
+        assert text in html, text
+
+
+def test_spark_run_without_ranges(tmp_path):
+    """--interval 0 on Spark: no range columns, no range lines, exit 0."""
+    if not JAVA_OK:
+        pytest.skip(NO_JAVA_REASON)
+    run = _cli("run", "--sample", "--engine", "spark", "--spark-master", "local[2]",
+               "--interval", "0", "--no-report", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = pd.read_parquet(tmp_path / "out/reports/clv-predictions.parquet")
+    assert not [c for c in got.columns if c.endswith(("_lower", "_upper"))]
+    assert "80% range" not in run.stdout and "point estimates" not in run.stderr
 
 
 def test_engine_options_are_checked(tmp_path):

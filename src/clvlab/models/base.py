@@ -32,6 +32,7 @@ from scipy import optimize, special
 
 from clvlab import _columns as C
 from clvlab._checks import check_level
+from clvlab._memory import release_unused
 from clvlab._time import check_time_unit
 from clvlab.exceptions import (
     ConvergenceError,
@@ -897,11 +898,14 @@ class BaseFitter(BaseModel):
         arrays = tuple(frame[c].to_numpy(dtype=float) for c in self._data_columns)
         arrays, w_all = self._select_with_weights(frame, arrays, w_all)
         data_u, w = self._compress(arrays, w_all)
+        release_unused()  # the checks' and the compression's row-sized temporaries
         n_total = float(w.sum())
         self._penalty_scale_ = self._penalty_scale(data_u)
 
         with _single_threaded_blas():
-            return self._fit_compressed(data, arrays, data_u, w, w_all, n_total, unit)
+            fitted = self._fit_compressed(data, arrays, data_u, w, w_all, n_total, unit)
+        release_unused()
+        return fitted
 
     def _fit_compressed(
         self,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import math
+import types
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,9 +27,11 @@ import pandas as pd
 from clvlab._time import GREGORIAN_YEAR_DAYS, UNIT_NAMES, unit_days
 from clvlab.models.contract import describe
 from clvlab.reporting.context import (
+    _holdout_ranges_blocks,
     clean_text,
     fmt_int,
     fmt_money,
+    fmt_money_prose,
     fmt_num,
     fmt_pct,
     fmt_pct_points,
@@ -99,6 +102,12 @@ class SparkReportInputs:
         Settings and the model-only figure.
     notes : list of str
         Extra lines for the methodology section.
+    ranges : mapping or None
+        The predictive ranges of the scores (``scores_attrs(scores)["intervals"]``:
+        ``level``, ``totals``, ``segments``), or None without ranges.
+    holdout_check, holdout_fan, holdout_ranges_note
+        How the ranges held on the holdout and the fan of the holdout forecast
+        (:func:`clvlab.spark._intervals.holdout_ranges`), or a sentence saying why not.
     """
 
     purchase_model: Any
@@ -118,6 +127,10 @@ class SparkReportInputs:
     margin: float
     acquisition_cost_ceiling: float = math.nan
     notes: list[str] = field(default_factory=list)
+    ranges: Mapping[str, Any] | None = None
+    holdout_check: dict[str, Any] | None = None
+    holdout_fan: pd.DataFrame | None = None
+    holdout_ranges_note: str = ""
 
 
 # -- blocks (the documented context shape) ------------------------------------------------
@@ -171,8 +184,19 @@ def _figure(draw: Callable[[Any], Any], caption: str,
 
 
 # -- figures from aggregates ----------------------------------------------------------------
-def _draw_tracking(track: pd.DataFrame, unit: str, name: str) -> Callable[[Any], None]:
+def _draw_tracking(track: pd.DataFrame, unit: str, name: str,
+                   fan: pd.DataFrame | None = None) -> Callable[[Any], None]:
     def draw(ax: Any) -> None:
+        if fan is not None:  # the pandas report's bands (drawn first, below the lines)
+            import types
+
+            from clvlab import _columns as C
+            from clvlab.plotting import _draw_fan
+
+            start = float(fan.attrs.get("calibration_purchases", math.nan))
+            holder = types.SimpleNamespace(tracking=track,
+                                           customers=pd.DataFrame({C.FREQUENCY: [start]}))
+            _draw_fan(ax, holder, fan, track.attrs.get("calibration_boundary"))
         ax.plot(track["period_end"], track["actual_cumulative"], color="#1f4e78", lw=2,
                 label="Actual")
         ax.plot(track["period_end"], track["expected_cumulative"], color="#c55a11", lw=1.5,
@@ -321,9 +345,22 @@ def build_context(inputs: SparkReportInputs, *, title: str = "Customer lifetime 
         numbers["holdout_purchases_error_pct"] = fmt_pct_points(err)
 
     # -- summary ------------------------------------------------------------------------
+    ranges = x.ranges if x.ranges and (x.ranges.get("totals") or {}).get("clv") else None
+    level_label = fmt_pct(float(ranges["level"]), 0) if ranges is not None else ""
+    clv_note = f"{numbers['n_customers']} customers, mean {numbers['mean_clv']}"
+    between = ""
+    if ranges is not None:
+        lo, hi = float(ranges["totals"]["clv"]["lower"]), float(ranges["totals"]["clv"]["upper"])
+        values.update({"total_clv_lower": lo, "total_clv_upper": hi,
+                       "interval_level": float(ranges["level"])})
+        numbers["total_clv_range"] = f"{fmt_money(lo)} to {fmt_money(hi)}"
+        clv_note = (f"{level_label} range {fmt_money_prose(lo)} to {fmt_money_prose(hi)}; "
+                    + clv_note)
+        between = f", {level_label} likely between {fmt_money_prose(lo)} and " \
+                  f"{fmt_money_prose(hi)}"
     kpis = [
         {"label": f"Predicted CLV, next {h}", "value": numbers["total_clv"],
-         "note": f"{numbers['n_customers']} customers, mean {numbers['mean_clv']}"},
+         "note": clv_note},
         {"label": "Formula baseline CLV", "value": numbers["total_clv_baseline"],
          "note": "simple average-order-value formula" if base is not None
          else "no baseline given"},
@@ -340,6 +377,7 @@ def build_context(inputs: SparkReportInputs, *, title: str = "Customer lifetime 
     sentences = [
         f"The {numbers['n_customers']} customers are expected to bring {numbers['total_clv']} "
         f"over the next {h} (discounted at {fmt_pct(annual)} a year, margin {x.margin:g})"
+        + between
         + (f"; the formula baseline says {numbers['total_clv_baseline']}."
            if base is not None else ".")
     ]
@@ -354,7 +392,18 @@ def build_context(inputs: SparkReportInputs, *, title: str = "Customer lifetime 
         f"Paying more than {numbers['acquisition_cost_ceiling']} to acquire a customer like "
         f"these loses money in expectation over {h} (first purchase included)."
     )
+    fan = x.holdout_fan if ranges is not None and ev is not None else None
     caveats = []
+    check = x.holdout_check if ranges is not None else None
+    if check is not None:
+        total = check["totals"].get("value") or check["totals"]["purchases"]
+        what = "value" if "value" in check["totals"] else "purchases"
+        if not total["covered"]:
+            caveats.append(
+                f"The {level_label} ranges allow for chance and for the uncertainty of the "
+                "fitted parameters, not for a model that is off: on the holdout the total "
+                f"{what} fell outside its {level_label} range (see Holdout validation), so the "
+                "range of the total CLV is narrower than the real uncertainty.")
     if ev is None:
         caveats.append("No holdout period: the forecast has not been checked against "
                        "purchases it did not see; re-run with a calibration end date.")
@@ -370,8 +419,15 @@ def build_context(inputs: SparkReportInputs, *, title: str = "Customer lifetime 
         "customers, no value beyond the horizon, and customers behaving as in the past.")
     if x.margin == 1.0:
         caveats.append("Margin 1: values are revenue, not profit. Pass a margin for profit.")
+    if ranges is not None:
+        from clvlab.intervals import plain_language_note
+
+        range_blocks = [_heading("What the ranges mean"),
+                        _para(plain_language_note(float(ranges["level"])))]
+    else:
+        range_blocks = []
     sections = [_section("summary", "Summary", [
-        {"kind": "kpis", "items": kpis}, _para(" ".join(sentences)),
+        {"kind": "kpis", "items": kpis}, _para(" ".join(sentences)), *range_blocks,
         _heading("Key caveats"), _bullets(caveats)])]
 
     # -- data ---------------------------------------------------------------------------
@@ -486,9 +542,13 @@ def build_context(inputs: SparkReportInputs, *, title: str = "Customer lifetime 
                   f"{fmt_int(ev.n_customers)} customers actually did." + track_text),
             _table(["Metric", *map(str, metrics.index)], rows,
                    caption="Holdout metrics (a dash: the model does not predict that quantity)."),
-            fig(_draw_tracking(ev.tracking, x.unit, p_name),
+            fig(_draw_tracking(ev.tracking, x.unit, p_name, fan),
                 "Cumulative repeat purchases, actual vs expected, through calibration and "
-                "holdout.") if ev.tracking is not None else None,
+                "holdout."
+                + (f" Shaded: the {level_label} and 50% ranges of the holdout forecast given "
+                   "the customers' calibration histories (the forecast the holdout metrics "
+                   "score)." if fan is not None else ""))
+            if ev.tracking is not None else None,
             _table(["Calibration purchases", "Customers", "Actual mean",
                     *[f"{c.replace('_', ' ')}" for c in ev.by_frequency.columns[2:]]],
                    [[str(k), fmt_int(r["n_customers"]),
@@ -499,6 +559,10 @@ def build_context(inputs: SparkReportInputs, *, title: str = "Customer lifetime 
                                    x.unit),
                 "Mean holdout purchases by number of calibration purchases."),
             _bullets(ev.notes) if ev.notes else None,
+            *(_holdout_ranges_blocks(types.SimpleNamespace(
+                ranges=ranges, holdout_check=x.holdout_check, level_label=level_label,
+                holdout_ranges_note=x.holdout_ranges_note or HOLDOUT_RANGES_MISSING))
+              if ranges is not None else []),
         ]))
 
     # -- CLV vs history ------------------------------------------------------------------
@@ -547,8 +611,19 @@ def build_context(inputs: SparkReportInputs, *, title: str = "Customer lifetime 
     # -- segments -------------------------------------------------------------------------
     thr = x.thresholds
     seg = x.segments
+    seg_ranges = (ranges or {}).get("segments") or {}
+    with_ranges = bool(seg_ranges)
+
+    def seg_range(name: Any) -> list[str]:
+        if not with_ranges:
+            return []
+        rng = (seg_ranges.get(str(name)) or {}).get("clv")
+        if rng is None:
+            return ["-"]
+        return [f"{fmt_money_prose(rng['lower'])} to {fmt_money_prose(rng['upper'])}"]
+
     seg_rows = [[str(k), fmt_int(r["n_customers"]), fmt_pct(r["share_customers"]),
-                 fmt_money(r["total_clv"]), fmt_pct(r["share_clv"]),
+                 fmt_money(r["total_clv"]), *seg_range(k), fmt_pct(r["share_clv"]),
                  fmt_num(r["mean_probability_alive"], 2), _SEGMENT_ACTIONS.get(str(k), "")]
                 for k, r in seg.iterrows()]
     q_high = (thr.get("value_quantiles") or [0.5, 0.8])[1]
@@ -562,8 +637,14 @@ def build_context(inputs: SparkReportInputs, *, title: str = "Customer lifetime 
               + (f"The thresholds are quantiles computed in Spark with a rank error of at most "
                  f"{rel:g} x the number of customers ({fmt_int(rel * n)} customers)."
                  if rel > 0 else "The thresholds are exact quantiles.")),
-        _table(["Segment", "Customers", "Share", "Total CLV", "Share of CLV", "Mean P(alive)",
-                "What to do"], seg_rows, align=["l", "r", "r", "r", "r", "r", "l"]),
+        _table(["Segment", "Customers", "Share", "Total CLV",
+                *([f"{level_label} range of total CLV"] if with_ranges else []),
+                "Share of CLV", "Mean P(alive)", "What to do"], seg_rows,
+               align=["l", "r", "r", "r", *(["r"] if with_ranges else []), "r", "r", "l"],
+               note=(f"Range: the segment's total CLV is {level_label} likely to fall in it; "
+                     "like the total's, it allows for the shared uncertainty of the fitted "
+                     "parameters, and it is not a sum of the customers' ranges."
+                     if with_ranges else "")),
         fig(_draw_segments(seg), "Total predicted CLV by segment."),
     ]))
 
@@ -581,6 +662,13 @@ def build_context(inputs: SparkReportInputs, *, title: str = "Customer lifetime 
         "Everything in this report is an aggregate computed in Spark: totals, means and "
         "correlations exactly; segment thresholds and RFM quantiles from approximate "
         "quantiles with the stated rank error; decile boundaries as exact order statistics.",
+        *([f"Ranges ({level_label} prediction ranges) come from the models' distributions of "
+           "each customer's purchases and spend, mixed over the parameters' uncertainty where "
+           "it matters, computed in Spark by the pandas path's code (the same range for every "
+           "customer); totals (all customers, each segment) are normal ranges combining the "
+           "parameters' shared uncertainty with the customers' own variation, added up over "
+           "Spark batches (clvlab.predict_intervals; docs/intervals.md). They do not allow "
+           "for model error."] if ranges is not None else []),
         *x.notes,
     ])]))
 
@@ -615,6 +703,15 @@ def build_context(inputs: SparkReportInputs, *, title: str = "Customer lifetime 
         "clvlab_version": __version__, "has_holdout": ev is not None,
         "numbers": numbers, "values": values, "sections": sections,
     }
+
+
+#: What the report says when the holdout check of the ranges was not given.
+HOLDOUT_RANGES_MISSING = (
+    "Not computed for this report: the holdout check of the ranges (the share of customers "
+    "whose holdout purchases and value fell inside their ranges, and whether the actual "
+    "holdout totals fell inside the totals' ranges) comes from "
+    "clvlab.spark._intervals.holdout_ranges, which clvlab run --engine spark calls."
+)
 
 
 def _draw_density(het: Any) -> Callable[[Any], None]:

@@ -5,7 +5,8 @@ fit every model from counted distinct rows -> evaluate (Spark aggregates) -> sco
 customer (mapInPandas) -> write the predictions as Parquet and CSV part files -> report,
 spreadsheet and summary from aggregates -> models as JSON. Nothing the size of the
 customer base is collected on the driver, except the spreadsheet's predictions when they
-fit one sheet.
+fit one sheet and, for the report's holdout check of the prediction ranges, up to 50,000
+customers of the split.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ class _SparkOutcome:
     files: dict[str, Path]
     calibration_models: dict[str, Any] | None = None
     choice: Any = None  # clvlab.spark._compare.SparkModelChoice (auto)
+    ranges: dict[str, Any] | None = None  # scores_attrs(scores)["intervals"] (--interval)
+    holdout_check: dict[str, Any] | None = None  # clvlab.spark._intervals.holdout_ranges
+    holdout_fan: pd.DataFrame | None = None
+    holdout_ranges_note: str = ""
 
 
 def _load(spark: Any, settings: Any, ui: Any) -> DataFrame:
@@ -207,9 +212,6 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
     margin = settings.check_margin()
     key = _purchase_key(settings)
     level = settings.interval_level() if hasattr(settings, "interval_level") else None
-    if level is not None:
-        ui.note(f"--interval {level:g}: the Spark engine does not compute prediction ranges "
-                "yet; the predictions are point estimates (use --interval 0 to silence this)")
     with ui.step("Starting Spark"):
         spark = session(master, config={"spark.ui.showConsoleProgress": "false"})
     engine = f"Apache Spark {spark.version}, master {spark.sparkContext.master}"
@@ -288,10 +290,21 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
                      None if choice is None else choice.best_model)
     calibration_models: dict[str, Any] | None = None
     evaluation = None
+    holdout: tuple[Any, Any, str] = (None, None, "")
     if split is not None:
         with ui.step("Evaluating on the holdout period (Spark aggregates)"):
             evaluation = evaluate(split, models["purchase"], models["spend"], models["baseline"],
                                   margin=margin)
+        if level is not None and not no_report:
+            from clvlab.spark._intervals import holdout_ranges
+
+            with ui.step(f"Checking the {level:.0%} ranges on the holdout (up to 50,000 "
+                         "customers on the driver)"):
+                try:
+                    holdout = holdout_ranges(split, models["purchase"], models["spend"],
+                                             evaluation, level, unit)
+                except (ValueError, TypeError, NotImplementedError) as exc:
+                    holdout = (None, None, f"The holdout check of the ranges failed: {exc}")
         if getattr(settings, "refit", True):
             # as the pandas path: the holdout validated the choice; the forecast uses every
             # purchase, so the same models are fitted again on the whole log
@@ -301,10 +314,16 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
     else:
         ui.note("no calibration end given: the models are fitted on everything and not "
                 "evaluated (use --calibration-end DATE for a holdout check)")
-    with ui.step(f"Scoring {n_customers:,} customers (mapInPandas)"):
+    ranges_label = f" with {level:.0%} ranges" if level else ""
+    with ui.step(f"Scoring {n_customers:,} customers{ranges_label} (mapInPandas)"):
         scores = score_customers(rfm, models["purchase"], models["spend"], models["baseline"],
-                                 horizon=horizon, discount_rate=rate, margin=margin)
-        thresholds = scores_attrs(scores)["segment_thresholds"]
+                                 horizon=horizon, discount_rate=rate, margin=margin,
+                                 interval=level)
+        score_attrs = scores_attrs(scores)
+        thresholds = score_attrs["segment_thresholds"]
+        ranges = score_attrs.get("intervals")
+    if ranges and ranges.get("skipped"):
+        ui.note(str(ranges["skipped"]))
     files: dict[str, Path] = {}
     parquet = settings.path("csv").parent / Path(SPARK_FILES["parquet"]).name
     csv_parts = settings.path("csv").parent / Path(SPARK_FILES["csv_parts"]).name
@@ -324,7 +343,7 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
         "predictions": f"{parquet} (Parquet) and {csv_parts} (CSV parts)",
     })
     outcome = _SparkOutcome(models, evaluation, totals, segments, thresholds, top, facts,
-                            files, calibration_models, choice)
+                            files, calibration_models, choice, ranges, *holdout)
     if not no_report:
         files.update(_write_report(outcome, rfm, scores, settings, ui, unit, horizon, rate,
                                    margin))
@@ -418,7 +437,7 @@ def _metadata(outcome: _SparkOutcome, settings: Any, unit: str, horizon: float, 
     from clvlab.cli import describe_training
 
     thr = outcome.thresholds
-    return {
+    meta = {
         "source": settings.source_label,
         "engine": outcome.facts.get("spark"),
         "time_unit": unit,
@@ -443,6 +462,27 @@ def _metadata(outcome: _SparkOutcome, settings: Any, unit: str, horizon: float, 
         "predictions": outcome.facts.get("predictions"),
         "clvlab_version": __version__,
     }
+    ranges = outcome.ranges
+    if ranges and (ranges.get("totals") or {}).get("clv"):
+        from clvlab._money import Currency
+
+        level = ranges["level"]
+        money = Currency(settings.checked_currency())
+        clv = ranges["totals"]["clv"]
+        meta["interval_level"] = level
+        meta["ranges"] = (
+            f"low/high columns: {level:.0%} predictive range -- the customer's purchases "
+            f"(whole numbers, at least {level:.0%} likely) or CLV over the horizon falls in "
+            "it with that probability, allowing for both the customer's own randomness and "
+            "the uncertainty of the fitted models"
+        )
+        meta["total clv range"] = (
+            f"{money.format(clv['lower'])} to {money.format(clv['upper'])} ({level:.0%}; the "
+            "total's own range, not a sum of the customers' ranges)"
+        )
+    elif ranges and ranges.get("skipped"):
+        meta["ranges"] = ranges["skipped"]
+    return meta
 
 
 def _write_report(outcome: _SparkOutcome, rfm: DataFrame, scores: DataFrame, settings: Any,
@@ -478,7 +518,9 @@ def _write_report(outcome: _SparkOutcome, rfm: DataFrame, scores: DataFrame, set
             rfm_quantiles=_rfm_quantiles(rfm, UNIT_NAMES[unit]),
             clv_histogram=_clv_histogram(scores), facts=outcome.facts, unit=unit,
             horizon=horizon, discount_rate=rate, margin=margin,
-            acquisition_cost_ceiling=ceiling, notes=notes,
+            acquisition_cost_ceiling=ceiling, notes=notes, ranges=outcome.ranges,
+            holdout_check=outcome.holdout_check, holdout_fan=outcome.holdout_fan,
+            holdout_ranges_note=outcome.holdout_ranges_note,
         )
         context = build_context(inputs)
     with ui.step("Writing the HTML report"):
@@ -509,6 +551,11 @@ def _summary(ui: Any, outcome: _SparkOutcome, files: dict[str, Path], settings: 
     headline.add_row("customers", f"{int(t['n_customers']):,}")
     headline.add_row(f"predicted CLV, next {horizon:g} {UNIT_NAMES[unit]}",
                      money.format(t["total_clv"], missing="n/a"))
+    clv_range = ((outcome.ranges or {}).get("totals") or {}).get("clv")
+    if clv_range:
+        headline.add_row(f"  {outcome.ranges['level']:.0%} range",  # type: ignore[index]
+                         f"{money.format(clv_range['lower'])} to "
+                         f"{money.format(clv_range['upper'])}")
     base = t["total_clv_baseline"]
     headline.add_row("formula baseline CLV", money.format(base, missing="n/a"))
     hist = t["historical_spend"]

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from clvlab import _columns as C
-from clvlab._checks import check_discount_rate, check_horizon, check_margin
+from clvlab._checks import check_discount_rate, check_horizon, check_level, check_margin
+from clvlab.intervals import SCORE_INTERVAL_COLUMNS
 from clvlab.scoring import (
     AT_RISK,
     CHAMPIONS,
@@ -232,6 +233,8 @@ def score_customers(
     alive_threshold: float = 0.5,
     relative_error: float = DEFAULT_RELATIVE_ERROR,
     storage_level: StorageLevel | None = StorageLevel.DISK_ONLY,
+    interval: float | None = None,
+    random_state: int = 0,
 ) -> DataFrame:
     """Score every customer of a Spark RFM frame, as :func:`clvlab.scoring.score_customers`.
 
@@ -251,15 +254,28 @@ def score_customers(
     storage_level : pyspark.StorageLevel or None, default=StorageLevel.DISK_ONLY
         The numeric scores are computed once and kept at this level (the quantiles
         and the output read them); ``None`` recomputes them on each use.
+    interval : float, optional
+        Level (e.g. 0.8) of predictive ranges to add, as
+        :func:`clvlab.scoring.score_customers` does: columns ``purchases_lower``,
+        ``purchases_upper`` (after ``expected_purchases``), ``clv_lower``, ``clv_upper``
+        (after ``clv``) -- equal to the pandas columns for every customer -- and, in the
+        metadata (``scores_attrs(...)["intervals"]``), the ranges of the totals and of each
+        segment's totals, computed from sums per batch (see
+        :mod:`clvlab.spark._intervals`). ``None`` or 0: no ranges.
+    random_state : int, default=0
+        Seed of the simulation of the customers' own variation in the totals (one stream
+        per batch, keyed by the batch's customer ids).
 
     Returns
     -------
     pyspark.sql.DataFrame
-        ``customer_id`` and :data:`clvlab.scoring.SCORE_COLUMNS` (``segment`` a string).
+        ``customer_id`` and :data:`clvlab.scoring.SCORE_COLUMNS` (``segment`` a string),
+        with the range columns when ``interval`` is given.
         Horizon, discount rate, margin, time unit and the segment thresholds are in the
         ``clv`` column's metadata (:func:`scores_attrs`). Write it with
         ``.write.parquet(path)``.
     """
+    level = check_level(interval, "interval") if interval else None
     _check_options(horizon, margin, discount_rate)
     frame = check_rfm(rfm, (C.FREQUENCY, C.RECENCY, C.T, C.MONETARY_VALUE), model="scoring")
     unit = rfm_attrs(frame).get(C.ATTR_TIME_UNIT)
@@ -277,8 +293,9 @@ def score_customers(
         sample.attrs[C.ATTR_TIME_UNIT] = unit
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _score_batch(sample, purchase_model, spend_model, baseline, horizon=horizon,
-                     discount_rate=discount_rate, margin=margin)
+        checked = _score_batch(sample, purchase_model, spend_model, baseline,
+                               horizon=horizon, discount_rate=discount_rate, margin=margin,
+                               interval=level)
     columns = [c for c in (C.CUSTOMER_ID, C.FREQUENCY, C.RECENCY, C.T, C.MONETARY_VALUE,
                            C.TOTAL_SPEND) if c in frame.columns]
     payloads = (_payload(purchase_model), _payload(spend_model), _payload(baseline))
@@ -291,6 +308,19 @@ def score_customers(
         numeric, value_quantiles=value_quantiles, alive_threshold=alive_threshold,
         relative_error=relative_error,
     )
+    scored = numeric.select(F.col(C.CUSTOMER_ID), *[F.col(c) for c in _NUMERIC],
+                            segment_column(thresholds, numeric.columns).alias(SEGMENT))
+    ranges = None
+    if level is not None:
+        ranges = dict(checked.attrs.get("intervals") or {})
+        if not ranges.get("skipped"):
+            scored, ranges = _add_ranges(
+                frame, scored, payloads, unit, level, random_state, storage_level,
+                {"horizon": float(horizon), "level": level,
+                 "discount_rate": float(discount_rate), "margin": float(margin)},
+                list(ranges.get("notes") or []))
+            if storage_level is not None:
+                numeric.unpersist()
     attrs = {
         "horizon": float(horizon),
         "discount_rate": float(discount_rate),
@@ -299,12 +329,58 @@ def score_customers(
         "segment_thresholds": {k: (None if isinstance(v, float) and not math.isfinite(v)
                                    else v) for k, v in thresholds.items()},
     }
+    if ranges is not None:
+        attrs["intervals"] = ranges
+    order = list(_NUMERIC) + [SEGMENT]
+    if ranges is not None and not ranges.get("skipped"):
+        for col, after in SCORE_INTERVAL_COLUMNS.items():
+            order.insert(order.index(after) + 1, col)
     cols = [F.col(C.CUSTOMER_ID)]
-    for name in _NUMERIC:
+    for name in order:
         col = F.col(name)
         cols.append(col.alias(name, metadata={METADATA_KEY: attrs}) if name == CLV else col)
-    cols.append(segment_column(thresholds, numeric.columns).alias(SEGMENT))
-    return numeric.select(*cols)
+    return scored.select(*cols)
+
+
+def _add_ranges(
+    frame: DataFrame, scored: DataFrame, payloads: tuple[Any, ...], unit: str | None,
+    level: float, random_state: int, storage_level: StorageLevel | None,
+    settings: dict[str, Any], notes: list[str],
+) -> tuple[DataFrame, dict[str, Any]]:
+    """Range columns and the totals' ranges (:mod:`clvlab.spark._intervals`)."""
+    from clvlab.spark._intervals import (
+        PARTS,
+        grid_tops,
+        interval_pass,
+        process_replicates,
+        totals_summary,
+    )
+
+    models = (payloads[0], payloads[1])
+    tops = grid_tops(frame, models, unit, settings)
+    n_customers = scored.count()
+    reps = process_replicates(n_customers)
+    passed = interval_pass(scored, models, unit, settings, tops, reps, int(random_state),
+                           SEGMENT, SEGMENTS)
+    if storage_level is not None:
+        passed = passed.persist(storage_level)
+    parts = [(r[SEGMENT], list(r[PARTS])) for r in
+             passed.filter(F.col(C.CUSTOMER_ID).isNull()).select(SEGMENT, PARTS).collect()]
+    totals, segments = totals_summary(parts, level, SEGMENTS)
+    kept = [n for n in notes if not n.startswith("Parameter uncertainty is mixed")]
+    kept.insert(min(2, len(kept)), (
+        "Parameter uncertainty is mixed into the purchase distribution of every customer "
+        "whose variance it raises by more than 0.1% (degree-3 cubature). Computed on Spark, "
+        "batch by batch; the totals add up the batches' sums, with the customers' own "
+        f"variation simulated {reps} time(s) per customer from one random stream per batch."
+    ))
+    summary = {
+        "level": float(level), "kind": "predictive", "totals": totals, "notes": kept,
+        "details": {"process_replicates": reps, "spend_groups": len(tops),
+                    "random_state": int(random_state), "engine": "spark"},
+        "segments": segments,
+    }
+    return passed.filter(F.col(C.CUSTOMER_ID).isNotNull()).drop(PARTS), summary
 
 
 def scores_attrs(scores: DataFrame) -> dict[str, Any]:

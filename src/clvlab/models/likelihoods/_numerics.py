@@ -115,9 +115,12 @@ def _distinct_rows(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarra
             key, partial = pd.factorize(key, sort=False)
             key = key.astype(np.int64)
             span = max(len(partial), 1)
-        key = key * k + codes
+        key *= k  # in place: the same numbers without two row-sized temporaries
+        key += codes
+        del codes
         span *= k
-    inverse, uniques = pd.factorize(key, sort=False)
+    # (a small size_hint: the hash table grows with the distinct rows, not the n rows)
+    inverse, uniques = pd.factorize(key, sort=False, size_hint=min(n, 1 << 16))
     rep = np.empty(len(uniques), dtype=np.intp)
     rep[inverse] = np.arange(n)
     return inverse, rep
@@ -153,7 +156,9 @@ def _on_distinct_rows(
             values_j = np.arange(k, dtype=float)
         if span * k > n * 4:
             return func(*flat).reshape(shape)  # mostly distinct: not worth it
-        key = key * k + codes
+        key *= k  # in place: the same numbers without two row-sized temporaries
+        key += codes
+        del codes
         span *= k
         levels.append((values_j, k))
     # the key is dense in [0, span) with span <= 4 n: count, then index the occupied cells
@@ -229,7 +234,9 @@ def _distinct_plan(
             key, partial = pd.factorize(key, sort=False)
             key = key.astype(np.int64)
             span = max(len(partial), 1)
-        key = key * k + codes
+        key *= k  # in place: the same numbers without two row-sized temporaries
+        key += codes
+        del codes
         span *= k
     inverse, uniques = pd.factorize(key, sort=False)
     m = len(uniques)
