@@ -45,7 +45,11 @@ from typing import Any
 TX_PER_CUSTOMER = 2.764321  # measured: 2,764,321 transactions per 1,000,000 customers
 CAL_END, OBS_END = "1997-09-30", "1998-06-30"
 _STEP = re.compile(r"✓ (.+?) \(([\d.]+) s\)")
-_ROWS = re.compile(r"i (.+?): ([\d,]+) distinct rows reached the driver")
+# "NAME: N distinct rows reached the driver" or, for rows kept in Spark,
+# "NAME: N distinct rows, kept in Spark (fitted from sums in P passes; S rows reached ...)"
+_ROWS = re.compile(r"i (.+?): ([\d,]+) distinct rows(?: reached the driver|, kept in Spark)")
+_KEPT = re.compile(r"i (.+?): [\d,]+ distinct rows, kept in Spark \(fitted from sums in "
+                   r"(\d+) passes; ([\d,]+) rows reached the driver\)")
 
 
 def _size(text: str) -> int:
@@ -105,6 +109,10 @@ class _Sampler(threading.Thread):
         self.kind: dict[int, str] = {}
         self.total_peak = 0  # KiB, largest sum of concurrent RSS
         self.load: list[float] = []
+        # (seconds since start, driver RSS, JVM RSS, workers' RSS) in MiB, every ~2 s:
+        # which step holds the peak (the steps' own times are in the progress lines)
+        self.timeline: list[tuple[float, int, int, int]] = []
+        self.t0 = time.perf_counter()
         self.stop = threading.Event()
 
     def _tree(self) -> list[int]:
@@ -121,13 +129,16 @@ class _Sampler(threading.Thread):
         return tree
 
     def run(self) -> None:
+        tick = 0
         while not self.stop.is_set():
             total = 0
+            rss = {"driver": 0, "jvm": 0, "worker": 0}
             for pid in self._tree():
                 st = _status(pid)
                 if not st:
                     continue
                 total += st.get("VmRSS", 0)
+                rss[self.kind.get(pid, "worker")] += st.get("VmRSS", 0)
                 self.peaks[pid] = max(self.peaks.get(pid, 0), st.get("VmHWM", 0))
                 self.cpu[pid] = max(self.cpu.get(pid, 0.0), _cpu(pid))
                 # classified at every sample: spark-submit's shell execs into java
@@ -136,9 +147,14 @@ class _Sampler(threading.Thread):
                                   "jvm" if first.endswith("java") else "worker")
             self.total_peak = max(self.total_peak, total)
             self.load.append(os.getloadavg()[0])
+            if tick % 10 == 0:
+                self.timeline.append((round(time.perf_counter() - self.t0, 1),
+                                      rss["driver"] // 1024, rss["jvm"] // 1024,
+                                      rss["worker"] // 1024))
+            tick += 1
             time.sleep(0.2)
 
-    def summary(self) -> dict[str, float]:
+    def summary(self) -> dict[str, Any]:
         gib = 1024**2
         by = {k: [v for p, v in self.peaks.items() if self.kind.get(p) == k]
               for k in ("driver", "jvm", "worker")}
@@ -153,6 +169,8 @@ class _Sampler(threading.Thread):
             # process's last < 0.2 s before it exits is missed)
             "cpu_s": sum(self.cpu.values()),
             "load_avg_mean": sum(self.load) / max(len(self.load), 1),
+            "load_avg_max": max(self.load, default=0.0),
+            "rss_timeline_mib": self.timeline,
         }
 
 
@@ -172,6 +190,9 @@ def _run(cmd: list[str], cwd: Path) -> dict[str, Any]:
               "steps": [(m.group(1), float(m.group(2))) for m in _STEP.finditer(err)],
               "fit_rows": {m.group(1): int(m.group(2).replace(",", ""))
                            for m in _ROWS.finditer(err)},
+              "kept_in_spark": [{"model": m.group(1), "passes": int(m.group(2)),
+                                 "collected": int(m.group(3).replace(",", ""))}
+                                for m in _KEPT.finditer(err)],
               **sampler.summary()}
     if proc.returncode != 0:
         result["stderr_tail"] = err[-3000:]

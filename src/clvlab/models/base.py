@@ -15,13 +15,15 @@ A subclass declares ``_param_names``, ``_data_columns`` and ``_model_name`` and 
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import datetime as _dt
+import functools
 import hashlib
 import inspect
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -42,7 +44,7 @@ from clvlab.models.contract import Capabilities, FitColumns, Heterogeneity, Mode
 from clvlab.models.likelihoods._numerics import _distinct_rows
 from clvlab.validation import validate_rfm
 
-__all__ = ["BaseModel", "BaseFitter", "SummaryTable", "data_fingerprint"]
+__all__ = ["BaseModel", "BaseFitter", "RemoteRows", "SummaryTable", "data_fingerprint"]
 
 #: Gradient inf-norm (of the mean negative log-likelihood per customer, with respect to the
 #: transformed parameters) below which a fit counts as converged.
@@ -136,6 +138,88 @@ def resolve_time_unit(time_unit: str | None, data: Any) -> str:
         "clvlab.rfm_summary). Pass it explicitly, e.g. fit(rfm, time_unit='W'), so every "
         "horizon and discount rate is read in the right unit."
     )
+
+
+
+class RemoteRows(abc.ABC):
+    """Distinct fit rows and their weights, held outside this process (e.g. in Spark).
+
+    A fitter that declares ``_fits_remote_rows = True`` accepts such an object in place of
+    the data in ``fit``: it reads the rows only through additive reductions computed where
+    the rows live (:meth:`reduce`: the log-likelihood and its gradient at a batch of
+    parameter vectors, counts, moments) and a small subsample (:meth:`subsample`) for its
+    starting point, so the memory of the fitting process does not grow with the rows. The
+    optimiser, its convergence checks and the fitted attributes are those of the in-memory
+    fit, so the estimates equal it up to the order of floating-point sums.
+
+    An implementation gives each reduction function the rows in batches of the model's
+    ``_data_columns`` (as float arrays) and their weights, *all* rows including those the
+    model's :meth:`BaseFitter._row_mask` leaves out; it sums the returned arrays in a fixed
+    order (so repeated evaluations at one point agree exactly).
+
+    Attributes
+    ----------
+    n_rows : int
+        Number of rows (before the model's selection).
+    attrs : dict
+        Settings of the data, as on an RFM frame (e.g. ``time_unit``).
+    """
+
+    n_rows: int
+    attrs: dict[str, Any]
+
+    @abc.abstractmethod
+    def reduce(
+        self, fn: Callable[[tuple[np.ndarray, ...], np.ndarray], np.ndarray]
+    ) -> np.ndarray:
+        """Return the sum over all batches of ``fn(arrays, weights)`` (a 1-d float array).
+
+        ``fn`` is a picklable function (module-level functions and ``functools.partial``
+        of them, holding plain values and classes): it runs where the rows are.
+        """
+
+    @abc.abstractmethod
+    def subsample(
+        self, stride: int, n_heavy: int
+    ) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
+        """Return the ``n_heavy`` heaviest rows and about one in ``stride`` of the others.
+
+        The rule of the in-memory warm start (``BaseFitter._fit_compressed``):
+        ``(arrays, weights, heavy)`` -- arrays of the data columns, the weights as stored
+        (not rescaled) and a flag marking the heavy rows. The selection is deterministic
+        and does not depend on how the rows are partitioned.
+        """
+
+    @abc.abstractmethod
+    def example_ids(
+        self, fn: Callable[[tuple[np.ndarray, ...]], np.ndarray], n: int
+    ) -> list[Any]:
+        """Return up to ``n`` representative customer ids of rows where ``fn`` is true."""
+
+
+def _remote_batch(
+    cls: type, options: dict[str, Any], task: str, payload: Any,
+    arrays: tuple[np.ndarray, ...], weights: np.ndarray,
+) -> np.ndarray:
+    """One batch of a remote reduction: rebuild the model from its class and options.
+
+    ``task`` is ``"totals"`` (weighted log-likelihood and gradient of the selected rows at
+    each parameter vector of ``payload``, flattened ``[ll, g_1 .. g_k]`` per vector) or
+    ``"summary"`` (:meth:`BaseFitter._remote_sums`).
+    """
+    model = cls(**options)
+    if task == "summary":
+        return model._remote_sums(arrays, weights)
+    mask = model._row_mask(arrays)
+    if mask is not None:
+        arrays = tuple(a[mask] for a in arrays)
+        weights = weights[mask]
+    k = len(model._param_names)
+    if weights.size == 0:
+        return np.zeros(len(payload) * (k + 1))
+    with np.errstate(all="ignore"):
+        res = model._totals_at([np.asarray(p, dtype=float) for p in payload], arrays, weights)
+    return np.concatenate([np.concatenate(([total], grad)) for total, grad in res])
 
 
 class SummaryTable:
@@ -366,6 +450,12 @@ class BaseFitter(BaseModel):
 
     _data_columns: ClassVar[tuple[str, ...]] = ()
 
+    #: Whether ``fit`` accepts :class:`RemoteRows` (rows too many for this process). A
+    #: model opts in when its starting points (``_initial_params``), ``_penalty_scale``
+    #: and ``_degeneracy`` work from a subsample or the parameters alone, and its
+    #: selection of rows is a per-row rule (``_row_mask``).
+    _fits_remote_rows: ClassVar[bool] = False
+
     @classmethod
     def fit_columns(cls) -> FitColumns:
         """Fit columns: the likelihood's data columns (customers with equal values merge)."""
@@ -460,9 +550,90 @@ class BaseFitter(BaseModel):
     def _select(self, frame: pd.DataFrame) -> np.ndarray | None:
         """Boolean mask of the rows the model is fitted on; ``None`` keeps every row.
 
-        All rows by default; Gamma-Gamma keeps the repeat buyers.
+        All rows by default; Gamma-Gamma keeps the repeat buyers. Models whose rule is
+        per row override :meth:`_row_mask` instead (also used on :class:`RemoteRows`).
         """
+        return self._row_mask(tuple(frame[c].to_numpy(dtype=float) for c in self._data_columns))
+
+    def _row_mask(self, arrays: Sequence[np.ndarray]) -> np.ndarray | None:
+        """Per-row rule on the data columns: rows the likelihood reads (``None``: all)."""
         return None
+
+    # -- remote rows (RemoteRows: the data live elsewhere, e.g. in Spark) ------------
+    def _remote_sums(self, arrays: Sequence[np.ndarray], weights: np.ndarray) -> np.ndarray:
+        """Additive summary of one batch of remote rows (all rows, before the selection).
+
+        Base: per data column the number of non-finite and of negative values, then for
+        the selected rows their number, total weight and per column ``sum w c`` and
+        ``sum w c^2`` (the fingerprint of the fit). Subclasses append their own sums
+        after these (:meth:`_remote_selection` reads them).
+        """
+        checks = []
+        for a in arrays:
+            checks += [float((~np.isfinite(a)).sum()), float((a < 0).sum())]
+        mask = self._row_mask(arrays)
+        sel = arrays if mask is None else tuple(a[mask] for a in arrays)
+        w = weights if mask is None else weights[mask]
+        moments = [float(len(w)), float(w.sum())]
+        with np.errstate(all="ignore"):
+            for a in sel:
+                moments += [float(w @ a), float(w @ (a * a))]
+        return np.array(checks + moments)
+
+    def _remote_selection(self, rows: RemoteRows, sums: np.ndarray) -> tuple[int, float, str]:
+        """Check remote rows from :meth:`_remote_sums`; return rows, weight, fingerprint.
+
+        Raises ``ValueError`` naming the column when values are non-finite or negative
+        (the in-memory path's :func:`~clvlab.validation.validate_rfm` rules on ranges).
+        """
+        n_cols = len(self._data_columns)
+        checks = sums[: 2 * n_cols]
+        for j, col in enumerate(self._data_columns):
+            bad, negative = int(checks[2 * j]), int(checks[2 * j + 1])
+            if bad or negative:
+                raise ValueError(
+                    f"{col}: {bad} rows are missing or not finite and {negative} are negative "
+                    f"in the {self._model_name} fit rows; {col} must be a finite number >= 0. "
+                    "Build the summary with clvlab.spark.rfm_summary."
+                )
+        moments = sums[2 * n_cols: 2 * n_cols + 2 + 2 * n_cols]
+        return int(moments[0]), float(moments[1]), data_fingerprint(moments)
+
+    def _remote_summary(self, rows: RemoteRows) -> np.ndarray:
+        """Reduce :meth:`_remote_sums` over the remote rows (one pass)."""
+        return rows.reduce(functools.partial(
+            _remote_batch, type(self), self.get_params(), "summary", None))
+
+    def _totals_at(
+        self, params_list: Sequence[np.ndarray], data: Sequence[np.ndarray], weights: np.ndarray
+    ) -> list[tuple[float, np.ndarray]]:
+        """Weighted totals (:meth:`_total_loglik_and_grad`) at several parameter vectors.
+
+        One call per data batch of a remote fit; a model whose parameter-free statistics
+        are costly (Gamma-Gamma) overrides it to compute them once for the batch.
+        """
+        return [self._total_loglik_and_grad(p, data, weights) for p in params_list]
+
+    def _totals(
+        self, params_list: Sequence[np.ndarray], data: Any, weights: np.ndarray | None
+    ) -> list[tuple[float, np.ndarray]]:
+        """Weighted totals at several parameter vectors, in memory or in one remote pass."""
+        if not isinstance(data, RemoteRows):
+            return self._totals_at(params_list, data, weights)  # type: ignore[arg-type]
+        # a pass per call; points already evaluated in this fit are remembered (e.g. the
+        # final log-likelihood at the accepted Newton point costs no pass)
+        memo: dict[tuple[float, ...], tuple[float, np.ndarray]] = getattr(
+            self, "_remote_memo_", {})
+        keys = [tuple(np.asarray(p, dtype=float).tolist()) for p in params_list]
+        todo = list(dict.fromkeys(key for key in keys if key not in memo))
+        if todo:
+            k = len(self._param_names)
+            flat = data.reduce(functools.partial(
+                _remote_batch, type(self), self.get_params(), "totals",
+                [list(key) for key in todo]))
+            for key, row in zip(todo, flat.reshape(len(todo), k + 1), strict=True):
+                memo[key] = (float(row[0]), row[1:].copy())
+        return [(memo[key][0], memo[key][1].copy()) for key in keys]
 
     def _to_natural(self, theta: np.ndarray) -> np.ndarray:
         """Map unconstrained parameters to natural ones (default: ``exp``)."""
@@ -524,9 +695,23 @@ class BaseFitter(BaseModel):
         self, theta: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray, n_total: float
     ) -> tuple[float, np.ndarray]:
         """Penalised mean negative log-likelihood and its gradient in theta."""
-        params = self._to_natural(theta)
+        return self._objective_many([theta], data, weights, n_total)[0]
+
+    def _objective_many(
+        self, thetas: Sequence[np.ndarray], data: Any, weights: Any, n_total: float
+    ) -> list[tuple[float, np.ndarray]]:
+        """:meth:`_objective` at several points (one pass over remote rows)."""
+        thetas = [np.asarray(t, dtype=float) for t in thetas]
+        params_list = [self._to_natural(t) for t in thetas]
         with np.errstate(all="ignore"):
-            total, g_nat = self._total_loglik_and_grad(params, data, weights)
+            totals = self._totals(params_list, data, weights)
+        return [self._penalised(t, p, total, g, n_total)
+                for t, p, (total, g) in zip(thetas, params_list, totals, strict=True)]
+
+    def _penalised(
+        self, theta: np.ndarray, params: np.ndarray, total: float, g_nat: np.ndarray,
+        n_total: float,
+    ) -> tuple[float, np.ndarray]:
         if not np.isfinite(total) or not np.all(np.isfinite(g_nat)):
             return np.inf, np.zeros_like(theta)
         jac = self._natural_jacobian(theta)
@@ -556,13 +741,17 @@ class BaseFitter(BaseModel):
         the linear convergence of a frozen Hessian); it is recomputed only when a step
         fails. Returns ``(theta, value, grad, n_accepted_steps)``.
         """
-        value, grad = self._objective(theta, data, weights, n_total)
         hess: np.ndarray | None = None
+        remote = isinstance(data, RemoteRows)
+        if remote:  # value and Hessian in one pass over the rows
+            value, grad, hess = self._objective_and_hessian(theta, data, weights, n_total)
+        else:
+            value, grad = self._objective(theta, data, weights, n_total)
         n_steps = 0
-        for _ in range(max_steps):
+        for i_step in range(max_steps):
             if not np.isfinite(value) or np.max(np.abs(grad)) < 1e-12:
                 break
-            fresh = hess is None
+            fresh = hess is None or (remote and i_step == 0)
             if hess is None:
                 hess = self._numeric_hessian_theta(theta, data, weights, n_total)
             try:
@@ -571,9 +760,14 @@ class BaseFitter(BaseModel):
                 break
             accepted = False
             if np.all(np.isfinite(step)) and float(step @ grad) > 0:  # a descent direction
-                for scale in (1.0, 0.5, 0.25, 0.125):
-                    cand = np.clip(theta - scale * step, -THETA_BOUND, THETA_BOUND)
-                    cval, cgrad = self._objective(cand, data, weights, n_total)
+                cands = [np.clip(theta - scale * step, -THETA_BOUND, THETA_BOUND)
+                         for scale in (1.0, 0.5, 0.25, 0.125)]
+                # remote rows: the four trial points in one pass (same choice as in turn)
+                batch = (self._objective_many(cands, data, weights, n_total)
+                         if isinstance(data, RemoteRows) else None)
+                for i, cand in enumerate(cands):
+                    cval, cgrad = (batch[i] if batch is not None
+                                   else self._objective(cand, data, weights, n_total))
                     if np.isfinite(cval) and cval <= value + 1e-15 * abs(value):
                         hess = _bfgs_update(hess, cand - theta, cgrad - grad)
                         theta, value, grad, accepted = cand, cval, cgrad, True
@@ -620,18 +814,32 @@ class BaseFitter(BaseModel):
     def _numeric_hessian_theta(
         self, theta: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray, n_total: float
     ) -> np.ndarray:
+        return self._objective_and_hessian(theta, data, weights, n_total, center=False)[2]
+
+    def _objective_and_hessian(
+        self, theta: np.ndarray, data: Any, weights: Any, n_total: float, center: bool = True
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """Objective, gradient (if ``center``; else NaN, empty) and finite-difference Hessian.
+
+        Central differences of the analytic gradient in each transformed parameter: ``2k``
+        gradients, evaluated together (one pass over remote rows, with the centre).
+        """
         k = len(theta)
-        hess = np.empty((k, k))
+        points, steps = [], []
         for j in range(k):
             h = 1e-5 * max(1.0, abs(theta[j]))
             tp, tm = theta.copy(), theta.copy()
             tp[j] += h
             tm[j] -= h
-            hess[:, j] = (
-                self._objective(tp, data, weights, n_total)[1]
-                - self._objective(tm, data, weights, n_total)[1]
-            ) / (2 * h)
-        return 0.5 * (hess + hess.T)
+            points += [tp, tm]
+            steps.append(h)
+        values = self._objective_many(([theta] if center else []) + points, data, weights,
+                                      n_total)
+        value, grad = values.pop(0) if center else (math.nan, np.empty(0))
+        hess = np.empty((k, k))
+        for j in range(k):
+            hess[:, j] = (values[2 * j][1] - values[2 * j + 1][1]) / (2 * steps[j])
+        return value, grad, 0.5 * (hess + hess.T)
 
     def fit(
         self,
@@ -644,12 +852,15 @@ class BaseFitter(BaseModel):
 
         Parameters
         ----------
-        data : DataFrame or mapping
+        data : DataFrame, mapping or RemoteRows
             RFM summary with the model's columns, index ``customer_id`` (see
-            :func:`clvlab.rfm_summary`). Not modified and not stored on the model.
+            :func:`clvlab.rfm_summary`). Not modified and not stored on the model. Models
+            with ``_fits_remote_rows`` also take :class:`RemoteRows` (distinct rows with
+            their weights held elsewhere, e.g. by :func:`clvlab.spark.fit`).
         weights : array-like of shape (n_customers,), optional
             Number of customers each row stands for (e.g. an aggregated table). Identical
-            rows are merged automatically in any case.
+            rows are merged automatically in any case. Not with :class:`RemoteRows`
+            (they carry their weights).
         time_unit : {"D", "W", "M", "Y"}, optional
             Unit of the recency and T columns. Defaults to ``data.attrs["time_unit"]``,
             which :func:`clvlab.rfm_summary` sets.
@@ -658,6 +869,27 @@ class BaseFitter(BaseModel):
         -------
         self
         """
+        if isinstance(data, RemoteRows):
+            self._validate_options()
+            if not self._fits_remote_rows:
+                raise TypeError(
+                    f"{type(self).__name__} cannot be fitted on remote rows; collect the "
+                    "counted rows and fit on them (clvlab.spark.fit does this)."
+                )
+            if weights is not None:
+                raise ValueError("weights: remote rows carry their own weights; pass none.")
+            unit = resolve_time_unit(time_unit, data)
+            n_rows, n_total, fingerprint = self._remote_selection(
+                data, self._remote_summary(data))
+            self._remote_fit_ = (n_rows, fingerprint)
+            self._remote_memo_: dict[tuple[float, ...], tuple[float, np.ndarray]] = {}
+            self._penalty_scale_ = self._penalty_scale(data)  # type: ignore[arg-type]
+            try:
+                with _single_threaded_blas():
+                    return self._fit_compressed(data, (), data, None, None,  # type: ignore
+                                                n_total, unit)
+            finally:
+                del self._remote_fit_, self._remote_memo_
         self._validate_options()
         frame = validate_rfm(data, require=self._data_columns, model=self._model_name)
         self._check_data(frame)
@@ -685,7 +917,15 @@ class BaseFitter(BaseModel):
         n_total: float,
         unit: str,
     ) -> Self:
-        """Optimise on the compressed rows and set the fitted attributes."""
+        """Optimise on the compressed rows and set the fitted attributes.
+
+        ``data_u`` may be :class:`RemoteRows` (``w``, ``w_all`` then ``None``): the starting
+        points and the warm start come from its subsample, every evaluation on all rows
+        is one remote pass (the Hessian's ``2k`` points and Newton's trial steps batched).
+        """
+        remote = isinstance(data_u, RemoteRows)
+        if remote:
+            return self._fit_remote_start(data, data_u, n_total, unit)
         starts = [(np.asarray(p, dtype=float), False) for p in self._initial_params(data_u, w)]
         if len(w) > WARM_START_ROWS:
             # many distinct rows: fit a systematic subsample first (cheap) and start the
@@ -709,6 +949,55 @@ class BaseFitter(BaseModel):
                     starts.insert(0, (self._to_natural(sub_res.x), True))
             except (ValueError, np.linalg.LinAlgError, FloatingPointError):
                 pass
+        # warnings point at the caller of fit: fit -> _fit_compressed -> _fit_from_starts
+        return self._fit_from_starts(starts, arrays, data_u, w, w_all, n_total, unit, level=4)
+
+    def _fit_remote_start(
+        self, data: Any, rows: RemoteRows, n_total: float, unit: str
+    ) -> Self:
+        """Start remote rows from a fit on their subsample (always), then the defaults.
+
+        The subsample follows the in-memory warm start's rule (the heaviest rows with
+        weight / stride, about one in ``stride`` of the others with theirs), drawn where
+        the rows are; only it reaches this process.
+        """
+        n_rows = self._remote_fit_[0]
+        stride = max(1, -(-n_rows // WARM_START_ROWS))
+        arrays, weights, heavy = rows.subsample(stride, WARM_START_ROWS // 4)
+        mask = self._row_mask(arrays)
+        if mask is not None:
+            arrays, weights, heavy = (tuple(a[mask] for a in arrays), weights[mask],
+                                      heavy[mask])
+        sub_w = np.where(heavy, weights / stride, weights)
+        sub, sub_w = self._compress(arrays, sub_w)
+        starts = [(np.asarray(p, dtype=float), False) for p in self._initial_params(sub, sub_w)]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sub_res = self._minimise(starts[0][0], sub, sub_w, float(sub_w.sum()))
+            if np.isfinite(sub_res.fun):
+                starts.insert(0, (self._to_natural(sub_res.x), True))
+        except (ValueError, np.linalg.LinAlgError, FloatingPointError):
+            pass
+        # fit -> _fit_compressed -> _fit_remote_start -> _fit_from_starts
+        return self._fit_from_starts(starts, (), rows, None, None, n_total, unit, level=5)
+
+    def _fit_from_starts(
+        self,
+        starts: list[tuple[np.ndarray, bool]],
+        arrays: tuple[np.ndarray, ...],
+        data_u: Any,
+        w: np.ndarray | None,
+        w_all: np.ndarray | None,
+        n_total: float,
+        unit: str,
+        level: int = 4,
+    ) -> Self:
+        """Minimise from each start in turn until converged; set the fitted attributes.
+
+        ``level`` is the ``stacklevel`` of the warnings, so they name the caller of ``fit``.
+        """
+        remote = isinstance(data_u, RemoteRows)
         best: optimize.OptimizeResult | None = None
         check: dict[str, Any] = {}
         n_starts = 0
@@ -730,7 +1019,7 @@ class BaseFitter(BaseModel):
         theta = best.x
         params = self._to_natural(theta)
         with np.errstate(all="ignore"):
-            log_likelihood = float(self._total_loglik_and_grad(params, data_u, w)[0])
+            log_likelihood = float(self._totals([params], data_u, w)[0][0])
         hess_theta = check["hessian"]
         grad_norm, ll_gain, step_norm = check["grad_norm"], check["ll_gain"], check["step_norm"]
         at_bound, converged = check["at_bound"], check["converged"]
@@ -741,7 +1030,7 @@ class BaseFitter(BaseModel):
         self.time_unit_ = unit  # the degeneracy note may name it
         degeneracy = self._degeneracy(params, data_u, w)
         cov = self._variance(theta, data_u, w, n_total, hess_theta=hess_theta,
-                             quiet=degeneracy is not None)
+                             quiet=degeneracy is not None, level=level + 1)
         self.params_ = pd.Series(params, index=list(self._param_names), name="estimate")
         self.variance_matrix_ = pd.DataFrame(
             cov, index=list(self._param_names), columns=list(self._param_names)
@@ -751,7 +1040,7 @@ class BaseFitter(BaseModel):
         )
         self.log_likelihood_ = log_likelihood
         self.n_customers_ = int(round(n_total)) if float(n_total).is_integer() else n_total
-        self.n_unique_rows_ = int(len(w))
+        self.n_unique_rows_ = int(self._remote_fit_[0] if remote else len(w))  # type: ignore
         self.time_unit_ = unit
         self.converged_ = bool(converged)
         self.optimizer_result_ = {
@@ -771,13 +1060,14 @@ class BaseFitter(BaseModel):
         self.optimizer_result_["degeneracy"] = degeneracy
         self.degeneracy_ = degeneracy
         self.fit_date_ = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-        self.data_fingerprint_ = data_fingerprint(*arrays, w_all)
+        self.data_fingerprint_ = (self._remote_fit_[1] if remote
+                                  else data_fingerprint(*arrays, w_all))
         self._theta_ = theta
         if degeneracy is not None:
             warnings.warn(
                 f"{self._model_name}: {degeneracy}",
                 DegenerateFitWarning,
-                stacklevel=3,  # fit -> _fit_compressed -> here
+                stacklevel=level,
             )
         elif not converged:
             warnings.warn(
@@ -791,7 +1081,7 @@ class BaseFitter(BaseModel):
                 f"(optimiser: {self.optimizer_result_['message']}). The estimates may be off; "
                 "inspect optimizer_result_, or try penalizer_coef > 0.",
                 ConvergenceWarning,
-                stacklevel=3,  # fit -> _fit_compressed -> here
+                stacklevel=level,
             )
         return self
 
@@ -856,6 +1146,7 @@ class BaseFitter(BaseModel):
         n_total: float,
         hess_theta: np.ndarray | None = None,
         quiet: bool = False,
+        level: int = 4,
     ) -> np.ndarray:
         """Inverse Hessian of the total negative log-likelihood, in natural parameters.
 
@@ -883,7 +1174,7 @@ class BaseFitter(BaseModel):
                 "estimate; standard errors are not available (NaN). The likelihood is flat in "
                 "some direction: more data or penalizer_coef > 0 may help.",
                 ConvergenceWarning,
-                stacklevel=4,  # fit -> _fit_compressed -> _variance -> here
+                stacklevel=level,
             )
             cov = np.full((k, k), np.nan)
         return 0.5 * (cov + cov.T)

@@ -20,7 +20,7 @@ from clvlab.exceptions import (
     ModelWarning,
     describe_offenders,
 )
-from clvlab.models.base import BaseFitter, SummaryTable
+from clvlab.models.base import BaseFitter, RemoteRows, SummaryTable
 from clvlab.models.contract import Capabilities, Heterogeneity
 from clvlab.models.likelihoods.gamma_gamma import (
     gg_expected_spend,
@@ -69,6 +69,38 @@ class _SelectionInfo(TypedDict, total=False):
     zero_spend_ids: list[Any]
     n_input: int
     correlation: float
+
+
+def _zero_spend(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Repeat buyers without spend (``frequency > 0``, ``monetary_value`` not > 0)."""
+    return (arrays[0] > 0) & ~(arrays[1] > 0)
+
+
+def _no_repeat_buyers(n_input: Any, one_time: Any, n_zero_spend: Any) -> EmptyInputError:
+    return EmptyInputError(
+        f"Gamma-Gamma needs repeat buyers (frequency > 0 and monetary_value > 0); none "
+        f"of the {n_input} customers qualify ({one_time} have frequency 0, "
+        f"{n_zero_spend} have monetary_value 0). Check that monetary_value holds the "
+        "mean value of repeat purchases (clvlab.rfm_summary computes it).",
+        column=C.FREQUENCY,
+        rule="at least one customer with frequency > 0 and monetary_value > 0",
+        n_offending=n_input,
+    )
+
+
+def _pearson_from_moments(n_rows: int, sums: Sequence[float]) -> float:
+    """Weighted Pearson correlation from ``W, sum w x, sum w x^2, sum w m, sum w m^2, sum w x m``.
+
+    The same quantity as :func:`_weighted_pearson` from additive sums (remote rows).
+    """
+    w_tot, sx, sxx, sm, smm, sxm = (float(v) for v in sums)
+    if n_rows < _MIN_FOR_CORRELATION or w_tot <= 0:
+        return float("nan")
+    ex, em = sx / w_tot, sm / w_tot
+    vx, vm = sxx / w_tot - ex * ex, smm / w_tot - em * em
+    if vx <= 0 or vm <= 0:
+        return float("nan")
+    return float(np.clip((sxm / w_tot - ex * em) / math.sqrt(vx * vm), -1.0, 1.0))
 
 
 def _weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
@@ -156,6 +188,8 @@ class GammaGammaFitter(BaseFitter):
     _param_names: ClassVar[tuple[str, ...]] = ("p", "q", "v")
     _data_columns: ClassVar[tuple[str, ...]] = (C.FREQUENCY, C.MONETARY_VALUE)
     _model_name: ClassVar[str] = "Gamma-Gamma"
+    # its rows grow with the repeat buyers: an engine may keep them where they are
+    _fits_remote_rows: ClassVar[bool] = True
     _long_name: ClassVar[str] = "Gamma-Gamma model of spend per purchase"
     _story: ClassVar[str] = (
         "Each purchase of a customer has a value that varies around that customer's own "
@@ -242,6 +276,14 @@ class GammaGammaFitter(BaseFitter):
             cache[key] = ((data[0], data[1], weights), gg_statistics(data[0], data[1], weights))
         return gg_total_from_statistics(params, cache[key][1])
 
+    def _totals_at(
+        self, params_list: Sequence[np.ndarray], data: Sequence[np.ndarray], weights: np.ndarray
+    ) -> list[tuple[float, np.ndarray]]:
+        if getattr(self, "_statistics_cache", None) is not None:
+            return super()._totals_at(params_list, data, weights)
+        stats = gg_statistics(data[0], data[1], weights)  # once for the batch
+        return [gg_total_from_statistics(p, stats) for p in params_list]
+
     def _initial_params(self, data: Sequence[np.ndarray], weights: np.ndarray) -> list[np.ndarray]:
         m = data[1]
         mean_m = max(float(weights @ m / weights.sum()), 1e-8)
@@ -253,13 +295,16 @@ class GammaGammaFitter(BaseFitter):
             np.array([1.0, 1.5, mean_m * 0.5]),
         ]
 
+    def _row_mask(self, arrays: Sequence[np.ndarray]) -> np.ndarray | None:
+        return (arrays[0] > 0) & (arrays[1] > 0)
+
     def _select(self, frame: pd.DataFrame) -> np.ndarray | None:
         f = frame[C.FREQUENCY].to_numpy(dtype=float)
         mv = frame[C.MONETARY_VALUE].to_numpy(dtype=float)
-        keep = (f > 0) & (mv > 0)
+        keep = self._row_mask((f, mv))
+        assert keep is not None
         one_time = int((f == 0).sum())
-        zero_spend = f > 0
-        zero_spend &= ~(mv > 0)
+        zero_spend = _zero_spend((f, mv))
         n_zero_spend = int(zero_spend.sum())
         self._selection_info = {
             "n_one_time": one_time,
@@ -268,16 +313,35 @@ class GammaGammaFitter(BaseFitter):
             "n_input": int(len(frame)),
         }
         if not keep.any():
-            raise EmptyInputError(
-                f"Gamma-Gamma needs repeat buyers (frequency > 0 and monetary_value > 0); none "
-                f"of the {len(frame)} customers qualify ({one_time} have frequency 0, "
-                f"{n_zero_spend} have monetary_value 0). Check that monetary_value holds the "
-                "mean value of repeat purchases (clvlab.rfm_summary computes it).",
-                column=C.FREQUENCY,
-                rule="at least one customer with frequency > 0 and monetary_value > 0",
-                n_offending=len(frame),
-            )
+            raise _no_repeat_buyers(len(frame), one_time, n_zero_spend)
         return keep
+
+    def _remote_sums(self, arrays: Sequence[np.ndarray], weights: np.ndarray) -> np.ndarray:
+        # the base sums, then: weight of one-time buyers, of zero-spend repeat buyers, of
+        # all rows, and sum w x m over the fitted rows (for the correlation)
+        f, mv = arrays[0], arrays[1]
+        keep = self._row_mask(arrays)
+        with np.errstate(all="ignore"):
+            extra = [float(weights[f == 0].sum()), float(weights[_zero_spend(arrays)].sum()),
+                     float(weights.sum()), float(weights[keep] @ (f[keep] * mv[keep]))]
+        return np.concatenate([super()._remote_sums(arrays, weights), extra])
+
+    def _remote_selection(self, rows: RemoteRows, sums: np.ndarray) -> tuple[int, float, str]:
+        n_rows, n_total, fingerprint = super()._remote_selection(rows, sums)
+        # layout of BaseFitter._remote_sums: 4 checks, then n, W, sum w x, sum w x^2,
+        # sum w m, sum w m^2; then ours
+        w_tot, sx, sxx, sm, smm = sums[5:10]
+        one_time, zero, n_input, sxm = sums[10:14]
+        n_one, n_zero = _whole(float(one_time)), _whole(float(zero))
+        info: _SelectionInfo = {
+            "n_one_time": n_one, "n_zero_spend": n_zero, "n_input": _whole(float(n_input)),
+            "zero_spend_ids": rows.example_ids(_zero_spend, 5) if n_zero else [],
+        }
+        self._selection_info = info
+        if n_rows == 0:
+            raise _no_repeat_buyers(info["n_input"], n_one, n_zero)
+        info["correlation"] = _pearson_from_moments(n_rows, (w_tot, sx, sxx, sm, smm, sxm))
+        return n_rows, n_total, fingerprint
 
     def _select_with_weights(
         self, frame: pd.DataFrame, arrays: tuple[np.ndarray, ...], weights: np.ndarray

@@ -200,7 +200,7 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
     from clvlab.export import XLSX_MAX_ROWS
     from clvlab.models.contract import fit_columns
     from clvlab.spark._evaluation import evaluate
-    from clvlab.spark._fit import WEIGHT, count_rows, fit_on_rows, to_pandas
+    from clvlab.spark._fit import count_rows, fit_counted, to_pandas
     from clvlab.spark._rfm import build_tables
     from clvlab.spark._scoring import score_customers, scores_attrs, segment_summary
     from clvlab.spark._session import session
@@ -256,23 +256,24 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
         # models that share their key columns (a purchase model and the baseline) are
         # fitted from one Spark aggregation: one scan of the table instead of one each
         means: dict[tuple[str, ...], list[str]] = {}
+        sharing: dict[tuple[str, ...], int] = {}
         for _, model in todo:
             spec = fit_columns(model)
             means.setdefault(tuple(spec.keys), []).extend(spec.means)
+            sharing[tuple(spec.keys)] = sharing.get(tuple(spec.keys), 0) + 1
         counted: dict[tuple[str, ...], Any] = {}
         for role, model in todo:
             name = describe(model).name
             spec = fit_columns(model)
             keys = tuple(spec.keys)
             with ui.step(f"Fitting {name} on {where} from counted rows"):
-                if keys not in counted:
+                if keys not in counted and sharing[keys] > 1:
                     counted[keys] = count_rows(frame, keys, means[keys])
-                shared = counted[keys]
-                rows = shared[[*keys, *[c for c in dict.fromkeys(spec.means)
-                                        if c in shared.columns], WEIGHT]]
-                fit_on_rows(model, rows, unit)
-            fit_counts[name] = len(rows)
-            ui.note(f"{name}: {len(rows):,} distinct rows reached the driver")
+                # a model with its own keys whose rows are too many for the driver
+                # (Gamma-Gamma's) is fitted where they are, in Spark
+                info = fit_counted(model, frame, unit, counted=counted.get(keys))
+            fit_counts[name] = info.n_rows
+            ui.note(info.note(name))
             fitted[role] = model
         training["customers"] = int(fitted["purchase"].n_customers_)
         for model in fitted.values():
