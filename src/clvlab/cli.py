@@ -1115,27 +1115,50 @@ def _metadata(outcome: _Outcome, settings: _Settings) -> dict[str, Any]:
         "clvlab_version": __version__,
         **_which_models(outcome),
     }
-    intervals = attrs.get("intervals")
-    if intervals and intervals.get("totals"):
-        level = intervals["level"]
-        meta["interval_level"] = level
-        meta["ranges"] = (
-            f"low/high columns: {level:.0%} predictive range -- the customer's purchases "
-            f"(whole numbers, at least {level:.0%} likely) or CLV over the horizon falls in "
-            "it with that probability, allowing for both the customer's own randomness and "
-            "the uncertainty of the fitted models"
-        )
-        clv = intervals["totals"]["clv"]
+    meta.update(ranges_metadata(attrs.get("intervals"), settings.checked_currency()))
+    return meta
+
+
+def ranges_metadata(intervals: dict[str, Any] | None, currency: str | None) -> dict[str, Any]:
+    """Return the spreadsheet About entries on the prediction ranges (pandas and Spark runs).
+
+    ``intervals`` is the scores' ``attrs["intervals"]`` (level, totals, or why skipped).
+    """
+    if intervals and (intervals.get("totals") or {}).get("clv"):
         from clvlab._money import Currency
 
-        money = Currency(settings.checked_currency())
-        meta["total clv range"] = (
-            f"{money.format(clv['lower'])} to {money.format(clv['upper'])} ({level:.0%}; the "
-            "total's own range, not a sum of the customers' ranges)"
-        )
-    elif intervals and intervals.get("skipped"):
-        meta["ranges"] = intervals["skipped"]
-    return meta
+        level = intervals["level"]
+        clv = intervals["totals"]["clv"]
+        money = Currency(currency)
+        return {
+            "interval_level": level,
+            "ranges": (
+                f"low/high columns: {level:.0%} predictive range -- the customer's purchases "
+                f"(whole numbers, at least {level:.0%} likely) or CLV over the horizon falls "
+                "in it with that probability, allowing for both the customer's own randomness "
+                "and the uncertainty of the fitted models"),
+            "total clv range": (
+                f"{money.format(clv['lower'])} to {money.format(clv['upper'])} ({level:.0%}; "
+                "the total's own range, not a sum of the customers' ranges)"),
+        }
+    if intervals and intervals.get("skipped"):
+        return {"ranges": intervals["skipped"]}
+    return {}
+
+
+def _workbook_options(outcome: _Outcome, settings: _Settings) -> dict[str, Any]:
+    """Keyword arguments of ``write_workbook`` (and ``_start_workbook``) for a run."""
+    evaluation = outcome.evaluation
+    return {
+        "parameters": _all_parameters(outcome),
+        "metrics": None if evaluation is None else evaluation.metrics,
+        "deciles": None if evaluation is None else evaluation.deciles,
+        "data_quality": outcome.prep.tx.attrs.get("data_quality", []),
+        "metadata": _metadata(outcome, settings),
+        "currency": settings.checked_currency(),
+        "rank_by": "clv",
+        "comparison": outcome.models.comparison,
+    }
 
 
 def _write_workbook(
@@ -1143,20 +1166,8 @@ def _write_workbook(
 ) -> None:
     from clvlab.export import write_workbook
 
-    evaluation = outcome.evaluation
-    write_workbook(
-        path,
-        outcome.scores,
-        parameters=_all_parameters(outcome),
-        metrics=None if evaluation is None else evaluation.metrics,
-        deciles=None if evaluation is None else evaluation.deciles,
-        data_quality=outcome.prep.tx.attrs.get("data_quality", []),
-        metadata=_metadata(outcome, settings),
-        currency=settings.checked_currency(),
-        rank_by="clv",
-        progress=progress,
-        comparison=outcome.models.comparison,
-    )
+    write_workbook(path, outcome.scores, progress=progress,
+                   **_workbook_options(outcome, settings))
 
 
 def _write_exports(outcome: _Outcome, settings: _Settings, ui: _Ui) -> dict[str, Path]:
@@ -1196,22 +1207,10 @@ class _BackgroundExports:
         from clvlab.export import _start_workbook, write_csv
 
         outcome, settings = self.outcome, self.settings
-        evaluation = outcome.evaluation
         steps = 6 + (outcome.models.comparison is not None)
         with self.ui.step(f"Preparing the spreadsheet ({self.n:,} rows)", total=steps) as bar:
-            finish_xlsx = _start_workbook(
-                self.paths["xlsx"],
-                outcome.scores,
-                parameters=_all_parameters(outcome),
-                metrics=None if evaluation is None else evaluation.metrics,
-                deciles=None if evaluation is None else evaluation.deciles,
-                data_quality=outcome.prep.tx.attrs.get("data_quality", []),
-                metadata=_metadata(outcome, settings),
-                currency=settings.checked_currency(),
-                rank_by="clv",
-                progress=bar,
-                comparison=outcome.models.comparison,
-            )
+            finish_xlsx = _start_workbook(self.paths["xlsx"], outcome.scores, progress=bar,
+                                          **_workbook_options(outcome, settings))
         scores = outcome.scores.copy(deep=False)  # its own caches; the report reads the other
 
         def work() -> None:

@@ -1617,6 +1617,19 @@ def evaluate(
     )
 
 
+
+def holdout_spend(frame: pd.DataFrame, purchases: np.ndarray) -> np.ndarray | None:
+    """Each customer's holdout spend: ``total_spend_holdout``, else purchases x mean.
+
+    ``purchases`` is the frame's ``frequency_holdout`` as floats; ``None`` when the frame
+    has neither spend column.
+    """
+    if C.TOTAL_SPEND_HOLDOUT in frame.columns:
+        return frame[C.TOTAL_SPEND_HOLDOUT].to_numpy(dtype=float)
+    if C.MONETARY_VALUE_HOLDOUT in frame.columns:
+        return purchases * frame[C.MONETARY_VALUE_HOLDOUT].to_numpy(dtype=float)
+    return None
+
 def _evaluate(
     split: pd.DataFrame,
     purchase_model: Any,
@@ -1660,12 +1673,7 @@ def _evaluate(
 
     # -- actuals -----------------------------------------------------------------------
     actual_purchases = frame[C.FREQUENCY_HOLDOUT].to_numpy(dtype=float)
-    if C.TOTAL_SPEND_HOLDOUT in frame.columns:
-        actual_spend = frame[C.TOTAL_SPEND_HOLDOUT].to_numpy(dtype=float)
-    elif C.MONETARY_VALUE_HOLDOUT in frame.columns:
-        actual_spend = actual_purchases * frame[C.MONETARY_VALUE_HOLDOUT].to_numpy(dtype=float)
-    else:
-        actual_spend = None
+    actual_spend = holdout_spend(frame, actual_purchases)
     if actual_spend is not None:
         actual_spend = _series_values(actual_spend, index, "total_spend_holdout")
     actual_value = None if actual_spend is None else actual_spend * margin

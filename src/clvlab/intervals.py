@@ -1802,17 +1802,26 @@ def holdout_coverage(
         actuals["value"] = float(v.sum())
     for name, est in estimates.items():
         row = out.totals.loc["purchases" if name == "purchases" else "clv"]
-        se_par = ratio * float(row["se_parameters"])
-        se_proc = math.sqrt(ratio) * float(row["se_process"])
-        sd = math.sqrt(se_par**2 + se_proc**2)
-        lower, upper = max(est - z * sd, 0.0), est + z * sd
-        if name == "purchases":
-            lower, upper = float(math.floor(lower)), float(math.ceil(upper))
-        result["totals"][name] = {
-            "estimate": est, "lower": lower, "upper": upper, "se": sd,
-            "actual": actuals[name], "covered": bool(lower <= actuals[name] <= upper),
-        }
+        result["totals"][name] = _scaled_total_check(name, est, actuals[name], row, ratio, z)
     return result
+
+
+def _scaled_total_check(name: str, estimate: float, actual: float, row: pd.Series,
+                        ratio: float, z: float) -> dict[str, Any]:
+    """Return a holdout total's range from a subsample's totals row, scaled to the whole base.
+
+    The parameters' standard error grows with the base (``ratio`` = customers / checked),
+    the process part with its square root; ``z`` is the normal quantile of the level.
+    Purchase bounds are widened to whole numbers.
+    """
+    se_par = ratio * float(row["se_parameters"])
+    se_proc = math.sqrt(ratio) * float(row["se_process"])
+    sd = math.sqrt(se_par**2 + se_proc**2)
+    lower, upper = max(estimate - z * sd, 0.0), estimate + z * sd
+    if name == "purchases":
+        lower, upper = float(math.floor(lower)), float(math.ceil(upper))
+    return {"estimate": estimate, "lower": lower, "upper": upper, "se": sd,
+            "actual": actual, "covered": bool(lower <= actual <= upper)}
 
 
 def plain_language_note(level: float = 0.8) -> str:

@@ -941,14 +941,7 @@ class BaseFitter(BaseModel):
             pick = np.concatenate([np.flatnonzero(heavy), light])
             sub = tuple(col[pick] for col in data_u)
             sub_w = np.concatenate([w[heavy] / stride, w[light]])
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    sub_res = self._minimise(starts[0][0], sub, sub_w, float(sub_w.sum()))
-                if np.isfinite(sub_res.fun):
-                    starts.insert(0, (self._to_natural(sub_res.x), True))
-            except (ValueError, np.linalg.LinAlgError, FloatingPointError):
-                pass
+            self._add_subsample_start(starts, sub, sub_w)
         # warnings point at the caller of fit: fit -> _fit_compressed -> _fit_from_starts
         return self._fit_from_starts(starts, arrays, data_u, w, w_all, n_total, unit, level=4)
 
@@ -971,6 +964,15 @@ class BaseFitter(BaseModel):
         sub_w = np.where(heavy, weights / stride, weights)
         sub, sub_w = self._compress(arrays, sub_w)
         starts = [(np.asarray(p, dtype=float), False) for p in self._initial_params(sub, sub_w)]
+        self._add_subsample_start(starts, sub, sub_w)
+        # fit -> _fit_compressed -> _fit_remote_start -> _fit_from_starts
+        return self._fit_from_starts(starts, (), rows, None, None, n_total, unit, level=5)
+
+    def _add_subsample_start(
+        self, starts: list[tuple[np.ndarray, bool]], sub: Sequence[np.ndarray],
+        sub_w: np.ndarray,
+    ) -> None:
+        """Put the fit on a subsample first among ``starts`` (as a warm start), if it works."""
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -979,8 +981,6 @@ class BaseFitter(BaseModel):
                 starts.insert(0, (self._to_natural(sub_res.x), True))
         except (ValueError, np.linalg.LinAlgError, FloatingPointError):
             pass
-        # fit -> _fit_compressed -> _fit_remote_start -> _fit_from_starts
-        return self._fit_from_starts(starts, (), rows, None, None, n_total, unit, level=5)
 
     def _fit_from_starts(
         self,

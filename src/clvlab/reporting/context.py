@@ -699,6 +699,24 @@ def _key_figures(st: _Study) -> None:
 # ======================================================================================
 
 
+
+def missed_range_caveat(check: dict[str, Any] | None, level_label: str) -> str | None:
+    """Return the caveat when the holdout total fell outside its range (else ``None``).
+
+    ``check`` is :func:`clvlab.intervals.holdout_coverage`'s result (or ``None``); the
+    value total is read when there is one, else the purchases.
+    """
+    if check is None:
+        return None
+    total = check["totals"].get("value") or check["totals"]["purchases"]
+    what = "value" if "value" in check["totals"] else "purchases"
+    if total["covered"]:
+        return None
+    return (f"The {level_label} ranges allow for chance and for the uncertainty of the "
+            "fitted parameters, not for a model that is off: on the holdout the total "
+            f"{what} fell outside its {level_label} range (see Holdout validation), so "
+            "the range of the total CLV is narrower than the real uncertainty.")
+
 def _caveats(st: _Study) -> list[str]:
     out: list[str] = []
     if not st.has_holdout:
@@ -715,17 +733,9 @@ def _caveats(st: _Study) -> list[str]:
             f"{st.prose['holdout_actual_value']} actual); read the totals with that margin of "
             "error."
         )
-    check = st.holdout_check
-    if check is not None:
-        total = check["totals"].get("value") or check["totals"]["purchases"]
-        what = "value" if "value" in check["totals"] else "purchases"
-        if not total["covered"]:
-            out.append(
-                f"The {st.level_label} ranges allow for chance and for the uncertainty of the "
-                "fitted parameters, not for a model that is off: on the holdout the total "
-                f"{what} fell outside its {st.level_label} range (see Holdout validation), so "
-                "the range of the total CLV is narrower than the real uncertainty."
-            )
+    missed = missed_range_caveat(st.holdout_check, st.level_label)
+    if missed:
+        out.append(missed)
     for model, name in ((st.purchase_model, st.p_name), (st.spend_model, st.s_name)):
         if getattr(model, "converged_", True) is False:
             out.append(f"The {name} fit did not fully converge: its estimates may be off.")

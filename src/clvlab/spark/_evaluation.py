@@ -46,6 +46,7 @@ from clvlab.evaluation import (
     ChiSquareResult,
     chi_square_test,
     frequency_bins,
+    holdout_spend,
     recency_bins,
     regression_metrics,
 )
@@ -191,11 +192,8 @@ def _predictor(
             f = frame[C.FREQUENCY].to_numpy(dtype=float)
             r = frame[C.RECENCY].to_numpy(dtype=float)
             actual = frame[C.FREQUENCY_HOLDOUT].to_numpy(dtype=float)
-            if C.TOTAL_SPEND_HOLDOUT in frame.columns:
-                spent = frame[C.TOTAL_SPEND_HOLDOUT].to_numpy(dtype=float)
-            elif C.MONETARY_VALUE_HOLDOUT in frame.columns:
-                spent = actual * frame[C.MONETARY_VALUE_HOLDOUT].to_numpy(dtype=float)
-            else:
+            spent = holdout_spend(frame, actual)
+            if spent is None:
                 spent = np.full(len(frame), np.nan)
             out = pd.DataFrame({ACTUAL_PURCHASES: actual, ACTUAL_VALUE: spent * margin})
             with warnings.catch_warnings():

@@ -34,10 +34,12 @@ import pandas as pd
 from scipy import special
 
 from clvlab import _columns as C
+from clvlab.evaluation import holdout_spend
 from clvlab.intervals import (
     MAX_PROCESS_REPLICATES,
     PROCESS_DRAW_BUDGET,
     SCORE_INTERVAL_COLUMNS,
+    _scaled_total_check,
 )
 from clvlab.spark._session import require_pyspark
 
@@ -365,11 +367,8 @@ def holdout_ranges(
     if unit is not None:
         sample.attrs[C.ATTR_TIME_UNIT] = unit
     y = sample[C.FREQUENCY_HOLDOUT].to_numpy(dtype=float)
-    if C.TOTAL_SPEND_HOLDOUT in sample.columns:
-        spent = sample[C.TOTAL_SPEND_HOLDOUT].to_numpy(dtype=float)
-    elif C.MONETARY_VALUE_HOLDOUT in sample.columns:
-        spent = y * sample[C.MONETARY_VALUE_HOLDOUT].to_numpy(dtype=float)
-    else:
+    spent = holdout_spend(sample, y)
+    if spent is None:
         spent = np.full(m, np.nan)
     value = spent * float(evaluation.margin)
     use_value = (spend_model is not None and supports(spend_model, "spend_distribution")
@@ -425,14 +424,7 @@ def _scale_totals(check: dict[str, Any], sample_iv: Any, evaluation: Any, n: int
         row_m, pred_col, act_col = sources[name]
         est, actual = float(row_m[pred_col]), float(row_m[act_col])
         row = sample_iv.totals.loc["purchases" if name == "purchases" else "clv"]
-        se_par = ratio * float(row["se_parameters"])
-        se_proc = math.sqrt(ratio) * float(row["se_process"])
-        sd = math.sqrt(se_par**2 + se_proc**2)
-        lower, upper = max(est - z * sd, 0.0), est + z * sd
-        if name == "purchases":
-            lower, upper = float(math.floor(lower)), float(math.ceil(upper))
-        check["totals"][name] = {"estimate": est, "lower": lower, "upper": upper, "se": sd,
-                                 "actual": actual, "covered": bool(lower <= actual <= upper)}
+        check["totals"][name] = _scaled_total_check(name, est, actual, row, ratio, z)
 
 
 def _full_base_fan(fan: pd.DataFrame, sums: np.ndarray, n: int, m: int,

@@ -36,6 +36,7 @@ from clvlab.reporting.context import (
     fmt_pct,
     fmt_pct_points,
     fmt_sig,
+    missed_range_caveat,
 )
 
 __all__ = ["SparkReportInputs", "build_context"]
@@ -394,16 +395,9 @@ def build_context(inputs: SparkReportInputs, *, title: str = "Customer lifetime 
     )
     fan = x.holdout_fan if ranges is not None and ev is not None else None
     caveats = []
-    check = x.holdout_check if ranges is not None else None
-    if check is not None:
-        total = check["totals"].get("value") or check["totals"]["purchases"]
-        what = "value" if "value" in check["totals"] else "purchases"
-        if not total["covered"]:
-            caveats.append(
-                f"The {level_label} ranges allow for chance and for the uncertainty of the "
-                "fitted parameters, not for a model that is off: on the holdout the total "
-                f"{what} fell outside its {level_label} range (see Holdout validation), so the "
-                "range of the total CLV is narrower than the real uncertainty.")
+    missed = missed_range_caveat(x.holdout_check if ranges is not None else None, level_label)
+    if missed:
+        caveats.append(missed)
     if ev is None:
         caveats.append("No holdout period: the forecast has not been checked against "
                        "purchases it did not see; re-run with a calibration end date.")

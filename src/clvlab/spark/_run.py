@@ -462,26 +462,9 @@ def _metadata(outcome: _SparkOutcome, settings: Any, unit: str, horizon: float, 
         "predictions": outcome.facts.get("predictions"),
         "clvlab_version": __version__,
     }
-    ranges = outcome.ranges
-    if ranges and (ranges.get("totals") or {}).get("clv"):
-        from clvlab._money import Currency
+    from clvlab.cli import ranges_metadata
 
-        level = ranges["level"]
-        money = Currency(settings.checked_currency())
-        clv = ranges["totals"]["clv"]
-        meta["interval_level"] = level
-        meta["ranges"] = (
-            f"low/high columns: {level:.0%} predictive range -- the customer's purchases "
-            f"(whole numbers, at least {level:.0%} likely) or CLV over the horizon falls in "
-            "it with that probability, allowing for both the customer's own randomness and "
-            "the uncertainty of the fitted models"
-        )
-        meta["total clv range"] = (
-            f"{money.format(clv['lower'])} to {money.format(clv['upper'])} ({level:.0%}; the "
-            "total's own range, not a sum of the customers' ranges)"
-        )
-    elif ranges and ranges.get("skipped"):
-        meta["ranges"] = ranges["skipped"]
+    meta.update(ranges_metadata(outcome.ranges, settings.checked_currency()))
     return meta
 
 
