@@ -1617,7 +1617,6 @@ def evaluate(
     )
 
 
-
 def holdout_spend(frame: pd.DataFrame, purchases: np.ndarray) -> np.ndarray | None:
     """Each customer's holdout spend: ``total_spend_holdout``, else purchases x mean.
 
@@ -1629,6 +1628,7 @@ def holdout_spend(frame: pd.DataFrame, purchases: np.ndarray) -> np.ndarray | No
     if C.MONETARY_VALUE_HOLDOUT in frame.columns:
         return purchases * frame[C.MONETARY_VALUE_HOLDOUT].to_numpy(dtype=float)
     return None
+
 
 def _evaluate(
     split: pd.DataFrame,

@@ -43,6 +43,7 @@ from clvlab.exceptions import (
     MissingColumnsError,
     NotATableError,
 )
+from clvlab.rfm import _factorize_integers
 
 __all__ = ["load_transactions", "SUPPORTED_EXTENSIONS"]
 
@@ -1944,23 +1945,15 @@ def _customer_order(
     is_int = isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "iu"
     values = raw.to_numpy() if is_int else None
     if values is not None and values.size and 0 <= values.min() and values.max() < 10**18:
-        if bool(np.all(values[1:] >= values[:-1])):
-            # sorted by id (as exported by customer): the runs are the customers, coded
-            # in order (the codes of pd.factorize), and each code is its own sort rank
-            change = np.empty(values.size, dtype=bool)
-            change[0] = True
-            np.not_equal(values[1:], values[:-1], out=change[1:])
-            codes = change.astype(np.int64)
-            del change
-            np.cumsum(codes, out=codes)  # in place: no second row-sized array
-            codes -= 1
-            n_uniq = int(codes[-1]) + 1
+        # sorted ids (as exported by customer) are coded from their runs, without hashing
+        codes, uniques = _factorize_integers(values)
+        n_uniq = len(uniques)
+        u = uniques.to_numpy()
+        if bool(np.all(u[1:] > u[:-1])):  # numbered in increasing order: codes are ranks
             key = codes
         else:
-            codes, uniques = pd.factorize(values)  # the same codes as factorizing their text
-            n_uniq = len(uniques)
             rank = np.empty(n_uniq, dtype=np.int64)
-            rank[np.argsort(uniques, kind="stable")] = np.arange(n_uniq)
+            rank[np.argsort(u, kind="stable")] = np.arange(n_uniq)
             key = rank[codes]
     else:
         codes, uniques = pd.factorize(ids)

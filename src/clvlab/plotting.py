@@ -357,7 +357,8 @@ def plot_tracking(
     ax.plot(x, track[f"expected_{kind}"].to_numpy(), color=MODEL_COLOR, lw=2, ls="--",
             label=model_name)
     if fan is not None:  # bands below the lines (collections draw first)
-        _draw_fan(ax, evaluation, fan, boundary)
+        start = float(evaluation.customers[C.FREQUENCY].sum())  # purchases to calibration end
+        _draw_fan(ax, track, start, fan, boundary)
     if boundary is not None:
         ax.axvline(boundary, color="grey", ls=":", lw=1.5, label="End of calibration")
         ymax = ax.get_ylim()[1]
@@ -375,8 +376,13 @@ def plot_tracking(
     return ax
 
 
-def _draw_fan(ax: Axes, evaluation: Evaluation, fan: pd.DataFrame, boundary: Any) -> None:
-    """Shade the holdout forecast's ranges from the actual count at the calibration end."""
+def _draw_fan(ax: Axes, track: pd.DataFrame, start: float, fan: pd.DataFrame,
+              boundary: Any) -> None:
+    """Shade the holdout forecast's ranges from the actual count at the calibration end.
+
+    ``track`` is the cumulative tracking table, ``start`` the repeat purchases up to the
+    calibration end (the pandas and the Spark reports pass their own).
+    """
     from clvlab.intervals import interval_band
 
     missing = [c for c in ("estimate", "lower", "upper", "se") if c not in fan.columns]
@@ -389,7 +395,6 @@ def _draw_fan(ax: Axes, evaluation: Evaluation, fan: pd.DataFrame, boundary: Any
         )
     t = fan.index.to_numpy(dtype=float)
     order = np.argsort(t)
-    start = float(evaluation.customers[C.FREQUENCY].sum())  # repeat purchases to calibration end
     level = float(fan.attrs.get("level", 0.8))
     inner = interval_band(fan, 0.5)
     xs = np.r_[float(boundary), float(boundary) + t[order]]
@@ -397,8 +402,6 @@ def _draw_fan(ax: Axes, evaluation: Evaluation, fan: pd.DataFrame, boundary: Any
     def path(values: pd.Series) -> np.ndarray:
         return np.r_[start, start + values.to_numpy(dtype=float)[order]]
 
-    track = evaluation.tracking
-    assert track is not None
     x_act = track["period_end"].to_numpy(dtype=float)
     after = x_act > float(boundary) + 1e-9
     x_hold = np.r_[float(boundary), x_act[after]]

@@ -289,12 +289,18 @@ def _iso(day: int) -> str:
 # --------------------------------------------------------------------------------------
 # periods and ages
 # --------------------------------------------------------------------------------------
-def _period_ordinal(day: np.ndarray, merge_period: str) -> np.ndarray:
-    """Ordinal of the merge period containing each calendar day (int64)."""
+def _period_ordinal(day: np.ndarray, merge_period: str, *,
+                    overwrite: bool = False) -> np.ndarray:
+    """Ordinal of the merge period containing each calendar day (int64).
+
+    ``overwrite``: ``day`` is not needed again, so weekly ordinals are computed in its
+    place (one row-sized array less).
+    """
     if merge_period == "D":
         return day
     if merge_period == "W":
-        out = day + _EPOCH_WEEKDAY_SHIFT
+        out = day if overwrite else day.copy()
+        out += _EPOCH_WEEKDAY_SHIFT
         return np.floor_divide(out, 7, out=out)
     unit = "datetime64[M]" if merge_period == "M" else "datetime64[Y]"
     return day.astype("datetime64[D]").astype(unit).astype(np.int64)
@@ -390,13 +396,10 @@ def _aggregate(log: _Log, rows: np.ndarray | slice, merge_period: str, *,
     periods are computed in its place (one row-sized array less).
     """
     codes = log.codes[rows]
-    if last_use and isinstance(rows, slice) and merge_period == "W":
-        period = log.day[rows]
-        period += _EPOCH_WEEKDAY_SHIFT  # _period_ordinal, in place
-        np.floor_divide(period, 7, out=period)
+    in_place = last_use and isinstance(rows, slice)  # log.day[rows] is then a view
+    period = _period_ordinal(log.day[rows], merge_period, overwrite=in_place)
+    if in_place:
         log.day = np.empty(0, dtype=np.int64)
-    else:
-        period = _period_ordinal(log.day[rows], merge_period)
     amount = log.amount[rows]
     raw = log.raw[rows].view(np.int64)
     m = log.ids.size

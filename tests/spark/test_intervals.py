@@ -19,7 +19,7 @@ from clvlab.intervals import (
 from clvlab.reporting.context import fmt_money_prose
 
 cs = pytest.importorskip("clvlab.spark")
-from clvlab.spark._intervals import process_replicates  # noqa: E402
+from clvlab.intervals import process_replicates  # noqa: E402
 from clvlab.spark._report import HOLDOUT_RANGES_MISSING, build_context  # noqa: E402
 from clvlab.spark._scoring import scores_attrs  # noqa: E402
 

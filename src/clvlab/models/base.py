@@ -140,7 +140,6 @@ def resolve_time_unit(time_unit: str | None, data: Any) -> str:
     )
 
 
-
 class RemoteRows(abc.ABC):
     """Distinct fit rows and their weights, held outside this process (e.g. in Spark).
 

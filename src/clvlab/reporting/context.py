@@ -699,7 +699,6 @@ def _key_figures(st: _Study) -> None:
 # ======================================================================================
 
 
-
 def missed_range_caveat(check: dict[str, Any] | None, level_label: str) -> str | None:
     """Return the caveat when the holdout total fell outside its range (else ``None``).
 
@@ -716,6 +715,7 @@ def missed_range_caveat(check: dict[str, Any] | None, level_label: str) -> str |
             "fitted parameters, not for a model that is off: on the holdout the total "
             f"{what} fell outside its {level_label} range (see Holdout validation), so "
             "the range of the total CLV is narrower than the real uncertainty.")
+
 
 def _caveats(st: _Study) -> list[str]:
     out: list[str] = []
@@ -826,14 +826,21 @@ def _holdout_ranges(st: _Study) -> None:
         st.holdout_ranges_note = f"The holdout check of the ranges failed: {clean_text(exc)}"
 
 
-def _holdout_ranges_blocks(st: _Study) -> list[dict[str, Any] | None]:
-    """Build the holdout section's part on how well the predictive ranges held."""
-    if st.ranges is None:
+def _holdout_ranges_blocks(
+    ranges: Any, check: dict[str, Any] | None, level_label: str, note: str,
+) -> list[dict[str, Any] | None]:
+    """Build the holdout section's part on how well the predictive ranges held.
+
+    ``ranges``: the scores' ranges (nothing is built without them); ``check``:
+    :func:`clvlab.intervals.holdout_coverage`'s result, or ``None`` with ``note`` saying
+    why (the pandas and the Spark reports pass their own).
+    """
+    if ranges is None:
         return []
-    if st.holdout_check is None:
-        return [_heading(f"How well the {st.level_label} ranges held"),
-                _para(st.holdout_ranges_note or "Not computed.")]
-    chk, lvl = st.holdout_check, st.level_label
+    if check is None:
+        return [_heading(f"How well the {level_label} ranges held"),
+                _para(note or "Not computed.")]
+    chk, lvl = check, level_label
     pur, val = chk["purchases"], chk["value"]
     who = (f"all {fmt_int(chk['n_customers'])} customers" if chk["n_checked"] ==
            chk["n_customers"] else f"a random {fmt_int(chk['n_checked'])} of the "
@@ -1369,7 +1376,8 @@ def _holdout_section(st: _Study) -> dict[str, Any]:
         st.figure(lambda ax: P.plot_conditional_expectations(ev, ax=ax),
                   "Mean holdout purchases by number of calibration purchases (conditional "
                   "expectations)."),
-        *_holdout_ranges_blocks(st),
+        *_holdout_ranges_blocks(st.ranges, st.holdout_check, st.level_label,
+                                st.holdout_ranges_note),
         _heading("Notes") if ev.notes else None,
         _bullets([clean_text(n) for n in ev.notes]) if ev.notes else None,
     ])

@@ -36,8 +36,6 @@ from scipy import special
 from clvlab import _columns as C
 from clvlab.evaluation import holdout_spend
 from clvlab.intervals import (
-    MAX_PROCESS_REPLICATES,
-    PROCESS_DRAW_BUDGET,
     SCORE_INTERVAL_COLUMNS,
     _scaled_total_check,
 )
@@ -49,18 +47,12 @@ from pyspark.sql import DataFrame  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 from pyspark.sql import types as T  # noqa: E402
 
-__all__ = ["grid_tops", "interval_pass", "totals_summary", "PARTS", "process_replicates"]
+__all__ = ["grid_tops", "interval_pass", "totals_summary", "PARTS"]
 
 #: Column carrying a batch's partial sums (on rows without a customer id).
 PARTS = "_interval_parts"
 _RFM = (C.FREQUENCY, C.RECENCY, C.T, C.MONETARY_VALUE)
 _TOTALS = ("purchases", "value", "clv")
-
-
-def process_replicates(n_customers: int) -> int:
-    """Replicates of every customer simulated for the totals (as the pandas path)."""
-    return int(min(MAX_PROCESS_REPLICATES,
-                   max(1, math.ceil(PROCESS_DRAW_BUDGET / max(int(n_customers), 1)))))
 
 
 def _rebuild(payloads: tuple[dict[str, Any], dict[str, Any]]) -> tuple[Any, Any]:

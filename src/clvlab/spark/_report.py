@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import math
-import types
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -189,15 +188,10 @@ def _draw_tracking(track: pd.DataFrame, unit: str, name: str,
                    fan: pd.DataFrame | None = None) -> Callable[[Any], None]:
     def draw(ax: Any) -> None:
         if fan is not None:  # the pandas report's bands (drawn first, below the lines)
-            import types
-
-            from clvlab import _columns as C
             from clvlab.plotting import _draw_fan
 
-            start = float(fan.attrs.get("calibration_purchases", math.nan))
-            holder = types.SimpleNamespace(tracking=track,
-                                           customers=pd.DataFrame({C.FREQUENCY: [start]}))
-            _draw_fan(ax, holder, fan, track.attrs.get("calibration_boundary"))
+            _draw_fan(ax, track, float(fan.attrs.get("calibration_purchases", math.nan)), fan,
+                      track.attrs.get("calibration_boundary"))
         ax.plot(track["period_end"], track["actual_cumulative"], color="#1f4e78", lw=2,
                 label="Actual")
         ax.plot(track["period_end"], track["expected_cumulative"], color="#c55a11", lw=1.5,
@@ -553,10 +547,8 @@ def build_context(inputs: SparkReportInputs, *, title: str = "Customer lifetime 
                                    x.unit),
                 "Mean holdout purchases by number of calibration purchases."),
             _bullets(ev.notes) if ev.notes else None,
-            *(_holdout_ranges_blocks(types.SimpleNamespace(
-                ranges=ranges, holdout_check=x.holdout_check, level_label=level_label,
-                holdout_ranges_note=x.holdout_ranges_note or HOLDOUT_RANGES_MISSING))
-              if ranges is not None else []),
+            *_holdout_ranges_blocks(ranges, x.holdout_check, level_label,
+                                    x.holdout_ranges_note or HOLDOUT_RANGES_MISSING),
         ]))
 
     # -- CLV vs history ------------------------------------------------------------------

@@ -24,7 +24,11 @@ import pandas as pd
 
 from clvlab import _columns as C
 from clvlab._checks import check_discount_rate, check_horizon, check_level, check_margin
-from clvlab.intervals import SCORE_INTERVAL_COLUMNS
+from clvlab.intervals import (
+    PARAMETER_SHARE_THRESHOLD,
+    SCORE_INTERVAL_COLUMNS,
+    process_replicates,
+)
 from clvlab.scoring import (
     AT_RISK,
     CHAMPIONS,
@@ -352,7 +356,6 @@ def _add_ranges(
         PARTS,
         grid_tops,
         interval_pass,
-        process_replicates,
         totals_summary,
     )
 
@@ -370,7 +373,8 @@ def _add_ranges(
     kept = [n for n in notes if not n.startswith("Parameter uncertainty is mixed")]
     kept.insert(min(2, len(kept)), (
         "Parameter uncertainty is mixed into the purchase distribution of every customer "
-        "whose variance it raises by more than 0.1% (degree-3 cubature). Computed on Spark, "
+        f"whose variance it raises by more than {PARAMETER_SHARE_THRESHOLD:.1%} (degree-3 "
+        "cubature). Computed on Spark, "
         "batch by batch; the totals add up the batches' sums, with the customers' own "
         f"variation simulated {reps} time(s) per customer from one random stream per batch."
     ))

@@ -223,28 +223,10 @@ def _distinct_plan(
     n = flat[0].size
     if n < min_size:
         return None
-    import pandas as pd
-
-    key = np.zeros(n, dtype=np.int64)
-    span = 1
-    for col in flat:
-        codes, uniques = pd.factorize(col, sort=False)
-        k = max(len(uniques), 1)
-        if span > (2**62) // k:
-            key, partial = pd.factorize(key, sort=False)
-            key = key.astype(np.int64)
-            span = max(len(partial), 1)
-        key *= k  # in place: the same numbers without two row-sized temporaries
-        key += codes
-        del codes
-        span *= k
-    inverse, uniques = pd.factorize(key, sort=False)
-    m = len(uniques)
-    if m > n // 2:
+    inverse, rep = _distinct_rows(flat)
+    if len(rep) > n // 2:
         return None
-    rep = np.empty(m, dtype=np.intp)
-    rep[inverse] = np.arange(n)
-    return [col[rep] for col in flat], inverse.astype(np.intp)
+    return [col[rep] for col in flat], inverse.astype(np.intp, copy=False)
 
 
 _RULES: dict[tuple[str, float, float, float], tuple[np.ndarray, ...]] = {}
