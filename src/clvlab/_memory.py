@@ -15,7 +15,7 @@ import ctypes.util
 import sys
 from typing import Any
 
-__all__ = ["release_unused"]
+__all__ = ["release_unused", "step_memory"]
 
 _TRIM: Any = None
 
@@ -48,3 +48,24 @@ def release_unused() -> None:
     trim = _malloc_trim()
     if trim:
         trim(0)
+
+
+def step_memory() -> tuple[float, float] | None:
+    """Return (peak, current) resident MiB since the last call, and reset the peak.
+
+    Linux only (``/proc/self/status``; the peak is reset through ``/proc/self/clear_refs``);
+    None elsewhere. Used by ``clvlab run`` when ``CLVLAB_STEP_MEMORY=1`` to print each
+    step's peak, which is how the benchmarks find the step that sets the run's peak.
+    Resetting the peak also resets what ``getrusage`` and ``/usr/bin/time`` report as the
+    process's maximum, so measure a whole run's peak without it.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        peak = int(fields["VmHWM"].split()[0]) / 1024
+        now = int(fields["VmRSS"].split()[0]) / 1024
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except (OSError, KeyError, ValueError):
+        return None
+    return peak, now

@@ -48,6 +48,7 @@ import contextlib
 import dataclasses
 import functools
 import math
+import os
 import re
 import threading
 import time
@@ -194,9 +195,17 @@ class _Ui:
         from clvlab._memory import release_unused
 
         release_unused()
+        memory = ""
+        if os.environ.get("CLVLAB_STEP_MEMORY") == "1":  # benchmarking aid
+            from clvlab._memory import step_memory
+
+            measured = step_memory()
+            if measured is not None:
+                memory = f", peak {measured[0]:,.0f} MiB, after {measured[1]:,.0f} MiB"
         if not self.quiet:
             self.err.print(
-                f"[green]✓[/green] {label} [dim]({time.perf_counter() - start:.1f} s)[/dim]"
+                f"[green]✓[/green] {label} "
+                f"[dim]({time.perf_counter() - start:.1f} s{memory})[/dim]"
             )
 
     def done(self, label: str, seconds: float) -> None:
