@@ -303,7 +303,10 @@ def score_customers(
     columns = [c for c in (C.CUSTOMER_ID, C.FREQUENCY, C.RECENCY, C.T, C.MONETARY_VALUE,
                            C.TOTAL_SPEND) if c in frame.columns]
     payloads = (_payload(purchase_model), _payload(spend_model), _payload(baseline))
-    numeric = frame.select(*columns).mapInPandas(
+    source = frame.select(*columns)
+    if level is not None and not (checked.attrs.get("intervals") or {}).get("skipped"):
+        source = group_histories(source)
+    numeric = source.mapInPandas(
         _scorer(payloads, unit, float(horizon), float(discount_rate), float(margin)), _SCHEMA
     )
     if storage_level is not None:
@@ -319,7 +322,8 @@ def score_customers(
         ranges = dict(checked.attrs.get("intervals") or {})
         if not ranges.get("skipped"):
             scored, ranges = _add_ranges(
-                frame, scored, payloads, unit, level, random_state, storage_level,
+                numeric if storage_level is not None else source, scored, payloads, unit,
+                level, random_state, storage_level,
                 {"horizon": float(horizon), "level": level,
                  "discount_rate": float(discount_rate), "margin": float(margin)},
                 list(ranges.get("notes") or []))
@@ -344,6 +348,25 @@ def score_customers(
         col = F.col(name)
         cols.append(col.alias(name, metadata={METADATA_KEY: attrs}) if name == CLV else col)
     return scored.select(*cols)
+
+
+def group_histories(rfm: DataFrame) -> DataFrame:
+    """Return ``rfm`` with the customers of each history together, sorted by history.
+
+    The ranges' per-batch work (the walk of the purchase count's distribution, the spend
+    quantiles) is done once per distinct history ``(frequency, recency, T)`` of a batch.
+    Customers arrive in batches in no particular order, so a batch of 100,000 holds
+    about 40,000 distinct histories (CDNOW-like simulation, 10M transactions) while the
+    whole base holds few (about 380,000 of 3.6M customers at 10M transactions, 0.75M of
+    36M at 100M): hash-partitioning the customers by history (one shuffle of the narrow
+    RFM rows) and sorting each partition puts every history in one partition and its
+    customers in consecutive rows, so each history is walked about once (twice where it
+    straddles two batches). The numbers do not depend on which batch a customer is in
+    (the grid tops make the CLV bounds those of the whole base); only the simulated
+    part of the totals' ranges (one random stream per batch) takes other draws.
+    """
+    keys = (C.FREQUENCY, C.RECENCY, C.T)
+    return rfm.repartition(*keys).sortWithinPartitions(*keys)
 
 
 def _add_ranges(
