@@ -1035,8 +1035,13 @@ class _Computation:
             warnings.simplefilter("always")
             point = sm.expected_spend(self.frame)
         reissue_warnings(caught, stacklevel=4)
-        point = np.asarray(point.reindex(self.frame.index) if isinstance(point, pd.Series)
-                           else point, dtype=float)
+        if isinstance(point, pd.Series):
+            # (to_numpy, not np.asarray: numpy's attribute probes on a Series look names
+            # up in its index, which hashes every customer id)
+            if not point.index.equals(self.frame.index):
+                point = point.reindex(self.frame.index)
+            point = point.to_numpy(dtype=float)
+        point = np.asarray(point, dtype=float)
         x = self.frame[C.FREQUENCY].to_numpy(dtype=float)
         m = self.frame[C.MONETARY_VALUE].to_numpy(dtype=float)
         unc = _ParamUncertainty.of(sm, self.notes)

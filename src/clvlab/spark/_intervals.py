@@ -69,11 +69,30 @@ def _computation(frame: pd.DataFrame, models: tuple[Any, Any], settings: dict[st
                         settings["discount_rate"], settings["margin"], "predictive", reps, rng)
 
 
-def _frame(batch: pd.DataFrame, unit: str | None) -> pd.DataFrame:
-    frame = batch.set_index(C.CUSTOMER_ID)[list(_RFM)].sort_index(kind="stable")
+def _id_order(batch: pd.DataFrame) -> np.ndarray:
+    """Positions that sort a batch by customer id (the order its customers are scored in)."""
+    return np.asarray(batch[C.CUSTOMER_ID].argsort(kind="stable"), dtype=np.int64)
+
+
+def _frame(batch: pd.DataFrame, unit: str | None,
+           order: np.ndarray | None = None) -> pd.DataFrame:
+    """Return the batch's RFM columns indexed by customer id, sorted by it (``order``)."""
+    if order is None:
+        order = _id_order(batch)
+    frame = batch[[C.CUSTOMER_ID, *_RFM]].take(order).set_index(C.CUSTOMER_ID)
     if unit is not None:
         frame.attrs[C.ATTR_TIME_UNIT] = unit
     return frame
+
+
+def _in_batch_order(column: pd.Series, frame: pd.DataFrame, order: np.ndarray) -> np.ndarray:
+    """Return a result column (rows in ``frame``'s order) in the batch's row order."""
+    out = np.empty(order.shape[0])
+    if column.index.equals(frame.index):  # as computed: a copy of the frame's index
+        out[order] = column.to_numpy(dtype=float)
+    else:  # (any other order: by id)
+        out[order] = column.reindex(frame.index).to_numpy(dtype=float)
+    return out
 
 
 def _batch_rng(ids: pd.Index, random_state: int) -> np.random.Generator:
@@ -167,7 +186,7 @@ def interval_pass(
     sums of :func:`_partial_sums`).
     """
     names = list(SCORE_INTERVAL_COLUMNS)
-    seg_index = {s: i for i, s in enumerate(segments)}
+    seg_labels = pd.Index(list(segments), dtype=object)
     fields = list(scored.schema.fields) + [T.StructField(c, T.DoubleType()) for c in names]
     schema = T.StructType(fields + [T.StructField(PARTS, T.ArrayType(T.DoubleType()))])
     columns = [f.name for f in fields]
@@ -177,7 +196,10 @@ def interval_pass(
         for batch in batches:
             if len(batch) == 0:
                 continue
-            frame = _frame(batch, unit)
+            # the customers sorted by id: the random stream's draws do not depend on the
+            # order of the rows; the columns go back by position (no lookups by id)
+            order = _id_order(batch)
+            frame = _frame(batch, unit, order)
             comp = _computation(frame, models, settings, reps,
                                 _batch_rng(frame.index, random_state))
             comp.grid_tops = tops
@@ -185,13 +207,13 @@ def interval_pass(
                 warnings.simplefilter("ignore")  # the driver's sample run showed them
                 result = comp.run()
             cust = result.customers
-            out = batch.set_index(C.CUSTOMER_ID, drop=False)
+            out = batch.copy(deep=False)
             for col in names:
-                out[col] = cust[col].reindex(out.index).to_numpy(dtype=float)
+                out[col] = _in_batch_order(cust[col], frame, order)
             out[PARTS] = None
-            yield out[columns + [PARTS]].reset_index(drop=True)
-            labels = batch.set_index(C.CUSTOMER_ID)[segment].reindex(frame.index)
-            codes = labels.map(seg_index).to_numpy(dtype=np.int64)
+            yield out[columns + [PARTS]]
+            labels = batch[segment].to_numpy(dtype=object)[order]
+            codes = seg_labels.get_indexer(labels).astype(np.int64)
             sums = _partial_sums(result._totals, codes, len(segments))
             present = np.flatnonzero(sums[:, 2] > 0)
             parts = pd.DataFrame({c: [None] * present.size for c in columns})
