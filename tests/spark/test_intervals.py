@@ -6,6 +6,7 @@ import dataclasses
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import clvlab
@@ -260,3 +261,83 @@ def test_holdout_check_from_a_sample_scales_like_pandas(holdout, cdnow_split, cd
     np.testing.assert_allclose(fan["estimate"], want_fan["estimate"], rtol=1e-9)
     np.testing.assert_allclose(fan["se_parameters"], want_fan["se_parameters"], rtol=1e-9)
     assert abs(check["purchases"]["randomised"] - want["purchases"]["randomised"]) < 0.03
+
+
+def test_group_histories_puts_each_history_in_one_partition_in_order(spark, cdnow_sdf):
+    """Every customer kept; each history in one partition; partitions sorted by history."""
+    from clvlab.spark._scoring import group_histories
+
+    keys = ["frequency", "recency", "T"]
+    rfm = cs.rfm_summary(cdnow_sdf)
+    coalesce = "spark.sql.adaptive.coalescePartitions.enabled"
+    old = spark.conf.get(coalesce)
+    spark.conf.set(coalesce, "false")  # (CDNOW would fit one partition)
+    try:
+        grouped = group_histories(rfm.select("customer_id", *keys))
+        rows = grouped.rdd.mapPartitionsWithIndex(
+            lambda i, it: ((i, r["customer_id"], r["frequency"], r["recency"], r["T"])
+                           for r in it)
+        ).collect()
+    finally:
+        spark.conf.set(coalesce, old)
+    seen = pd.DataFrame(rows, columns=["part", "customer_id", *keys])
+    assert len(seen) == seen["customer_id"].nunique() == rfm.count() == 23_570
+    assert seen.groupby(keys)["part"].nunique().max() == 1
+    assert seen["part"].nunique() > 1  # (spread over partitions, not gathered in one)
+    for _, part in seen.groupby("part", sort=False):
+        hist = part[keys].to_numpy()  # rows in partition order
+        assert (np.lexsort(hist.T[::-1]) == np.arange(len(hist))).all()
+
+
+def test_batch_columns_follow_the_batch_rows(cdnow_models):
+    """Range columns land on their customers' rows in any row order, equal to pandas.
+
+    The batch function scores customers sorted by id and puts the columns back by
+    position; a shuffled batch gives each customer the same bounds, those of
+    :func:`clvlab.predict_intervals` on the same customers (rtol 1e-7 for CLV).
+    """
+    from pyspark.sql import types as T
+
+    from clvlab.spark import _intervals as si
+
+    bg, gg, _ = cdnow_models
+    rfm = clvlab.rfm_summary(clvlab.load_transactions(clvlab.datasets.load_cdnow()))
+    batch = rfm[["frequency", "recency", "T", "monetary_value"]].reset_index()
+    batch["customer_id"] = batch["customer_id"].astype(str)
+    batch["segment"] = np.where(batch["frequency"] > 0, "champions", "one-time buyers")
+    settings = {"horizon": 52.0, "level": LEVEL, "discount_rate": RATE, "margin": MARGIN}
+    payloads = (bg.to_dict(), gg.to_dict())
+    frame = si._frame(batch, bg.time_unit_)
+    comp = si._computation(frame, cdnow_models[:2], settings, 1, 0)
+    comp.tops_only = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        comp.run()
+        want = clvlab.predict_intervals(bg, gg, frame, 52.0, level=LEVEL, discount_rate=RATE,
+                                        margin=MARGIN).customers
+
+    class Scored:  # what interval_pass reads of a Spark DataFrame
+        schema = T.StructType(
+            [T.StructField(c, T.StringType() if c in ("customer_id", "segment")
+                           else T.DoubleType()) for c in batch.columns])
+
+        def mapInPandas(self, fn, schema):  # noqa: N802 (Spark's name)
+            self.fn = fn
+            return self
+
+    scored = si.interval_pass(Scored(), payloads, bg.time_unit_, settings,
+                              comp.details["grid_tops"], 1, 0, "segment",
+                              ("champions", "one-time buyers"))
+    shuffled = batch.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    for rows in (batch, shuffled):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = next(scored.fn(iter([rows])))
+        assert list(out["customer_id"]) == list(rows["customer_id"])
+        got = out.set_index("customer_id").loc[want.index.astype(str)]
+        for col in ("purchases_lower", "purchases_upper"):
+            np.testing.assert_array_equal(got[col].to_numpy(), want[col].to_numpy(float),
+                                          err_msg=col)
+        for col in ("clv_lower", "clv_upper"):
+            np.testing.assert_allclose(got[col].to_numpy(), want[col].to_numpy(float),
+                                       rtol=1e-7, atol=1e-9, err_msg=col)
