@@ -935,6 +935,9 @@ class _Computation:
         # CLV quantiles) into details["grid_tops"]
         self.grid_tops: dict[tuple[float, float], int] | None = None
         self.tops_only = False
+        # False: leave the totals' table empty (clvlab.spark adds up the batches' sums of
+        # the totals' parts, ``_totals``, instead)
+        self.totals_frame = True
         self.notes: list[str] = []
         self.details: dict[str, Any] = {}
         require = (C.FREQUENCY, C.RECENCY, C.T) + ((C.MONETARY_VALUE,) if spend_model else ())
@@ -1257,6 +1260,8 @@ class _Computation:
             "by cubature) plus the customers' independent variation (simulated); not a sum of "
             "per-customer bounds."
         )
+        if not self.totals_frame:
+            return pd.DataFrame()
         return self.totals_data.frame()
 
     def _predictive_clv(

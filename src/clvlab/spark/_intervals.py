@@ -202,7 +202,7 @@ def interval_pass(
             frame = _frame(batch, unit, order)
             comp = _computation(frame, models, settings, reps,
                                 _batch_rng(frame.index, random_state))
-            comp.grid_tops = tops
+            comp.grid_tops, comp.totals_frame = tops, False
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the driver's sample run showed them
                 result = comp.run()
