@@ -97,7 +97,8 @@ def _in_batch_order(column: pd.Series, frame: pd.DataFrame, order: np.ndarray) -
 
 def _batch_rng(ids: pd.Index, random_state: int) -> np.random.Generator:
     """Return a random stream for one batch, seeded by the random state and its ids."""
-    hashed = pd.util.hash_array(np.asarray(ids.astype(str), dtype=object))
+    # (categorize=False: the same hashes, without first factorizing ids that are unique)
+    hashed = pd.util.hash_array(np.asarray(ids.astype(str), dtype=object), categorize=False)
     key = int(np.sum(hashed, dtype=np.uint64))  # order-free, wraps modulo 2**64
     return np.random.default_rng([int(random_state), key])
 
