@@ -101,3 +101,21 @@ def test_report_leaves_no_lookup_table_on_the_customers(cdnow_tx):
     assert ctx["values"]["past_window_value"] > 0
     assert "_engine" not in scores.index._cache
     assert "_engine" not in ev.customers.index._cache
+
+
+def test_window_value_is_historical_clv_bit_for_bit(cdnow_tx):
+    """window_value gives historical_clv's customers, order and holdout values exactly."""
+    from clvlab.reporting.context import window_value
+
+    rng = np.random.default_rng(3)
+    shuffled = cdnow_tx.iloc[rng.permutation(len(cdnow_tx))]  # rows out of order
+    for tx, start, end, margin in ((cdnow_tx, "1997-06-30", "1998-06-30", 1.0),
+                                   (shuffled, "1997-02-20", "1998-01-31", 0.3)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = clvlab.historical_clv(tx, calibration_end=start, observation_end=end,
+                                        margin=margin)
+        ids, value = window_value(tx, pd.Timestamp(start), pd.Timestamp(end), margin)
+        assert ids.equals(ref.index)
+        np.testing.assert_array_equal(value, ref["historical_clv_holdout"].to_numpy())
+        assert len(ids) < len(tx["customer_id"].unique()) or start == "1997-06-30"
