@@ -559,3 +559,18 @@ def test_streamed_numbers_read_back_exactly_without_a_type_attribute(tmp_path, r
     got = np.array([r[j].value for r in rows[1:]], dtype=float)
     assert all(r[j].data_type == "n" for r in rows[1:])
     np.testing.assert_array_equal(got, scores["clv"].to_numpy())
+
+
+def test_too_long_counts_the_same_through_its_shortcuts():
+    """Numbers never count; a categorical counts its long rows, in row order."""
+    from clvlab.export import XLSX_MAX_CELL_CHARS, _too_long
+
+    long_a, long_b = "a" * XLSX_MAX_CELL_CHARS, "=" + "b" * (XLSX_MAX_CELL_CHARS - 1)
+    assert _too_long(pd.Series(np.arange(5)), "n") == (0, [])
+    assert _too_long(pd.Series([True, False]), "b") == (0, [])
+    short = pd.Series(pd.Categorical(["x", "y", "x"]))
+    assert _too_long(short, "c") == (0, [])
+    values = ["x", long_b, "x", long_a, long_b]
+    as_category = _too_long(pd.Series(pd.Categorical(values)), "c")
+    as_text = _too_long(pd.Series(values, dtype=object), "c")
+    assert as_category == as_text and as_category[0] == 3  # long_a fits only without "'"
