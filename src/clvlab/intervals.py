@@ -1166,6 +1166,7 @@ class _Computation:
                              minlength=n_rows)
         rest = np.clip(1.0 - counts.cdf_at(np.arange(n_rows), det_end), 0.0, None)
         var_lb += rest * np.clip(det_end + 1.0 - e_hat, 0.0, None) ** 2
+        del rows_of, nvals, upto  # table-sized temporaries: not held through the CLV step
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(var_lb > 0, var_e / var_lb, 0.0)
         mixed = np.flatnonzero(share > PARAMETER_SHARE_THRESHOLD) if pm_unc.chol is not None \
@@ -1220,6 +1221,8 @@ class _Computation:
             self.totals_data = None
             return per_cust, pd.DataFrame()
         sim = self._simulate_process(counts, u, spend)
+        del u
+        counts._key = None  # the inverse-cdf search key: only the simulation needs it
         if spend is not None:
             self._predictive_clv(cust, per_cust, var_lb, spend, (lo_t, hi_t))
         totals = self._predictive_totals(e_hat, e_pts, spend, sim)
@@ -1291,6 +1294,7 @@ class _Computation:
             share = np.where(v_c > 0, s2 * e_c**2 / v_c, 0.0)
         spend_mixed = share > PARAMETER_SHARE_THRESHOLD
         self.details["spend_parameter_share_max"] = float(share.max()) if share.size else 0.0
+        del s2, e_c, v_c, share  # customer-sized temporaries: not held through the quantiles
         self.details["spend_mixed_customers"] = int(spend_mixed.sum())
         scale = self.margin * disc[codes] * spend["post_rate"]
         lo = np.zeros(self.n)
