@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,15 +181,17 @@ class _TotalsData:
         def total(values: np.ndarray) -> np.ndarray:
             return np.bincount(g, weights=values, minlength=n_groups)
 
-        def param_var(center: np.ndarray, variants: list[np.ndarray]) -> np.ndarray:
-            if not variants:
+        def param_var(center: np.ndarray, variants: Iterable[np.ndarray]) -> np.ndarray:
+            # (variants come one at a time: one customer-sized array alive, not 2k)
+            squares = [(total(v) - center) ** 2 for v in variants]
+            if not squares:
                 return np.zeros(n_groups)
-            return np.mean([(total(v) - center) ** 2 for v in variants], axis=0)
+            return np.mean(squares, axis=0)
 
         codes = self.codes
         parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         est = total(self.e_hat[codes])
-        parts["purchases"] = (est, param_var(est, [e[codes] for e in self.e_pts]))
+        parts["purchases"] = (est, param_var(est, (e[codes] for e in self.e_pts)))
         if self.spend is not None and self.de_hat is not None:
             for name, per_row, pts, factor in (
                 ("value", self.e_hat, self.e_pts, 1.0),
@@ -197,9 +199,12 @@ class _TotalsData:
             ):
                 base = per_row[codes]
                 est = total(factor * self.spend * base)
-                var = param_var(est, [factor * self.spend * e[codes] for e in pts])
-                var = var + param_var(est, [factor * s * base for s in self.spend_pts])
+                var = param_var(est, (factor * self.spend * e[codes] for e in pts))
+                var = var + param_var(est, (factor * s * base for s in self.spend_pts))
                 parts[name] = (est, var)
+                del base
+        process_totals = ({name: total(values) for name, values in self.process.items()}
+                          if self.kind != "confidence" and self.process is not None else {})
         z = float(special.ndtri(0.5 + self.level / 2.0))
         rows = []
         for name, (est, var_par) in parts.items():
@@ -213,7 +218,7 @@ class _TotalsData:
                                        "upper": e * math.exp(z * s), "se": sd}))
                     continue
                 assert self.process is not None
-                vq = float(total(self.process[name])[k])
+                vq = float(process_totals[name][k])
                 sd = math.sqrt(vp + vq)
                 lo, hi = max(e - z * sd, 0.0), e + z * sd
                 if name == "purchases":
