@@ -19,7 +19,8 @@ def test_readme_opens_with_the_two_commands():
     assert len(commands) >= 2
     run, test = commands[0], commands[1]
     assert run.startswith("python3 -m venv .venv") and run.endswith("clvlab run")
-    assert test.startswith("python3 -m venv .venv") and test.endswith("-m pytest")
+    assert test.startswith("python3 -m venv .venv")
+    assert test.endswith("-m pytest -n auto --maxprocesses 4")
     assert '".[dev]"' in test
 
 

@@ -216,7 +216,9 @@ def _open_binary(path: Path, compression: str | None) -> Iterator[Any]:
             with zf.open(members[0]) as fh:
                 yield fh
         return
-    opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(compression or "", open)
+    openers: dict[str, Callable[..., Any]] = {"gzip": gzip.open, "bz2": bz2.open,
+                                               "xz": lzma.open}
+    opener = openers.get(compression or "", open)
     with opener(path, "rb") as fh:
         yield fh
 

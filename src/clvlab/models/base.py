@@ -24,7 +24,7 @@ import inspect
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, cast
 
 import numpy as np
 import pandas as pd
@@ -910,7 +910,7 @@ class BaseFitter(BaseModel):
         self,
         data: Any,
         arrays: tuple[np.ndarray, ...],
-        data_u: tuple[np.ndarray, ...],
+        data_u: tuple[np.ndarray, ...] | RemoteRows,
         w: np.ndarray,
         w_all: np.ndarray,
         n_total: float,
@@ -922,8 +922,7 @@ class BaseFitter(BaseModel):
         points and the warm start come from its subsample, every evaluation on all rows
         is one remote pass (the Hessian's ``2k`` points and Newton's trial steps batched).
         """
-        remote = isinstance(data_u, RemoteRows)
-        if remote:
+        if isinstance(data_u, RemoteRows):
             return self._fit_remote_start(data, data_u, n_total, unit)
         starts = [(np.asarray(p, dtype=float), False) for p in self._initial_params(data_u, w)]
         if len(w) > WARM_START_ROWS:
@@ -997,6 +996,9 @@ class BaseFitter(BaseModel):
         ``level`` is the ``stacklevel`` of the warnings, so they name the caller of ``fit``.
         """
         remote = isinstance(data_u, RemoteRows)
+        # RemoteRows carry their own counts (``w`` is then None); every objective below
+        # dispatches on the rows' type, so the weights pass through untouched
+        w = cast(np.ndarray, w)
         best: optimize.OptimizeResult | None = None
         check: dict[str, Any] = {}
         n_starts = 0
@@ -1060,7 +1062,7 @@ class BaseFitter(BaseModel):
         self.degeneracy_ = degeneracy
         self.fit_date_ = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         self.data_fingerprint_ = (self._remote_fit_[1] if remote
-                                  else data_fingerprint(*arrays, w_all))
+                                  else data_fingerprint(*arrays, cast(np.ndarray, w_all)))
         self._theta_ = theta
         if degeneracy is not None:
             warnings.warn(

@@ -48,8 +48,8 @@ def _draw_alive_periods(
     alpha, beta, gamma, delta = (float(v) for v in params[:4])
     n = lk.whole_periods(n)
     size = n.shape[0]
-    p = rng.beta(alpha, beta, size=size)
-    theta = rng.beta(gamma, delta, size=size)
+    p = np.asarray(rng.beta(alpha, beta, size=size))
+    theta = np.asarray(rng.beta(gamma, delta, size=size))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         alive = np.floor(np.log(1.0 - rng.random(size)) / np.log1p(-theta))
     return p, np.minimum(np.where(np.isnan(alive), np.inf, alive), n)

@@ -205,6 +205,8 @@ class ParetoNBDFitter(PurchaseFitter):
     """
 
     _param_names: ClassVar[tuple[str, ...]] = lk.PNBD_PARAM_NAMES
+    # the training rows and their prepared terms, kept while one fit's optimiser runs
+    _rows_cache: tuple[tuple[np.ndarray, ...], lk.PnbdRows] | None = None
     _model_name: ClassVar[str] = "Pareto/NBD"
     _long_name: ClassVar[str] = "Pareto/negative binomial distribution model"
     _story: ClassVar[str] = (
@@ -272,12 +274,16 @@ class ParetoNBDFitter(PurchaseFitter):
         return rows
 
     def _loglik(self, params: np.ndarray, data: Sequence[np.ndarray]) -> np.ndarray:
-        return lk.pnbd_log_likelihood(params, *data, rows=self._rows(data))
+        frequency, recency, T = data
+        return lk.pnbd_log_likelihood(params, frequency, recency, T, rows=self._rows(data))
 
     def _loglik_and_grad(
         self, params: np.ndarray, data: Sequence[np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray]:
-        ll, grad = lk.pnbd_log_likelihood_grad(params, *data, rows=self._rows(data))
+        frequency, recency, T = data
+        ll, grad = lk.pnbd_log_likelihood_grad(
+            params, frequency, recency, T, rows=self._rows(data)
+        )
         assert grad is not None  # gradient=True
         return ll, grad
 

@@ -139,7 +139,8 @@ def compare_forecasts(
     def pct(v: float) -> str:
         return f"{v:+.1f}%"
 
-    spec = [
+    # (aspect, its words, [(metric column, better when, formatter, what it measures)])
+    spec: list[tuple[str, str, list[tuple[str, str, Callable[[float], str], str]]]] = [
         ("totals", "the totals", [("purchases_aggregate_pct_error", "closer to 0", pct,
                                    "purchases"),
                                   ("value_aggregate_pct_error", "closer to 0", pct, "value")]),
@@ -374,5 +375,5 @@ def _deciles(ks: Sequence[int]) -> str:
             runs[-1].append(k)
         else:
             runs.append([k])
-    words = [f"{r[0]}-{r[-1]}" if len(r) > 2 else _join(map(str, r)) for r in runs]
+    words = [f"{r[0]}-{r[-1]}" if len(r) > 2 else _join([str(k) for k in r]) for r in runs]
     return ("decile " if len(ks) == 1 else "deciles ") + _join(words)

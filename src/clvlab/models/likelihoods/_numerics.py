@@ -270,7 +270,8 @@ def _exp_sinh_rule(
         log_u = 0.5 * np.pi * np.sinh(k)
         log_w = np.log(h * 0.5 * np.pi * np.cosh(k)) + log_u
         _RULES[key] = (log_u, log_w)
-    return _RULES[key]
+    log_u, log_w = _RULES[key]
+    return log_u, log_w
 
 
 def _logsumexp_rows(v: np.ndarray) -> np.ndarray:

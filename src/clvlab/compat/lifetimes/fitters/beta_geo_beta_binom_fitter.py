@@ -147,10 +147,10 @@ class BetaGeoBetaBinomFitter(BaseFitter):
     # -- predictions ----------------------------------------------------------------------
     def _histories(self, **named: Any) -> tuple[list[np.ndarray], Any]:
         arrays, like = as_arrays(**named)
-        check_values(like, **dict(zip(named, arrays, strict=True)))
+        check_values(like, 0.0, **dict(zip(named, arrays, strict=True)))
         *_, x, tx, n = arrays
-        b = np.broadcast_arrays(x, tx, n)
-        frame = _discrete_frame(*(a.reshape(-1) for a in b), None)
+        x_b, tx_b, n_b = (a.reshape(-1) for a in np.broadcast_arrays(x, tx, n))
+        frame = _discrete_frame(x_b, tx_b, n_b, None)
         from clvlab.validation import validate_rfm
 
         validate_rfm(frame, model="BG/BB")
