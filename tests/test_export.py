@@ -597,3 +597,19 @@ def test_too_long_counts_the_same_through_its_shortcuts():
     as_category = _too_long(pd.Series(pd.Categorical(values)), "c")
     as_text = _too_long(pd.Series(values, dtype=object), "c")
     assert as_category == as_text and as_category[0] == 3
+
+
+def test_ranked_view_long_ids_are_reported_in_written_order(rng):
+    """Too-long ids found through the unsorted shortcut are listed in the sorted table's order."""
+    from clvlab.export import XLSX_MAX_CELL_CHARS, _manager_view, _RankedView, _too_long_in_order
+
+    ids = [f"c{i}" for i in range(40)]
+    for k in (3, 17, 30):
+        ids[k] = f"{k}" + "x" * XLSX_MAX_CELL_CHARS
+    scores = _scores(ids, rng)
+    expected, _ = _manager_view(scores.reset_index(names="customer_id"), scores,
+                                "customer_id", "clv")
+    view, _ = _RankedView.of(scores, "customer_id", "clv")
+    got = _too_long_in_order(view, 1, "customer_id")
+    assert got[0] == 3
+    assert got == _too_long_in_order(expected, 1, "customer_id")

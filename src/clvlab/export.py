@@ -758,6 +758,31 @@ def _too_long(values: Any, where: str) -> tuple[int, list[str]]:
     return n, examples
 
 
+def _dtype_probe(table: Any, j: int) -> pd.Series:
+    """Column ``j`` for the checks that read its dtype (and, for non-object text, values).
+
+    A :class:`_RankedView` gives the column in the scores' order (no sorted copy): the
+    same dtype, and the same answers from :func:`_fast_kind` and :func:`_default_format`
+    except for object columns, whose first values are sampled -- those come sorted.
+    """
+    if isinstance(table, _RankedView):
+        s = table.unsorted(j)
+        return s if s.dtype != object else table.iloc[:, j]
+    return table.iloc[:, j]
+
+
+def _too_long_in_order(table: Any, j: int, where: str) -> tuple[int, list[str]]:
+    """:func:`_too_long` of column ``j`` of the table as written (examples in row order).
+
+    Counted first in any order; only when some cell is too long (then the examples'
+    order matters) is the column read in the table's order.
+    """
+    n, examples = _too_long(_dtype_probe(table, j), where)
+    if n == 0 or not isinstance(table, _RankedView):
+        return n, examples
+    return _too_long(table.iloc[:, j], where)
+
+
 def _default_format(col: str, s: pd.Series) -> str | None:
     if col in _KNOWN_FORMATS:
         return _KNOWN_FORMATS[col]
@@ -1360,6 +1385,20 @@ class _RankedView:
             s = pd.Series(np.where(freq == 0, np.nan, mv), index=index, name=name)
         return s
 
+    def unsorted(self, j: int) -> pd.Series:
+        """Column ``j`` of all rows in the scores' order: the dtype and values of column j.
+
+        For checks whose answer does not depend on the row order (dtypes, lengths), so
+        they need no sorted copy of the column.
+        """
+        name = self.columns[j]
+        ranked = self.order is not None
+        if (name == RANK_COLUMN and ranked) or (name == C.MONETARY_VALUE and self.blank_monetary):
+            return self.iloc[:, j]
+        if name == self.index_name and j == ranked:
+            return pd.Series(self.scores.index, name=name)
+        return self.scores.iloc[:, j - 1 - ranked]
+
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame({j: self.column(j) for j in range(len(self.columns))}
                             ).set_axis(self.columns, axis=1)
@@ -1584,12 +1623,12 @@ def _start_workbook(
             fmt = money_format
         else:
             fmt = _PREDICTION_COLUMNS.get(col, (None, None))[1]
-            fmt = fmt if fmt is not None else _default_format(col, table.iloc[:, j])
+            fmt = fmt if fmt is not None else _default_format(col, _dtype_probe(table, j))
         formats.append(fmt)
     comments = {columns.index(c): text for c, text in notes.items()}
     for col, text in notes.items():
         metadata.setdefault(f"column '{labels[columns.index(col)]}'", text)
-    kinds = [_fast_kind(table.iloc[:, j]) for j in range(table.shape[1])]
+    kinds = [_fast_kind(_dtype_probe(table, j)) for j in range(table.shape[1])]
     streaming = all(k is not None for k in kinds)
     n = len(scores)
     n_sheets = max(1, math.ceil(n / per_sheet))
@@ -1692,10 +1731,10 @@ def _start_workbook(
     tick()
 
     # Data quality (with the text cells this workbook had to cut, if any)
-    n_long, long_examples = _too_long(table.iloc[:, 0], str(columns[0]))
+    n_long, long_examples = _too_long_in_order(table, 0, str(columns[0]))
     for j in range(1, table.shape[1]):
-        if kinds[j] != "num" and not pd.api.types.is_numeric_dtype(table.iloc[:, j]):
-            n_j, ex_j = _too_long(table.iloc[:, j], str(columns[j]))
+        if kinds[j] != "num" and not pd.api.types.is_numeric_dtype(_dtype_probe(table, j)):
+            n_j, ex_j = _too_long_in_order(table, j, str(columns[j]))
             n_long += n_j
             long_examples += ex_j
     if data_quality is not None:
