@@ -578,3 +578,21 @@ def test_run_reports_an_error_of_the_background_writer(tmp_path, monkeypatch):
     assert result.exit_code != 0
     assert "No space left on device" in " ".join(result.output.split())
     assert "Writing the predictions CSV" not in result.output  # no success line
+
+
+def test_prepared_release_split_keeps_columns_and_attrs_drops_rows():
+    """release_split leaves a zero-row split (same columns, dtypes, attrs), never None."""
+    from clvlab import cli as cli_mod
+
+    tx = clvlab.datasets.load_cdnow(sample=True)
+    split = clvlab.calibration_holdout(tx, "1997-09-30", "1998-06-30", time_unit="W")
+    prep = cli_mod._Prepared(tx, None, split, "W", "1997-09-30", "1998-06-30")
+    prep.release_split()
+    assert prep.split is not None and len(prep.split) == 0
+    assert list(prep.split.columns) == list(split.columns)
+    assert dict(prep.split.dtypes) == dict(split.dtypes)
+    assert prep.split.attrs == split.attrs
+    assert len(split) == 2357  # the caller's frame is not changed
+    none = cli_mod._Prepared(tx, None, None, "W", None, "1998-06-30")
+    none.release_split()
+    assert none.split is None

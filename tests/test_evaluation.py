@@ -624,3 +624,97 @@ def test_tracking_from_distinct_first_ages_is_bit_identical(bg, rng):
     got = _expected_cumulative(bg, ages, times, memo)
     np.testing.assert_array_equal(got, per_customer)
     np.testing.assert_array_equal(_expected_cumulative(bg, ages, times, memo), per_customer)
+
+
+@given(st.lists(st.sampled_from([0.0, -0.0, 0.5, 1.0, 2.0, 7.0]) | st.floats(-50, 50),
+                min_size=0, max_size=80))
+@settings(max_examples=80, deadline=None)
+def test_ranks_and_descending_from_one_sort_equal_the_two_sorts(values):
+    """One argsort gives rankdata's average ranks and the stable descending order exactly."""
+    v = np.asarray(values, dtype=float)
+    ranks, order = ev._ranks_and_descending(v)
+    np.testing.assert_array_equal(ranks, stats.rankdata(v) if v.size else np.zeros(0))
+    np.testing.assert_array_equal(order, np.argsort(-v, kind="stable"))
+    only_ranks, none = ev._ranks_and_descending(v, descending=False)
+    assert none is None
+    np.testing.assert_array_equal(only_ranks, ranks)
+
+
+def test_same_text_ids_compares_values_in_order():
+    """Equal Arrow text indexes are found equal; any difference, order or length is not."""
+    a = pd.Index([f"c{i}" for i in range(600_000)], dtype="str")
+    b = pd.Index(list(a), dtype="str")
+    assert ev._same_text_ids(a, b)
+    c = list(a)
+    c[-1] = "other"  # a difference in the last slice
+    assert not ev._same_text_ids(a, pd.Index(c, dtype="str"))
+    assert not ev._same_text_ids(a, b[:-1])
+    assert not ev._same_text_ids(a[:5], b[:5][::-1])
+    assert not ev._same_text_ids(pd.Index([1, 2]), pd.Index([1, 2]))  # not text: look up
+
+
+def test_sorted_by_matches_lexsort_being_the_identity(rng):
+    """_sorted_by says True exactly when np.lexsort((day, key)) leaves the rows in place."""
+    for _ in range(200):
+        n = int(rng.integers(0, 8))
+        key = np.sort(rng.integers(0, 3, n)) if rng.random() < 0.7 else rng.integers(0, 3, n)
+        day = rng.integers(0, 3, n)
+        expected = bool(np.array_equal(np.lexsort((day, key)), np.arange(n)))
+        assert ev._sorted_by(key, day) is expected
+
+
+def test_actual_tracking_same_for_sorted_and_shuffled_logs(cdnow_tx, cdnow_split):
+    """Sorted log (no sort, no id lookup) and a shuffled one (lexsort, lookup) agree exactly."""
+    sorted_tx = cdnow_tx.sort_values(["customer_id", "date"], kind="stable")
+    shuffled = cdnow_tx.sample(frac=1.0, random_state=3)
+    a = ev.actual_tracking(sorted_tx, cdnow_split)
+    b = ev.actual_tracking(shuffled, cdnow_split)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    # a split with fewer customers than the log: ids looked up, rows left out (warned)
+    part = cdnow_split.iloc[::2].copy()
+    part.attrs = dict(cdnow_split.attrs)
+    with pytest.warns(DataQualityWarning, match="left out"):
+        c = ev.actual_tracking(sorted_tx, part)
+    assert int(c["actual_cumulative"].iloc[-1]) == int(
+        part["frequency"].sum() + part["frequency_holdout"].sum())
+
+
+def test_compare_models_with_baseline_and_log_equal_single_evaluate(cdnow_split, cdnow_tx, bg,
+                                                                    gg):
+    """Shared spend, baseline and tracking work: each evaluation equals evaluate() alone."""
+    from clvlab.models.pareto_nbd import ParetoNBDFitter
+
+    base = clvlab.FormulaCLVBaseline().fit(cdnow_split)
+    pnbd = ParetoNBDFitter().fit(cdnow_split)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cmp = clvlab.compare_models(cdnow_split, {"bg": bg, "pnbd": pnbd}, gg, base, cdnow_tx)
+        for key, model in (("bg", bg), ("pnbd", pnbd)):
+            alone = ev.evaluate(cdnow_split, model, gg, base, transactions=cdnow_tx)
+            got = cmp.evaluations[key]
+            for name in ("metrics", "deciles", "by_frequency", "by_recency", "tracking",
+                         "customers"):
+                pd.testing.assert_frame_equal(getattr(got, name), getattr(alone, name),
+                                              check_exact=True)
+            assert got.log_score == alone.log_score
+            assert got.notes == alone.notes
+
+
+def test_comparison_drop_customers_keeps_the_chosen_table(cdnow_split, cdnow_tx, bg, gg):
+    """_drop_customers empties every other model's customers; tables and tracking stay."""
+    from clvlab.models.pareto_nbd import ParetoNBDFitter
+
+    pnbd = ParetoNBDFitter().fit(cdnow_split)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cmp = clvlab.compare_models(cdnow_split, {"bg": bg, "pnbd": pnbd}, gg,
+                                    transactions=cdnow_tx)
+    before = dict(cmp.evaluations)
+    cmp._drop_customers(keep="bg")
+    assert cmp.evaluations["bg"] is before["bg"]
+    slim = cmp.evaluations["pnbd"]
+    assert len(slim.customers) == 0
+    assert list(slim.customers.columns) == list(before["pnbd"].customers.columns)
+    assert len(before["pnbd"].customers) == len(cdnow_split)  # the original is not changed
+    pd.testing.assert_frame_equal(slim.tracking, before["pnbd"].tracking)
+    pd.testing.assert_frame_equal(slim.metrics, before["pnbd"].metrics)

@@ -177,3 +177,19 @@ def test_compared_evaluations_share_columns_but_edits_stay_local():
     a.loc[a.index[0], "frequency"] = 999.0
     np.testing.assert_array_equal(b["frequency"].to_numpy(), before)
     assert split["frequency"].iloc[0] != 999.0
+
+
+def test_index_is_unique_is_checked_once_per_index(monkeypatch):
+    """A second check of the same index reads the cached answer; another index is checked."""
+    ids = pd.Index([f"c{i}" for i in range(50)], dtype="str")
+    repeated = pd.Index(["a", "b", "a"], dtype="str")
+    assert cval.index_is_unique(ids) is True
+    assert cval.index_is_unique(repeated) is False
+    calls = []
+    monkeypatch.setattr(cval, "_index_is_unique",
+                        lambda index: calls.append(index) or True)
+    assert cval.index_is_unique(ids) is True
+    assert cval.index_is_unique(repeated) is False  # cached: not asked again
+    assert calls == []
+    assert cval.index_is_unique(pd.Index(["x", "x"], dtype="str")) is True  # (the stub)
+    assert len(calls) == 1

@@ -25,12 +25,13 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from clvlab._memory import release_unused
 from clvlab.evaluation import Evaluation, _evaluate, _Memo
 from clvlab.exceptions import ConvergenceError, reissue_warnings
 from clvlab.models.contract import describe, unsuited_data
@@ -118,6 +119,18 @@ class ModelComparison:
     names: dict[str, str]
     notes: list[str] = field(default_factory=list)
     n_customers: int = 0
+
+    def _drop_customers(self, keep: str) -> None:
+        """Empty the per-customer tables of every evaluation but ``keep``'s.
+
+        ``clvlab run`` reads only the other models' tables and tracking series after the
+        choice; their ``customers`` (a few arrays per customer each) would otherwise be
+        held to the end of the run. Each is replaced (not changed) by an evaluation whose
+        ``customers`` has the same columns and no rows.
+        """
+        for key, ev in self.evaluations.items():
+            if key != keep:
+                self.evaluations[key] = replace(ev, customers=ev.customers.iloc[:0].copy())
 
     @property
     def best_model(self) -> Any:
@@ -327,11 +340,14 @@ def compare_models(
         # what does not depend on the model (actuals, their ranks, the baseline's rows,
         # the distinct histories, the actual tracking) is computed once, for all of them
         memo = _Memo()
-        evaluations = {
-            key: _evaluate(split, model, spend_model, baseline, transactions=transactions,
-                           horizon=horizon, margin=margin, memo=memo)
-            for key, model in models.items()
-        }
+        evaluations = {}
+        for key, model in models.items():
+            evaluations[key] = _evaluate(split, model, spend_model, baseline,
+                                         transactions=transactions, horizon=horizon,
+                                         margin=margin, memo=memo)
+            release_unused()  # its temporaries' pages, before the next model's
+        del memo
+        release_unused()
     reissue_warnings(caught, stacklevel=2)
 
     names = {key: describe(m).name for key, m in models.items()}

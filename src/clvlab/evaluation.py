@@ -39,6 +39,7 @@ from scipy import special
 
 from clvlab import _columns as C
 from clvlab._checks import check_discount_rate, check_horizon, check_margin
+from clvlab._memory import release_unused
 from clvlab._time import UNIT_NAMES, unit_days
 from clvlab.clv import customer_lifetime_value
 from clvlab.exceptions import (
@@ -129,16 +130,40 @@ def _average_ranks(values: np.ndarray) -> np.ndarray:
     half number, exact in floating point), from one unstable ``argsort``: the tie
     structure, not the order inside a tie, decides each rank.
     """
+    return _ranks_and_descending(values, descending=False)[0]
+
+
+def _ranks_and_descending(
+    values: np.ndarray, *, descending: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`_average_ranks` and (with ``descending``) :func:`_descending`, one argsort.
+
+    The descending order (highest first, ties in row order) comes from the ascending
+    argsort the ranks need: its tie groups in reverse, each group's rows in increasing
+    row number -- found by sorting one integer key (group from the top, row), which is
+    much cheaper than a second, stable float argsort. Same arrays as the two functions.
+    """
     v = np.asarray(values, dtype=float).reshape(-1)
     n = v.size
     order = np.argsort(v)
     s = v[order]
     starts = np.r_[True, s[1:] != s[:-1]] if n else np.zeros(0, dtype=bool)
+    del s
     dense = np.cumsum(starts)  # 1-based number of each sorted value's tie group
     count = np.r_[np.flatnonzero(starts), n]
     out = np.empty(n)
     out[order] = 0.5 * (count[dense] + count[dense - 1] + 1)
-    return out
+    if not descending:
+        return out, None
+    n_groups = count.size - 1
+    if n_groups == n:  # no ties: the order is unique, highest first is its reverse
+        return out, order[::-1].copy()
+    key = n_groups - dense  # 0 for the highest group
+    key *= n
+    key += order  # (group from the top, row): distinct, so any sort gives one order
+    key.sort()
+    np.remainder(key, n, out=key)
+    return out, key
 
 
 class _Memo:
@@ -678,7 +703,10 @@ def _purchase_days(
     """
     log = _check_transactions(transactions)
     wanted = pd.Index(split.index).astype(str)
-    pos = log.ids.get_indexer(wanted)
+    # the split of a log holds its customers in the log's order, usually all of them:
+    # then the positions are 0..n-1, found without hashing a million ids
+    pos = (np.arange(len(wanted)) if _same_text_ids(log.ids, wanted)
+           else log.ids.get_indexer(wanted))
     if (pos < 0).any():
         missing = wanted[pos < 0]
         raise InvalidValueError(
@@ -715,16 +743,30 @@ def _purchase_days(
         )
     code = log.codes[keep]
     day = log.day[keep]
+    del member, in_split, in_window, keep
     hold = (day > cal_day).astype(np.int64)
     period = _period_ordinal(day, merge_period)
     # one purchase per (customer, calibration/holdout, merge period): a single int64 key
     # (a group-by in Spark terms), dated by its earliest day
     span = int(period.max() - period.min()) + 1 if period.size else 1
-    key = (code * 2 + hold) * span + (period - (period.min() if period.size else 0))
-    order = np.lexsort((day, key))
-    key_sorted = key[order]
-    starts = np.r_[True, key_sorted[1:] != key_sorted[:-1]] if key.size else np.zeros(0, bool)
-    first_rows = order[starts]
+    key = code * 2
+    key += hold
+    key *= span
+    key += period
+    if period.size:
+        key -= period.min()  # (period may be ``day`` itself: it is not changed)
+    del period
+    if _sorted_by(key, day):  # a log from load_transactions: by customer, then date
+        first_rows = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else (
+            np.zeros(0, dtype=np.intp))
+    else:
+        order = np.lexsort((day, key))
+        key_sorted = key[order]
+        starts = (np.r_[True, key_sorted[1:] != key_sorted[:-1]] if key.size
+                  else np.zeros(0, bool))
+        first_rows = order[starts]
+        del order, key_sorted, starts
+    del key
     p_code, p_hold, p_day = code[first_rows], hold[first_rows].astype(bool), day[first_rows]
     # sorted by code, hold (False first), period: the first row of each code is its first
     # calibration purchase (every split customer bought in calibration)
@@ -732,6 +774,46 @@ def _purchase_days(
     first_by_code = np.zeros(log.ids.size, dtype=np.int64)
     first_by_code[p_code[is_first]] = p_day[is_first]
     return first_by_code[pos], p_day[~is_first], p_hold[~is_first]
+
+
+def _same_text_ids(ids: pd.Index, wanted: pd.Index) -> bool:
+    """Whether two Arrow-backed text indexes hold the same ids in the same order.
+
+    Compared a slice at a time (no hash table); False, so the caller looks the ids up,
+    for any other kind of index or any null.
+    """
+    if len(ids) != len(wanted):
+        return False
+    if ids is wanted:
+        return True
+    arrays = [getattr(x.array, "_pa_array", None) for x in (ids, wanted)]
+    if any(a is None or a.null_count for a in arrays):
+        return False
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from clvlab.validation import _TEXT_CHUNK
+
+    a, b = arrays
+    if not all(pa.types.is_string(x.type) or pa.types.is_large_string(x.type) for x in (a, b)):
+        return False
+    pool = pa.system_memory_pool()
+    return all(
+        pc.all(pc.equal(a[lo:lo + _TEXT_CHUNK], b[lo:lo + _TEXT_CHUNK], memory_pool=pool),
+               memory_pool=pool).as_py() is True
+        for lo in range(0, len(a), _TEXT_CHUNK)
+    )
+
+
+def _sorted_by(key: np.ndarray, day: np.ndarray) -> bool:
+    """Whether rows are in ``np.lexsort((day, key))`` order already (key, then day)."""
+    if key.size < 2:
+        return True
+    up = key[1:] > key[:-1]
+    same = key[1:] == key[:-1]
+    same &= day[1:] >= day[:-1]
+    up |= same
+    return bool(up.all())
 
 
 def actual_tracking(
@@ -893,6 +975,20 @@ def tracking(
     return _tracking(transactions, split, purchase_model, origin, None)
 
 
+def _memo_actual_tracking(
+    transactions: pd.DataFrame, split: pd.DataFrame, memo: _Memo
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`_actual_tracking` (default origin), once per (log, split) in ``memo``."""
+    key = ("actual_tracking", id(transactions), id(split))
+    if key not in memo.by_identity:
+        memo.by_identity[key] = (transactions, split,
+                                 _actual_tracking(transactions, split, None))
+        # the log-sized temporaries are freed: hand their pages back before the
+        # predictions allocate theirs
+        release_unused()
+    return memo.by_identity[key][2]
+
+
 def _tracking(
     transactions: pd.DataFrame, split: pd.DataFrame, purchase_model: Any, origin: Any,
     memo: _Memo | None,
@@ -907,11 +1003,7 @@ def _tracking(
     else:
         # the same objects (compare_models): the log and the split are not changed between
         # evaluations, and the cached frame is copied before the expected series is added
-        key = ("actual_tracking", id(transactions), id(split))
-        if key not in memo.by_identity:
-            memo.by_identity[key] = (transactions, split,
-                                     _actual_tracking(transactions, split, origin))
-        out, first_ages = memo.by_identity[key][2]
+        out, first_ages = _memo_actual_tracking(transactions, split, memo)
         attrs = dict(out.attrs)
         out = out.copy()
         out.attrs = attrs
@@ -1488,6 +1580,19 @@ def _holdout_predictions(
         return memo.get("column:" + kind, (values,),
                         lambda: pd.Series(values, index=index, copy=True))
 
+    def once(kind: str, model: Any, compute: Any) -> Any:
+        """``compute()``, once per (model, frame, horizon, rate, margin) within ``memo``.
+
+        The spend model's and the baseline's predictions do not depend on the purchase
+        model: the evaluations of one comparison compute them once.
+        """
+        if memo is None:
+            return compute()
+        key = (kind, id(model), id(frame), horizon, discount_rate, margin)
+        if key not in memo.by_identity:  # (the objects are kept: their ids stay theirs)
+            memo.by_identity[key] = (model, frame, compute())
+        return memo.by_identity[key][2]
+
     cols: dict[str, Any] = {
         C.FREQUENCY: column(C.FREQUENCY, frame[C.FREQUENCY].to_numpy(dtype=float)),
         C.RECENCY: column(C.RECENCY, frame[C.RECENCY].to_numpy(dtype=float)),
@@ -1504,9 +1609,8 @@ def _holdout_predictions(
     rows: _Rows = [(p_name, pred_purchases, None)]
     if spend_model is not None:
         s_name = _model_label(spend_model)
-        spend = _series_values(
-            spend_model.expected_spend(frame), index, f"{s_name} expected_spend"
-        )
+        spend = once("expected_spend", spend_model, lambda: _series_values(
+            spend_model.expected_spend(frame), index, f"{s_name} expected_spend"))
         if discount_rate > 0:
             value = _series_values(
                 customer_lifetime_value(
@@ -1523,25 +1627,35 @@ def _holdout_predictions(
         rows.append((f"{p_name} + {s_name}", pred_purchases, value))
     if baseline is not None:
         b_name = _model_label(baseline)
-        b_out = baseline.predict(
-            frame, horizon=horizon, discount_rate=discount_rate, margin=margin, components=True
-        )
-        b_purchases = None
-        if isinstance(b_out, pd.DataFrame):
+
+        def baseline_predictions() -> tuple[np.ndarray | None, np.ndarray]:
+            b_out = baseline.predict(
+                frame, horizon=horizon, discount_rate=discount_rate, margin=margin,
+                components=True,
+            )
+            if not isinstance(b_out, pd.DataFrame):
+                return None, _series_values(b_out, index, f"{b_name} predict")
             value_col = "clv_baseline" if "clv_baseline" in b_out.columns else b_out.columns[-1]
             b_value = _series_values(b_out[value_col], index, f"{b_name} predict")
-            if "expected_purchases" in b_out.columns:
-                b_purchases = _series_values(
-                    b_out["expected_purchases"], index, f"{b_name} expected purchases"
-                )
-                cols[BASELINE_PURCHASES] = column(BASELINE_PURCHASES, b_purchases)
-        else:
-            b_value = _series_values(b_out, index, f"{b_name} predict")
+            if "expected_purchases" not in b_out.columns:
+                return None, b_value
+            return _series_values(b_out["expected_purchases"], index,
+                                  f"{b_name} expected purchases"), b_value
+
+        b_purchases, b_value = once("baseline", baseline, baseline_predictions)
+        if b_purchases is not None:
+            cols[BASELINE_PURCHASES] = column(BASELINE_PURCHASES, b_purchases)
         cols[BASELINE_VALUE] = column(BASELINE_VALUE, b_value)
         rows.append((b_name, b_purchases, b_value))
     # one construction from Series on ``index``: no alignment, no consolidated copy
     customers = pd.DataFrame(cols, index=index, copy=False)
     return customers, rows
+
+
+def _own_predictions(rows: _Rows, with_baseline: bool) -> list[np.ndarray]:
+    """Return the purchase model's own prediction arrays in ``rows`` (not the baseline's)."""
+    model_rows = rows[:-1] if with_baseline else rows
+    return [arr for _, p, v in model_rows for arr in (p, v) if arr is not None]
 
 
 def evaluate(
@@ -1670,6 +1784,10 @@ def _evaluate(
     t = _holdout_horizon(frame, horizon, stacklevel + 1)
     index = frame.index
     notes: list[str] = []
+    if transactions is not None and offers(purchase_model, "expected_cumulative_purchases"):
+        # the actual tracking series first: its log-sized work then runs while the
+        # least memory is held (the predictions below hold a few customer-sized arrays)
+        _memo_actual_tracking(transactions, split, memo)
 
     # -- actuals -----------------------------------------------------------------------
     actual_purchases = frame[C.FREQUENCY_HOLDOUT].to_numpy(dtype=float)
@@ -1693,22 +1811,42 @@ def _evaluate(
 
     # -- metrics -----------------------------------------------------------------------
     # (the same arrays recur across rows: compute each metric set and each rank once)
-    # (and across the models of compare_models: the actuals and the baseline's rows)
+    # (and across the models of compare_models: the actuals and the baseline's rows are
+    # kept in ``memo``; this purchase model's own predictions never recur, so what is
+    # derived from them -- ranks, orders -- is kept for this evaluation only)
+    own = {id(arr) for arr in _own_predictions(rows, baseline is not None)}
+    local = _Memo()
+
+    def get(kind: str, arrays: tuple[np.ndarray, ...], compute: Any) -> Any:
+        cache = local if any(id(arr) in own for arr in arrays) else memo
+        return cache.get(kind, arrays, compute)
+
+    # each array is sorted once: its ranks and, for a ranking score, its descending order
+    ranked = {id(v if v is not None else p) for _, p, v in rows}
+    if actual_value is not None:
+        ranked.add(id(actual_value))
+
+    def ordering(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        both = id(arr) in ranked
+        return get("ranks+descending" if both else "ranks", (arr,),
+                   lambda: _ranks_and_descending(arr, descending=both))
+
     def rank(arr: np.ndarray) -> np.ndarray:
-        return memo.get("rank", (arr,), lambda: _average_ranks(arr))
+        return ordering(arr)[0]
 
     def scored(actual: np.ndarray | None, pred: np.ndarray | None) -> dict[str, float]:
         if actual is None or pred is None:
             return {}
-        return memo.get("metrics", (actual, pred), lambda: _metrics_from_ranks(
+        return get("metrics", (actual, pred), lambda: _metrics_from_ranks(
             actual, pred, rank(actual), rank(pred)))
 
     def descending(arr: np.ndarray) -> np.ndarray:
-        return memo.get("descending", (arr,), lambda: _descending(arr))
+        found = ordering(arr)[1]
+        return found if found is not None else _descending(arr)
 
     def capture(actual: np.ndarray, pred: np.ndarray) -> float:
         a, p = _pair(actual, pred)
-        return memo.get("capture", (a, p), lambda: _top_capture(a, p, descending(p)))
+        return get("capture", (actual, pred), lambda: _top_capture(a, p, descending(pred)))
 
     records = []
     for _name, purch_pred, value_pred in rows:
@@ -1768,8 +1906,8 @@ def _evaluate(
             if score is None:
                 continue
             a, p = _pair(actual_value, score)
-            d = memo.get("deciles", (a, p), lambda a=a, p=p: _decile_table(
-                a, p, descending(p))).reset_index()
+            d = get("deciles", (actual_value, score), lambda a=a, p=p, score=score:
+                    _decile_table(a, p, descending(score))).reset_index()
             d.insert(0, "model", name)
             decile_frames.append(d)
     deciles = (

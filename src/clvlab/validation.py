@@ -201,8 +201,25 @@ def index_is_unique(index: pd.Index) -> bool:
     """
     if len(index) < 2 or isinstance(index, pd.MultiIndex):
         return bool(index.is_unique)
-    if "_engine" in getattr(index, "_cache", {}):  # pandas has built its table already
-        return bool(index.is_unique)
+    cache = getattr(index, "_cache", None)
+    if isinstance(cache, dict):
+        if "_engine" in cache:  # pandas has built its table already
+            return bool(index.is_unique)
+        if _UNIQUE_KEY in cache:  # an index is immutable: checked once per object
+            return bool(cache[_UNIQUE_KEY])
+    found = _index_is_unique(index)
+    if isinstance(cache, dict):
+        cache[_UNIQUE_KEY] = found
+    return found
+
+
+#: Where :func:`index_is_unique` keeps its answer in an index's own cache (validate_rfm
+#: checks the same million-id index once per prediction: each check compares every id).
+_UNIQUE_KEY = "_clvlab_is_unique"
+
+
+def _index_is_unique(index: pd.Index) -> bool:
+    """:func:`index_is_unique` of an index of two or more ids, not cached."""
     chunked = getattr(index.array, "_pa_array", None)
     if chunked is not None:
         import pyarrow as pa

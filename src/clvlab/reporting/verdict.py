@@ -71,6 +71,17 @@ def _better(a: float, b: float, how: str) -> str | None:
     return "model" if a < b else "baseline"
 
 
+def _floats(values: Any) -> np.ndarray:
+    """Return ``values`` as a float array (a Series through ``to_numpy``, not ``np.asarray``).
+
+    ``np.asarray`` probes a Series for ``__array_*__`` attributes, which pandas looks up
+    in its index: in a text index of a million ids that builds a hash table (~100 MiB)
+    the index keeps.
+    """
+    to_numpy = getattr(values, "to_numpy", None)
+    return to_numpy(dtype=float) if to_numpy is not None else np.asarray(values, dtype=float)
+
+
 def baseline_log_score(actual: Sequence[float], mean: Sequence[float]) -> tuple[float, int]:
     """Log score of the formula's purchase forecast read as Poisson means.
 
@@ -85,8 +96,7 @@ def baseline_log_score(actual: Sequence[float], mean: Sequence[float]) -> tuple[
         The total log score and the number of customers whose holdout count had
         probability 0 under the formula.
     """
-    x = np.asarray(actual, dtype=float)
-    mu = np.asarray(mean, dtype=float)
+    x, mu = _floats(actual), _floats(mean)
     impossible = (mu <= 0) & (x > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         logp = np.where(mu > 0, x * np.log(np.where(mu > 0, mu, 1.0)) - mu
