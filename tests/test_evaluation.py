@@ -718,3 +718,17 @@ def test_comparison_drop_customers_keeps_the_chosen_table(cdnow_split, cdnow_tx,
     assert len(before["pnbd"].customers) == len(cdnow_split)  # the original is not changed
     pd.testing.assert_frame_equal(slim.tracking, before["pnbd"].tracking)
     pd.testing.assert_frame_equal(slim.metrics, before["pnbd"].metrics)
+
+
+def test_memo_has_finds_equal_arrays_of_the_same_kind_only():
+    """_Memo.has answers for equal arrays of the kind stored, without computing anything."""
+    from clvlab.evaluation import _Memo
+
+    memo = _Memo()
+    a = np.array([3.0, 1.0, 2.0])
+    assert not memo.has("ranks", (a,))
+    assert memo.get("ranks", (a,), lambda: "first") == "first"
+    assert memo.has("ranks", (a.copy(),))  # equal, not the same object
+    assert not memo.has("ranks+descending", (a,))
+    assert not memo.has("ranks", (np.array([3.0, 1.0, 2.5]),))
+    assert memo.get("ranks", (a.copy(),), lambda: "second") == "first"

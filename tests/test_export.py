@@ -561,6 +561,29 @@ def test_streamed_numbers_read_back_exactly_without_a_type_attribute(tmp_path, r
     np.testing.assert_array_equal(got, scores["clv"].to_numpy())
 
 
+@pytest.mark.parametrize("rank_by", ["clv", None])
+def test_ranked_view_equals_the_sorted_table(rng, rank_by):
+    """The lazily read spreadsheet table equals _manager_view's copy, whole and in slices."""
+    from clvlab.export import _manager_view, _RankedView
+
+    scores = _scores([f"c{i}" for i in range(257)], rng)
+    scores.iloc[::7, scores.columns.get_loc("clv")] = np.nan  # missing values sort last
+    scores.iloc[1::5, scores.columns.get_loc("clv")] = 12.5  # ties keep their order
+    expected, notes = _manager_view(scores.reset_index(names="customer_id"), scores,
+                                    "customer_id", rank_by)
+    view, view_notes = _RankedView.of(scores, "customer_id", rank_by)
+    assert view_notes == notes
+    assert list(view.columns) == list(expected.columns) and view.shape == expected.shape
+    pd.testing.assert_frame_equal(view.to_frame(), expected, check_exact=True)
+    for lo, hi in ((0, 50), (50, 101), (250, 300), (3, 3)):
+        part = view.iloc[lo:hi]
+        for j in range(expected.shape[1]):
+            pd.testing.assert_series_equal(part.iloc[:, j], expected.iloc[lo:hi, j],
+                                           check_exact=True)
+        pd.testing.assert_series_equal(view.iloc[lo:hi, 2], expected.iloc[lo:hi, 2],
+                                       check_exact=True)
+
+
 def test_too_long_counts_the_same_through_its_shortcuts():
     """Numbers never count; a categorical counts its long rows, in row order."""
     from clvlab.export import XLSX_MAX_CELL_CHARS, _too_long
@@ -570,7 +593,23 @@ def test_too_long_counts_the_same_through_its_shortcuts():
     assert _too_long(pd.Series([True, False]), "b") == (0, [])
     short = pd.Series(pd.Categorical(["x", "y", "x"]))
     assert _too_long(short, "c") == (0, [])
-    values = ["x", long_b, "x", long_a, long_b]
+    values = ["x", long_b, "x", long_a + "z", long_b]
     as_category = _too_long(pd.Series(pd.Categorical(values)), "c")
     as_text = _too_long(pd.Series(values, dtype=object), "c")
-    assert as_category == as_text and as_category[0] == 3  # long_a fits only without "'"
+    assert as_category == as_text and as_category[0] == 3
+
+
+def test_ranked_view_long_ids_are_reported_in_written_order(rng):
+    """Too-long ids found through the unsorted shortcut are listed in the sorted table's order."""
+    from clvlab.export import XLSX_MAX_CELL_CHARS, _manager_view, _RankedView, _too_long_in_order
+
+    ids = [f"c{i}" for i in range(40)]
+    for k in (3, 17, 30):
+        ids[k] = f"{k}" + "x" * XLSX_MAX_CELL_CHARS
+    scores = _scores(ids, rng)
+    expected, _ = _manager_view(scores.reset_index(names="customer_id"), scores,
+                                "customer_id", "clv")
+    view, _ = _RankedView.of(scores, "customer_id", "clv")
+    got = _too_long_in_order(view, 1, "customer_id")
+    assert got[0] == 3
+    assert got == _too_long_in_order(expected, 1, "customer_id")

@@ -688,3 +688,18 @@ def test_illinois_finds_each_rows_root_to_the_tolerance():
     assert np.all(g(root[:-1], every[:-1]) >= 0)  # the upper end: g >= 0 there
     assert root[-1] == 50.0  # not asked: untouched
     assert len(calls) <= 2 + 30  # bisection would need 2 + 50
+
+
+def test_aligned_intervals_keep_no_hash_table_on_the_customer_index(models, sample_rfm):
+    """Scoring in customer order builds no pandas lookup table on the RFM index."""
+    bg, gg = models
+    rfm = sample_rfm.copy()
+    rfm.index = pd.Index(rfm.index.astype(str), name=rfm.index.name)  # text ids, fresh index
+    iv = predict_intervals(bg, gg, rfm, HORIZON, discount_rate=RATE, random_state=3)
+    # (np.where on a Series would build the table itself: numpy probes it through the index)
+    groups = pd.Series(np.where(rfm["frequency"].to_numpy() > 0, "repeat", "one-time"),
+                       index=rfm.index)
+    in_order = iv.totals_by(groups)
+    assert "_engine" not in rfm.index._cache
+    shuffled = iv.totals_by(groups.sample(frac=1.0, random_state=2))  # aligned by id
+    pd.testing.assert_frame_equal(in_order, shuffled, check_exact=True)

@@ -185,16 +185,26 @@ class _Memo:
         return tuple((a.shape, a.dtype.str, float(a[0]) if a.size else 0.0,
                       float(a[-1]) if a.size else 0.0) for a in arrays)
 
-    def get(self, kind: str, arrays: tuple[np.ndarray, ...], compute: Any) -> Any:
-        """Return ``compute()``, or its earlier result for equal ``arrays``."""
+    def _find(self, kind: str, arrays: tuple[np.ndarray, ...]) -> tuple[bool, Any]:
         sig = self._sig(arrays)
         for k, arrs, s, result in self._items:
             if k == kind and s == sig and all(
                 a is b or np.array_equal(a, b) for a, b in zip(arrs, arrays, strict=True)
             ):
-                return result
+                return True, result
+        return False, None
+
+    def has(self, kind: str, arrays: tuple[np.ndarray, ...]) -> bool:
+        """Whether a result for equal ``arrays`` is kept."""
+        return self._find(kind, arrays)[0]
+
+    def get(self, kind: str, arrays: tuple[np.ndarray, ...], compute: Any) -> Any:
+        """Return ``compute()``, or its earlier result for equal ``arrays``."""
+        found, result = self._find(kind, arrays)
+        if found:
+            return result
         result = compute()
-        self._items.append((kind, arrays, sig, result))
+        self._items.append((kind, arrays, self._sig(arrays), result))
         return result
 
 
@@ -1826,10 +1836,33 @@ def _evaluate(
     if actual_value is not None:
         ranked.add(id(actual_value))
 
+    def ordering_kind(arr: np.ndarray) -> str:
+        return "ranks+descending" if id(arr) in ranked else "ranks"
+
     def ordering(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        both = id(arr) in ranked
-        return get("ranks+descending" if both else "ranks", (arr,),
-                   lambda: _ranks_and_descending(arr, descending=both))
+        return get(ordering_kind(arr), (arr,),
+                   lambda: _ranks_and_descending(arr, descending=id(arr) in ranked))
+
+    # the arrays the metrics below rank, sorted two at a time: numpy's sorts release the
+    # GIL, so a second thread halves the wall time of this, the evaluation's largest part
+    # (the results go into the caches here, in this thread, as ``ordering`` would put them)
+    wanted: dict[int, np.ndarray] = {id(actual_purchases): actual_purchases}
+    for _, p, v in rows:
+        for actual, pred in ((actual_purchases, p), (actual_value, v)):
+            if actual is not None and pred is not None:
+                wanted.setdefault(id(actual), actual)
+                wanted.setdefault(id(pred), pred)
+    todo = [a for a in wanted.values()
+            if not (local if id(a) in own else memo).has(ordering_kind(a), (a,))]
+    if len(todo) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            done = list(pool.map(
+                lambda a: _ranks_and_descending(a, descending=id(a) in ranked), todo
+            ))
+        for arr, result in zip(todo, done, strict=True):
+            get(ordering_kind(arr), (arr,), lambda result=result: result)
 
     def rank(arr: np.ndarray) -> np.ndarray:
         return ordering(arr)[0]

@@ -82,6 +82,7 @@ from clvlab.exceptions import (
     InvalidValueError,
     MissingColumnsError,
 )
+from clvlab.validation import index_is_unique
 
 __all__ = [
     "write_workbook",
@@ -477,7 +478,9 @@ def _check_scores(scores: Any) -> pd.DataFrame:
             "scores hold no columns; build them with clvlab.scoring.score_customers.",
             rule="at least one column",
         )
-    if not scores.index.is_unique:
+    # (not ``scores.index.is_unique``: pandas would build the index's hash table, ~85 MiB
+    # for a million text ids, and keep it as long as the scores live)
+    if not index_is_unique(scores.index):
         dup = scores.index[scores.index.duplicated()].unique()
         raise InvalidValueError(
             f"customer_id (the index of scores) must be unique; {len(dup)} ids repeat "
@@ -729,7 +732,15 @@ def _fit_cell(text: str) -> str:
 
 def _too_long(values: Any, where: str) -> tuple[int, list[str]]:
     """Count the text values that :func:`_fit_cell` will cut (after neutralising)."""
-    if isinstance(values.dtype, pd.StringDtype) and len(values):
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biufcmM":
+        return 0, []  # numbers, booleans, dates: no text value
+    if isinstance(dtype, pd.CategoricalDtype):
+        cats = pd.Series(dtype.categories.to_numpy(dtype=object), dtype=object)
+        if not cats.map(lambda v: isinstance(v, str) and len(v) + 1 > XLSX_MAX_CELL_CHARS
+                        ).any():
+            return 0, []  # no category can be cut (whatever the rows hold)
+    if isinstance(dtype, pd.StringDtype) and len(values):
         longest = values.str.len().max()  # vectorised; +1 for a neutralising apostrophe
         if pd.isna(longest) or int(longest) + 1 <= XLSX_MAX_CELL_CHARS:
             return 0, []
@@ -745,6 +756,31 @@ def _too_long(values: Any, where: str) -> tuple[int, list[str]]:
     examples = [f"{where}: {v[:20]!r}... ({len(v):,} characters)"
                 for v in text[long].iloc[:3].tolist()]
     return n, examples
+
+
+def _dtype_probe(table: Any, j: int) -> pd.Series:
+    """Column ``j`` for the checks that read its dtype (and, for non-object text, values).
+
+    A :class:`_RankedView` gives the column in the scores' order (no sorted copy): the
+    same dtype, and the same answers from :func:`_fast_kind` and :func:`_default_format`
+    except for object columns, whose first values are sampled -- those come sorted.
+    """
+    if isinstance(table, _RankedView):
+        s = table.unsorted(j)
+        return s if s.dtype != object else table.iloc[:, j]
+    return table.iloc[:, j]
+
+
+def _too_long_in_order(table: Any, j: int, where: str) -> tuple[int, list[str]]:
+    """:func:`_too_long` of column ``j`` of the table as written (examples in row order).
+
+    Counted first in any order; only when some cell is too long (then the examples'
+    order matters) is the column read in the table's order.
+    """
+    n, examples = _too_long(_dtype_probe(table, j), where)
+    if n == 0 or not isinstance(table, _RankedView):
+        return n, examples
+    return _too_long(table.iloc[:, j], where)
 
 
 def _default_format(col: str, s: pd.Series) -> str | None:
@@ -1261,6 +1297,125 @@ def _manager_view(
     return table, notes
 
 
+class _RankedView:
+    """``_manager_view(scores.reset_index(names=index_name), ...)`` read lazily.
+
+    The same table -- index as first column, rows sorted by ``rank_by`` (highest first,
+    missing last, ties in order) with a rank column, ``monetary_value`` blank where
+    ``frequency`` is 0 -- but only the sort order is held: a row range or a column is
+    built from ``scores`` when asked for (``.iloc[lo:hi]`` gives a view of the rows,
+    ``.iloc[rows, j]`` a Series, ``.to_frame()`` a DataFrame), so the spreadsheet holds
+    no sorted copy of the table while its rows are written.
+    """
+
+    def __init__(self, scores: pd.DataFrame, index_name: str, order: np.ndarray | None,
+                 lo: int = 0, hi: int | None = None) -> None:
+        self.scores = scores
+        self.index_name = index_name
+        self.order = order
+        self.lo = lo
+        self.hi = len(scores) if hi is None else hi
+        ranked = order is not None
+        self.columns = pd.Index(
+            [*([RANK_COLUMN] if ranked else []), index_name, *scores.columns]
+        )
+        # as _manager_view: monetary_value becomes floats with blanks for frequency 0 when
+        # any customer of the whole table has frequency 0
+        self.blank_monetary = False
+        if C.MONETARY_VALUE in scores.columns and C.FREQUENCY in scores.columns:
+            freq = pd.to_numeric(scores[C.FREQUENCY], errors="coerce").to_numpy(dtype=float)
+            self.blank_monetary = bool((freq == 0).any())
+
+    @classmethod
+    def of(cls, scores: pd.DataFrame, index_name: str, rank_by: str | None
+           ) -> tuple[_RankedView, dict[str, str]]:
+        """Return the view and the column notes, as :func:`_manager_view` does."""
+        order = None
+        if rank_by is not None and rank_by in scores.columns and rank_by != RANK_COLUMN:
+            key = pd.to_numeric(scores[rank_by], errors="coerce").to_numpy(dtype=float)
+            key = np.where(np.isfinite(key), key, -np.inf)
+            order = np.argsort(-key, kind="stable")  # highest first, missing last, ties kept
+        notes: dict[str, str] = {}
+        if C.MONETARY_VALUE in scores.columns and C.FREQUENCY in scores.columns:
+            notes[C.MONETARY_VALUE] = COLUMN_NOTES[C.MONETARY_VALUE]
+        if "clv_baseline" in scores.columns and C.FREQUENCY in scores.columns:
+            notes["clv_baseline"] = COLUMN_NOTES["clv_baseline"]
+        # (a shallow copy: its own caches, as the report reads ``scores`` meanwhile)
+        return cls(scores.copy(deep=False), index_name, order), notes
+
+    def __len__(self) -> int:
+        return self.hi - self.lo
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self), len(self.columns)
+
+    @property
+    def iloc(self) -> _RankedView._ILoc:
+        return _RankedView._ILoc(self)
+
+    def _rows(self, lo: int, hi: int) -> _RankedView:
+        part = _RankedView.__new__(_RankedView)
+        part.__dict__.update(self.__dict__)
+        part.lo, part.hi = self.lo + lo, self.lo + hi
+        return part
+
+    def _positions(self) -> np.ndarray | slice:
+        if self.order is None:
+            return slice(self.lo, self.hi)
+        return self.order[self.lo:self.hi]
+
+    def column(self, j: int) -> pd.Series:
+        """Column ``j`` of these rows, as the table of ``_manager_view`` has it."""
+        name = self.columns[j]
+        index = pd.RangeIndex(self.lo, self.hi)  # as the sorted table sliced by rows
+        if name == RANK_COLUMN and self.order is not None:
+            return pd.Series(np.arange(self.lo + 1, self.hi + 1, dtype=np.int64),
+                             index=index, name=name)
+        pos = self._positions()
+        if name == self.index_name and j == (self.order is not None):
+            values = self.scores.index[pos]
+            return pd.Series(values, index=index, name=name)
+        s = self.scores.iloc[pos, j - 1 - (self.order is not None)]
+        s = s.set_axis(index)
+        if name == C.MONETARY_VALUE and self.blank_monetary:
+            freq = pd.to_numeric(self.scores[C.FREQUENCY].iloc[pos], errors="coerce"
+                                 ).to_numpy(dtype=float)
+            mv = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+            s = pd.Series(np.where(freq == 0, np.nan, mv), index=index, name=name)
+        return s
+
+    def unsorted(self, j: int) -> pd.Series:
+        """Column ``j`` of all rows in the scores' order: the dtype and values of column j.
+
+        For checks whose answer does not depend on the row order (dtypes, lengths), so
+        they need no sorted copy of the column.
+        """
+        name = self.columns[j]
+        ranked = self.order is not None
+        if (name == RANK_COLUMN and ranked) or (name == C.MONETARY_VALUE and self.blank_monetary):
+            return self.iloc[:, j]
+        if name == self.index_name and j == ranked:
+            return pd.Series(self.scores.index, name=name)
+        return self.scores.iloc[:, j - 1 - ranked]
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({j: self.column(j) for j in range(len(self.columns))}
+                            ).set_axis(self.columns, axis=1)
+
+    class _ILoc:
+        def __init__(self, view: _RankedView) -> None:
+            self.view = view
+
+        def __getitem__(self, key: Any) -> Any:
+            rows, col = key if isinstance(key, tuple) else (key, None)
+            if not isinstance(rows, slice) or rows.step not in (None, 1):
+                raise TypeError("_RankedView.iloc takes a row slice (and a column position)")
+            lo, hi, _ = rows.indices(len(self.view))
+            part = self.view._rows(lo, max(lo, hi))
+            return part if col is None else part.column(int(col))
+
+
 def _write_overlapped(fh: Any, texts: Iterator[str | memoryview]) -> None:
     """Write ``texts`` (UTF-8) to ``fh`` from a second thread while the next one is built.
 
@@ -1440,8 +1595,8 @@ def _start_workbook(
 
     # Predictions
     index_name = scores.index.name or C.CUSTOMER_ID
-    table = scores.reset_index(names=index_name) if index_name not in scores.columns else None
-    if table is None:  # an index named like a column: keep both, index first
+    table: Any = None
+    if index_name in scores.columns:  # an index named like a column: keep both, index first
         table = pd.concat(
             [
                 pd.Series(scores.index, name=index_name).reset_index(drop=True),
@@ -1449,7 +1604,9 @@ def _start_workbook(
             ],
             axis=1,
         )
-    table, notes = _manager_view(table, scores, index_name, rank_by)
+        table, notes = _manager_view(table, scores, index_name, rank_by)
+    else:  # the sorted table read from ``scores`` a chunk at a time: no copy of it held
+        table, notes = _RankedView.of(scores, index_name, rank_by)
     columns = [str(c) for c in table.columns]
     labels = prediction_labels(
         columns, time_unit=metadata.get("time_unit"), horizon=metadata.get("horizon"),
@@ -1466,12 +1623,12 @@ def _start_workbook(
             fmt = money_format
         else:
             fmt = _PREDICTION_COLUMNS.get(col, (None, None))[1]
-            fmt = fmt if fmt is not None else _default_format(col, table.iloc[:, j])
+            fmt = fmt if fmt is not None else _default_format(col, _dtype_probe(table, j))
         formats.append(fmt)
     comments = {columns.index(c): text for c, text in notes.items()}
     for col, text in notes.items():
         metadata.setdefault(f"column '{labels[columns.index(col)]}'", text)
-    kinds = [_fast_kind(table.iloc[:, j]) for j in range(table.shape[1])]
+    kinds = [_fast_kind(_dtype_probe(table, j)) for j in range(table.shape[1])]
     streaming = all(k is not None for k in kinds)
     n = len(scores)
     n_sheets = max(1, math.ceil(n / per_sheet))
@@ -1574,10 +1731,10 @@ def _start_workbook(
     tick()
 
     # Data quality (with the text cells this workbook had to cut, if any)
-    n_long, long_examples = _too_long(table.iloc[:, 0], str(columns[0]))
+    n_long, long_examples = _too_long_in_order(table, 0, str(columns[0]))
     for j in range(1, table.shape[1]):
-        if kinds[j] != "num" and not pd.api.types.is_numeric_dtype(table.iloc[:, j]):
-            n_j, ex_j = _too_long(table.iloc[:, j], str(columns[j]))
+        if kinds[j] != "num" and not pd.api.types.is_numeric_dtype(_dtype_probe(table, j)):
+            n_j, ex_j = _too_long_in_order(table, j, str(columns[j]))
             n_long += n_j
             long_examples += ex_j
     if data_quality is not None:

@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,15 +181,17 @@ class _TotalsData:
         def total(values: np.ndarray) -> np.ndarray:
             return np.bincount(g, weights=values, minlength=n_groups)
 
-        def param_var(center: np.ndarray, variants: list[np.ndarray]) -> np.ndarray:
-            if not variants:
+        def param_var(center: np.ndarray, variants: Iterable[np.ndarray]) -> np.ndarray:
+            # (variants come one at a time: one customer-sized array alive, not 2k)
+            squares = [(total(v) - center) ** 2 for v in variants]
+            if not squares:
                 return np.zeros(n_groups)
-            return np.mean([(total(v) - center) ** 2 for v in variants], axis=0)
+            return np.mean(squares, axis=0)
 
         codes = self.codes
         parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         est = total(self.e_hat[codes])
-        parts["purchases"] = (est, param_var(est, [e[codes] for e in self.e_pts]))
+        parts["purchases"] = (est, param_var(est, (e[codes] for e in self.e_pts)))
         if self.spend is not None and self.de_hat is not None:
             for name, per_row, pts, factor in (
                 ("value", self.e_hat, self.e_pts, 1.0),
@@ -197,9 +199,12 @@ class _TotalsData:
             ):
                 base = per_row[codes]
                 est = total(factor * self.spend * base)
-                var = param_var(est, [factor * self.spend * e[codes] for e in pts])
-                var = var + param_var(est, [factor * s * base for s in self.spend_pts])
+                var = param_var(est, (factor * self.spend * e[codes] for e in pts))
+                var = var + param_var(est, (factor * s * base for s in self.spend_pts))
                 parts[name] = (est, var)
+                del base
+        process_totals = ({name: total(values) for name, values in self.process.items()}
+                          if self.kind != "confidence" and self.process is not None else {})
         z = float(special.ndtri(0.5 + self.level / 2.0))
         rows = []
         for name, (est, var_par) in parts.items():
@@ -213,7 +218,7 @@ class _TotalsData:
                                        "upper": e * math.exp(z * s), "se": sd}))
                     continue
                 assert self.process is not None
-                vq = float(total(self.process[name])[k])
+                vq = float(process_totals[name][k])
                 sd = math.sqrt(vp + vq)
                 lo, hi = max(e - z * sd, 0.0), e + z * sd
                 if name == "purchases":
@@ -307,8 +312,12 @@ class PredictionIntervals:
         if self._totals is None:  # pragma: no cover - always set by predict_intervals
             raise ValueError("these intervals carry no totals data.")
         index = self.customers.index
-        labels_in = groups.reindex(index) if isinstance(groups, pd.Series) else pd.Series(
-            np.asarray(groups).reshape(-1) if np.ndim(groups) else [groups], dtype=object)
+        if isinstance(groups, pd.Series):
+            # (equal labels: no reindex, which would build and keep the index's hash table)
+            labels_in = groups if groups.index.equals(index) else groups.reindex(index)
+        else:
+            labels_in = pd.Series(
+                np.asarray(groups).reshape(-1) if np.ndim(groups) else [groups], dtype=object)
         if len(labels_in) != len(index) or labels_in.isna().any():
             raise InvalidValueError(
                 f"groups must give a label to every customer ({len(index)}); got "
@@ -471,6 +480,20 @@ def _check_finite(values: np.ndarray, model: Any, what: str) -> None:
             f"{', '.join(f'{k}={v:.4g}' for k, v in model.params_.items())}): the fit is "
             "degenerate. Refit with penalizer_coef > 0 or on more data."
         )
+
+
+def _aligned_values(values: Any, index: pd.Index) -> Any:
+    """``values`` aligned on ``index`` when a Series; without pandas' lookup table if equal.
+
+    ``Series.reindex`` builds the hash table of ``index`` even when the labels are the
+    same, and pandas keeps it on the index: about 85 MiB for a million text ids, held as
+    long as the RFM summary lives. An index equal to the Series' own needs no reindexing.
+    """
+    if not isinstance(values, pd.Series):
+        return values
+    if values.index is index or values.index.equals(index):
+        return values.to_numpy()
+    return values.reindex(index)
 
 
 def _tails(level: float) -> tuple[float, float]:
@@ -1038,13 +1061,7 @@ class _Computation:
             warnings.simplefilter("always")
             point = sm.expected_spend(self.frame)
         reissue_warnings(caught, stacklevel=4)
-        if isinstance(point, pd.Series):
-            # (to_numpy, not np.asarray: numpy's attribute probes on a Series look names
-            # up in its index, which hashes every customer id)
-            if not point.index.equals(self.frame.index):
-                point = point.reindex(self.frame.index)
-            point = point.to_numpy(dtype=float)
-        point = np.asarray(point, dtype=float)
+        point = np.asarray(_aligned_values(point, self.frame.index), dtype=float)
         x = self.frame[C.FREQUENCY].to_numpy(dtype=float)
         m = self.frame[C.MONETARY_VALUE].to_numpy(dtype=float)
         unc = _ParamUncertainty.of(sm, self.notes)
@@ -1157,6 +1174,7 @@ class _Computation:
                              minlength=n_rows)
         rest = np.clip(1.0 - counts.cdf_at(np.arange(n_rows), det_end), 0.0, None)
         var_lb += rest * np.clip(det_end + 1.0 - e_hat, 0.0, None) ** 2
+        del rows_of, nvals, upto  # table-sized temporaries: not held through the CLV step
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(var_lb > 0, var_e / var_lb, 0.0)
         mixed = np.flatnonzero(share > PARAMETER_SHARE_THRESHOLD) if pm_unc.chol is not None \
@@ -1211,6 +1229,8 @@ class _Computation:
             self.totals_data = None
             return per_cust, pd.DataFrame()
         sim = self._simulate_process(counts, u, spend)
+        del u
+        counts._key = None  # the inverse-cdf search key: only the simulation needs it
         if spend is not None:
             self._predictive_clv(cust, per_cust, var_lb, spend, (lo_t, hi_t))
         totals = self._predictive_totals(e_hat, e_pts, spend, sim)
@@ -1284,6 +1304,7 @@ class _Computation:
             share = np.where(v_c > 0, s2 * e_c**2 / v_c, 0.0)
         spend_mixed = share > PARAMETER_SHARE_THRESHOLD
         self.details["spend_parameter_share_max"] = float(share.max()) if share.size else 0.0
+        del s2, e_c, v_c, share  # customer-sized temporaries: not held through the quantiles
         self.details["spend_mixed_customers"] = int(spend_mixed.sum())
         scale = self.margin * disc[codes] * spend["post_rate"]
         lo = np.zeros(self.n)

@@ -505,21 +505,28 @@ def score_customers(
     else:
         hist = np.full(len(index), np.nan)
 
+    # Each column is an array of its own, taken as it is (copy=False): a consolidated
+    # table would copy all of them at once while the originals are still alive. The RFM
+    # columns are copied (the table must not share memory with ``rfm``).
     scores = pd.DataFrame(
         {
-            C.FREQUENCY: frame[C.FREQUENCY].to_numpy(dtype=float),
-            C.RECENCY: frame[C.RECENCY].to_numpy(dtype=float),
-            C.T: frame[C.T].to_numpy(dtype=float),
-            C.MONETARY_VALUE: frame[C.MONETARY_VALUE].to_numpy(dtype=float, na_value=np.nan),
+            C.FREQUENCY: np.array(frame[C.FREQUENCY].to_numpy(dtype=float)),
+            C.RECENCY: np.array(frame[C.RECENCY].to_numpy(dtype=float)),
+            C.T: np.array(frame[C.T].to_numpy(dtype=float)),
+            C.MONETARY_VALUE: np.array(
+                frame[C.MONETARY_VALUE].to_numpy(dtype=float, na_value=np.nan)
+            ),
             PROBABILITY_ALIVE: p_alive,
             EXPECTED_PURCHASES: purchases,
             EXPECTED_SPEND: spend,
             CLV: clv,
             CLV_BASELINE: base,
-            HISTORICAL_SPEND: hist,
+            HISTORICAL_SPEND: np.array(hist),
         },
         index=index.copy(),
+        copy=False,
     )
+    del p_alive, purchases, spend, clv, base, hist
     scores.index.name = C.CUSTOMER_ID
     segments = assign_segments(
         scores, value_quantiles=value_quantiles, alive_threshold=alive_threshold
