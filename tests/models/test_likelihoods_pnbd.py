@@ -225,8 +225,8 @@ def test_tail_series_equals_quadrature(p, q, log_a, ratio, tau):
     """Where both apply, the 2F1 series and the exp-sinh quadrature agree (value, gradient)."""
     alpha = math.exp(log_a)
     beta = alpha * ratio
-    if p + q <= 1.0 + 1e-3:
-        p += 1.0
+    if p + q <= 1.0 + 6e-3:  # the quadrature covers tails down to u^-(1 + 0.006) (docstring);
+        p += 1.0  # CI's hypothesis found p + q = 1.002 off by 4e-7 in the quadrature, as stated
     args = [np.array([v]) for v in (p, q, alpha, beta, tau)]
     series = lk._log_tail_series(*args, gradient=True)
     quad = lk._log_tail_quadrature(*args, gradient=True)
