@@ -193,3 +193,17 @@ def test_index_is_unique_is_checked_once_per_index(monkeypatch):
     assert calls == []
     assert cval.index_is_unique(pd.Index(["x", "x"], dtype="str")) is True  # (the stub)
     assert len(calls) == 1
+
+
+def test_aligned_to_reindexes_only_when_the_labels_differ():
+    """Equal labels: the Series itself, no lookup table on the index; else reindexed."""
+    from clvlab.validation import aligned_to
+
+    idx = pd.Index([str(i) for i in range(1000)], dtype="str")
+    values = pd.Series(np.arange(1000.0), index=idx.copy())
+    same = aligned_to(values, idx)
+    assert same is values
+    assert "_engine" not in idx._cache
+    moved = aligned_to(values, idx[::-1])
+    np.testing.assert_array_equal(moved.to_numpy(), np.arange(1000.0)[::-1])
+    assert moved.index.equals(idx[::-1])

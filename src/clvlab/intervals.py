@@ -80,7 +80,7 @@ from clvlab import _columns as C
 from clvlab._checks import check_discount_rate, check_horizon, check_level, check_margin
 from clvlab.exceptions import InvalidValueError, ModelWarning, reissue_warnings
 from clvlab.models.contract import describe, missing_note, supports
-from clvlab.validation import validate_rfm
+from clvlab.validation import aligned_to, validate_rfm
 
 __all__ = [
     "predict_intervals",
@@ -313,8 +313,7 @@ class PredictionIntervals:
             raise ValueError("these intervals carry no totals data.")
         index = self.customers.index
         if isinstance(groups, pd.Series):
-            # (equal labels: no reindex, which would build and keep the index's hash table)
-            labels_in = groups if groups.index.equals(index) else groups.reindex(index)
+            labels_in = aligned_to(groups, index)
         else:
             labels_in = pd.Series(
                 np.asarray(groups).reshape(-1) if np.ndim(groups) else [groups], dtype=object)
@@ -480,20 +479,6 @@ def _check_finite(values: np.ndarray, model: Any, what: str) -> None:
             f"{', '.join(f'{k}={v:.4g}' for k, v in model.params_.items())}): the fit is "
             "degenerate. Refit with penalizer_coef > 0 or on more data."
         )
-
-
-def _aligned_values(values: Any, index: pd.Index) -> Any:
-    """``values`` aligned on ``index`` when a Series; without pandas' lookup table if equal.
-
-    ``Series.reindex`` builds the hash table of ``index`` even when the labels are the
-    same, and pandas keeps it on the index: about 85 MiB for a million text ids, held as
-    long as the RFM summary lives. An index equal to the Series' own needs no reindexing.
-    """
-    if not isinstance(values, pd.Series):
-        return values
-    if values.index is index or values.index.equals(index):
-        return values.to_numpy()
-    return values.reindex(index)
 
 
 def _tails(level: float) -> tuple[float, float]:
@@ -1061,7 +1046,8 @@ class _Computation:
             warnings.simplefilter("always")
             point = sm.expected_spend(self.frame)
         reissue_warnings(caught, stacklevel=4)
-        point = np.asarray(_aligned_values(point, self.frame.index), dtype=float)
+        point = (aligned_to(point, self.frame.index).to_numpy(dtype=float)
+                 if isinstance(point, pd.Series) else np.asarray(point, dtype=float))
         x = self.frame[C.FREQUENCY].to_numpy(dtype=float)
         m = self.frame[C.MONETARY_VALUE].to_numpy(dtype=float)
         unc = _ParamUncertainty.of(sm, self.notes)

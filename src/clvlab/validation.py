@@ -189,6 +189,18 @@ def validate_rfm(
     return frame
 
 
+def aligned_to(values: pd.Series, index: pd.Index) -> pd.Series:
+    """``values.reindex(index)``, without pandas' lookup table when the labels are equal.
+
+    ``Series.reindex`` builds the hash table of ``index`` even when the labels are the
+    same, and pandas keeps it on the index: about 85 MiB for a million text ids, held as
+    long as the index lives. A Series already on ``index``'s labels is returned as is.
+    """
+    if values.index is index or values.index.equals(index):
+        return values
+    return values.reindex(index)
+
+
 def index_is_unique(index: pd.Index) -> bool:
     """``index.is_unique``, without pandas' lookup table where a cheaper check exists.
 

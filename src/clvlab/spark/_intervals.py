@@ -40,6 +40,7 @@ from clvlab.intervals import (
     _scaled_total_check,
 )
 from clvlab.spark._session import require_pyspark
+from clvlab.validation import aligned_to
 
 require_pyspark()
 
@@ -88,10 +89,7 @@ def _frame(batch: pd.DataFrame, unit: str | None,
 def _in_batch_order(column: pd.Series, frame: pd.DataFrame, order: np.ndarray) -> np.ndarray:
     """Return a result column (rows in ``frame``'s order) in the batch's row order."""
     out = np.empty(order.shape[0])
-    if column.index.equals(frame.index):  # as computed: a copy of the frame's index
-        out[order] = column.to_numpy(dtype=float)
-    else:  # (any other order: by id)
-        out[order] = column.reindex(frame.index).to_numpy(dtype=float)
+    out[order] = aligned_to(column, frame.index).to_numpy(dtype=float)
     return out
 
 
