@@ -1278,11 +1278,8 @@ def _manager_view(
     Returns the table to write and the notes of the columns whose blanks or zeros need
     explaining (column name -> text).
     """
-    notes: dict[str, str] = {}
-    if rank_by is not None and rank_by in scores.columns and rank_by != RANK_COLUMN:
-        key = pd.to_numeric(table[rank_by], errors="coerce").to_numpy(dtype=float)
-        key = np.where(np.isfinite(key), key, -np.inf)
-        order = np.argsort(-key, kind="stable")  # highest first, missing last, ties kept
+    order = _rank_order(table, scores, rank_by)
+    if order is not None:
         table = table.iloc[order].reset_index(drop=True)
         table.insert(0, RANK_COLUMN, np.arange(1, len(table) + 1, dtype=np.int64))
     if C.MONETARY_VALUE in table.columns and C.FREQUENCY in table.columns:
@@ -1291,10 +1288,27 @@ def _manager_view(
         if undefined.any():
             mv = pd.to_numeric(table[C.MONETARY_VALUE], errors="coerce").to_numpy(dtype=float)
             table[C.MONETARY_VALUE] = np.where(undefined, np.nan, mv)
-        notes[C.MONETARY_VALUE] = COLUMN_NOTES[C.MONETARY_VALUE]
-    if "clv_baseline" in table.columns and C.FREQUENCY in table.columns:
-        notes["clv_baseline"] = COLUMN_NOTES["clv_baseline"]
-    return table, notes
+    return table, _view_notes(table.columns)
+
+
+def _rank_order(table: pd.DataFrame, scores: pd.DataFrame, rank_by: str | None
+                ) -> np.ndarray | None:
+    """Row order by ``rank_by``: highest first, missing last, ties kept; None: no ranking."""
+    if rank_by is None or rank_by not in scores.columns or rank_by == RANK_COLUMN:
+        return None
+    key = pd.to_numeric(table[rank_by], errors="coerce").to_numpy(dtype=float)
+    key = np.where(np.isfinite(key), key, -np.inf)
+    return np.argsort(-key, kind="stable")
+
+
+def _view_notes(columns: Any) -> dict[str, str]:
+    """Return the notes of the columns whose blanks or zeros need explaining (name: text)."""
+    notes: dict[str, str] = {}
+    if C.FREQUENCY in columns:
+        for col in (C.MONETARY_VALUE, "clv_baseline"):
+            if col in columns:
+                notes[col] = COLUMN_NOTES[col]
+    return notes
 
 
 class _RankedView:
@@ -1330,18 +1344,9 @@ class _RankedView:
     def of(cls, scores: pd.DataFrame, index_name: str, rank_by: str | None
            ) -> tuple[_RankedView, dict[str, str]]:
         """Return the view and the column notes, as :func:`_manager_view` does."""
-        order = None
-        if rank_by is not None and rank_by in scores.columns and rank_by != RANK_COLUMN:
-            key = pd.to_numeric(scores[rank_by], errors="coerce").to_numpy(dtype=float)
-            key = np.where(np.isfinite(key), key, -np.inf)
-            order = np.argsort(-key, kind="stable")  # highest first, missing last, ties kept
-        notes: dict[str, str] = {}
-        if C.MONETARY_VALUE in scores.columns and C.FREQUENCY in scores.columns:
-            notes[C.MONETARY_VALUE] = COLUMN_NOTES[C.MONETARY_VALUE]
-        if "clv_baseline" in scores.columns and C.FREQUENCY in scores.columns:
-            notes["clv_baseline"] = COLUMN_NOTES["clv_baseline"]
+        order = _rank_order(scores, scores, rank_by)
         # (a shallow copy: its own caches, as the report reads ``scores`` meanwhile)
-        return cls(scores.copy(deep=False), index_name, order), notes
+        return cls(scores.copy(deep=False), index_name, order), _view_notes(scores.columns)
 
     def __len__(self) -> int:
         return self.hi - self.lo
