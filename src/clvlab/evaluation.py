@@ -800,19 +800,13 @@ def _same_text_ids(ids: pd.Index, wanted: pd.Index) -> bool:
     if any(a is None or a.null_count for a in arrays):
         return False
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    from clvlab.validation import _TEXT_CHUNK
+    from clvlab.validation import text_equal
 
     a, b = arrays
     if not all(pa.types.is_string(x.type) or pa.types.is_large_string(x.type) for x in (a, b)):
         return False
-    pool = pa.system_memory_pool()
-    return all(
-        pc.all(pc.equal(a[lo:lo + _TEXT_CHUNK], b[lo:lo + _TEXT_CHUNK], memory_pool=pool),
-               memory_pool=pool).as_py() is True
-        for lo in range(0, len(a), _TEXT_CHUNK)
-    )
+    return text_equal(a, b)
 
 
 def _sorted_by(key: np.ndarray, day: np.ndarray) -> bool:

@@ -272,6 +272,19 @@ def text_neighbours_differ(arr: Any) -> np.ndarray:
     return out
 
 
+def text_equal(a: Any, b: Any) -> bool:
+    """Whether two Arrow texts without nulls, of the same length, are equal element-wise."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pool = pa.system_memory_pool()
+    return all(
+        pc.all(pc.equal(a[lo:lo + _TEXT_CHUNK], b[lo:lo + _TEXT_CHUNK], memory_pool=pool),
+               memory_pool=pool).as_py() is True
+        for lo in range(0, len(a), _TEXT_CHUNK)
+    )
+
+
 def text_increasing(arr: Any) -> bool:
     """Whether Arrow text strictly increases, in text order or in (length, text) order."""
     import pyarrow as pa

@@ -1339,8 +1339,7 @@ def _verdict(st: _Study) -> _Verdict | None:
     base_ls = None
     shown: dict[str, str] = {}
     if E.BASELINE_PURCHASES in cust.columns:
-        total, impossible = V.baseline_log_score(
-            actual, cust[E.BASELINE_PURCHASES].to_numpy(dtype=float))
+        total, impossible = V.baseline_log_score(actual, cust[E.BASELINE_PURCHASES])
         base_ls = -math.inf if impossible else total
         shown[st.b_name] = (
             f"-∞ ({fmt_int(impossible)} customers bought although it predicted 0)"
