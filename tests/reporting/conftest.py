@@ -73,6 +73,24 @@ def holdout_study(cdnow_tx):
 
 
 @pytest.fixture(scope="session")
+def ranged_inputs(cdnow_tx):
+    """FHL 2005 split fitted and evaluated; the whole log scored with 80% ranges (no report)."""
+    tx = cdnow_tx
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        split = clvlab.calibration_holdout(tx, "1997-09-30", "1998-06-30", time_unit="W")
+        rfm = clvlab.rfm_summary(tx, time_unit="W", observation_end="1998-06-30")
+        bg = clvlab.BetaGeoFitter().fit(split)
+        gg = clvlab.GammaGammaFitter().fit(split)
+        base = clvlab.FormulaCLVBaseline().fit(split)
+        ev = clvlab.evaluate(split, bg, gg, base, transactions=tx)
+        scores = score_customers(rfm, bg, gg, base, horizon=52, discount_rate=WEEKLY_RATE,
+                                 interval=0.8)
+    return SimpleNamespace(tx=tx, split=split, rfm=rfm, bg=bg, gg=gg, base=base, ev=ev,
+                           scores=scores)
+
+
+@pytest.fixture(scope="session")
 def plain_study(cdnow_tx):
     """The whole sample log, no holdout: models fitted on everything, scored, reported."""
     tx = cdnow_tx

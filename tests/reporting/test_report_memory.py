@@ -81,23 +81,13 @@ def test_baseline_log_score_leaves_no_lookup_table():
     assert impossible == 1 and np.isfinite(total)
 
 
-def test_report_leaves_no_lookup_table_on_the_customers(cdnow_tx):
+def test_report_leaves_no_lookup_table_on_the_customers(ranged_inputs):
     """build_context leaves no lookup table on the scores' or the evaluation's index."""
-    tx = cdnow_tx
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        split = clvlab.calibration_holdout(tx, "1997-09-30", "1998-06-30", time_unit="W")
-        rfm = clvlab.rfm_summary(tx, time_unit="W", observation_end="1998-06-30")
-        bg = clvlab.BetaGeoFitter().fit(split)
-        gg = clvlab.GammaGammaFitter().fit(split)
-        base = clvlab.FormulaCLVBaseline().fit(split)
-        ev = clvlab.evaluate(split, bg, gg, base, transactions=tx)
-        scores = score_customers(rfm, bg, gg, base, horizon=52, discount_rate=WEEKLY_RATE,
-                                 interval=0.8)
-    ev = dataclasses.replace(ev, customers=_fresh(ev.customers))
-    scores = _fresh(scores)
-    ctx = reporting.build_context(bg, gg, rfm, baseline=base, evaluation=ev, scores=scores,
-                                  transactions=tx)
+    x = ranged_inputs
+    ev = dataclasses.replace(x.ev, customers=_fresh(x.ev.customers))
+    scores = _fresh(x.scores)
+    ctx = reporting.build_context(x.bg, x.gg, x.rfm, baseline=x.base, evaluation=ev,
+                                  scores=scores, transactions=x.tx)
     assert ctx["values"]["past_window_value"] > 0
     assert "_engine" not in scores.index._cache
     assert "_engine" not in ev.customers.index._cache

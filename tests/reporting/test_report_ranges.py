@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import warnings
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-import clvlab
 from clvlab import reporting
 from clvlab.intervals import holdout_coverage, plain_language_note
 from clvlab.reporting.context import fmt_money_prose
-from clvlab.scoring import score_customers
-
-#: 10% a year, per week (as the other report tests).
-WEEKLY_RATE = 1.1 ** (7 / 365.2425) - 1
 
 
 def pdf_text(data: bytes) -> str:
@@ -29,23 +23,13 @@ def pdf_text(data: bytes) -> str:
 
 
 @pytest.fixture(scope="module")
-def ranged(cdnow_tx):
+def ranged(ranged_inputs):
     """CDNOW sample split, scored with 80% ranges, reported with its holdout evaluation."""
-    tx = cdnow_tx
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        split = clvlab.calibration_holdout(tx, "1997-09-30", "1998-06-30", time_unit="W")
-        rfm = clvlab.rfm_summary(tx, time_unit="W", observation_end="1998-06-30")
-        bg = clvlab.BetaGeoFitter().fit(split)
-        gg = clvlab.GammaGammaFitter().fit(split)
-        base = clvlab.FormulaCLVBaseline().fit(split)
-        ev = clvlab.evaluate(split, bg, gg, base, transactions=tx)
-        scores = score_customers(rfm, bg, gg, base, horizon=52, discount_rate=WEEKLY_RATE,
-                                 interval=0.8)
-    ctx = reporting.build_context(bg, gg, rfm, baseline=base, evaluation=ev, scores=scores,
-                                  transactions=tx)
+    x = ranged_inputs
+    ctx = reporting.build_context(x.bg, x.gg, x.rfm, baseline=x.base, evaluation=x.ev,
+                                  scores=x.scores, transactions=x.tx)
     pdf = reporting.render_pdf(ctx)
-    return SimpleNamespace(split=split, bg=bg, gg=gg, ev=ev, scores=scores, ctx=ctx,
+    return SimpleNamespace(split=x.split, bg=x.bg, gg=x.gg, ev=x.ev, scores=x.scores, ctx=ctx,
                            html=reporting.render_html(ctx), pdf_text=pdf_text(pdf))
 
 
