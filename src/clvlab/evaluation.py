@@ -1868,8 +1868,9 @@ def _evaluate(
             actual, pred, rank(actual), rank(pred)))
 
     def descending(arr: np.ndarray) -> np.ndarray:
-        found = ordering(arr)[1]
-        return found if found is not None else _descending(arr)
+        order = ordering(arr)[1]
+        assert order is not None  # every array a score ranks is in ``ranked``
+        return order
 
     def capture(actual: np.ndarray, pred: np.ndarray) -> float:
         a, p = _pair(actual, pred)
