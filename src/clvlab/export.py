@@ -338,6 +338,8 @@ def _float_texts(arr: np.ndarray) -> list[str]:
 # disagrees anywhere, the pure-Python path is used.
 
 _ARROW_PLAIN = r"^[A-Za-z0-9]+$"  # plain ASCII text: nothing to neutralise, quote or escape
+# magnitudes Arrow writes in fixed notation, as Python does (Arrow: 1e-6 up to 1e10)
+_ARROW_FIXED = (1e-4, 1e10)
 _ARROW_STATE: list[Any] = []
 
 
@@ -360,6 +362,9 @@ def _arrow_probe() -> Any:
          123456.75, 2.5e-5, 1 / 3, 2 / 3, 100.0, 1e22, 5e-324, 1.7976931348623157e308,
          np.nan, np.inf, -np.inf, 9007199254740993.0, 4503599627370497.5, 0.30000000000000004],
         rng.standard_normal(400) * 10.0 ** rng.uniform(-6, 18, 400),
+        # both sides of the fixed-notation bounds, whole and not
+        [np.nextafter(1e10, 0), 1e10 + 0.5, 9999999999.5, 1e10 - 1, np.nextafter(1e-4, 1)],
+        rng.uniform(1, 10, 200) * 10.0 ** rng.integers(-5, 17, 200),
         rng.integers(0, 2**63, 400, dtype=np.uint64).view(np.float64),
     ])
     try:
@@ -373,31 +378,43 @@ def _arrow_probe() -> Any:
 
 
 def _arrow_float_texts_with(pa: Any, pc: Any, arr: np.ndarray) -> Any:
-    """Python's ``repr`` of each float as an Arrow string array (no nulls)."""
+    """Python's ``repr`` of each float as an Arrow string array (no nulls).
+
+    Three kinds of value, each formatted once: decimals of magnitude in
+    ``[1e-4, 1e10)`` (Arrow's shortest digits, in fixed notation as Python's), whole
+    numbers below ``1e16`` (Arrow's integer digits and ``".0"``), and the rest (tiny and
+    huge magnitudes, negative zero, nan and infinities: Python's ``repr``, once per
+    distinct value). The probe checks this split against ``repr`` at first use.
+    """
     values = np.ascontiguousarray(arr, dtype=np.float64)
-    n = values.size
     mag = np.abs(values)
     with np.errstate(invalid="ignore"):
-        whole = (np.floor(values) == values) & (mag < 1e16)
-    neg_zero = (values == 0) & np.signbit(values)
-    whole &= ~neg_zero
-    # shortest round-trip digits; Python writes these in fixed notation, and so does
-    # Arrow unless it picks an exponent (checked below)
-    fixed = ~whole & (mag >= 1e-4) & (mag < 1e16)
-    text = pc.cast(pa.array(values), pa.string())
-    if whole.any():
-        digits = pc.cast(pa.array(np.where(whole, values, 0.0).astype(np.int64)), pa.string())
-        text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(digits, ".0", ""), text)
-    if fixed.any():
-        fixed &= ~np.asarray(pc.match_substring(text, "e").to_numpy(zero_copy_only=False),
-                             dtype=bool)
-    rest = np.flatnonzero(~whole & ~fixed)
-    if rest.size:
-        extra = pa.array(_float_texts(values[rest]), type=pa.string())
-        take = np.arange(n, dtype=np.int64)
-        take[rest] = n + np.arange(rest.size, dtype=np.int64)
-        text = pa.concat_arrays([text, extra]).take(pa.array(take))
-    return text
+        whole = np.floor(values) == values
+    plain = ~whole & (mag >= _ARROW_FIXED[0]) & (mag < _ARROW_FIXED[1])
+    if plain.all():
+        return pc.cast(pa.array(values), pa.string())
+    whole &= (mag < 1e16) & ~((values == 0) & np.signbit(values))
+    rest = ~(plain | whole)
+    parts: list[Any] = []
+    take = np.empty(values.size, dtype=np.int64)
+    start = 0
+    for kind, mask in (("plain", plain), ("whole", whole), ("rest", rest)):
+        pos = np.flatnonzero(mask)
+        if pos.size == 0:
+            continue
+        picked = values[pos]
+        if kind == "plain":
+            parts.append(pc.cast(pa.array(picked), pa.string()))
+        elif kind == "whole":
+            digits = pc.cast(pa.array(picked.astype(np.int64)), pa.string())
+            parts.append(pc.binary_join_element_wise(digits, ".0", ""))
+        else:
+            parts.append(pa.array(_float_texts(picked), type=pa.string()))
+        take[pos] = np.arange(start, start + pos.size, dtype=np.int64)
+        start += pos.size
+    if len(parts) == 1:
+        return parts[0]
+    return pa.concat_arrays(parts).take(pa.array(take))
 
 
 def _arrow_float_texts(arr: np.ndarray) -> Any:
