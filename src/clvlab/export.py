@@ -326,6 +326,33 @@ def _float_texts(arr: np.ndarray) -> list[str]:
     return list(map(repr, values.tolist()))
 
 
+_FEW_MIN = 4096  # shorter columns are formatted value by value
+_FEW_SAMPLE = 4096
+
+
+def _few_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Codes and distinct values of a numeric column with few distinct values, else None.
+
+    Few: at most an eighth of its length and fewer than 32,768 (the codes are int16), in
+    a column of at least ``_FEW_MIN`` values. Such a column (whole frequencies, ages on a
+    grid, bounds that are mostly zero) is formatted once per distinct value and its
+    texts gathered by code. A sample decides first whether counting them is worth it.
+    A float column holding negative zero, which hashes like zero, is never grouped.
+    """
+    n = values.size
+    if n < _FEW_MIN or values.dtype.kind not in "fiu":
+        return None
+    if values.dtype.kind == "f" and bool(np.any(np.signbit(values) & (values == 0))):
+        return None
+    sample = values[:: max(1, n // _FEW_SAMPLE)]
+    if pd.unique(sample).size > sample.size // 4:
+        return None
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    if uniques.size > min(n // 8, np.iinfo(np.int16).max):
+        return None
+    return codes.astype(np.int16), np.asarray(uniques)
+
+
 # -- formatting through Arrow (when pyarrow is installed) ------------------------------
 #
 # Python's float ``repr`` of ten million values and the per-value string joins were most
@@ -650,17 +677,34 @@ def _write_csv_fast(
             fh.write("\r\n")
 
 
-def _arrow_csv_column(col: pd.Series | pd.Index, kind: str) -> Any:
-    """:func:`_csv_column` as an Arrow string array (no nulls)."""
+def _arrow_csv_floats(values: np.ndarray) -> Any:
+    """CSV fields of floats as an Arrow string array: ``repr``, empty where missing."""
     pa, pc = _arrow()
-    if kind == "float":
-        arr = col.to_numpy()
-        txt = _arrow_float_texts(arr)
-        missing = np.isnan(arr)
-        return pc.if_else(pa.array(missing), "", txt) if missing.any() else txt
-    if kind == "int":
-        return pc.cast(pa.array(col.to_numpy()), pa.string())
-    return pc.fill_null(_arrow_map_text(col, "", "", _csv_quote), "")
+    txt = _arrow_float_texts(values)
+    missing = np.isnan(values)
+    return pc.if_else(pa.array(missing), "", txt) if missing.any() else txt
+
+
+def _arrow_csv_column(col: pd.Series | pd.Index, kind: str) -> Callable[[int, int], Any]:
+    """:func:`_csv_column` in Arrow: the fields of rows ``lo:hi`` (no nulls), by slice.
+
+    A numeric column with few distinct values (:func:`_few_values`) formats each of them
+    once and gathers the texts for each slice.
+    """
+    pa, pc = _arrow()
+    if kind == "text":
+        def text(lo: int, hi: int) -> Any:
+            part = col[lo:hi] if isinstance(col, pd.Index) else col.iloc[lo:hi]
+            return pc.fill_null(_arrow_map_text(part, "", "", _csv_quote), "")
+        return text
+    values = col.to_numpy()
+    fmt = _arrow_csv_floats if kind == "float" else (
+        lambda v: pc.cast(pa.array(v), pa.string()))
+    few = _few_values(values)
+    if few is None:
+        return lambda lo, hi: fmt(values[lo:hi])
+    codes, table = few[0], fmt(few[1])
+    return lambda lo, hi: table.take(pa.array(codes[lo:hi]))
 
 
 def _write_csv_arrow(
@@ -668,15 +712,16 @@ def _write_csv_arrow(
 ) -> None:
     """:func:`_write_csv_fast` with the fields formatted and joined in Arrow."""
     pa, pc = _arrow()
+    sources: list[pd.Series | pd.Index] = [table.index] if with_index else []
+    sources += [table.iloc[:, j] for j in range(table.shape[1])]
+    columns = [_arrow_csv_column(col, kind) for col, kind in zip(sources, kinds, strict=True)]
     with open(path, "wb") as fh:
         fh.write((",".join(_csv_quote(str(c)) for c in header) + "\r\n").encode("utf-8"))
         for lo in range(0, len(table), _CSV_CHUNK):
-            part = table.iloc[lo : lo + _CSV_CHUNK]
-            sources: list[pd.Series | pd.Index] = [part.index] if with_index else []
-            sources += [part.iloc[:, j] for j in range(part.shape[1])]
+            hi = min(lo + _CSV_CHUNK, len(table))
             pieces: list[Any] = []
-            for col, kind in zip(sources, kinds, strict=True):
-                pieces += [_arrow_csv_column(col, kind), ","]
+            for column in columns:
+                pieces += [column(lo, hi), ","]
             pieces[-1] = "\r\n"
             fh.write(_arrow_bytes(pc.binary_join_element_wise(*pieces, "")))
 
