@@ -480,23 +480,45 @@ def _arrow_map_text(
     pa, pc = _arrow()
     fast = prefix + "{}" + suffix
     if isinstance(values.dtype, pd.CategoricalDtype):
-        cat = values.array
-        table = pa.array(
-            [*_map_text(pd.Index(cat.categories), fast, slow, None, max_fast), None],
-            type=pa.string(),
-        )
-        codes = np.asarray(cat.codes, dtype=np.int64)
-        return table.take(pa.array(np.where(codes < 0, len(table) - 1, codes)))
+        table, codes = _arrow_category_texts(values, prefix, suffix, slow, max_fast)
+        return table.take(pa.array(codes))
     arr = _arrow_strings(values)
-    if arr is not None and len(arr):
-        plain = pc.match_substring_regex(arr, _ARROW_PLAIN)
-        if max_fast is not None:
-            plain = pc.and_(plain, pc.less_equal(pc.utf8_length(arr), max_fast))
-        if pc.all(pc.fill_null(plain, True)).as_py():
-            if prefix or suffix:
-                return pc.binary_join_element_wise(prefix, arr, suffix, "")
-            return arr
+    if arr is not None and len(arr) and _arrow_all_plain(arr, max_fast):
+        if prefix or suffix:
+            return pc.binary_join_element_wise(prefix, arr, suffix, "")
+        return arr
     return pa.array(_map_text(values, fast, slow, None, max_fast), type=pa.string())
+
+
+def _arrow_all_plain(arr: Any, max_fast: int | None) -> bool:
+    """Return whether every value is plain text: nothing to neutralise, quote or escape.
+
+    Plain: ASCII letters and digits only, at most ``max_fast`` characters; nulls aside.
+    """
+    _, pc = _arrow()
+    plain = pc.match_substring_regex(arr, _ARROW_PLAIN)
+    if max_fast is not None:
+        plain = pc.and_(plain, pc.less_equal(pc.utf8_length(arr), max_fast))
+    return bool(pc.all(pc.fill_null(plain, True)).as_py())
+
+
+def _arrow_category_texts(
+    values: pd.Series | pd.Index, prefix: str, suffix: str, slow: Any,
+    max_fast: int | None = None,
+) -> tuple[Any, np.ndarray]:
+    """:func:`_arrow_map_text` of a categorical's categories (a null last) and its codes.
+
+    ``table.take(codes)`` are the texts of the values (null where missing).
+    """
+    pa, _ = _arrow()
+    cat = values.array
+    table = pa.array(
+        [*_map_text(pd.Index(cat.categories), prefix + "{}" + suffix, slow, None, max_fast),
+         None],
+        type=pa.string(),
+    )
+    codes = np.asarray(cat.codes, dtype=np.int64)
+    return table, np.where(codes < 0, len(table) - 1, codes)
 
 
 def _arrow_bytes(arr: Any) -> memoryview:
@@ -605,7 +627,7 @@ def write_csv(path: str | os.PathLike[str], scores: pd.DataFrame) -> Path:
 
 
 _CSV_NEEDS_QUOTES = re.compile(r'[",\r\n]')
-_CSV_CHUNK = 100_000
+_CSV_CHUNK = 50_000
 
 
 def _csv_kind(s: pd.Series) -> str | None:
@@ -1147,7 +1169,7 @@ def _write_sheet(wb: Any, spec: _SheetSpec, header_font: Any, header_fill: Any) 
 # libxlsxwriter write number cells the same way (``<c r="B2" s="3"><v>1.5</v></c>``); it
 # saves a tenth of the sheet XML and of its deflate time.
 
-_FAST_CHUNK = 50_000
+_FAST_CHUNK = 20_000  # rows per streamed chunk (~15 MB of XML; up to four are in flight)
 _TEMPLATE_ROW = re.compile(r'<row r="2"[^>]*>.*?</row>', re.DOTALL)
 _TEMPLATE_CELL = re.compile(r'<c r="([A-Z]+)2"(?: s="(\d+)")?')
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -1221,32 +1243,113 @@ def _column_cells(
     ]]
 
 
-def _chunk_xml_arrow(
-    part: pd.DataFrame, kinds: list[str], cells: list[tuple[str, str]], first: int
-) -> memoryview:
-    """:func:`_chunk_xml` built in Arrow: the same XML, as UTF-8 bytes."""
+def _numbers(s: pd.Series) -> np.ndarray:
+    """Return a numeric column's values as a NumPy array.
+
+    Its own array (no copy); for a nullable column, floats with NaN where missing.
+    """
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "fiu":
+        return np.asarray(s.to_numpy())
+    return s.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _xml_sources(frame: Any, kinds: list[str]) -> list[Callable[[int, int], Any]]:
+    """For each column of ``frame``, what gives its cell values of rows ``lo:hi`` in Arrow.
+
+    Each returns ``(texts, ok)``: the ``<v>`` or ``<t>`` contents (Arrow strings) and a
+    mask of the cells to write (None: all). Every column is read once, in the scores'
+    order for a :class:`_RankedView` (whose rows are then gathered by position); numbers
+    with few distinct values are formatted once per value, text once per value.
+    """
     pa, pc = _arrow()
-    rows = pc.cast(pa.array(np.arange(first, first + len(part), dtype=np.int64)), pa.string())
+    if isinstance(frame, _RankedView):
+        view = frame
+        sources = [view.source(j) for j in range(len(view.columns))]
+        positions = view.positions
+    else:
+        sources = [frame.iloc[:, j] for j in range(frame.shape[1])]
+
+        def positions(lo: int, hi: int) -> np.ndarray | slice:
+            return slice(lo, hi)
+
+    def gather(arr: Any, pos: np.ndarray | slice) -> Any:
+        if isinstance(pos, slice):
+            return arr.slice(pos.start, pos.stop - pos.start)
+        return arr.take(pa.array(pos))
+
+    out: list[Callable[[int, int], Any]] = []
+    for j, (src, kind) in enumerate(zip(sources, kinds, strict=True)):
+        if src is None:  # the rank column: the row's position in the sorted table, + 1
+            first = view.lo + 1
+            out.append(lambda lo, hi, first=first: (
+                _arrow_float_texts(np.arange(first + lo, first + hi, dtype=np.float64)), None))
+        elif kind == "num":
+            values = _numbers(src)
+            blank_at = view.blank_at(j) if isinstance(frame, _RankedView) else None
+            few = _few_values(values)
+            table = codes = None
+            if few is not None:
+                codes, table = few[0], _arrow_float_texts(few[1].astype(np.float64))
+
+            def num(lo: int, hi: int, values: np.ndarray = values, table: Any = table,
+                    codes: Any = codes, blank_at: Any = blank_at) -> Any:
+                pos = positions(lo, hi)
+                picked = values[pos].astype(np.float64, copy=False)
+                ok = np.isfinite(picked)
+                if blank_at is not None:
+                    ok &= blank_at[pos] != 0
+                texts = (_arrow_float_texts(picked) if table is None
+                         else table.take(pa.array(codes[pos])))
+                return texts, None if ok.all() else pa.array(ok)
+            out.append(num)
+        elif isinstance(src.dtype, pd.CategoricalDtype):
+            table, codes = _arrow_category_texts(src, "<t>", "</t>", _xml_piece,
+                                                 max_fast=XLSX_MAX_CELL_CHARS)
+
+            def category(lo: int, hi: int, table: Any = table, codes: Any = codes) -> Any:
+                texts = table.take(pa.array(codes[positions(lo, hi)]))
+                return texts, None if texts.null_count == 0 else pc.is_valid(texts)
+            out.append(category)
+        else:
+            arr = _arrow_strings(src)
+            plain = arr is not None and _arrow_all_plain(arr, XLSX_MAX_CELL_CHARS)
+            series = src if isinstance(src, pd.Series) else pd.Series(src, copy=False)
+
+            def text(lo: int, hi: int, arr: Any = arr if plain else None,
+                     series: pd.Series = series) -> Any:
+                pos = positions(lo, hi)
+                if arr is not None:  # plain ids: nothing to neutralise or escape
+                    texts = pc.binary_join_element_wise("<t>", gather(arr, pos), "</t>", "")
+                else:
+                    texts = _arrow_map_text(series.iloc[pos], "<t>", "</t>", _xml_piece,
+                                            max_fast=XLSX_MAX_CELL_CHARS)
+                return texts, None if texts.null_count == 0 else pc.is_valid(texts)
+            out.append(text)
+    return out
+
+
+def _chunk_xml_arrow(
+    columns: list[Callable[[int, int], Any]], kinds: list[str], cells: list[tuple[str, str]],
+    lo: int, hi: int, first: int,
+) -> memoryview:
+    """:func:`_chunk_xml` of rows ``lo:hi`` built in Arrow: the same XML, as UTF-8 bytes.
+
+    ``columns`` are :func:`_xml_sources` of the sheet's table.
+    """
+    pa, pc = _arrow()
+    rows = pc.cast(pa.array(np.arange(first, first + hi - lo, dtype=np.int64)), pa.string())
     pieces: list[Any] = ['<row r="', rows, '">']
-    for j, (letter, style) in enumerate(cells):
-        s = part.iloc[:, j]
+    for column, kind, (letter, style) in zip(columns, kinds, cells, strict=True):
+        texts, ok = column(lo, hi)
         s_attr = f' s="{style}"' if style else ""
-        if kinds[j] == "num":
-            arr = s.to_numpy(dtype=float, na_value=np.nan)
-            ok = np.isfinite(arr)
-            cell = [f'<c r="{letter}', rows, f'"{s_attr}><v>', _arrow_float_texts(arr),
-                    "</v></c>"]
-            if ok.all():
-                pieces += cell
-            else:
-                pieces.append(pc.if_else(pa.array(ok), pc.binary_join_element_wise(*cell, ""), ""))
-            continue
-        text = _arrow_map_text(s, "<t>", "</t>", _xml_piece, max_fast=XLSX_MAX_CELL_CHARS)
-        cell = [f'<c r="{letter}', rows, f'"{s_attr} t="inlineStr"><is>', text, "</is></c>"]
-        if text.null_count == 0:
+        middle, tail = ('"' + s_attr + "><v>", "</v></c>") if kind == "num" else (
+            '"' + s_attr + ' t="inlineStr"><is>', "</is></c>")
+        cell = [f'<c r="{letter}', rows, middle, texts, tail]
+        if ok is None:
             pieces += cell
         else:
-            pieces.append(pc.fill_null(pc.binary_join_element_wise(*cell, ""), ""))
+            joined = pc.binary_join_element_wise(*cell, "")
+            pieces.append(pc.if_else(ok, pc.fill_null(joined, ""), ""))
     pieces.append("</row>")
     merged: list[Any] = []  # adjacent constant strings merged: fewer arguments to join
     for piece in pieces:
@@ -1320,14 +1423,20 @@ def _stream_rows(path: Path, jobs: list[tuple[str, pd.DataFrame]], kinds: list[s
                 )
             with dst.open(info.filename, "w", force_zip64=True) as fh:
                 fh.write(xml[: match.start()].encode("utf-8"))
-                chunk_xml = _chunk_xml_arrow if _arrow() is not None else _chunk_xml
-                _write_overlapped(
-                    fh,
-                    (
-                        chunk_xml(frame.iloc[lo : lo + _FAST_CHUNK], kinds, cells, lo + 2)
-                        for lo in range(0, len(frame), _FAST_CHUNK)
-                    ),
-                )
+                n = len(frame)
+                if _arrow() is not None:
+                    columns = _xml_sources(frame, kinds)
+                    chunks: Iterator[str | memoryview] = (
+                        _chunk_xml_arrow(columns, kinds, cells, lo, min(lo + _FAST_CHUNK, n),
+                                         lo + 2)
+                        for lo in range(0, n, _FAST_CHUNK)
+                    )
+                else:
+                    chunks = (
+                        _chunk_xml(frame.iloc[lo : lo + _FAST_CHUNK], kinds, cells, lo + 2)
+                        for lo in range(0, n, _FAST_CHUNK)
+                    )
+                _write_overlapped(fh, chunks)
                 fh.write(xml[match.end() :].encode("utf-8"))
     os.replace(tmp, path)
 
@@ -1431,6 +1540,34 @@ class _RankedView:
         if self.order is None:
             return slice(self.lo, self.hi)
         return self.order[self.lo:self.hi]
+
+    def positions(self, lo: int, hi: int) -> np.ndarray | slice:
+        """Positions in ``scores`` of this view's rows ``lo:hi``."""
+        a, b = self.lo + lo, self.lo + hi
+        return slice(a, b) if self.order is None else self.order[a:b]
+
+    def source(self, j: int) -> pd.Series | pd.Index | None:
+        """Column ``j`` of all rows in the scores' order; None: the rank column.
+
+        ``source(j)`` at :meth:`positions` gives the column of those rows: the values of
+        ``column(j)``, except where :meth:`blank_at` says a cell is blank.
+        """
+        name = self.columns[j]
+        ranked = self.order is not None
+        if name == RANK_COLUMN and ranked:
+            return None
+        if name == self.index_name and j == ranked:
+            return self.scores.index
+        return self.scores.iloc[:, j - 1 - ranked]
+
+    def blank_at(self, j: int) -> np.ndarray | None:
+        """For the column written blank where ``frequency`` is 0, the frequencies; else None.
+
+        That column's :meth:`source` holds its values before blanking.
+        """
+        if self.columns[j] != C.MONETARY_VALUE or not self.blank_monetary:
+            return None
+        return pd.to_numeric(self.scores[C.FREQUENCY], errors="coerce").to_numpy(dtype=float)
 
     def column(self, j: int) -> pd.Series:
         """Column ``j`` of these rows, as the table of ``_manager_view`` has it."""
