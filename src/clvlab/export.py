@@ -359,10 +359,14 @@ def _few_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 # of the CSV and XLSX time. Arrow formats floats with the shortest round-trip digits too
 # (double-conversion) and joins strings column-wise in C++ without holding the GIL, so a
 # writer can run beside other work. Its notation differs from ``repr`` in three places,
-# patched here so the text stays byte for byte Python's: whole numbers (Arrow "1",
-# Python "1.0"), small and large magnitudes (exponent thresholds and exponent digits),
-# negative zero. A probe of awkward values checks the installed Arrow at first use; if it
-# disagrees anywhere, the pure-Python path is used.
+# so only the values where both write the same digits go through Arrow's cast: decimals
+# of magnitude 1e-4 to 1e10 (Arrow switches to exponents outside 1e-6..1e10, Python
+# outside 1e-4..1e16). Whole numbers (Arrow "1", Python "1.0") get Arrow's integer digits
+# and ".0"; the rest (tiny and huge magnitudes, negative zero, nan, inf) Python's repr.
+# A probe of awkward values, both sides of each bound among them, checks the installed
+# Arrow at first use; if it disagrees anywhere, the pure-Python path is used. Numeric
+# columns with few distinct values (whole frequencies, ages on a weekly grid) are
+# formatted once per value and gathered by code (:func:`_few_values`).
 
 _ARROW_PLAIN = r"^[A-Za-z0-9]+$"  # plain ASCII text: nothing to neutralise, quote or escape
 # magnitudes Arrow writes in fixed notation, as Python does (Arrow: 1e-6 up to 1e10)
