@@ -1173,7 +1173,7 @@ def _write_sheet(wb: Any, spec: _SheetSpec, header_font: Any, header_fill: Any) 
 # libxlsxwriter write number cells the same way (``<c r="B2" s="3"><v>1.5</v></c>``); it
 # saves a tenth of the sheet XML and of its deflate time.
 
-_FAST_CHUNK = 20_000  # rows per streamed chunk (~15 MB of XML; up to four are in flight)
+_FAST_CHUNK = 10_000  # rows per streamed chunk (~8 MB of XML; up to four are in flight)
 _TEMPLATE_ROW = re.compile(r'<row r="2"[^>]*>.*?</row>', re.DOTALL)
 _TEMPLATE_CELL = re.compile(r'<c r="([A-Z]+)2"(?: s="(\d+)")?')
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
