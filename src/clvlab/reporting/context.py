@@ -252,9 +252,32 @@ def _figure(
             draw(ax)
     except (ValueError, TypeError, KeyError) as exc:
         return _para(f"Figure not available ({caption}): {clean_text(exc)}")
+    return {"kind": "figure", "png": figure_png(fig), "caption": caption, "alt": caption}
+
+
+def figure_png(fig: Any, dpi: float = FIGURE_DPI) -> bytes:
+    """Draw ``fig`` once at ``dpi`` and encode it as PNG: the pixels of ``fig.savefig``.
+
+    ``savefig`` runs a constrained-layout figure twice (a layout pass with drawing
+    switched off, then the drawing) and writes RGBA; here the canvas draws once (the
+    layout engine runs inside that draw) and an opaque image is written as RGB, which is
+    smaller and quicker to encode. The decoded pixels are those of ``savefig(dpi=dpi)``
+    (``tests/reporting/test_report_context.py`` compares them). No text chunks: the
+    bytes do not depend on the matplotlib version string.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = FigureCanvasAgg(fig)
+    fig.set_dpi(dpi)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    image = Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBA", 0, 1)
+    if rgba[..., 3].min() == 255:  # opaque (the figure's own white background)
+        image = image.convert("RGB")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
-    return {"kind": "figure", "png": buf.getvalue(), "caption": caption, "alt": caption}
+    image.save(buf, format="png", dpi=(dpi, dpi))
+    return buf.getvalue()
 
 
 # ======================================================================================
