@@ -422,13 +422,17 @@ class _Writer:
                     lambda w, b=block: w.block(b))):
                 self.flush(pending)
             if block["kind"] == "heading":
-                if not self.fits(lambda w, b=block, n=nxt: (w.heading(b["text"]),
-                                                            w.block_start(n))):
+                together = self.fits(lambda w, b=block, n=nxt: (w.heading(b["text"]),
+                                                                w.block_start(n)))
+                if not together:
                     self.pdf.add_page()
                 page = self.pdf.page
                 self.heading(block["text"])
-                if nxt is not None and nxt["kind"] != "figure" and not self.fits(
-                        lambda w, n=nxt: w.block_start(n)):
+                # when the trial fitted, the start of the block fits below the heading just
+                # drawn (the same drawing from the same height): only a heading moved to a
+                # new page can still be an orphan (its block's start exceeds a page)
+                if not together and nxt is not None and nxt["kind"] != "figure" and not \
+                        self.fits(lambda w, n=nxt: w.block_start(n)):
                     self.orphans.append(f"{block['text']} (page {page})")
                 continue
             if self.keep_together(block) and not self.fits(lambda w, b=block: w.block(b)):
