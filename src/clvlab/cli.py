@@ -2024,19 +2024,25 @@ def export(
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``clvlab`` console script (``clvlab.cli:main``).
 
-    It owns the process, so for ``clvlab run`` it also imports the report's libraries on
-    a second thread while the log loads and collects garbage cycles less often
+    Called without ``argv`` it owns the process, so for ``clvlab run`` it also imports
+    the report's libraries on a second thread while the log loads and collects garbage
+    cycles less often, and for every command it spares the interpreter a last full
+    collection on the way out
     (:mod:`clvlab._startup`; no result changes).
     """
     import sys
 
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["run"]:
-        from clvlab import _startup
+    from clvlab import _startup
 
+    owned = argv is None  # the console script or ``python -m clvlab``: the process is ours
+    if owned and sys.argv[1:2] == ["run"]:
         _startup.calm_gc()
         _startup.warm_up()
-    app(args=argv, prog_name="clvlab")
+    try:
+        app(args=argv, prog_name="clvlab")
+    finally:
+        if owned:
+            _startup.before_exit()
 
 
 if __name__ == "__main__":  # pragma: no cover
