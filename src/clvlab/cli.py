@@ -401,7 +401,7 @@ def _handle_errors(func: F) -> F:
 
 #: Command parameters that are not settings: each command handles them itself.
 _COMMAND_ONLY_OPTIONS = frozenset(
-    {"model", "output", "no_report", "quiet", "debug", "engine", "spark_master"}
+    {"model", "output", "no_report", "quiet", "debug", "engine", "spark_master", "spark_conf"}
 )
 
 
@@ -1733,6 +1733,14 @@ def run(
             "[default: the active session, else local[*]].",
         ),
     ] = None,
+    spark_conf: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--spark-conf",
+            help="A Spark setting KEY=VALUE with --engine spark, repeatable, e.g. "
+            "spark.driver.memory=8g (local mode's default driver is 2g).",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -1751,11 +1759,14 @@ def run(
     if engine == "spark":
         from clvlab.spark._run import run_spark
 
+        conf = _spark_settings(spark_conf or [])
         with _show_warnings(ui):
-            run_spark(settings, ui, master=spark_master, no_report=no_report)
+            run_spark(settings, ui, master=spark_master, no_report=no_report, conf=conf)
         return
     if spark_master is not None:
         raise ValueError("--spark-master applies to --engine spark only.")
+    if spark_conf:
+        raise ValueError("--spark-conf applies to --engine spark only.")
     with _show_warnings(ui):
         outcome = _pipeline(settings, ui, models="fit", evaluate=True, score=True,
                             compare=True, refit=settings.refit)
@@ -1772,6 +1783,24 @@ def run(
         files.update(_save_models(outcome.models, settings, ui))
         files.update(_save_calibration_models(outcome, settings, ui))
     _summary(ui, outcome, files, settings)
+
+
+def _spark_settings(values: list[str]) -> dict[str, str]:
+    """``--spark-conf`` values ``KEY=VALUE`` as a mapping (a bad one is an error)."""
+    conf: dict[str, str] = {}
+    for value in values:
+        key, sep, setting = value.partition("=")
+        key, setting = key.strip(), setting.strip()
+        if not sep or not key.startswith("spark.") or not setting:
+            raise ValueError(
+                "--spark-conf takes one Spark setting as KEY=VALUE with a key starting "
+                f"with 'spark.', e.g. spark.driver.memory=8g; got {value!r}."
+            )
+        if key in conf and conf[key] != setting:
+            raise ValueError(f"--spark-conf sets {key} twice ({conf[key]!r} and {setting!r}); "
+                             "give it once.")
+        conf[key] = setting
+    return conf
 
 
 @app.command()
