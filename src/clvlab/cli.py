@@ -821,6 +821,7 @@ def _record_training(models: _Models, prep: _Prepared, settings: _Settings, *,
 
     calibration = prep.split is not None and not full
     data = prep.split if calibration else prep.rfm
+    assert data is not None  # calibration implies a split
     start = str(prep.tx[C.DATE].min().date()) if len(prep.tx) else None
     period = {
         "period": "calibration" if calibration else "full",

@@ -240,6 +240,9 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool,
         keys = registered("purchase")
         with ui.step(f"Fitting and comparing {len(keys)} purchase models ({', '.join(keys)}) "
                      f"on {period} by holdout log predictive score, from counted rows"):
+            if split is None:  # (the command checks this with its options)
+                raise ValueError("--purchase-model auto chooses by the holdout log predictive "
+                                 "score, which needs a holdout: give --calibration-end.")
             choice = choose_purchase_model(split, keys, time_unit=unit)
         key = choice.best
         fit_counts["model comparison"] = choice.n_rows
