@@ -2054,11 +2054,9 @@ def export(
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``clvlab`` console script (``clvlab.cli:main``).
 
-    Called without ``argv`` it owns the process, so for ``clvlab run`` it also imports
-    the report's libraries on a second thread while the log loads and collects garbage
-    cycles less often, and for every command it spares the interpreter a last full
-    collection on the way out
-    (:mod:`clvlab._startup`; no result changes).
+    Called without ``argv`` it owns the process, so for ``clvlab run`` it collects
+    garbage cycles less often, and for every command it spares the interpreter a last full
+    collection on the way out (:mod:`clvlab._startup`; no result changes).
     """
     import sys
 
@@ -2067,7 +2065,6 @@ def main(argv: list[str] | None = None) -> None:
     owned = argv is None  # the console script or ``python -m clvlab``: the process is ours
     if owned and sys.argv[1:2] == ["run"]:
         _startup.calm_gc()
-        _startup.warm_up()
     try:
         app(args=argv, prog_name="clvlab")
     finally:
