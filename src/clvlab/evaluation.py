@@ -993,6 +993,73 @@ def _memo_actual_tracking(
     return memo.by_identity[key][2]
 
 
+class _Prefetch:
+    """What every evaluation of one split computes first, computed in a second thread.
+
+    :func:`clvlab.compare_models` starts this before it fits its models and hands the
+    results to the evaluations' memo afterwards (:meth:`into`): the actual tracking series,
+    the distinct histories of the log score and the sorts of the actual holdout purchases
+    and value depend on the split (and the log) only, and their array work (sorts, hashing,
+    Arrow) releases the GIL, so it runs beside the fits on the second core. The thread
+    touches no shared state: it computes into its own dictionary, and only the caller's
+    thread puts the results into the memo, as the evaluation would have (same keys, same
+    arrays). A part that fails is left out (the evaluation then computes it, and raises
+    its error where it always did).
+    """
+
+    def __init__(
+        self, split: pd.DataFrame, transactions: pd.DataFrame | None, margin: float
+    ) -> None:
+        import threading
+
+        self._found: dict[str, Any] = {}
+        self._split, self._transactions = split, transactions
+        self._thread = threading.Thread(
+            target=self._run, args=(split, transactions, margin), name="clvlab-prefetch",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _run(
+        self, split: pd.DataFrame, transactions: pd.DataFrame | None, margin: float
+    ) -> None:
+        found = self._found
+        try:  # the sorts first: the fits beside them hold the GIL least at the start
+            observed = split[C.FREQUENCY_HOLDOUT].to_numpy(dtype=float)
+            found["ranks"] = (observed, _ranks_and_descending(observed, descending=False))
+            spend = holdout_spend(split, observed)
+            if spend is not None:
+                value = _series_values(spend, split.index, "total_spend_holdout")
+                value = value * check_margin(margin, "margin")
+                found["ranks+descending"] = (value, _ranks_and_descending(value))
+            key = tuple(split[c].to_numpy(dtype=float) for c in (C.FREQUENCY, C.RECENCY, C.T))
+            key += (observed,)
+            found["histories"] = (key, _distinct_histories(key))
+        except Exception:  # noqa: BLE001 - the evaluation recomputes it and raises
+            pass
+        if transactions is not None:
+            try:
+                found["actual_tracking"] = _actual_tracking(transactions, split, None)
+            except Exception:  # noqa: BLE001 - the evaluation recomputes it and raises
+                pass
+
+    def into(self, memo: _Memo) -> None:
+        """Wait for the thread and put what it found into ``memo``."""
+        self._thread.join()
+        found = self._found
+        for kind in ("ranks", "ranks+descending"):
+            if kind in found:
+                arr, result = found[kind]
+                memo.get(kind, (arr,), lambda result=result: result)
+        if "histories" in found:
+            key, result = found["histories"]
+            memo.get("histories", key, lambda result=result: result)
+        if "actual_tracking" in found:
+            memo.by_identity[("actual_tracking", id(self._transactions), id(self._split))] = (
+                self._transactions, self._split, found["actual_tracking"])
+        found.clear()
+
+
 def _tracking(
     transactions: pd.DataFrame, split: pd.DataFrame, purchase_model: Any, origin: Any,
     memo: _Memo | None,
@@ -1104,7 +1171,8 @@ def fitted_parameter_count(model: Any) -> int:
     params = getattr(model, "params_", None)
     if params is not None:
         return len(params)
-    return len(describe(model).parameters) or len(getattr(model, "_param_names", ()))
+    return (len(describe(model, distributions=False).parameters)
+            or len(getattr(model, "_param_names", ())))
 
 
 def _distinct_histories(
@@ -1160,7 +1228,8 @@ def _holdout_log_pmf(
     bad = ~np.isfinite(prob)
     if bad.any():
         raise InvalidValueError(
-            f"{describe(model).name} conditional_probability_of_purchases is not finite for "
+            f"{describe(model, distributions=False).name} "
+            "conditional_probability_of_purchases is not finite for "
             f"{int(bad.sum())} histories; the log predictive score cannot be computed.",
             rule="finite predictions",
         )
@@ -1472,7 +1541,7 @@ def _split_time_unit(split: pd.DataFrame) -> str:
 
 def _model_label(model: Any) -> str:
     """Name of a model in the tables: its description's name (e.g. "BG/NBD")."""
-    return describe(model).name
+    return describe(model, distributions=False).name
 
 
 def _check_model_unit(model: Any, unit: str, role: str) -> None:

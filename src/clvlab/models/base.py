@@ -318,14 +318,21 @@ class BaseModel:
         """Fitted mixing distributions (subclasses with latent traits override)."""
         return ()
 
-    def describe(self) -> ModelDescription:
+    def describe(self, *, distributions: bool = True) -> ModelDescription:
         """Describe the model for people: name, story, parameter glossary, distributions.
+
+        Parameters
+        ----------
+        distributions : bool, default=True
+            False leaves ``heterogeneity`` empty (no scipy.stats distributions are built):
+            for callers that need only the name, key or glossary.
 
         Returns
         -------
         ModelDescription
             ``heterogeneity`` holds the fitted mixing distributions (scipy.stats frozen
-            distributions) once the model is fitted, and is empty before.
+            distributions) once the model is fitted (and ``distributions``), and is empty
+            before.
         """
         from clvlab.models.registry import model_key
 
@@ -340,7 +347,7 @@ class BaseModel:
             long_name=self._long_name or self._model_name,
             story=self._story,
             parameters=dict(self._glossary),
-            heterogeneity=self._heterogeneity() if fitted else (),
+            heterogeneity=self._heterogeneity() if fitted and distributions else (),
             references=tuple(self._references),
         )
 
