@@ -34,6 +34,7 @@ import pandas as pd
 from clvlab._memory import release_unused
 from clvlab.evaluation import Evaluation, _evaluate, _Memo, _Prefetch
 from clvlab.exceptions import ConvergenceError, reissue_warnings
+from clvlab.models.base import shared_compression
 from clvlab.models.contract import describe, unsuited_data
 
 __all__ = ["ModelComparison", "compare_models", "CRITERION", "FALLBACK_CRITERION"]
@@ -324,21 +325,22 @@ def compare_models(
                 else None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for label, item in items:
-            model = _fit_by_key(item, split, notes) if isinstance(item, str) else item
-            if model is None:
-                continue
-            caps = getattr(model, "capabilities", None)
-            if not callable(caps) or caps().role != "purchase":
-                raise ValueError(
-                    f"{describe(model, distributions=False).name} is not a purchase model "
-                    "(its capabilities say otherwise); compare_models compares purchase models."
-                )
-            key = label or describe(model, distributions=False).key
-            base, n = key, 2
-            while key in models or key == "baseline":
-                key, n = f"{base}-{n}", n + 1
-            models[key] = model
+        with shared_compression():  # the fits below merge the calibration rows once
+            for label, item in items:
+                model = _fit_by_key(item, split, notes) if isinstance(item, str) else item
+                if model is None:
+                    continue
+                caps = getattr(model, "capabilities", None)
+                if not callable(caps) or caps().role != "purchase":
+                    raise ValueError(
+                        f"{describe(model, distributions=False).name} is not a purchase model "
+                        "(its capabilities say otherwise); compare_models compares purchase models."
+                    )
+                key = label or describe(model, distributions=False).key
+                base, n = key, 2
+                while key in models or key == "baseline":
+                    key, n = f"{base}-{n}", n + 1
+                models[key] = model
         if not models:
             raise ValueError("No model could be fitted: " + " ".join(notes))
         # what does not depend on the model (actuals, their ranks, the baseline's rows,
