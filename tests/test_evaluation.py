@@ -554,6 +554,45 @@ def test_log_score_floors_underflow_with_a_warning(cdnow_split):
     assert np.all(np.isfinite(scores))
 
 
+def test_log_score_from_its_thread_is_the_sum_to_the_bit(cdnow_split, bg, evaluation):
+    """evaluate's log score (computed in a second thread) == the per-customer scores summed."""
+    assert evaluation.log_score == float(ev.log_predictive_score(bg, cdnow_split).sum())
+
+
+def test_log_score_thread_reports_underflow_and_errors_as_before(cdnow_split):
+    """The thread's floored count becomes the note; its error is raised by evaluate."""
+    import stand_in_models
+
+    nbd = stand_in_models.NBDFitter().fit(cdnow_split)
+    odd = cdnow_split.iloc[:3].copy()
+    odd.attrs = dict(cdnow_split.attrs)
+    odd.iloc[0, odd.columns.get_loc("frequency_holdout")] = 100_000.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModelWarning)  # the χ² of 3 customers
+        result = ev.evaluate(odd, nbd)
+    assert any(n.startswith("log predictive score: 1 customers'") for n in result.notes)
+    with pytest.warns(ModelWarning, match="1 customers' probability"):
+        alone = ev.log_predictive_score(nbd, odd)
+    assert result.log_score == float(alone.sum())
+
+    class NaNPmf(stand_in_models.NBDFitter):
+        def _log_pmf_conditional(self, params, counts, t, x, tx, T):
+            return np.full(np.shape(x), np.nan)
+
+    broken = NaNPmf().fit(cdnow_split)
+    with pytest.raises(InvalidValueError, match="conditional_probability_of_purchases is not"):
+        ev.evaluate(cdnow_split, broken)
+
+
+def test_in_thread_keeps_the_callers_numpy_error_state():
+    """_InThread runs in a copy of the caller's context: np.errstate(all='raise') holds."""
+    with np.errstate(divide="raise"):
+        job = ev._InThread(lambda: np.float64(1.0) / np.zeros(3), "test")
+    with pytest.raises(FloatingPointError):
+        job.result()
+    assert ev._InThread(lambda: 41 + 1, "test").result() == 42
+
+
 def test_diagnostics_the_model_lacks_are_skipped_with_notes(cdnow_split, cdnow_tx):
     """A purchase model without the count distributions: no χ², no log score, two notes."""
     import stand_in_models

@@ -1203,19 +1203,36 @@ def _holdout_log_pmf(
     (unless the model takes covariates); the model is asked once per distinct observed
     count, through its public ``conditional_probability_of_purchases``.
     """
+    uniq_frame, uniq_obs, inverse = _log_pmf_histories(model, frame, observed, memo)
+    logp_uniq, floored = _log_pmf_of_histories(model, frame, uniq_frame, uniq_obs, t)
+    return logp_uniq[inverse], int(floored[inverse].sum())
+
+
+def _log_pmf_histories(
+    model: Any, frame: pd.DataFrame, observed: np.ndarray, memo: _Memo | None
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Find the histories :func:`_holdout_log_pmf` asks the model about.
+
+    Returns ``(histories, their observed counts, each customer's history)``: the distinct
+    ``(frequency, recency, T, observed)`` rows, or every row for a model with covariates.
+    """
     caps = getattr(model, "capabilities", None)
     covariates = bool(callable(caps) and getattr(caps(), "covariates", False))
     cols = [C.FREQUENCY, C.RECENCY, C.T]
     if covariates:
-        uniq_frame, inverse = frame, np.arange(len(frame))
-        uniq_obs = observed
-    else:
-        key = tuple(frame[c].to_numpy(dtype=float) for c in cols) + (
-            np.asarray(observed, dtype=float),)
-        memo = memo if memo is not None else _Memo()
-        uniq, inverse = memo.get("histories", key, lambda: _distinct_histories(key))
-        uniq_frame = pd.DataFrame(uniq[:, :3], columns=cols)
-        uniq_obs = uniq[:, 3]
+        return frame, np.asarray(observed, dtype=float), np.arange(len(frame))
+    key = tuple(frame[c].to_numpy(dtype=float) for c in cols) + (
+        np.asarray(observed, dtype=float),)
+    memo = memo if memo is not None else _Memo()
+    uniq, inverse = memo.get("histories", key, lambda: _distinct_histories(key))
+    return pd.DataFrame(uniq[:, :3], columns=cols), uniq[:, 3], inverse
+
+
+def _log_pmf_of_histories(
+    model: Any, frame: pd.DataFrame, uniq_frame: pd.DataFrame, uniq_obs: np.ndarray,
+    t: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Log probability of each history's observed count and whether it underflowed."""
     unit = (frame.attrs or {}).get(C.ATTR_TIME_UNIT)
     prob = np.empty(len(uniq_obs))
     for n in np.unique(uniq_obs):
@@ -1233,8 +1250,7 @@ def _holdout_log_pmf(
             f"{int(bad.sum())} histories; the log predictive score cannot be computed.",
             rule="finite predictions",
         )
-    floored = prob[inverse] <= 0.0
-    return np.log(np.maximum(prob, _TINY))[inverse], int(floored.sum())
+    return np.log(np.maximum(prob, _TINY)), prob <= 0.0
 
 
 def _log_score_total(
@@ -1243,6 +1259,58 @@ def _log_score_total(
 ) -> tuple[float, int]:
     logp, n_floor = _holdout_log_pmf(model, frame, observed, t, memo)
     return float(logp.sum()), n_floor
+
+
+class _InThread:
+    """``func()`` run at once in a second thread, in a copy of the caller's context.
+
+    (The copy carries numpy's error state, so the thread computes as the caller would.)
+    :meth:`result` waits for it and returns its value or raises its error. The thread
+    must not touch state the caller changes meanwhile.
+    """
+
+    def __init__(self, func: Any, name: str) -> None:
+        import contextvars
+        import threading
+
+        context = contextvars.copy_context()
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._value = context.run(func)
+            except BaseException as exc:  # noqa: BLE001 - re-raised by result()
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name=name, daemon=True)
+        self._thread.start()
+
+    def result(self) -> Any:
+        """Wait for the thread; return its value or raise its error."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _log_score_in_thread(
+    model: Any, frame: pd.DataFrame, observed: np.ndarray, t: float, memo: _Memo
+) -> _InThread:
+    """Start :func:`_log_score_total` of ``model`` in a second thread (see :class:`_InThread`).
+
+    The histories are found here (in ``memo``, by the calling thread); the thread asks
+    the model about them -- pure array work, most of it with the GIL released -- while
+    the caller computes the rest of the evaluation. Same numbers as
+    :func:`_log_score_total` (the same operations on the same arrays).
+    """
+    uniq_frame, uniq_obs, inverse = _log_pmf_histories(model, frame, observed, memo)
+
+    def total() -> tuple[float, int]:
+        logp_uniq, floored = _log_pmf_of_histories(model, frame, uniq_frame, uniq_obs, t)
+        return float(logp_uniq[inverse].sum()), int(floored[inverse].sum())
+
+    return _InThread(total, "clvlab-log-score")
 
 
 def log_predictive_score(
@@ -1869,6 +1937,12 @@ def _evaluate(
         actual_spend = _series_values(actual_spend, index, "total_spend_holdout")
     actual_value = None if actual_spend is None else actual_spend * margin
 
+    # the log predictive score's model work starts now, in a second thread, beside the
+    # predictions and metrics below (collected in its section)
+    log_job = None
+    if offers(purchase_model, "conditional_probability_of_purchases"):
+        log_job = _log_score_in_thread(purchase_model, frame, actual_purchases, t, memo)
+
     # -- predictions -------------------------------------------------------------------
     # the models' warnings (e.g. repeat buyers without spend, seen by expected_spend and
     # again by customer_lifetime_value) are shown once, at the caller's line
@@ -2032,9 +2106,8 @@ def _evaluate(
 
     # -- log predictive score ----------------------------------------------------------------
     log_score: float | None = None
-    if offers(purchase_model, "conditional_probability_of_purchases"):
-        log_score, n_floor = _log_score_total(purchase_model, frame, actual_purchases, t,
-                                              memo)
+    if log_job is not None:
+        log_score, n_floor = log_job.result()
         if n_floor:
             notes.append(
                 f"log predictive score: {n_floor} customers' probability of their holdout "
