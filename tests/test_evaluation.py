@@ -584,6 +584,17 @@ def test_log_score_thread_reports_underflow_and_errors_as_before(cdnow_split):
         ev.evaluate(cdnow_split, broken)
 
 
+def test_notes_keep_their_order_while_the_sorts_run(cdnow_split, gg):
+    """Capture, χ², log score, tracking: the notes come in the order of the sections."""
+    import stand_in_models
+
+    bare = stand_in_models.BareNBDFitter().fit(cdnow_split)
+    result = ev.evaluate(cdnow_split, bare, gg)
+    assert [n.split(" ")[0] for n in result.notes] == [
+        "top_decile_capture", "NBD", "NBD", "tracking:"]
+    assert "χ² test" in result.notes[1] and "log predictive score" in result.notes[2]
+
+
 def test_in_thread_keeps_the_callers_numpy_error_state():
     """_InThread runs in a copy of the caller's context: np.errstate(all='raise') holds."""
     with np.errstate(divide="raise"):

@@ -1991,15 +1991,65 @@ def _evaluate(
                 wanted.setdefault(id(pred), pred)
     todo = [a for a in wanted.values()
             if not (local if id(a) in own else memo).has(ordering_kind(a), (a,))]
-    if len(todo) > 1:
-        from concurrent.futures import ThreadPoolExecutor
+    # meanwhile this thread computes what needs no ranks (binned conditional
+    # expectations, χ², tracking); their notes join the others in the usual order
+    from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            done = list(pool.map(
-                lambda a: _ranks_and_descending(a, descending=id(a) in ranked), todo
+    pool = ThreadPoolExecutor(max_workers=2) if todo else None
+    try:
+        pending = [pool.submit(_ranks_and_descending, a, descending=id(a) in ranked)
+                   for a in todo] if pool is not None else []
+        # -- binned conditional expectations ---------------------------------------------
+        pred_cols = {PREDICTED_PURCHASES: pred_purchases}
+        if baseline is not None and BASELINE_PURCHASES in customers.columns:
+            pred_cols[BASELINE_PURCHASES] = customers[BASELINE_PURCHASES].to_numpy()
+        f_bins = frequency_bins(customers[C.FREQUENCY].to_numpy(), max_frequency)
+        by_frequency = conditional_expectations(
+            f_bins, actual_purchases, pred_cols, name=C.FREQUENCY
+        )
+        r_bins = recency_bins(
+            customers[C.FREQUENCY].to_numpy(),
+            customers[C.RECENCY].to_numpy(),
+            n_bins=recency_bins_count,
+            upper=float(customers[C.T].max()),
+        )
+        by_recency = conditional_expectations(r_bins, actual_purchases, pred_cols,
+                                              name=C.RECENCY)
+
+        # -- χ² of the calibration histogram ----------------------------------------------
+        chi: ChiSquareResult | None = None
+        chi_notes: list[str] = []
+        if offers(purchase_model, "probability_of_purchases"):
+            hist = frequency_histogram(purchase_model, frame, max_frequency)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ModelWarning)
+                chi = chi_square_test(hist, n_params=fitted_parameter_count(purchase_model))
+            reissue_warnings(caught, stacklevel=stacklevel)
+        else:
+            chi_notes.append(missing_note(
+                purchase_model, "probability_of_purchases",
+                "the χ² test of the calibration frequency histogram",
             ))
-        for arr, result in zip(todo, done, strict=True):
+
+        # -- tracking ---------------------------------------------------------------------
+        track = None
+        track_notes: list[str] = []
+        if transactions is None:
+            track_notes.append("tracking: not computed (pass transactions= to evaluate).")
+        elif offers(purchase_model, "expected_cumulative_purchases"):
+            track = _tracking(transactions, split, purchase_model, None, memo)
+        else:
+            track_notes.append(missing_note(
+                purchase_model, "expected_cumulative_purchases",
+                "the tracking of cumulative repeat transactions",
+            ))
+
+        for arr, job in zip(todo, pending, strict=True):
+            result = job.result()
             get(ordering_kind(arr), (arr,), lambda result=result: result)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def rank(arr: np.ndarray) -> np.ndarray:
         return ordering(arr)[0]
@@ -2053,22 +2103,6 @@ def _evaluate(
             f"holdout value): {capture(actual_value, actual_value):.3f}"
         )
 
-    # -- binned conditional expectations -------------------------------------------------
-    pred_cols = {PREDICTED_PURCHASES: pred_purchases}
-    if baseline is not None and BASELINE_PURCHASES in customers.columns:
-        pred_cols[BASELINE_PURCHASES] = customers[BASELINE_PURCHASES].to_numpy()
-    f_bins = frequency_bins(customers[C.FREQUENCY].to_numpy(), max_frequency)
-    by_frequency = conditional_expectations(
-        f_bins, actual_purchases, pred_cols, name=C.FREQUENCY
-    )
-    r_bins = recency_bins(
-        customers[C.FREQUENCY].to_numpy(),
-        customers[C.RECENCY].to_numpy(),
-        n_bins=recency_bins_count,
-        upper=float(customers[C.T].max()),
-    )
-    by_recency = conditional_expectations(r_bins, actual_purchases, pred_cols, name=C.RECENCY)
-
     # -- deciles ---------------------------------------------------------------------------
     decile_frames = []
     if actual_value is not None:
@@ -2090,19 +2124,7 @@ def _evaluate(
         )
     )
 
-    # -- χ² of the calibration histogram -----------------------------------------------------
-    chi: ChiSquareResult | None = None
-    if offers(purchase_model, "probability_of_purchases"):
-        hist = frequency_histogram(purchase_model, frame, max_frequency)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ModelWarning)
-            chi = chi_square_test(hist, n_params=fitted_parameter_count(purchase_model))
-        reissue_warnings(caught, stacklevel=stacklevel)
-    else:
-        notes.append(missing_note(
-            purchase_model, "probability_of_purchases",
-            "the χ² test of the calibration frequency histogram",
-        ))
+    notes += chi_notes
 
     # -- log predictive score ----------------------------------------------------------------
     log_score: float | None = None
@@ -2119,18 +2141,7 @@ def _evaluate(
             purchase_model, "conditional_probability_of_purchases",
             "the holdout log predictive score",
         ))
-
-    # -- tracking -------------------------------------------------------------------------
-    track = None
-    if transactions is None:
-        notes.append("tracking: not computed (pass transactions= to evaluate).")
-    elif offers(purchase_model, "expected_cumulative_purchases"):
-        track = _tracking(transactions, split, purchase_model, None, memo)
-    else:
-        notes.append(missing_note(
-            purchase_model, "expected_cumulative_purchases",
-            "the tracking of cumulative repeat transactions",
-        ))
+    notes += track_notes
 
     return Evaluation(
         metrics=metrics,
