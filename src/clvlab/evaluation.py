@@ -1991,31 +1991,14 @@ def _evaluate(
                 wanted.setdefault(id(pred), pred)
     todo = [a for a in wanted.values()
             if not (local if id(a) in own else memo).has(ordering_kind(a), (a,))]
-    # meanwhile this thread computes what needs no ranks (binned conditional
-    # expectations, χ², tracking); their notes join the others in the usual order
+    # meanwhile this thread computes what needs no ranks and little memory (the χ² and
+    # the tracking); their notes join the others in the usual order
     from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(max_workers=2) if todo else None
     try:
         pending = [pool.submit(_ranks_and_descending, a, descending=id(a) in ranked)
                    for a in todo] if pool is not None else []
-        # -- binned conditional expectations ---------------------------------------------
-        pred_cols = {PREDICTED_PURCHASES: pred_purchases}
-        if baseline is not None and BASELINE_PURCHASES in customers.columns:
-            pred_cols[BASELINE_PURCHASES] = customers[BASELINE_PURCHASES].to_numpy()
-        f_bins = frequency_bins(customers[C.FREQUENCY].to_numpy(), max_frequency)
-        by_frequency = conditional_expectations(
-            f_bins, actual_purchases, pred_cols, name=C.FREQUENCY
-        )
-        r_bins = recency_bins(
-            customers[C.FREQUENCY].to_numpy(),
-            customers[C.RECENCY].to_numpy(),
-            n_bins=recency_bins_count,
-            upper=float(customers[C.T].max()),
-        )
-        by_recency = conditional_expectations(r_bins, actual_purchases, pred_cols,
-                                              name=C.RECENCY)
-
         # -- χ² of the calibration histogram ----------------------------------------------
         chi: ChiSquareResult | None = None
         chi_notes: list[str] = []
@@ -2102,6 +2085,22 @@ def _evaluate(
             "top_decile_capture of a perfect ranking (customers ranked by their actual "
             f"holdout value): {capture(actual_value, actual_value):.3f}"
         )
+
+    # -- binned conditional expectations -------------------------------------------------
+    pred_cols = {PREDICTED_PURCHASES: pred_purchases}
+    if baseline is not None and BASELINE_PURCHASES in customers.columns:
+        pred_cols[BASELINE_PURCHASES] = customers[BASELINE_PURCHASES].to_numpy()
+    f_bins = frequency_bins(customers[C.FREQUENCY].to_numpy(), max_frequency)
+    by_frequency = conditional_expectations(
+        f_bins, actual_purchases, pred_cols, name=C.FREQUENCY
+    )
+    r_bins = recency_bins(
+        customers[C.FREQUENCY].to_numpy(),
+        customers[C.RECENCY].to_numpy(),
+        n_bins=recency_bins_count,
+        upper=float(customers[C.T].max()),
+    )
+    by_recency = conditional_expectations(r_bins, actual_purchases, pred_cols, name=C.RECENCY)
 
     # -- deciles ---------------------------------------------------------------------------
     decile_frames = []
