@@ -1261,58 +1261,6 @@ def _log_score_total(
     return float(logp.sum()), n_floor
 
 
-class _InThread:
-    """``func()`` run at once in a second thread, in a copy of the caller's context.
-
-    (The copy carries numpy's error state, so the thread computes as the caller would.)
-    :meth:`result` waits for it and returns its value or raises its error. The thread
-    must not touch state the caller changes meanwhile.
-    """
-
-    def __init__(self, func: Any, name: str) -> None:
-        import contextvars
-        import threading
-
-        context = contextvars.copy_context()
-        self._value: Any = None
-        self._error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                self._value = context.run(func)
-            except BaseException as exc:  # noqa: BLE001 - re-raised by result()
-                self._error = exc
-
-        self._thread = threading.Thread(target=run, name=name, daemon=True)
-        self._thread.start()
-
-    def result(self) -> Any:
-        """Wait for the thread; return its value or raise its error."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
-def _log_score_in_thread(
-    model: Any, frame: pd.DataFrame, observed: np.ndarray, t: float, memo: _Memo
-) -> _InThread:
-    """Start :func:`_log_score_total` of ``model`` in a second thread (see :class:`_InThread`).
-
-    The histories are found here (in ``memo``, by the calling thread); the thread asks
-    the model about them -- pure array work, most of it with the GIL released -- while
-    the caller computes the rest of the evaluation. Same numbers as
-    :func:`_log_score_total` (the same operations on the same arrays).
-    """
-    uniq_frame, uniq_obs, inverse = _log_pmf_histories(model, frame, observed, memo)
-
-    def total() -> tuple[float, int]:
-        logp_uniq, floored = _log_pmf_of_histories(model, frame, uniq_frame, uniq_obs, t)
-        return float(logp_uniq[inverse].sum()), int(floored[inverse].sum())
-
-    return _InThread(total, "clvlab-log-score")
-
-
 def log_predictive_score(
     purchase_model: Any, split: pd.DataFrame, *, horizon: float | None = None
 ) -> pd.Series:
@@ -1937,12 +1885,6 @@ def _evaluate(
         actual_spend = _series_values(actual_spend, index, "total_spend_holdout")
     actual_value = None if actual_spend is None else actual_spend * margin
 
-    # the log predictive score's model work starts now, in a second thread, beside the
-    # predictions and metrics below (collected in its section)
-    log_job = None
-    if offers(purchase_model, "conditional_probability_of_purchases"):
-        log_job = _log_score_in_thread(purchase_model, frame, actual_purchases, t, memo)
-
     # -- predictions -------------------------------------------------------------------
     # the models' warnings (e.g. repeat buyers without spend, seen by expected_spend and
     # again by customer_lifetime_value) are shown once, at the caller's line
@@ -2127,8 +2069,9 @@ def _evaluate(
 
     # -- log predictive score ----------------------------------------------------------------
     log_score: float | None = None
-    if log_job is not None:
-        log_score, n_floor = log_job.result()
+    if offers(purchase_model, "conditional_probability_of_purchases"):
+        log_score, n_floor = _log_score_total(purchase_model, frame, actual_purchases, t,
+                                              memo)
         if n_floor:
             notes.append(
                 f"log predictive score: {n_floor} customers' probability of their holdout "
