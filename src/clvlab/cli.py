@@ -736,13 +736,13 @@ class _Models:
     def purchase_key(self) -> str:
         from clvlab.models.contract import describe
 
-        return describe(self.purchase).key
+        return describe(self.purchase, distributions=False).key
 
     @property
     def purchase_name(self) -> str:
         from clvlab.models.contract import describe
 
-        return describe(self.purchase).name
+        return describe(self.purchase, distributions=False).name
 
 
 def _fit(prep: _Prepared, settings: _Settings, ui: _Ui, *, compare: bool) -> _Models:
