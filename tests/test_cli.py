@@ -580,6 +580,27 @@ def test_run_reports_an_error_of_the_background_writer(tmp_path, monkeypatch):
     assert "Writing the predictions CSV" not in result.output  # no success line
 
 
+def test_run_waits_for_the_csv_when_preparing_the_spreadsheet_fails(tmp_path, monkeypatch):
+    """The CSV, written while the spreadsheet is prepared, is complete when that fails."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    import clvlab.export as export
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("spreadsheet preparation failed")
+
+    monkeypatch.setattr(export, "_start_workbook", broken)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", "--sample", "--out", str(out), "--no-report"])
+    assert result.exit_code != 0
+    assert "spreadsheet preparation failed" in " ".join(result.output.split())
+    assert "Writing the predictions CSV" not in result.output  # no success line
+    table = pd.read_csv(out / "reports" / "clv-predictions.csv")
+    assert len(table) == 2357  # every CDNOW-sample customer: the thread finished the file
+    assert not (out / "reports" / "clv-predictions.xlsx").exists()
+
+
 def test_prepared_release_split_keeps_columns_and_attrs_drops_rows():
     """release_split leaves a zero-row split (same columns, dtypes, attrs), never None."""
     from clvlab import cli as cli_mod

@@ -542,6 +542,76 @@ def test_arrow_and_python_writers_write_the_same_bytes(tmp_path, rng, monkeypatc
         assert b'<c r="A2" s=' in a.read(sheet)
 
 
+@pytest.mark.parametrize("ids", ["plain", "hostile", "int"])
+def test_arrow_and_python_writers_agree_on_repeated_values(tmp_path, rng, monkeypatch, ids):
+    """Columns formatted once per distinct value write the bytes of the Python writers.
+
+    Over several chunks and sheets, with nan, tiny and huge values, nullable integers,
+    a categorical with a gap, and text, hostile or integer ids.
+    """
+    _arrow_or_skip()
+    import zipfile
+
+    import clvlab.export as export
+
+    monkeypatch.setattr(export, "_FEW_MIN", 64)  # the grouped path on a small table
+    monkeypatch.setattr(export, "_FAST_CHUNK", 97)
+    monkeypatch.setattr(export, "_CSV_CHUNK", 89)
+    n = 600
+    names = [f"c{i}" for i in range(n)] if ids != "hostile" else [
+        f"c-{i}" for i in range(n - 3)] + ["=1+1", "a&b", "x,y"]
+    scores = _scores(names, rng)
+    if ids == "int":
+        scores.index = pd.Index(np.arange(n) * 3, name="customer_id")
+    scores["frequency"] = rng.integers(0, 4, n).astype(float)  # with nan and zeros
+    scores.iloc[::50, scores.columns.get_loc("frequency")] = np.nan
+    scores["T"] = rng.integers(0, 6, n) / 7 + 1e-5 * rng.integers(0, 2, n)  # tiny values
+    scores["purchases_lower"] = rng.integers(0, 3, n)
+    scores["purchases_upper"] = pd.array(rng.integers(3, 6, n), dtype="Int64")
+    scores.iloc[9, scores.columns.get_loc("purchases_upper")] = pd.NA
+    scores["clv_lower"] = np.where(rng.uniform(size=n) < 0.8, 0.0, 1e17)  # huge values
+    segment = scores["segment"].to_numpy(dtype=object, copy=True)
+    segment[7] = None
+    scores["segment"] = pd.Categorical(segment)
+    assert export._few_values(scores["T"].to_numpy()) is not None
+    with_arrow, without = tmp_path / "arrow", tmp_path / "python"
+    for folder in (with_arrow, without):
+        if folder is without:
+            monkeypatch.setattr(export, "_ARROW_STATE", [None])
+        write_csv(folder / "p.csv", scores)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ClvlabWarning)  # rows over two sheets
+            write_workbook(folder / "p.xlsx", scores, rank_by="clv", max_rows_per_sheet=400)
+    assert (with_arrow / "p.csv").read_bytes() == (without / "p.csv").read_bytes()
+    with (zipfile.ZipFile(with_arrow / "p.xlsx") as a, zipfile.ZipFile(without / "p.xlsx") as b):
+        sheets = export._sheet_paths(a)
+        for title in ("Predictions", "Predictions (2)"):
+            assert a.read(sheets[title]) == b.read(sheets[title])
+    got = pd.read_csv(with_arrow / "p.csv", index_col="customer_id", keep_default_na=False,
+                      na_values=[""])
+    np.testing.assert_array_equal(got["T"].to_numpy(), scores["T"].to_numpy())
+
+
+def test_few_values_groups_only_columns_with_few_distinct_values(rng):
+    """Codes and distinct values rebuild the column; many values or negative zero: None."""
+    from clvlab.export import _few_values
+
+    values = rng.integers(0, 300, 50_000) / 7.0
+    values[::97] = np.nan
+    codes, uniques = _few_values(values)
+    assert codes.dtype == np.int16 and uniques.size == np.unique(values).size
+    np.testing.assert_array_equal(uniques[codes], values)
+    ints = rng.integers(-5, 5, 50_000)
+    codes, uniques = _few_values(ints)
+    np.testing.assert_array_equal(uniques[codes], ints)
+    assert _few_values(rng.uniform(size=50_000)) is None  # all distinct
+    assert _few_values(values[:100]) is None  # too short to be worth it
+    with_negative_zero = np.where(values > 20, -0.0, 1.0)
+    assert _few_values(with_negative_zero) is None  # -0.0 would be grouped with 0.0
+    many = rng.integers(0, 40_000, 400_000).astype(float)  # beyond int16 codes
+    assert _few_values(many) is None
+
+
 def test_streamed_numbers_read_back_exactly_without_a_type_attribute(tmp_path, rng):
     """Streamed number cells carry no t attribute (default "n") and read back bit for bit."""
     import zipfile

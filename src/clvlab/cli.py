@@ -1231,25 +1231,37 @@ class _BackgroundExports:
         from clvlab.export import _start_workbook, write_csv
 
         outcome, settings = self.outcome, self.settings
-        steps = 6 + (outcome.models.comparison is not None)
-        with self.ui.step(f"Preparing the spreadsheet ({self.n:,} rows)", total=steps) as bar:
-            finish_xlsx = _start_workbook(self.paths["xlsx"], outcome.scores, progress=bar,
-                                          **_workbook_options(outcome, settings))
         scores = outcome.scores.copy(deep=False)  # its own caches; the report reads the other
+        prepared: list[Callable[[], Path]] = []  # the spreadsheet's finish, once prepared
+        ready = threading.Event()
 
         def work() -> None:
             try:
                 t0 = time.perf_counter()
                 write_csv(self.paths["csv"], scores)
+                self.seconds["csv"] = time.perf_counter() - t0
+                ready.wait()
+                if not prepared:  # preparing the spreadsheet failed in the calling thread
+                    return
                 t1 = time.perf_counter()
-                self.seconds["csv"] = t1 - t0
-                finish_xlsx()
+                prepared[0]()
                 self.seconds["xlsx"] = time.perf_counter() - t1
             except BaseException as exc:  # raised by finish() in the calling thread
                 self.failure.append(exc)
 
+        # the CSV is written while the spreadsheet's other sheets are prepared here
         self.thread = threading.Thread(target=work, name="clvlab-exports", daemon=True)
         self.thread.start()
+        steps = 6 + (outcome.models.comparison is not None)
+        try:
+            with self.ui.step(f"Preparing the spreadsheet ({self.n:,} rows)", total=steps) as bar:
+                prepared.append(_start_workbook(self.paths["xlsx"], outcome.scores,
+                                                progress=bar,
+                                                **_workbook_options(outcome, settings)))
+        finally:
+            ready.set()
+            if not prepared:
+                self.thread.join()  # no half-written CSV left behind by a failed start
 
     def wait(self) -> None:
         """Wait for the thread (used when the report failed: no half-written files)."""

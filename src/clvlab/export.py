@@ -326,18 +326,51 @@ def _float_texts(arr: np.ndarray) -> list[str]:
     return list(map(repr, values.tolist()))
 
 
+_FEW_MIN = 4096  # shorter columns are formatted value by value
+_FEW_SAMPLE = 4096
+
+
+def _few_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Codes and distinct values of a numeric column with few distinct values, else None.
+
+    Few: at most an eighth of its length and fewer than 32,768 (the codes are int16), in
+    a column of at least ``_FEW_MIN`` values. Such a column (whole frequencies, ages on a
+    grid, bounds that are mostly zero) is formatted once per distinct value and its
+    texts gathered by code. A sample decides first whether counting them is worth it.
+    A float column holding negative zero, which hashes like zero, is never grouped.
+    """
+    n = values.size
+    if n < _FEW_MIN or values.dtype.kind not in "fiu":
+        return None
+    if values.dtype.kind == "f" and bool(np.any(np.signbit(values) & (values == 0))):
+        return None
+    sample = values[:: max(1, n // _FEW_SAMPLE)]
+    if pd.unique(sample).size > sample.size // 4:
+        return None
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    if uniques.size > min(n // 8, np.iinfo(np.int16).max):
+        return None
+    return codes.astype(np.int16), np.asarray(uniques)
+
+
 # -- formatting through Arrow (when pyarrow is installed) ------------------------------
 #
 # Python's float ``repr`` of ten million values and the per-value string joins were most
 # of the CSV and XLSX time. Arrow formats floats with the shortest round-trip digits too
 # (double-conversion) and joins strings column-wise in C++ without holding the GIL, so a
 # writer can run beside other work. Its notation differs from ``repr`` in three places,
-# patched here so the text stays byte for byte Python's: whole numbers (Arrow "1",
-# Python "1.0"), small and large magnitudes (exponent thresholds and exponent digits),
-# negative zero. A probe of awkward values checks the installed Arrow at first use; if it
-# disagrees anywhere, the pure-Python path is used.
+# so only the values where both write the same digits go through Arrow's cast: decimals
+# of magnitude 1e-4 to 1e10 (Arrow switches to exponents outside 1e-6..1e10, Python
+# outside 1e-4..1e16). Whole numbers (Arrow "1", Python "1.0") get Arrow's integer digits
+# and ".0"; the rest (tiny and huge magnitudes, negative zero, nan, inf) Python's repr.
+# A probe of awkward values, both sides of each bound among them, checks the installed
+# Arrow at first use; if it disagrees anywhere, the pure-Python path is used. Numeric
+# columns with few distinct values (whole frequencies, ages on a weekly grid) are
+# formatted once per value and gathered by code (:func:`_few_values`).
 
 _ARROW_PLAIN = r"^[A-Za-z0-9]+$"  # plain ASCII text: nothing to neutralise, quote or escape
+# magnitudes Arrow writes in fixed notation, as Python does (Arrow: 1e-6 up to 1e10)
+_ARROW_FIXED = (1e-4, 1e10)
 _ARROW_STATE: list[Any] = []
 
 
@@ -360,6 +393,9 @@ def _arrow_probe() -> Any:
          123456.75, 2.5e-5, 1 / 3, 2 / 3, 100.0, 1e22, 5e-324, 1.7976931348623157e308,
          np.nan, np.inf, -np.inf, 9007199254740993.0, 4503599627370497.5, 0.30000000000000004],
         rng.standard_normal(400) * 10.0 ** rng.uniform(-6, 18, 400),
+        # both sides of the fixed-notation bounds, whole and not
+        [np.nextafter(1e10, 0), 1e10 + 0.5, 9999999999.5, 1e10 - 1, np.nextafter(1e-4, 1)],
+        rng.uniform(1, 10, 200) * 10.0 ** rng.integers(-5, 17, 200),
         rng.integers(0, 2**63, 400, dtype=np.uint64).view(np.float64),
     ])
     try:
@@ -373,31 +409,43 @@ def _arrow_probe() -> Any:
 
 
 def _arrow_float_texts_with(pa: Any, pc: Any, arr: np.ndarray) -> Any:
-    """Python's ``repr`` of each float as an Arrow string array (no nulls)."""
+    """Python's ``repr`` of each float as an Arrow string array (no nulls).
+
+    Three kinds of value, each formatted once: decimals of magnitude in
+    ``[1e-4, 1e10)`` (Arrow's shortest digits, in fixed notation as Python's), whole
+    numbers below ``1e16`` (Arrow's integer digits and ``".0"``), and the rest (tiny and
+    huge magnitudes, negative zero, nan and infinities: Python's ``repr``, once per
+    distinct value). The probe checks this split against ``repr`` at first use.
+    """
     values = np.ascontiguousarray(arr, dtype=np.float64)
-    n = values.size
     mag = np.abs(values)
     with np.errstate(invalid="ignore"):
-        whole = (np.floor(values) == values) & (mag < 1e16)
-    neg_zero = (values == 0) & np.signbit(values)
-    whole &= ~neg_zero
-    # shortest round-trip digits; Python writes these in fixed notation, and so does
-    # Arrow unless it picks an exponent (checked below)
-    fixed = ~whole & (mag >= 1e-4) & (mag < 1e16)
-    text = pc.cast(pa.array(values), pa.string())
-    if whole.any():
-        digits = pc.cast(pa.array(np.where(whole, values, 0.0).astype(np.int64)), pa.string())
-        text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(digits, ".0", ""), text)
-    if fixed.any():
-        fixed &= ~np.asarray(pc.match_substring(text, "e").to_numpy(zero_copy_only=False),
-                             dtype=bool)
-    rest = np.flatnonzero(~whole & ~fixed)
-    if rest.size:
-        extra = pa.array(_float_texts(values[rest]), type=pa.string())
-        take = np.arange(n, dtype=np.int64)
-        take[rest] = n + np.arange(rest.size, dtype=np.int64)
-        text = pa.concat_arrays([text, extra]).take(pa.array(take))
-    return text
+        whole = np.floor(values) == values
+    plain = ~whole & (mag >= _ARROW_FIXED[0]) & (mag < _ARROW_FIXED[1])
+    if plain.all():
+        return pc.cast(pa.array(values), pa.string())
+    whole &= (mag < 1e16) & ~((values == 0) & np.signbit(values))
+    rest = ~(plain | whole)
+    parts: list[Any] = []
+    take = np.empty(values.size, dtype=np.int64)
+    start = 0
+    for kind, mask in (("plain", plain), ("whole", whole), ("rest", rest)):
+        pos = np.flatnonzero(mask)
+        if pos.size == 0:
+            continue
+        picked = values[pos]
+        if kind == "plain":
+            parts.append(pc.cast(pa.array(picked), pa.string()))
+        elif kind == "whole":
+            digits = pc.cast(pa.array(picked.astype(np.int64)), pa.string())
+            parts.append(pc.binary_join_element_wise(digits, ".0", ""))
+        else:
+            parts.append(pa.array(_float_texts(picked), type=pa.string()))
+        take[pos] = np.arange(start, start + pos.size, dtype=np.int64)
+        start += pos.size
+    if len(parts) == 1:
+        return parts[0]
+    return pa.concat_arrays(parts).take(pa.array(take))
 
 
 def _arrow_float_texts(arr: np.ndarray) -> Any:
@@ -436,23 +484,45 @@ def _arrow_map_text(
     pa, pc = _arrow()
     fast = prefix + "{}" + suffix
     if isinstance(values.dtype, pd.CategoricalDtype):
-        cat = values.array
-        table = pa.array(
-            [*_map_text(pd.Index(cat.categories), fast, slow, None, max_fast), None],
-            type=pa.string(),
-        )
-        codes = np.asarray(cat.codes, dtype=np.int64)
-        return table.take(pa.array(np.where(codes < 0, len(table) - 1, codes)))
+        table, codes = _arrow_category_texts(values, prefix, suffix, slow, max_fast)
+        return table.take(pa.array(codes))
     arr = _arrow_strings(values)
-    if arr is not None and len(arr):
-        plain = pc.match_substring_regex(arr, _ARROW_PLAIN)
-        if max_fast is not None:
-            plain = pc.and_(plain, pc.less_equal(pc.utf8_length(arr), max_fast))
-        if pc.all(pc.fill_null(plain, True)).as_py():
-            if prefix or suffix:
-                return pc.binary_join_element_wise(prefix, arr, suffix, "")
-            return arr
+    if arr is not None and len(arr) and _arrow_all_plain(arr, max_fast):
+        if prefix or suffix:
+            return pc.binary_join_element_wise(prefix, arr, suffix, "")
+        return arr
     return pa.array(_map_text(values, fast, slow, None, max_fast), type=pa.string())
+
+
+def _arrow_all_plain(arr: Any, max_fast: int | None) -> bool:
+    """Return whether every value is plain text: nothing to neutralise, quote or escape.
+
+    Plain: ASCII letters and digits only, at most ``max_fast`` characters; nulls aside.
+    """
+    _, pc = _arrow()
+    plain = pc.match_substring_regex(arr, _ARROW_PLAIN)
+    if max_fast is not None:
+        plain = pc.and_(plain, pc.less_equal(pc.utf8_length(arr), max_fast))
+    return bool(pc.all(pc.fill_null(plain, True)).as_py())
+
+
+def _arrow_category_texts(
+    values: pd.Series | pd.Index, prefix: str, suffix: str, slow: Any,
+    max_fast: int | None = None,
+) -> tuple[Any, np.ndarray]:
+    """:func:`_arrow_map_text` of a categorical's categories (a null last) and its codes.
+
+    ``table.take(codes)`` are the texts of the values (null where missing).
+    """
+    pa, _ = _arrow()
+    cat = values.array
+    table = pa.array(
+        [*_map_text(pd.Index(cat.categories), prefix + "{}" + suffix, slow, None, max_fast),
+         None],
+        type=pa.string(),
+    )
+    codes = np.asarray(cat.codes, dtype=np.int64)
+    return table, np.where(codes < 0, len(table) - 1, codes)
 
 
 def _arrow_bytes(arr: Any) -> memoryview:
@@ -561,7 +631,7 @@ def write_csv(path: str | os.PathLike[str], scores: pd.DataFrame) -> Path:
 
 
 _CSV_NEEDS_QUOTES = re.compile(r'[",\r\n]')
-_CSV_CHUNK = 100_000
+_CSV_CHUNK = 50_000
 
 
 def _csv_kind(s: pd.Series) -> str | None:
@@ -633,17 +703,34 @@ def _write_csv_fast(
             fh.write("\r\n")
 
 
-def _arrow_csv_column(col: pd.Series | pd.Index, kind: str) -> Any:
-    """:func:`_csv_column` as an Arrow string array (no nulls)."""
+def _arrow_csv_floats(values: np.ndarray) -> Any:
+    """CSV fields of floats as an Arrow string array: ``repr``, empty where missing."""
     pa, pc = _arrow()
-    if kind == "float":
-        arr = col.to_numpy()
-        txt = _arrow_float_texts(arr)
-        missing = np.isnan(arr)
-        return pc.if_else(pa.array(missing), "", txt) if missing.any() else txt
-    if kind == "int":
-        return pc.cast(pa.array(col.to_numpy()), pa.string())
-    return pc.fill_null(_arrow_map_text(col, "", "", _csv_quote), "")
+    txt = _arrow_float_texts(values)
+    missing = np.isnan(values)
+    return pc.if_else(pa.array(missing), "", txt) if missing.any() else txt
+
+
+def _arrow_csv_column(col: pd.Series | pd.Index, kind: str) -> Callable[[int, int], Any]:
+    """:func:`_csv_column` in Arrow: the fields of rows ``lo:hi`` (no nulls), by slice.
+
+    A numeric column with few distinct values (:func:`_few_values`) formats each of them
+    once and gathers the texts for each slice.
+    """
+    pa, pc = _arrow()
+    if kind == "text":
+        def text(lo: int, hi: int) -> Any:
+            part = col[lo:hi] if isinstance(col, pd.Index) else col.iloc[lo:hi]
+            return pc.fill_null(_arrow_map_text(part, "", "", _csv_quote), "")
+        return text
+    values = col.to_numpy()
+    fmt = _arrow_csv_floats if kind == "float" else (
+        lambda v: pc.cast(pa.array(v), pa.string()))
+    few = _few_values(values)
+    if few is None:
+        return lambda lo, hi: fmt(values[lo:hi])
+    codes, table = few[0], fmt(few[1])
+    return lambda lo, hi: table.take(pa.array(codes[lo:hi]))
 
 
 def _write_csv_arrow(
@@ -651,15 +738,16 @@ def _write_csv_arrow(
 ) -> None:
     """:func:`_write_csv_fast` with the fields formatted and joined in Arrow."""
     pa, pc = _arrow()
+    sources: list[pd.Series | pd.Index] = [table.index] if with_index else []
+    sources += [table.iloc[:, j] for j in range(table.shape[1])]
+    columns = [_arrow_csv_column(col, kind) for col, kind in zip(sources, kinds, strict=True)]
     with open(path, "wb") as fh:
         fh.write((",".join(_csv_quote(str(c)) for c in header) + "\r\n").encode("utf-8"))
         for lo in range(0, len(table), _CSV_CHUNK):
-            part = table.iloc[lo : lo + _CSV_CHUNK]
-            sources: list[pd.Series | pd.Index] = [part.index] if with_index else []
-            sources += [part.iloc[:, j] for j in range(part.shape[1])]
+            hi = min(lo + _CSV_CHUNK, len(table))
             pieces: list[Any] = []
-            for col, kind in zip(sources, kinds, strict=True):
-                pieces += [_arrow_csv_column(col, kind), ","]
+            for column in columns:
+                pieces += [column(lo, hi), ","]
             pieces[-1] = "\r\n"
             fh.write(_arrow_bytes(pc.binary_join_element_wise(*pieces, "")))
 
@@ -1085,7 +1173,7 @@ def _write_sheet(wb: Any, spec: _SheetSpec, header_font: Any, header_fill: Any) 
 # libxlsxwriter write number cells the same way (``<c r="B2" s="3"><v>1.5</v></c>``); it
 # saves a tenth of the sheet XML and of its deflate time.
 
-_FAST_CHUNK = 50_000
+_FAST_CHUNK = 10_000  # rows per streamed chunk (~8 MB of XML; up to four are in flight)
 _TEMPLATE_ROW = re.compile(r'<row r="2"[^>]*>.*?</row>', re.DOTALL)
 _TEMPLATE_CELL = re.compile(r'<c r="([A-Z]+)2"(?: s="(\d+)")?')
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -1159,32 +1247,113 @@ def _column_cells(
     ]]
 
 
-def _chunk_xml_arrow(
-    part: pd.DataFrame, kinds: list[str], cells: list[tuple[str, str]], first: int
-) -> memoryview:
-    """:func:`_chunk_xml` built in Arrow: the same XML, as UTF-8 bytes."""
+def _numbers(s: pd.Series) -> np.ndarray:
+    """Return a numeric column's values as a NumPy array.
+
+    Its own array (no copy); for a nullable column, floats with NaN where missing.
+    """
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "fiu":
+        return np.asarray(s.to_numpy())
+    return s.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _xml_sources(frame: Any, kinds: list[str]) -> list[Callable[[int, int], Any]]:
+    """For each column of ``frame``, what gives its cell values of rows ``lo:hi`` in Arrow.
+
+    Each returns ``(texts, ok)``: the ``<v>`` or ``<t>`` contents (Arrow strings) and a
+    mask of the cells to write (None: all). Every column is read once, in the scores'
+    order for a :class:`_RankedView` (whose rows are then gathered by position); numbers
+    with few distinct values are formatted once per value, text once per value.
+    """
     pa, pc = _arrow()
-    rows = pc.cast(pa.array(np.arange(first, first + len(part), dtype=np.int64)), pa.string())
+    if isinstance(frame, _RankedView):
+        view = frame
+        sources = [view.source(j) for j in range(len(view.columns))]
+        positions = view.positions
+    else:
+        sources = [frame.iloc[:, j] for j in range(frame.shape[1])]
+
+        def positions(lo: int, hi: int) -> np.ndarray | slice:
+            return slice(lo, hi)
+
+    def gather(arr: Any, pos: np.ndarray | slice) -> Any:
+        if isinstance(pos, slice):
+            return arr.slice(pos.start, pos.stop - pos.start)
+        return arr.take(pa.array(pos))
+
+    out: list[Callable[[int, int], Any]] = []
+    for j, (src, kind) in enumerate(zip(sources, kinds, strict=True)):
+        if src is None:  # the rank column: the row's position in the sorted table, + 1
+            first = view.lo + 1
+            out.append(lambda lo, hi, first=first: (
+                _arrow_float_texts(np.arange(first + lo, first + hi, dtype=np.float64)), None))
+        elif kind == "num":
+            values = _numbers(src)
+            blank_at = view.blank_at(j) if isinstance(frame, _RankedView) else None
+            few = _few_values(values)
+            table = codes = None
+            if few is not None:
+                codes, table = few[0], _arrow_float_texts(few[1].astype(np.float64))
+
+            def num(lo: int, hi: int, values: np.ndarray = values, table: Any = table,
+                    codes: Any = codes, blank_at: Any = blank_at) -> Any:
+                pos = positions(lo, hi)
+                picked = values[pos].astype(np.float64, copy=False)
+                ok = np.isfinite(picked)
+                if blank_at is not None:
+                    ok &= blank_at[pos] != 0
+                texts = (_arrow_float_texts(picked) if table is None
+                         else table.take(pa.array(codes[pos])))
+                return texts, None if ok.all() else pa.array(ok)
+            out.append(num)
+        elif isinstance(src.dtype, pd.CategoricalDtype):
+            table, codes = _arrow_category_texts(src, "<t>", "</t>", _xml_piece,
+                                                 max_fast=XLSX_MAX_CELL_CHARS)
+
+            def category(lo: int, hi: int, table: Any = table, codes: Any = codes) -> Any:
+                texts = table.take(pa.array(codes[positions(lo, hi)]))
+                return texts, None if texts.null_count == 0 else pc.is_valid(texts)
+            out.append(category)
+        else:
+            arr = _arrow_strings(src)
+            plain = arr is not None and _arrow_all_plain(arr, XLSX_MAX_CELL_CHARS)
+            series = src if isinstance(src, pd.Series) else pd.Series(src, copy=False)
+
+            def text(lo: int, hi: int, arr: Any = arr if plain else None,
+                     series: pd.Series = series) -> Any:
+                pos = positions(lo, hi)
+                if arr is not None:  # plain ids: nothing to neutralise or escape
+                    texts = pc.binary_join_element_wise("<t>", gather(arr, pos), "</t>", "")
+                else:
+                    texts = _arrow_map_text(series.iloc[pos], "<t>", "</t>", _xml_piece,
+                                            max_fast=XLSX_MAX_CELL_CHARS)
+                return texts, None if texts.null_count == 0 else pc.is_valid(texts)
+            out.append(text)
+    return out
+
+
+def _chunk_xml_arrow(
+    columns: list[Callable[[int, int], Any]], kinds: list[str], cells: list[tuple[str, str]],
+    lo: int, hi: int, first: int,
+) -> memoryview:
+    """:func:`_chunk_xml` of rows ``lo:hi`` built in Arrow: the same XML, as UTF-8 bytes.
+
+    ``columns`` are :func:`_xml_sources` of the sheet's table.
+    """
+    pa, pc = _arrow()
+    rows = pc.cast(pa.array(np.arange(first, first + hi - lo, dtype=np.int64)), pa.string())
     pieces: list[Any] = ['<row r="', rows, '">']
-    for j, (letter, style) in enumerate(cells):
-        s = part.iloc[:, j]
+    for column, kind, (letter, style) in zip(columns, kinds, cells, strict=True):
+        texts, ok = column(lo, hi)
         s_attr = f' s="{style}"' if style else ""
-        if kinds[j] == "num":
-            arr = s.to_numpy(dtype=float, na_value=np.nan)
-            ok = np.isfinite(arr)
-            cell = [f'<c r="{letter}', rows, f'"{s_attr}><v>', _arrow_float_texts(arr),
-                    "</v></c>"]
-            if ok.all():
-                pieces += cell
-            else:
-                pieces.append(pc.if_else(pa.array(ok), pc.binary_join_element_wise(*cell, ""), ""))
-            continue
-        text = _arrow_map_text(s, "<t>", "</t>", _xml_piece, max_fast=XLSX_MAX_CELL_CHARS)
-        cell = [f'<c r="{letter}', rows, f'"{s_attr} t="inlineStr"><is>', text, "</is></c>"]
-        if text.null_count == 0:
+        middle, tail = ('"' + s_attr + "><v>", "</v></c>") if kind == "num" else (
+            '"' + s_attr + ' t="inlineStr"><is>', "</is></c>")
+        cell = [f'<c r="{letter}', rows, middle, texts, tail]
+        if ok is None:
             pieces += cell
         else:
-            pieces.append(pc.fill_null(pc.binary_join_element_wise(*cell, ""), ""))
+            joined = pc.binary_join_element_wise(*cell, "")
+            pieces.append(pc.if_else(ok, pc.fill_null(joined, ""), ""))
     pieces.append("</row>")
     merged: list[Any] = []  # adjacent constant strings merged: fewer arguments to join
     for piece in pieces:
@@ -1258,14 +1427,20 @@ def _stream_rows(path: Path, jobs: list[tuple[str, pd.DataFrame]], kinds: list[s
                 )
             with dst.open(info.filename, "w", force_zip64=True) as fh:
                 fh.write(xml[: match.start()].encode("utf-8"))
-                chunk_xml = _chunk_xml_arrow if _arrow() is not None else _chunk_xml
-                _write_overlapped(
-                    fh,
-                    (
-                        chunk_xml(frame.iloc[lo : lo + _FAST_CHUNK], kinds, cells, lo + 2)
-                        for lo in range(0, len(frame), _FAST_CHUNK)
-                    ),
-                )
+                n = len(frame)
+                if _arrow() is not None:
+                    columns = _xml_sources(frame, kinds)
+                    chunks: Iterator[str | memoryview] = (
+                        _chunk_xml_arrow(columns, kinds, cells, lo, min(lo + _FAST_CHUNK, n),
+                                         lo + 2)
+                        for lo in range(0, n, _FAST_CHUNK)
+                    )
+                else:
+                    chunks = (
+                        _chunk_xml(frame.iloc[lo : lo + _FAST_CHUNK], kinds, cells, lo + 2)
+                        for lo in range(0, n, _FAST_CHUNK)
+                    )
+                _write_overlapped(fh, chunks)
                 fh.write(xml[match.end() :].encode("utf-8"))
     os.replace(tmp, path)
 
@@ -1369,6 +1544,34 @@ class _RankedView:
         if self.order is None:
             return slice(self.lo, self.hi)
         return self.order[self.lo:self.hi]
+
+    def positions(self, lo: int, hi: int) -> np.ndarray | slice:
+        """Positions in ``scores`` of this view's rows ``lo:hi``."""
+        a, b = self.lo + lo, self.lo + hi
+        return slice(a, b) if self.order is None else self.order[a:b]
+
+    def source(self, j: int) -> pd.Series | pd.Index | None:
+        """Column ``j`` of all rows in the scores' order; None: the rank column.
+
+        ``source(j)`` at :meth:`positions` gives the column of those rows: the values of
+        ``column(j)``, except where :meth:`blank_at` says a cell is blank.
+        """
+        name = self.columns[j]
+        ranked = self.order is not None
+        if name == RANK_COLUMN and ranked:
+            return None
+        if name == self.index_name and j == ranked:
+            return self.scores.index
+        return self.scores.iloc[:, j - 1 - ranked]
+
+    def blank_at(self, j: int) -> np.ndarray | None:
+        """For the column written blank where ``frequency`` is 0, the frequencies; else None.
+
+        That column's :meth:`source` holds its values before blanking.
+        """
+        if self.columns[j] != C.MONETARY_VALUE or not self.blank_monetary:
+            return None
+        return pd.to_numeric(self.scores[C.FREQUENCY], errors="coerce").to_numpy(dtype=float)
 
     def column(self, j: int) -> pd.Series:
         """Column ``j`` of these rows, as the table of ``_manager_view`` has it."""
