@@ -538,6 +538,30 @@ def _bgnbd_log_pmf_new(r: npt.ArrayLike, alpha: npt.ArrayLike, a: float, b: npt.
     return np.where(t > 0, out, np.where(n == 0, 0.0, -np.inf)).reshape(shape)
 
 
+
+def _posterior_log_pmf_new(r: float, alpha: float, a: float, b: float, b_extra: float,
+                           n: np.ndarray, t: npt.ArrayLike, x: np.ndarray,
+                           age: np.ndarray) -> np.ndarray:
+    """``_bgnbd_log_pmf_new(r + x, alpha + T, a, b + x + b_extra, n, t)``, per distinct row.
+
+    The new-customer pmf with a history's posterior parameters does not depend on
+    ``t_x``, so it is evaluated once per distinct ``(n, t, x, T)`` (far fewer than the
+    ``(n, history)`` pairs of a table of count distributions) and scattered back: the
+    same numbers as the direct evaluation. ``n``, ``x`` and ``age`` are broadcast
+    already; ``t`` as given (one horizon for everybody is left out of the key).
+    ``b_extra`` is 0 for BG/NBD and 1 for MBG/NBD (added after ``b + x``, as there).
+    """
+    t_arr = np.asarray(t, dtype=float)
+    if t_arr.ndim == 0:  # one horizon for everybody (the usual case)
+        return _on_distinct_rows(
+            lambda nn, xx, aa: _bgnbd_log_pmf_new(r + xx, alpha + aa, a, b + xx + b_extra,
+                                                  nn, t_arr),
+            n, x, age)
+    return _on_distinct_rows(
+        lambda nn, tt, xx, aa: _bgnbd_log_pmf_new(r + xx, alpha + aa, a, b + xx + b_extra,
+                                                  nn, tt),
+        n, np.broadcast_to(t_arr, np.shape(n)), x, age)
+
 def bgnbd_log_probability_of_purchases(
     params: npt.ArrayLike, n: npt.ArrayLike, t: npt.ArrayLike
 ) -> np.ndarray:
@@ -596,13 +620,14 @@ def bgnbd_log_conditional_probability_of_purchases(
         Log-probabilities.
     """
     r, alpha, a, b = _bgnbd_unpack(params)
+    t_in = t
     n, t, x, tx, age = np.broadcast_arrays(*(np.asarray(v, dtype=float)
                                              for v in (n, t, frequency, recency, T)))
     *_, D = _bgnbd_log_terms(params, x, tx, age)
     log_alive = -_softplus(D)  # log expit(-D)
     log_dead = -_softplus(-D)  # log expit(D); -inf when x = 0
     # new-customer pmf with the posterior parameters (r, alpha, b vary by row)
-    log_new = _bgnbd_log_pmf_new(r + x, alpha + age, a, b + x, n, t)
+    log_new = _posterior_log_pmf_new(r, alpha, a, b, 0.0, n, t_in, x, age)
     alive_part = log_alive + log_new
     with np.errstate(invalid="ignore"):
         with_dead = np.logaddexp(alive_part, log_dead)

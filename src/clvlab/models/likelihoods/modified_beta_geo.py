@@ -94,7 +94,7 @@ from clvlab.models.likelihoods._numerics import (
     _softplus,
     _softplus_sigmoid,
 )
-from clvlab.models.likelihoods.beta_geo import _bgnbd_log_pmf_new
+from clvlab.models.likelihoods.beta_geo import _bgnbd_log_pmf_new, _posterior_log_pmf_new
 
 __all__ = [
     "MBGNBD_PARAM_NAMES",
@@ -419,11 +419,13 @@ def mbgnbd_log_conditional_probability_of_purchases(
         Log-probabilities.
     """
     r, alpha, a, b = _unpack(params)
+    t_in = t
     n, t, x, tx, age = _arrays(n, t, frequency, recency, T)
     D = _log_odds_dead(r, alpha, a, b, x, tx, age)
     log_alive = -_softplus(D)  # log expit(-D)
     log_dead = -_softplus(-D)  # log expit(D)
-    log_new = _bgnbd_log_pmf_new(r + x, alpha + age, a, b + x + 1.0, n, t)
+    # (once per distinct (n, t, x, T): it does not depend on t_x)
+    log_new = _posterior_log_pmf_new(r, alpha, a, b, 1.0, n, t_in, x, age)
     alive_part = log_alive + log_new
     with np.errstate(invalid="ignore"):
         with_dead = np.logaddexp(alive_part, log_dead)
