@@ -79,6 +79,7 @@ from scipy import special
 from clvlab import _columns as C
 from clvlab._checks import check_discount_rate, check_horizon, check_level, check_margin
 from clvlab.exceptions import InvalidValueError, ModelWarning, reissue_warnings
+from clvlab.models.base import _single_threaded_blas
 from clvlab.models.contract import describe, missing_note, supports
 from clvlab.validation import aligned_to, validate_rfm
 
@@ -770,48 +771,54 @@ def _spend_quantiles(
     missing_rows = np.clip(1.0 - counts.cdf[counts.offsets[1:] - 1], 0.0, 1.0)
     order = np.lexsort((nmax_rows[rows], group_codes))  # by group, then by count length
     bounds = np.searchsorted(group_codes[order], np.arange(group_first.size + 1))
-    for g, first in enumerate(group_first):
-        members = order[bounds[g]:bounds[g + 1]]
-        a, beta = float(shape[first]), float(post_shape[first])
-        grp_rows = rows[members]
-        n_top = int(nmax_rows[grp_rows].max())
-        if tops is not None:
-            n_top = max(n_top, int(tops.get((a, beta), n_top)))
-        if n_top == 0:
-            continue  # only point masses at 0
-        z_lo = special.betaincinv(a, beta, 1e-6)
-        z_hi = special.betaincinv(n_top * a, beta, 1.0 - 1e-6)
-        y_lo = z_lo / (1.0 - z_lo)
-        y_hi = z_hi / (1.0 - z_hi) if z_hi < 1.0 else np.finfo(float).max / 4
-        y_hi = max(y_hi, y_lo * 1.0001)
-        log_grid = np.linspace(math.log(y_lo), math.log(y_hi), SPEND_GRID_POINTS)
-        grid = np.exp(log_grid)
-        nvals = np.arange(1, n_top + 1, dtype=float)[:, None]
-        table = np.vstack([np.ones((1, grid.size)),
-                           special.betainc(nvals * a, beta, grid / (1.0 + grid))])
-        for lo in range(0, members.size, _BLOCK_ROWS):
-            blk = members[lo:lo + _BLOCK_ROWS]
-            brow = rows[blk]
-            nmax_b = nmax_rows[brow]
-            width = int(nmax_b.max()) + 1
-            dense = np.zeros((brow.size, width))
-            rep = np.repeat(np.arange(brow.size), nmax_b + 1)
-            within = np.arange(rep.size) - np.repeat(np.cumsum(nmax_b + 1) - (nmax_b + 1),
-                                                     nmax_b + 1)
-            dense[rep, within] = counts.pmf[np.repeat(counts.offsets[brow], nmax_b + 1) + within]
-            cdf = dense @ table[:width]
-            p0 = dense[:, 0]
-            missing = missing_rows[brow]
-            for tau, out in ((taus[0] - missing, out_lo), (taus[1] + 0.0 * missing, out_hi)):
-                k = (cdf < (tau - 1e-12)[:, None]).sum(axis=1)
-                inner = np.clip(k, 1, grid.size - 1)
-                f0 = cdf[np.arange(brow.size), inner - 1]
-                f1 = cdf[np.arange(brow.size), inner]
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    w = np.clip(np.where(f1 > f0, (tau - f0) / (f1 - f0), 1.0), 0.0, 1.0)
-                y = np.exp(log_grid[inner - 1] + w * (log_grid[inner] - log_grid[inner - 1]))
-                y = np.where(k == 0, grid[0], np.where(k >= grid.size, grid[-1], y))
-                out[blk] = np.where(p0 >= tau - 1e-12, 0.0, y)
+    # One BLAS thread: the products are short and wide (a block's rows x at most a few
+    # hundred counts x the grid), and OpenBLAS threads waking for each of them spin and
+    # compete with the rest on a busy machine (7x the CPU time of one thread at a million
+    # customers). Each entry is the same sum either way.
+    with _single_threaded_blas():
+        for g, first in enumerate(group_first):
+            members = order[bounds[g]:bounds[g + 1]]
+            a, beta = float(shape[first]), float(post_shape[first])
+            grp_rows = rows[members]
+            n_top = int(nmax_rows[grp_rows].max())
+            if tops is not None:
+                n_top = max(n_top, int(tops.get((a, beta), n_top)))
+            if n_top == 0:
+                continue  # only point masses at 0
+            z_lo = special.betaincinv(a, beta, 1e-6)
+            z_hi = special.betaincinv(n_top * a, beta, 1.0 - 1e-6)
+            y_lo = z_lo / (1.0 - z_lo)
+            y_hi = z_hi / (1.0 - z_hi) if z_hi < 1.0 else np.finfo(float).max / 4
+            y_hi = max(y_hi, y_lo * 1.0001)
+            log_grid = np.linspace(math.log(y_lo), math.log(y_hi), SPEND_GRID_POINTS)
+            grid = np.exp(log_grid)
+            nvals = np.arange(1, n_top + 1, dtype=float)[:, None]
+            table = np.vstack([np.ones((1, grid.size)),
+                               special.betainc(nvals * a, beta, grid / (1.0 + grid))])
+            for lo in range(0, members.size, _BLOCK_ROWS):
+                blk = members[lo:lo + _BLOCK_ROWS]
+                brow = rows[blk]
+                nmax_b = nmax_rows[brow]
+                width = int(nmax_b.max()) + 1
+                dense = np.zeros((brow.size, width))
+                rep = np.repeat(np.arange(brow.size), nmax_b + 1)
+                within = np.arange(rep.size) - np.repeat(np.cumsum(nmax_b + 1) - (nmax_b + 1),
+                                                         nmax_b + 1)
+                src = np.repeat(counts.offsets[brow], nmax_b + 1) + within
+                dense[rep, within] = counts.pmf[src]
+                cdf = dense @ table[:width]
+                p0 = dense[:, 0]
+                missing = missing_rows[brow]
+                for tau, out in ((taus[0] - missing, out_lo), (taus[1] + 0.0 * missing, out_hi)):
+                    k = (cdf < (tau - 1e-12)[:, None]).sum(axis=1)
+                    inner = np.clip(k, 1, grid.size - 1)
+                    f0 = cdf[np.arange(brow.size), inner - 1]
+                    f1 = cdf[np.arange(brow.size), inner]
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        w = np.clip(np.where(f1 > f0, (tau - f0) / (f1 - f0), 1.0), 0.0, 1.0)
+                    y = np.exp(log_grid[inner - 1] + w * (log_grid[inner] - log_grid[inner - 1]))
+                    y = np.where(k == 0, grid[0], np.where(k >= grid.size, grid[-1], y))
+                    out[blk] = np.where(p0 >= tau - 1e-12, 0.0, y)
     return out_lo, out_hi
 
 
