@@ -81,6 +81,7 @@ from clvlab._checks import check_discount_rate, check_horizon, check_level, chec
 from clvlab.exceptions import InvalidValueError, ModelWarning, reissue_warnings
 from clvlab.models.base import _single_threaded_blas
 from clvlab.models.contract import describe, missing_note, supports
+from clvlab.models.likelihoods._numerics import _distinct_rows
 from clvlab.validation import aligned_to, validate_rfm
 
 __all__ = [
@@ -569,15 +570,18 @@ def _cubature_variance(values: list[np.ndarray], center: np.ndarray) -> np.ndarr
 def _factorize(*arrays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes of identical rows and the first row of each code (first-seen order)."""
     n = arrays[0].shape[0]
-    key = np.zeros(n, dtype=np.int64)
-    for arr in arrays:
-        codes, uniques = pd.factorize(arr, sort=False)
-        key = key * max(len(uniques), 1) + codes
-        key, _ = pd.factorize(key, sort=False)
-        key = key.astype(np.int64)
-    first = np.full(int(key.max()) + 1 if n else 0, n, dtype=np.int64)
-    np.minimum.at(first, key, np.arange(n))
-    return key, first
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    # one hash pass over the rows' combined column codes (whole numbers below n are their
+    # own codes); the numbering is first-seen order, as factorizing row by row would give
+    codes, _ = _distinct_rows(arrays)
+    key = codes.astype(np.int64, copy=False)
+    # codes number the rows in first-seen order, so a code's first row is where the
+    # running maximum of the codes rises
+    rises = np.empty(n, dtype=bool)
+    rises[0] = True
+    np.greater(key[1:], np.maximum.accumulate(key[:-1]), out=rises[1:])
+    return key, np.flatnonzero(rises)
 
 
 # ======================================================================================
@@ -606,6 +610,11 @@ class _CountTable:
 
     def first_at_least(self, tau: np.ndarray | float, eps: float = 1e-12) -> np.ndarray:
         """Per row, the smallest ``n`` with ``F(n) >= tau`` (``N_h`` if none)."""
+        if np.ndim(tau) == 0 and self.n_rows:
+            # one level for every row: no table-sized row index (every row has an entry)
+            below = self.cdf < float(tau) - eps
+            count = np.add.reduceat(below, self.offsets[:-1], dtype=np.int64)
+            return np.minimum(count, self.n_max)
         tau = np.broadcast_to(np.asarray(tau, dtype=float), (self.n_rows,))
         rows = self.row_of_entries()
         below = self.cdf < tau[rows] - eps
@@ -642,10 +651,16 @@ class _CountTable:
         """Smallest ``n`` with ``F_rows(n) >= u`` (inverse-cdf draws; capped at ``N_h``)."""
         if self._key is None:
             # row h's entries hold h + F_h(n): increasing over the whole table
-            self._key = self.row_of_entries() + self.cdf
-        idx = np.searchsorted(self._key, rows + u, side="left")
-        n = idx - self.offsets[rows]
-        return np.minimum(np.maximum(n, 0), self.n_max[rows])
+            key = np.repeat(np.arange(self.n_rows, dtype=float), np.diff(self.offsets))
+            key += self.cdf
+            self._key = key
+        query = rows + u
+        n = np.searchsorted(self._key, query, side="left")
+        del query
+        n -= self.offsets[rows]
+        np.maximum(n, 0, out=n)
+        np.minimum(n, self.n_max[rows], out=n)
+        return n
 
 
 def _count_cap(expected: np.ndarray) -> np.ndarray:
@@ -745,6 +760,7 @@ def _spend_quantiles(
     post_shape: np.ndarray,
     taus: tuple[float, float],
     tops: dict[tuple[float, float], int] | None = None,
+    n_end: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Quantiles of ``Y = (value of the next N purchases) / posterior_rate`` per pair.
 
@@ -761,14 +777,16 @@ def _spend_quantiles(
 
     ``tops`` (``{(shape, post_shape): largest count}``, from :func:`_grid_tops` over a
     larger set of customers) fixes each spend group's grid, so customers scored in parts
-    (Spark partitions) get the bounds they get when scored all together.
+    (Spark partitions) get the bounds they get when scored all together. ``n_end``
+    (per table row, at most its ``N_h``) uses only the counts ``0..n_end[h]`` of each
+    row, as a table cut there (:func:`_truncate`) would, without copying the table.
     """
     n_pairs = rows.shape[0]
     out_lo = np.zeros(n_pairs)
     out_hi = np.zeros(n_pairs)
     group_codes, group_first = _factorize(shape, post_shape)
-    nmax_rows = counts.n_max
-    missing_rows = np.clip(1.0 - counts.cdf[counts.offsets[1:] - 1], 0.0, 1.0)
+    nmax_rows = counts.n_max if n_end is None else n_end
+    missing_rows = np.clip(1.0 - counts.cdf[counts.offsets[:-1] + nmax_rows], 0.0, 1.0)
     order = np.lexsort((nmax_rows[rows], group_codes))  # by group, then by count length
     bounds = np.searchsorted(group_codes[order], np.arange(group_first.size + 1))
     # One BLAS thread: the products are short and wide (a block's rows x at most a few
@@ -823,15 +841,16 @@ def _spend_quantiles(
 
 
 def _grid_tops(counts: _CountTable, rows: np.ndarray, shape: np.ndarray,
-               post_shape: np.ndarray) -> dict[tuple[float, float], int]:
+               post_shape: np.ndarray, n_end: np.ndarray | None = None,
+               ) -> dict[tuple[float, float], int]:
     """Largest count per spend group ``(shape, post_shape)``: what sets its grid.
 
-    The same pairs as :func:`_spend_quantiles`; the maximum over several sets of
-    customers is the value for all of them together (``tops=`` there).
+    The same pairs (and ``n_end``) as :func:`_spend_quantiles`; the maximum over several
+    sets of customers is the value for all of them together (``tops=`` there).
     """
     codes, first = _factorize(shape, post_shape)
     top = np.zeros(first.size, dtype=np.int64)
-    np.maximum.at(top, codes, counts.n_max[rows])
+    np.maximum.at(top, codes, (counts.n_max if n_end is None else n_end)[rows])
     return {(float(shape[f]), float(post_shape[f])): int(t)
             for f, t in zip(first, top, strict=True)}
 
@@ -970,6 +989,7 @@ class _Computation:
         tx = self.frame[C.RECENCY].to_numpy(dtype=float)
         T = self.frame[C.T].to_numpy(dtype=float)
         self.codes, first = _factorize(x, tx, T)
+        self.first = first  # each history's first customer
         self.ux, self.utx, self.uT = x[first], tx[first], T[first]
         self.weights = np.bincount(self.codes, minlength=first.size).astype(float)
         self.n = x.shape[0]
@@ -1123,9 +1143,17 @@ class _Computation:
     def _log_sd(pts: list[np.ndarray], center: np.ndarray) -> np.ndarray:
         if not pts:
             return np.zeros_like(center)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logs = [np.where(center > 0, np.log(p / center), 0.0) for p in pts]
-        return np.sqrt(_cubature_variance(logs, np.zeros_like(center)))
+        # the cubature variance of the logs around 0, one point at a time (the same sums
+        # as _cubature_variance over the list, without 2k customer-sized logs alive)
+        acc = np.zeros_like(center, dtype=float)
+        positive = center > 0
+        for p in pts:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log = np.where(positive, np.log(p / center), 0.0)
+            acc += log * log
+            del log
+        acc /= len(pts)
+        return np.sqrt(acc)
 
     def _clv_point_and_logvar(self, spend: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         codes = self.codes
@@ -1246,23 +1274,40 @@ class _Computation:
         if spend is not None:
             de, e = spend["de_hat"], self.e_hat
             with np.errstate(divide="ignore", invalid="ignore"):
-                disc = np.where(e > 0, de / e, 1.0)[codes]
+                disc = np.where(e > 0, de / e, 1.0)
+            clv_weight = (self.margin * disc[codes]) ** 2  # the same in every replicate
+            del disc
             mean_value = spend["point"] * e_c
         reps = u.shape[0]
         # queries in history order make the inverse-cdf search cache-friendly
         order = np.argsort(codes, kind="stable")
         sorted_codes = codes[order]
+        # (customer-sized temporaries are updated in place and freed as soon as they are
+        # used: the same numbers with fewer arrays alive at once)
+        x = np.empty(self.n)
         for r in range(reps):
-            x = np.empty(self.n)
             x[order] = counts.inverse(sorted_codes, u[r][order])
-            out["purchases"] += (x - e_c) ** 2
+            dev = x - e_c
+            dev *= dev
+            out["purchases"] += dev
+            del dev
             if spend is not None:
-                g = self.rng.gamma(x * spend["shape"])
+                shape = x * spend["shape"]
+                g = self.rng.gamma(shape)
+                del shape
                 h = self.rng.gamma(spend["post_shape"])
-                dev2 = (spend["post_rate"] * g / h - mean_value) ** 2
-                out["value"] += dev2
-                out["clv"] += (self.margin * disc) ** 2 * dev2
-        return {k: v / reps for k, v in out.items()}
+                g *= spend["post_rate"]  # (post_rate g) / h - mean, squared
+                g /= h
+                del h
+                g -= mean_value
+                g *= g
+                out["value"] += g
+                g *= clv_weight
+                out["clv"] += g
+                del g
+        for v in out.values():
+            v /= reps
+        return out
 
     def _predictive_totals(self, e_hat: np.ndarray, e_pts: list[np.ndarray],
                            spend: dict[str, Any] | None,
@@ -1285,8 +1330,8 @@ class _Computation:
         e = self.e_hat
         with np.errstate(divide="ignore", invalid="ignore"):
             disc = np.where(e > 0, spend["de_hat"] / e, 1.0)
-        clv, _ = self._clv_point_and_logvar(spend)
-        cust["clv"] = clv
+        # (the point only: the log variance of _clv_point_and_logvar is not needed here)
+        cust["clv"] = self.margin * spend["point"] * spend["de_hat"][codes]
         # The purchase parameters are already mixed into the count distributions where
         # they matter. The spend parameters move each customer's expected spend (log
         # variance s2); their share of the CLV variance is at most s2 E^2 / Var(N) (the
@@ -1304,18 +1349,19 @@ class _Computation:
         hi = np.zeros(self.n)
         det = np.flatnonzero(~spend_mixed)
         if det.size:
-            pair_codes, pair_first = _factorize(codes[det], spend["shape"][det],
-                                                spend["post_shape"][det])
+            pair_codes, pair_first = self._spend_pairs(det, spend)
             # the count's distribution up to the depth the level needs (not the extra
             # depth of the process simulation): bounds do not depend on the seed
             need = 1.0 - CLV_TAIL_SHARE * taus[0]
-            depth = _truncate(per_cust, per_cust.first_at_least(need))
-            pair_args = (depth, codes[det][pair_first], spend["shape"][det][pair_first],
+            # (each row's counts 0..depth, read in place: no copy of the table)
+            depth = per_cust.first_at_least(need)
+            pair_args = (per_cust, codes[det][pair_first], spend["shape"][det][pair_first],
                          spend["post_shape"][det][pair_first])
             if self.tops_only:
-                self.details["grid_tops"] = _grid_tops(*pair_args)
+                self.details["grid_tops"] = _grid_tops(*pair_args, n_end=depth)
                 return
-            y_lo, y_hi = _spend_quantiles(*pair_args, taus, tops=self.grid_tops)
+            y_lo, y_hi = _spend_quantiles(*pair_args, taus, tops=self.grid_tops,
+                                          n_end=depth)
             lo[det] = scale[det] * y_lo[pair_codes]
             hi[det] = scale[det] * y_hi[pair_codes]
         if self.tops_only:
@@ -1331,6 +1377,26 @@ class _Computation:
             "distribution of order values given each customer's history; each purchase is "
             "discounted by the customer's mean discount factor over the horizon."
         )
+
+    def _spend_pairs(self, det: np.ndarray, spend: dict[str, Any]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Return the codes and first customers of the customers ``det``'s spend pairs.
+
+        A pair is a distinct ``(history, spend shape, posterior shape)``; codes are in
+        first-seen order.
+
+        When ``det`` is everybody and the spend shapes are the same for all customers of
+        each history (Gamma-Gamma: they depend on the frequency only), these are the
+        histories' own codes and first customers: what factorizing would give, without
+        its customer-sized hash tables.
+        """
+        codes, shape, post_shape = self.codes, spend["shape"], spend["post_shape"]
+        if det.size == self.n:
+            first = self.first
+            if (np.array_equal(shape, shape[first][codes])
+                    and np.array_equal(post_shape, post_shape[first][codes])):
+                return codes, first
+        return _factorize(codes[det], shape[det], post_shape[det])
 
     def _clv_spend_mixture(
         self, idx: np.ndarray, per_cust: _CountTable, disc: np.ndarray,
