@@ -1000,6 +1000,19 @@ class _Computation:
             self.pm._expected(params, np.float64(t), self.ux, self.utx, self.uT), dtype=float
         )
 
+    def _expected_at(self, params: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Return the expected purchases at several horizons, ``(len(times), n_histories)``.
+
+        One call of the model's hook with ``t`` of shape ``(k, 1)`` (row ``i`` is the same
+        numbers as :meth:`_expected` at ``times[i]``; the model finds what does not depend
+        on the horizon once).
+        """
+        t = np.asarray(times, dtype=float).reshape(-1, 1)
+        if t.shape[0] == 0:
+            return np.zeros((0, self.ux.shape[0]))
+        out = np.asarray(self.pm._expected(params, t, self.ux, self.utx, self.uT), dtype=float)
+        return np.broadcast_to(out, (t.shape[0], self.ux.shape[0]))
+
     def _discounted(self, params: np.ndarray, coarse: bool = False) -> np.ndarray:
         """Discounted expected purchases over the horizon.
 
@@ -1014,8 +1027,9 @@ class _Computation:
         else:
             times, weights = discount_schedule(self.horizon, self.discount_rate, "continuous")
         out = np.zeros(self.ux.shape[0])
-        for t, w in zip(times, weights, strict=True):
-            out += w * self._expected(params, float(t))
+        expected = self._expected_at(params, times)
+        for e_t, w in zip(expected, weights, strict=True):
+            out += w * e_t
         return out
 
     def _log_pmf_rows(self, params_list: list[np.ndarray], rows_of: np.ndarray
@@ -1628,12 +1642,15 @@ def forecast_intervals(
     reps = process_replicates(n_sim, FAN_PROCESS_DRAWS)
     scale = comp.n / n_sim
     out = {}
-    for t in grid:
+    # expectations at every horizon, one call per parameter set (the cubature points'
+    # only as their totals, one point alive at a time)
+    e_grid = comp._expected_at(hat, grid)
+    pt_totals = [[float(np.sum(w * e_t)) for e_t in comp._expected_at(p, grid)] for p in pts]
+    for i, t in enumerate(grid):
         comp.horizon = float(t)
-        e_hat = comp._expected(hat, t)
+        e_hat = e_grid[i]
         est = float(np.sum(w * e_hat))  # not w @ e: BLAS threads stall on a busy machine
-        var_par = (float(np.mean([(float(np.sum(w * comp._expected(p, t))) - est) ** 2
-                                  for p in pts]))
+        var_par = (float(np.mean([(totals[i] - est) ** 2 for totals in pt_totals]))
                    if pts else 0.0)
         if kind == "confidence":
             s = math.sqrt(var_par) / est if est > 0 else 0.0
