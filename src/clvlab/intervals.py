@@ -134,6 +134,9 @@ SPEND_GRID_POINTS = 128
 #: Customer rows per block when tabulating spend distributions (memory bound).
 _BLOCK_ROWS = 4096
 
+#: Customers per block of the inverse-cdf search of the totals' simulation (memory bound).
+_SEARCH_BLOCK = 1 << 18
+
 #: Columns of :attr:`PredictionIntervals.customers`, in order.
 INTERVAL_COLUMNS: tuple[str, ...] = (
     "expected_purchases",
@@ -745,8 +748,11 @@ def _walk_counts(
     offsets = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(length, out=offsets[1:])
     pmf = np.zeros(int(offsets[-1]))
-    for rows_k, n_k, p_k in pieces:
+    pieces.reverse()
+    while pieces:  # (each piece freed once placed: not all alive beside the table)
+        rows_k, n_k, p_k = pieces.pop()
         pmf[offsets[rows_k] + n_k] = p_k
+        del rows_k, n_k, p_k
     return _CountTable(offsets, pmf, _ragged_cumsum(pmf, offsets), truncated)
 
 
@@ -1285,22 +1291,28 @@ class _Computation:
         if spend is not None:
             out["value"] = np.zeros(self.n)
             out["clv"] = np.zeros(self.n)
-        if spend is not None:
-            de, e = spend["de_hat"], self.e_hat
-            with np.errstate(divide="ignore", invalid="ignore"):
-                disc = np.where(e > 0, de / e, 1.0)
-            clv_weight = (self.margin * disc[codes]) ** 2  # the same in every replicate
-            del disc
-            mean_value = spend["point"] * e_c
         reps = u.shape[0]
         # queries in history order make the inverse-cdf search cache-friendly
         order = np.argsort(codes, kind="stable")
         sorted_codes = codes[order]
         # (customer-sized temporaries are updated in place and freed as soon as they are
-        # used: the same numbers with fewer arrays alive at once)
+        # used, and the search goes by blocks of customers: the same numbers with fewer
+        # arrays alive at once)
         x = np.empty(self.n)
         for r in range(reps):
-            x[order] = counts.inverse(sorted_codes, u[r][order])
+            for lo in range(0, self.n, _SEARCH_BLOCK):
+                part = order[lo:lo + _SEARCH_BLOCK]
+                x[part] = counts.inverse(sorted_codes[lo:lo + _SEARCH_BLOCK], u[r][part])
+            if r == reps - 1:  # the search's arrays are not needed for the spend draws
+                del order, sorted_codes
+                counts._key = None
+            if spend is not None and r == 0:  # (after the search: not alive during it)
+                de, e = spend["de_hat"], self.e_hat
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    disc = np.where(e > 0, de / e, 1.0)
+                clv_weight = (self.margin * disc[codes]) ** 2  # the same in every replicate
+                del disc
+                mean_value = spend["point"] * e_c
             dev = x - e_c
             dev *= dev
             out["purchases"] += dev
@@ -1538,7 +1550,8 @@ def _ragged_cumsum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     lengths = np.diff(offsets)
     cs = np.cumsum(values)
     starts = offsets[:-1]
-    return cs - np.repeat(np.where(starts > 0, cs[np.maximum(starts - 1, 0)], 0.0), lengths)
+    cs -= np.repeat(np.where(starts > 0, cs[np.maximum(starts - 1, 0)], 0.0), lengths)
+    return cs
 
 
 def _truncate(table: _CountTable, n_end: np.ndarray) -> _CountTable:
