@@ -1654,6 +1654,8 @@ def forecast_intervals(
     sub_rows, sub_codes = np.unique(comp.codes[chosen], return_inverse=True)
     reps = process_replicates(n_sim, FAN_PROCESS_DRAWS)
     scale = comp.n / n_sim
+    order = np.argsort(sub_codes, kind="stable")
+    sorted_codes = sub_codes[order]
     out = {}
     # expectations at every horizon, one call per parameter set (the cubature points'
     # only as their totals, one point alive at a time)
@@ -1679,9 +1681,12 @@ def forecast_intervals(
         table = _walk_counts(comp._log_pmf_rows([hat], sub_rows), np.ones(1), target,
                              1 + np.floor(e_sub).astype(np.int64), _count_cap(e_sub))
         dev = 0.0
+        e_drawn = e_sub[sub_codes]
+        x = np.empty(n_sim)
         for r in range(reps):
-            x = table.inverse(sub_codes, u[r]).astype(float)
-            dev += float(np.sum((x - e_sub[sub_codes]) ** 2))
+            # (queries in history order: a cache-friendly search; the same draws)
+            x[order] = table.inverse(sorted_codes, u[r][order])
+            dev += float(np.sum((x - e_drawn) ** 2))
         var_proc = scale * dev / reps
         sd = math.sqrt(var_par + var_proc)
         out[float(t)] = {"estimate": est, "lower": float(math.floor(max(est - z * sd, 0.0))),
