@@ -137,6 +137,9 @@ _BLOCK_ROWS = 4096
 #: Customers per block of the inverse-cdf search of the totals' simulation (memory bound).
 _SEARCH_BLOCK = 1 << 18
 
+#: (count, history) pairs per call of the purchase model's pmf in a walk (memory bound).
+_PMF_BLOCK = 1 << 19
+
 #: Columns of :attr:`PredictionIntervals.customers`, in order.
 INTERVAL_COLUMNS: tuple[str, ...] = (
     "expected_purchases",
@@ -203,8 +206,10 @@ class _TotalsData:
                 ("clv", self.de_hat, self.de_pts, self.margin),
             ):
                 base = per_row[codes]
-                est = total(factor * self.spend * base)
-                var = param_var(est, (factor * self.spend * e[codes] for e in pts))
+                scaled_spend = factor * self.spend
+                est = total(scaled_spend * base)
+                var = param_var(est, (_times(e[codes], scaled_spend) for e in pts))
+                del scaled_spend
                 var = var + param_var(est, (factor * s * base for s in self.spend_pts))
                 parts[name] = (est, var)
                 del base
@@ -238,6 +243,12 @@ class _TotalsData:
             out.index = pd.MultiIndex.from_tuples(list(out.index), names=["group", "total"])
             out = out.sort_index(level=0, sort_remaining=False)
         return out
+
+
+def _times(values: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """``factor * values``, in place in ``values`` (a temporary: one array fewer alive)."""
+    values *= factor
+    return values
 
 
 # ======================================================================================
@@ -329,7 +340,8 @@ class PredictionIntervals:
                 column="groups", rule="one label per customer",
             )
         codes, uniques = pd.factorize(labels_in, sort=True)
-        return self._totals.frame(codes.astype(np.int64), list(uniques))
+        del labels_in
+        return self._totals.frame(codes.astype(np.int64, copy=False), list(uniques))
 
     def purchase_coverage(
         self, observed: npt.ArrayLike | pd.Series, *, by: npt.ArrayLike | None = None
@@ -694,6 +706,21 @@ def _next_block(p: np.ndarray, end: np.ndarray, b: np.ndarray, short: np.ndarray
     return np.where(np.isfinite(guess), np.clip(guess, 1, doubled), doubled).astype(np.int64)
 
 
+def _log_pmf_blocks(log_pmf: Callable[[int, np.ndarray, np.ndarray], np.ndarray], j: int,
+                    n: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``log_pmf(j, n, rows)`` by blocks of :data:`_PMF_BLOCK` pairs (memory bound).
+
+    The model's pmf is elementwise, so the blocks give the same numbers as one call,
+    with the model's temporaries sized by a block rather than by the whole pass.
+    """
+    if n.size <= _PMF_BLOCK:
+        return np.asarray(log_pmf(j, n, rows), dtype=float)
+    out = np.empty(n.size)
+    for lo in range(0, n.size, _PMF_BLOCK):
+        out[lo:lo + _PMF_BLOCK] = log_pmf(j, n[lo:lo + _PMF_BLOCK], rows[lo:lo + _PMF_BLOCK])
+    return out
+
+
 def _walk_counts(
     log_pmf: Callable[[int, np.ndarray, np.ndarray], np.ndarray],
     weights: np.ndarray,
@@ -725,7 +752,8 @@ def _walk_counts(
         start = np.cumsum(b) - b
         n = (length[active][owner] + np.arange(owner.size) - start[owner]).astype(float)
         rows = active[owner]
-        each = np.stack([np.exp(log_pmf(j, n, rows)) for j in range(n_params)])
+        each = np.stack([_log_pmf_blocks(log_pmf, j, n, rows) for j in range(n_params)])
+        np.exp(each, out=each)
         each = np.where(np.isfinite(each), each, 0.0)
         # (elementwise, not a BLAS product: BLAS threads stall on a busy machine)
         p = each[0] if n_params == 1 else np.sum(weights[:, None] * each, axis=0)
@@ -957,6 +985,37 @@ def predict_intervals(
     return result
 
 
+class _Columns:
+    """The columns of :attr:`PredictionIntervals.customers`, in the order they are set.
+
+    Columns that are the same for every customer of a history are kept per history and
+    spread over the customers only when the table is built at the end, so they are not
+    customer-sized while the rest is computed (the same values, dtypes and order).
+    """
+
+    def __init__(self, codes: np.ndarray) -> None:
+        self.codes = codes
+        self.columns: dict[str, tuple[bool, Any]] = {}  # name -> (per history?, values)
+
+    def __setitem__(self, name: str, values: Any) -> None:
+        self.columns[name] = (False, values)
+
+    def per_history(self, name: str, values: np.ndarray) -> None:
+        self.columns[name] = (True, values)
+
+    def frame(self, index: pd.Index) -> pd.DataFrame:
+        """Return the table on ``index`` (one column array each, not copied again)."""
+        data: dict[str, Any] = {}
+        for name in list(self.columns):
+            per_history, values = self.columns.pop(name)  # (freed as it goes)
+            if per_history:
+                values = values[self.codes]
+            elif np.ndim(values) == 0:  # a scalar, as a DataFrame would broadcast it
+                values = np.full(len(index), values)
+            data[name] = values
+        return pd.DataFrame(data, index=index, copy=False)
+
+
 class _Computation:
     """One call of :func:`predict_intervals` (keeps the intermediate arrays together)."""
 
@@ -1060,10 +1119,8 @@ class _Computation:
         self.e_hat = e_hat
         e_pts = [self._expected(p, self.horizon) for p in points]
         var_e = _cubature_variance(e_pts, e_hat)
-        cust = pd.DataFrame(index=self.frame.index.copy())
-        cust.index.name = C.CUSTOMER_ID
-        codes = self.codes
-        cust["expected_purchases"] = e_hat[codes]
+        cust = _Columns(self.codes)
+        cust.per_history("expected_purchases", e_hat)
 
         spend = None
         if self.sm is not None:
@@ -1078,8 +1135,10 @@ class _Computation:
             counts = None
         else:
             counts, totals = self._predictive(cust, pm_unc, e_hat, e_pts, var_e, spend)
+        customers = cust.frame(self.frame.index.copy())
+        customers.index.name = C.CUSTOMER_ID
         return PredictionIntervals(
-            customers=cust, totals=totals, kind=self.kind, level=self.level,
+            customers=customers, totals=totals, kind=self.kind, level=self.level,
             horizon=self.horizon, time_unit=self.unit, discount_rate=self.discount_rate,
             margin=self.margin, n_draws=self.n_draws, random_state=self.random_state,
             notes=self.notes, details=self.details, _counts=counts,
@@ -1120,19 +1179,18 @@ class _Computation:
                 "post_shape": post_shape, "post_rate": post_rate, "pts": spend_pts}
 
     # -- confidence -------------------------------------------------------------------------
-    def _confidence(self, cust: pd.DataFrame, e_hat: np.ndarray, e_pts: list[np.ndarray],
+    def _confidence(self, cust: _Columns, e_hat: np.ndarray, e_pts: list[np.ndarray],
                     var_e: np.ndarray, spend: dict[str, Any] | None) -> pd.DataFrame:
         z = float(special.ndtri(0.5 + self.level / 2.0))
-        codes = self.codes
         s_log_e = self._log_sd(e_pts, e_hat)
-        cust["purchases_lower"] = (e_hat * np.exp(-z * s_log_e))[codes]
-        cust["purchases_upper"] = (e_hat * np.exp(z * s_log_e))[codes]
+        cust.per_history("purchases_lower", e_hat * np.exp(-z * s_log_e))
+        cust.per_history("purchases_upper", e_hat * np.exp(z * s_log_e))
         cust["purchases_interval_probability"] = self.level
         if supports(self.pm, "conditional_probability_of_purchases"):
             p0 = np.exp(self.pm._log_pmf_conditional(
                 self.pm.params_.to_numpy(dtype=float), np.float64(0.0),
                 np.float64(self.horizon), self.ux, self.utx, self.uT))
-            cust["probability_no_purchase"] = np.asarray(p0, dtype=float)[codes]
+            cust.per_history("probability_no_purchase", np.asarray(p0, dtype=float))
         else:  # no NaN column: the model cannot say
             self.notes.append(missing_note(self.pm, "conditional_probability_of_purchases",
                                            "P(no purchase)"))
@@ -1184,7 +1242,7 @@ class _Computation:
 
     # -- predictive ---------------------------------------------------------------------------
     def _predictive(
-        self, cust: pd.DataFrame, pm_unc: _ParamUncertainty, e_hat: np.ndarray,
+        self, cust: _Columns, pm_unc: _ParamUncertainty, e_hat: np.ndarray,
         e_pts: list[np.ndarray], var_e: np.ndarray, spend: dict[str, Any] | None,
     ) -> tuple[_CountTable, pd.DataFrame]:
         lo_t, hi_t = _tails(self.level)
@@ -1249,10 +1307,12 @@ class _Computation:
         all_rows = np.arange(n_rows)
         prob = per_cust.cdf_at(all_rows, upper) - per_cust.cdf_at(all_rows, lower - 1)
         p0 = per_cust.pmf_at(all_rows, np.zeros(n_rows, dtype=np.int64))
-        cust["purchases_lower"] = lower[codes]
-        cust["purchases_upper"] = upper[codes]
-        cust["purchases_interval_probability"] = np.minimum(prob, 1.0)[codes]
-        cust["probability_no_purchase"] = np.minimum(p0, 1.0)[codes]
+        # (per history until the result's table is built: no customer-sized columns
+        # alive through the simulation and the CLV quantiles)
+        cust.per_history("purchases_lower", lower)
+        cust.per_history("purchases_upper", upper)
+        cust.per_history("purchases_interval_probability", np.minimum(prob, 1.0))
+        cust.per_history("probability_no_purchase", np.minimum(p0, 1.0))
         self.notes.append(
             f"Predictive {self.level:.0%} intervals: purchases are whole-number ranges "
             f"holding at least {self.level:.0%} of the model's probability "
@@ -1349,7 +1409,7 @@ class _Computation:
         return self.totals_data.frame()
 
     def _predictive_clv(
-        self, cust: pd.DataFrame, per_cust: _CountTable, var_lb: np.ndarray,
+        self, cust: _Columns, per_cust: _CountTable, var_lb: np.ndarray,
         spend: dict[str, Any], taus: tuple[float, float],
     ) -> None:
         codes = self.codes
@@ -1370,10 +1430,10 @@ class _Computation:
         self.details["spend_parameter_share_max"] = float(share.max()) if share.size else 0.0
         del s2, e_c, v_c, share  # customer-sized temporaries: not held through the quantiles
         self.details["spend_mixed_customers"] = int(spend_mixed.sum())
-        scale = self.margin * disc[codes] * spend["post_rate"]
-        lo = np.zeros(self.n)
-        hi = np.zeros(self.n)
         det = np.flatnonzero(~spend_mixed)
+        # everybody (the usual case): slices, not customer-sized copies
+        sel: slice | np.ndarray = slice(None) if det.size == self.n else det
+        y_lo = y_hi = pair_codes = None
         if det.size:
             pair_codes, pair_first = self._spend_pairs(det, spend)
             # the count's distribution up to the depth the level needs (not the extra
@@ -1381,18 +1441,23 @@ class _Computation:
             need = 1.0 - CLV_TAIL_SHARE * taus[0]
             # (each row's counts 0..depth, read in place: no copy of the table)
             depth = per_cust.first_at_least(need)
-            pair_args = (per_cust, codes[det][pair_first], spend["shape"][det][pair_first],
-                         spend["post_shape"][det][pair_first])
+            pair_args = (per_cust, codes[sel][pair_first], spend["shape"][sel][pair_first],
+                         spend["post_shape"][sel][pair_first])
             if self.tops_only:
                 self.details["grid_tops"] = _grid_tops(*pair_args, n_end=depth)
                 return
             y_lo, y_hi = _spend_quantiles(*pair_args, taus, tops=self.grid_tops,
                                           n_end=depth)
-            lo[det] = scale[det] * y_lo[pair_codes]
-            hi[det] = scale[det] * y_hi[pair_codes]
         if self.tops_only:
             self.details.setdefault("grid_tops", {})
             return
+        # (the customer-sized scale and bounds only now: not alive during the quantiles)
+        scale = self.margin * disc[codes] * spend["post_rate"]
+        lo = np.zeros(self.n)
+        hi = np.zeros(self.n)
+        if y_lo is not None and y_hi is not None:
+            lo[sel] = scale[sel] * y_lo[pair_codes]
+            hi[sel] = scale[sel] * y_hi[pair_codes]
         if spend_mixed.any():
             idx = np.flatnonzero(spend_mixed)
             lo[idx], hi[idx] = self._clv_spend_mixture(idx, per_cust, disc, spend, taus)

@@ -587,15 +587,18 @@ def _posterior_log_pmf_new(r: float, alpha: float, a: float, b: float, b_extra: 
     ``b_extra`` is 0 for BG/NBD and 1 for MBG/NBD (added after ``b + x``, as there).
     """
     t_arr = np.asarray(t, dtype=float)
-    if t_arr.ndim == 0:  # one horizon for everybody (the usual case)
-        return _on_distinct_rows(
-            lambda nn, xx, aa: _bgnbd_log_pmf_new(r + xx, alpha + aa, a, b + xx + b_extra,
-                                                  nn, t_arr),
-            n, x, age)
-    return _on_distinct_rows(
-        lambda nn, tt, xx, aa: _bgnbd_log_pmf_new(r + xx, alpha + aa, a, b + xx + b_extra,
-                                                  nn, tt),
-        n, np.broadcast_to(t_arr, np.shape(n)), x, age)
+    shape = np.shape(n)
+    # (hash-based: deduplicates however wide the range of counts; one horizon for
+    # everybody, the usual case, is left out of the key)
+    columns = [n, x, age] if t_arr.ndim == 0 else [n, np.broadcast_to(t_arr, shape), x, age]
+    plan = _distinct_plan(*columns)
+    if plan is None:
+        return _bgnbd_log_pmf_new(r + x, alpha + age, a, b + x + b_extra, n, t_arr)
+    distinct, inverse = plan
+    nn, xx, aa = distinct[0], distinct[-2], distinct[-1]
+    tt = t_arr if t_arr.ndim == 0 else distinct[1]
+    out = _bgnbd_log_pmf_new(r + xx, alpha + aa, a, b + xx + b_extra, nn, tt)
+    return out[inverse].reshape(shape)
 
 def bgnbd_log_probability_of_purchases(
     params: npt.ArrayLike, n: npt.ArrayLike, t: npt.ArrayLike
