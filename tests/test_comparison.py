@@ -212,3 +212,76 @@ def test_every_registered_purchase_model_compares(split, tx):
         assert any(n.startswith(f"{left_out}: left out.") for n in cmp.notes)
     assert all(e.tracking is not None for e in cmp.evaluations.values())
     assert cmp.table.loc["log_score", cmp.best] == cmp.table.loc["log_score"].max()
+
+
+def _not_prefetched():
+    pytest.fail("not prefetched")
+
+
+def test_prefetched_parts_are_what_the_evaluation_computes(split, tx):
+    """_Prefetch puts the actuals' ranks, the histories and the actual tracking in the memo."""
+    memo = ev._Memo()
+    ev._Prefetch(split, tx, 1.0).into(memo)
+    observed = split["frequency_holdout"].to_numpy(dtype=float)
+    ranks, order = memo.get("ranks", (observed.copy(),), _not_prefetched)
+    np.testing.assert_array_equal(ranks, ev._average_ranks(observed))
+    assert order is None
+    value = split["total_spend_holdout"].to_numpy(dtype=float)
+    ranks, order = memo.get("ranks+descending", (value.copy(),), _not_prefetched)
+    np.testing.assert_array_equal(ranks, ev._average_ranks(value))
+    np.testing.assert_array_equal(order, ev._descending(value))
+    key = tuple(split[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    key += (observed,)
+    uniq, inverse = memo.get("histories", key, _not_prefetched)
+    want_uniq, want_inverse = ev._distinct_histories(key)
+    np.testing.assert_array_equal(uniq, want_uniq)
+    np.testing.assert_array_equal(inverse, want_inverse)
+    tracked, first_ages = memo.by_identity[("actual_tracking", id(tx), id(split))][2]
+    want, want_ages = ev._actual_tracking(tx, split, None)
+    pd.testing.assert_frame_equal(tracked, want, check_exact=True)
+    assert tracked.attrs == want.attrs
+    np.testing.assert_array_equal(first_ages, want_ages)
+
+
+def test_prefetch_changes_no_figure(split, tx, models, monkeypatch):
+    """compare_models gives the same table and evaluations, to the bit, without prefetching."""
+    from clvlab import comparison
+
+    def run():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ClvlabWarning)
+            return clvlab.compare_models(split, ["bgnbd", "pnbd"], models["gg"],
+                                         models["base"], tx, margin=0.3)
+
+    with_prefetch = run()
+
+    class _Nothing:
+        def __init__(self, *args):
+            pass
+
+        def into(self, memo):
+            pass
+
+    monkeypatch.setattr(comparison, "_Prefetch", _Nothing)
+    without = run()
+    pd.testing.assert_frame_equal(with_prefetch.table, without.table, check_exact=True)
+    assert with_prefetch.reason == without.reason
+    for key, got in with_prefetch.evaluations.items():
+        want = without.evaluations[key]
+        pd.testing.assert_frame_equal(got.metrics, want.metrics, check_exact=True)
+        pd.testing.assert_frame_equal(got.tracking, want.tracking, check_exact=True)
+        pd.testing.assert_frame_equal(got.customers, want.customers, check_exact=True)
+        pd.testing.assert_frame_equal(got.deciles, want.deciles, check_exact=True)
+        assert got.log_score == want.log_score
+
+
+def test_a_failed_prefetch_leaves_the_error_to_the_evaluation(split, tx, models):
+    """A log that does not match the split: the same clear error as without prefetching."""
+    short = tx.iloc[: len(tx) - 200]
+    memo = ev._Memo()
+    ev._Prefetch(split, short, 1.0).into(memo)
+    assert not memo.by_identity  # the tracking failed: nothing kept
+    with pytest.raises(clvlab.exceptions.InvalidValueError, match="Pass the same transaction log"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ClvlabWarning)
+            clvlab.compare_models(split, [models["bg"]], transactions=short)

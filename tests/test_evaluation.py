@@ -554,6 +554,47 @@ def test_log_score_floors_underflow_with_a_warning(cdnow_split):
     assert np.all(np.isfinite(scores))
 
 
+def test_log_score_is_the_sum_to_the_bit(cdnow_split, bg, evaluation):
+    """evaluate's log score == the per-customer log scores summed, to the bit."""
+    assert evaluation.log_score == float(ev.log_predictive_score(bg, cdnow_split).sum())
+
+
+def test_log_score_reports_underflow_and_errors(cdnow_split):
+    """The floored count becomes a note; a non-finite probability is a clear error."""
+    import stand_in_models
+
+    nbd = stand_in_models.NBDFitter().fit(cdnow_split)
+    odd = cdnow_split.iloc[:3].copy()
+    odd.attrs = dict(cdnow_split.attrs)
+    odd.iloc[0, odd.columns.get_loc("frequency_holdout")] = 100_000.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModelWarning)  # the χ² of 3 customers
+        result = ev.evaluate(odd, nbd)
+    assert any(n.startswith("log predictive score: 1 customers'") for n in result.notes)
+    with pytest.warns(ModelWarning, match="1 customers' probability"):
+        alone = ev.log_predictive_score(nbd, odd)
+    assert result.log_score == float(alone.sum())
+
+    class NaNPmf(stand_in_models.NBDFitter):
+        def _log_pmf_conditional(self, params, counts, t, x, tx, T):
+            return np.full(np.shape(x), np.nan)
+
+    broken = NaNPmf().fit(cdnow_split)
+    with pytest.raises(InvalidValueError, match="conditional_probability_of_purchases is not"):
+        ev.evaluate(cdnow_split, broken)
+
+
+def test_notes_keep_their_order_while_the_sorts_run(cdnow_split, gg):
+    """Capture, χ², log score, tracking: the notes come in the order of the sections."""
+    import stand_in_models
+
+    bare = stand_in_models.BareNBDFitter().fit(cdnow_split)
+    result = ev.evaluate(cdnow_split, bare, gg)
+    assert [n.split(" ")[0] for n in result.notes] == [
+        "top_decile_capture", "NBD", "NBD", "tracking:"]
+    assert "χ² test" in result.notes[1] and "log predictive score" in result.notes[2]
+
+
 def test_diagnostics_the_model_lacks_are_skipped_with_notes(cdnow_split, cdnow_tx):
     """A purchase model without the count distributions: no χ², no log score, two notes."""
     import stand_in_models

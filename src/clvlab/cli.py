@@ -401,7 +401,7 @@ def _handle_errors(func: F) -> F:
 
 #: Command parameters that are not settings: each command handles them itself.
 _COMMAND_ONLY_OPTIONS = frozenset(
-    {"model", "output", "no_report", "quiet", "debug", "engine", "spark_master"}
+    {"model", "output", "no_report", "quiet", "debug", "engine", "spark_master", "spark_conf"}
 )
 
 
@@ -736,13 +736,13 @@ class _Models:
     def purchase_key(self) -> str:
         from clvlab.models.contract import describe
 
-        return describe(self.purchase).key
+        return describe(self.purchase, distributions=False).key
 
     @property
     def purchase_name(self) -> str:
         from clvlab.models.contract import describe
 
-        return describe(self.purchase).name
+        return describe(self.purchase, distributions=False).name
 
 
 def _fit(prep: _Prepared, settings: _Settings, ui: _Ui, *, compare: bool) -> _Models:
@@ -821,6 +821,7 @@ def _record_training(models: _Models, prep: _Prepared, settings: _Settings, *,
 
     calibration = prep.split is not None and not full
     data = prep.split if calibration else prep.rfm
+    assert data is not None  # calibration implies a split
     start = str(prep.tx[C.DATE].min().date()) if len(prep.tx) else None
     period = {
         "period": "calibration" if calibration else "full",
@@ -1733,6 +1734,14 @@ def run(
             "[default: the active session, else local[*]].",
         ),
     ] = None,
+    spark_conf: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--spark-conf",
+            help="A Spark setting KEY=VALUE with --engine spark, repeatable, e.g. "
+            "spark.driver.memory=8g (local mode's default driver is 2g).",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -1751,11 +1760,14 @@ def run(
     if engine == "spark":
         from clvlab.spark._run import run_spark
 
+        conf = _spark_settings(spark_conf or [])
         with _show_warnings(ui):
-            run_spark(settings, ui, master=spark_master, no_report=no_report)
+            run_spark(settings, ui, master=spark_master, no_report=no_report, conf=conf)
         return
     if spark_master is not None:
         raise ValueError("--spark-master applies to --engine spark only.")
+    if spark_conf:
+        raise ValueError("--spark-conf applies to --engine spark only.")
     with _show_warnings(ui):
         outcome = _pipeline(settings, ui, models="fit", evaluate=True, score=True,
                             compare=True, refit=settings.refit)
@@ -1772,6 +1784,24 @@ def run(
         files.update(_save_models(outcome.models, settings, ui))
         files.update(_save_calibration_models(outcome, settings, ui))
     _summary(ui, outcome, files, settings)
+
+
+def _spark_settings(values: list[str]) -> dict[str, str]:
+    """``--spark-conf`` values ``KEY=VALUE`` as a mapping (a bad one is an error)."""
+    conf: dict[str, str] = {}
+    for value in values:
+        key, sep, setting = value.partition("=")
+        key, setting = key.strip(), setting.strip()
+        if not sep or not key.startswith("spark.") or not setting:
+            raise ValueError(
+                "--spark-conf takes one Spark setting as KEY=VALUE with a key starting "
+                f"with 'spark.', e.g. spark.driver.memory=8g; got {value!r}."
+            )
+        if key in conf and conf[key] != setting:
+            raise ValueError(f"--spark-conf sets {key} twice ({conf[key]!r} and {setting!r}); "
+                             "give it once.")
+        conf[key] = setting
+    return conf
 
 
 @app.command()
@@ -2022,8 +2052,24 @@ def export(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``clvlab`` console script (``clvlab.cli:main``)."""
-    app(args=argv, prog_name="clvlab")
+    """Entry point of the ``clvlab`` console script (``clvlab.cli:main``).
+
+    Called without ``argv`` it owns the process, so for ``clvlab run`` it collects
+    garbage cycles less often, and for every command it spares the interpreter a last full
+    collection on the way out (:mod:`clvlab._startup`; no result changes).
+    """
+    import sys
+
+    from clvlab import _startup
+
+    owned = argv is None  # the console script or ``python -m clvlab``: the process is ours
+    if owned and sys.argv[1:2] == ["run"]:
+        _startup.calm_gc()
+    try:
+        app(args=argv, prog_name="clvlab")
+    finally:
+        if owned:
+            _startup.before_exit()
 
 
 if __name__ == "__main__":  # pragma: no cover

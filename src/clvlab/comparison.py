@@ -32,8 +32,9 @@ import numpy as np
 import pandas as pd
 
 from clvlab._memory import release_unused
-from clvlab.evaluation import Evaluation, _evaluate, _Memo
+from clvlab.evaluation import Evaluation, _evaluate, _Memo, _Prefetch
 from clvlab.exceptions import ConvergenceError, reissue_warnings
+from clvlab.models.base import shared_compression
 from clvlab.models.contract import describe, unsuited_data
 
 __all__ = ["ModelComparison", "compare_models", "CRITERION", "FALLBACK_CRITERION"]
@@ -318,28 +319,35 @@ def compare_models(
         raise ValueError("purchase_models is empty; pass registry keys or fitted models.")
     notes: list[str] = []
     models: dict[str, Any] = {}
+    # what the evaluations share (the actual tracking, the sorts of the actuals, the
+    # log score's distinct histories) is computed beside the fits, on the second core
+    prefetch = (_Prefetch(split, transactions, margin) if isinstance(split, pd.DataFrame)
+                else None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for label, item in items:
-            model = _fit_by_key(item, split, notes) if isinstance(item, str) else item
-            if model is None:
-                continue
-            caps = getattr(model, "capabilities", None)
-            if not callable(caps) or caps().role != "purchase":
-                raise ValueError(
-                    f"{describe(model).name} is not a purchase model (its capabilities "
-                    "say otherwise); compare_models compares purchase models."
-                )
-            key = label or describe(model).key
-            base, n = key, 2
-            while key in models or key == "baseline":
-                key, n = f"{base}-{n}", n + 1
-            models[key] = model
+        with shared_compression():  # the fits below merge the calibration rows once
+            for label, item in items:
+                model = _fit_by_key(item, split, notes) if isinstance(item, str) else item
+                if model is None:
+                    continue
+                caps = getattr(model, "capabilities", None)
+                if not callable(caps) or caps().role != "purchase":
+                    raise ValueError(
+                        f"{describe(model, distributions=False).name} is not a purchase model "
+                        "(its capabilities say otherwise); compare_models compares purchase models."
+                    )
+                key = label or describe(model, distributions=False).key
+                base, n = key, 2
+                while key in models or key == "baseline":
+                    key, n = f"{base}-{n}", n + 1
+                models[key] = model
         if not models:
             raise ValueError("No model could be fitted: " + " ".join(notes))
         # what does not depend on the model (actuals, their ranks, the baseline's rows,
         # the distinct histories, the actual tracking) is computed once, for all of them
         memo = _Memo()
+        if prefetch is not None:
+            prefetch.into(memo)
         evaluations = {}
         for key, model in models.items():
             evaluations[key] = _evaluate(split, model, spend_model, baseline,
@@ -350,14 +358,14 @@ def compare_models(
         release_unused()
     reissue_warnings(caught, stacklevel=2)
 
-    names = {key: describe(m).name for key, m in models.items()}
+    names = {key: describe(m, distributions=False).name for key, m in models.items()}
     if len(set(names.values())) < len(names):  # e.g. two BG/NBD fits: name them by key
         names = {key: f"{name} ({key})" for key, name in names.items()}
     n_customers = len(next(iter(evaluations.values())).customers)
     table, ses = _table(models, evaluations, spend_model is not None, n_customers)
     if baseline is not None:
         _add_baseline(table, evaluations[next(iter(models))], spend_model is not None)
-        names["baseline"] = describe(baseline).name
+        names["baseline"] = describe(baseline, distributions=False).name
     ranking, flagged, best, reason = _choose(table, names, models, n_customers)
     table.loc["rank", ranking] = np.arange(1, len(ranking) + 1, dtype=float)
     ses = ses.reindex(columns=table.columns)

@@ -993,6 +993,73 @@ def _memo_actual_tracking(
     return memo.by_identity[key][2]
 
 
+class _Prefetch:
+    """What every evaluation of one split computes first, computed in a second thread.
+
+    :func:`clvlab.compare_models` starts this before it fits its models and hands the
+    results to the evaluations' memo afterwards (:meth:`into`): the actual tracking series,
+    the distinct histories of the log score and the sorts of the actual holdout purchases
+    and value depend on the split (and the log) only, and their array work (sorts, hashing,
+    Arrow) releases the GIL, so it runs beside the fits on the second core. The thread
+    touches no shared state: it computes into its own dictionary, and only the caller's
+    thread puts the results into the memo, as the evaluation would have (same keys, same
+    arrays). A part that fails is left out (the evaluation then computes it, and raises
+    its error where it always did).
+    """
+
+    def __init__(
+        self, split: pd.DataFrame, transactions: pd.DataFrame | None, margin: float
+    ) -> None:
+        import threading
+
+        self._found: dict[str, Any] = {}
+        self._split, self._transactions = split, transactions
+        self._thread = threading.Thread(
+            target=self._run, args=(split, transactions, margin), name="clvlab-prefetch",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _run(
+        self, split: pd.DataFrame, transactions: pd.DataFrame | None, margin: float
+    ) -> None:
+        found = self._found
+        try:  # the sorts first: the fits beside them hold the GIL least at the start
+            observed = split[C.FREQUENCY_HOLDOUT].to_numpy(dtype=float)
+            found["ranks"] = (observed, _ranks_and_descending(observed, descending=False))
+            spend = holdout_spend(split, observed)
+            if spend is not None:
+                value = _series_values(spend, split.index, "total_spend_holdout")
+                value = value * check_margin(margin, "margin")
+                found["ranks+descending"] = (value, _ranks_and_descending(value))
+            key = tuple(split[c].to_numpy(dtype=float) for c in (C.FREQUENCY, C.RECENCY, C.T))
+            key += (observed,)
+            found["histories"] = (key, _distinct_histories(key))
+        except Exception:  # noqa: BLE001 - the evaluation recomputes it and raises
+            pass
+        if transactions is not None:
+            try:
+                found["actual_tracking"] = _actual_tracking(transactions, split, None)
+            except Exception:  # noqa: BLE001 - the evaluation recomputes it and raises
+                pass
+
+    def into(self, memo: _Memo) -> None:
+        """Wait for the thread and put what it found into ``memo``."""
+        self._thread.join()
+        found = self._found
+        for kind in ("ranks", "ranks+descending"):
+            if kind in found:
+                arr, result = found[kind]
+                memo.get(kind, (arr,), lambda result=result: result)
+        if "histories" in found:
+            key, result = found["histories"]
+            memo.get("histories", key, lambda result=result: result)
+        if "actual_tracking" in found:
+            memo.by_identity[("actual_tracking", id(self._transactions), id(self._split))] = (
+                self._transactions, self._split, found["actual_tracking"])
+        found.clear()
+
+
 def _tracking(
     transactions: pd.DataFrame, split: pd.DataFrame, purchase_model: Any, origin: Any,
     memo: _Memo | None,
@@ -1104,7 +1171,8 @@ def fitted_parameter_count(model: Any) -> int:
     params = getattr(model, "params_", None)
     if params is not None:
         return len(params)
-    return len(describe(model).parameters) or len(getattr(model, "_param_names", ()))
+    return (len(describe(model, distributions=False).parameters)
+            or len(getattr(model, "_param_names", ())))
 
 
 def _distinct_histories(
@@ -1135,19 +1203,36 @@ def _holdout_log_pmf(
     (unless the model takes covariates); the model is asked once per distinct observed
     count, through its public ``conditional_probability_of_purchases``.
     """
+    uniq_frame, uniq_obs, inverse = _log_pmf_histories(model, frame, observed, memo)
+    logp_uniq, floored = _log_pmf_of_histories(model, frame, uniq_frame, uniq_obs, t)
+    return logp_uniq[inverse], int(floored[inverse].sum())
+
+
+def _log_pmf_histories(
+    model: Any, frame: pd.DataFrame, observed: np.ndarray, memo: _Memo | None
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Find the histories :func:`_holdout_log_pmf` asks the model about.
+
+    Returns ``(histories, their observed counts, each customer's history)``: the distinct
+    ``(frequency, recency, T, observed)`` rows, or every row for a model with covariates.
+    """
     caps = getattr(model, "capabilities", None)
     covariates = bool(callable(caps) and getattr(caps(), "covariates", False))
     cols = [C.FREQUENCY, C.RECENCY, C.T]
     if covariates:
-        uniq_frame, inverse = frame, np.arange(len(frame))
-        uniq_obs = observed
-    else:
-        key = tuple(frame[c].to_numpy(dtype=float) for c in cols) + (
-            np.asarray(observed, dtype=float),)
-        memo = memo if memo is not None else _Memo()
-        uniq, inverse = memo.get("histories", key, lambda: _distinct_histories(key))
-        uniq_frame = pd.DataFrame(uniq[:, :3], columns=cols)
-        uniq_obs = uniq[:, 3]
+        return frame, np.asarray(observed, dtype=float), np.arange(len(frame))
+    key = tuple(frame[c].to_numpy(dtype=float) for c in cols) + (
+        np.asarray(observed, dtype=float),)
+    memo = memo if memo is not None else _Memo()
+    uniq, inverse = memo.get("histories", key, lambda: _distinct_histories(key))
+    return pd.DataFrame(uniq[:, :3], columns=cols), uniq[:, 3], inverse
+
+
+def _log_pmf_of_histories(
+    model: Any, frame: pd.DataFrame, uniq_frame: pd.DataFrame, uniq_obs: np.ndarray,
+    t: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Log probability of each history's observed count and whether it underflowed."""
     unit = (frame.attrs or {}).get(C.ATTR_TIME_UNIT)
     prob = np.empty(len(uniq_obs))
     for n in np.unique(uniq_obs):
@@ -1160,12 +1245,12 @@ def _holdout_log_pmf(
     bad = ~np.isfinite(prob)
     if bad.any():
         raise InvalidValueError(
-            f"{describe(model).name} conditional_probability_of_purchases is not finite for "
+            f"{describe(model, distributions=False).name} "
+            "conditional_probability_of_purchases is not finite for "
             f"{int(bad.sum())} histories; the log predictive score cannot be computed.",
             rule="finite predictions",
         )
-    floored = prob[inverse] <= 0.0
-    return np.log(np.maximum(prob, _TINY))[inverse], int(floored.sum())
+    return np.log(np.maximum(prob, _TINY)), prob <= 0.0
 
 
 def _log_score_total(
@@ -1472,7 +1557,7 @@ def _split_time_unit(split: pd.DataFrame) -> str:
 
 def _model_label(model: Any) -> str:
     """Name of a model in the tables: its description's name (e.g. "BG/NBD")."""
-    return describe(model).name
+    return describe(model, distributions=False).name
 
 
 def _check_model_unit(model: Any, unit: str, role: str) -> None:
@@ -1848,15 +1933,48 @@ def _evaluate(
                 wanted.setdefault(id(pred), pred)
     todo = [a for a in wanted.values()
             if not (local if id(a) in own else memo).has(ordering_kind(a), (a,))]
-    if len(todo) > 1:
-        from concurrent.futures import ThreadPoolExecutor
+    # meanwhile this thread computes what needs no ranks and little memory (the χ² and
+    # the tracking); their notes join the others in the usual order
+    from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            done = list(pool.map(
-                lambda a: _ranks_and_descending(a, descending=id(a) in ranked), todo
+    pool = ThreadPoolExecutor(max_workers=2) if todo else None
+    try:
+        pending = [pool.submit(_ranks_and_descending, a, descending=id(a) in ranked)
+                   for a in todo] if pool is not None else []
+        # -- χ² of the calibration histogram ----------------------------------------------
+        chi: ChiSquareResult | None = None
+        chi_notes: list[str] = []
+        if offers(purchase_model, "probability_of_purchases"):
+            hist = frequency_histogram(purchase_model, frame, max_frequency)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ModelWarning)
+                chi = chi_square_test(hist, n_params=fitted_parameter_count(purchase_model))
+            reissue_warnings(caught, stacklevel=stacklevel)
+        else:
+            chi_notes.append(missing_note(
+                purchase_model, "probability_of_purchases",
+                "the χ² test of the calibration frequency histogram",
             ))
-        for arr, result in zip(todo, done, strict=True):
+
+        # -- tracking ---------------------------------------------------------------------
+        track = None
+        track_notes: list[str] = []
+        if transactions is None:
+            track_notes.append("tracking: not computed (pass transactions= to evaluate).")
+        elif offers(purchase_model, "expected_cumulative_purchases"):
+            track = _tracking(transactions, split, purchase_model, None, memo)
+        else:
+            track_notes.append(missing_note(
+                purchase_model, "expected_cumulative_purchases",
+                "the tracking of cumulative repeat transactions",
+            ))
+
+        for arr, job in zip(todo, pending, strict=True):
+            result = job.result()
             get(ordering_kind(arr), (arr,), lambda result=result: result)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def rank(arr: np.ndarray) -> np.ndarray:
         return ordering(arr)[0]
@@ -1947,19 +2065,7 @@ def _evaluate(
         )
     )
 
-    # -- χ² of the calibration histogram -----------------------------------------------------
-    chi: ChiSquareResult | None = None
-    if offers(purchase_model, "probability_of_purchases"):
-        hist = frequency_histogram(purchase_model, frame, max_frequency)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ModelWarning)
-            chi = chi_square_test(hist, n_params=fitted_parameter_count(purchase_model))
-        reissue_warnings(caught, stacklevel=stacklevel)
-    else:
-        notes.append(missing_note(
-            purchase_model, "probability_of_purchases",
-            "the χ² test of the calibration frequency histogram",
-        ))
+    notes += chi_notes
 
     # -- log predictive score ----------------------------------------------------------------
     log_score: float | None = None
@@ -1977,18 +2083,7 @@ def _evaluate(
             purchase_model, "conditional_probability_of_purchases",
             "the holdout log predictive score",
         ))
-
-    # -- tracking -------------------------------------------------------------------------
-    track = None
-    if transactions is None:
-        notes.append("tracking: not computed (pass transactions= to evaluate).")
-    elif offers(purchase_model, "expected_cumulative_purchases"):
-        track = _tracking(transactions, split, purchase_model, None, memo)
-    else:
-        notes.append(missing_note(
-            purchase_model, "expected_cumulative_purchases",
-            "the tracking of cumulative repeat transactions",
-        ))
+    notes += track_notes
 
     return Evaluation(
         metrics=metrics,

@@ -16,6 +16,7 @@ from clvlab.models.base import (
     _newton_gain,
     data_fingerprint,
     resolve_time_unit,
+    shared_compression,
 )
 
 
@@ -79,6 +80,38 @@ def test_compress_merges_identical_rows_and_sums_weights(rng):
     for a, b, weight in zip(ux, uT, uw, strict=True):
         np.testing.assert_allclose(weight, w[(x == a) & (T == b)].sum(), rtol=1e-12)
     np.testing.assert_allclose(uw.sum(), w.sum(), rtol=1e-12)
+
+
+def test_shared_compression_merges_equal_rows_once(rng, monkeypatch):
+    """In shared_compression, fits on equal rows merge them once; the fits are identical."""
+    d = _toy_data(rng)
+    d["frequency"] = np.floor(d["frequency"] / 3)
+    d["T"] = np.round(d["T"])  # rows that merge
+    alone = ToyPoissonFitter().fit(d)
+    calls = []
+    real = BaseFitter._compress_rows
+    monkeypatch.setattr(BaseFitter, "_compress_rows",
+                        staticmethod(lambda a, w: calls.append(1) or real(a, w)))
+    with shared_compression():
+        first = ToyPoissonFitter().fit(d)
+        second = ToyPoissonFitter(ci_level=0.9).fit(d.copy())  # equal rows, other objects
+        other = d.assign(T=d["T"] + 1.0)
+        third = ToyPoissonFitter().fit(other)  # other rows: merged again
+        weighted = ToyPoissonFitter().fit(d, weights=np.full(len(d), 2.0))  # not shared
+    assert len(calls) == 3
+    for model in (first, second):
+        np.testing.assert_array_equal(model.params_.to_numpy(), alone.params_.to_numpy())
+        np.testing.assert_array_equal(model.variance_matrix_.to_numpy(),
+                                      alone.variance_matrix_.to_numpy())
+        assert model.log_likelihood_ == alone.log_likelihood_
+        assert model.n_unique_rows_ == alone.n_unique_rows_ < len(d)
+    np.testing.assert_array_equal(third.params_.to_numpy(),
+                                  ToyPoissonFitter().fit(other).params_.to_numpy())
+    np.testing.assert_allclose(weighted.params_.to_numpy(), alone.params_.to_numpy(),
+                               rtol=1e-8)
+    calls.clear()
+    ToyPoissonFitter().fit(d)  # after the block: nothing kept
+    assert len(calls) == 1
 
 
 def test_weights_scale_loglik_not_estimate(rng):

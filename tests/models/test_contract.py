@@ -13,6 +13,7 @@ without the optional count distributions) run through the purchase checks too.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import warnings
@@ -252,6 +253,48 @@ def test_describe_is_complete(key, fitted):
         assert math.isfinite(mean) and mean > 0
         if h.support == "unit":
             assert h.distribution.ppf(0.999) <= 1.0
+
+
+@pytest.mark.parametrize("key", ALL_PURCHASE)
+def test_describe_without_distributions_is_the_same_but_heterogeneity(key, fitted):
+    """distributions=False: the same name, key, story and glossary, no heterogeneity."""
+    model = fitted(key)
+    full, light = describe(model), describe(model, distributions=False)
+    assert light.heterogeneity == ()
+    assert dataclasses.replace(full, heterogeneity=()) == light
+
+
+def test_describe_without_distributions_does_not_import_scipy_stats(tmp_path):
+    """Naming a fitted model (tables, notes) does not import scipy.stats (0.3 s, 20 MiB)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, warnings\n"
+        "import clvlab\n"
+        "from clvlab.models.contract import describe\n"
+        "tx = clvlab.load_transactions(clvlab.datasets.load_cdnow(sample=True))\n"
+        "rfm = clvlab.rfm_summary(tx, time_unit='W')\n"
+        "warnings.simplefilter('ignore')\n"
+        "m = clvlab.BetaGeoFitter().fit(rfm)\n"
+        "assert describe(m, distributions=False).name == 'BG/NBD'\n"
+        "assert 'scipy.stats' not in sys.modules, 'imported'\n"
+        "assert describe(m).heterogeneity and 'scipy.stats' in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_describe_of_a_model_without_the_keyword_is_complete():
+    """A describe() that takes no ``distributions`` keyword is called as it is."""
+
+    class Plain:
+        def describe(self):
+            return ModelDescription(key="plain", name="Plain", long_name="Plain model",
+                                    story="", parameters={}, heterogeneity=("h",))
+
+    assert describe(Plain(), distributions=False).heterogeneity == ("h",)
 
 
 @pytest.mark.parametrize("key", ALL_PURCHASE)

@@ -447,3 +447,44 @@ def test_bad_horizons_and_counts_rejected(cdnow_mbgnbd, cdnow_rfm):
         cdnow_mbgnbd.probability_of_purchases(n=1.5, t=10)
     with pytest.raises(ValueError, match="discount_rate must be > 0"):
         cdnow_mbgnbd.expected_residual_purchases(cdnow_rfm, discount_rate=0.0)
+
+
+def test_degeneracy_limits_are_recognised_from_the_parameters():
+    """BG/NBD's limits, named for MBG/NBD: a/(a+b) < 1e-6 is no churn, a Beta(a, b)
+    coefficient of variation < 0.03 one dropout probability, 1/sqrt(r) < 0.03 one rate."""
+    model = ModifiedBetaGeoFitter()
+    model.time_unit_ = "W"
+    data = (np.array([1.0, 3.0]), np.array([5.0, 20.0]), np.array([30.0, 40.0]))
+    w = np.ones(2)
+    assert model._degeneracy(np.array([0.5, 10.0, 0.8, 2.5]), data, w) is None
+    no_churn = model._degeneracy(np.array([0.5, 10.0, 1e-7, 1.0]), data, w)
+    assert "MBG/NBD reduces to the NBD" in no_churn
+    common = model._degeneracy(np.array([0.5, 10.0, 3e3, 7e3]), data, w)
+    assert "one dropout probability p = 0.3 at the first purchase" in common
+    poisson = model._degeneracy(np.array([2e3, 4e3, 0.8, 2.5]), data, w)
+    assert "Poisson process with one rate" in poisson and "0.5 per week" in poisson
+    none = model._degeneracy(np.array([0.5, 10.0, 0.8, 2.5]), (np.zeros(2), np.zeros(2),
+                                                                 data[2]), w)
+    assert "none of the 2 customers made a repeat purchase" in none
+
+
+def test_fit_on_nbd_data_warns_once_and_reduces_to_the_nbd():
+    """Customers who never leave: MBG/NBD warns once that it reduced to the NBD and its
+    expected purchases are the NBD's, (r + x) t / (alpha + T), within 1e-5."""
+    from clvlab.exceptions import DegenerateFitWarning
+
+    rng = np.random.default_rng(3)
+    n = 1000
+    T = rng.integers(10, 60, n).astype(float)
+    x = rng.poisson(rng.gamma(4.0, 1 / 8.0, n) * T).astype(float)
+    rfm = pd.DataFrame({"frequency": x, "recency": np.where(
+        x > 0, T * rng.beta(np.maximum(x, 1), 1), 0.0), "T": T})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = ModifiedBetaGeoFitter().fit(rfm, time_unit="W")
+    assert [w.category for w in caught] == [DegenerateFitWarning]
+    assert "MBG/NBD reduces to the NBD" in model.degeneracy_
+    r, alpha = model.params_["r"], model.params_["alpha"]
+    np.testing.assert_allclose(model.expected_purchases(rfm, 52),
+                               (r + x) * 52 / (alpha + T), rtol=1e-5)
+    assert np.isfinite(model.probability_alive(rfm)).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 import clvlab
 from clvlab import reporting
 from clvlab.exceptions import MissingColumnsError
+from clvlab.reporting import context
 from clvlab.reporting.context import SECTION_IDS, clean_text, fmt_money
 from clvlab.scoring import CLV, score_customers, segment_summary
 
@@ -237,6 +239,57 @@ def test_figures_are_png(holdout_study):
     assert len(figs) == 11
     assert not any("Figure not available" in b.get("text", "") for b in blocks)
     assert all(f["png"].startswith(b"\x89PNG\r\n\x1a\n") for f in figs)
+
+
+def _savefig_png(fig, dpi=context.FIGURE_DPI):
+    """The figures' former encoding: matplotlib's own ``savefig``."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _pixels(png):
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as img:
+        return img.size, np.asarray(img.convert("RGBA"))
+
+
+def test_figure_pixels_equal_savefig(holdout_study, monkeypatch):
+    """Each figure's PNG decodes to exactly the pixels of ``Figure.savefig`` at 130 dpi."""
+    s = holdout_study
+    monkeypatch.setattr(context, "figure_png", _savefig_png)
+    ref = reporting.build_context(
+        s.bg, s.gg, s.rfm, baseline=s.base, evaluation=s.ev, comparison=s.comparison,
+        scores=s.scores, transactions=s.tx, metadata={"source": "CDNOW <b>1/10</b> sample"},
+    )
+    ours = [b for sec in s.ctx["sections"] for b in sec["blocks"] if b["kind"] == "figure"]
+    theirs = [b for sec in ref["sections"] for b in sec["blocks"] if b["kind"] == "figure"]
+    assert [b["caption"] for b in ours] == [b["caption"] for b in theirs]
+    assert len(ours) == 11
+    for a, b in zip(ours, theirs, strict=True):
+        (size_a, px_a), (size_b, px_b) = _pixels(a["png"]), _pixels(b["png"])
+        assert size_a == size_b
+        assert np.array_equal(px_a, px_b), a["caption"]
+        # RGB instead of RGBA: no bigger than savefig's file
+        assert len(a["png"]) <= len(b["png"]), a["caption"]
+
+
+def test_figure_png_keeps_transparency():
+    """A figure with a transparent background stays RGBA, with its alpha channel."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 1.5), layout="constrained")
+    fig.patch.set_alpha(0.0)
+    fig.add_subplot().plot([0, 1], [1, 0])
+    png = context.figure_png(fig, dpi=50)
+    ref = Figure(figsize=(2, 1.5), layout="constrained")
+    ref.patch.set_alpha(0.0)
+    ref.add_subplot().plot([0, 1], [1, 0])
+    (size, px), (ref_size, ref_px) = _pixels(png), _pixels(_savefig_png(ref, dpi=50))
+    assert size == ref_size == (100, 75)
+    assert px[..., 3].min() == 0
+    assert np.array_equal(px, ref_px)
 
 
 def test_missing_score_column_raises(holdout_study):

@@ -122,3 +122,31 @@ def test_not_a_context_raises():
     """render_pdf refuses anything that is not a build_context result."""
     with pytest.raises(InvalidValueError, match="build_context"):
         reporting.render_pdf([1, 2, 3])
+
+
+def test_scratch_document_copies_fonts():
+    """The dry-run document measures text as the report does, keeps its own glyph record."""
+    from clvlab.reporting.pdf import _FAMILY, _make_pdf
+
+    pdf = _make_pdf("t", "0", "now")
+    scratch = _make_pdf("", "", "", like=pdf)
+    assert set(scratch.fonts) == set(pdf.fonts)
+    text = "Predicted CLV, next 52 weeks — Σ 1,234.56 € (ρ = 0.81)"
+    lines = {}
+    for name, doc in (("report", pdf), ("scratch", scratch)):
+        doc.add_page()
+        doc.set_font(_FAMILY, "", 9.5)
+        assert doc.get_string_width(text) > 0
+        lines[name] = doc.multi_cell(40, 4.8, text, dry_run=True, output="LINES")
+        doc.multi_cell(40, 4.8, text)
+    assert lines["scratch"] == lines["report"] and len(lines["report"]) > 1
+    for key, font in pdf.fonts.items():
+        assert scratch.fonts[key] is not font
+        assert scratch.fonts[key].cw == font.cw
+    # glyphs the scratch document used are not recorded in the report's fonts
+    bold = next(k for k in pdf.fonts if k.endswith("B"))
+    before = len(pdf.fonts[bold].subset)
+    scratch.set_font(_FAMILY, "B", 9.5)
+    scratch.multi_cell(40, 4.8, "Only drawn on the scratch page: ẞ ŧ ŋ")
+    assert len(scratch.fonts[bold].subset) > before
+    assert len(pdf.fonts[bold].subset) == before

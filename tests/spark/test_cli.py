@@ -164,12 +164,14 @@ def test_spark_report_shows_the_ranges(runs):
 
 
 def test_spark_run_without_ranges(tmp_path):
-    """--interval 0 on Spark: no range columns, no range lines, exit 0."""
+    """--interval 0 on Spark: no range columns, no range lines, exit 0 (--spark-conf used)."""
     if not JAVA_OK:
         pytest.skip(NO_JAVA_REASON)
     run = _cli("run", "--sample", "--engine", "spark", "--spark-master", "local[2]",
-               "--interval", "0", "--no-report", "--out", str(tmp_path / "out"), cwd=tmp_path)
+               "--interval", "0", "--no-report", "--out", str(tmp_path / "out"),
+               "--spark-conf", "spark.driver.memory=1500m", cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
+    assert "master local[2], driver memory 1500m" in run.stderr  # --spark-conf applied
     got = pd.read_parquet(tmp_path / "out/reports/clv-predictions.parquet")
     assert not [c for c in got.columns if c.endswith(("_lower", "_upper"))]
     assert "80% range" not in run.stdout and "point estimates" not in run.stderr
@@ -182,4 +184,13 @@ def test_engine_options_are_checked(tmp_path):
     bad = _cli("run", "--sample", "--spark-master", "local[2]", "--out", str(tmp_path),
                cwd=tmp_path)
     assert bad.returncode == 2 and "--spark-master applies to --engine spark" in bad.stderr
+    bad = _cli("run", "--sample", "--spark-conf", "spark.driver.memory=4g", "--out",
+               str(tmp_path), cwd=tmp_path)
+    assert bad.returncode == 2 and "--spark-conf applies to --engine spark" in bad.stderr
+    for value in ("driver.memory=4g", "spark.driver.memory", "spark.driver.memory="):
+        bad = _cli("run", "--sample", "--engine", "spark", "--spark-conf", value, "--out",
+                   str(tmp_path), cwd=tmp_path)
+        assert bad.returncode == 2, value
+        assert "--spark-conf takes one Spark setting as KEY=VALUE" in bad.stderr, value
+        assert repr(value) in bad.stderr, value
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import contextvars
 import datetime as _dt
 import functools
 import hashlib
 import inspect
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar, Self, cast
 
 import numpy as np
@@ -82,6 +83,30 @@ def _single_threaded_blas() -> contextlib.AbstractContextManager[Any]:
     except ImportError:  # optional dependency
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
+
+
+#: Compressions kept by :func:`shared_compression` (None outside its block; per thread).
+_SHARED_ROWS: contextvars.ContextVar[list[tuple[tuple[np.ndarray, ...], Any]] | None] = (
+    contextvars.ContextVar("clvlab_shared_rows", default=None)
+)
+
+
+@contextlib.contextmanager
+def shared_compression() -> Iterator[None]:
+    """Within the block, fits on equal rows merge their identical rows once.
+
+    :func:`clvlab.compare_models` fits several models on the same calibration columns;
+    each fit would hash the same million rows into the same distinct rows and counts. In
+    the block, a fit whose columns (and unit weights) equal an earlier fit's -- checked
+    element by element, not guessed from identity -- reuses that compression (copies of
+    its arrays), so the estimates are the same as without the block. Scoped to the
+    current thread (a context variable); nothing is kept after the block.
+    """
+    token = _SHARED_ROWS.set([])
+    try:
+        yield
+    finally:
+        _SHARED_ROWS.reset(token)
 
 
 def _newton_gain(grad: np.ndarray, hess: np.ndarray) -> tuple[float, float]:
@@ -319,14 +344,21 @@ class BaseModel:
         """Fitted mixing distributions (subclasses with latent traits override)."""
         return ()
 
-    def describe(self) -> ModelDescription:
+    def describe(self, *, distributions: bool = True) -> ModelDescription:
         """Describe the model for people: name, story, parameter glossary, distributions.
+
+        Parameters
+        ----------
+        distributions : bool, default=True
+            False leaves ``heterogeneity`` empty (no scipy.stats distributions are built):
+            for callers that need only the name, key or glossary.
 
         Returns
         -------
         ModelDescription
             ``heterogeneity`` holds the fitted mixing distributions (scipy.stats frozen
-            distributions) once the model is fitted, and is empty before.
+            distributions) once the model is fitted (and ``distributions``), and is empty
+            before.
         """
         from clvlab.models.registry import model_key
 
@@ -341,7 +373,7 @@ class BaseModel:
             long_name=self._long_name or self._model_name,
             story=self._story,
             parameters=dict(self._glossary),
-            heterogeneity=self._heterogeneity() if fitted else (),
+            heterogeneity=self._heterogeneity() if fitted and distributions else (),
             references=tuple(self._references),
         )
 
@@ -683,6 +715,27 @@ class BaseFitter(BaseModel):
         n = len(weights)
         if n == 0:
             return tuple(np.asarray(a, dtype=float) for a in arrays), np.asarray(weights, float)
+        shared = _SHARED_ROWS.get()
+        if shared is not None and bool(np.all(weights == 1.0)):  # the usual, unweighted fit
+            columns = tuple(np.asarray(a, dtype=float) for a in arrays)
+            found = next((result for kept, result in shared if len(kept) == len(columns)
+                          and all(a is b or np.array_equal(a, b)
+                                  for a, b in zip(kept, columns, strict=True))), None)
+            if found is None:
+                found = BaseFitter._compress_rows(columns, weights)
+                shared.append((columns, found))
+            data_u, w = found
+            # each fit gets its own merged rows (rows that did not merge are the columns)
+            return (tuple(col if any(col is c for c in columns) else col.copy()
+                          for col in data_u), w.copy())
+        return BaseFitter._compress_rows(arrays, weights)
+
+    @staticmethod
+    def _compress_rows(
+        arrays: Sequence[np.ndarray], weights: np.ndarray
+    ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        """:meth:`_compress` of rows with at least one row, always computed."""
+        n = len(weights)
         inverse, rep = _distinct_rows(arrays)
         w = np.bincount(inverse, weights=weights, minlength=len(rep))
         keep = w > 0

@@ -7,7 +7,6 @@ predictors that take an RFM summary and return Series indexed by ``customer_id``
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -20,6 +19,7 @@ from clvlab.models.contract import Heterogeneity
 from clvlab.models.likelihoods import beta_geo as lk
 from clvlab.models.purchase import (
     PurchaseFitter,
+    _beta_dropout_note,
     _limit_message,
     _no_repeat_note,
     _one_rate_note,
@@ -276,26 +276,8 @@ class BetaGeoFitter(PurchaseFitter):
                                     dropout=f"a = {a:.3g}, b = {b:.3g}")
         if no_repeat is not None:
             return no_repeat
-        notes: list[str | None] = []
         limits = DEGENERACY_LIMITS
-        mean_dropout = a / (a + b)
-        if mean_dropout < limits["mean_dropout"]:
-            notes.append(
-                "the data show no sign of churn (customers keep buying up to the end of "
-                f"observation), so the mean dropout probability a/(a+b) = {mean_dropout:.2g} "
-                f"went to 0 (a = {a:.3g}, b = {b:.3g}). BG/NBD reduces to the NBD "
-                "(negative binomial: Gamma-Poisson purchasing, nobody ever leaves): "
-                "expected purchases grow in proportion to the horizon and P(alive) is "
-                "about 1, so long-horizon CLV is an upper bound"
-            )
-        elif math.sqrt((1.0 - mean_dropout) / (mean_dropout * (a + b + 1.0))) < limits[
-                "dropout_cv"]:
-            notes.append(
-                "the data show no difference in churn between customers, so the dropout "
-                f"distribution Beta(a, b) collapsed to a point (a = {a:.3g}, b = {b:.3g}, "
-                f"mean {mean_dropout:.3g}). BG/NBD reduces to its limit with one dropout "
-                f"probability p = {mean_dropout:.3g} after each purchase for every customer"
-            )
+        notes = [_beta_dropout_note("BG/NBD", a, b, limits, "after each purchase")]
         notes.append(_one_rate_note(r, alpha, unit, limits["rate_cv"]))
         return _limit_message(notes)
 

@@ -261,15 +261,32 @@ def supports(model: Any, prediction: str) -> bool:
     return caps is not None and prediction in caps.predictions
 
 
-def describe(model: Any) -> ModelDescription:
-    """Return the model's :class:`ModelDescription`, or a minimal one for non-contract objects."""
+def describe(model: Any, *, distributions: bool = True) -> ModelDescription:
+    """Return the model's :class:`ModelDescription`, or a minimal one for non-contract objects.
+
+    With ``distributions=False`` the description may leave ``heterogeneity`` empty: a
+    caller that needs only the name, key or glossary (tables, notes) then does not build
+    the fitted mixing distributions (nor import ``scipy.stats`` for them). Models whose
+    ``describe`` takes no ``distributions`` keyword are described in full.
+    """
     get = getattr(model, "describe", None)
     if callable(get):
-        desc = get()
+        light = not distributions and _takes_distributions(get)
+        desc = get(distributions=False) if light else get()
         if isinstance(desc, ModelDescription):
             return desc
     name = type(model).__name__
     return ModelDescription(key=name.lower(), name=name, long_name=name, story="", parameters={})
+
+
+def _takes_distributions(method: Any) -> bool:
+    """Whether a ``describe`` method accepts the ``distributions`` keyword."""
+    import inspect
+
+    try:
+        return "distributions" in inspect.signature(method).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return False
 
 
 def missing_note(model: Any, prediction: str, skipped: str) -> str:
@@ -291,7 +308,8 @@ def missing_note(model: Any, prediction: str, skipped: str) -> str:
         count; the χ² test of the frequency distribution is left out."``
     """
     what = PREDICTIONS.get(prediction, prediction)
-    return f"{describe(model).name} does not provide the {what}; {skipped} is left out."
+    name = describe(model, distributions=False).name
+    return f"{name} does not provide the {what}; {skipped} is left out."
 
 
 def offers(model: Any, prediction: str) -> bool:
@@ -368,7 +386,8 @@ def unsuited_data(model: Any, data: Any) -> str | None:
     unit, merge = attrs.get("time_unit"), attrs.get("merge_period")
     if unit is None or merge is None or merge == unit:
         return None
-    name = getattr(model, "_model_name", None) or describe(model).name
+    name = (getattr(model, "_model_name", None)
+            or describe(model, distributions=False).name)
     return (
         f"{name} is a discrete-time model: it counts purchase opportunities in whole "
         f"periods, but these data merge purchases per {merge!r} and measure ages in "

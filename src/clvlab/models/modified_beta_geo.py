@@ -16,9 +16,17 @@ import numpy.typing as npt
 import pandas as pd
 
 from clvlab import _columns as C
+from clvlab.models.beta_geo import DEGENERACY_LIMITS
 from clvlab.models.contract import Heterogeneity
 from clvlab.models.likelihoods import modified_beta_geo as lk
-from clvlab.models.purchase import PurchaseFitter, _unit_word
+from clvlab.models.purchase import (
+    PurchaseFitter,
+    _beta_dropout_note,
+    _limit_message,
+    _no_repeat_note,
+    _one_rate_note,
+    _unit_word,
+)
 
 __all__ = ["ModifiedBetaGeoFitter", "simulate_mbgnbd_rfm"]
 
@@ -265,6 +273,30 @@ class ModifiedBetaGeoFitter(PurchaseFitter):
             np.array([0.3, 0.3 * alpha0, 0.5, 2.0]),
             np.array([3.0, 3.0 * alpha0, 3.0, 10.0]),
         ]
+
+    def _degeneracy(
+        self, params: np.ndarray, data: Sequence[np.ndarray], weights: np.ndarray
+    ) -> str | None:
+        """Name the cause and the limit when the data leave part of MBG/NBD unidentified.
+
+        The limits of BG/NBD, with its thresholds (:data:`clvlab.models.beta_geo.
+        DEGENERACY_LIMITS`): no repeat purchase at all; no sign of churn (``a / (a + b)``
+        -> 0: the NBD); one common dropout probability (``a, b -> inf`` at a fixed
+        ratio); one common purchase rate (``r, alpha -> inf``: Poisson purchasing).
+        """
+        r, alpha, a, b = (float(v) for v in params)
+        x, _, T = data
+        unit = _unit_word(getattr(self, "time_unit_", None))
+        no_repeat = _no_repeat_note(x, T, weights, rate=r / alpha, unit=unit,
+                                    dropout=f"a = {a:.3g}, b = {b:.3g}")
+        if no_repeat is not None:
+            return no_repeat
+        limits = DEGENERACY_LIMITS
+        return _limit_message([
+            _beta_dropout_note("MBG/NBD", a, b, limits,
+                               "at the first purchase and after each repeat purchase"),
+            _one_rate_note(r, alpha, unit, limits["rate_cv"]),
+        ])
 
     def _penalty_scale(self, data: Sequence[np.ndarray]) -> np.ndarray:
         # lifetimes (ModifiedBetaGeoFitter inherits BetaGeoFitter.fit) penalises alpha in

@@ -168,6 +168,36 @@ def _no_repeat_note(
     )
 
 
+def _beta_dropout_note(
+    model: str, a: float, b: float, limits: dict[str, float], when: str
+) -> str | None:
+    """Note a Beta(a, b) dropout probability that went to 0 or collapsed to a point.
+
+    Shared by the models whose customers drop out with a Beta-distributed probability at
+    purchase events (BG/NBD, MBG/NBD): ``a/(a+b)`` below ``limits["mean_dropout"]`` is no
+    churn (the NBD); a coefficient of variation below ``limits["dropout_cv"]`` is one
+    common dropout probability. ``when`` says when a customer may drop out.
+    """
+    mean_dropout = a / (a + b)
+    if mean_dropout < limits["mean_dropout"]:
+        return (
+            "the data show no sign of churn (customers keep buying up to the end of "
+            f"observation), so the mean dropout probability a/(a+b) = {mean_dropout:.2g} "
+            f"went to 0 (a = {a:.3g}, b = {b:.3g}). {model} reduces to the NBD "
+            "(negative binomial: Gamma-Poisson purchasing, nobody ever leaves): "
+            "expected purchases grow in proportion to the horizon and P(alive) is "
+            "about 1, so long-horizon CLV is an upper bound"
+        )
+    if math.sqrt((1.0 - mean_dropout) / (mean_dropout * (a + b + 1.0))) < limits["dropout_cv"]:
+        return (
+            "the data show no difference in churn between customers, so the dropout "
+            f"distribution Beta(a, b) collapsed to a point (a = {a:.3g}, b = {b:.3g}, "
+            f"mean {mean_dropout:.3g}). {model} reduces to its limit with one dropout "
+            f"probability p = {mean_dropout:.3g} {when} for every customer"
+        )
+    return None
+
+
 def _one_rate_note(r: float, alpha: float, unit: str, limit: float) -> str | None:
     """Note Gamma(r, alpha) purchase rates collapsed to a point (1/sqrt(r) < limit)."""
     if 1.0 / math.sqrt(r) >= limit:

@@ -252,9 +252,33 @@ def _figure(
             draw(ax)
     except (ValueError, TypeError, KeyError) as exc:
         return _para(f"Figure not available ({caption}): {clean_text(exc)}")
+    return {"kind": "figure", "png": figure_png(fig), "caption": caption, "alt": caption}
+
+
+def figure_png(fig: Any, dpi: float = FIGURE_DPI) -> bytes:
+    """Draw ``fig`` once at ``dpi`` and encode it as PNG: the pixels of ``fig.savefig``.
+
+    ``savefig`` runs a constrained-layout figure twice (a layout pass with drawing
+    switched off, then the drawing) and writes RGBA; here the canvas draws once (the
+    layout engine runs inside that draw) and an opaque image is written as RGB, which is
+    quicker to encode and, even at zlib level 3, smaller than savefig's file. The decoded
+    pixels are those of ``savefig(dpi=dpi)`` (``tests/reporting/test_report_context.py``
+    compares them). No text chunks: the bytes do not depend on the matplotlib version.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = FigureCanvasAgg(fig)
+    fig.set_dpi(dpi)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    image = Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBA", 0, 1)
+    if rgba[..., 3].min() == 255:  # opaque (the figure's own white background)
+        image = image.convert("RGB")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
-    return {"kind": "figure", "png": buf.getvalue(), "caption": caption, "alt": caption}
+    # zlib level 3: a third quicker than the default 6 for ~2% more bytes
+    image.save(buf, format="png", dpi=(dpi, dpi), compress_level=3)
+    return buf.getvalue()
 
 
 # ======================================================================================

@@ -59,7 +59,16 @@ class _Charset:
         return "".join(ch if ord(ch) in self._cmap else "?" for ch in text)
 
 
-def _make_pdf(title: str, version: str, generated: str) -> Any:
+def _make_pdf(title: str, version: str, generated: str, *, like: Any = None) -> Any:
+    """A4 document with the report's margins and fonts, pages footed with version and date.
+
+    ``like``: a document made here whose fonts are copied instead of parsed again (the
+    scratch document of the dry runs, see :meth:`_Writer.fits`); fpdf2's font copies share
+    the parsed font file and keep their own record of the glyphs used. Such a document
+    has no footer (its pages are never shown).
+    """
+    import copy
+
     from fpdf import FPDF
 
     class _ReportPDF(FPDF):
@@ -72,6 +81,8 @@ def _make_pdf(title: str, version: str, generated: str) -> Any:
             super().add_page(*args, **kwargs)
 
         def footer(self) -> None:
+            if like is not None:
+                return
             self.set_y(-11)
             self.set_font(_FAMILY, "", 7.5)
             self.set_text_color(*_MUTED)
@@ -83,8 +94,11 @@ def _make_pdf(title: str, version: str, generated: str) -> Any:
     pdf.content_ends = {}
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
     pdf.set_auto_page_break(True, margin=16)
-    for style, path in _font_paths().items():
-        pdf.add_font(_FAMILY, style, str(path))
+    if like is None:
+        for style, path in _font_paths().items():
+            pdf.add_font(_FAMILY, style, str(path))
+    else:
+        pdf.fonts.update({key: copy.deepcopy(font) for key, font in like.fonts.items()})
     pdf.set_title(title)
     pdf.set_creator(f"clvlab {version}")
     pdf.set_author("clvlab")
@@ -139,7 +153,7 @@ class _Writer:
         the layout quadratic in the number of pages.)
         """
         if self._scratch is None:
-            self._scratch = _make_pdf("", "", "")
+            self._scratch = _make_pdf("", "", "", like=self.pdf)
         scratch = self._scratch
         scratch.add_page()
         start = scratch.page
@@ -408,13 +422,17 @@ class _Writer:
                     lambda w, b=block: w.block(b))):
                 self.flush(pending)
             if block["kind"] == "heading":
-                if not self.fits(lambda w, b=block, n=nxt: (w.heading(b["text"]),
-                                                            w.block_start(n))):
+                together = self.fits(lambda w, b=block, n=nxt: (w.heading(b["text"]),
+                                                                w.block_start(n)))
+                if not together:
                     self.pdf.add_page()
                 page = self.pdf.page
                 self.heading(block["text"])
-                if nxt is not None and nxt["kind"] != "figure" and not self.fits(
-                        lambda w, n=nxt: w.block_start(n)):
+                # when the trial fitted, the start of the block fits below the heading just
+                # drawn (the same drawing from the same height): only a heading moved to a
+                # new page can still be an orphan (its block's start exceeds a page)
+                if not together and nxt is not None and nxt["kind"] != "figure" and not \
+                        self.fits(lambda w, n=nxt: w.block_start(n)):
                     self.orphans.append(f"{block['text']} (page {page})")
                 continue
             if self.keep_together(block) and not self.fits(lambda w, b=block: w.block(b)):

@@ -174,7 +174,8 @@ def _purchase_key(settings: Any) -> str:
     return str(key)
 
 
-def run_spark(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None:
+def run_spark(settings: Any, ui: Any, *, master: str | None, no_report: bool,
+              conf: dict[str, str] | None = None) -> None:
     """Run the pipeline on Spark (the ``--engine spark`` branch of ``clvlab run``).
 
     Parameters
@@ -187,16 +188,19 @@ def run_spark(settings: Any, ui: Any, *, master: str | None, no_report: bool) ->
         Spark master URL (``--spark-master``); default the active session, else local.
     no_report : bool
         Skip the HTML/PDF report.
+    conf : dict, optional
+        Spark settings (``--spark-conf``); they override clvlab's defaults.
     """
     with warnings.catch_warnings():
         # PySpark's own notes about pandas 3 (version support, a deprecated keyword it
         # passes) are not about the user's data
         warnings.filterwarnings("ignore", module=r"pyspark(\.|$)")
         warnings.filterwarnings("ignore", message=_PYSPARK_PANDAS_NOTE)
-        _run(settings, ui, master=master, no_report=no_report)
+        _run(settings, ui, master=master, no_report=no_report, conf=conf or {})
 
 
-def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None:
+def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool,
+         conf: dict[str, str]) -> None:
     from clvlab.export import XLSX_MAX_ROWS
     from clvlab.models.contract import fit_columns
     from clvlab.spark._evaluation import evaluate
@@ -213,8 +217,10 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
     key = _purchase_key(settings)
     level = settings.interval_level() if hasattr(settings, "interval_level") else None
     with ui.step("Starting Spark"):
-        spark = session(master, config={"spark.ui.showConsoleProgress": "false"})
-    engine = f"Apache Spark {spark.version}, master {spark.sparkContext.master}"
+        spark = session(master, config={"spark.ui.showConsoleProgress": "false", **conf})
+    memory = spark.sparkContext.getConf().get("spark.driver.memory", "the cluster's default")
+    engine = (f"Apache Spark {spark.version}, master {spark.sparkContext.master}, driver "
+              f"memory {memory}")
     ui.note(engine)
     tx = _load(spark, settings, ui)
     with ui.step("Building the RFM summary and the calibration/holdout split (one shuffle)"):
@@ -234,6 +240,9 @@ def _run(settings: Any, ui: Any, *, master: str | None, no_report: bool) -> None
         keys = registered("purchase")
         with ui.step(f"Fitting and comparing {len(keys)} purchase models ({', '.join(keys)}) "
                      f"on {period} by holdout log predictive score, from counted rows"):
+            if split is None:  # (the command checks this with its options)
+                raise ValueError("--purchase-model auto chooses by the holdout log predictive "
+                                 "score, which needs a holdout: give --calibration-end.")
             choice = choose_purchase_model(split, keys, time_unit=unit)
         key = choice.best
         fit_counts["model comparison"] = choice.n_rows

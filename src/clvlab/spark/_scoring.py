@@ -345,8 +345,9 @@ def score_customers(
             order.insert(order.index(after) + 1, col)
     cols = [F.col(C.CUSTOMER_ID)]
     for name in order:
-        col = F.col(name)
-        cols.append(col.alias(name, metadata={METADATA_KEY: attrs}) if name == CLV else col)
+        column = F.col(name)
+        cols.append(column.alias(name, metadata={METADATA_KEY: attrs}) if name == CLV
+                    else column)
     return scored.select(*cols)
 
 

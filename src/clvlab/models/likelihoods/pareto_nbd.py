@@ -87,6 +87,11 @@ _SERIES_MAX_Z = 0.65
 #: quadrature takes over.
 _PMF_SERIES_MAX_RATIO = 0.9
 
+#: Step and last node ``k`` of the tail integral's exp-sinh rule (the last node is at
+#: ``u = sigma exp(pi/2 sinh 9) = sigma e^6364``).
+_RULE_STEP = 0.0625
+_RULE_K_MAX = 9.0
+
 #: Elements per block in the quadrature fallbacks (bounds the node x element matrices).
 _QUAD_BLOCK = 8192
 
@@ -134,48 +139,104 @@ def _log_tail_quadrature(
     ``u = sigma exp(pi/2 sinh k)`` with ``sigma`` the smaller of the distance to the
     nearest singularity (``min(alpha, beta) + tau``) and the decay length
     ``1 / |d log f / du|`` at ``tau``; step 1/16 on ``k in [-4, 9]`` (the last node at
-    ``u = sigma e^6364``, so tails as heavy as ``u^-(1 + 0.006)`` are covered; each block
-    stops where its slowest tail has fallen by ``e^-45``, usually near ``k = 4``) gives
-    about 1e-12 relative accuracy (checked against mpmath for ``x`` up to 20,000 and
-    ``alpha/beta`` from 1e-4 to 1e4, and against the series). Everything is done with
+    ``u = sigma e^6364``; each block stops where its slowest tail has fallen by ``e^-45``,
+    usually near ``k = 4``) gives about 1e-12 relative accuracy (checked against mpmath
+    for ``x`` up to 20,000 and ``alpha/beta`` from 1e-4 to 1e4, and against the series).
+    Tails heavier than ``u^-(1 + 0.007)`` have not fallen that far by the last node: for
+    those rows the rule ends there as a trapezoid (half weight on the last node) and the
+    rest, ``int_U^inf``, is added in closed form -- beyond ``U = sigma e^6364`` the
+    integrand is ``u^-(p+q)`` to double precision, so the rest is
+    ``U^(1-p-q) / (p+q-1)`` (see :func:`_tail_beyond`). Everything is done with
     logarithms of the nodes, which overflow as numbers. Derivatives are the quadratures
     of the integrand's derivatives (the nodes are fixed, the integral exact).
     """
-    log_node, log_w = _exp_sinh_rule(0.0625, -4.0, 9.0)
+    log_node, log_w = _exp_sinh_rule(_RULE_STEP, -4.0, _RULE_K_MAX)
     n = p.size
     outs = [np.empty(n) for _ in range(5 if gradient else 1)]
-    for lo in range(0, n, _QUAD_BLOCK):
-        sl = slice(lo, lo + _QUAD_BLOCK)
-        pp, qq, aa, bb, tt = p[sl], q[sl], alpha[sl], beta[sl], tau[sl]
-        apt, bpt = aa + tt, bb + tt
-        sigma = np.minimum(np.minimum(apt, bpt), 1.0 / (pp / apt + qq / bpt))
-        # nodes needed on the right: beyond the larger scale the integrand falls like
-        # u^-(p+q), so u up to e^(45 / (p+q-1)) times that scale suffices
-        log_reach = float(np.max(45.0 / (pp + qq - 1.0) + np.log(np.maximum(apt, bpt) / sigma)))
-        keep = slice(0, int(np.searchsorted(log_node, log_reach + 2.0)) + 1)
-        ln, lw = log_node[keep], log_w[keep]
-        log_u = np.log(sigma)[:, None] + ln[None, :]
-        if ln[-1] < 600.0:  # no overflow: plain logs of sums are cheaper than logaddexp
-            u = np.exp(log_u)
-            sum_a = apt[:, None] + u  # alpha + tau + u
-            sum_b = bpt[:, None] + u
-            la, lb = np.log(sum_a), np.log(sum_b)
-        else:
-            la = np.logaddexp(np.log(apt)[:, None], log_u)
-            lb = np.logaddexp(np.log(bpt)[:, None], log_u)
-            with np.errstate(over="ignore"):
-                sum_a, sum_b = np.exp(la), np.exp(lb)  # inf where huge: 1/inf = 0 below
-        v = -pp[:, None] * la - qq[:, None] * lb + lw[None, :]
-        total = _logsumexp_rows(v)
-        outs[0][sl] = total + np.log(sigma)
-        if gradient:
-            wts = np.exp(v - total[:, None])
-            outs[1][sl] = -np.einsum("ij,ij->i", wts, la)
-            outs[2][sl] = -np.einsum("ij,ij->i", wts, lb)
-            with np.errstate(over="ignore"):
-                outs[3][sl] = -pp * np.einsum("ij,ij->i", wts, 1.0 / sum_a)
-                outs[4][sl] = -qq * np.einsum("ij,ij->i", wts, 1.0 / sum_b)
+    apt_all, bpt_all = alpha + tau, beta + tau
+    sigma_all = np.minimum(np.minimum(apt_all, bpt_all), 1.0 / (p / apt_all + q / bpt_all))
+    # nodes needed on the right: beyond the larger scale the integrand falls like
+    # u^-(p+q), so u up to e^(45 / (p+q-1)) times that scale suffices
+    with np.errstate(divide="ignore"):
+        reach = 45.0 / (p + q - 1.0) + np.log(np.maximum(apt_all, bpt_all) / sigma_all)
+    heavy = reach + 2.0 > log_node[-1]  # the rule ends before the tail has fallen enough
+    groups = [np.flatnonzero(~heavy), np.flatnonzero(heavy)]
+    for rows, add_rest in zip(groups, (False, True), strict=True):
+        for lo in range(0, rows.size, _QUAD_BLOCK):
+            sl = rows[lo : lo + _QUAD_BLOCK]
+            pp, qq, apt, bpt = p[sl], q[sl], apt_all[sl], bpt_all[sl]
+            sigma = sigma_all[sl]
+            keep = slice(0, int(np.searchsorted(log_node, float(np.max(reach[sl])) + 2.0)) + 1)
+            ln, lw = log_node[keep], log_w[keep]
+            log_u = np.log(sigma)[:, None] + ln[None, :]
+            if ln[-1] < 600.0:  # no overflow: plain logs of sums are cheaper than logaddexp
+                u = np.exp(log_u)
+                sum_a = apt[:, None] + u  # alpha + tau + u
+                sum_b = bpt[:, None] + u
+                la, lb = np.log(sum_a), np.log(sum_b)
+            else:
+                la = np.logaddexp(np.log(apt)[:, None], log_u)
+                lb = np.logaddexp(np.log(bpt)[:, None], log_u)
+                with np.errstate(over="ignore"):
+                    sum_a, sum_b = np.exp(la), np.exp(lb)  # inf where huge: 1/inf = 0 below
+            v = -pp[:, None] * la - qq[:, None] * lb + lw[None, :]
+            if add_rest:
+                v, la, lb, sum_a, sum_b = _tail_beyond(
+                    pp, qq, _RULE_K_MAX, _RULE_STEP, log_u[:, -1], np.log(sigma),
+                    v, la, lb, sum_a, sum_b)
+            total = _logsumexp_rows(v)
+            outs[0][sl] = total + np.log(sigma)
+            if gradient:
+                wts = np.exp(v - total[:, None])
+                outs[1][sl] = -np.einsum("ij,ij->i", wts, la)
+                outs[2][sl] = -np.einsum("ij,ij->i", wts, lb)
+                with np.errstate(over="ignore"):
+                    outs[3][sl] = -pp * np.einsum("ij,ij->i", wts, 1.0 / sum_a)
+                    outs[4][sl] = -qq * np.einsum("ij,ij->i", wts, 1.0 / sum_b)
     return tuple(outs)
+
+
+def _tail_beyond(
+    p: np.ndarray, q: np.ndarray, k_end: float, h: float, log_end: np.ndarray,
+    log_sigma: np.ndarray, v: np.ndarray, la: np.ndarray, lb: np.ndarray,
+    sum_a: np.ndarray, sum_b: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """End the rule at its last node ``U`` and add ``int_U^inf`` in closed form.
+
+    At ``U = sigma exp(pi/2 sinh k_end)`` (``log U = log sigma + 6364``) ``a`` and ``b``
+    are below ``U e^-6000``: the integrand is ``u^-(p+q)`` in double precision, so in the
+    rule's variable it is ``g(k) ~ exp(phi(k))`` with ``phi = -e pi/2 sinh k + log cosh k``
+    (``e = p + q - 1``), and the rest is ``U^-e / e``, appended as one more column (over
+    ``sigma``, the unit of the others). The rule then ends as a trapezoid whose last
+    weight carries the Euler-Maclaurin end corrections, ``1/2 - h phi'/12 +
+    h^3 g3/720`` with ``g3 = g'''/g`` (the left end decays double-exponentially: no terms
+    there). The columns ``la``/``lb`` hold minus each column's log-derivative in
+    ``p``/``q`` (``log U + 1/e`` for the rest; the last node's weight depends on ``e``
+    too), so the weighted sums give the gradient; the derivatives in ``a``, ``b`` vanish
+    at ``U``.
+    """
+    eps = p + q - 1.0
+    half_pi = 0.5 * math.pi
+    sh, ch = math.sinh(k_end), math.cosh(k_end)
+    th, sech2 = math.tanh(k_end), 1.0 / ch**2
+    d1 = -eps * half_pi * ch + th  # phi', phi'', phi''' at the last node
+    d2 = -eps * half_pi * sh + sech2
+    d3 = -eps * half_pi * ch - 2.0 * sech2 * th
+    g3 = d3 + 3.0 * d1 * d2 + d1**3
+    weight = 0.5 - h * d1 / 12.0 + h**3 * g3 / 720.0
+    # d/de of the weight: d phi'/de = d phi'''/de = -pi/2 cosh, d phi''/de = -pi/2 sinh
+    e1, e2 = -half_pi * ch, -half_pi * sh
+    dg3 = e1 + 3.0 * (e1 * d2 + d1 * e2) + 3.0 * d1**2 * e1
+    dweight = -h * e1 / 12.0 + h**3 * dg3 / 720.0
+    v, la, lb = v.copy(), la.copy(), lb.copy()
+    v[:, -1] += np.log(weight)
+    la[:, -1] -= dweight / weight
+    lb[:, -1] -= dweight / weight
+    v_rest = -eps * log_end - np.log(eps) - log_sigma
+    l_rest = log_end + 1.0 / eps
+    inf = np.full_like(v_rest, np.inf)
+    return tuple(np.column_stack([m, col]) for m, col in
+                 ((v, v_rest), (la, l_rest), (lb, l_rest), (sum_a, inf), (sum_b, inf)))
 
 
 def _log_tail_integral(
