@@ -14,6 +14,11 @@ from clvlab.intervals import (
     INTERVAL_COLUMNS,
     PARAMETER_SHARE_THRESHOLD,
     _CountTable,
+    _factorize,
+    _grid_tops,
+    _ragged_cumsum,
+    _spend_quantiles,
+    _truncate,
     _walk_counts,
     forecast_intervals,
     predict_intervals,
@@ -703,3 +708,82 @@ def test_aligned_intervals_keep_no_hash_table_on_the_customer_index(models, samp
     assert "_engine" not in rfm.index._cache
     shuffled = iv.totals_by(groups.sample(frac=1.0, random_state=2))  # aligned by id
     pd.testing.assert_frame_equal(in_order, shuffled, check_exact=True)
+
+
+# -- the same numbers through the faster paths -------------------------------------------
+@pytest.mark.parametrize("key", ["bgnbd", "pnbd", "mbgnbd", "bgbb"])
+def test_expected_at_several_horizons_is_bit_identical(key, sample_rfm):
+    """Each purchase model's ``_expected`` with ``t`` of shape (k, 1) (how the ranges ask
+    for several horizons at once: the discount schedule, the holdout fan) gives, row by
+    row, exactly the numbers of one call per horizon, on >= 4,096 histories."""
+    from clvlab.models.registry import get_model_class
+
+    data = sample_rfm[["frequency", "recency", "T"]]
+    data = data.round() if key == "bgbb" else data  # (BG/BB: whole periods)
+    reps = int(np.ceil(5000 / len(data)))  # enough rows for the distinct-row paths
+    big = pd.concat([data] * reps)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_data = (data.assign(frequency=np.minimum(data.frequency, data.recency))
+                    if key == "bgbb" else data)
+        model = get_model_class(key)().fit(fit_data)
+    params = model.params_.to_numpy(dtype=float)
+    x, tx, T = (big[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    if key == "bgbb":
+        x = np.minimum(x, tx)
+    times = np.array([0.0, 1.0, 4.5, 13.0, 39.0])
+    many = np.asarray(model._expected(params, times[:, None], x, tx, T))
+    one_by_one = np.stack([np.asarray(model._expected(params, np.float64(t), x, tx, T))
+                           for t in times])
+    assert many.shape == (times.size, x.size)
+    np.testing.assert_array_equal(many, one_by_one)
+
+
+def test_first_at_least_one_level_equals_per_row_levels():
+    """``_CountTable.first_at_least`` with one level (no table-sized row index) gives the
+    counts of the per-row form at that level, including rows that never reach it."""
+    pmf = np.array([0.5, 0.3, 0.2, 0.9, 0.05, 1.0, 0.1, 0.1])
+    offsets = np.array([0, 3, 5, 6, 8])
+    table = _CountTable(offsets, pmf, _ragged_cumsum(pmf, offsets))
+    for tau in (0.0, 0.5, 0.8, 0.95, 0.99):
+        np.testing.assert_array_equal(table.first_at_least(tau),
+                                      table.first_at_least(np.full(4, tau)))
+    np.testing.assert_array_equal(table.first_at_least(0.8), [1, 0, 0, 1])
+
+
+def test_spend_quantiles_read_in_place_equal_a_truncated_table(predictive, models, sample_rfm):
+    """``_spend_quantiles(..., n_end=d)`` (counts 0..d[h] read in the full table) gives the
+    quantiles of the table cut there by ``_truncate``, bit for bit, and so do the grid tops."""
+    bg, gg = models
+    table = predictive._counts
+    rows = np.arange(table.n_rows)
+    x = sample_rfm["frequency"].to_numpy(dtype=float)[:table.n_rows]
+    m = sample_rfm["monetary_value"].to_numpy(dtype=float)[:table.n_rows]
+    shape, post_shape, _ = (np.asarray(v, dtype=float) for v in gg._order_value_posterior(
+        gg.params_.to_numpy(dtype=float), x, m))
+    depth = np.minimum(table.first_at_least(0.99), np.maximum(table.n_max - 1, 0))
+    assert np.any(depth < table.n_max)  # some rows are cut
+    taus = (0.1, 0.9)
+    cut = _truncate(table, depth)
+    np.testing.assert_array_equal(
+        np.stack(_spend_quantiles(table, rows, shape, post_shape, taus, n_end=depth)),
+        np.stack(_spend_quantiles(cut, rows, shape, post_shape, taus)))
+    assert (_grid_tops(table, rows, shape, post_shape, n_end=depth)
+            == _grid_tops(cut, rows, shape, post_shape))
+
+
+def test_factorize_numbers_rows_in_first_seen_order():
+    """``_factorize`` numbers distinct rows in order of first appearance and returns each
+    code's first row (as pandas' factorize of the row tuples), for float and whole-number
+    columns."""
+    rng = np.random.default_rng(4)
+    a = rng.integers(0, 5, 3000).astype(float)
+    b = np.round(rng.random(3000) * 3, 1)
+    codes, first = _factorize(a, b)
+    want, _ = pd.factorize(pd.Series(list(zip(a, b, strict=True))), sort=False)
+    np.testing.assert_array_equal(codes, want)
+    np.testing.assert_array_equal(codes[first], np.arange(first.size))
+    np.testing.assert_array_equal(first, [int(np.flatnonzero(want == k)[0])
+                                          for k in range(first.size)])
+    empty_codes, empty_first = _factorize(np.zeros(0))
+    assert empty_codes.size == 0 and empty_first.size == 0

@@ -79,7 +79,9 @@ from scipy import special
 from clvlab import _columns as C
 from clvlab._checks import check_discount_rate, check_horizon, check_level, check_margin
 from clvlab.exceptions import InvalidValueError, ModelWarning, reissue_warnings
+from clvlab.models.base import _single_threaded_blas
 from clvlab.models.contract import describe, missing_note, supports
+from clvlab.models.likelihoods._numerics import _distinct_rows
 from clvlab.validation import aligned_to, validate_rfm
 
 __all__ = [
@@ -131,6 +133,12 @@ SPEND_GRID_POINTS = 128
 
 #: Customer rows per block when tabulating spend distributions (memory bound).
 _BLOCK_ROWS = 4096
+
+#: Customers per block of the inverse-cdf search of the totals' simulation (memory bound).
+_SEARCH_BLOCK = 1 << 18
+
+#: (count, history) pairs per call of the purchase model's pmf in a walk (memory bound).
+_PMF_BLOCK = 1 << 19
 
 #: Columns of :attr:`PredictionIntervals.customers`, in order.
 INTERVAL_COLUMNS: tuple[str, ...] = (
@@ -198,8 +206,10 @@ class _TotalsData:
                 ("clv", self.de_hat, self.de_pts, self.margin),
             ):
                 base = per_row[codes]
-                est = total(factor * self.spend * base)
-                var = param_var(est, (factor * self.spend * e[codes] for e in pts))
+                scaled_spend = factor * self.spend
+                est = total(scaled_spend * base)
+                var = param_var(est, (_times(e[codes], scaled_spend) for e in pts))
+                del scaled_spend
                 var = var + param_var(est, (factor * s * base for s in self.spend_pts))
                 parts[name] = (est, var)
                 del base
@@ -233,6 +243,12 @@ class _TotalsData:
             out.index = pd.MultiIndex.from_tuples(list(out.index), names=["group", "total"])
             out = out.sort_index(level=0, sort_remaining=False)
         return out
+
+
+def _times(values: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """``factor * values``, in place in ``values`` (a temporary: one array fewer alive)."""
+    values *= factor
+    return values
 
 
 # ======================================================================================
@@ -324,7 +340,8 @@ class PredictionIntervals:
                 column="groups", rule="one label per customer",
             )
         codes, uniques = pd.factorize(labels_in, sort=True)
-        return self._totals.frame(codes.astype(np.int64), list(uniques))
+        del labels_in
+        return self._totals.frame(codes.astype(np.int64, copy=False), list(uniques))
 
     def purchase_coverage(
         self, observed: npt.ArrayLike | pd.Series, *, by: npt.ArrayLike | None = None
@@ -568,15 +585,18 @@ def _cubature_variance(values: list[np.ndarray], center: np.ndarray) -> np.ndarr
 def _factorize(*arrays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes of identical rows and the first row of each code (first-seen order)."""
     n = arrays[0].shape[0]
-    key = np.zeros(n, dtype=np.int64)
-    for arr in arrays:
-        codes, uniques = pd.factorize(arr, sort=False)
-        key = key * max(len(uniques), 1) + codes
-        key, _ = pd.factorize(key, sort=False)
-        key = key.astype(np.int64)
-    first = np.full(int(key.max()) + 1 if n else 0, n, dtype=np.int64)
-    np.minimum.at(first, key, np.arange(n))
-    return key, first
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    # one hash pass over the rows' combined column codes (whole numbers below n are their
+    # own codes); the numbering is first-seen order, as factorizing row by row would give
+    codes, _ = _distinct_rows(arrays)
+    key = codes.astype(np.int64, copy=False)
+    # codes number the rows in first-seen order, so a code's first row is where the
+    # running maximum of the codes rises
+    rises = np.empty(n, dtype=bool)
+    rises[0] = True
+    np.greater(key[1:], np.maximum.accumulate(key[:-1]), out=rises[1:])
+    return key, np.flatnonzero(rises)
 
 
 # ======================================================================================
@@ -605,6 +625,11 @@ class _CountTable:
 
     def first_at_least(self, tau: np.ndarray | float, eps: float = 1e-12) -> np.ndarray:
         """Per row, the smallest ``n`` with ``F(n) >= tau`` (``N_h`` if none)."""
+        if np.ndim(tau) == 0 and self.n_rows:
+            # one level for every row: no table-sized row index (every row has an entry)
+            below = self.cdf < float(tau) - eps
+            count = np.add.reduceat(below, self.offsets[:-1], dtype=np.int64)
+            return np.minimum(count, self.n_max)
         tau = np.broadcast_to(np.asarray(tau, dtype=float), (self.n_rows,))
         rows = self.row_of_entries()
         below = self.cdf < tau[rows] - eps
@@ -641,10 +666,16 @@ class _CountTable:
         """Smallest ``n`` with ``F_rows(n) >= u`` (inverse-cdf draws; capped at ``N_h``)."""
         if self._key is None:
             # row h's entries hold h + F_h(n): increasing over the whole table
-            self._key = self.row_of_entries() + self.cdf
-        idx = np.searchsorted(self._key, rows + u, side="left")
-        n = idx - self.offsets[rows]
-        return np.minimum(np.maximum(n, 0), self.n_max[rows])
+            key = np.repeat(np.arange(self.n_rows, dtype=float), np.diff(self.offsets))
+            key += self.cdf
+            self._key = key
+        query = rows + u
+        n = np.searchsorted(self._key, query, side="left")
+        del query
+        n -= self.offsets[rows]
+        np.maximum(n, 0, out=n)
+        np.minimum(n, self.n_max[rows], out=n)
+        return n
 
 
 def _count_cap(expected: np.ndarray) -> np.ndarray:
@@ -673,6 +704,21 @@ def _next_block(p: np.ndarray, end: np.ndarray, b: np.ndarray, short: np.ndarray
     guess = np.ceil(k) + 1
     doubled = 2 * b
     return np.where(np.isfinite(guess), np.clip(guess, 1, doubled), doubled).astype(np.int64)
+
+
+def _log_pmf_blocks(log_pmf: Callable[[int, np.ndarray, np.ndarray], np.ndarray], j: int,
+                    n: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``log_pmf(j, n, rows)`` by blocks of :data:`_PMF_BLOCK` pairs (memory bound).
+
+    The model's pmf is elementwise, so the blocks give the same numbers as one call,
+    with the model's temporaries sized by a block rather than by the whole pass.
+    """
+    if n.size <= _PMF_BLOCK:
+        return np.asarray(log_pmf(j, n, rows), dtype=float)
+    out = np.empty(n.size)
+    for lo in range(0, n.size, _PMF_BLOCK):
+        out[lo:lo + _PMF_BLOCK] = log_pmf(j, n[lo:lo + _PMF_BLOCK], rows[lo:lo + _PMF_BLOCK])
+    return out
 
 
 def _walk_counts(
@@ -706,7 +752,8 @@ def _walk_counts(
         start = np.cumsum(b) - b
         n = (length[active][owner] + np.arange(owner.size) - start[owner]).astype(float)
         rows = active[owner]
-        each = np.stack([np.exp(log_pmf(j, n, rows)) for j in range(n_params)])
+        each = np.stack([_log_pmf_blocks(log_pmf, j, n, rows) for j in range(n_params)])
+        np.exp(each, out=each)
         each = np.where(np.isfinite(each), each, 0.0)
         # (elementwise, not a BLAS product: BLAS threads stall on a busy machine)
         p = each[0] if n_params == 1 else np.sum(weights[:, None] * each, axis=0)
@@ -729,8 +776,11 @@ def _walk_counts(
     offsets = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(length, out=offsets[1:])
     pmf = np.zeros(int(offsets[-1]))
-    for rows_k, n_k, p_k in pieces:
+    pieces.reverse()
+    while pieces:  # (each piece freed once placed: not all alive beside the table)
+        rows_k, n_k, p_k = pieces.pop()
         pmf[offsets[rows_k] + n_k] = p_k
+        del rows_k, n_k, p_k
     return _CountTable(offsets, pmf, _ragged_cumsum(pmf, offsets), truncated)
 
 
@@ -744,6 +794,7 @@ def _spend_quantiles(
     post_shape: np.ndarray,
     taus: tuple[float, float],
     tops: dict[tuple[float, float], int] | None = None,
+    n_end: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Quantiles of ``Y = (value of the next N purchases) / posterior_rate`` per pair.
 
@@ -760,71 +811,80 @@ def _spend_quantiles(
 
     ``tops`` (``{(shape, post_shape): largest count}``, from :func:`_grid_tops` over a
     larger set of customers) fixes each spend group's grid, so customers scored in parts
-    (Spark partitions) get the bounds they get when scored all together.
+    (Spark partitions) get the bounds they get when scored all together. ``n_end``
+    (per table row, at most its ``N_h``) uses only the counts ``0..n_end[h]`` of each
+    row, as a table cut there (:func:`_truncate`) would, without copying the table.
     """
     n_pairs = rows.shape[0]
     out_lo = np.zeros(n_pairs)
     out_hi = np.zeros(n_pairs)
     group_codes, group_first = _factorize(shape, post_shape)
-    nmax_rows = counts.n_max
-    missing_rows = np.clip(1.0 - counts.cdf[counts.offsets[1:] - 1], 0.0, 1.0)
+    nmax_rows = counts.n_max if n_end is None else n_end
+    missing_rows = np.clip(1.0 - counts.cdf[counts.offsets[:-1] + nmax_rows], 0.0, 1.0)
     order = np.lexsort((nmax_rows[rows], group_codes))  # by group, then by count length
     bounds = np.searchsorted(group_codes[order], np.arange(group_first.size + 1))
-    for g, first in enumerate(group_first):
-        members = order[bounds[g]:bounds[g + 1]]
-        a, beta = float(shape[first]), float(post_shape[first])
-        grp_rows = rows[members]
-        n_top = int(nmax_rows[grp_rows].max())
-        if tops is not None:
-            n_top = max(n_top, int(tops.get((a, beta), n_top)))
-        if n_top == 0:
-            continue  # only point masses at 0
-        z_lo = special.betaincinv(a, beta, 1e-6)
-        z_hi = special.betaincinv(n_top * a, beta, 1.0 - 1e-6)
-        y_lo = z_lo / (1.0 - z_lo)
-        y_hi = z_hi / (1.0 - z_hi) if z_hi < 1.0 else np.finfo(float).max / 4
-        y_hi = max(y_hi, y_lo * 1.0001)
-        log_grid = np.linspace(math.log(y_lo), math.log(y_hi), SPEND_GRID_POINTS)
-        grid = np.exp(log_grid)
-        nvals = np.arange(1, n_top + 1, dtype=float)[:, None]
-        table = np.vstack([np.ones((1, grid.size)),
-                           special.betainc(nvals * a, beta, grid / (1.0 + grid))])
-        for lo in range(0, members.size, _BLOCK_ROWS):
-            blk = members[lo:lo + _BLOCK_ROWS]
-            brow = rows[blk]
-            nmax_b = nmax_rows[brow]
-            width = int(nmax_b.max()) + 1
-            dense = np.zeros((brow.size, width))
-            rep = np.repeat(np.arange(brow.size), nmax_b + 1)
-            within = np.arange(rep.size) - np.repeat(np.cumsum(nmax_b + 1) - (nmax_b + 1),
-                                                     nmax_b + 1)
-            dense[rep, within] = counts.pmf[np.repeat(counts.offsets[brow], nmax_b + 1) + within]
-            cdf = dense @ table[:width]
-            p0 = dense[:, 0]
-            missing = missing_rows[brow]
-            for tau, out in ((taus[0] - missing, out_lo), (taus[1] + 0.0 * missing, out_hi)):
-                k = (cdf < (tau - 1e-12)[:, None]).sum(axis=1)
-                inner = np.clip(k, 1, grid.size - 1)
-                f0 = cdf[np.arange(brow.size), inner - 1]
-                f1 = cdf[np.arange(brow.size), inner]
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    w = np.clip(np.where(f1 > f0, (tau - f0) / (f1 - f0), 1.0), 0.0, 1.0)
-                y = np.exp(log_grid[inner - 1] + w * (log_grid[inner] - log_grid[inner - 1]))
-                y = np.where(k == 0, grid[0], np.where(k >= grid.size, grid[-1], y))
-                out[blk] = np.where(p0 >= tau - 1e-12, 0.0, y)
+    # One BLAS thread: the products are short and wide (a block's rows x at most a few
+    # hundred counts x the grid), and OpenBLAS threads waking for each of them spin and
+    # compete with the rest on a busy machine (7x the CPU time of one thread at a million
+    # customers). Each entry is the same sum either way.
+    with _single_threaded_blas():
+        for g, first in enumerate(group_first):
+            members = order[bounds[g]:bounds[g + 1]]
+            a, beta = float(shape[first]), float(post_shape[first])
+            grp_rows = rows[members]
+            n_top = int(nmax_rows[grp_rows].max())
+            if tops is not None:
+                n_top = max(n_top, int(tops.get((a, beta), n_top)))
+            if n_top == 0:
+                continue  # only point masses at 0
+            z_lo = special.betaincinv(a, beta, 1e-6)
+            z_hi = special.betaincinv(n_top * a, beta, 1.0 - 1e-6)
+            y_lo = z_lo / (1.0 - z_lo)
+            y_hi = z_hi / (1.0 - z_hi) if z_hi < 1.0 else np.finfo(float).max / 4
+            y_hi = max(y_hi, y_lo * 1.0001)
+            log_grid = np.linspace(math.log(y_lo), math.log(y_hi), SPEND_GRID_POINTS)
+            grid = np.exp(log_grid)
+            nvals = np.arange(1, n_top + 1, dtype=float)[:, None]
+            table = np.vstack([np.ones((1, grid.size)),
+                               special.betainc(nvals * a, beta, grid / (1.0 + grid))])
+            for lo in range(0, members.size, _BLOCK_ROWS):
+                blk = members[lo:lo + _BLOCK_ROWS]
+                brow = rows[blk]
+                nmax_b = nmax_rows[brow]
+                width = int(nmax_b.max()) + 1
+                dense = np.zeros((brow.size, width))
+                rep = np.repeat(np.arange(brow.size), nmax_b + 1)
+                within = np.arange(rep.size) - np.repeat(np.cumsum(nmax_b + 1) - (nmax_b + 1),
+                                                         nmax_b + 1)
+                src = np.repeat(counts.offsets[brow], nmax_b + 1) + within
+                dense[rep, within] = counts.pmf[src]
+                cdf = dense @ table[:width]
+                p0 = dense[:, 0]
+                missing = missing_rows[brow]
+                for tau, out in ((taus[0] - missing, out_lo), (taus[1] + 0.0 * missing, out_hi)):
+                    k = (cdf < (tau - 1e-12)[:, None]).sum(axis=1)
+                    inner = np.clip(k, 1, grid.size - 1)
+                    f0 = cdf[np.arange(brow.size), inner - 1]
+                    f1 = cdf[np.arange(brow.size), inner]
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        w = np.clip(np.where(f1 > f0, (tau - f0) / (f1 - f0), 1.0), 0.0, 1.0)
+                    y = np.exp(log_grid[inner - 1] + w * (log_grid[inner] - log_grid[inner - 1]))
+                    y = np.where(k == 0, grid[0], np.where(k >= grid.size, grid[-1], y))
+                    out[blk] = np.where(p0 >= tau - 1e-12, 0.0, y)
     return out_lo, out_hi
 
 
 def _grid_tops(counts: _CountTable, rows: np.ndarray, shape: np.ndarray,
-               post_shape: np.ndarray) -> dict[tuple[float, float], int]:
+               post_shape: np.ndarray, n_end: np.ndarray | None = None,
+               ) -> dict[tuple[float, float], int]:
     """Largest count per spend group ``(shape, post_shape)``: what sets its grid.
 
-    The same pairs as :func:`_spend_quantiles`; the maximum over several sets of
-    customers is the value for all of them together (``tops=`` there).
+    The same pairs (and ``n_end``) as :func:`_spend_quantiles`; the maximum over several
+    sets of customers is the value for all of them together (``tops=`` there).
     """
     codes, first = _factorize(shape, post_shape)
     top = np.zeros(first.size, dtype=np.int64)
-    np.maximum.at(top, codes, counts.n_max[rows])
+    np.maximum.at(top, codes, (counts.n_max if n_end is None else n_end)[rows])
     return {(float(shape[f]), float(post_shape[f])): int(t)
             for f, t in zip(first, top, strict=True)}
 
@@ -925,6 +985,37 @@ def predict_intervals(
     return result
 
 
+class _Columns:
+    """The columns of :attr:`PredictionIntervals.customers`, in the order they are set.
+
+    Columns that are the same for every customer of a history are kept per history and
+    spread over the customers only when the table is built at the end, so they are not
+    customer-sized while the rest is computed (the same values, dtypes and order).
+    """
+
+    def __init__(self, codes: np.ndarray) -> None:
+        self.codes = codes
+        self.columns: dict[str, tuple[bool, Any]] = {}  # name -> (per history?, values)
+
+    def __setitem__(self, name: str, values: Any) -> None:
+        self.columns[name] = (False, values)
+
+    def per_history(self, name: str, values: np.ndarray) -> None:
+        self.columns[name] = (True, values)
+
+    def frame(self, index: pd.Index) -> pd.DataFrame:
+        """Return the table on ``index`` (one column array each, not copied again)."""
+        data: dict[str, Any] = {}
+        for name in list(self.columns):
+            per_history, values = self.columns.pop(name)  # (freed as it goes)
+            if per_history:
+                values = values[self.codes]
+            elif np.ndim(values) == 0:  # a scalar, as a DataFrame would broadcast it
+                values = np.full(len(index), values)
+            data[name] = values
+        return pd.DataFrame(data, index=index, copy=False)
+
+
 class _Computation:
     """One call of :func:`predict_intervals` (keeps the intermediate arrays together)."""
 
@@ -963,6 +1054,7 @@ class _Computation:
         tx = self.frame[C.RECENCY].to_numpy(dtype=float)
         T = self.frame[C.T].to_numpy(dtype=float)
         self.codes, first = _factorize(x, tx, T)
+        self.first = first  # each history's first customer
         self.ux, self.utx, self.uT = x[first], tx[first], T[first]
         self.weights = np.bincount(self.codes, minlength=first.size).astype(float)
         self.n = x.shape[0]
@@ -972,6 +1064,19 @@ class _Computation:
         return np.asarray(
             self.pm._expected(params, np.float64(t), self.ux, self.utx, self.uT), dtype=float
         )
+
+    def _expected_at(self, params: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Return the expected purchases at several horizons, ``(len(times), n_histories)``.
+
+        One call of the model's hook with ``t`` of shape ``(k, 1)`` (row ``i`` is the same
+        numbers as :meth:`_expected` at ``times[i]``; the model finds what does not depend
+        on the horizon once).
+        """
+        t = np.asarray(times, dtype=float).reshape(-1, 1)
+        if t.shape[0] == 0:
+            return np.zeros((0, self.ux.shape[0]))
+        out = np.asarray(self.pm._expected(params, t, self.ux, self.utx, self.uT), dtype=float)
+        return np.broadcast_to(out, (t.shape[0], self.ux.shape[0]))
 
     def _discounted(self, params: np.ndarray, coarse: bool = False) -> np.ndarray:
         """Discounted expected purchases over the horizon.
@@ -987,8 +1092,9 @@ class _Computation:
         else:
             times, weights = discount_schedule(self.horizon, self.discount_rate, "continuous")
         out = np.zeros(self.ux.shape[0])
-        for t, w in zip(times, weights, strict=True):
-            out += w * self._expected(params, float(t))
+        expected = self._expected_at(params, times)
+        for e_t, w in zip(expected, weights, strict=True):
+            out += w * e_t
         return out
 
     def _log_pmf_rows(self, params_list: list[np.ndarray], rows_of: np.ndarray
@@ -1013,10 +1119,8 @@ class _Computation:
         self.e_hat = e_hat
         e_pts = [self._expected(p, self.horizon) for p in points]
         var_e = _cubature_variance(e_pts, e_hat)
-        cust = pd.DataFrame(index=self.frame.index.copy())
-        cust.index.name = C.CUSTOMER_ID
-        codes = self.codes
-        cust["expected_purchases"] = e_hat[codes]
+        cust = _Columns(self.codes)
+        cust.per_history("expected_purchases", e_hat)
 
         spend = None
         if self.sm is not None:
@@ -1031,8 +1135,10 @@ class _Computation:
             counts = None
         else:
             counts, totals = self._predictive(cust, pm_unc, e_hat, e_pts, var_e, spend)
+        customers = cust.frame(self.frame.index.copy())
+        customers.index.name = C.CUSTOMER_ID
         return PredictionIntervals(
-            customers=cust, totals=totals, kind=self.kind, level=self.level,
+            customers=customers, totals=totals, kind=self.kind, level=self.level,
             horizon=self.horizon, time_unit=self.unit, discount_rate=self.discount_rate,
             margin=self.margin, n_draws=self.n_draws, random_state=self.random_state,
             notes=self.notes, details=self.details, _counts=counts,
@@ -1073,19 +1179,18 @@ class _Computation:
                 "post_shape": post_shape, "post_rate": post_rate, "pts": spend_pts}
 
     # -- confidence -------------------------------------------------------------------------
-    def _confidence(self, cust: pd.DataFrame, e_hat: np.ndarray, e_pts: list[np.ndarray],
+    def _confidence(self, cust: _Columns, e_hat: np.ndarray, e_pts: list[np.ndarray],
                     var_e: np.ndarray, spend: dict[str, Any] | None) -> pd.DataFrame:
         z = float(special.ndtri(0.5 + self.level / 2.0))
-        codes = self.codes
         s_log_e = self._log_sd(e_pts, e_hat)
-        cust["purchases_lower"] = (e_hat * np.exp(-z * s_log_e))[codes]
-        cust["purchases_upper"] = (e_hat * np.exp(z * s_log_e))[codes]
+        cust.per_history("purchases_lower", e_hat * np.exp(-z * s_log_e))
+        cust.per_history("purchases_upper", e_hat * np.exp(z * s_log_e))
         cust["purchases_interval_probability"] = self.level
         if supports(self.pm, "conditional_probability_of_purchases"):
             p0 = np.exp(self.pm._log_pmf_conditional(
                 self.pm.params_.to_numpy(dtype=float), np.float64(0.0),
                 np.float64(self.horizon), self.ux, self.utx, self.uT))
-            cust["probability_no_purchase"] = np.asarray(p0, dtype=float)[codes]
+            cust.per_history("probability_no_purchase", np.asarray(p0, dtype=float))
         else:  # no NaN column: the model cannot say
             self.notes.append(missing_note(self.pm, "conditional_probability_of_purchases",
                                            "P(no purchase)"))
@@ -1116,9 +1221,17 @@ class _Computation:
     def _log_sd(pts: list[np.ndarray], center: np.ndarray) -> np.ndarray:
         if not pts:
             return np.zeros_like(center)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logs = [np.where(center > 0, np.log(p / center), 0.0) for p in pts]
-        return np.sqrt(_cubature_variance(logs, np.zeros_like(center)))
+        # the cubature variance of the logs around 0, one point at a time (the same sums
+        # as _cubature_variance over the list, without 2k customer-sized logs alive)
+        acc = np.zeros_like(center, dtype=float)
+        positive = center > 0
+        for p in pts:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log = np.where(positive, np.log(p / center), 0.0)
+            acc += log * log
+            del log
+        acc /= len(pts)
+        return np.sqrt(acc)
 
     def _clv_point_and_logvar(self, spend: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         codes = self.codes
@@ -1129,7 +1242,7 @@ class _Computation:
 
     # -- predictive ---------------------------------------------------------------------------
     def _predictive(
-        self, cust: pd.DataFrame, pm_unc: _ParamUncertainty, e_hat: np.ndarray,
+        self, cust: _Columns, pm_unc: _ParamUncertainty, e_hat: np.ndarray,
         e_pts: list[np.ndarray], var_e: np.ndarray, spend: dict[str, Any] | None,
     ) -> tuple[_CountTable, pd.DataFrame]:
         lo_t, hi_t = _tails(self.level)
@@ -1194,10 +1307,12 @@ class _Computation:
         all_rows = np.arange(n_rows)
         prob = per_cust.cdf_at(all_rows, upper) - per_cust.cdf_at(all_rows, lower - 1)
         p0 = per_cust.pmf_at(all_rows, np.zeros(n_rows, dtype=np.int64))
-        cust["purchases_lower"] = lower[codes]
-        cust["purchases_upper"] = upper[codes]
-        cust["purchases_interval_probability"] = np.minimum(prob, 1.0)[codes]
-        cust["probability_no_purchase"] = np.minimum(p0, 1.0)[codes]
+        # (per history until the result's table is built: no customer-sized columns
+        # alive through the simulation and the CLV quantiles)
+        cust.per_history("purchases_lower", lower)
+        cust.per_history("purchases_upper", upper)
+        cust.per_history("purchases_interval_probability", np.minimum(prob, 1.0))
+        cust.per_history("probability_no_purchase", np.minimum(p0, 1.0))
         self.notes.append(
             f"Predictive {self.level:.0%} intervals: purchases are whole-number ranges "
             f"holding at least {self.level:.0%} of the model's probability "
@@ -1236,26 +1351,49 @@ class _Computation:
         if spend is not None:
             out["value"] = np.zeros(self.n)
             out["clv"] = np.zeros(self.n)
-        if spend is not None:
-            de, e = spend["de_hat"], self.e_hat
-            with np.errstate(divide="ignore", invalid="ignore"):
-                disc = np.where(e > 0, de / e, 1.0)[codes]
-            mean_value = spend["point"] * e_c
         reps = u.shape[0]
         # queries in history order make the inverse-cdf search cache-friendly
         order = np.argsort(codes, kind="stable")
         sorted_codes = codes[order]
+        # (customer-sized temporaries are updated in place and freed as soon as they are
+        # used, and the search goes by blocks of customers: the same numbers with fewer
+        # arrays alive at once)
+        x = np.empty(self.n)
         for r in range(reps):
-            x = np.empty(self.n)
-            x[order] = counts.inverse(sorted_codes, u[r][order])
-            out["purchases"] += (x - e_c) ** 2
+            for lo in range(0, self.n, _SEARCH_BLOCK):
+                part = order[lo:lo + _SEARCH_BLOCK]
+                x[part] = counts.inverse(sorted_codes[lo:lo + _SEARCH_BLOCK], u[r][part])
+            if r == reps - 1:  # the search's arrays are not needed for the spend draws
+                del order, sorted_codes
+                counts._key = None
+            if spend is not None and r == 0:  # (after the search: not alive during it)
+                de, e = spend["de_hat"], self.e_hat
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    disc = np.where(e > 0, de / e, 1.0)
+                clv_weight = (self.margin * disc[codes]) ** 2  # the same in every replicate
+                del disc
+                mean_value = spend["point"] * e_c
+            dev = x - e_c
+            dev *= dev
+            out["purchases"] += dev
+            del dev
             if spend is not None:
-                g = self.rng.gamma(x * spend["shape"])
+                shape = x * spend["shape"]
+                g = self.rng.gamma(shape)
+                del shape
                 h = self.rng.gamma(spend["post_shape"])
-                dev2 = (spend["post_rate"] * g / h - mean_value) ** 2
-                out["value"] += dev2
-                out["clv"] += (self.margin * disc) ** 2 * dev2
-        return {k: v / reps for k, v in out.items()}
+                g *= spend["post_rate"]  # (post_rate g) / h - mean, squared
+                g /= h
+                del h
+                g -= mean_value
+                g *= g
+                out["value"] += g
+                g *= clv_weight
+                out["clv"] += g
+                del g
+        for v in out.values():
+            v /= reps
+        return out
 
     def _predictive_totals(self, e_hat: np.ndarray, e_pts: list[np.ndarray],
                            spend: dict[str, Any] | None,
@@ -1271,15 +1409,15 @@ class _Computation:
         return self.totals_data.frame()
 
     def _predictive_clv(
-        self, cust: pd.DataFrame, per_cust: _CountTable, var_lb: np.ndarray,
+        self, cust: _Columns, per_cust: _CountTable, var_lb: np.ndarray,
         spend: dict[str, Any], taus: tuple[float, float],
     ) -> None:
         codes = self.codes
         e = self.e_hat
         with np.errstate(divide="ignore", invalid="ignore"):
             disc = np.where(e > 0, spend["de_hat"] / e, 1.0)
-        clv, _ = self._clv_point_and_logvar(spend)
-        cust["clv"] = clv
+        # (the point only: the log variance of _clv_point_and_logvar is not needed here)
+        cust["clv"] = self.margin * spend["point"] * spend["de_hat"][codes]
         # The purchase parameters are already mixed into the count distributions where
         # they matter. The spend parameters move each customer's expected spend (log
         # variance s2); their share of the CLV variance is at most s2 E^2 / Var(N) (the
@@ -1292,28 +1430,34 @@ class _Computation:
         self.details["spend_parameter_share_max"] = float(share.max()) if share.size else 0.0
         del s2, e_c, v_c, share  # customer-sized temporaries: not held through the quantiles
         self.details["spend_mixed_customers"] = int(spend_mixed.sum())
-        scale = self.margin * disc[codes] * spend["post_rate"]
-        lo = np.zeros(self.n)
-        hi = np.zeros(self.n)
         det = np.flatnonzero(~spend_mixed)
+        # everybody (the usual case): slices, not customer-sized copies
+        sel: slice | np.ndarray = slice(None) if det.size == self.n else det
+        y_lo = y_hi = pair_codes = None
         if det.size:
-            pair_codes, pair_first = _factorize(codes[det], spend["shape"][det],
-                                                spend["post_shape"][det])
+            pair_codes, pair_first = self._spend_pairs(det, spend)
             # the count's distribution up to the depth the level needs (not the extra
             # depth of the process simulation): bounds do not depend on the seed
             need = 1.0 - CLV_TAIL_SHARE * taus[0]
-            depth = _truncate(per_cust, per_cust.first_at_least(need))
-            pair_args = (depth, codes[det][pair_first], spend["shape"][det][pair_first],
-                         spend["post_shape"][det][pair_first])
+            # (each row's counts 0..depth, read in place: no copy of the table)
+            depth = per_cust.first_at_least(need)
+            pair_args = (per_cust, codes[sel][pair_first], spend["shape"][sel][pair_first],
+                         spend["post_shape"][sel][pair_first])
             if self.tops_only:
-                self.details["grid_tops"] = _grid_tops(*pair_args)
+                self.details["grid_tops"] = _grid_tops(*pair_args, n_end=depth)
                 return
-            y_lo, y_hi = _spend_quantiles(*pair_args, taus, tops=self.grid_tops)
-            lo[det] = scale[det] * y_lo[pair_codes]
-            hi[det] = scale[det] * y_hi[pair_codes]
+            y_lo, y_hi = _spend_quantiles(*pair_args, taus, tops=self.grid_tops,
+                                          n_end=depth)
         if self.tops_only:
             self.details.setdefault("grid_tops", {})
             return
+        # (the customer-sized scale and bounds only now: not alive during the quantiles)
+        scale = self.margin * disc[codes] * spend["post_rate"]
+        lo = np.zeros(self.n)
+        hi = np.zeros(self.n)
+        if y_lo is not None and y_hi is not None:
+            lo[sel] = scale[sel] * y_lo[pair_codes]
+            hi[sel] = scale[sel] * y_hi[pair_codes]
         if spend_mixed.any():
             idx = np.flatnonzero(spend_mixed)
             lo[idx], hi[idx] = self._clv_spend_mixture(idx, per_cust, disc, spend, taus)
@@ -1324,6 +1468,26 @@ class _Computation:
             "distribution of order values given each customer's history; each purchase is "
             "discounted by the customer's mean discount factor over the horizon."
         )
+
+    def _spend_pairs(self, det: np.ndarray, spend: dict[str, Any]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Return the codes and first customers of the customers ``det``'s spend pairs.
+
+        A pair is a distinct ``(history, spend shape, posterior shape)``; codes are in
+        first-seen order.
+
+        When ``det`` is everybody and the spend shapes are the same for all customers of
+        each history (Gamma-Gamma: they depend on the frequency only), these are the
+        histories' own codes and first customers: what factorizing would give, without
+        its customer-sized hash tables.
+        """
+        codes, shape, post_shape = self.codes, spend["shape"], spend["post_shape"]
+        if det.size == self.n:
+            first = self.first
+            if (np.array_equal(shape, shape[first][codes])
+                    and np.array_equal(post_shape, post_shape[first][codes])):
+                return codes, first
+        return _factorize(codes[det], shape[det], post_shape[det])
 
     def _clv_spend_mixture(
         self, idx: np.ndarray, per_cust: _CountTable, disc: np.ndarray,
@@ -1451,7 +1615,8 @@ def _ragged_cumsum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     lengths = np.diff(offsets)
     cs = np.cumsum(values)
     starts = offsets[:-1]
-    return cs - np.repeat(np.where(starts > 0, cs[np.maximum(starts - 1, 0)], 0.0), lengths)
+    cs -= np.repeat(np.where(starts > 0, cs[np.maximum(starts - 1, 0)], 0.0), lengths)
+    return cs
 
 
 def _truncate(table: _CountTable, n_end: np.ndarray) -> _CountTable:
@@ -1554,13 +1719,18 @@ def forecast_intervals(
     sub_rows, sub_codes = np.unique(comp.codes[chosen], return_inverse=True)
     reps = process_replicates(n_sim, FAN_PROCESS_DRAWS)
     scale = comp.n / n_sim
+    order = np.argsort(sub_codes, kind="stable")
+    sorted_codes = sub_codes[order]
     out = {}
-    for t in grid:
+    # expectations at every horizon, one call per parameter set (the cubature points'
+    # only as their totals, one point alive at a time)
+    e_grid = comp._expected_at(hat, grid)
+    pt_totals = [[float(np.sum(w * e_t)) for e_t in comp._expected_at(p, grid)] for p in pts]
+    for i, t in enumerate(grid):
         comp.horizon = float(t)
-        e_hat = comp._expected(hat, t)
+        e_hat = e_grid[i]
         est = float(np.sum(w * e_hat))  # not w @ e: BLAS threads stall on a busy machine
-        var_par = (float(np.mean([(float(np.sum(w * comp._expected(p, t))) - est) ** 2
-                                  for p in pts]))
+        var_par = (float(np.mean([(totals[i] - est) ** 2 for totals in pt_totals]))
                    if pts else 0.0)
         if kind == "confidence":
             s = math.sqrt(var_par) / est if est > 0 else 0.0
@@ -1576,9 +1746,12 @@ def forecast_intervals(
         table = _walk_counts(comp._log_pmf_rows([hat], sub_rows), np.ones(1), target,
                              1 + np.floor(e_sub).astype(np.int64), _count_cap(e_sub))
         dev = 0.0
+        e_drawn = e_sub[sub_codes]
+        x = np.empty(n_sim)
         for r in range(reps):
-            x = table.inverse(sub_codes, u[r]).astype(float)
-            dev += float(np.sum((x - e_sub[sub_codes]) ** 2))
+            # (queries in history order: a cache-friendly search; the same draws)
+            x[order] = table.inverse(sorted_codes, u[r][order])
+            dev += float(np.sum((x - e_drawn) ** 2))
         var_proc = scale * dev / reps
         sd = math.sqrt(var_par + var_proc)
         out[float(t)] = {"estimate": est, "lower": float(math.floor(max(est - z * sd, 0.0))),

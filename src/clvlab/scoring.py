@@ -536,9 +536,13 @@ def score_customers(
         from clvlab.intervals import SCORE_INTERVAL_COLUMNS, group_ranges
 
         if bounds is not None:
+            # the segments' ranges first, then the columns (their copies are not alive
+            # beside the ranges' temporaries: a lower peak, the same numbers)
+            interval_summary["segments"] = group_ranges(interval_result, scores[SEGMENT])
+            del interval_result
             for col, after in SCORE_INTERVAL_COLUMNS.items():
                 scores.insert(scores.columns.get_loc(after) + 1, col, bounds[col].to_numpy())
-            interval_summary["segments"] = group_ranges(interval_result, scores[SEGMENT])
+            del bounds
         scores.attrs["intervals"] = interval_summary
     scores.attrs.update(
         {

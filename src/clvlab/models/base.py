@@ -75,7 +75,8 @@ def _single_threaded_blas() -> contextlib.AbstractContextManager[Any]:
 
     The optimiser's linear algebra is tiny (k x k), and OpenBLAS threads that wake up for
     it spin and compete with the vectorised likelihood on a busy machine (measured: up to
-    3x slower fits on 2 shared cores). The limit is scoped to the ``with`` block.
+    3x slower fits on 2 shared cores). The limit is scoped to the ``with`` block. Also
+    used around the prediction ranges' short, wide products (``clvlab.intervals``).
     """
     try:
         from threadpoolctl import threadpool_limits

@@ -11,6 +11,7 @@ from scipy import special
 
 from clvlab.models.likelihoods._numerics import (
     _beta_gauss_rule,
+    _distinct_plan,
     _hyp_g_series,
     _log_nb_tail_sum,
     _on_distinct_rows,
@@ -378,6 +379,62 @@ def _alive_at(r: float, alpha: float, a: float, b: float, t: float, x: float,
     return float(value[0] / p_alive[0])
 
 
+def _bgnbd_alive(r: float, alpha: float, a: float, b: float, tt: np.ndarray, xx: np.ndarray,
+                 aa: np.ndarray) -> np.ndarray:
+    """E[X(T, T+t] | alive at T], by the method that is exact and fast here."""
+    if a >= _A_QUADRATURE:
+        return _expected_alive_quadrature(r, alpha, a, b, tt, xx, aa)
+    tt, xx, aa = np.broadcast_arrays(tt, xx, aa)
+    near_pole = np.abs(a + b + xx - 1.0) < _C_POLE
+    if near_pole.any():
+        # the closed form is (a+b+x-1) x a 2F1 with lower parameter a+b+x-1: 0 x inf at
+        # a + b + x = 1 (NaN). E is smooth in b there, so it is extrapolated linearly
+        # from the two points where that parameter is 2 and 4 times _C_POLE.
+        res = np.empty(xx.shape)
+        far = ~near_pole
+        if far.any():
+            res[far] = _bgnbd_alive_regular(r, alpha, a, b, tt[far], xx[far], aa[far])
+        c0 = a + b + xx[near_pole] - 1.0
+        t_p, x_p, a_p = tt[near_pole], xx[near_pole], aa[near_pole]
+        vals = []
+        for c_k in (2.0 * _C_POLE, 4.0 * _C_POLE):  # clear of the band
+            b_k = b + (c_k - c0)  # > 0: c_k > c0 and b > 0
+            vals.append(np.array([
+                _alive_at(r, alpha, a, float(bk), t_i, x_i, a_i)
+                for bk, t_i, x_i, a_i in zip(b_k, t_p, x_p, a_p, strict=True)]))
+        res[near_pole] = vals[0] + (c0 - 2.0 * _C_POLE) * (vals[1] - vals[0]) / (
+            2.0 * _C_POLE)
+        return res
+    return _bgnbd_alive_regular(r, alpha, a, b, tt, xx, aa)
+
+def _bgnbd_alive_regular(r: float, alpha: float, a: float, b: float, tt: np.ndarray,
+                         xx: np.ndarray, aa: np.ndarray) -> np.ndarray:
+    """Pick, per row, the method that is exact there (away from the pole)."""
+    # Gauss quadrature over p also when the dropout probabilities are all far below
+    # the scale on which the integrand bends (no-churn limit: nearly linear in p)
+    quad = ((r + xx) * tt / (alpha + aa) * max(a, 1.0) / (a + b + xx)
+            < _QUADRATURE_FLAT)
+    steep = ~quad & ((r - a - b + 1.0) * (tt / (alpha + aa + tt)) > _EULER_MAX)
+    rest = ~quad & ~steep
+    res = np.empty(xx.shape)
+    for mask, how in ((quad, "quad"), (steep, "direct"), (rest, "euler")):
+        if not mask.any():
+            continue
+        t_m, x_m, a_m = tt[mask], xx[mask], aa[mask]
+        if how == "quad":
+            res[mask] = _expected_alive_quadrature(r, alpha, a, b, t_m, x_m, a_m)
+        elif how == "direct":
+            direct = _expected_alive_direct(r, alpha, a, b, t_m, x_m, a_m)
+            slow = ~np.isfinite(direct)  # series too long to settle: Euler's form
+            if slow.any():
+                direct[slow] = (a + b + x_m[slow] - 1.0) * _hyp_bracket(
+                    r, alpha, a, b, t_m[slow], x_m[slow], a_m[slow])
+            res[mask] = direct
+        else:
+            res[mask] = (a + b + x_m - 1.0) * _hyp_bracket(r, alpha, a, b, t_m, x_m, a_m)
+    return res
+
+
 def bgnbd_expected_purchases(
     params: npt.ArrayLike,
     t: npt.ArrayLike,
@@ -405,7 +462,9 @@ def bgnbd_expected_purchases(
     t : array-like
         Horizon(s), >= 0, in the time unit of the data.
     frequency, recency, T : array-like
-        Customer histories; everything broadcasts together.
+        Customer histories; everything broadcasts together. Several horizons for the
+        same customers at once: ``t`` of shape ``(k, 1)`` with histories of shape
+        ``(n,)`` gives ``(k, n)``, with P(alive) and the distinct histories found once.
 
     Returns
     -------
@@ -413,66 +472,18 @@ def bgnbd_expected_purchases(
         Expected repeat purchases, >= 0; 0 at ``t = 0``.
     """
     r, alpha, a, b = _bgnbd_unpack(params)
-    t_in = t
-    t, x, tx, age = np.broadcast_arrays(
-        np.asarray(t, dtype=float), np.asarray(frequency, dtype=float),
-        np.asarray(recency, dtype=float), np.asarray(T, dtype=float),
-    )
+    t_in = np.asarray(t, dtype=float)
+    x_h, tx_h, age_h = np.broadcast_arrays(
+        np.asarray(frequency, dtype=float), np.asarray(recency, dtype=float),
+        np.asarray(T, dtype=float))
+    if t_in.ndim == 2 and t_in.shape[1] == 1 and x_h.ndim == 1:
+        return _bgnbd_expected_at_horizons(params, t_in, x_h, tx_h, age_h)
+    t, x, tx, age = np.broadcast_arrays(t_in, x_h, tx_h, age_h)
     p_alive = bgnbd_probability_alive(params, x, tx, age)
-    t_in = np.asarray(t_in, dtype=float)
 
     def alive(tt: np.ndarray, xx: np.ndarray, aa: np.ndarray) -> np.ndarray:
         """E[X(T, T+t] | alive at T], by the method that is exact and fast here."""
-        if a >= _A_QUADRATURE:
-            return _expected_alive_quadrature(r, alpha, a, b, tt, xx, aa)
-        tt, xx, aa = np.broadcast_arrays(tt, xx, aa)
-        near_pole = np.abs(a + b + xx - 1.0) < _C_POLE
-        if near_pole.any():
-            # the closed form is (a+b+x-1) x a 2F1 with lower parameter a+b+x-1: 0 x inf at
-            # a + b + x = 1 (NaN). E is smooth in b there, so it is extrapolated linearly
-            # from the two points where that parameter is 2 and 4 times _C_POLE.
-            res = np.empty(xx.shape)
-            far = ~near_pole
-            if far.any():
-                res[far] = alive_regular(tt[far], xx[far], aa[far])
-            c0 = a + b + xx[near_pole] - 1.0
-            t_p, x_p, a_p = tt[near_pole], xx[near_pole], aa[near_pole]
-            vals = []
-            for c_k in (2.0 * _C_POLE, 4.0 * _C_POLE):  # clear of the band
-                b_k = b + (c_k - c0)  # > 0: c_k > c0 and b > 0
-                vals.append(np.array([
-                    _alive_at(r, alpha, a, float(bk), t_i, x_i, a_i)
-                    for bk, t_i, x_i, a_i in zip(b_k, t_p, x_p, a_p, strict=True)]))
-            res[near_pole] = vals[0] + (c0 - 2.0 * _C_POLE) * (vals[1] - vals[0]) / (
-                2.0 * _C_POLE)
-            return res
-        return alive_regular(tt, xx, aa)
-
-    def alive_regular(tt: np.ndarray, xx: np.ndarray, aa: np.ndarray) -> np.ndarray:
-        """Pick, per row, the method that is exact there (away from the pole)."""
-        # Gauss quadrature over p also when the dropout probabilities are all far below
-        # the scale on which the integrand bends (no-churn limit: nearly linear in p)
-        quad = ((r + xx) * tt / (alpha + aa) * max(a, 1.0) / (a + b + xx)
-                < _QUADRATURE_FLAT)
-        steep = ~quad & ((r - a - b + 1.0) * (tt / (alpha + aa + tt)) > _EULER_MAX)
-        rest = ~quad & ~steep
-        res = np.empty(xx.shape)
-        for mask, how in ((quad, "quad"), (steep, "direct"), (rest, "euler")):
-            if not mask.any():
-                continue
-            t_m, x_m, a_m = tt[mask], xx[mask], aa[mask]
-            if how == "quad":
-                res[mask] = _expected_alive_quadrature(r, alpha, a, b, t_m, x_m, a_m)
-            elif how == "direct":
-                direct = _expected_alive_direct(r, alpha, a, b, t_m, x_m, a_m)
-                slow = ~np.isfinite(direct)  # series too long to settle: Euler's form
-                if slow.any():
-                    direct[slow] = (a + b + x_m[slow] - 1.0) * _hyp_bracket(
-                        r, alpha, a, b, t_m[slow], x_m[slow], a_m[slow])
-                res[mask] = direct
-            else:
-                res[mask] = (a + b + x_m - 1.0) * _hyp_bracket(r, alpha, a, b, t_m, x_m, a_m)
-        return res
+        return _bgnbd_alive(r, alpha, a, b, tt, xx, aa)
 
     if t_in.ndim == 0:  # one horizon for everybody: distinct (x, T) pairs suffice
         core = _on_distinct_rows(lambda xx, aa: alive(t_in, xx, aa), x, age)
@@ -480,6 +491,30 @@ def bgnbd_expected_purchases(
         core = _on_distinct_rows(alive, t, x, age)
     out = p_alive * core
     return np.where(t > 0, np.maximum(out, 0.0), 0.0)
+
+
+def _bgnbd_expected_at_horizons(params: npt.ArrayLike, t: np.ndarray, x: np.ndarray,
+                                tx: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """Return E[X(T, T+t] | history] at ``k`` horizons (``t`` of shape ``(k, 1)``).
+
+    For ``n`` histories (1-d): shape ``(k, n)``. The same numbers as ``k`` calls of
+    :func:`bgnbd_expected_purchases` with one horizon each (every step is elementwise),
+    with P(alive) and the distinct ``(x, T)`` found once instead of ``k`` times: E[X |
+    alive] is evaluated once per horizon and distinct ``(x, T)``, then spread over the
+    histories.
+    """
+    r, alpha, a, b = _bgnbd_unpack(params)
+    p_alive = bgnbd_probability_alive(params, x, tx, age)
+    plan = _distinct_plan(x, age)
+    xs, ages = (x, age) if plan is None else plan[0]
+    k, m = t.shape[0], xs.shape[0]
+    core = _bgnbd_alive(r, alpha, a, b, np.repeat(t[:, 0], m), np.tile(xs, k),
+                        np.tile(ages, k)).reshape(k, m)
+    out = core if plan is None else core[:, plan[1]]
+    out *= p_alive
+    np.maximum(out, 0.0, out=out)
+    out[~(t[:, 0] > 0)] = 0.0
+    return out
 
 
 def bgnbd_expected_purchases_new_customer(params: npt.ArrayLike, t: npt.ArrayLike) -> np.ndarray:
@@ -537,6 +572,33 @@ def _bgnbd_log_pmf_new(r: npt.ArrayLike, alpha: npt.ArrayLike, a: float, b: npt.
     # at t = 0 nobody has purchased yet
     return np.where(t > 0, out, np.where(n == 0, 0.0, -np.inf)).reshape(shape)
 
+
+
+def _posterior_log_pmf_new(r: float, alpha: float, a: float, b: float, b_extra: float,
+                           n: np.ndarray, t: npt.ArrayLike, x: np.ndarray,
+                           age: np.ndarray) -> np.ndarray:
+    """``_bgnbd_log_pmf_new(r + x, alpha + T, a, b + x + b_extra, n, t)``, per distinct row.
+
+    The new-customer pmf with a history's posterior parameters does not depend on
+    ``t_x``, so it is evaluated once per distinct ``(n, t, x, T)`` (far fewer than the
+    ``(n, history)`` pairs of a table of count distributions) and scattered back: the
+    same numbers as the direct evaluation. ``n``, ``x`` and ``age`` are broadcast
+    already; ``t`` as given (one horizon for everybody is left out of the key).
+    ``b_extra`` is 0 for BG/NBD and 1 for MBG/NBD (added after ``b + x``, as there).
+    """
+    t_arr = np.asarray(t, dtype=float)
+    shape = np.shape(n)
+    # (hash-based: deduplicates however wide the range of counts; one horizon for
+    # everybody, the usual case, is left out of the key)
+    columns = [n, x, age] if t_arr.ndim == 0 else [n, np.broadcast_to(t_arr, shape), x, age]
+    plan = _distinct_plan(*columns)
+    if plan is None:
+        return _bgnbd_log_pmf_new(r + x, alpha + age, a, b + x + b_extra, n, t_arr)
+    distinct, inverse = plan
+    nn, xx, aa = distinct[0], distinct[-2], distinct[-1]
+    tt = t_arr if t_arr.ndim == 0 else distinct[1]
+    out = _bgnbd_log_pmf_new(r + xx, alpha + aa, a, b + xx + b_extra, nn, tt)
+    return out[inverse].reshape(shape)
 
 def bgnbd_log_probability_of_purchases(
     params: npt.ArrayLike, n: npt.ArrayLike, t: npt.ArrayLike
@@ -596,13 +658,14 @@ def bgnbd_log_conditional_probability_of_purchases(
         Log-probabilities.
     """
     r, alpha, a, b = _bgnbd_unpack(params)
+    t_in = t
     n, t, x, tx, age = np.broadcast_arrays(*(np.asarray(v, dtype=float)
                                              for v in (n, t, frequency, recency, T)))
     *_, D = _bgnbd_log_terms(params, x, tx, age)
     log_alive = -_softplus(D)  # log expit(-D)
     log_dead = -_softplus(-D)  # log expit(D); -inf when x = 0
     # new-customer pmf with the posterior parameters (r, alpha, b vary by row)
-    log_new = _bgnbd_log_pmf_new(r + x, alpha + age, a, b + x, n, t)
+    log_new = _posterior_log_pmf_new(r, alpha, a, b, 0.0, n, t_in, x, age)
     alive_part = log_alive + log_new
     with np.errstate(invalid="ignore"):
         with_dead = np.logaddexp(alive_part, log_dead)

@@ -89,12 +89,13 @@ from scipy import special
 
 from clvlab.models.likelihoods._numerics import (
     _bg_bracket,
+    _distinct_plan,
     _on_distinct_rows,
     _per_frequency,
     _softplus,
     _softplus_sigmoid,
 )
-from clvlab.models.likelihoods.beta_geo import _bgnbd_log_pmf_new
+from clvlab.models.likelihoods.beta_geo import _bgnbd_log_pmf_new, _posterior_log_pmf_new
 
 __all__ = [
     "MBGNBD_PARAM_NAMES",
@@ -305,8 +306,20 @@ def mbgnbd_expected_purchases(
     """
     r, alpha, a, b = _unpack(params)
     t_in = np.asarray(t, dtype=float)
-    t, x, tx, age = _arrays(t, frequency, recency, T)
-    p_alive = mbgnbd_probability_alive(params, x, tx, age)
+    # the factors without t on the histories' shape (once, however many horizons t holds)
+    x, tx, age = _arrays(frequency, recency, T)
+    lead = mbgnbd_probability_alive(params, x, tx, age) * (a + b + x)
+    if t_in.ndim == 2 and t_in.shape[1] == 1 and x.ndim == 1:
+        # k horizons for n histories (k, n): the bracket once per horizon and distinct
+        # (x, T), the same numbers as k calls with one horizon each
+        plan = _distinct_plan(x, age)
+        xs, ages = (x, age) if plan is None else plan[0]
+        k, m = t_in.shape[0], xs.shape[0]
+        per = _bg_bracket(r, alpha, a, b + 1.0, np.repeat(t_in[:, 0], m), np.tile(xs, k),
+                          np.tile(ages, k)).reshape(k, m)
+        out = lead * (per if plan is None else per[:, plan[1]])
+        return np.where(t_in > 0, np.maximum(out, 0.0), 0.0)
+    t, x, age, lead = _arrays(t_in, x, age, lead)
     # the bracket of BG/NBD's eq. (10) with b -> b + 1 (its lower parameter is then a+b+x)
     if t_in.ndim == 0:  # one horizon for everybody: distinct (x, T) pairs suffice
         bracket = _on_distinct_rows(
@@ -316,7 +329,7 @@ def mbgnbd_expected_purchases(
         bracket = _on_distinct_rows(
             lambda tt, xx, aa: _bg_bracket(r, alpha, a, b + 1.0, tt, xx, aa), t, x, age
         )
-    out = p_alive * (a + b + x) * bracket
+    out = lead * bracket
     return np.where(t > 0, np.maximum(out, 0.0), 0.0)
 
 
@@ -419,11 +432,13 @@ def mbgnbd_log_conditional_probability_of_purchases(
         Log-probabilities.
     """
     r, alpha, a, b = _unpack(params)
+    t_in = t
     n, t, x, tx, age = _arrays(n, t, frequency, recency, T)
     D = _log_odds_dead(r, alpha, a, b, x, tx, age)
     log_alive = -_softplus(D)  # log expit(-D)
     log_dead = -_softplus(-D)  # log expit(D)
-    log_new = _bgnbd_log_pmf_new(r + x, alpha + age, a, b + x + 1.0, n, t)
+    # (once per distinct (n, t, x, T): it does not depend on t_x)
+    log_new = _posterior_log_pmf_new(r, alpha, a, b, 1.0, n, t_in, x, age)
     alive_part = log_alive + log_new
     with np.errstate(invalid="ignore"):
         with_dead = np.logaddexp(alive_part, log_dead)

@@ -526,10 +526,12 @@ def pnbd_expected_purchases(
         Expected repeat purchases, >= 0; 0 at ``t = 0``.
     """
     r, alpha, s, beta = _unpack(params)
-    t, x, tx, age = np.broadcast_arrays(
-        *(np.asarray(v, dtype=float) for v in (t, frequency, recency, T)))
-    p_alive = pnbd_probability_alive(params, x, tx, age)
-    out = p_alive * (r + x) / (alpha + age) * _residual_factor(s, beta + age, t)
+    # the factors without t on the histories' shape (once, however many horizons t holds)
+    x, tx, age = np.broadcast_arrays(
+        *(np.asarray(v, dtype=float) for v in (frequency, recency, T)))
+    lead = pnbd_probability_alive(params, x, tx, age) * (r + x) / (alpha + age)
+    t, lead, age = np.broadcast_arrays(np.asarray(t, dtype=float), lead, age)
+    out = lead * _residual_factor(s, beta + age, t)
     return np.where(t > 0, np.maximum(out, 0.0), 0.0)
 
 
