@@ -2064,24 +2064,12 @@ def export(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``clvlab`` console script (``clvlab.cli:main``).
+    """Run the ``clvlab`` command with ``argv`` (default: the process's arguments).
 
-    Called without ``argv`` it owns the process, so for ``clvlab run`` it collects
-    garbage cycles less often, and for every command it spares the interpreter a last full
-    collection on the way out (:mod:`clvlab._startup`; no result changes).
+    The console script enters through :func:`clvlab._console.main`, which sets up the
+    process first (one malloc heap, a calmer garbage collector) and then calls this.
     """
-    import sys
-
-    from clvlab import _startup
-
-    owned = argv is None  # the console script or ``python -m clvlab``: the process is ours
-    if owned and sys.argv[1:2] == ["run"]:
-        _startup.calm_gc()
-    try:
-        app(args=argv, prog_name="clvlab")
-    finally:
-        if owned:
-            _startup.before_exit()
+    app(args=argv, prog_name="clvlab")
 
 
 if __name__ == "__main__":  # pragma: no cover

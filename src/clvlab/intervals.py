@@ -490,8 +490,9 @@ def _check_finite(values: np.ndarray, model: Any, what: str) -> None:
     """Refuse non-finite model output (a degenerate fit) with a clear message."""
     bad = ~np.isfinite(values)
     if bad.any():
+        name = describe(model, distributions=False).name
         raise ValueError(
-            f"{describe(model).name} gives non-finite {what} for {int(bad.sum())} distinct "
+            f"{name} gives non-finite {what} for {int(bad.sum())} distinct "
             "histories at its estimates (parameters "
             f"{', '.join(f'{k}={v:.4g}' for k, v in model.params_.items())}): the fit is "
             "degenerate. Refit with penalizer_coef > 0 or on more data."
@@ -519,7 +520,7 @@ class _ParamUncertainty:
         params = model.params_.to_numpy(dtype=float)
         theta = np.asarray(model._to_theta(params), dtype=float)
         cov = getattr(model, "variance_matrix_", None)
-        name = describe(model).name
+        name = describe(model, distributions=False).name
         chol = None
         if cov is not None:
             jac = np.asarray(model._natural_jacobian(theta), dtype=float)
@@ -1168,8 +1169,9 @@ class _Computation:
             spend_pts.append(np.asarray(a) * np.asarray(c) / (np.asarray(b) - 1.0))
         if np.any(post_shape <= 2.0):
             n_heavy = int(np.sum(post_shape <= 2.0))
+            name = describe(sm, distributions=False).name
             msg = (
-                f"{describe(sm).name}: for {n_heavy:,} customers the value of an order has "
+                f"{name}: for {n_heavy:,} customers the value of an order has "
                 "infinite variance under the fitted spend model (q + p x <= 2); the interval "
                 "on total value and CLV, which uses a variance, is unreliable for them."
             )
