@@ -1284,9 +1284,10 @@ def _xml_sources(frame: Any, kinds: list[str]) -> list[Callable[[int, int], Any]
     out: list[Callable[[int, int], Any]] = []
     for j, (src, kind) in enumerate(zip(sources, kinds, strict=True)):
         if src is None:  # the rank column: the row's position in the sorted table, + 1
-            first = view.lo + 1
-            out.append(lambda lo, hi, first=first: (
-                _arrow_float_texts(np.arange(first + lo, first + hi, dtype=np.float64)), None))
+            def rank(lo: int, hi: int, first: int = view.lo + 1) -> Any:
+                return _arrow_float_texts(np.arange(first + lo, first + hi,
+                                                    dtype=np.float64)), None
+            out.append(rank)
         elif kind == "num":
             values = _numbers(src)
             blank_at = view.blank_at(j) if isinstance(frame, _RankedView) else None
