@@ -17,14 +17,7 @@ import pandas as pd
 from clvlab import _columns as C
 from clvlab.models.contract import Heterogeneity
 from clvlab.models.likelihoods import beta_geo as lk
-from clvlab.models.purchase import (
-    PurchaseFitter,
-    _beta_dropout_note,
-    _limit_message,
-    _no_repeat_note,
-    _one_rate_note,
-    _unit_word,
-)
+from clvlab.models.purchase import PurchaseFitter, _beta_geo_degeneracy, _unit_word
 
 __all__ = ["BetaGeoFitter", "simulate_bgnbd_rfm", "DEGENERACY_LIMITS"]
 
@@ -269,17 +262,9 @@ class BetaGeoFitter(PurchaseFitter):
         dropout probability); purchase rates that do not vary (``r, alpha -> inf`` at a
         fixed ratio: Poisson purchasing).
         """
-        r, alpha, a, b = (float(v) for v in params)
-        x, _, T = data
         unit = _unit_word(getattr(self, "time_unit_", None))
-        no_repeat = _no_repeat_note(x, T, weights, rate=r / alpha, unit=unit,
-                                    dropout=f"a = {a:.3g}, b = {b:.3g}")
-        if no_repeat is not None:
-            return no_repeat
-        limits = DEGENERACY_LIMITS
-        notes = [_beta_dropout_note("BG/NBD", a, b, limits, "after each purchase")]
-        notes.append(_one_rate_note(r, alpha, unit, limits["rate_cv"]))
-        return _limit_message(notes)
+        return _beta_geo_degeneracy("BG/NBD", "after each purchase", params, data, weights,
+                                    unit, DEGENERACY_LIMITS)
 
     def _penalty_scale(self, data: Sequence[np.ndarray]) -> np.ndarray:
         # lifetimes penalises alpha in time units where the oldest customer's age is 1

@@ -19,14 +19,7 @@ from clvlab import _columns as C
 from clvlab.models.beta_geo import DEGENERACY_LIMITS
 from clvlab.models.contract import Heterogeneity
 from clvlab.models.likelihoods import modified_beta_geo as lk
-from clvlab.models.purchase import (
-    PurchaseFitter,
-    _beta_dropout_note,
-    _limit_message,
-    _no_repeat_note,
-    _one_rate_note,
-    _unit_word,
-)
+from clvlab.models.purchase import PurchaseFitter, _beta_geo_degeneracy, _unit_word
 
 __all__ = ["ModifiedBetaGeoFitter", "simulate_mbgnbd_rfm"]
 
@@ -284,19 +277,10 @@ class ModifiedBetaGeoFitter(PurchaseFitter):
         -> 0: the NBD); one common dropout probability (``a, b -> inf`` at a fixed
         ratio); one common purchase rate (``r, alpha -> inf``: Poisson purchasing).
         """
-        r, alpha, a, b = (float(v) for v in params)
-        x, _, T = data
         unit = _unit_word(getattr(self, "time_unit_", None))
-        no_repeat = _no_repeat_note(x, T, weights, rate=r / alpha, unit=unit,
-                                    dropout=f"a = {a:.3g}, b = {b:.3g}")
-        if no_repeat is not None:
-            return no_repeat
-        limits = DEGENERACY_LIMITS
-        return _limit_message([
-            _beta_dropout_note("MBG/NBD", a, b, limits,
-                               "at the first purchase and after each repeat purchase"),
-            _one_rate_note(r, alpha, unit, limits["rate_cv"]),
-        ])
+        return _beta_geo_degeneracy(
+            "MBG/NBD", "at the first purchase and after each repeat purchase", params, data,
+            weights, unit, DEGENERACY_LIMITS)
 
     def _penalty_scale(self, data: Sequence[np.ndarray]) -> np.ndarray:
         # lifetimes (ModifiedBetaGeoFitter inherits BetaGeoFitter.fit) penalises alpha in

@@ -198,6 +198,28 @@ def _beta_dropout_note(
     return None
 
 
+def _beta_geo_degeneracy(
+    model: str, when: str, params: np.ndarray, data: Sequence[np.ndarray],
+    weights: np.ndarray, unit: str, limits: dict[str, float],
+) -> str | None:
+    """Check a fit of a model with ``(r, alpha, a, b)`` (BG/NBD, MBG/NBD) for its limits.
+
+    No repeat purchase at all; no sign of churn (``a / (a + b)`` -> 0: the NBD); one common
+    dropout probability (``a, b -> inf`` at a fixed ratio); one common purchase rate
+    (``r, alpha -> inf``: Poisson purchasing). ``when`` says when a customer may drop out.
+    """
+    r, alpha, a, b = (float(v) for v in params)
+    x, _, T = data
+    no_repeat = _no_repeat_note(x, T, weights, rate=r / alpha, unit=unit,
+                                dropout=f"a = {a:.3g}, b = {b:.3g}")
+    if no_repeat is not None:
+        return no_repeat
+    return _limit_message([
+        _beta_dropout_note(model, a, b, limits, when),
+        _one_rate_note(r, alpha, unit, limits["rate_cv"]),
+    ])
+
+
 def _one_rate_note(r: float, alpha: float, unit: str, limit: float) -> str | None:
     """Note Gamma(r, alpha) purchase rates collapsed to a point (1/sqrt(r) < limit)."""
     if 1.0 / math.sqrt(r) >= limit:
