@@ -338,27 +338,12 @@ def test_conditional_probability_of_no_purchase_includes_dropouts():
 
 
 @pytest.mark.parametrize("horizon", ["scalar", "per_row"])
-def test_conditional_pmf_on_many_rows_equals_row_by_row(horizon):
+def test_conditional_pmf_on_many_rows_equals_row_by_row(horizon, check_pmf_on_many_rows):
     """On >= 4,096 pairs the new-customer part is evaluated once per distinct (n, t, x, T)
     and scattered back: the same numbers, bit for bit, as small calls (direct evaluation),
     for one horizon and for a horizon per row, with t_x varying within each (x, T)."""
-    rng = np.random.default_rng(3)
-    size = 20_000
-    x = rng.integers(0, 6, size).astype(float)
-    T = rng.choice([13.0, 26.0, 39.5], size)
-    tx = np.where(x > 0, np.round(rng.random(size) * T, 1), 0.0)
-    n = rng.integers(0, 12, size).astype(float)
-    t = 39.0 if horizon == "scalar" else rng.choice([10.0, 39.0], size)
-    many = lk.bgnbd_log_conditional_probability_of_purchases(CDNOW, n, t, x, tx, T)
-    chunk = 1000  # below the distinct-row threshold: evaluated element by element
-    t_arr = np.broadcast_to(np.asarray(t, dtype=float), (size,))
-    few = np.concatenate([
-        lk.bgnbd_log_conditional_probability_of_purchases(
-            CDNOW, n[i:i + chunk], t if np.ndim(t) == 0 else t_arr[i:i + chunk],
-            x[i:i + chunk], tx[i:i + chunk], T[i:i + chunk])
-        for i in range(0, size, chunk)])
-    assert np.all(np.isfinite(many))
-    np.testing.assert_array_equal(many, few)
+    check_pmf_on_many_rows(lk.bgnbd_log_conditional_probability_of_purchases, CDNOW, horizon,
+                           seed=3)
 
 # -- properties -----------------------------------------------------------------------
 histories = st.tuples(

@@ -411,25 +411,11 @@ def test_conditional_pmf_is_a_distribution_with_the_conditional_mean():
 
 
 @pytest.mark.parametrize("horizon", ["scalar", "per_row"])
-def test_conditional_pmf_on_many_rows_equals_row_by_row(horizon):
+def test_conditional_pmf_on_many_rows_equals_row_by_row(horizon, check_pmf_on_many_rows):
     """On >= 4,096 pairs the new-customer part is evaluated once per distinct (n, t, x, T)
     (it does not depend on t_x): the same numbers, bit for bit, as small calls."""
-    rng = np.random.default_rng(5)
-    size = 20_000
-    x = rng.integers(0, 6, size).astype(float)
-    T = rng.choice([13.0, 26.0, 39.5], size)
-    tx = np.where(x > 0, np.round(rng.random(size) * T, 1), 0.0)
-    n = rng.integers(0, 12, size).astype(float)
-    t = 39.0 if horizon == "scalar" else rng.choice([10.0, 39.0], size)
-    many = lk.mbgnbd_log_conditional_probability_of_purchases(BTYDPLUS, n, t, x, tx, T)
-    t_arr = np.broadcast_to(np.asarray(t, dtype=float), (size,))
-    few = np.concatenate([
-        lk.mbgnbd_log_conditional_probability_of_purchases(
-            BTYDPLUS, n[i:i + 1000], t if np.ndim(t) == 0 else t_arr[i:i + 1000],
-            x[i:i + 1000], tx[i:i + 1000], T[i:i + 1000])
-        for i in range(0, size, 1000)])
-    assert np.all(np.isfinite(many))
-    np.testing.assert_array_equal(many, few)
+    check_pmf_on_many_rows(lk.mbgnbd_log_conditional_probability_of_purchases, BTYDPLUS, horizon,
+                           seed=5)
 
 def test_conditional_pmf_at_history_000_is_the_new_customer_pmf():
     """A customer observed for no time at all is a new customer: the two pmfs coincide."""
